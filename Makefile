@@ -1,0 +1,46 @@
+# deepc: `make demo` and `make test` do everything on a fresh Debian machine.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build demo test asan examples bench golden clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/examples/digits_mlp
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDC_SANITIZE=ON -DDC_NATIVE=OFF
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+# Runs every example program on its bundled or Debian-packaged data.
+examples: build
+	@for e in xor iris digits_mlp; do echo "== $$e"; $(BUILD)/examples/$$e || exit 1; done
+
+# Side-by-side benchmarks against the PyTorch peers (needs python3-torch, dataset-fashion-mnist).
+bench: build
+	scripts/deps.sh --bench
+	bench/run.sh
+
+# Regenerates the committed PyTorch golden vectors (needs python3-torch).
+golden:
+	/usr/bin/python3 scripts/golden/gen_golden.py tests/golden
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

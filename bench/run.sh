@@ -1,0 +1,36 @@
+#!/bin/sh
+# Side-by-side benchmarks: deepc and the PyTorch peers, interleaved in one run on this machine
+# (A B A B ...), medians compared. Usage: bench/run.sh [reps] [workloads...]
+#   workloads: mlp small (default: both)
+# PyTorch runs at its best settings on these machines (see ../shared/peers/README.md):
+# OpenBLAS at 1 thread, torch at 1 and at 2 threads, the faster taken; OPENBLAS_CORETYPE unset
+# for both sides so OpenBLAS picks its best kernels.
+set -e
+cd "$(dirname "$0")/.."
+REPS=${1:-3}
+[ $# -gt 0 ] && shift
+WORK=${*:-mlp small}
+BUILD=${BUILD:-build}
+PEERS=${PEERS:-../shared/peers}
+OUT=${OUT:-out/bench}
+mkdir -p "$OUT"
+LOG="$OUT/bench-$(date +%Y%m%d-%H%M%S).jsonl"
+THREADS=${DEEPC_THREADS:-$(nproc)}
+py() { env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$@"; }
+dc() { env -u OPENBLAS_CORETYPE DEEPC_THREADS="$THREADS" "$@"; }
+tag() { sed "s/^{/{\"side\": \"$1\", \"rep\": $2, /" | grep '^{' >> "$LOG"; }
+
+echo "bench: $REPS reps of [$WORK], log $LOG"
+for r in $(seq 1 "$REPS"); do
+  for w in $WORK; do
+    case $w in
+      mlp)
+        echo "rep $r: mlp deepc"; dc "$BUILD/bench/mlp_fashion" | tag deepc "$r"
+        for t in 1 2; do echo "rep $r: mlp torch threads=$t"; py "$PEERS/mlp_fashion.py" "$t" | tag "torch$t" "$r"; done ;;
+      small)
+        echo "rep $r: small deepc"; dc "$BUILD/bench/small_loops" data/iris.csv | tag deepc "$r"
+        for t in 1 2; do echo "rep $r: small torch threads=$t"; py bench/peers/small_loops.py "$t" data/iris.csv | tag "torch$t" "$r"; done ;;
+    esac
+  done
+done
+/usr/bin/python3 bench/summary.py "$LOG"

@@ -1,0 +1,450 @@
+/*
+ * deepc.h - the one public header of deepc, a deep-learning framework in C.
+ *
+ * Conventions
+ *  - Every function is prefixed dc_, every macro and enumerator DC_.
+ *  - Functions that can fail return dc_status (DC_OK == 0) or NULL; the reason is then in
+ *    dc_last_error() (thread-local), naming the layer or file and the numbers involved.
+ *    deepc never calls abort() or exit() on user input.
+ *  - Tensors are float32, row-major (C order). Shapes are int64_t. A leading batch dimension is
+ *    written N in the shape comments below.
+ *  - Two kinds of tensors exist:
+ *      * owned tensors (dc_tensor_new, dc_tensor_from, dc_model_predict, data readers):
+ *        the caller frees them with dc_tensor_free();
+ *      * step tensors, made by operations inside a dc_ctx: they live until dc_ctx_reset() or
+ *        dc_ctx_free(), which release them all at once (no per-tensor free).
+ *  - Weights of a Dense layer are stored [out, in] as in PyTorch: y = x . W^T + b.
+ */
+#ifndef DEEPC_H
+#define DEEPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DC_VERSION_MAJOR 0
+#define DC_VERSION_MINOR 1
+#define DC_MAX_DIMS 8
+
+/* ====================================================================================== */
+/* 1. base: status, errors, threads, RNG                                                  */
+/* ====================================================================================== */
+
+typedef enum dc_status {
+    DC_OK = 0,
+    DC_ERR_ARG,     /* an argument is invalid (NULL, zero batch size, unknown option) */
+    DC_ERR_SHAPE,   /* shapes do not fit together */
+    DC_ERR_NOMEM,   /* an allocation failed */
+    DC_ERR_IO,      /* a file could not be opened, read or written */
+    DC_ERR_FORMAT,  /* a file's content is malformed */
+    DC_ERR_STATE,   /* the call is not allowed in the object's current state */
+    DC_ERR_NUMERIC, /* a NaN or Inf where a finite number is needed */
+    DC_STATUS_COUNT
+} dc_status;
+
+/* The message of the last failure on this thread ("" if none). */
+const char *dc_last_error(void);
+/* A short name for a status: "DC_ERR_SHAPE", ... */
+const char *dc_status_name(dc_status s);
+/* Forget the last error message. */
+void dc_clear_error(void);
+
+/* Threads used by deepc's kernels and OpenBLAS. Default: the DEEPC_THREADS environment
+ * variable, else the number of cores. n <= 0 restores that default. */
+void dc_set_threads(int n);
+int dc_get_threads(void);
+
+/* Monotonic wall-clock seconds (for timing training). */
+double dc_now(void);
+
+/* Seeded pseudo-random numbers (xoshiro256**). The state is public so it can be embedded
+ * and saved; same seed, same sequence on every platform. */
+typedef struct dc_rng {
+    uint64_t s[4];
+} dc_rng;
+void dc_rng_seed(dc_rng *r, uint64_t seed);
+uint64_t dc_rng_next(dc_rng *r);
+/* uniform in [0, 1) */
+float dc_rng_uniform(dc_rng *r);
+/* standard normal (Box-Muller) */
+float dc_rng_normal(dc_rng *r);
+/* uniform integer in [0, n) without modulo bias; n > 0 */
+uint64_t dc_rng_below(dc_rng *r, uint64_t n);
+/* Fisher-Yates shuffle of idx[0..n) */
+void dc_rng_shuffle(dc_rng *r, int64_t *idx, int64_t n);
+
+/* ====================================================================================== */
+/* 2. tensors                                                                             */
+/* ====================================================================================== */
+
+typedef struct dc_tensor dc_tensor;
+typedef struct dc_ctx dc_ctx;
+
+/* Owned tensor of the given shape, filled with zeros. NULL on error. */
+dc_tensor *dc_tensor_new(int ndim, const int64_t *shape);
+/* Owned tensor holding a copy of data[numel]. */
+dc_tensor *dc_tensor_from(int ndim, const int64_t *shape, const float *data);
+/* Owned contiguous copy of any tensor (owned, step or view). */
+dc_tensor *dc_tensor_clone(const dc_tensor *t);
+/* Frees an owned tensor; NULL is ignored; step tensors are ignored (their ctx owns them). */
+void dc_tensor_free(dc_tensor *t);
+
+int dc_tensor_ndim(const dc_tensor *t);
+int64_t dc_tensor_dim(const dc_tensor *t, int axis); /* axis < 0 counts from the end */
+const int64_t *dc_tensor_shape(const dc_tensor *t);
+int64_t dc_tensor_numel(const dc_tensor *t);
+bool dc_tensor_is_contiguous(const dc_tensor *t);
+/* Pointer to the first element. For a non-contiguous view use dc_tensor_get/set or clone. */
+float *dc_tensor_data(dc_tensor *t);
+/* Element at a multi-index idx[ndim]; honours views' strides. */
+float dc_tensor_get(const dc_tensor *t, const int64_t *idx);
+void dc_tensor_set(dc_tensor *t, const int64_t *idx, float v);
+/* The gradient accumulated by dc_backward (same shape), or NULL if none. */
+dc_tensor *dc_tensor_grad(const dc_tensor *t);
+/* Mark an owned tensor as a leaf whose gradient dc_backward should accumulate. */
+dc_status dc_tensor_set_requires_grad(dc_tensor *t, bool on);
+void dc_tensor_zero_grad(dc_tensor *t);
+/* Fill helpers. */
+void dc_tensor_fill(dc_tensor *t, float v);
+/* Writes "shape [2, 3]\n[[...]]" to f (at most `max` elements per axis, 0 = 6). */
+void dc_tensor_print(const dc_tensor *t, FILE *f, int max);
+/* Writes "[2, 3]" into buf (always NUL-terminated); returns buf. */
+char *dc_shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
+
+/* Weight initialisers; fan_in/fan_out are read from the shape ([out, in, ...] layout:
+ * fan_in = dim1 * receptive field, fan_out = dim0 * receptive field). */
+typedef enum dc_init {
+    DC_INIT_ZEROS,
+    DC_INIT_ONES,
+    DC_INIT_CONSTANT,
+    DC_INIT_UNIFORM,        /* U(-a, a) with a = value */
+    DC_INIT_NORMAL,         /* N(0, value^2) */
+    DC_INIT_GLOROT_UNIFORM, /* U(-l, l), l = sqrt(6 / (fan_in + fan_out)) */
+    DC_INIT_GLOROT_NORMAL,  /* N(0, 2 / (fan_in + fan_out)) */
+    DC_INIT_HE_UNIFORM,     /* U(-l, l), l = sqrt(6 / fan_in) */
+    DC_INIT_HE_NORMAL,      /* N(0, 2 / fan_in) */
+    DC_INIT_LECUN_UNIFORM,  /* U(-l, l), l = sqrt(3 / fan_in); PyTorch's Linear default family */
+    DC_INIT_COUNT
+} dc_init;
+dc_status dc_tensor_init(dc_tensor *t, dc_init kind, float value, dc_rng *rng);
+
+/* ====================================================================================== */
+/* 3. the step context: arena memory, the autograd tape, grad mode                        */
+/* ====================================================================================== */
+
+/* A context owns every tensor an operation makes, and the graph that records them.
+ * Memory is kept across dc_ctx_reset(), so a training loop stops allocating after the
+ * first step. */
+dc_ctx *dc_ctx_new(void);
+void dc_ctx_free(dc_ctx *c);
+/* Releases all step tensors and the recorded graph; keeps the memory for reuse. */
+void dc_ctx_reset(dc_ctx *c);
+/* With grad off (inference mode) operations record nothing and keep no saved values. */
+void dc_ctx_set_grad(dc_ctx *c, bool on);
+bool dc_ctx_grad_enabled(const dc_ctx *c);
+/* Bytes reserved by the context's arena (for memory reports). */
+size_t dc_ctx_reserved_bytes(const dc_ctx *c);
+/* Number of system allocations deepc has made since the process started (all contexts,
+ * tensors, models). A training step that has run once makes none. */
+uint64_t dc_alloc_count(void);
+
+/* Reverse-mode autodiff: seeds d(loss)/d(loss) = 1 for a one-element tensor and
+ * accumulates gradients into every tensor that requires them. */
+dc_status dc_backward(dc_ctx *c, dc_tensor *loss);
+
+/* ====================================================================================== */
+/* 4. operations (differentiable; results are step tensors of ctx; NULL on error)         */
+/* ====================================================================================== */
+
+/* New step tensors */
+dc_tensor *dc_empty(dc_ctx *c, int ndim, const int64_t *shape); /* uninitialised */
+dc_tensor *dc_zeros(dc_ctx *c, int ndim, const int64_t *shape);
+dc_tensor *dc_full(dc_ctx *c, int ndim, const int64_t *shape, float v);
+
+/* Views: share storage with x. */
+dc_tensor *dc_reshape(dc_ctx *c, dc_tensor *x, int ndim, const int64_t *shape); /* one dim may be -1; copies if x is not contiguous */
+dc_tensor *dc_permute(dc_ctx *c, dc_tensor *x, const int *perm);
+dc_tensor *dc_transpose(dc_ctx *c, dc_tensor *x, int a, int b);
+dc_tensor *dc_slice(dc_ctx *c, dc_tensor *x, int axis, int64_t start, int64_t stop); /* [start, stop) */
+/* Contiguous copy (identity if already contiguous). */
+dc_tensor *dc_contiguous(dc_ctx *c, dc_tensor *x);
+
+/* Broadcasting binary ops (NumPy rules). */
+dc_tensor *dc_add(dc_ctx *c, dc_tensor *a, dc_tensor *b); /* a + b */
+dc_tensor *dc_sub(dc_ctx *c, dc_tensor *a, dc_tensor *b); /* a - b */
+dc_tensor *dc_mul(dc_ctx *c, dc_tensor *a, dc_tensor *b); /* a * b */
+dc_tensor *dc_div(dc_ctx *c, dc_tensor *a, dc_tensor *b); /* a / b */
+dc_tensor *dc_scale(dc_ctx *c, dc_tensor *x, float s);     /* s * x */
+dc_tensor *dc_add_scalar(dc_ctx *c, dc_tensor *x, float s); /* x + s */
+
+/* Unary maths */
+dc_tensor *dc_neg(dc_ctx *c, dc_tensor *x);    /* -x */
+dc_tensor *dc_exp(dc_ctx *c, dc_tensor *x);    /* e^x */
+dc_tensor *dc_log(dc_ctx *c, dc_tensor *x);    /* ln x */
+dc_tensor *dc_sqrt(dc_ctx *c, dc_tensor *x);   /* sqrt x */
+dc_tensor *dc_square(dc_ctx *c, dc_tensor *x); /* x^2 */
+dc_tensor *dc_abs(dc_ctx *c, dc_tensor *x);    /* |x|, d/dx = sign(x) */
+
+/* Activations */
+typedef enum dc_activation {
+    DC_ACT_NONE = 0,   /* f(x) = x */
+    DC_ACT_SIGMOID,    /* f(x) = 1 / (1 + e^-x) */
+    DC_ACT_TANH,       /* f(x) = tanh x */
+    DC_ACT_RELU,       /* f(x) = max(0, x) */
+    DC_ACT_LEAKY_RELU, /* f(x) = x if x > 0 else alpha x (alpha 0.01 unless set) */
+    DC_ACT_ELU,        /* f(x) = x if x > 0 else alpha (e^x - 1) (alpha 1) */
+    DC_ACT_SOFTMAX,    /* f(x)_i = e^x_i / sum_j e^x_j over the last axis */
+    DC_ACT_LOG_SOFTMAX,/* f(x)_i = x_i - log sum_j e^x_j over the last axis */
+    DC_ACT_COUNT
+} dc_activation;
+const char *dc_activation_name(dc_activation a);
+/* Applies a (alpha used by leaky_relu and elu; pass 0 for their defaults). */
+dc_tensor *dc_activate(dc_ctx *c, dc_tensor *x, dc_activation a, float alpha);
+dc_tensor *dc_sigmoid(dc_ctx *c, dc_tensor *x);
+dc_tensor *dc_tanh(dc_ctx *c, dc_tensor *x);
+dc_tensor *dc_relu(dc_ctx *c, dc_tensor *x);
+dc_tensor *dc_leaky_relu(dc_ctx *c, dc_tensor *x, float alpha);
+dc_tensor *dc_elu(dc_ctx *c, dc_tensor *x, float alpha);
+dc_tensor *dc_softmax(dc_ctx *c, dc_tensor *x);     /* over the last axis */
+dc_tensor *dc_log_softmax(dc_ctx *c, dc_tensor *x); /* over the last axis */
+
+/* Reductions */
+dc_tensor *dc_sum(dc_ctx *c, dc_tensor *x);  /* sum of all elements -> shape [1] */
+dc_tensor *dc_mean(dc_ctx *c, dc_tensor *x); /* mean of all elements -> shape [1] */
+dc_tensor *dc_sum_axis(dc_ctx *c, dc_tensor *x, int axis, bool keepdim);
+dc_tensor *dc_mean_axis(dc_ctx *c, dc_tensor *x, int axis, bool keepdim);
+dc_tensor *dc_max_axis(dc_ctx *c, dc_tensor *x, int axis, bool keepdim); /* grad to the (first) max */
+
+/* Linear algebra (OpenBLAS) */
+dc_tensor *dc_matmul(dc_ctx *c, dc_tensor *a, dc_tensor *b); /* a [M,K] . b [K,N] -> [M,N];
+                                                                 a [B,M,K] . b [B,K,N] or [K,N] -> [B,M,N] */
+/* y = x . W^T + b: x [..., in], W [out, in], b [out] or NULL -> [..., out] */
+dc_tensor *dc_linear(dc_ctx *c, dc_tensor *x, dc_tensor *W, dc_tensor *b);
+
+/* Joining and indexing */
+dc_tensor *dc_concat(dc_ctx *c, dc_tensor *const *xs, int n, int axis);
+/* out[i, ...] = x[idx[i], ...] (rows of x along axis 0); idx holds n indices */
+dc_tensor *dc_gather_rows(dc_ctx *c, dc_tensor *x, const int64_t *idx, int64_t n);
+
+/* Losses (mean reduction; the result has shape [1]) */
+typedef enum dc_loss {
+    DC_LOSS_MSE,              /* mean (p - y)^2 */
+    DC_LOSS_MAE,              /* mean |p - y| */
+    DC_LOSS_BCE,              /* -mean(y log p + (1-y) log(1-p)), p in (0,1) */
+    DC_LOSS_CCE,              /* -mean_n sum_k y_nk log p_nk, y one-hot or soft */
+    DC_LOSS_SPARSE_CCE,       /* -mean_n log p_n,label[n], labels are class indices */
+    DC_LOSS_COUNT
+} dc_loss;
+const char *dc_loss_name(dc_loss l);
+dc_tensor *dc_mse_loss(dc_ctx *c, dc_tensor *pred, dc_tensor *target);
+dc_tensor *dc_mae_loss(dc_ctx *c, dc_tensor *pred, dc_tensor *target);
+dc_tensor *dc_bce_loss(dc_ctx *c, dc_tensor *prob, dc_tensor *target);
+/* BCE from logits, stable: max(z,0) - z y + log(1 + e^-|z|) */
+dc_tensor *dc_bce_with_logits_loss(dc_ctx *c, dc_tensor *logits, dc_tensor *target);
+/* CCE from probabilities p [N, K] and targets [N, K] */
+dc_tensor *dc_cce_loss(dc_ctx *c, dc_tensor *prob, dc_tensor *target);
+/* Softmax + CCE fused: logits [N, K], targets [N, K]; gradient (softmax - y) / N */
+dc_tensor *dc_softmax_cce_loss(dc_ctx *c, dc_tensor *logits, dc_tensor *target);
+/* Sparse CCE from probabilities p [N, K] and labels [N] (class indices stored as floats) */
+dc_tensor *dc_sparse_cce_loss(dc_ctx *c, dc_tensor *prob, dc_tensor *labels);
+/* Softmax + sparse CCE fused (log-sum-exp): logits [N, K], labels [N] */
+dc_tensor *dc_softmax_sparse_cce_loss(dc_ctx *c, dc_tensor *logits, dc_tensor *labels);
+
+/* Dropout: in training zeroes each element with probability rate and scales the rest by
+ * 1/(1-rate); the identity otherwise. */
+dc_tensor *dc_dropout(dc_ctx *c, dc_tensor *x, float rate, bool training, dc_rng *rng);
+
+/* ====================================================================================== */
+/* 5. layers                                                                              */
+/* ====================================================================================== */
+
+typedef struct dc_layer dc_layer;
+
+/* Declares the input shape of a model (without the batch dimension), as Keras's Input. */
+dc_layer *dc_input(int ndim, const int64_t *shape);
+/* Fully connected: y = act(x . W^T + b), W [units, in] (Glorot-uniform), b [units] (zeros). */
+dc_layer *dc_dense(int64_t units, dc_activation act);
+/* Element-wise activation (or softmax over the last axis) as a layer. */
+dc_layer *dc_activation_layer(dc_activation act);
+/* Inverted dropout, active only in training. */
+dc_layer *dc_dropout_layer(float rate);
+/* Flattens [N, d1, d2, ...] to [N, d1*d2*...]. */
+dc_layer *dc_flatten(void);
+
+/* Options set before the layer is added to a model. */
+dc_status dc_layer_set_name(dc_layer *l, const char *name);
+dc_status dc_layer_set_alpha(dc_layer *l, float alpha); /* leaky_relu / elu slope */
+dc_status dc_layer_set_init(dc_layer *l, dc_init weight_init, dc_init bias_init);
+dc_status dc_layer_set_use_bias(dc_layer *l, bool on);
+const char *dc_layer_name(const dc_layer *l);
+/* Frees a layer that was never added to a model (a model frees its own layers). */
+void dc_layer_free(dc_layer *l);
+
+/* ====================================================================================== */
+/* 6. optimisers                                                                          */
+/* ====================================================================================== */
+
+typedef struct dc_optimizer dc_optimizer;
+/* v = momentum v + g; w -= lr (nesterov ? g + momentum v : v)  (PyTorch's SGD) */
+dc_optimizer *dc_sgd(float lr, float momentum, bool nesterov);
+/* s += g^2; w -= lr g / (sqrt s + eps) */
+dc_optimizer *dc_adagrad(float lr, float eps);
+/* Zeiler: s = rho s + (1-rho) g^2; d = sqrt(u + eps)/sqrt(s + eps) g; u = rho u + (1-rho) d^2; w -= lr d */
+dc_optimizer *dc_adadelta(float lr, float rho, float eps);
+/* s = rho s + (1-rho) g^2; w -= lr g / (sqrt s + eps) */
+dc_optimizer *dc_rmsprop(float lr, float rho, float eps);
+/* m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= lr mhat / (sqrt vhat + eps) */
+dc_optimizer *dc_adam(float lr, float beta1, float beta2, float eps);
+/* L2 regularisation: g += wd * w before the update (all trainable parameters). */
+dc_status dc_optimizer_set_weight_decay(dc_optimizer *o, float wd);
+dc_status dc_optimizer_set_lr(dc_optimizer *o, float lr);
+float dc_optimizer_lr(const dc_optimizer *o);
+const char *dc_optimizer_name(const dc_optimizer *o);
+/* Frees an optimizer that was never given to dc_model_compile. */
+void dc_optimizer_free(dc_optimizer *o);
+/* One update of n parameters w with gradients g (for hand-written training loops over
+ * the tensors of a model, see dc_model_params/dc_model_grads). */
+dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n);
+
+/* ====================================================================================== */
+/* 7. models: build, compile, fit, evaluate, predict                                      */
+/* ====================================================================================== */
+
+typedef struct dc_model dc_model;
+
+typedef enum dc_metric {
+    DC_METRIC_ACCURACY, /* binary, categorical or sparse, chosen from the loss like Keras */
+    DC_METRIC_MAE,
+    DC_METRIC_MSE,
+    DC_METRIC_COUNT
+} dc_metric;
+const char *dc_metric_name(dc_metric m);
+
+dc_model *dc_sequential(void);
+void dc_model_free(dc_model *m);
+/* Appends a layer; the model takes ownership even on failure. The shape is checked now
+ * when the input shape is known (from a dc_input layer), else at dc_model_build. */
+dc_status dc_model_add(dc_model *m, dc_layer *l);
+/* Fixes the input shape (without batch) if no dc_input layer was added, creates and
+ * initialises the parameters from seed. Called by compile if not done. */
+dc_status dc_model_build(dc_model *m, int ndim, const int64_t *input_shape);
+dc_status dc_model_set_seed(dc_model *m, uint64_t seed);
+/* The model takes ownership of opt (even on failure). */
+dc_status dc_model_compile(dc_model *m, dc_optimizer *opt, dc_loss loss,
+                           const dc_metric *metrics, int nmetrics);
+/* Keras-style table: layer (type), output shape, parameter count; totals. */
+void dc_model_summary(const dc_model *m, FILE *f);
+int64_t dc_model_param_count(const dc_model *m);
+/* All parameters (and their gradients) of the model in one contiguous buffer. */
+float *dc_model_params(dc_model *m);
+float *dc_model_grads(dc_model *m);
+/* Named parameter: "dense_1.weight", "dense_1.bias"; NULL if absent. The tensor is a view
+ * owned by the model. */
+dc_tensor *dc_model_param(dc_model *m, const char *name);
+int dc_model_num_layers(const dc_model *m);
+dc_layer *dc_model_layer(dc_model *m, int i);
+
+/* Per-epoch record of fit. */
+typedef struct dc_history dc_history;
+int dc_history_epochs(const dc_history *h);
+/* Named series: "loss", "val_loss", "accuracy", "val_accuracy", "mae", "seconds", ...
+ * Returns NULL if the series is absent. */
+const double *dc_history_get(const dc_history *h, const char *key);
+int dc_history_num_series(const dc_history *h);
+const char *dc_history_series_name(const dc_history *h, int i);
+dc_status dc_history_write_csv(const dc_history *h, const char *path);
+void dc_history_free(dc_history *h);
+
+typedef struct dc_fit_opts {
+    int epochs;              /* default 1 */
+    int64_t batch_size;      /* default 32 */
+    float validation_split;  /* fraction taken from the end of x/y (before shuffling), default 0 */
+    const dc_tensor *val_x;  /* validation data; overrides validation_split */
+    const dc_tensor *val_y;
+    bool shuffle;            /* reshuffle the training rows every epoch, default true */
+    uint64_t seed;           /* shuffling and dropout seed, default 42 */
+    int verbose;             /* 0 silent, 1 one line per epoch (default) */
+    FILE *log;               /* where progress goes, default stdout */
+} dc_fit_opts;
+dc_fit_opts dc_fit_defaults(void);
+/* Trains; if history is not NULL it receives a new dc_history the caller frees.
+ * A non-finite loss stops training with DC_ERR_NUMERIC naming the epoch and batch. */
+dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y,
+                       const dc_fit_opts *opts, dc_history **history);
+/* Loss then the compiled metrics, in order, into results[1 + nmetrics]. */
+dc_status dc_model_evaluate(dc_model *m, const dc_tensor *x, const dc_tensor *y,
+                            int64_t batch_size, double *results);
+/* Owned tensor of outputs for every row of x (inference mode, batch by batch). */
+dc_tensor *dc_model_predict(dc_model *m, const dc_tensor *x, int64_t batch_size);
+/* One training step on a batch (forward, backward, update); loss in *loss if non-NULL. */
+dc_status dc_model_train_step(dc_model *m, const dc_tensor *x, const dc_tensor *y, float *loss);
+/* Forward pass in ctx (for custom losses and loops); training selects dropout etc. */
+dc_tensor *dc_model_forward(dc_model *m, dc_ctx *c, dc_tensor *x, bool training);
+
+/* ====================================================================================== */
+/* 8. data                                                                                */
+/* ====================================================================================== */
+
+/* CSV (plain or gzip-compressed, detected by content). Numbers only; a cell that is not a
+ * number gives DC_ERR_FORMAT naming the file, line and column. */
+typedef struct dc_csv_opts {
+    char delimiter;          /* default ',' */
+    int skip_rows;           /* lines skipped before the data (e.g. 1 for a header), default 0 */
+    int label_col;           /* column of the label; -1 = last column (default); -2 = no label */
+    const int *feature_cols; /* columns of the features, NULL = every column but the label */
+    int nfeature_cols;
+    const char *label_name;  /* with skip_rows >= 1: pick the label column by header name */
+} dc_csv_opts;
+dc_csv_opts dc_csv_defaults(void);
+/* x [rows, features]; y [rows] (NULL if y_out is NULL or there is no label). */
+dc_status dc_csv_load(const char *path, const dc_csv_opts *o, dc_tensor **x_out, dc_tensor **y_out);
+
+/* Feature scaling, fitted on training rows and applied to any [rows, features] tensor. */
+typedef struct dc_scaler dc_scaler;
+/* (x - mean) / std per column; constant columns keep std 1 */
+dc_scaler *dc_standard_scaler_fit(const dc_tensor *x);
+/* (x - min) / (max - min) per column into [0, 1]; constant columns map to 0 */
+dc_scaler *dc_minmax_scaler_fit(const dc_tensor *x);
+dc_status dc_scaler_apply(const dc_scaler *s, dc_tensor *x); /* in place */
+void dc_scaler_free(dc_scaler *s);
+
+/* Shuffles rows with seed and splits off the last test_fraction of them. Outputs are owned. */
+dc_status dc_train_test_split(const dc_tensor *x, const dc_tensor *y, float test_fraction,
+                              uint64_t seed, dc_tensor **x_train, dc_tensor **y_train,
+                              dc_tensor **x_test, dc_tensor **y_test);
+/* labels [N] (class indices) -> owned [N, num_classes] */
+dc_tensor *dc_one_hot(const dc_tensor *labels, int64_t num_classes);
+/* Owned tensor of the rows idx[0..n) of x (x's first axis). */
+dc_tensor *dc_take_rows(const dc_tensor *x, const int64_t *idx, int64_t n);
+/* Checks that every element is finite; DC_ERR_NUMERIC names `what` and the first bad index. */
+dc_status dc_check_finite(const dc_tensor *t, const char *what);
+
+/* IDX files (MNIST format), plain or gzip. Images come back as float [N, rows, cols]
+ * scaled to [0, 1] if scale is true, labels as float [N]. */
+dc_tensor *dc_idx_load(const char *path, bool scale);
+
+/* ====================================================================================== */
+/* 9. plots                                                                               */
+/* ====================================================================================== */
+
+/* Learning curves: one SVG with two panels, loss/val_loss and (if recorded) the first
+ * metric and its val_ counterpart against epoch. */
+dc_status dc_plot_history_svg(const dc_history *h, const char *path, const char *title);
+/* Line chart of up to 4 series sharing an x axis of n points (x may be NULL: 0..n-1). */
+typedef struct dc_series {
+    const char *label;
+    const double *y;
+} dc_series;
+dc_status dc_plot_lines_svg(const char *path, const char *title, const char *xlabel,
+                            const char *ylabel, const double *x, int64_t n,
+                            const dc_series *series, int nseries);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DEEPC_H */

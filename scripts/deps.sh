@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages deepc needs when they are missing (with sudo when not root).
+#   scripts/deps.sh           build and test dependencies
+#   scripts/deps.sh --bench   also the benchmark data and the PyTorch peer
+# On other systems install: a C11 compiler with OpenMP, CMake >= 3.18, OpenBLAS (cblas.h),
+# zlib; for benchmarks Fashion-MNIST IDX files (set FMNIST_DIR) and PyTorch.
+set -e
+pkgs="gcc make cmake libopenblas-openmp-dev zlib1g-dev"
+if [ "${1:-}" = "--bench" ]; then
+  pkgs="$pkgs dataset-fashion-mnist python3-torch python3-numpy"
+fi
+if ! command -v dpkg >/dev/null 2>&1; then
+  echo "deps: not a Debian system; install: C compiler with OpenMP, cmake, OpenBLAS, zlib" >&2
+  exit 0
+fi
+missing=""
+for p in $pkgs; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "deps: need root to install:$missing (run: apt-get install$missing)" >&2; exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,53 @@
+/* autograd: the step context (arena + tape) and reverse-mode differentiation. An op makes
+ * its output with dc_out(), then, if dc_needs_grad() says so, records a node with the
+ * inputs, a few saved numbers and its backward function. Backward walks the tape in reverse
+ * creation order, which is a topological order of a define-by-run graph. */
+#ifndef DC_AUTOGRAD_H
+#define DC_AUTOGRAD_H
+
+#include "../tensor/tensor.h"
+
+#define DC_NODE_MAX_IN 4
+
+typedef struct dc_node dc_node;
+typedef void (*dc_backward_fn)(dc_ctx *c, dc_node *n);
+
+struct dc_node {
+    const char *op;
+    dc_backward_fn backward;
+    dc_tensor *out;
+    dc_tensor *in[DC_NODE_MAX_IN];
+    int nin;
+    float f[4];     /* op parameters (alpha, scale, ...) */
+    int64_t i[4];   /* op parameters (axis, ...) */
+    void *saved;    /* op-specific arena data */
+    dc_node *prev;  /* tape: previous node */
+};
+
+struct dc_ctx {
+    dc_arena arena;
+    dc_node *tape;
+    bool grad;
+    bool oom; /* an allocation failed during backward */
+};
+
+/* New step tensor for an op's output (uninitialised). */
+dc_tensor *dc_out(dc_ctx *c, int ndim, const int64_t *shape);
+/* True when grad mode is on and any of the n inputs requires grad. */
+bool dc_needs_grad(const dc_ctx *c, int n, dc_tensor *const *in);
+/* Records out = op(in...) with its backward; marks out as requiring grad. NULL on OOM. */
+dc_node *dc_record(dc_ctx *c, const char *op, dc_backward_fn bw, dc_tensor *out, int nin,
+                   dc_tensor *const *in);
+/* The gradient buffer of t to accumulate into (zeroed step tensor made on first use), or
+ * NULL when t does not require grad. */
+float *dc_grad_buf(dc_ctx *c, dc_tensor *t);
+/* Arena scratch memory valid until the ctx resets. */
+void *dc_scratch(dc_ctx *c, size_t bytes);
+
+/* Shorthand for ops with one or two inputs. */
+#define DC_RECORD1(c, op, bw, out, a) dc_record((c), (op), (bw), (out), 1, (dc_tensor *const[]){(a)})
+#define DC_RECORD2(c, op, bw, out, a, b) dc_record((c), (op), (bw), (out), 2, (dc_tensor *const[]){(a), (b)})
+#define DC_NEEDS1(c, a) dc_needs_grad((c), 1, (dc_tensor *const[]){(a)})
+#define DC_NEEDS2(c, a, b) dc_needs_grad((c), 2, (dc_tensor *const[]){(a), (b)})
+
+#endif

@@ -1,0 +1,29 @@
+/* kernels: raw compute on pointers and sizes. No tensors, no graph, no allocation. */
+#ifndef DC_KERNELS_H
+#define DC_KERNELS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "deepc.h"
+
+/* Row-major C[M,N] = alpha op(A) op(B) + beta C through OpenBLAS; op = transpose if tX. */
+void dc_k_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+               int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* y = f(x) element-wise for the element-wise activations (not softmax). */
+void dc_k_act_forward(dc_activation a, float alpha, const float *x, float *y, int64_t n);
+/* gx += gy * f'(x), written in terms of y = f(x) (and x where needed). */
+void dc_k_act_backward(dc_activation a, float alpha, const float *x, const float *y,
+                       const float *gy, float *gx, int64_t n);
+
+/* Row-wise over [rows, cols]: y = softmax(x) or log_softmax(x), stable. */
+void dc_k_softmax_rows(const float *x, float *y, int64_t rows, int64_t cols, bool log);
+/* gx += y * (gy - sum(gy * y)) (softmax) or gy - exp(y) * sum(gy) (log-softmax). */
+void dc_k_softmax_rows_backward(const float *y, const float *gy, float *gx, int64_t rows,
+                                int64_t cols, bool log);
+
+/* Below this many elements a loop runs on one thread. */
+#define DC_PAR_MIN 32768
+
+#endif

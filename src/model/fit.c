@@ -1,0 +1,394 @@
+/* The training workflow: forward, train step, fit with validation, evaluate, predict. */
+#include "history.h"
+#include "model.h"
+
+#include <math.h>
+#include <string.h>
+
+dc_fit_opts dc_fit_defaults(void) {
+    dc_fit_opts o;
+    memset(&o, 0, sizeof o);
+    o.epochs = 1;
+    o.batch_size = 32;
+    o.shuffle = true;
+    o.seed = 42;
+    o.verbose = 1;
+    return o;
+}
+
+static int64_t row_elems(const dc_tensor *t) { return t->shape[0] ? t->numel / t->shape[0] : 0; }
+
+/* The shape a batch must have: [N, in_shape...]. */
+static dc_status check_input(const dc_model *m, const dc_tensor *x, const char *who) {
+    const char *first = m->nlayers ? m->layers[m->has_input && m->nlayers > 1 ? 1 : 0]->name : "model";
+    bool ok = x->ndim == m->in_ndim + 1;
+    for (int i = 0; ok && i < m->in_ndim; i++) ok = x->shape[i + 1] == m->in_shape[i];
+    if (ok) return DC_OK;
+    char want[160];
+    int o = snprintf(want, sizeof want, "(None");
+    for (int i = 0; i < m->in_ndim && o < (int)sizeof want; i++)
+        o += snprintf(want + o, sizeof want - (size_t)o, ", %lld", (long long)m->in_shape[i]);
+    if (o < (int)sizeof want) snprintf(want + o, sizeof want - (size_t)o, ")");
+    if (m->in_ndim == 1 && x->ndim == 2)
+        return dc_error(DC_ERR_SHAPE, "%s: %s: expected input with %lld features, got %lld (input %s)", who, first,
+                        (long long)m->in_shape[0], (long long)x->shape[1], dc_tshape(x, 0));
+    return dc_error(DC_ERR_SHAPE, "%s: %s: expected input of shape %s, got %s", who, first, want, dc_tshape(x, 0));
+}
+
+dc_tensor *dc_model_forward_impl(dc_model *m, dc_ctx *c, dc_tensor *x, bool training, bool logits) {
+    if (check_input(m, x, "forward")) return NULL;
+    dc_layer *last = m->layers[m->nlayers - 1];
+    for (int i = 0; i < m->nlayers && x; i++) {
+        dc_layer *l = m->layers[i];
+        l->skip_act = logits && l == last;
+        x = l->ops->forward(l, c, x, training, &m->rng);
+        l->skip_act = false;
+        if (!x) dc_error_prefix("%s", l->name);
+    }
+    return x;
+}
+
+dc_tensor *dc_model_forward(dc_model *m, dc_ctx *c, dc_tensor *x, bool training) {
+    if (!m || !c || !x) return dc_error_null(DC_ERR_ARG, "dc_model_forward: model, context or input is NULL");
+    if (!m->built) return dc_error_null(DC_ERR_STATE, "dc_model_forward: the model is not built");
+    return dc_model_forward_impl(m, c, x, training, false);
+}
+
+static bool sparse_labels(const dc_model *m, int64_t out_cols, int64_t y_cols) {
+    return m->loss == DC_LOSS_SPARSE_CCE || (y_cols == 1 && out_cols > 1);
+}
+
+static dc_tensor *compute_loss(dc_model *m, dc_ctx *c, dc_tensor *out, dc_tensor *y) {
+    switch (m->fusion) {
+    case DC_FUSE_SOFTMAX_CE:
+        return m->loss == DC_LOSS_CCE ? dc_softmax_cce_loss(c, out, y) : dc_softmax_sparse_cce_loss(c, out, y);
+    case DC_FUSE_SIGMOID_BCE: return dc_bce_with_logits_loss(c, out, y);
+    default: break;
+    }
+    switch (m->loss) {
+    case DC_LOSS_MSE: return dc_mse_loss(c, out, y);
+    case DC_LOSS_MAE: return dc_mae_loss(c, out, y);
+    case DC_LOSS_BCE: return dc_bce_loss(c, out, y);
+    case DC_LOSS_CCE: return dc_cce_loss(c, out, y);
+    default: return dc_sparse_cce_loss(c, out, y);
+    }
+}
+
+/* Running sums for the loss and metrics over batches. */
+typedef struct acc {
+    double loss, metric[DC_MAX_METRICS];
+    int64_t rows, elems;
+} acc;
+
+static int64_t argmax(const float *p, int64_t k) {
+    int64_t b = 0;
+    for (int64_t j = 1; j < k; j++)
+        if (p[j] > p[b]) b = j;
+    return b;
+}
+
+/* out: logits when the loss is fused, else the model's outputs. */
+static dc_status add_metrics(dc_model *m, dc_ctx *c, const dc_tensor *out, const dc_tensor *y, acc *a) {
+    int64_t N = out->shape[0], K = row_elems(out), yc = row_elems(y);
+    const float *P = out->data, *Y = y->data;
+    float *prob = NULL;
+    for (int i = 0; i < m->nmetrics; i++) {
+        double s = 0;
+        if (m->metrics[i] == DC_METRIC_ACCURACY) {
+            if (sparse_labels(m, K, yc)) {
+                for (int64_t r = 0; r < N; r++) s += argmax(P + r * K, K) == (int64_t)Y[r];
+            } else if (K == 1) {
+                float thr = m->fusion == DC_FUSE_SIGMOID_BCE ? 0.0f : 0.5f;
+                for (int64_t r = 0; r < N; r++) s += (P[r] > thr) == (Y[r] > 0.5f);
+            } else {
+                for (int64_t r = 0; r < N; r++) s += argmax(P + r * K, K) == argmax(Y + r * K, K);
+            }
+        } else {
+            if (m->fusion != DC_FUSE_NONE && !prob) {
+                if (!(prob = dc_scratch(c, (size_t)out->numel * sizeof(float)))) return DC_ERR_NOMEM;
+                if (m->fusion == DC_FUSE_SOFTMAX_CE) dc_k_softmax_rows(P, prob, N, K, false);
+                else dc_k_act_forward(DC_ACT_SIGMOID, 0, P, prob, out->numel);
+            }
+            const float *Q = prob ? prob : P;
+            if (yc != K)
+                return dc_error(DC_ERR_SHAPE, "%s metric: outputs %s and targets %s differ", dc_metric_name(m->metrics[i]),
+                                dc_tshape(out, 0), dc_tshape(y, 1));
+            for (int64_t j = 0; j < out->numel; j++) {
+                double d = (double)Q[j] - Y[j];
+                s += m->metrics[i] == DC_METRIC_MAE ? fabs(d) : d * d;
+            }
+        }
+        a->metric[i] += s;
+    }
+    a->rows += N;
+    a->elems += out->numel;
+    return DC_OK;
+}
+
+static double metric_value(const dc_model *m, const acc *a, int i) {
+    if (m->metrics[i] == DC_METRIC_ACCURACY) return a->rows ? a->metric[i] / (double)a->rows : 0;
+    return a->elems ? a->metric[i] / (double)a->elems : 0;
+}
+
+/* Views the staged rows as step tensors shaped like x and y. */
+static dc_tensor *stage_view(dc_model *m, float *buf, const dc_tensor *like, int64_t rows) {
+    int64_t sh[DC_MAX_DIMS];
+    memcpy(sh, like->shape, sizeof sh);
+    sh[0] = rows;
+    return dc_tensor_arena_view(&m->ctx->arena, buf, like->ndim, sh, NULL);
+}
+
+static dc_status ensure_staging(dc_model *m, const dc_tensor *x, const dc_tensor *y, int64_t batch) {
+    int64_t need = batch * DC_MAX(row_elems(x), row_elems(y));
+    if (m->batch_cap >= need) return DC_OK;
+    dc_free(m->xbuf);
+    dc_free(m->ybuf);
+    m->xbuf = dc_alloc((size_t)need * sizeof(float));
+    m->ybuf = dc_alloc((size_t)need * sizeof(float));
+    if (!m->xbuf || !m->ybuf) {
+        m->batch_cap = 0;
+        return DC_ERR_NOMEM;
+    }
+    m->batch_cap = need;
+    return DC_OK;
+}
+
+static void gather(float *dst, const dc_tensor *t, const int64_t *idx, int64_t start, int64_t n) {
+    int64_t w = row_elems(t);
+    for (int64_t r = 0; r < n; r++) {
+        int64_t src = idx ? idx[start + r] : start + r;
+        memcpy(dst + r * w, t->data + src * w, (size_t)w * sizeof(float));
+    }
+}
+
+/* One optimisation step on rows already staged in xbuf/ybuf. */
+static dc_status step_staged(dc_model *m, const dc_tensor *x, const dc_tensor *y, int64_t n, float *loss_out, acc *a) {
+    dc_ctx *c = m->ctx;
+    dc_ctx_reset(c);
+    dc_ctx_set_grad(c, true);
+    dc_tensor *xb = stage_view(m, m->xbuf, x, n), *yb = stage_view(m, m->ybuf, y, n);
+    if (!xb || !yb) return DC_ERR_NOMEM;
+    dc_tensor *out = dc_model_forward_impl(m, c, xb, true, m->fusion != DC_FUSE_NONE);
+    if (!out) return dc_error_prefix("train step"), DC_ERR_SHAPE;
+    dc_tensor *loss = compute_loss(m, c, out, yb);
+    if (!loss) return DC_ERR_SHAPE;
+    float lv = loss->data[0];
+    if (loss_out) *loss_out = lv;
+    if (!isfinite(lv)) return dc_error(DC_ERR_NUMERIC, "loss is %g", (double)lv);
+    memset(m->gbuf, 0, (size_t)m->ptotal * sizeof(float));
+    dc_status s = dc_backward(c, loss);
+    if (s) return s;
+    if ((s = dc_optimizer_step(m->opt, m->pbuf, m->gbuf, m->ptotal))) return s;
+    if (a) {
+        a->loss += (double)lv * (double)n;
+        if ((s = add_metrics(m, c, out, yb, a))) return s;
+    }
+    return DC_OK;
+}
+
+static dc_status check_xy(const dc_model *m, const dc_tensor *x, const dc_tensor *y, const char *who) {
+    if (!m || !x || !y) return dc_error(DC_ERR_ARG, "%s: model, x or y is NULL", who);
+    if (!m->compiled) return dc_error(DC_ERR_STATE, "%s: compile the model first", who);
+    if (!dc_tensor_is_contiguous(x) || !dc_tensor_is_contiguous(y))
+        return dc_error(DC_ERR_ARG, "%s: x and y must be contiguous (dc_tensor_clone makes a copy)", who);
+    if (x->shape[0] != y->shape[0])
+        return dc_error(DC_ERR_SHAPE, "%s: x has %lld rows but y has %lld", who, (long long)x->shape[0], (long long)y->shape[0]);
+    if (x->shape[0] == 0) return dc_error(DC_ERR_SHAPE, "%s: no rows", who);
+    dc_status s = check_input(m, x, who);
+    if (s) return s;
+    int64_t osh[DC_MAX_DIMS];
+    int ond = dc_model_out_shape(m, osh);
+    int64_t K = 1;
+    for (int i = 0; i < ond; i++) K *= osh[i];
+    int64_t yc = row_elems(y);
+    if (sparse_labels(m, K, yc)) {
+        if (yc != 1)
+            return dc_error(DC_ERR_SHAPE, "%s: %s needs one class index per row, y is %s", who, dc_loss_name(m->loss), dc_tshape(y, 0));
+        for (int64_t r = 0; r < y->shape[0]; r++) {
+            float v = y->data[r];
+            if (!(v >= 0 && v < (float)K) || v != floorf(v))
+                return dc_error(DC_ERR_ARG, "%s: label %g at row %lld is not a class index in [0, %lld) (the model has %lld outputs)",
+                                who, (double)v, (long long)r, (long long)K, (long long)K);
+        }
+    } else if (yc != K) {
+        return dc_error(DC_ERR_SHAPE, "%s: the model outputs %lld values per row but y has %lld (y %s)", who, (long long)K,
+                        (long long)yc, dc_tshape(y, 0));
+    }
+    if ((s = dc_check_finite(x, "x")) || (s = dc_check_finite(y, "y"))) return dc_error_prefix("%s", who), s;
+    return DC_OK;
+}
+
+dc_status dc_model_train_step(dc_model *m, const dc_tensor *x, const dc_tensor *y, float *loss) {
+    dc_status s = check_xy(m, x, y, "train_step");
+    if (s || (s = ensure_staging(m, x, y, x->shape[0]))) return s;
+    gather(m->xbuf, x, NULL, 0, x->shape[0]);
+    gather(m->ybuf, y, NULL, 0, y->shape[0]);
+    return step_staged(m, x, y, x->shape[0], loss, NULL);
+}
+
+/* Loss and metrics over rows [r0, r1) in inference mode. */
+static dc_status eval_rows(dc_model *m, const dc_tensor *x, const dc_tensor *y, int64_t r0, int64_t r1, int64_t batch,
+                           double *results) {
+    dc_status s = ensure_staging(m, x, y, batch);
+    if (s) return s;
+    acc a;
+    memset(&a, 0, sizeof a);
+    dc_ctx *c = m->ctx;
+    for (int64_t r = r0; r < r1; r += batch) {
+        int64_t n = DC_MIN(batch, r1 - r);
+        dc_ctx_reset(c);
+        dc_ctx_set_grad(c, false);
+        gather(m->xbuf, x, NULL, r, n);
+        gather(m->ybuf, y, NULL, r, n);
+        dc_tensor *xb = stage_view(m, m->xbuf, x, n), *yb = stage_view(m, m->ybuf, y, n);
+        dc_tensor *out = xb && yb ? dc_model_forward_impl(m, c, xb, false, m->fusion != DC_FUSE_NONE) : NULL;
+        dc_tensor *loss = out ? compute_loss(m, c, out, yb) : NULL;
+        if (!loss) {
+            dc_ctx_set_grad(c, true);
+            return DC_ERR_SHAPE;
+        }
+        a.loss += (double)loss->data[0] * (double)n;
+        if ((s = add_metrics(m, c, out, yb, &a))) return s;
+    }
+    dc_ctx_reset(c);
+    dc_ctx_set_grad(c, true);
+    results[0] = a.loss / (double)a.rows;
+    for (int i = 0; i < m->nmetrics; i++) results[1 + i] = metric_value(m, &a, i);
+    return DC_OK;
+}
+
+dc_status dc_model_evaluate(dc_model *m, const dc_tensor *x, const dc_tensor *y, int64_t batch_size, double *results) {
+    dc_status s = check_xy(m, x, y, "evaluate");
+    if (s) return s;
+    if (batch_size <= 0) return dc_error(DC_ERR_ARG, "evaluate: batch_size must be positive, got %lld", (long long)batch_size);
+    if (!results) return dc_error(DC_ERR_ARG, "evaluate: results is NULL");
+    return eval_rows(m, x, y, 0, x->shape[0], batch_size, results);
+}
+
+dc_tensor *dc_model_predict(dc_model *m, const dc_tensor *x, int64_t batch_size) {
+    if (!m || !x) return dc_error_null(DC_ERR_ARG, "predict: model or x is NULL");
+    if (!m->built) return dc_error_null(DC_ERR_STATE, "predict: the model is not built");
+    if (batch_size <= 0) return dc_error_null(DC_ERR_ARG, "predict: batch_size must be positive, got %lld", (long long)batch_size);
+    if (!dc_tensor_is_contiguous(x)) return dc_error_null(DC_ERR_ARG, "predict: x must be contiguous");
+    if (check_input(m, x, "predict")) return NULL;
+    int64_t sh[DC_MAX_DIMS];
+    int nd = dc_model_out_shape(m, sh + 1);
+    sh[0] = x->shape[0];
+    dc_tensor *out = dc_tensor_new(nd + 1, sh);
+    if (!out) return NULL;
+    int64_t oc = row_elems(out), xc = row_elems(x);
+    dc_ctx *c = m->ctx;
+    for (int64_t r = 0; r < x->shape[0]; r += batch_size) {
+        int64_t n = DC_MIN(batch_size, x->shape[0] - r);
+        dc_ctx_reset(c);
+        dc_ctx_set_grad(c, false);
+        int64_t xs[DC_MAX_DIMS];
+        memcpy(xs, x->shape, sizeof xs);
+        xs[0] = n;
+        dc_tensor *xb = dc_tensor_arena_view(&c->arena, x->data + r * xc, x->ndim, xs, NULL);
+        dc_tensor *y = xb ? dc_model_forward_impl(m, c, xb, false, false) : NULL;
+        if (!y) {
+            dc_ctx_set_grad(c, true);
+            dc_tensor_free(out);
+            return NULL;
+        }
+        dc_copy_strided(out->data + r * oc, y);
+    }
+    dc_ctx_reset(c);
+    dc_ctx_set_grad(c, true);
+    return out;
+}
+
+static void print_epoch(FILE *f, const dc_model *m, int ep, int epochs, double secs, const double *tr, const double *va) {
+    fprintf(f, "Epoch %d/%d - %.2fs - loss: %.4f", ep + 1, epochs, secs, tr[0]);
+    for (int i = 0; i < m->nmetrics; i++) fprintf(f, " - %s: %.4f", dc_metric_name(m->metrics[i]), tr[1 + i]);
+    if (va) {
+        fprintf(f, " - val_loss: %.4f", va[0]);
+        for (int i = 0; i < m->nmetrics; i++) fprintf(f, " - val_%s: %.4f", dc_metric_name(m->metrics[i]), va[1 + i]);
+    }
+    fputc('\n', f);
+    fflush(f);
+}
+
+static dc_status record(dc_history *h, int ep, const dc_model *m, const double *tr, const double *va, double secs) {
+    char key[64];
+    dc_status s = dc_history_record(h, ep, "loss", tr[0]);
+    for (int i = 0; !s && i < m->nmetrics; i++) s = dc_history_record(h, ep, dc_metric_name(m->metrics[i]), tr[1 + i]);
+    if (va) {
+        if (!s) s = dc_history_record(h, ep, "val_loss", va[0]);
+        for (int i = 0; !s && i < m->nmetrics; i++) {
+            snprintf(key, sizeof key, "val_%s", dc_metric_name(m->metrics[i]));
+            s = dc_history_record(h, ep, key, va[1 + i]);
+        }
+    }
+    if (!s) s = dc_history_record(h, ep, "seconds", secs);
+    return s;
+}
+
+dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y, const dc_fit_opts *opts, dc_history **history) {
+    if (history) *history = NULL;
+    dc_fit_opts o = opts ? *opts : dc_fit_defaults();
+    dc_status s = check_xy(m, x, y, "fit");
+    if (s) return s;
+    if (o.epochs <= 0) return dc_error(DC_ERR_ARG, "fit: epochs must be positive, got %d", o.epochs);
+    if (o.batch_size <= 0) return dc_error(DC_ERR_ARG, "fit: batch_size must be positive, got %lld", (long long)o.batch_size);
+    if (!(o.validation_split >= 0 && o.validation_split < 1))
+        return dc_error(DC_ERR_ARG, "fit: validation_split %g is outside [0, 1)", (double)o.validation_split);
+    if ((o.val_x == NULL) != (o.val_y == NULL)) return dc_error(DC_ERR_ARG, "fit: give both val_x and val_y, or neither");
+    if (o.val_x && (s = check_xy(m, o.val_x, o.val_y, "fit (validation data)"))) return s;
+    FILE *log = o.log ? o.log : stdout;
+    int64_t N = x->shape[0], nval = 0;
+    const dc_tensor *vx = o.val_x, *vy = o.val_y;
+    if (!vx && o.validation_split > 0) {
+        nval = (int64_t)((double)N * o.validation_split);
+        if (nval == 0 || nval == N)
+            return dc_error(DC_ERR_ARG, "fit: validation_split %g of %lld rows leaves an empty part", (double)o.validation_split,
+                            (long long)N);
+    }
+    int64_t ntr = N - nval;
+    int64_t batch = DC_MIN(o.batch_size, ntr);
+    if ((s = ensure_staging(m, x, y, batch))) return s;
+    int64_t *idx = dc_alloc((size_t)ntr * sizeof *idx);
+    dc_history *h = dc_history_new();
+    if (!idx || !h) {
+        dc_free(idx);
+        dc_history_free(h);
+        return DC_ERR_NOMEM;
+    }
+    for (int64_t i = 0; i < ntr; i++) idx[i] = i;
+    dc_rng shuf;
+    dc_rng_seed(&shuf, o.seed);
+    dc_rng_seed(&m->rng, o.seed ^ 0x5eedd40f0u);
+    double tr[1 + DC_MAX_METRICS], va[1 + DC_MAX_METRICS];
+    for (int ep = 0; ep < o.epochs && !s; ep++) {
+        double t0 = dc_now();
+        if (o.shuffle) dc_rng_shuffle(&shuf, idx, ntr);
+        acc a;
+        memset(&a, 0, sizeof a);
+        for (int64_t r = 0, b = 0; r < ntr && !s; r += batch, b++) {
+            int64_t n = DC_MIN(batch, ntr - r);
+            gather(m->xbuf, x, idx, r, n);
+            gather(m->ybuf, y, idx, r, n);
+            s = step_staged(m, x, y, n, NULL, &a);
+            if (s == DC_ERR_NUMERIC)
+                dc_error(DC_ERR_NUMERIC, "fit: the loss became non-finite at epoch %d, batch %lld; training stopped "
+                         "(lower the learning rate or check the data)", ep + 1, (long long)b + 1);
+            else if (s)
+                dc_error_prefix("fit: epoch %d, batch %lld", ep + 1, (long long)b + 1);
+        }
+        if (s) break;
+        tr[0] = a.loss / (double)a.rows;
+        for (int i = 0; i < m->nmetrics; i++) tr[1 + i] = metric_value(m, &a, i);
+        bool has_val = vx || nval;
+        if (vx) s = eval_rows(m, vx, vy, 0, vx->shape[0], o.batch_size, va);
+        else if (nval) s = eval_rows(m, x, y, ntr, N, o.batch_size, va);
+        if (s) break;
+        double secs = dc_now() - t0;
+        if (o.verbose) print_epoch(log, m, ep, o.epochs, secs, tr, has_val ? va : NULL);
+        s = record(h, ep, m, tr, has_val ? va : NULL, secs);
+    }
+    dc_free(idx);
+    if (history) *history = h;
+    else dc_history_free(h);
+    return s;
+}

@@ -1,0 +1,310 @@
+/* Sequential model: layers, building (shape inference + one parameter buffer), compile,
+ * summary and parameter access. */
+#include "model.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const metric_names[] = {"accuracy", "mae", "mse"};
+_Static_assert(DC_ARRAY_LEN(metric_names) == DC_METRIC_COUNT, "metric name table");
+const char *dc_metric_name(dc_metric m) { return (unsigned)m < DC_METRIC_COUNT ? metric_names[m] : "unknown"; }
+
+dc_model *dc_sequential(void) {
+    dc_model *m = dc_calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->seed = 42;
+    return m;
+}
+
+static void free_params(dc_model *m) {
+    for (int i = 0; i < m->np; i++) {
+        dc_free(m->ptens ? m->ptens[i] : NULL);
+        dc_free(m->gtens ? m->gtens[i] : NULL);
+    }
+    dc_free(m->ptens);
+    dc_free(m->gtens);
+    dc_free(m->pnames);
+    dc_free(m->pbuf);
+    dc_free(m->gbuf);
+    m->ptens = m->gtens = NULL;
+    m->pnames = NULL;
+    m->pbuf = m->gbuf = NULL;
+    m->np = 0;
+    m->ptotal = 0;
+}
+
+void dc_model_free(dc_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->nlayers; i++) dc_layer_free(m->layers[i]);
+    dc_free(m->layers);
+    free_params(m);
+    dc_optimizer_free(m->opt);
+    dc_ctx_free(m->ctx);
+    dc_free(m->xbuf);
+    dc_free(m->ybuf);
+    dc_free(m);
+}
+
+dc_status dc_model_set_seed(dc_model *m, uint64_t seed) {
+    if (!m) return dc_error(DC_ERR_ARG, "dc_model_set_seed: model is NULL");
+    if (m->built) return dc_error(DC_ERR_STATE, "dc_model_set_seed: the model is already built; set the seed before");
+    m->seed = seed;
+    return DC_OK;
+}
+
+/* Keras naming: dense, dense_1, dense_2, ... per layer type. */
+static void auto_name(dc_model *m, dc_layer *l) {
+    if (l->named) return;
+    int count = 0;
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i]->ops == l->ops) count++;
+    if (count) snprintf(l->name, sizeof l->name, "%s_%d", l->ops->base, count);
+    else snprintf(l->name, sizeof l->name, "%s", l->ops->base);
+}
+
+/* Infers l's output shape from the previous layer's output. */
+static dc_status connect(dc_layer *l, int ndim, const int64_t *shape) {
+    l->in_ndim = ndim;
+    memcpy(l->in_shape, shape, (size_t)ndim * sizeof *shape);
+    l->nparams = 0;
+    return l->ops->build(l);
+}
+
+dc_status dc_model_add(dc_model *m, dc_layer *l) {
+    if (!m || !l) {
+        dc_layer_free(l);
+        return m ? DC_ERR_ARG : dc_error(DC_ERR_ARG, "dc_model_add: model is NULL");
+    }
+    if (m->built) {
+        dc_layer_free(l);
+        return dc_error(DC_ERR_STATE, "dc_model_add: model is already built; add layers before build/compile");
+    }
+    bool is_input = strcmp(l->ops->type, "InputLayer") == 0;
+    if (is_input && (m->nlayers > 0 || m->has_input)) {
+        dc_layer_free(l);
+        return dc_error(DC_ERR_STATE, "dc_model_add: an input layer must come first and only once");
+    }
+    if (m->nlayers == m->cap) {
+        int cap = m->cap ? m->cap * 2 : 8;
+        dc_layer **nl = dc_realloc(m->layers, (size_t)cap * sizeof *nl);
+        if (!nl) {
+            dc_layer_free(l);
+            return DC_ERR_NOMEM;
+        }
+        m->layers = nl;
+        m->cap = cap;
+    }
+    auto_name(m, l);
+    if (is_input) {
+        m->has_input = true;
+        m->in_ndim = l->in_ndim;
+        memcpy(m->in_shape, l->in_shape, sizeof m->in_shape);
+    } else if (m->has_input) {
+        const dc_layer *prev = m->layers[m->nlayers - 1];
+        dc_status s = connect(l, prev->out_ndim, prev->out_shape);
+        if (s) {
+            dc_layer_free(l);
+            return s;
+        }
+    }
+    m->layers[m->nlayers++] = l;
+    return DC_OK;
+}
+
+int dc_model_out_shape(const dc_model *m, int64_t *shape) {
+    const dc_layer *last = m->layers[m->nlayers - 1];
+    memcpy(shape, last->out_shape, sizeof last->out_shape);
+    return last->out_ndim;
+}
+
+static dc_status alloc_params(dc_model *m) {
+    int np = 0;
+    int64_t total = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        dc_layer *l = m->layers[i];
+        for (int k = 0; k < l->nparams; k++) {
+            int64_t n;
+            if (dc_shape_check(l->decl[k].ndim, l->decl[k].shape, &n)) return DC_ERR_SHAPE;
+            total += (n + 15) & ~(int64_t)15; /* keep every parameter 64-byte aligned */
+            np++;
+        }
+    }
+    m->ptotal = total;
+    m->np = np;
+    if (!(m->pbuf = dc_calloc((size_t)(total ? total : 1), sizeof(float))) ||
+        !(m->gbuf = dc_calloc((size_t)(total ? total : 1), sizeof(float))) ||
+        !(m->ptens = dc_calloc((size_t)(np ? np : 1), sizeof *m->ptens)) ||
+        !(m->gtens = dc_calloc((size_t)(np ? np : 1), sizeof *m->gtens)) ||
+        !(m->pnames = dc_calloc((size_t)(np ? np : 1), sizeof *m->pnames)))
+        return DC_ERR_NOMEM;
+    dc_rng_seed(&m->rng, m->seed);
+    int64_t off = 0;
+    int j = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        dc_layer *l = m->layers[i];
+        for (int k = 0; k < l->nparams; k++, j++) {
+            dc_param_decl *d = &l->decl[k];
+            dc_tensor *p = dc_calloc(1, sizeof *p), *g = dc_calloc(1, sizeof *g);
+            if (!p || !g) {
+                dc_free(p);
+                dc_free(g);
+                return DC_ERR_NOMEM;
+            }
+            m->ptens[j] = p;
+            m->gtens[j] = g;
+            p->ndim = g->ndim = d->ndim;
+            memcpy(p->shape, d->shape, (size_t)d->ndim * sizeof *d->shape);
+            memcpy(g->shape, d->shape, (size_t)d->ndim * sizeof *d->shape);
+            dc_shape_check(d->ndim, d->shape, &p->numel);
+            g->numel = p->numel;
+            dc_set_contiguous_strides(p);
+            dc_set_contiguous_strides(g);
+            p->kind = g->kind = DC_TENSOR_PARAM;
+            p->data = m->pbuf + off;
+            g->data = m->gbuf + off;
+            p->grad = g;
+            p->requires_grad = true;
+            off += (p->numel + 15) & ~(int64_t)15;
+            snprintf(m->pnames[j], sizeof m->pnames[j], "%s.%s", l->name, d->name);
+            l->param[k] = p;
+            dc_status s = dc_tensor_init(p, d->init, d->init_value, &m->rng);
+            if (s) return s;
+        }
+    }
+    return DC_OK;
+}
+
+dc_status dc_model_build(dc_model *m, int ndim, const int64_t *input_shape) {
+    if (!m) return dc_error(DC_ERR_ARG, "dc_model_build: model is NULL");
+    if (m->built) return DC_OK;
+    if (m->nlayers == 0 || (m->has_input && m->nlayers == 1))
+        return dc_error(DC_ERR_STATE, "dc_model_build: the model has no layers");
+    if (!m->has_input) {
+        int64_t n;
+        if (!input_shape || ndim < 1 || ndim >= DC_MAX_DIMS || dc_shape_check(ndim, input_shape, &n) || n == 0)
+            return dc_error(DC_ERR_SHAPE, "dc_model_build: the model has no input layer and no valid input shape was given");
+        m->in_ndim = ndim;
+        memcpy(m->in_shape, input_shape, (size_t)ndim * sizeof *input_shape);
+        int nd = ndim;
+        int64_t sh[DC_MAX_DIMS];
+        memcpy(sh, input_shape, (size_t)ndim * sizeof *sh);
+        for (int i = 0; i < m->nlayers; i++) {
+            dc_status s = connect(m->layers[i], nd, sh);
+            if (s) return s;
+            nd = m->layers[i]->out_ndim;
+            memcpy(sh, m->layers[i]->out_shape, sizeof sh);
+        }
+    }
+    dc_status s = alloc_params(m);
+    if (s) {
+        free_params(m);
+        return s;
+    }
+    if (!m->ctx && !(m->ctx = dc_ctx_new())) return DC_ERR_NOMEM;
+    m->built = true;
+    return DC_OK;
+}
+
+dc_status dc_model_compile(dc_model *m, dc_optimizer *opt, dc_loss loss, const dc_metric *metrics, int nmetrics) {
+    if (!m || !opt) {
+        dc_optimizer_free(opt);
+        return dc_error(DC_ERR_ARG, "dc_model_compile: model or optimizer is NULL");
+    }
+    dc_optimizer_free(m->opt);
+    m->opt = opt;
+    if ((unsigned)loss >= DC_LOSS_COUNT) return dc_error(DC_ERR_ARG, "dc_model_compile: unknown loss %d", (int)loss);
+    if (nmetrics < 0 || nmetrics > DC_MAX_METRICS || (nmetrics && !metrics))
+        return dc_error(DC_ERR_ARG, "dc_model_compile: %d metrics (at most %d)", nmetrics, DC_MAX_METRICS);
+    for (int i = 0; i < nmetrics; i++)
+        if ((unsigned)metrics[i] >= DC_METRIC_COUNT) return dc_error(DC_ERR_ARG, "dc_model_compile: unknown metric %d", (int)metrics[i]);
+    if (!m->built) {
+        if (!m->has_input)
+            return dc_error(DC_ERR_STATE, "dc_model_compile: input shape unknown: add dc_input(...) first or call dc_model_build");
+        dc_status s = dc_model_build(m, 0, NULL);
+        if (s) return s;
+    }
+    m->loss = loss;
+    m->nmetrics = nmetrics;
+    if (nmetrics) memcpy(m->metrics, metrics, (size_t)nmetrics * sizeof *metrics);
+    dc_layer *last = m->layers[m->nlayers - 1];
+    for (int i = 0; i < m->nlayers; i++) m->layers[i]->skip_act = false;
+    dc_activation a = last->act;
+    bool has_act = strcmp(last->ops->type, "Dense") == 0 || strcmp(last->ops->type, "Activation") == 0;
+    int64_t sh[DC_MAX_DIMS];
+    int nd = dc_model_out_shape(m, sh);
+    m->fusion = DC_FUSE_NONE;
+    if (has_act && a == DC_ACT_SOFTMAX && nd == 1 && (loss == DC_LOSS_CCE || loss == DC_LOSS_SPARSE_CCE))
+        m->fusion = DC_FUSE_SOFTMAX_CE;
+    else if (has_act && a == DC_ACT_SIGMOID && loss == DC_LOSS_BCE)
+        m->fusion = DC_FUSE_SIGMOID_BCE;
+    m->compiled = true;
+    return DC_OK;
+}
+
+int64_t dc_model_param_count(const dc_model *m) {
+    if (!m) return 0;
+    int64_t n = 0;
+    for (int i = 0; i < m->np; i++) n += m->ptens[i]->numel;
+    return n;
+}
+
+float *dc_model_params(dc_model *m) { return m ? m->pbuf : NULL; }
+float *dc_model_grads(dc_model *m) { return m ? m->gbuf : NULL; }
+int dc_model_num_layers(const dc_model *m) { return m ? m->nlayers : 0; }
+dc_layer *dc_model_layer(dc_model *m, int i) { return (m && i >= 0 && i < m->nlayers) ? m->layers[i] : NULL; }
+
+dc_tensor *dc_model_param(dc_model *m, const char *name) {
+    if (!m || !name) return dc_error_null(DC_ERR_ARG, "dc_model_param: model or name is NULL");
+    for (int i = 0; i < m->np; i++)
+        if (strcmp(m->pnames[i], name) == 0) return m->ptens[i];
+    return dc_error_null(DC_ERR_ARG, "dc_model_param: no parameter named \"%s\"%s", name,
+                         m->built ? "" : " (the model is not built yet)");
+}
+
+static void print_commas(char *buf, size_t size, int64_t v) {
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v), o = 0;
+    for (int i = 0; i < n && (size_t)o + 2 < size; i++) {
+        if (i && (n - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = tmp[i];
+    }
+    buf[o] = 0;
+}
+
+void dc_model_summary(const dc_model *m, FILE *f) {
+    if (!m || !f) return;
+    const char *line = "_________________________________________________________________";
+    fprintf(f, "Model: \"sequential\"\n%s\n %-28s%-26s%s\n", line, "Layer (type)", "Output Shape", "Param #");
+    fprintf(f, "=================================================================\n");
+    int64_t total = 0;
+    bool first = true;
+    for (int i = 0; i < m->nlayers; i++) {
+        const dc_layer *l = m->layers[i];
+        if (l->ops->build == NULL || strcmp(l->ops->type, "InputLayer") == 0) continue; /* Keras hides it too */
+        if (!first) fprintf(f, "\n");
+        first = false;
+        char nm[96], shp[160], cnt[32];
+        snprintf(nm, sizeof nm, "%s (%s)", l->name, l->ops->type);
+        int64_t n = 0;
+        for (int k = 0; k < l->nparams; k++) {
+            int64_t e = 1;
+            for (int d = 0; d < l->decl[k].ndim; d++) e *= l->decl[k].shape[d];
+            n += e;
+        }
+        total += n;
+        if (l->out_ndim) {
+            int o = snprintf(shp, sizeof shp, "(None");
+            for (int d = 0; d < l->out_ndim && o < (int)sizeof shp; d++)
+                o += snprintf(shp + o, sizeof shp - (size_t)o, ", %lld", (long long)l->out_shape[d]);
+            if (o < (int)sizeof shp) snprintf(shp + o, sizeof shp - (size_t)o, ")");
+        } else {
+            snprintf(shp, sizeof shp, "(not built)");
+        }
+        print_commas(cnt, sizeof cnt, n);
+        fprintf(f, " %-28s%-26s%s\n", nm, shp, cnt);
+    }
+    char tot[32];
+    print_commas(tot, sizeof tot, total);
+    fprintf(f, "=================================================================\n");
+    fprintf(f, "Total params: %s\nTrainable params: %s\nNon-trainable params: 0\n%s\n", tot, tot, line);
+}

@@ -1,0 +1,44 @@
+/* model: a Sequential stack of layers with one parameter buffer, compile/fit/evaluate/predict. */
+#ifndef DC_MODEL_H
+#define DC_MODEL_H
+
+#include "../nn/layer.h"
+#include "../optim/optim.h"
+
+#define DC_MAX_METRICS 8
+
+/* How the final activation and the loss are combined. */
+typedef enum dc_fusion { DC_FUSE_NONE, DC_FUSE_SOFTMAX_CE, DC_FUSE_SIGMOID_BCE } dc_fusion;
+
+struct dc_model {
+    dc_layer **layers;
+    int nlayers, cap;
+    int in_ndim;
+    int64_t in_shape[DC_MAX_DIMS];
+    bool has_input, built, compiled;
+    /* parameters: one buffer of values, one of gradients, tensors viewing slices of them */
+    float *pbuf, *gbuf;
+    int64_t ptotal;
+    int np;
+    dc_tensor **ptens, **gtens;
+    char (*pnames)[64];
+    /* compile */
+    dc_optimizer *opt;
+    dc_loss loss;
+    dc_metric metrics[DC_MAX_METRICS];
+    int nmetrics;
+    dc_fusion fusion;
+    /* runtime */
+    uint64_t seed;
+    dc_rng rng; /* initialisation, then dropout */
+    dc_ctx *ctx;
+    float *xbuf, *ybuf; /* batch staging */
+    int64_t batch_cap;
+};
+
+/* Output shape of the model (without batch). */
+int dc_model_out_shape(const dc_model *m, int64_t *shape);
+/* Forward with the final activation applied or, when fused with the loss, skipped (logits). */
+dc_tensor *dc_model_forward_impl(dc_model *m, dc_ctx *c, dc_tensor *x, bool training, bool logits);
+
+#endif

@@ -1,0 +1,56 @@
+/* nn: a layer is parameters + a forward written with differentiable ops; the model owns
+ * the parameter memory (one buffer for all layers) and asks each layer to declare what it
+ * needs when its input shape becomes known. */
+#ifndef DC_LAYER_H
+#define DC_LAYER_H
+
+#include "../ops/ops.h"
+
+#define DC_LAYER_MAX_PARAMS 8
+
+typedef struct dc_param_decl {
+    char name[16];  /* "weight", "bias" */
+    int ndim;
+    int64_t shape[4];
+    dc_init init;
+    float init_value;
+} dc_param_decl;
+
+typedef struct dc_layer_ops {
+    const char *type; /* Keras-style class name shown by summary: "Dense" */
+    const char *base; /* default name stem: "dense" */
+    /* From in_shape, sets out_shape and declares parameters; errors name the layer. */
+    dc_status (*build)(dc_layer *l);
+    /* x is [N, in_shape...]; returns [N, out_shape...]. */
+    dc_tensor *(*forward)(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng);
+} dc_layer_ops;
+
+struct dc_layer {
+    const dc_layer_ops *ops;
+    char name[48];
+    bool named; /* user-given name */
+    /* options */
+    int64_t units;
+    dc_activation act;
+    float alpha, rate;
+    bool use_bias;
+    dc_init w_init, b_init;
+    /* set when built */
+    int in_ndim, out_ndim;
+    int64_t in_shape[DC_MAX_DIMS], out_shape[DC_MAX_DIMS];
+    int nparams;
+    dc_param_decl decl[DC_LAYER_MAX_PARAMS];
+    dc_tensor *param[DC_LAYER_MAX_PARAMS]; /* views into the model's buffer */
+    /* Set by the model for the last layer when the loss fuses its softmax/sigmoid. */
+    bool skip_act;
+};
+
+/* Declares a parameter during build. */
+dc_status dc_layer_declare(dc_layer *l, const char *name, int ndim, const int64_t *shape, dc_init init,
+                           float init_value);
+/* The activation a layer applies at its output (DC_ACT_NONE if none). */
+dc_activation dc_layer_output_act(const dc_layer *l);
+/* Type name ("Dense"). */
+const char *dc_layer_type(const dc_layer *l);
+
+#endif

@@ -1,0 +1,35 @@
+/* Inverted dropout: y = x * m / (1 - rate), m ~ Bernoulli(1 - rate); identity in inference. */
+#include "ops.h"
+
+static void dropout_backward(dc_ctx *c, dc_node *n) {
+    float *gx = dc_grad_buf(c, n->in[0]);
+    if (!gx) return;
+    const float *m = n->saved, *g = n->out->grad->data;
+    for (int64_t i = 0; i < n->out->numel; i++) gx[i] += g[i] * m[i];
+}
+
+dc_tensor *dc_dropout(dc_ctx *c, dc_tensor *x, float rate, bool training, dc_rng *rng) {
+    DC_CHECK_ARGS(c, "dropout", x);
+    if (!(rate >= 0 && rate < 1)) return dc_error_null(DC_ERR_ARG, "dropout: rate %g is outside [0, 1)", (double)rate);
+    if (!training || rate == 0) return x;
+    if (!rng) return dc_error_null(DC_ERR_ARG, "dropout: training needs an rng");
+    if (!(x = dc_contig(c, x))) return NULL;
+    dc_tensor *y = dc_out(c, x->ndim, x->shape);
+    float *m = y ? dc_scratch(c, (size_t)x->numel * sizeof(float)) : NULL;
+    if (!m) return NULL;
+    float keep = 1.0f / (1.0f - rate);
+    /* 24-bit threshold test on raw RNG output: one draw per element, same stream on every platform */
+    uint64_t thr = (uint64_t)((double)rate * 16777216.0);
+    for (int64_t i = 0; i < x->numel; i += 2) {
+        uint64_t r = dc_rng_next(rng);
+        m[i] = (r >> 40) >= thr ? keep : 0.0f;
+        if (i + 1 < x->numel) m[i + 1] = ((r >> 16) & 0xFFFFFF) >= thr ? keep : 0.0f;
+    }
+    for (int64_t i = 0; i < x->numel; i++) y->data[i] = x->data[i] * m[i];
+    if (DC_NEEDS1(c, x)) {
+        dc_node *n = DC_RECORD1(c, "dropout", dropout_backward, y, x);
+        if (!n) return NULL;
+        n->saved = m;
+    }
+    return y;
+}

@@ -1,0 +1,22 @@
+/* ops: differentiable operations; forward and backward side by side, one file per family. */
+#ifndef DC_OPS_H
+#define DC_OPS_H
+
+#include "../autograd/autograd.h"
+#include "../kernels/kernels.h"
+
+/* Returns x if contiguous, else a recorded contiguous copy. */
+dc_tensor *dc_contig(dc_ctx *c, dc_tensor *x);
+/* Common argument check: names the op in the message. */
+#define DC_CHECK_ARGS(c, op, ...)                                                               \
+    do {                                                                                          \
+        if (!(c)) return dc_error_null(DC_ERR_ARG, "%s: context is NULL", op);                   \
+        dc_tensor *const _args[] = {__VA_ARGS__};                                                 \
+        for (size_t _i = 0; _i < sizeof _args / sizeof _args[0]; _i++)                           \
+            if (!_args[_i]) return dc_error_null(DC_ERR_ARG, "%s: input %zu is NULL", op, _i);    \
+    } while (0)
+
+/* Fused element-wise activation op used by layers (records one node). */
+dc_tensor *dc_act_op(dc_ctx *c, dc_tensor *x, dc_activation a, float alpha);
+
+#endif

@@ -1,0 +1,18 @@
+/* optim: update rules over one flat parameter buffer. */
+#ifndef DC_OPTIM_H
+#define DC_OPTIM_H
+
+#include "../base/base.h"
+
+typedef enum dc_opt_kind { DC_OPT_SGD, DC_OPT_ADAGRAD, DC_OPT_ADADELTA, DC_OPT_RMSPROP, DC_OPT_ADAM, DC_OPT_COUNT } dc_opt_kind;
+
+struct dc_optimizer {
+    dc_opt_kind kind;
+    float lr, b1, b2, eps, momentum, wd;
+    bool nesterov;
+    int64_t n;      /* parameters the state was made for (0 = none yet) */
+    int64_t t;      /* steps taken */
+    float *s1, *s2; /* state: momentum/m/accumulators */
+};
+
+#endif

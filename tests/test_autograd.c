@@ -1,0 +1,255 @@
+/* Gradient checks of every differentiable op against central finite differences. */
+#include "check.h"
+
+#include <stdlib.h>
+
+#define MAXIN 4
+
+typedef dc_tensor *(*op_fn)(dc_ctx *c, dc_tensor **in);
+
+static dc_rng rng;
+
+static dc_tensor *rand_tensor(int nd, const int64_t *shape, float lo, float hi) {
+    dc_tensor *t = dc_tensor_new(nd, shape);
+    float *d = dc_tensor_data(t);
+    for (int64_t i = 0; i < dc_tensor_numel(t); i++) d[i] = lo + (hi - lo) * dc_rng_uniform(&rng);
+    return t;
+}
+
+/* Values away from zero, for ops with a kink there (relu, abs, max). */
+static dc_tensor *rand_nonzero(int nd, const int64_t *shape) {
+    dc_tensor *t = rand_tensor(nd, shape, 0.2f, 1.5f);
+    float *d = dc_tensor_data(t);
+    for (int64_t i = 0; i < dc_tensor_numel(t); i++)
+        if (dc_rng_uniform(&rng) < 0.5f) d[i] = -d[i];
+    return t;
+}
+
+/* loss = sum(f(in) * R) with a fixed random R, so every output element matters. */
+static double eval_loss(dc_ctx *c, op_fn f, dc_tensor **in, dc_tensor *R, bool grad) {
+    dc_ctx_reset(c);
+    dc_ctx_set_grad(c, grad);
+    dc_tensor *y = f(c, in);
+    if (!y) return NAN;
+    dc_tensor *l = dc_sum(c, dc_mul(c, y, R));
+    if (!l) return NAN;
+    if (grad && dc_backward(c, l)) return NAN;
+    return dc_tensor_data(l)[0];
+}
+
+static void gradcheck(const char *name, op_fn f, dc_tensor **in, int nin, const bool *wrt, float eps, float tol) {
+    dc_ctx *c = dc_ctx_new();
+    dc_ctx_set_grad(c, false);
+    dc_ctx_reset(c);
+    dc_tensor *y0 = f(c, in);
+    if (!y0) {
+        fprintf(stderr, "%s: forward failed: %s\n", name, dc_last_error());
+        check_fails++;
+        dc_ctx_free(c);
+        return;
+    }
+    dc_tensor *R = rand_tensor(dc_tensor_ndim(y0), dc_tensor_shape(y0), -1, 1);
+    for (int k = 0; k < nin; k++) {
+        dc_tensor_set_requires_grad(in[k], wrt[k]);
+        dc_tensor_zero_grad(in[k]);
+    }
+    double l0 = eval_loss(c, f, in, R, true);
+    CHECK(!isnan(l0));
+    double worst = 0;
+    for (int k = 0; k < nin; k++) {
+        if (!wrt[k]) continue;
+        float *x = dc_tensor_data(in[k]), *g = dc_tensor_data(dc_tensor_grad(in[k]));
+        for (int64_t i = 0; i < dc_tensor_numel(in[k]); i++) {
+            float keep = x[i];
+            x[i] = keep + eps;
+            double lp = eval_loss(c, f, in, R, false);
+            x[i] = keep - eps;
+            double lm = eval_loss(c, f, in, R, false);
+            x[i] = keep;
+            double num = (lp - lm) / (2.0 * eps), err = fabs(num - g[i]) / (1.0 + fabs(num));
+            if (err > worst) worst = err;
+            if (err > tol) {
+                fprintf(stderr, "%s: input %d element %lld: analytic %.6g numeric %.6g\n", name, k, (long long)i, g[i], num);
+                check_fails++;
+                k = nin;
+                break;
+            }
+        }
+    }
+    check_count++;
+    printf("gradcheck %-22s max rel err %.2e\n", name, worst);
+    for (int k = 0; k < nin; k++) dc_tensor_set_requires_grad(in[k], false);
+    dc_tensor_free(R);
+    dc_ctx_free(c);
+}
+
+#define S(...) ((const int64_t[]){__VA_ARGS__})
+#define NS(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), S(__VA_ARGS__)
+
+static dc_tensor *f_add(dc_ctx *c, dc_tensor **in) { return dc_add(c, in[0], in[1]); }
+static dc_tensor *f_sub(dc_ctx *c, dc_tensor **in) { return dc_sub(c, in[0], in[1]); }
+static dc_tensor *f_mul(dc_ctx *c, dc_tensor **in) { return dc_mul(c, in[0], in[1]); }
+static dc_tensor *f_div(dc_ctx *c, dc_tensor **in) { return dc_div(c, in[0], in[1]); }
+static dc_tensor *f_scale(dc_ctx *c, dc_tensor **in) { return dc_scale(c, in[0], -1.7f); }
+static dc_tensor *f_adds(dc_ctx *c, dc_tensor **in) { return dc_add_scalar(c, in[0], 0.3f); }
+static dc_tensor *f_neg(dc_ctx *c, dc_tensor **in) { return dc_neg(c, in[0]); }
+static dc_tensor *f_exp(dc_ctx *c, dc_tensor **in) { return dc_exp(c, in[0]); }
+static dc_tensor *f_log(dc_ctx *c, dc_tensor **in) { return dc_log(c, in[0]); }
+static dc_tensor *f_sqrt(dc_ctx *c, dc_tensor **in) { return dc_sqrt(c, in[0]); }
+static dc_tensor *f_square(dc_ctx *c, dc_tensor **in) { return dc_square(c, in[0]); }
+static dc_tensor *f_abs(dc_ctx *c, dc_tensor **in) { return dc_abs(c, in[0]); }
+static dc_tensor *f_sigmoid(dc_ctx *c, dc_tensor **in) { return dc_sigmoid(c, in[0]); }
+static dc_tensor *f_tanh(dc_ctx *c, dc_tensor **in) { return dc_tanh(c, in[0]); }
+static dc_tensor *f_relu(dc_ctx *c, dc_tensor **in) { return dc_relu(c, in[0]); }
+static dc_tensor *f_leaky(dc_ctx *c, dc_tensor **in) { return dc_leaky_relu(c, in[0], 0.1f); }
+static dc_tensor *f_elu(dc_ctx *c, dc_tensor **in) { return dc_elu(c, in[0], 0.8f); }
+static dc_tensor *f_softmax(dc_ctx *c, dc_tensor **in) { return dc_softmax(c, in[0]); }
+static dc_tensor *f_logsoftmax(dc_ctx *c, dc_tensor **in) { return dc_log_softmax(c, in[0]); }
+static dc_tensor *f_sum(dc_ctx *c, dc_tensor **in) { return dc_sum(c, in[0]); }
+static dc_tensor *f_mean(dc_ctx *c, dc_tensor **in) { return dc_mean(c, in[0]); }
+static dc_tensor *f_sum_axis(dc_ctx *c, dc_tensor **in) { return dc_sum_axis(c, in[0], 1, false); }
+static dc_tensor *f_mean_axis(dc_ctx *c, dc_tensor **in) { return dc_mean_axis(c, in[0], -1, true); }
+static dc_tensor *f_max_axis(dc_ctx *c, dc_tensor **in) { return dc_max_axis(c, in[0], 0, false); }
+static dc_tensor *f_matmul(dc_ctx *c, dc_tensor **in) { return dc_matmul(c, in[0], in[1]); }
+static dc_tensor *f_matmul_t(dc_ctx *c, dc_tensor **in) {
+    return dc_matmul(c, dc_transpose(c, in[0], 0, 1), dc_transpose(c, in[1], 0, 1));
+}
+static dc_tensor *f_linear(dc_ctx *c, dc_tensor **in) { return dc_linear(c, in[0], in[1], in[2]); }
+static dc_tensor *f_linear_nobias(dc_ctx *c, dc_tensor **in) { return dc_linear(c, in[0], in[1], NULL); }
+static dc_tensor *f_concat(dc_ctx *c, dc_tensor **in) { return dc_concat(c, in, 3, 1); }
+static dc_tensor *f_gather(dc_ctx *c, dc_tensor **in) {
+    static const int64_t idx[] = {2, 0, 2, 1};
+    return dc_gather_rows(c, in[0], idx, 4);
+}
+static dc_tensor *f_reshape(dc_ctx *c, dc_tensor **in) { return dc_tanh(c, dc_reshape(c, in[0], 3, S(2, -1, 3))); }
+static dc_tensor *f_permute(dc_ctx *c, dc_tensor **in) {
+    static const int perm[] = {2, 0, 1};
+    return dc_mul(c, dc_permute(c, in[0], perm), dc_permute(c, in[0], perm));
+}
+static dc_tensor *f_slice(dc_ctx *c, dc_tensor **in) { return dc_square(c, dc_slice(c, dc_transpose(c, in[0], 0, 1), 0, 1, 3)); }
+static dc_tensor *f_contig(dc_ctx *c, dc_tensor **in) { return dc_contiguous(c, dc_transpose(c, in[0], 0, 1)); }
+static dc_tensor *f_mse(dc_ctx *c, dc_tensor **in) { return dc_mse_loss(c, in[0], in[1]); }
+static dc_tensor *f_mae(dc_ctx *c, dc_tensor **in) { return dc_mae_loss(c, in[0], in[1]); }
+static dc_tensor *f_bce(dc_ctx *c, dc_tensor **in) { return dc_bce_loss(c, dc_sigmoid(c, in[0]), in[1]); }
+static dc_tensor *f_bce_logits(dc_ctx *c, dc_tensor **in) { return dc_bce_with_logits_loss(c, in[0], in[1]); }
+static dc_tensor *f_cce(dc_ctx *c, dc_tensor **in) { return dc_cce_loss(c, dc_softmax(c, in[0]), in[1]); }
+static dc_tensor *f_softmax_cce(dc_ctx *c, dc_tensor **in) { return dc_softmax_cce_loss(c, in[0], in[1]); }
+static dc_tensor *f_sparse(dc_ctx *c, dc_tensor **in) { return dc_sparse_cce_loss(c, dc_softmax(c, in[0]), in[1]); }
+static dc_tensor *f_softmax_sparse(dc_ctx *c, dc_tensor **in) { return dc_softmax_sparse_cce_loss(c, in[0], in[1]); }
+static dc_tensor *f_dropout(dc_ctx *c, dc_tensor **in) {
+    dc_rng r;
+    dc_rng_seed(&r, 7); /* the same mask at every evaluation */
+    return dc_dropout(c, in[0], 0.4f, true, &r);
+}
+static dc_tensor *f_chain(dc_ctx *c, dc_tensor **in) {
+    /* a small MLP with a shared input used twice */
+    dc_tensor *h = dc_tanh(c, dc_linear(c, in[0], in[1], in[2]));
+    return dc_add(c, dc_matmul(c, h, in[3]), dc_sum_axis(c, h, 1, true));
+}
+
+int main(void) {
+    dc_rng_seed(&rng, 1234);
+    const float eps = 1e-2f, tol = 3e-3f; /* worst seen: 3e-4 (div) */
+    const bool T[MAXIN] = {true, true, true, true}, TF[MAXIN] = {true, false, false, false};
+    struct {
+        const char *name;
+        op_fn f;
+    } unary[] = {{"scale", f_scale}, {"add_scalar", f_adds}, {"neg", f_neg}, {"exp", f_exp}, {"square", f_square},
+                 {"abs", f_abs}, {"sigmoid", f_sigmoid}, {"tanh", f_tanh}, {"relu", f_relu}, {"leaky_relu", f_leaky},
+                 {"elu", f_elu}, {"softmax", f_softmax}, {"log_softmax", f_logsoftmax}, {"sum", f_sum}, {"mean", f_mean},
+                 {"sum_axis", f_sum_axis}, {"mean_axis", f_mean_axis}, {"max_axis", f_max_axis}, {"gather_rows", f_gather},
+                 {"slice", f_slice}, {"contiguous", f_contig}, {"dropout", f_dropout}};
+    for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++) {
+        dc_tensor *x = rand_nonzero(NS(3, 4));
+        gradcheck(unary[i].name, unary[i].f, &x, 1, T, eps, tol);
+        dc_tensor_free(x);
+    }
+    {
+        dc_tensor *x = rand_tensor(NS(3, 4), 0.5f, 2.0f);
+        gradcheck("log", f_log, &x, 1, T, 1e-3f, tol);
+        gradcheck("sqrt", f_sqrt, &x, 1, T, 1e-3f, tol);
+        dc_tensor_free(x);
+    }
+    {
+        dc_tensor *x = rand_nonzero(NS(2, 3, 4));
+        gradcheck("reshape", f_reshape, &x, 1, T, eps, tol);
+        gradcheck("permute", f_permute, &x, 1, T, eps, tol);
+        dc_tensor_free(x);
+    }
+    /* broadcasting binary ops: same shape, row vector, column vector, scalar-like */
+    const int64_t bshapes[][3] = {{2, 3, 4}, {1, 1, 4}, {2, 3, 1}, {1, 1, 1}};
+    struct {
+        const char *name;
+        op_fn f;
+    } bin[] = {{"add", f_add}, {"sub", f_sub}, {"mul", f_mul}, {"div", f_div}};
+    for (size_t i = 0; i < 4; i++)
+        for (size_t s = 0; s < 4; s++) {
+            dc_tensor *in[2] = {rand_nonzero(NS(2, 3, 4)), rand_tensor(3, bshapes[s], 0.5f, 1.5f)};
+            char name[64];
+            snprintf(name, sizeof name, "%s/bcast%zu", bin[i].name, s);
+            gradcheck(name, bin[i].f, in, 2, T, eps, tol);
+            /* swap: the broadcast operand first */
+            dc_tensor *sw[2] = {in[1], in[0]};
+            if (i != 3) {
+                snprintf(name, sizeof name, "%s/bcast%zu-swap", bin[i].name, s);
+                gradcheck(name, bin[i].f, sw, 2, T, eps, tol);
+            }
+            dc_tensor_free(in[0]);
+            dc_tensor_free(in[1]);
+        }
+    {
+        dc_tensor *in[2] = {rand_nonzero(NS(3, 4)), rand_nonzero(NS(4, 5))};
+        gradcheck("matmul", f_matmul, in, 2, T, eps, tol);
+        dc_tensor *t[2] = {rand_nonzero(NS(4, 3)), rand_nonzero(NS(5, 4))};
+        gradcheck("matmul/transposed", f_matmul_t, t, 2, T, eps, tol);
+        dc_tensor *b3[2] = {rand_nonzero(NS(2, 3, 4)), rand_nonzero(NS(2, 4, 5))};
+        gradcheck("bmm", f_matmul, b3, 2, T, eps, tol);
+        dc_tensor *bs[2] = {b3[0], in[1]};
+        gradcheck("bmm/shared", f_matmul, bs, 2, T, eps, tol);
+        for (int k = 0; k < 2; k++) {
+            dc_tensor_free(in[k]);
+            dc_tensor_free(t[k]);
+            dc_tensor_free(b3[k]);
+        }
+    }
+    {
+        dc_tensor *in[3] = {rand_nonzero(NS(5, 4)), rand_nonzero(NS(3, 4)), rand_nonzero(NS(3))};
+        gradcheck("linear", f_linear, in, 3, T, eps, tol);
+        gradcheck("linear/nobias", f_linear_nobias, in, 2, T, eps, tol);
+        dc_tensor *x3 = rand_nonzero(NS(2, 5, 4));
+        dc_tensor *in3[3] = {x3, in[1], in[2]};
+        gradcheck("linear/3d", f_linear, in3, 3, T, eps, tol);
+        dc_tensor *ch[4] = {in[0], in[1], in[2], rand_nonzero(NS(3, 2))};
+        gradcheck("mlp-chain", f_chain, ch, 4, T, eps, tol);
+        dc_tensor_free(ch[3]);
+        dc_tensor_free(x3);
+        for (int k = 0; k < 3; k++) dc_tensor_free(in[k]);
+    }
+    {
+        dc_tensor *in[3] = {rand_nonzero(NS(2, 3)), rand_nonzero(NS(2, 1)), rand_nonzero(NS(2, 4))};
+        gradcheck("concat", f_concat, in, 3, T, eps, tol);
+        for (int k = 0; k < 3; k++) dc_tensor_free(in[k]);
+    }
+    {
+        dc_tensor *p = rand_nonzero(NS(4, 3)), *y = rand_tensor(NS(4, 3), -1, 1);
+        dc_tensor *in[2] = {p, y};
+        gradcheck("mse", f_mse, in, 2, T, eps, tol);
+        gradcheck("mae", f_mae, in, 2, T, 1e-3f, tol);
+        float *yd = dc_tensor_data(y);
+        for (int i = 0; i < 12; i++) yd[i] = dc_rng_uniform(&rng) < 0.5f ? 0.0f : 1.0f;
+        gradcheck("bce", f_bce, in, 2, TF, eps, tol);
+        gradcheck("bce_with_logits", f_bce_logits, in, 2, TF, eps, tol);
+        for (int r = 0; r < 4; r++)
+            for (int k = 0; k < 3; k++) yd[r * 3 + k] = k == r % 3 ? 0.8f : 0.1f; /* soft targets */
+        gradcheck("cce", f_cce, in, 2, TF, eps, tol);
+        gradcheck("softmax_cce", f_softmax_cce, in, 2, TF, eps, tol);
+        dc_tensor *lab = dc_tensor_from(NS(4), (const float[]){2, 0, 1, 2});
+        dc_tensor *sp[2] = {p, lab};
+        gradcheck("sparse_cce", f_sparse, sp, 2, TF, eps, tol);
+        gradcheck("softmax_sparse_cce", f_softmax_sparse, sp, 2, TF, eps, tol);
+        dc_tensor_free(lab);
+        dc_tensor_free(p);
+        dc_tensor_free(y);
+    }
+    return check_report("test_autograd");
+}
