@@ -113,7 +113,7 @@ dc_status dc_model_add(dc_model *m, dc_layer *l) {
 
 int dc_model_out_shape(const dc_model *m, int64_t *shape) {
     const dc_layer *last = m->layers[m->nlayers - 1];
-    memcpy(shape, last->out_shape, sizeof last->out_shape);
+    memcpy(shape, last->out_shape, (size_t)last->out_ndim * sizeof *shape);
     return last->out_ndim;
 }
 

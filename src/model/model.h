@@ -36,7 +36,7 @@ struct dc_model {
     int64_t batch_cap;
 };
 
-/* Output shape of the model (without batch). */
+/* Output shape of the model (without batch) into shape[out_ndim]; returns out_ndim. */
 int dc_model_out_shape(const dc_model *m, int64_t *shape);
 /* Forward with the final activation applied or, when fused with the loss, skipped (logits). */
 dc_tensor *dc_model_forward_impl(dc_model *m, dc_ctx *c, dc_tensor *x, bool training, bool logits);
