@@ -101,6 +101,11 @@ int64_t dc_tensor_numel(const dc_tensor *t);
 bool dc_tensor_is_contiguous(const dc_tensor *t);
 /* Pointer to the first element. For a non-contiguous view use dc_tensor_get/set or clone. */
 float *dc_tensor_data(dc_tensor *t);
+/* Gives an owned contiguous tensor a new shape with the same element count (no copy),
+ * e.g. IDX images [N, 28, 28] -> [N, 1, 28, 28]. */
+dc_status dc_tensor_set_shape(dc_tensor *t, int ndim, const int64_t *shape);
+/* Owned NCHW copy of an NHWC tensor [N, H, W, C] (the layout of Keras and most image files). */
+dc_tensor *dc_nhwc_to_nchw(const dc_tensor *t);
 /* Element at a multi-index idx[ndim]; honours views' strides. */
 float dc_tensor_get(const dc_tensor *t, const int64_t *idx);
 void dc_tensor_set(dc_tensor *t, const int64_t *idx, float v);
@@ -255,6 +260,30 @@ dc_tensor *dc_sparse_cce_loss(dc_ctx *c, dc_tensor *prob, dc_tensor *labels);
 /* Softmax + sparse CCE fused (log-sum-exp): logits [N, K], labels [N] */
 dc_tensor *dc_softmax_sparse_cce_loss(dc_ctx *c, dc_tensor *logits, dc_tensor *labels);
 
+/* Convolutions and pooling, NCHW layout ([N, channels, height, width]).
+ * pad = {top, left, bottom, right} zero padding, NULL for none. */
+/* y[N,F,OH,OW] = sum_c,ky,kx w[F,c,ky,kx] x[N,c,oy*sh+ky-top,ox*sw+kx-left] + b[F];
+ * OH = (H + top + bottom - kh) / sh + 1 (likewise OW). w [F, C, kh, kw], b [F] or NULL. */
+dc_tensor *dc_conv2d(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh, int sw, const int *pad);
+/* The adjoint of dc_conv2d in its input ("deconvolution"): x [N,C,H,W], w [C, F, kh, kw] (PyTorch's
+ * ConvTranspose2d layout), OH = (H - 1) sh + kh - top - bottom (likewise OW). */
+dc_tensor *dc_conv2d_transpose(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh, int sw, const int *pad);
+/* y = max over each kh x kw window (no padding); gradient to the (first) max */
+dc_tensor *dc_max_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw);
+/* y = mean over each kh x kw window (no padding) */
+dc_tensor *dc_avg_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw);
+/* [N, C, H, W] -> [N, C]: mean over each plane */
+dc_tensor *dc_global_avg_pool2d(dc_ctx *c, dc_tensor *x);
+/* nearest-neighbour up-sampling: y[n,c,i,j] = x[n,c,i/fh,j/fw] */
+dc_tensor *dc_upsample2d(dc_ctx *c, dc_tensor *x, int fh, int fw);
+/* Batch normalisation over all axes but 1 of x [N, C, ...]:
+ * y = gamma (x - mean) / sqrt(var + eps) + beta. In training mean/var are the batch's (biased)
+ * and the running statistics, when given, are updated in place as PyTorch does:
+ * running = (1 - momentum) running + momentum batch (unbiased var). In inference the running
+ * statistics are used. gamma/beta may be NULL (1 and 0). */
+dc_tensor *dc_batch_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, dc_tensor *running_mean,
+                         dc_tensor *running_var, float momentum, float eps, bool training);
+
 /* Dropout: in training zeroes each element with probability rate and scales the rest by
  * 1/(1-rate); the identity otherwise. */
 dc_tensor *dc_dropout(dc_ctx *c, dc_tensor *x, float rate, bool training, dc_rng *rng);
@@ -275,6 +304,29 @@ dc_layer *dc_activation_layer(dc_activation act);
 dc_layer *dc_dropout_layer(float rate);
 /* Flattens [N, d1, d2, ...] to [N, d1*d2*...]. */
 dc_layer *dc_flatten(void);
+
+/* Padding of convolution layers: VALID = none; SAME = output size ceil(input / stride), the
+ * extra row/column going to the bottom/right as in Keras/TensorFlow. */
+typedef enum dc_padding { DC_PAD_VALID, DC_PAD_SAME } dc_padding;
+/* Conv2D on [N, C, H, W]: filters of kh x kw, square stride, weight [filters, C, kh, kw]
+ * (Glorot-uniform), bias [filters]. */
+dc_layer *dc_conv2d_layer(int64_t filters, int kh, int kw, int stride, dc_padding pad, dc_activation act);
+/* Conv2DTranspose: weight [C, filters, kh, kw]; VALID output (H - 1) stride + kh, SAME H stride. */
+dc_layer *dc_conv2d_transpose_layer(int64_t filters, int kh, int kw, int stride, dc_padding pad, dc_activation act);
+/* Different vertical/horizontal strides, and explicit padding {top, left, bottom, right}. */
+dc_status dc_layer_set_strides(dc_layer *l, int sh, int sw);
+dc_status dc_layer_set_padding(dc_layer *l, const int pad[4]);
+/* MaxPooling2D / AveragePooling2D: window kh x kw, stride (0 = the window size), no padding. */
+dc_layer *dc_max_pool2d_layer(int kh, int kw, int stride);
+dc_layer *dc_avg_pool2d_layer(int kh, int kw, int stride);
+/* GlobalAveragePooling2D: [N, C, H, W] -> [N, C]. */
+dc_layer *dc_global_avg_pool2d_layer(void);
+/* UpSampling2D (nearest): [N, C, H, W] -> [N, C, H fh, W fw]. */
+dc_layer *dc_upsample2d_layer(int fh, int fw);
+/* BatchNormalization over axis 1 of [N, C] or [N, C, H, W]: gamma (ones) and beta (zeros) are
+ * trained; running mean/variance (non-trainable) follow PyTorch's momentum convention
+ * (0 < momentum <= 1, default 0.1; Keras's momentum 0.99 is 0.01 here); eps default 1e-3. */
+dc_layer *dc_batch_norm_layer(float momentum, float eps);
 
 /* Options set before the layer is added to a model. */
 dc_status dc_layer_set_name(dc_layer *l, const char *name);
@@ -339,11 +391,16 @@ dc_status dc_model_compile(dc_model *m, dc_optimizer *opt, dc_loss loss,
                            const dc_metric *metrics, int nmetrics);
 /* Keras-style table: layer (type), output shape, parameter count; totals. */
 void dc_model_summary(const dc_model *m, FILE *f);
+/* Elements of all parameters and state (Keras's "Total params"), and of the trainable ones. */
 int64_t dc_model_param_count(const dc_model *m);
-/* All parameters (and their gradients) of the model in one contiguous buffer. */
+int64_t dc_model_trainable_count(const dc_model *m);
+/* All trainable parameters (and their gradients) of the model in one contiguous buffer of
+ * dc_model_param_buffer_size() floats (each tensor starts 64-byte aligned, gaps are zero). */
+int64_t dc_model_param_buffer_size(const dc_model *m);
 float *dc_model_params(dc_model *m);
 float *dc_model_grads(dc_model *m);
-/* Named parameter: "dense_1.weight", "dense_1.bias"; NULL if absent. The tensor is a view
+/* Named parameter or state: "dense_1.weight", "dense_1.bias", "batch_normalization.running_mean";
+ * NULL if absent. The tensor is a view
  * owned by the model. */
 dc_tensor *dc_model_param(dc_model *m, const char *name);
 int dc_model_num_layers(const dc_model *m);

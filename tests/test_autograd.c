@@ -147,6 +147,64 @@ static dc_tensor *f_chain(dc_ctx *c, dc_tensor **in) {
     return dc_add(c, dc_matmul(c, h, in[3]), dc_sum_axis(c, h, 1, true));
 }
 
+static dc_tensor *f_conv(dc_ctx *c, dc_tensor **in) { return dc_conv2d(c, in[0], in[1], in[2], 1, 1, NULL); }
+static dc_tensor *f_conv_s2p(dc_ctx *c, dc_tensor **in) {
+    static const int pad[4] = {1, 0, 2, 1};
+    return dc_conv2d(c, in[0], in[1], in[2], 2, 1, pad);
+}
+static dc_tensor *f_convt(dc_ctx *c, dc_tensor **in) {
+    static const int pad[4] = {1, 0, 0, 1};
+    return dc_conv2d_transpose(c, in[0], in[1], in[2], 2, 2, pad);
+}
+static dc_tensor *f_maxpool(dc_ctx *c, dc_tensor **in) { return dc_max_pool2d(c, in[0], 2, 2, 2, 2); }
+static dc_tensor *f_maxpool_s1(dc_ctx *c, dc_tensor **in) { return dc_max_pool2d(c, in[0], 3, 2, 1, 1); }
+static dc_tensor *f_avgpool(dc_ctx *c, dc_tensor **in) { return dc_avg_pool2d(c, in[0], 2, 3, 1, 2); }
+static dc_tensor *f_gap(dc_ctx *c, dc_tensor **in) { return dc_global_avg_pool2d(c, in[0]); }
+static dc_tensor *f_upsample(dc_ctx *c, dc_tensor **in) { return dc_upsample2d(c, in[0], 2, 3); }
+static dc_tensor *f_bn_train(dc_ctx *c, dc_tensor **in) {
+    return dc_batch_norm(c, in[0], in[1], in[2], NULL, NULL, 0.1f, 1e-3f, true);
+}
+static dc_tensor *f_bn_eval(dc_ctx *c, dc_tensor **in) {
+    return dc_batch_norm(c, in[0], in[1], in[2], in[3], in[4], 0.1f, 1e-3f, false);
+}
+
+/* Distinct values per pooling window, so the max is unique and the check is smooth. */
+static dc_tensor *distinct(int nd, const int64_t *shape) {
+    dc_tensor *t = dc_tensor_new(nd, shape);
+    float *d = dc_tensor_data(t);
+    int64_t n = dc_tensor_numel(t);
+    for (int64_t i = 0; i < n; i++) d[i] = (float)((i * 37) % n) * 0.1f - 0.05f * (float)n;
+    return t;
+}
+
+static void image_ops(float eps, float tol) {
+    const bool T[5] = {true, true, true, true, true};
+    dc_tensor *in[3] = {rand_nonzero(NS(2, 3, 6, 5)), rand_nonzero(NS(4, 3, 3, 2)), rand_nonzero(NS(4))};
+    gradcheck("conv2d", f_conv, in, 3, T, eps, tol);
+    gradcheck("conv2d/stride2-pad", f_conv_s2p, in, 3, T, eps, tol);
+    dc_tensor *tin[3] = {rand_nonzero(NS(2, 3, 4, 3)), rand_nonzero(NS(3, 2, 3, 3)), rand_nonzero(NS(2))};
+    gradcheck("conv2d_transpose", f_convt, tin, 3, T, eps, tol);
+    dc_tensor *p = distinct(NS(2, 3, 6, 5));
+    gradcheck("max_pool2d", f_maxpool, &p, 1, T, eps, tol);
+    gradcheck("max_pool2d/overlap", f_maxpool_s1, &p, 1, T, eps, tol);
+    gradcheck("avg_pool2d", f_avgpool, &in[0], 1, T, eps, tol);
+    gradcheck("global_avg_pool2d", f_gap, &in[0], 1, T, eps, tol);
+    gradcheck("upsample2d", f_upsample, &in[0], 1, T, eps, tol);
+    dc_tensor *bn[5] = {rand_nonzero(NS(4, 3, 2, 2)), rand_nonzero(NS(3)), rand_nonzero(NS(3)), rand_nonzero(NS(3)),
+                        rand_tensor(NS(3), 0.5f, 1.5f)};
+    gradcheck("batch_norm/train", f_bn_train, bn, 3, T, eps, tol);
+    gradcheck("batch_norm/eval", f_bn_eval, bn, 3, T, eps, tol);
+    dc_tensor *bn2[3] = {rand_nonzero(NS(6, 3)), bn[1], bn[2]};
+    gradcheck("batch_norm/2d", f_bn_train, bn2, 3, T, eps, tol);
+    dc_tensor_free(bn2[0]);
+    for (int k = 0; k < 5; k++) dc_tensor_free(bn[k]);
+    for (int k = 0; k < 3; k++) {
+        dc_tensor_free(in[k]);
+        dc_tensor_free(tin[k]);
+    }
+    dc_tensor_free(p);
+}
+
 int main(void) {
     dc_rng_seed(&rng, 1234);
     const float eps = 1e-2f, tol = 3e-3f; /* worst seen: 3e-4 (div) */
@@ -251,5 +309,6 @@ int main(void) {
         dc_tensor_free(p);
         dc_tensor_free(y);
     }
+    image_ops(eps, tol);
     return check_report("test_autograd");
 }

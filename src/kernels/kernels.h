@@ -23,6 +23,16 @@ void dc_k_softmax_rows(const float *x, float *y, int64_t rows, int64_t cols, boo
 void dc_k_softmax_rows_backward(const float *y, const float *gy, float *gx, int64_t rows,
                                 int64_t cols, bool log);
 
+/* Geometry of a 2-D convolution over one image: input [C, H, W], kernel [kh, kw], stride,
+ * zero padding (top, left; bottom/right are implied by OH/OW), dilation 1, output [OH, OW]. */
+typedef struct dc_conv_geom {
+    int64_t C, H, W, kh, kw, sh, sw, pt, pl, OH, OW;
+} dc_conv_geom;
+/* col[C*kh*kw, OH*OW] from one image x[C, H, W]. */
+void dc_k_im2col(const dc_conv_geom *g, const float *x, float *col);
+/* x[C, H, W] += col2im(col[C*kh*kw, OH*OW]). */
+void dc_k_col2im(const dc_conv_geom *g, const float *col, float *x);
+
 /* Below this many elements a loop runs on one thread. */
 #define DC_PAR_MIN 32768
 

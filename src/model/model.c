@@ -26,11 +26,12 @@ static void free_params(dc_model *m) {
     dc_free(m->pnames);
     dc_free(m->pbuf);
     dc_free(m->gbuf);
+    dc_free(m->sbuf);
     m->ptens = m->gtens = NULL;
     m->pnames = NULL;
-    m->pbuf = m->gbuf = NULL;
+    m->pbuf = m->gbuf = m->sbuf = NULL;
     m->np = 0;
-    m->ptotal = 0;
+    m->ptotal = m->stotal = 0;
 }
 
 void dc_model_free(dc_model *m) {
@@ -119,52 +120,59 @@ int dc_model_out_shape(const dc_model *m, int64_t *shape) {
 
 static dc_status alloc_params(dc_model *m) {
     int np = 0;
-    int64_t total = 0;
+    int64_t total = 0, state = 0;
     for (int i = 0; i < m->nlayers; i++) {
         dc_layer *l = m->layers[i];
         for (int k = 0; k < l->nparams; k++) {
             int64_t n;
             if (dc_shape_check(l->decl[k].ndim, l->decl[k].shape, &n)) return DC_ERR_SHAPE;
-            total += (n + 15) & ~(int64_t)15; /* keep every parameter 64-byte aligned */
+            n = (n + 15) & ~(int64_t)15; /* keep every parameter 64-byte aligned */
+            if (l->decl[k].trainable) total += n;
+            else state += n;
             np++;
         }
     }
     m->ptotal = total;
+    m->stotal = state;
     m->np = np;
     if (!(m->pbuf = dc_calloc((size_t)(total ? total : 1), sizeof(float))) ||
         !(m->gbuf = dc_calloc((size_t)(total ? total : 1), sizeof(float))) ||
+        !(m->sbuf = dc_calloc((size_t)(state ? state : 1), sizeof(float))) ||
         !(m->ptens = dc_calloc((size_t)(np ? np : 1), sizeof *m->ptens)) ||
         !(m->gtens = dc_calloc((size_t)(np ? np : 1), sizeof *m->gtens)) ||
         !(m->pnames = dc_calloc((size_t)(np ? np : 1), sizeof *m->pnames)))
         return DC_ERR_NOMEM;
     dc_rng_seed(&m->rng, m->seed);
-    int64_t off = 0;
+    int64_t off = 0, soff = 0;
     int j = 0;
     for (int i = 0; i < m->nlayers; i++) {
         dc_layer *l = m->layers[i];
         for (int k = 0; k < l->nparams; k++, j++) {
             dc_param_decl *d = &l->decl[k];
-            dc_tensor *p = dc_calloc(1, sizeof *p), *g = dc_calloc(1, sizeof *g);
-            if (!p || !g) {
+            dc_tensor *p = dc_calloc(1, sizeof *p), *g = d->trainable ? dc_calloc(1, sizeof *g) : NULL;
+            if (!p || (d->trainable && !g)) {
                 dc_free(p);
                 dc_free(g);
                 return DC_ERR_NOMEM;
             }
             m->ptens[j] = p;
             m->gtens[j] = g;
-            p->ndim = g->ndim = d->ndim;
+            p->ndim = d->ndim;
             memcpy(p->shape, d->shape, (size_t)d->ndim * sizeof *d->shape);
-            memcpy(g->shape, d->shape, (size_t)d->ndim * sizeof *d->shape);
             dc_shape_check(d->ndim, d->shape, &p->numel);
-            g->numel = p->numel;
             dc_set_contiguous_strides(p);
-            dc_set_contiguous_strides(g);
-            p->kind = g->kind = DC_TENSOR_PARAM;
-            p->data = m->pbuf + off;
-            g->data = m->gbuf + off;
-            p->grad = g;
-            p->requires_grad = true;
-            off += (p->numel + 15) & ~(int64_t)15;
+            p->kind = DC_TENSOR_PARAM;
+            if (g) {
+                *g = *p;
+                p->data = m->pbuf + off;
+                g->data = m->gbuf + off;
+                p->grad = g;
+                p->requires_grad = true;
+                off += (p->numel + 15) & ~(int64_t)15;
+            } else {
+                p->data = m->sbuf + soff;
+                soff += (p->numel + 15) & ~(int64_t)15;
+            }
             snprintf(m->pnames[j], sizeof m->pnames[j], "%s.%s", l->name, d->name);
             l->param[k] = p;
             dc_status s = dc_tensor_init(p, d->init, d->init_value, &m->rng);
@@ -248,6 +256,14 @@ int64_t dc_model_param_count(const dc_model *m) {
     return n;
 }
 
+int64_t dc_model_trainable_count(const dc_model *m) {
+    if (!m) return 0;
+    int64_t n = 0;
+    for (int i = 0; i < m->np; i++)
+        if (m->gtens[i]) n += m->ptens[i]->numel;
+    return n;
+}
+
 float *dc_model_params(dc_model *m) { return m ? m->pbuf : NULL; }
 float *dc_model_grads(dc_model *m) { return m ? m->gbuf : NULL; }
 int dc_model_num_layers(const dc_model *m) { return m ? m->nlayers : 0; }
@@ -276,7 +292,7 @@ void dc_model_summary(const dc_model *m, FILE *f) {
     const char *line = "_________________________________________________________________";
     fprintf(f, "Model: \"sequential\"\n%s\n %-28s%-26s%s\n", line, "Layer (type)", "Output Shape", "Param #");
     fprintf(f, "=================================================================\n");
-    int64_t total = 0;
+    int64_t total = 0, trainable = 0;
     bool first = true;
     for (int i = 0; i < m->nlayers; i++) {
         const dc_layer *l = m->layers[i];
@@ -290,6 +306,7 @@ void dc_model_summary(const dc_model *m, FILE *f) {
             int64_t e = 1;
             for (int d = 0; d < l->decl[k].ndim; d++) e *= l->decl[k].shape[d];
             n += e;
+            if (l->decl[k].trainable) trainable += e;
         }
         total += n;
         if (l->out_ndim) {
@@ -303,8 +320,12 @@ void dc_model_summary(const dc_model *m, FILE *f) {
         print_commas(cnt, sizeof cnt, n);
         fprintf(f, " %-28s%-26s%s\n", nm, shp, cnt);
     }
-    char tot[32];
+    char tot[32], tr[32], nt[32];
     print_commas(tot, sizeof tot, total);
+    print_commas(tr, sizeof tr, trainable);
+    print_commas(nt, sizeof nt, total - trainable);
     fprintf(f, "=================================================================\n");
-    fprintf(f, "Total params: %s\nTrainable params: %s\nNon-trainable params: 0\n%s\n", tot, tot, line);
+    fprintf(f, "Total params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n", tot, tr, nt, line);
 }
+
+int64_t dc_model_param_buffer_size(const dc_model *m) { return m ? m->ptotal : 0; }

@@ -18,9 +18,11 @@ struct dc_model {
     bool has_input, built, compiled;
     /* parameters: one buffer of values, one of gradients, tensors viewing slices of them */
     float *pbuf, *gbuf;
-    int64_t ptotal;
+    int64_t ptotal; /* trainable elements (with alignment padding): the optimiser's vector */
+    float *sbuf;    /* non-trainable state (running statistics) */
+    int64_t stotal;
     int np;
-    dc_tensor **ptens, **gtens;
+    dc_tensor **ptens, **gtens; /* every parameter and state tensor; gtens NULL for state */
     char (*pnames)[64];
     /* compile */
     dc_optimizer *opt;

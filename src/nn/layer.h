@@ -14,6 +14,7 @@ typedef struct dc_param_decl {
     int64_t shape[4];
     dc_init init;
     float init_value;
+    bool trainable; /* false: state such as running statistics, never touched by the optimiser */
 } dc_param_decl;
 
 typedef struct dc_layer_ops {
@@ -33,6 +34,10 @@ struct dc_layer {
     int64_t units;
     dc_activation act;
     float alpha, rate;
+    int kernel[2], stride[2], pad[4]; /* pad {top, left, bottom, right} */
+    dc_padding padding;
+    bool explicit_pad;
+    float momentum, eps;
     bool use_bias;
     dc_init w_init, b_init;
     /* set when built */
@@ -45,9 +50,14 @@ struct dc_layer {
     bool skip_act;
 };
 
-/* Declares a parameter during build. */
+/* Declares a trainable parameter during build. */
 dc_status dc_layer_declare(dc_layer *l, const char *name, int ndim, const int64_t *shape, dc_init init,
                            float init_value);
+/* Declares non-trainable state (kept in the model, saved with it, not optimised). */
+dc_status dc_layer_declare_state(dc_layer *l, const char *name, int ndim, const int64_t *shape, dc_init init,
+                                 float init_value);
+/* A new layer with default options (used by the constructors of every layer file). */
+dc_layer *dc_layer_new(const dc_layer_ops *ops);
 /* The activation a layer applies at its output (DC_ACT_NONE if none). */
 dc_activation dc_layer_output_act(const dc_layer *l);
 /* Type name ("Dense"). */

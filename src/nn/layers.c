@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static dc_layer *layer_new(const dc_layer_ops *ops) {
+dc_layer *dc_layer_new(const dc_layer_ops *ops) {
     dc_layer *l = dc_calloc(1, sizeof *l);
     if (!l) return NULL;
     l->ops = ops;
@@ -57,7 +57,15 @@ dc_status dc_layer_declare(dc_layer *l, const char *name, int ndim, const int64_
     memcpy(d->shape, shape, (size_t)ndim * sizeof *shape);
     d->init = init;
     d->init_value = init_value;
+    d->trainable = true;
     return DC_OK;
+}
+
+dc_status dc_layer_declare_state(dc_layer *l, const char *name, int ndim, const int64_t *shape, dc_init init,
+                                 float init_value) {
+    dc_status s = dc_layer_declare(l, name, ndim, shape, init, init_value);
+    if (!s) l->decl[l->nparams - 1].trainable = false;
+    return s;
 }
 
 dc_activation dc_layer_output_act(const dc_layer *l) { return l->act; }
@@ -82,7 +90,7 @@ dc_layer *dc_input(int ndim, const int64_t *shape) {
         else dc_error(DC_ERR_SHAPE, "input: rank %d is outside 1..%d", ndim, DC_MAX_DIMS - 1);
         return NULL;
     }
-    dc_layer *l = layer_new(&input_ops);
+    dc_layer *l = dc_layer_new(&input_ops);
     if (!l) return NULL;
     l->in_ndim = ndim;
     memcpy(l->in_shape, shape, (size_t)ndim * sizeof *shape);
@@ -111,7 +119,7 @@ static const dc_layer_ops dense_ops = {"Dense", "dense", dense_build, dense_forw
 dc_layer *dc_dense(int64_t units, dc_activation act) {
     if (units <= 0) return dc_error_null(DC_ERR_ARG, "dense: units must be positive, got %lld", (long long)units);
     if ((unsigned)act >= DC_ACT_COUNT) return dc_error_null(DC_ERR_ARG, "dense: unknown activation %d", (int)act);
-    dc_layer *l = layer_new(&dense_ops);
+    dc_layer *l = dc_layer_new(&dense_ops);
     if (!l) return NULL;
     l->units = units;
     l->act = act;
@@ -126,7 +134,7 @@ static const dc_layer_ops act_ops = {"Activation", "activation", input_build, ac
 
 dc_layer *dc_activation_layer(dc_activation act) {
     if ((unsigned)act >= DC_ACT_COUNT) return dc_error_null(DC_ERR_ARG, "activation: unknown activation %d", (int)act);
-    dc_layer *l = layer_new(&act_ops);
+    dc_layer *l = dc_layer_new(&act_ops);
     if (l) l->act = act;
     return l;
 }
@@ -139,7 +147,7 @@ static const dc_layer_ops dropout_ops = {"Dropout", "dropout", input_build, drop
 
 dc_layer *dc_dropout_layer(float rate) {
     if (!(rate >= 0 && rate < 1)) return dc_error_null(DC_ERR_ARG, "dropout: rate %g is outside [0, 1)", (double)rate);
-    dc_layer *l = layer_new(&dropout_ops);
+    dc_layer *l = dc_layer_new(&dropout_ops);
     if (l) l->rate = rate;
     return l;
 }
@@ -157,4 +165,4 @@ static dc_tensor *flatten_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool tra
 }
 static const dc_layer_ops flatten_ops = {"Flatten", "flatten", flatten_build, flatten_forward};
 
-dc_layer *dc_flatten(void) { return layer_new(&flatten_ops); }
+dc_layer *dc_flatten(void) { return dc_layer_new(&flatten_ops); }

@@ -43,7 +43,7 @@ static void set_shape(dc_tensor *t, int ndim, const int64_t *shape, int64_t nume
 }
 
 dc_tensor *dc_tensor_alloc(int ndim, const int64_t *shape) {
-    int64_t n;
+    int64_t n = 0;
     if (dc_shape_check(ndim, shape, &n)) return NULL;
     size_t hdr = (sizeof(dc_tensor) + 63) & ~(size_t)63;
     void *blk = dc_alloc(hdr + (size_t)n * sizeof(float));
@@ -58,7 +58,7 @@ dc_tensor *dc_tensor_alloc(int ndim, const int64_t *shape) {
 }
 
 dc_tensor *dc_tensor_arena(dc_arena *a, int ndim, const int64_t *shape) {
-    int64_t n;
+    int64_t n = 0;
     if (dc_shape_check(ndim, shape, &n)) return NULL;
     size_t hdr = (sizeof(dc_tensor) + 63) & ~(size_t)63;
     char *blk = dc_arena_alloc(a, hdr + (size_t)n * sizeof(float));
@@ -73,7 +73,7 @@ dc_tensor *dc_tensor_arena(dc_arena *a, int ndim, const int64_t *shape) {
 
 dc_tensor *dc_tensor_arena_view(dc_arena *a, float *data, int ndim, const int64_t *shape,
                                 const int64_t *stride) {
-    int64_t n;
+    int64_t n = 0;
     if (dc_shape_check(ndim, shape, &n)) return NULL;
     dc_tensor *t = dc_arena_alloc(a, sizeof *t);
     if (!t) return NULL;
@@ -265,4 +265,36 @@ dc_status dc_tensor_init(dc_tensor *t, dc_init kind, float value, dc_rng *rng) {
     for (int64_t i = 0; i < t->numel; i++)
         t->data[i] = normal ? (float)(a * dc_rng_normal(rng)) : (float)(a * (2.0 * dc_rng_uniform(rng) - 1.0));
     return DC_OK;
+}
+
+dc_status dc_tensor_set_shape(dc_tensor *t, int ndim, const int64_t *shape) {
+    if (!t) return dc_error(DC_ERR_ARG, "dc_tensor_set_shape: tensor is NULL");
+    if (t->kind != DC_TENSOR_OWNED || !dc_tensor_is_contiguous(t))
+        return dc_error(DC_ERR_STATE, "dc_tensor_set_shape: only owned contiguous tensors can be reshaped in place");
+    int64_t n = 0;
+    dc_status s = dc_shape_check(ndim, shape, &n);
+    if (s) return s;
+    if (n != t->numel) {
+        char b[160];
+        return dc_error(DC_ERR_SHAPE, "dc_tensor_set_shape: %s has %lld elements, %s has %lld", dc_tshape(t, 0),
+                        (long long)t->numel, dc_shape_str(ndim, shape, b, sizeof b), (long long)n);
+    }
+    if (t->grad && (s = dc_tensor_set_shape(t->grad, ndim, shape))) return s;
+    set_shape(t, ndim, shape, n);
+    return DC_OK;
+}
+
+dc_tensor *dc_nhwc_to_nchw(const dc_tensor *t) {
+    if (!t) return dc_error_null(DC_ERR_ARG, "dc_nhwc_to_nchw: tensor is NULL");
+    if (t->ndim != 4) return dc_error_null(DC_ERR_SHAPE, "dc_nhwc_to_nchw: expected [N, H, W, C], got %s", dc_tshape(t, 0));
+    int64_t N = t->shape[0], H = t->shape[1], W = t->shape[2], C = t->shape[3];
+    dc_tensor *o = dc_tensor_alloc(4, (int64_t[]){N, C, H, W});
+    if (!o) return NULL;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t y = 0; y < H; y++)
+            for (int64_t x = 0; x < W; x++)
+                for (int64_t c = 0; c < C; c++)
+                    o->data[((n * C + c) * H + y) * W + x] =
+                        t->data[n * t->stride[0] + y * t->stride[1] + x * t->stride[2] + c * t->stride[3]];
+    return o;
 }

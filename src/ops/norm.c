@@ -1,0 +1,111 @@
+/* Batch normalisation over every axis but axis 1 (channels): [N, C] or [N, C, H, W].
+ * Training: y = gamma (x - mean_B) / sqrt(var_B + eps) + beta with the batch's biased variance,
+ * and running = (1 - momentum) running + momentum batch (unbiased variance), as PyTorch.
+ * Inference: the running statistics are used instead. */
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct bn_saved {
+    float *mean, *inv_std;
+    bool training;
+} bn_saved;
+
+static void bn_backward(dc_ctx *c, dc_node *n) {
+    dc_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2];
+    bn_saved *s = n->saved;
+    int64_t N = x->shape[0], C = x->shape[1], S = x->numel / (N * C), M = N * S;
+    float *gx = dc_grad_buf(c, x), *gg = dc_grad_buf(c, gamma), *gbt = dc_grad_buf(c, beta);
+    const float *gy = n->out->grad->data, *X = x->data;
+#pragma omp parallel for if (x->numel > DC_PAR_MIN)
+    for (int64_t ch = 0; ch < C; ch++) {
+        float mu = s->mean[ch], is = s->inv_std[ch], g = gamma ? gamma->data[ch] : 1.0f;
+        double sdy = 0, sdyx = 0;
+        for (int64_t i = 0; i < N; i++) {
+            const float *xr = X + (i * C + ch) * S, *gr = gy + (i * C + ch) * S;
+            for (int64_t j = 0; j < S; j++) {
+                sdy += gr[j];
+                sdyx += gr[j] * (xr[j] - mu) * is;
+            }
+        }
+        if (gg) gg[ch] += (float)sdyx;
+        if (gbt) gbt[ch] += (float)sdy;
+        if (!gx) continue;
+        float k = g * is;
+        float a = s->training ? (float)(sdy / (double)M) : 0.0f, b = s->training ? (float)(sdyx / (double)M) : 0.0f;
+        for (int64_t i = 0; i < N; i++) {
+            const float *xr = X + (i * C + ch) * S, *gr = gy + (i * C + ch) * S;
+            float *dr = gx + (i * C + ch) * S;
+            for (int64_t j = 0; j < S; j++) dr[j] += k * (gr[j] - a - (xr[j] - mu) * is * b);
+        }
+    }
+}
+
+dc_tensor *dc_batch_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, dc_tensor *running_mean,
+                         dc_tensor *running_var, float momentum, float eps, bool training) {
+    DC_CHECK_ARGS(c, "batch_norm", x);
+    if (x->ndim < 2) return dc_error_null(DC_ERR_SHAPE, "batch_norm: expected input [N, C, ...], got %s", dc_tshape(x, 0));
+    int64_t N = x->shape[0], C = x->shape[1];
+    dc_tensor *vec[4] = {gamma, beta, running_mean, running_var};
+    static const char *const names[4] = {"gamma", "beta", "running_mean", "running_var"};
+    for (int k = 0; k < 4; k++)
+        if (vec[k] && (vec[k]->numel != C || !dc_tensor_is_contiguous(vec[k])))
+            return dc_error_null(DC_ERR_SHAPE, "batch_norm: %s has %lld elements for %lld channels", names[k],
+                                 (long long)vec[k]->numel, (long long)C);
+    if (!training && (!running_mean || !running_var))
+        return dc_error_null(DC_ERR_ARG, "batch_norm: inference needs running_mean and running_var");
+    if (!(eps > 0)) return dc_error_null(DC_ERR_ARG, "batch_norm: eps must be positive, got %g", (double)eps);
+    if (!(x = dc_contig(c, x))) return NULL;
+    int64_t S = (N && C) ? x->numel / (N * C) : 0, M = N * S;
+    if (training && M < 2)
+        return dc_error_null(DC_ERR_SHAPE, "batch_norm: training needs more than one value per channel, got input %s",
+                             dc_tshape(x, 0));
+    dc_tensor *y = dc_out(c, x->ndim, x->shape);
+    bn_saved *s = y ? dc_scratch(c, sizeof *s) : NULL;
+    float *buf = s ? dc_scratch(c, (size_t)(2 * (C ? C : 1)) * sizeof(float)) : NULL;
+    if (!buf) return NULL;
+    s->mean = buf;
+    s->inv_std = buf + C;
+    s->training = training;
+    const float *X = x->data;
+#pragma omp parallel for if (x->numel > DC_PAR_MIN)
+    for (int64_t ch = 0; ch < C; ch++) {
+        double mu, var;
+        if (training) {
+            double sum = 0, sq = 0;
+            for (int64_t i = 0; i < N; i++) {
+                const float *xr = X + (i * C + ch) * S;
+                for (int64_t j = 0; j < S; j++) sum += xr[j];
+            }
+            mu = sum / (double)M;
+            for (int64_t i = 0; i < N; i++) {
+                const float *xr = X + (i * C + ch) * S;
+                for (int64_t j = 0; j < S; j++) sq += (xr[j] - mu) * (xr[j] - mu);
+            }
+            var = sq / (double)M;
+            if (running_mean) running_mean->data[ch] = (float)((1 - momentum) * running_mean->data[ch] + momentum * mu);
+            if (running_var)
+                running_var->data[ch] = (float)((1 - momentum) * running_var->data[ch] + momentum * var * (double)M / (double)(M - 1));
+        } else {
+            mu = running_mean->data[ch];
+            var = running_var->data[ch];
+        }
+        float is = (float)(1.0 / sqrt(var + eps)), m = (float)mu;
+        float g = gamma ? gamma->data[ch] : 1.0f, b = beta ? beta->data[ch] : 0.0f;
+        s->mean[ch] = m;
+        s->inv_std[ch] = is;
+        for (int64_t i = 0; i < N; i++) {
+            const float *xr = X + (i * C + ch) * S;
+            float *yr = y->data + (i * C + ch) * S;
+            for (int64_t j = 0; j < S; j++) yr[j] = (xr[j] - m) * is * g + b;
+        }
+    }
+    dc_tensor *in3[3] = {x, gamma, beta};
+    if (dc_needs_grad(c, 3, in3)) {
+        dc_node *n = dc_record(c, "batch_norm", bn_backward, y, 3, in3);
+        if (!n) return NULL;
+        n->saved = s;
+    }
+    return y;
+}

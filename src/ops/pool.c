@@ -1,0 +1,157 @@
+/* Pooling over NCHW: max and average (no padding, as Keras's 'valid'), global average,
+ * and nearest-neighbour up-sampling. */
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+static bool pool_check(const char *op, const dc_tensor *x, int kh, int kw, int sh, int sw) {
+    if (x->ndim != 4) {
+        dc_error(DC_ERR_SHAPE, "%s: expected input [N, C, H, W], got %s", op, dc_tshape(x, 0));
+        return false;
+    }
+    if (kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0) {
+        dc_error(DC_ERR_ARG, "%s: pool size (%d, %d) and stride (%d, %d) must be positive", op, kh, kw, sh, sw);
+        return false;
+    }
+    if (x->shape[2] < kh || x->shape[3] < kw) {
+        dc_error(DC_ERR_SHAPE, "%s: pool %dx%d is larger than the input %lldx%lld (input %s)", op, kh, kw,
+                 (long long)x->shape[2], (long long)x->shape[3], dc_tshape(x, 0));
+        return false;
+    }
+    return true;
+}
+
+static void maxpool_backward(dc_ctx *c, dc_node *n) {
+    float *gx = dc_grad_buf(c, n->in[0]);
+    if (!gx) return;
+    const int32_t *arg = n->saved;
+    const float *gy = n->out->grad->data;
+    int64_t planes = n->out->shape[0] * n->out->shape[1], ohw = n->out->shape[2] * n->out->shape[3];
+    int64_t hw = n->in[0]->shape[2] * n->in[0]->shape[3];
+#pragma omp parallel for if (planes * ohw > DC_PAR_MIN)
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t j = 0; j < ohw; j++) gx[p * hw + arg[p * ohw + j]] += gy[p * ohw + j];
+}
+
+dc_tensor *dc_max_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw) {
+    DC_CHECK_ARGS(c, "max_pool2d", x);
+    if (!pool_check("max_pool2d", x, kh, kw, sh, sw) || !(x = dc_contig(c, x))) return NULL;
+    int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
+    int64_t OH = (H - kh) / sh + 1, OW = (W - kw) / sw + 1;
+    dc_tensor *y = dc_out(c, 4, (int64_t[]){N, C, OH, OW});
+    if (!y) return NULL;
+    bool need = DC_NEEDS1(c, x);
+    int32_t *arg = need ? dc_scratch(c, (size_t)y->numel * sizeof *arg) : NULL;
+    if (need && !arg) return NULL;
+    if (H * W > INT32_MAX) return dc_error_null(DC_ERR_SHAPE, "max_pool2d: plane %lldx%lld too large", (long long)H, (long long)W);
+    const float *X = x->data;
+    float *Y = y->data;
+#pragma omp parallel for if (y->numel > DC_PAR_MIN / 4)
+    for (int64_t p = 0; p < N * C; p++) {
+        const float *xp = X + p * H * W;
+        for (int64_t oy = 0; oy < OH; oy++)
+            for (int64_t ox = 0; ox < OW; ox++) {
+                int64_t best = oy * sh * W + ox * sw;
+                float m = xp[best];
+                for (int64_t ky = 0; ky < kh; ky++) {
+                    const float *r = xp + (oy * sh + ky) * W + ox * sw;
+                    for (int64_t kx = 0; kx < kw; kx++)
+                        if (r[kx] > m || isnan(r[kx])) {
+                            m = r[kx];
+                            best = (oy * sh + ky) * W + ox * sw + kx;
+                        }
+                }
+                Y[(p * OH + oy) * OW + ox] = m;
+                if (arg) arg[(p * OH + oy) * OW + ox] = (int32_t)best;
+            }
+    }
+    if (need) {
+        dc_node *n = DC_RECORD1(c, "max_pool2d", maxpool_backward, y, x);
+        if (!n) return NULL;
+        n->saved = arg;
+    }
+    return y;
+}
+
+static void avgpool_backward(dc_ctx *c, dc_node *n) {
+    float *gx = dc_grad_buf(c, n->in[0]);
+    if (!gx) return;
+    int64_t kh = n->i[0], kw = n->i[1], sh = n->i[2], sw = n->i[3];
+    int64_t planes = n->out->shape[0] * n->out->shape[1], OH = n->out->shape[2], OW = n->out->shape[3];
+    int64_t H = n->in[0]->shape[2], W = n->in[0]->shape[3];
+    float s = 1.0f / (float)(kh * kw);
+    const float *gy = n->out->grad->data;
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t oy = 0; oy < OH; oy++)
+            for (int64_t ox = 0; ox < OW; ox++) {
+                float g = gy[(p * OH + oy) * OW + ox] * s;
+                for (int64_t ky = 0; ky < kh; ky++)
+                    for (int64_t kx = 0; kx < kw; kx++) gx[(p * H + oy * sh + ky) * W + ox * sw + kx] += g;
+            }
+}
+
+dc_tensor *dc_avg_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw) {
+    DC_CHECK_ARGS(c, "avg_pool2d", x);
+    if (!pool_check("avg_pool2d", x, kh, kw, sh, sw) || !(x = dc_contig(c, x))) return NULL;
+    int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
+    int64_t OH = (H - kh) / sh + 1, OW = (W - kw) / sw + 1;
+    dc_tensor *y = dc_out(c, 4, (int64_t[]){N, C, OH, OW});
+    if (!y) return NULL;
+    float s = 1.0f / (float)(kh * kw);
+    for (int64_t p = 0; p < N * C; p++)
+        for (int64_t oy = 0; oy < OH; oy++)
+            for (int64_t ox = 0; ox < OW; ox++) {
+                float acc = 0;
+                for (int64_t ky = 0; ky < kh; ky++)
+                    for (int64_t kx = 0; kx < kw; kx++) acc += x->data[(p * H + oy * sh + ky) * W + ox * sw + kx];
+                y->data[(p * OH + oy) * OW + ox] = acc * s;
+            }
+    if (DC_NEEDS1(c, x)) {
+        dc_node *n = DC_RECORD1(c, "avg_pool2d", avgpool_backward, y, x);
+        if (!n) return NULL;
+        n->i[0] = kh;
+        n->i[1] = kw;
+        n->i[2] = sh;
+        n->i[3] = sw;
+    }
+    return y;
+}
+
+dc_tensor *dc_global_avg_pool2d(dc_ctx *c, dc_tensor *x) {
+    DC_CHECK_ARGS(c, "global_avg_pool2d", x);
+    if (x->ndim != 4) return dc_error_null(DC_ERR_SHAPE, "global_avg_pool2d: expected input [N, C, H, W], got %s", dc_tshape(x, 0));
+    dc_tensor *r = dc_reshape(c, x, 3, (int64_t[]){x->shape[0], x->shape[1], -1});
+    return r ? dc_mean_axis(c, r, 2, false) : NULL;
+}
+
+static void upsample_backward(dc_ctx *c, dc_node *n) {
+    float *gx = dc_grad_buf(c, n->in[0]);
+    if (!gx) return;
+    int64_t fh = n->i[0], fw = n->i[1];
+    int64_t planes = n->in[0]->shape[0] * n->in[0]->shape[1], H = n->in[0]->shape[2], W = n->in[0]->shape[3];
+    const float *gy = n->out->grad->data;
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t y = 0; y < H * fh; y++)
+            for (int64_t x = 0; x < W * fw; x++) gx[(p * H + y / fh) * W + x / fw] += gy[(p * H * fh + y) * W * fw + x];
+}
+
+dc_tensor *dc_upsample2d(dc_ctx *c, dc_tensor *x, int fh, int fw) {
+    DC_CHECK_ARGS(c, "upsample2d", x);
+    if (x->ndim != 4) return dc_error_null(DC_ERR_SHAPE, "upsample2d: expected input [N, C, H, W], got %s", dc_tshape(x, 0));
+    if (fh <= 0 || fw <= 0) return dc_error_null(DC_ERR_ARG, "upsample2d: factors (%d, %d) must be positive", fh, fw);
+    if (!(x = dc_contig(c, x))) return NULL;
+    int64_t planes = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3];
+    dc_tensor *y = dc_out(c, 4, (int64_t[]){x->shape[0], x->shape[1], H * fh, W * fw});
+    if (!y) return NULL;
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t r = 0; r < H * fh; r++)
+            for (int64_t q = 0; q < W * fw; q++) y->data[(p * H * fh + r) * W * fw + q] = x->data[(p * H + r / fh) * W + q / fw];
+    if (DC_NEEDS1(c, x)) {
+        dc_node *n = DC_RECORD1(c, "upsample2d", upsample_backward, y, x);
+        if (!n) return NULL;
+        n->i[0] = fh;
+        n->i[1] = fw;
+    }
+    return y;
+}
