@@ -334,6 +334,9 @@ dc_status dc_layer_set_alpha(dc_layer *l, float alpha); /* leaky_relu / elu slop
 dc_status dc_layer_set_init(dc_layer *l, dc_init weight_init, dc_init bias_init);
 dc_status dc_layer_set_use_bias(dc_layer *l, bool on);
 const char *dc_layer_name(const dc_layer *l);
+/* Output shape without the batch dimension into shape[DC_MAX_DIMS]; returns its rank
+ * (0 while the layer is not connected to an input). */
+int dc_layer_output_shape(const dc_layer *l, int64_t *shape);
 /* Frees a layer that was never added to a model (a model frees its own layers). */
 void dc_layer_free(dc_layer *l);
 

@@ -5,9 +5,9 @@
 # On other systems install: a C11 compiler with OpenMP, CMake >= 3.18, OpenBLAS (cblas.h),
 # zlib; for benchmarks Fashion-MNIST IDX files (set FMNIST_DIR) and PyTorch.
 set -e
-pkgs="gcc make cmake libopenblas-openmp-dev zlib1g-dev"
+pkgs="gcc make cmake libopenblas-openmp-dev zlib1g-dev dataset-fashion-mnist"
 if [ "${1:-}" = "--bench" ]; then
-  pkgs="$pkgs dataset-fashion-mnist python3-torch python3-numpy"
+  pkgs="$pkgs python3-torch python3-numpy"
 fi
 if ! command -v dpkg >/dev/null 2>&1; then
   echo "deps: not a Debian system; install: C compiler with OpenMP, cmake, OpenBLAS, zlib" >&2

@@ -289,9 +289,9 @@ static void print_commas(char *buf, size_t size, int64_t v) {
 
 void dc_model_summary(const dc_model *m, FILE *f) {
     if (!m || !f) return;
-    const char *line = "_________________________________________________________________";
-    fprintf(f, "Model: \"sequential\"\n%s\n %-28s%-26s%s\n", line, "Layer (type)", "Output Shape", "Param #");
-    fprintf(f, "=================================================================\n");
+    const char *line = "______________________________________________________________________";
+    const char *dline = "======================================================================";
+    fprintf(f, "Model: \"sequential\"\n%s\n %-30s %-25s %s\n%s\n", line, "Layer (type)", "Output Shape", "Param #", dline);
     int64_t total = 0, trainable = 0;
     bool first = true;
     for (int i = 0; i < m->nlayers; i++) {
@@ -318,13 +318,13 @@ void dc_model_summary(const dc_model *m, FILE *f) {
             snprintf(shp, sizeof shp, "(not built)");
         }
         print_commas(cnt, sizeof cnt, n);
-        fprintf(f, " %-28s%-26s%s\n", nm, shp, cnt);
+        fprintf(f, " %-30s %-25s %s\n", nm, shp, cnt);
     }
     char tot[32], tr[32], nt[32];
     print_commas(tot, sizeof tot, total);
     print_commas(tr, sizeof tr, trainable);
     print_commas(nt, sizeof nt, total - trainable);
-    fprintf(f, "=================================================================\n");
+    fprintf(f, "%s\n", dline);
     fprintf(f, "Total params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n", tot, tr, nt, line);
 }
 

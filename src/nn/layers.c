@@ -16,6 +16,12 @@ dc_layer *dc_layer_new(const dc_layer_ops *ops) {
 
 void dc_layer_free(dc_layer *l) { dc_free(l); }
 const char *dc_layer_name(const dc_layer *l) { return l ? l->name : ""; }
+int dc_layer_output_shape(const dc_layer *l, int64_t *shape) {
+    if (!l || !shape) return 0;
+    memcpy(shape, l->out_shape, (size_t)l->out_ndim * sizeof *shape);
+    return l->out_ndim;
+}
+
 const char *dc_layer_type(const dc_layer *l) { return l ? l->ops->type : ""; }
 
 dc_status dc_layer_set_name(dc_layer *l, const char *name) {
