@@ -1,23 +1,24 @@
 #!/usr/bin/python3
-"""Summarises a bench/run.sh log: per workload and metric, the median over reps of deepc and of
-PyTorch at its faster thread setting, and deepc's figure as a ratio of PyTorch's."""
+"""Summarises a bench/run.sh log. Per workload, PyTorch's thread setting with the lower median
+time is taken as the peer ("torch at its best"), and every metric is compared with that setting:
+medians over reps, deepc's figure as a ratio of PyTorch's."""
 import json, statistics, sys
 from collections import defaultdict
 
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 vals = defaultdict(list)
 for r in rows:
-    if r["metric"] in ("epoch_seconds", "mean_epoch_seconds", "test_accuracy", "train_seconds",
-                       "inference_images_per_s", "peak_rss_mb"):
-        vals[(r["workload"], r["metric"], r["side"])].append(r["value"])
-keys = sorted({(w, m) for (w, m, s) in vals})
-print(f"{'workload':28} {'metric':22} {'deepc':>10} {'torch best':>11} {'ratio':>7}  reps")
-for w, m in keys:
-    d = vals.get((w, m, "deepc"))
-    torch = {s: statistics.median(v) for (ww, mm, s), v in vals.items() if ww == w and mm == m and s.startswith("torch")}
-    if not d or not torch:
+    vals[(r["workload"], r["metric"], r["side"])].append(r["value"])
+METRICS = ["mean_epoch_seconds", "train_seconds", "test_accuracy", "inference_images_per_s", "peak_rss_mb"]
+print(f"{'workload':28} {'metric':24} {'deepc':>10} {'torch':>10} {'ratio':>7}  (reps, torch setting)")
+for w in sorted({k[0] for k in vals}):
+    time_metric = next((m for m in METRICS[:2] if (w, m, "deepc") in vals), None)
+    sides = [s for (ww, m, s) in vals if ww == w and m == time_metric and s.startswith("torch")]
+    if not time_metric or not sides:
         continue
-    higher_better = m in ("test_accuracy", "inference_images_per_s")
-    side = max(torch, key=torch.get) if higher_better else min(torch, key=torch.get)
-    dm, tm = statistics.median(d), torch[side]
-    print(f"{w:28} {m:22} {dm:10.4f} {tm:11.4f} {dm / tm:7.3f}  {len(d)} ({side})")
+    best = min(sides, key=lambda s: statistics.median(vals[(w, time_metric, s)]))
+    for m in METRICS:
+        d, t = vals.get((w, m, "deepc")), vals.get((w, m, best))
+        if d and t:
+            dm, tm = statistics.median(d), statistics.median(t)
+            print(f"{w:28} {m:24} {dm:10.4f} {tm:10.4f} {dm / tm:7.3f}  ({len(d)}, {best})")

@@ -1,0 +1,121 @@
+/* Benchmark W2: the documents' CNN on Fashion-MNIST, as ../shared/peers/cnn_fashion.py:
+ * Conv2D(32, 3x3) relu, MaxPool 2x2, Flatten, Dense 128 relu, Dropout 0.5, Dense 10; Adam 1e-3,
+ * batch 32, one throw-away warm-up epoch from the same initial weights, then 2 timed epochs,
+ * test accuracy, and inference images/s over the 10k test images at batch 256 (median of 5).
+ *   cnn_fashion [FMNIST_DIR] [epochs (2)] [warm-up steps (-1 = one epoch)] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deepc.h"
+
+static dc_tensor *load(const char *dir, const char *name, bool images) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    dc_tensor *t = dc_idx_load(path, images);
+    if (!t) {
+        fprintf(stderr, "cnn_fashion: %s\n", dc_last_error());
+        exit(1);
+    }
+    if (images) dc_tensor_set_shape(t, 4, (int64_t[]){dc_tensor_dim(t, 0), 1, 28, 28});
+    return t;
+}
+
+static dc_model *make_model(void) {
+    dc_model *m = dc_sequential();
+    dc_model_set_seed(m, 1234);
+    dc_model_add(m, dc_input(3, (int64_t[]){1, 28, 28}));
+    dc_model_add(m, dc_conv2d_layer(32, 3, 3, 1, DC_PAD_VALID, DC_ACT_RELU));
+    dc_model_add(m, dc_max_pool2d_layer(2, 2, 0));
+    dc_model_add(m, dc_flatten());
+    dc_model_add(m, dc_dense(128, DC_ACT_RELU));
+    dc_model_add(m, dc_dropout_layer(0.5f));
+    dc_model_add(m, dc_dense(10, DC_ACT_SOFTMAX));
+    dc_metric met[] = {DC_METRIC_ACCURACY};
+    if (dc_model_compile(m, dc_adam(1e-3f, 0.9f, 0.999f, 1e-8f), DC_LOSS_SPARSE_CCE, met, 1)) {
+        fprintf(stderr, "cnn_fashion: %s\n", dc_last_error());
+        exit(1);
+    }
+    return m;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : (getenv("FMNIST_DIR") ? getenv("FMNIST_DIR") : "/usr/share/datasets/fashion-mnist");
+    int epochs = argc > 2 ? atoi(argv[2]) : 2;
+    long warm = argc > 3 ? atol(argv[3]) : -1;
+    if (epochs <= 0) {
+        fprintf(stderr, "usage: cnn_fashion [FMNIST_DIR] [epochs > 0] [warm-up steps]\n");
+        return 2;
+    }
+    dc_tensor *xtr = load(dir, "train-images-idx3-ubyte.gz", true), *ytr = load(dir, "train-labels-idx1-ubyte.gz", false);
+    dc_tensor *xte = load(dir, "t10k-images-idx3-ubyte.gz", true), *yte = load(dir, "t10k-labels-idx1-ubyte.gz", false);
+    const char *w = "\"workload\": \"W2_cnn_fmnist\"";
+    dc_fit_opts o = dc_fit_defaults();
+    o.batch_size = 32;
+    o.verbose = 0;
+    if (warm != 0) {
+        dc_model *wm = make_model();
+        double t0 = dc_now();
+        if (warm < 0) {
+            o.epochs = 1;
+            dc_model_fit(wm, xtr, ytr, &o, NULL);
+        } else {
+            int64_t n = warm * 32 < dc_tensor_dim(xtr, 0) ? warm * 32 : dc_tensor_dim(xtr, 0);
+            dc_tensor *xs = dc_tensor_from(4, (int64_t[]){n, 1, 28, 28}, dc_tensor_data(xtr));
+            dc_tensor *ys = dc_tensor_from(1, (int64_t[]){n}, dc_tensor_data(ytr));
+            o.epochs = 1;
+            dc_model_fit(wm, xs, ys, &o, NULL);
+            dc_tensor_free(xs);
+            dc_tensor_free(ys);
+        }
+        printf("{%s, \"metric\": \"warmup_seconds\", \"value\": %.4f, \"threads\": %d}\n", w, dc_now() - t0, dc_get_threads());
+        dc_model_free(wm);
+    }
+    dc_model *m = make_model();
+    double total = 0;
+    for (int ep = 0; ep < epochs; ep++) {
+        o.epochs = 1;
+        o.seed = 1234 + (uint64_t)ep;
+        dc_history *h = NULL;
+        double t0 = dc_now();
+        if (dc_model_fit(m, xtr, ytr, &o, &h)) {
+            fprintf(stderr, "cnn_fashion: %s\n", dc_last_error());
+            return 1;
+        }
+        double t = dc_now() - t0;
+        total += t;
+        printf("{%s, \"metric\": \"epoch_seconds\", \"epoch\": %d, \"value\": %.4f, \"steps_per_s\": %.1f, \"train_loss\": %.4f, "
+               "\"threads\": %d}\n",
+               w, ep + 1, t, 1875.0 / t, dc_history_get(h, "loss")[0], dc_get_threads());
+        dc_history_free(h);
+    }
+    printf("{%s, \"metric\": \"mean_epoch_seconds\", \"value\": %.4f, \"epochs\": %d, \"params\": %lld}\n", w, total / epochs,
+           epochs, (long long)dc_model_param_count(m));
+    double res[2];
+    dc_model_evaluate(m, xte, yte, 1000, res);
+    printf("{%s, \"metric\": \"test_accuracy\", \"value\": %.4f, \"epochs\": %d}\n", w, res[1], epochs);
+    /* inference: one warm-up pass over 2560 images, then 5 timed passes over the 10k */
+    dc_tensor *p = dc_model_predict(m, xte, 256);
+    dc_tensor_free(p);
+    double reps[5];
+    for (int r = 0; r < 5; r++) {
+        double t0 = dc_now();
+        p = dc_model_predict(m, xte, 256);
+        reps[r] = dc_now() - t0;
+        dc_tensor_free(p);
+    }
+    qsort(reps, 5, sizeof reps[0], cmp);
+    int64_t nte = dc_tensor_dim(xte, 0);
+    printf("{%s, \"metric\": \"inference_images_per_s\", \"value\": %.1f, \"best\": %.1f, \"reps\": 5, \"batch\": 256}\n", w,
+           (double)nte / reps[2], (double)nte / reps[0]);
+    printf("test_accuracy=%.4f\n", res[1]);
+    dc_model_free(m);
+    dc_tensor *all[] = {xtr, ytr, xte, yte};
+    for (int i = 0; i < 4; i++) dc_tensor_free(all[i]);
+    return 0;
+}
