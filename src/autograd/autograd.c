@@ -4,6 +4,7 @@
 #include <string.h>
 
 dc_ctx *dc_ctx_new(void) {
+    dc_get_threads(); /* applies DEEPC_THREADS to OpenMP and OpenBLAS before the first op */
     dc_ctx *c = dc_calloc(1, sizeof *c);
     if (!c) return NULL;
     dc_arena_init(&c->arena);

@@ -88,6 +88,7 @@ static void conv_backward(dc_ctx *c, dc_node *nd) {
             for (int64_t f = 0; f < F; f++) {
                 const float *r = gy + (n * F + f) * OHW;
                 float s = 0;
+#pragma omp simd reduction(+ : s)
                 for (int64_t j = 0; j < OHW; j++) s += r[j];
                 gb[f] += s;
             }

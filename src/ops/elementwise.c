@@ -76,7 +76,20 @@ static void binary_backward(dc_ctx *c, dc_node *n) {
     dc_tensor *a = n->in[0], *b = n->in[1];
     float *ga = dc_grad_buf(c, a), *gb = dc_grad_buf(c, b);
     const float *g = n->out->grad->data, *A = a->data, *B = b->data;
-    BCAST_LOOP(r, n->out->numel, {
+    int64_t N = n->out->numel;
+    if (dc_same_shape(a, b) && dc_tensor_is_contiguous(a) && dc_tensor_is_contiguous(b) && ga != gb) {
+        if (ga) {
+#pragma omp parallel for simd if (N > DC_PAR_MIN)
+            for (int64_t i = 0; i < N; i++) ga[i] += op == OP_MUL ? g[i] * B[i] : op == OP_DIV ? g[i] / B[i] : g[i];
+        }
+        if (gb) {
+#pragma omp parallel for simd if (N > DC_PAR_MIN)
+            for (int64_t i = 0; i < N; i++)
+                gb[i] += op == OP_ADD ? g[i] : op == OP_SUB ? -g[i] : op == OP_MUL ? g[i] * A[i] : -g[i] * A[i] / (B[i] * B[i]);
+        }
+        return;
+    }
+    BCAST_LOOP(r, N, {
         const float *gr = g + o * inner;
         for (int64_t j = 0; j < inner; j++) {
             float av = A[oa + j * sai], bv = B[ob + j * sbi], gv = gr[j];

@@ -7,7 +7,9 @@ static void sum_all_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
     float g = n->out->grad->data[0] * n->f[0];
-    for (int64_t i = 0; i < n->in[0]->numel; i++) gx[i] += g;
+    int64_t N = n->in[0]->numel;
+#pragma omp parallel for simd if (N > DC_PAR_MIN)
+    for (int64_t i = 0; i < N; i++) gx[i] += g;
 }
 
 static dc_tensor *reduce_all(dc_ctx *c, dc_tensor *x, bool mean) {
@@ -18,7 +20,10 @@ static dc_tensor *reduce_all(dc_ctx *c, dc_tensor *x, bool mean) {
     dc_tensor *y = dc_out(c, 1, (int64_t[]){1});
     if (!y) return NULL;
     double s = 0;
-    for (int64_t i = 0; i < x->numel; i++) s += x->data[i];
+    const float *X = x->data;
+    int64_t N = x->numel;
+#pragma omp parallel for simd reduction(+ : s) if (N > DC_PAR_MIN)
+    for (int64_t i = 0; i < N; i++) s += X[i];
     float scale = mean ? 1.0f / (float)x->numel : 1.0f;
     y->data[0] = (float)(s * scale);
     if (DC_NEEDS1(c, x)) {
