@@ -1,5 +1,6 @@
 /* Gradient checks of every differentiable op against central finite differences. */
 #include "check.h"
+#include "ops/ops.h"
 
 #include <stdlib.h>
 
@@ -152,6 +153,16 @@ static dc_tensor *f_conv_s2p(dc_ctx *c, dc_tensor **in) {
     static const int pad[4] = {1, 0, 2, 1};
     return dc_conv2d(c, in[0], in[1], in[2], 2, 1, pad);
 }
+static dc_tensor *f_conv_relu(dc_ctx *c, dc_tensor **in) {
+    return dc_conv2d_act(c, in[0], in[1], in[2], 1, 1, NULL, DC_ACT_RELU, 0);
+}
+static dc_tensor *f_conv_elu(dc_ctx *c, dc_tensor **in) {
+    static const int pad[4] = {1, 1, 1, 1};
+    return dc_conv2d_act(c, in[0], in[1], in[2], 1, 2, pad, DC_ACT_ELU, 0.7f);
+}
+static dc_tensor *f_conv_tanh(dc_ctx *c, dc_tensor **in) {
+    return dc_conv2d_act(c, in[0], in[1], in[2], 1, 1, NULL, DC_ACT_TANH, 0);
+}
 static dc_tensor *f_convt(dc_ctx *c, dc_tensor **in) {
     static const int pad[4] = {1, 0, 0, 1};
     return dc_conv2d_transpose(c, in[0], in[1], in[2], 2, 2, pad);
@@ -182,6 +193,9 @@ static void image_ops(float eps, float tol) {
     dc_tensor *in[3] = {rand_nonzero(NS(2, 3, 6, 5)), rand_nonzero(NS(4, 3, 3, 2)), rand_nonzero(NS(4))};
     gradcheck("conv2d", f_conv, in, 3, T, eps, tol);
     gradcheck("conv2d/stride2-pad", f_conv_s2p, in, 3, T, eps, tol);
+    gradcheck("conv2d+relu (fused)", f_conv_relu, in, 3, T, eps, tol);
+    gradcheck("conv2d+elu (fused)", f_conv_elu, in, 3, T, eps, tol);
+    gradcheck("conv2d+tanh (fused)", f_conv_tanh, in, 3, T, eps, tol);
     dc_tensor *tin[3] = {rand_nonzero(NS(2, 3, 4, 3)), rand_nonzero(NS(3, 2, 3, 3)), rand_nonzero(NS(2))};
     gradcheck("conv2d_transpose", f_convt, tin, 3, T, eps, tol);
     dc_tensor *p = distinct(NS(2, 3, 6, 5));

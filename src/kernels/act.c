@@ -60,3 +60,31 @@ void dc_k_act_backward(dc_activation a, float alpha, const float *x, const float
         break;
     }
 }
+
+void dc_k_act_grad_from_output(dc_activation a, float alpha, const float *y, const float *gy, float *gz, int64_t n) {
+    switch (a) {
+    case DC_ACT_SIGMOID:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) gz[i] = gy[i] * y[i] * (1.0f - y[i]);
+        break;
+    case DC_ACT_TANH:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) gz[i] = gy[i] * (1.0f - y[i] * y[i]);
+        break;
+    case DC_ACT_RELU:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) gz[i] = y[i] > 0 ? gy[i] : 0.0f;
+        break;
+    case DC_ACT_LEAKY_RELU:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) gz[i] = y[i] > 0 ? gy[i] : alpha * gy[i];
+        break;
+    case DC_ACT_ELU:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) gz[i] = y[i] > 0 ? gy[i] : gy[i] * (y[i] + alpha);
+        break;
+    default:
+        for (int64_t i = 0; i < n; i++) gz[i] = gy[i];
+        break;
+    }
+}

@@ -47,9 +47,11 @@ static dc_status conv_build(dc_layer *l) {
 }
 
 static dc_tensor *conv_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
-    dc_tensor *y = dc_conv2d(c, x, l->param[0], l->use_bias ? l->param[1] : NULL, l->stride[0], l->stride[1], l->pad);
-    if (!y || l->skip_act) return y;
-    return dc_act_op(c, y, l->act, l->alpha);
+    dc_activation a = l->skip_act ? DC_ACT_NONE : l->act;
+    bool fuse = a != DC_ACT_SOFTMAX && a != DC_ACT_LOG_SOFTMAX;
+    dc_tensor *y = dc_conv2d_act(c, x, l->param[0], l->use_bias ? l->param[1] : NULL, l->stride[0], l->stride[1], l->pad,
+                                 fuse ? a : DC_ACT_NONE, l->alpha);
+    return (!y || fuse) ? y : dc_act_op(c, y, a, l->alpha);
 }
 static const dc_layer_ops conv_ops = {"Conv2D", "conv2d", conv_build, conv_forward};
 

@@ -57,11 +57,13 @@ static bool conv_geom(const char *op, const dc_tensor *x, int64_t C, int64_t kh,
 
 typedef struct conv_saved {
     dc_conv_geom g;
+    dc_activation act; /* applied in place to each image's output while it is in cache */
+    float alpha;
 } conv_saved;
 
 /* y_n[F, OHW] = W[F, CKK] . col_n + b */
 static void conv_forward_images(const dc_conv_geom *g, int64_t N, int64_t F, const float *x, const float *w,
-                                const float *b, float *y, float *cols) {
+                                const float *b, float *y, float *cols, dc_activation act, float alpha) {
     const int64_t CKK = g->C * g->kh * g->kw, OHW = g->OH * g->OW, xs = g->C * g->H * g->W;
     bool par = N >= nthreads() && nthreads() > 1;
 #pragma omp parallel for schedule(static) if (par)
@@ -73,16 +75,33 @@ static void conv_forward_images(const dc_conv_geom *g, int64_t N, int64_t F, con
             for (int64_t f = 0; f < F; f++)
                 for (int64_t j = 0; j < OHW; j++) yn[f * OHW + j] = b[f];
         dc_k_gemm(false, false, F, OHW, CKK, 1, w, CKK, col, OHW, b ? 1.0f : 0.0f, yn, OHW);
+        if (act != DC_ACT_NONE) dc_k_act_forward(act, alpha, yn, yn, F * OHW);
     }
 }
 
 static void conv_backward(dc_ctx *c, dc_node *nd) {
     dc_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
-    const dc_conv_geom *g = &((conv_saved *)nd->saved)->g;
+    const conv_saved *sv = nd->saved;
+    const dc_conv_geom *g = &sv->g;
     int64_t N = x->shape[0], F = w->shape[0];
     const int64_t CKK = g->C * g->kh * g->kw, OHW = g->OH * g->OW, xs = g->C * g->H * g->W;
     float *gx = dc_grad_buf(c, x), *gw = dc_grad_buf(c, w), *gb = b ? dc_grad_buf(c, b) : NULL;
     const float *gy = nd->out->grad->data;
+    if (sv->act != DC_ACT_NONE) {
+        /* through the fused activation first; its derivative is a function of the output
+         * (for leaky ReLU and ELU the output has the sign of the input) */
+        float *gz = dc_scratch(c, (size_t)nd->out->numel * sizeof(float));
+        if (!gz) {
+            c->oom = true;
+            return;
+        }
+        const float *yv = nd->out->data;
+        int64_t per = F * OHW;
+#pragma omp parallel for if (nd->out->numel > DC_PAR_MIN)
+        for (int64_t n = 0; n < N; n++)
+            dc_k_act_grad_from_output(sv->act, sv->alpha, yv + n * per, gy + n * per, gz + n * per, per);
+        gy = gz;
+    }
     if (gb)
         for (int64_t n = 0; n < N; n++)
             for (int64_t f = 0; f < F; f++) {
@@ -125,7 +144,15 @@ static void conv_backward(dc_ctx *c, dc_node *nd) {
 }
 
 dc_tensor *dc_conv2d(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh, int sw, const int *pad) {
+    return dc_conv2d_act(c, x, w, b, sh, sw, pad, DC_ACT_NONE, 0);
+}
+
+dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh, int sw, const int *pad,
+                         dc_activation act, float alpha) {
     DC_CHECK_ARGS(c, "conv2d", x, w);
+    if ((unsigned)act >= DC_ACT_COUNT || act == DC_ACT_SOFTMAX || act == DC_ACT_LOG_SOFTMAX)
+        return dc_error_null(DC_ERR_ARG, "conv2d: activation %d cannot be fused (element-wise ones only)", (int)act);
+    if (alpha == 0) alpha = act == DC_ACT_LEAKY_RELU ? 0.01f : 1.0f;
     if (w->ndim != 4) return dc_error_null(DC_ERR_SHAPE, "conv2d: kernel must be [F, C, kh, kw], got %s", dc_tshape(w, 0));
     int64_t F = w->shape[0];
     if (b && b->numel != F)
@@ -139,13 +166,15 @@ dc_tensor *dc_conv2d(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh
     int T = N >= nthreads() ? nthreads() : 1;
     float *cols = dc_scratch(c, (size_t)(T * g.C * g.kh * g.kw * g.OH * g.OW) * sizeof(float));
     if (!cols) return NULL;
-    conv_forward_images(&g, N, F, x->data, w->data, b ? b->data : NULL, y->data, cols);
+    conv_forward_images(&g, N, F, x->data, w->data, b ? b->data : NULL, y->data, cols, act, alpha);
     dc_tensor *in3[3] = {x, w, b};
     if (dc_needs_grad(c, 3, in3)) {
         conv_saved *s = dc_scratch(c, sizeof *s);
         dc_node *n = s ? dc_record(c, "conv2d", conv_backward, y, 3, in3) : NULL;
         if (!n) return NULL;
         s->g = g;
+        s->act = act;
+        s->alpha = alpha;
         n->saved = s;
     }
     return y;
@@ -226,6 +255,7 @@ dc_tensor *dc_conv2d_transpose(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor 
         dc_node *n = s ? dc_record(c, "conv2d_transpose", convt_backward, y, 3, in3) : NULL;
         if (!n) return NULL;
         s->g = g;
+        s->act = DC_ACT_NONE;
         n->saved = s;
     }
     return y;
