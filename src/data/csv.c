@@ -207,7 +207,7 @@ static dc_status split_line(const char *line, size_t n, char delim, csv_cells *c
     c->n = 0;
     for (;;) {
         while (p < stop && *p != delim && is_blank(*p)) p++;
-        const char *b = p, *e;
+        const char *b = p, *e = p;
         dc_status s;
         if (p < stop && *p == '"') {
             if ((s = scan_quoted(c, p, stop, &e)) != DC_OK) return s;

@@ -132,9 +132,9 @@ static dc_status read_data(gzFile gz, const char *path, size_t want, const char 
 }
 
 static dc_tensor *idx_read(gzFile gz, const char *path, bool scale) {
-    int ndim;
+    int ndim = 0;
     int64_t shape[DC_MAX_DIMS];
-    uint64_t numel;
+    uint64_t numel = 0;
     if (read_header(gz, path, &ndim, shape, &numel)) return NULL;
     char dims[200];
     dc_shape_str(ndim, shape, dims, sizeof dims);
