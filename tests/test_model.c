@@ -285,8 +285,71 @@ static void test_views_share_memory(void) {
     dc_ctx_free(c);
 }
 
+/* Binary (sigmoid + BCE) and categorical (one-hot + CCE) accuracy, MAE and MSE metrics,
+ * checked against values computed here from dc_model_predict. */
+static void test_metrics(void) {
+    dc_tensor *x, *y;
+    make_data(300, 6, &x, &y);
+    dc_tensor *yb = dc_tensor_new(2, (int64_t[]){300, 1});
+    for (int i = 0; i < 300; i++) dc_tensor_data(yb)[i] = dc_tensor_data(y)[i] == 0 ? 1.0f : 0.0f;
+    dc_model *m = dc_sequential();
+    dc_model_add(m, dc_input(1, (int64_t[]){6}));
+    dc_model_add(m, dc_dense(16, DC_ACT_TANH));
+    dc_model_add(m, dc_dense(1, DC_ACT_SIGMOID));
+    dc_metric met[] = {DC_METRIC_ACCURACY, DC_METRIC_MAE, DC_METRIC_MSE};
+    CHECK(dc_model_compile(m, dc_rmsprop(1e-2f, 0.9f, 1e-7f), DC_LOSS_BCE, met, 3) == DC_OK);
+    dc_fit_opts o = dc_fit_defaults();
+    o.epochs = 10;
+    o.verbose = 0;
+    CHECK(dc_model_fit(m, x, yb, &o, NULL) == DC_OK);
+    double res[4];
+    CHECK(dc_model_evaluate(m, x, yb, 64, res) == DC_OK);
+    dc_tensor *p = dc_model_predict(m, x, 64);
+    double acc = 0, mae = 0, mse = 0, bce = 0;
+    for (int i = 0; p && i < 300; i++) {
+        double q = dc_tensor_data(p)[i], t = dc_tensor_data(yb)[i];
+        acc += (q > 0.5) == (t > 0.5);
+        mae += fabs(q - t);
+        mse += (q - t) * (q - t);
+        bce -= t * log(q) + (1 - t) * log(1 - q);
+    }
+    CHECK_NEAR(res[0], bce / 300, 1e-4);
+    CHECK_NEAR(res[1], acc / 300, 1e-9);
+    CHECK_NEAR(res[2], mae / 300, 1e-5);
+    CHECK_NEAR(res[3], mse / 300, 1e-5);
+    CHECK(res[1] > 0.85);
+    dc_tensor_free(p);
+    dc_model_free(m);
+    /* categorical: one-hot targets */
+    dc_tensor *oh = dc_one_hot(y, 3);
+    m = dc_sequential();
+    dc_model_add(m, dc_input(1, (int64_t[]){6}));
+    dc_model_add(m, dc_dense(3, DC_ACT_SOFTMAX));
+    dc_metric met2[] = {DC_METRIC_ACCURACY};
+    CHECK(dc_model_compile(m, dc_adagrad(0.1f, 0), DC_LOSS_CCE, met2, 1) == DC_OK);
+    CHECK(dc_model_fit(m, x, oh, &o, NULL) == DC_OK);
+    CHECK(dc_model_evaluate(m, x, oh, 64, res) == DC_OK);
+    p = dc_model_predict(m, x, 300);
+    acc = 0;
+    for (int i = 0; p && i < 300; i++) {
+        const float *r = dc_tensor_data(p) + i * 3;
+        int b = r[1] > r[0] ? 1 : 0;
+        b = r[2] > r[b] ? 2 : b;
+        acc += b == (int)dc_tensor_data(y)[i];
+    }
+    CHECK_NEAR(res[1], acc / 300, 1e-9);
+    CHECK(res[1] > 0.8);
+    dc_tensor_free(p);
+    dc_tensor_free(oh);
+    dc_model_free(m);
+    dc_tensor_free(yb);
+    dc_tensor_free(x);
+    dc_tensor_free(y);
+}
+
 int main(void) {
     dc_rng_seed(&rng, 99);
+    test_metrics();
     test_workflow();
     test_determinism();
     test_no_alloc_steady_state();
