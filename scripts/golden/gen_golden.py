@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Writes the PyTorch golden vectors that tests/test_golden.c checks deepc against.
+"""Writes the PyTorch golden vectors that tests/test_golden.c and tests/test_golden_conv.c check
+deepc against.
 
 Usage: /usr/bin/python3 scripts/golden/gen_golden.py [OUT_DIR]   (default tests/golden;
 `make golden` runs it). Needs python3-torch (Debian's PyTorch 1.13).
@@ -222,6 +223,204 @@ def optim_case(out_dir, name, make, hp):
     w.close()
 
 
+# ----------------------------------------------------------------------------------------
+# Image ops (NCHW): convolutions, pooling, up-sampling, batch normalisation. Each case stores
+# its inputs, a random upstream gradient gy, the output y and the gradients of sum(y * gy),
+# and a `cfg` tensor with the op's settings, which the C test checks against its own table.
+# ----------------------------------------------------------------------------------------
+
+
+CONV_ACTS = {  # activation after a convolution: name -> function of (z, alpha)
+    "relu": lambda z, a: F.relu(z),
+    "leaky_relu": lambda z, a: F.leaky_relu(z, a),
+    "elu": lambda z, a: F.elu(z, a),
+    "sigmoid": lambda z, a: torch.sigmoid(z),
+    "tanh": lambda z, a: torch.tanh(z),
+}
+
+
+def conv_case(out_dir, name, N, C, H, W, F_, kh, kw, stride, pad, bias=True, act=None, alpha=0.0):
+    """F.conv2d; pad = (top, left, bottom, right) as deepc takes it, applied with F.pad;
+    optionally followed by an activation (cfg then has alpha as an 8th value)."""
+    seed = seed_for(name)
+    layer = torch.nn.Conv2d(C, F_, (kh, kw), stride=stride, bias=bias)  # PyTorch's default init
+    x = f32(torch.randn(N, C, H, W)).requires_grad_()
+    w = f32(layer.weight.data).requires_grad_()
+    b = f32(layer.bias.data).requires_grad_() if bias else None
+    top, left, bottom, right = pad
+    y = F.conv2d(F.pad(x, (left, right, top, bottom)), w, b, stride=stride)
+    what = "F.conv2d(F.pad(x, (left %d, right %d, top %d, bottom %d)), w, %s, stride=(%d, %d))" % (
+        left, right, top, bottom, "b" if bias else "None", stride[0], stride[1])
+    cfg = [stride[0], stride[1], top, left, bottom, right, int(bias)]
+    if act is not None:
+        y = CONV_ACTS[act](y, alpha)
+        what = "%s of %s (alpha %g)" % (act, what, alpha)
+        cfg.append(alpha)
+    gy = f32(torch.randn(y.shape))
+    (y * gy).sum().backward()
+    wr = CaseWriter(out_dir, name, seed, what + "; loss sum(y * gy)")
+    wr.put("cfg", torch.tensor(cfg, dtype=torch.float64))
+    wr.put("x", x)
+    wr.put("w", w)
+    if bias:
+        wr.put("b", b)
+    wr.put("gy", gy)
+    wr.put("y", y)
+    wr.put("dx", x.grad)
+    wr.put("dw", w.grad)
+    if bias:
+        wr.put("db", b.grad)
+    wr.close()
+
+
+def conv_transpose_case(out_dir, name, N, C, H, W, F_, kh, kw, stride, pad):
+    """F.conv_transpose2d, weight [C_in, F, kh, kw]; pad = (top, left, bottom, right) crops
+    the full output (PyTorch's symmetric `padding` is the same crop on both sides)."""
+    seed = seed_for(name)
+    layer = torch.nn.ConvTranspose2d(C, F_, (kh, kw), stride=stride)
+    x = f32(torch.randn(N, C, H, W)).requires_grad_()
+    w = f32(layer.weight.data).requires_grad_()
+    b = f32(layer.bias.data).requires_grad_()
+    top, left, bottom, right = pad
+    if top == bottom and left == right:
+        y = F.conv_transpose2d(x, w, b, stride=stride, padding=(top, left))
+        how = "padding=(%d, %d)" % (top, left)
+    else:
+        full = F.conv_transpose2d(x, w, b, stride=stride)
+        y = full[:, :, top:full.shape[2] - bottom, left:full.shape[3] - right]
+        how = "padding 0, output cropped by (top %d, left %d, bottom %d, right %d)" % pad
+    gy = f32(torch.randn(y.shape))
+    (y * gy).sum().backward()
+    wr = CaseWriter(out_dir, name, seed, "F.conv_transpose2d(x, w [C_in, F, kh, kw], b, stride=(%d, %d)), %s; loss sum(y * gy)"
+                    % (stride[0], stride[1], how))
+    wr.put("cfg", torch.tensor([stride[0], stride[1], top, left, bottom, right, 1], dtype=torch.float64))
+    for nm, t in (("x", x), ("w", w), ("b", b), ("gy", gy), ("y", y), ("dx", x.grad), ("dw", w.grad), ("db", b.grad)):
+        wr.put(nm, t)
+    wr.close()
+
+
+def distinct_values(shape):
+    """A random arrangement of distinct float32 values (multiples of 1/8 around 0), so every
+    pooling window has a unique maximum."""
+    n = 1
+    for d in shape:
+        n *= d
+    return ((torch.randperm(n).to(torch.float64) - n / 2) / 8).reshape(shape)
+
+
+def pool_case(out_dir, name, kind, shape, k, s):
+    seed = seed_for(name)
+    if kind == "max":
+        x = distinct_values(shape).requires_grad_()
+        y = F.max_pool2d(x, k, s)
+    else:
+        x = f32(torch.randn(shape)).requires_grad_()
+        y = F.avg_pool2d(x, k, s)
+    gy = f32(torch.randn(y.shape))
+    (y * gy).sum().backward()
+    wr = CaseWriter(out_dir, name, seed, "F.%s_pool2d(x, kernel (%d, %d), stride (%d, %d)); loss sum(y * gy)"
+                    % (kind, k[0], k[1], s[0], s[1]))
+    wr.put("cfg", torch.tensor([k[0], k[1], s[0], s[1]], dtype=torch.float64))
+    for nm, t in (("x", x), ("gy", gy), ("y", y), ("dx", x.grad)):
+        wr.put(nm, t)
+    wr.close()
+
+
+def global_avg_pool_case(out_dir, name, shape):
+    seed = seed_for(name)
+    x = f32(torch.randn(shape)).requires_grad_()
+    y = x.mean(dim=(2, 3))
+    gy = f32(torch.randn(y.shape))
+    (y * gy).sum().backward()
+    wr = CaseWriter(out_dir, name, seed, "global average pooling x.mean(dim=(2, 3)); loss sum(y * gy)")
+    for nm, t in (("x", x), ("gy", gy), ("y", y), ("dx", x.grad)):
+        wr.put(nm, t)
+    wr.close()
+
+
+def upsample_case(out_dir, name, shape, fh, fw):
+    seed = seed_for(name)
+    x = f32(torch.randn(shape)).requires_grad_()
+    y = F.interpolate(x, scale_factor=(fh, fw), mode="nearest")
+    ref = x.detach().repeat_interleave(fh, dim=2).repeat_interleave(fw, dim=3)
+    assert torch.equal(y.detach(), ref), "F.interpolate nearest is not plain repetition"
+    gy = f32(torch.randn(y.shape))
+    (y * gy).sum().backward()
+    wr = CaseWriter(out_dir, name, seed, "F.interpolate(x, scale_factor=(%d, %d), mode='nearest'); loss sum(y * gy)" % (fh, fw))
+    wr.put("cfg", torch.tensor([fh, fw], dtype=torch.float64))
+    for nm, t in (("x", x), ("gy", gy), ("y", y), ("dx", x.grad)):
+        wr.put(nm, t)
+    wr.close()
+
+
+def batch_norm_case(out_dir, name, shape, training, affine=True, momentum=0.1, eps=1e-3):
+    seed = seed_for(name)
+    C = shape[1]
+    x = f32(1.5 * torch.randn(shape) + 0.5).requires_grad_()
+    gamma = f32(1 + 0.5 * torch.randn(C)).requires_grad_() if affine else None
+    beta = f32(0.5 * torch.randn(C)).requires_grad_() if affine else None
+    rm0 = f32(0.3 * torch.randn(C))
+    rv0 = f32(0.5 + torch.rand(C))
+    rm, rv = rm0.clone(), rv0.clone()  # F.batch_norm updates these in place in training
+    y = F.batch_norm(x, rm, rv, gamma, beta, training=training, momentum=momentum, eps=eps)
+    gy = f32(torch.randn(y.shape))
+    (y * gy).sum().backward()
+    wr = CaseWriter(out_dir, name, seed, "F.batch_norm(x, running_mean, running_var, %s, training=%s, momentum=%g, eps=%g); "
+                    "loss sum(y * gy); running_*_out = the running statistics afterwards"
+                    % ("gamma, beta" if affine else "None, None", training, momentum, eps))
+    wr.put("cfg", torch.tensor([momentum, eps, int(training), int(affine)], dtype=torch.float64))
+    wr.put("x", x)
+    if affine:
+        wr.put("gamma", gamma)
+        wr.put("beta", beta)
+    wr.put("running_mean", rm0)
+    wr.put("running_var", rv0)
+    wr.put("gy", gy)
+    wr.put("y", y)
+    wr.put("running_mean_out", rm)
+    wr.put("running_var_out", rv)
+    wr.put("dx", x.grad)
+    if affine:
+        wr.put("dgamma", gamma.grad)
+        wr.put("dbeta", beta.grad)
+    wr.close()
+
+
+def image_cases(out_dir):
+    """Writes the image-op cases; returns how many."""
+    cs = [
+        lambda: conv_case(out_dir, "conv2d_3x3", 2, 3, 7, 6, 4, 3, 3, (1, 1), (0, 0, 0, 0)),
+        lambda: conv_case(out_dir, "conv2d_3x3_s2_pad1", 2, 3, 7, 6, 4, 3, 3, (2, 2), (1, 1, 1, 1)),
+        lambda: conv_case(out_dir, "conv2d_2x3_s21_asym_pad", 2, 3, 7, 6, 4, 2, 3, (2, 1), (1, 2, 2, 0)),
+        lambda: conv_case(out_dir, "conv2d_n1_5x5_same", 1, 1, 8, 9, 3, 5, 5, (1, 1), (2, 2, 2, 2)),
+        lambda: conv_case(out_dir, "conv2d_nobias", 2, 3, 7, 6, 4, 3, 3, (1, 1), (1, 1, 1, 1), bias=False),
+        # activations fused into deepc's Conv2D layer; the padding is Keras's SAME for 7x6
+        lambda: conv_case(out_dir, "conv2d_relu_same_s2", 2, 3, 7, 6, 4, 3, 3, (2, 2), (1, 0, 1, 1), act="relu"),
+        lambda: conv_case(out_dir, "conv2d_leaky_relu_same", 2, 3, 7, 6, 4, 3, 3, (1, 1), (1, 1, 1, 1), act="leaky_relu",
+                          alpha=0.25),
+        lambda: conv_case(out_dir, "conv2d_elu_same", 2, 3, 7, 6, 4, 3, 3, (1, 1), (1, 1, 1, 1), act="elu", alpha=0.75),
+        lambda: conv_case(out_dir, "conv2d_sigmoid_same", 2, 3, 7, 6, 4, 3, 3, (1, 1), (1, 1, 1, 1), act="sigmoid"),
+        lambda: conv_case(out_dir, "conv2d_tanh_same", 2, 3, 7, 6, 4, 3, 3, (1, 1), (1, 1, 1, 1), act="tanh"),
+        lambda: conv_transpose_case(out_dir, "conv_transpose2d_3x3_s2_pad1", 2, 3, 4, 5, 4, 3, 3, (2, 2), (1, 1, 1, 1)),
+        lambda: conv_transpose_case(out_dir, "conv_transpose2d_2x3_s1", 2, 3, 4, 5, 2, 2, 3, (1, 1), (0, 0, 0, 0)),
+        lambda: conv_transpose_case(out_dir, "conv_transpose2d_3x2_s12_asym_pad", 2, 3, 4, 5, 2, 3, 2, (1, 2), (1, 0, 2, 1)),
+        lambda: pool_case(out_dir, "max_pool2d_2x2_s2", "max", (2, 3, 6, 7), (2, 2), (2, 2)),
+        lambda: pool_case(out_dir, "max_pool2d_3x3_s2", "max", (2, 2, 7, 9), (3, 3), (2, 2)),
+        lambda: pool_case(out_dir, "avg_pool2d_2x2_s2", "avg", (2, 3, 6, 7), (2, 2), (2, 2)),
+        lambda: global_avg_pool_case(out_dir, "global_avg_pool2d", (2, 3, 5, 4)),
+        lambda: upsample_case(out_dir, "upsample2d_nearest_2x2", (2, 3, 3, 4), 2, 2),
+        lambda: upsample_case(out_dir, "upsample2d_nearest_2x3", (1, 2, 3, 2), 2, 3),
+        lambda: batch_norm_case(out_dir, "batch_norm2d_train", (4, 3, 5, 5), True),
+        lambda: batch_norm_case(out_dir, "batch_norm1d_train", (8, 5), True),
+        lambda: batch_norm_case(out_dir, "batch_norm2d_train_no_affine", (4, 3, 5, 5), True, affine=False),
+        lambda: batch_norm_case(out_dir, "batch_norm2d_eval", (4, 3, 5, 5), False),
+        lambda: batch_norm_case(out_dir, "batch_norm1d_eval", (8, 5), False),
+    ]
+    for c in cs:
+        c()
+    return len(cs)
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "tests/golden"
     os.makedirs(out_dir, exist_ok=True)
@@ -235,6 +434,7 @@ def main():
     for name, make, hp in OPTIMS:
         optim_case(out_dir, name, make, hp)
     n = len(cases) + 2 + len(OPTIMS)
+    n += image_cases(out_dir)
     print("wrote %d golden cases to %s (PyTorch %s)" % (n, out_dir, torch.__version__))
 
 

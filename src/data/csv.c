@@ -94,6 +94,9 @@ static const char *quote_cell(csv_span c, char *buf, size_t size) {
 static dc_status gz_fail(gzFile gz, const char *path) {
     int err = Z_OK;
     const char *msg = gzerror(gz, &err);
+    /* zlib's message starts with the path, which ours names already */
+    size_t plen = strlen(path);
+    if (msg && !strncmp(msg, path, plen) && !strncmp(msg + plen, ": ", 2)) msg += plen + 2;
     if (err == Z_ERRNO) return dc_error(DC_ERR_IO, "%s: read error: %s", path, strerror(errno));
     if (err == Z_MEM_ERROR) return dc_error(DC_ERR_NOMEM, "%s: out of memory while decompressing", path);
     if (err == Z_BUF_ERROR)

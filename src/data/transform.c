@@ -215,8 +215,9 @@ static dc_status report_nonfinite(const dc_tensor *t, const char *what, int64_t 
         }
         snprintf(where, sizeof where, " (index %s)", dc_shape_str(t->ndim, idx, buf, sizeof buf));
     }
-    return dc_error(DC_ERR_NUMERIC, "%s: element %lld%s of %s is %g", what ? what : "tensor", (long long)flat, where,
-                    dc_tshape(t, 0), (double)v);
+    const char *kind = isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; /* printf may write "-nan" */
+    return dc_error(DC_ERR_NUMERIC, "%s: element %lld%s of %s is %s", what ? what : "tensor", (long long)flat, where,
+                    dc_tshape(t, 0), kind);
 }
 
 /* Index of the first non-finite element in row-major order, or -1; *bad gets its value. */
