@@ -284,6 +284,30 @@ dc_tensor *dc_upsample2d(dc_ctx *c, dc_tensor *x, int fh, int fw);
 dc_tensor *dc_batch_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, dc_tensor *running_mean,
                          dc_tensor *running_var, float momentum, float eps, bool training);
 
+/* Recurrent layers over whole sequences x [N, T, F] (batch first) -> y [N, T, H], every step's
+ * hidden state; y[:, T-1] is the final state. h0/c0 [N, H] may be NULL (zeros). mask [N, T]
+ * (1 = real step, 0 = padding) may be NULL: at a padded step a sequence keeps its state and
+ * repeats its previous output (Keras's masking), wherever the padding is.
+ * SimpleRNN: h_t = act(W_ih x_t + W_hh h_{t-1} + b); W_ih [H, F], W_hh [H, H], b [H]. */
+dc_tensor *dc_simple_rnn(dc_ctx *c, dc_tensor *x, dc_tensor *W_ih, dc_tensor *W_hh, dc_tensor *b, dc_tensor *h0,
+                         dc_activation act, const uint8_t *mask);
+/* LSTM, gates in PyTorch's order i, f, g, o: [i f g o] = W_ih x_t + W_hh h_{t-1} + b;
+ * c_t = sigmoid(f) c_{t-1} + sigmoid(i) tanh(g); h_t = sigmoid(o) tanh(c_t).
+ * W_ih [4H, F], W_hh [4H, H], b [4H] (PyTorch's b_ih + b_hh). */
+dc_tensor *dc_lstm(dc_ctx *c, dc_tensor *x, dc_tensor *W_ih, dc_tensor *W_hh, dc_tensor *b, dc_tensor *h0, dc_tensor *c0,
+                   const uint8_t *mask);
+/* GRU as PyTorch (and Keras reset_after): r = sigmoid(W_ir x + b_ir + W_hr h + b_hr),
+ * z = sigmoid(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r (W_hn h + b_hn)),
+ * h_t = (1 - z) n + z h_{t-1}. W_ih [3H, F], W_hh [3H, H], b_ih, b_hh [3H], gate order r, z, n. */
+dc_tensor *dc_gru(dc_ctx *c, dc_tensor *x, dc_tensor *W_ih, dc_tensor *W_hh, dc_tensor *b_ih, dc_tensor *b_hh, dc_tensor *h0,
+                  const uint8_t *mask);
+/* Embedding: y[n, t, :] = table[ids[n, t], :]; ids [N, T] hold whole numbers in [0, V) (stored as
+ * floats); table [V, D] -> [N, T, D]. The row padding_idx (-1 for none) gets no gradient.
+ * With mask_zero the result carries a mask (id != 0) that the recurrent layers read. */
+dc_tensor *dc_embedding(dc_ctx *c, dc_tensor *ids, dc_tensor *table, int64_t padding_idx, bool mask_zero);
+/* The last step of a sequence batch: x [N, T, H] -> [N, H]. */
+dc_tensor *dc_last_step(dc_ctx *c, dc_tensor *x);
+
 /* Dropout: in training zeroes each element with probability rate and scales the rest by
  * 1/(1-rate); the identity otherwise. */
 dc_tensor *dc_dropout(dc_ctx *c, dc_tensor *x, float rate, bool training, dc_rng *rng);
@@ -340,6 +364,20 @@ int dc_layer_output_shape(const dc_layer *l, int64_t *shape);
 /* Frees a layer that was never added to a model (a model frees its own layers). */
 void dc_layer_free(dc_layer *l);
 
+/* Embedding(vocabulary, dim): token ids [N, T] (whole numbers as floats) -> [N, T, dim]; table
+ * U(-0.05, 0.05) as Keras. mask_zero: id 0 is padding (no gradient, and the next recurrent layer
+ * skips those steps). */
+dc_layer *dc_embedding_layer(int64_t vocabulary, int64_t dim, bool mask_zero);
+/* Recurrent layers on [N, T, F]: output [N, T, units] if return_sequences, else the final state
+ * [N, units]. Weights as in dc_simple_rnn / dc_lstm / dc_gru (PyTorch's layouts and gate orders),
+ * initialised U(-1/sqrt(units), 1/sqrt(units)) as PyTorch; biases zero except the LSTM's
+ * forget gate, 1 as Keras's unit_forget_bias (dc_layer_set_forget_bias changes it). A mask from
+ * an Embedding(mask_zero) makes them skip padded steps. Stack them with return_sequences. */
+dc_layer *dc_simple_rnn_layer(int64_t units, dc_activation act, bool return_sequences);
+dc_layer *dc_lstm_layer(int64_t units, bool return_sequences);
+dc_layer *dc_gru_layer(int64_t units, bool return_sequences);
+dc_status dc_layer_set_forget_bias(dc_layer *l, float value);
+
 /* ====================================================================================== */
 /* 6. optimisers                                                                          */
 /* ====================================================================================== */
@@ -358,6 +396,11 @@ dc_optimizer *dc_adam(float lr, float beta1, float beta2, float eps);
 /* L2 regularisation: g += wd * w before the update (all trainable parameters). */
 dc_status dc_optimizer_set_weight_decay(dc_optimizer *o, float wd);
 dc_status dc_optimizer_set_lr(dc_optimizer *o, float lr);
+/* Gradient clipping before each update (0 turns it off): by the global norm over all
+ * parameters, g *= min(1, max_norm / ||g||) (PyTorch's clip_grad_norm_, Keras's global_clipnorm),
+ * then element-wise to [-max_abs, max_abs] (Keras's clipvalue). */
+dc_status dc_optimizer_set_clipnorm(dc_optimizer *o, float max_norm);
+dc_status dc_optimizer_set_clipvalue(dc_optimizer *o, float max_abs);
 float dc_optimizer_lr(const dc_optimizer *o);
 const char *dc_optimizer_name(const dc_optimizer *o);
 /* Frees an optimizer that was never given to dc_model_compile. */
@@ -487,6 +530,61 @@ dc_status dc_check_finite(const dc_tensor *t, const char *what);
 /* IDX files (MNIST format), plain or gzip. Images come back as float [N, rows, cols]
  * scaled to [0, 1] if scale is true, labels as float [N]. */
 dc_tensor *dc_idx_load(const char *path, bool scale);
+
+/* ---- sequences: time series and text (src/data/series.c, src/data/text.c) ---- */
+/* Sliding windows over a series of n values for sequence models: row i of x [rows, window, 1]
+ * holds series[i .. i+window), y [rows, 1] holds series[i + window + horizon - 1] (horizon 1 =
+ * the next value); rows = n - window - horizon + 1. Outputs are owned.
+ * Errors: DC_ERR_ARG for NULL pointers or window/horizon <= 0; DC_ERR_SHAPE when the series is
+ * shorter than window + horizon; DC_ERR_NUMERIC naming the index of a NaN or Inf. */
+dc_status dc_make_windows(const float *series, int64_t n, int64_t window, int64_t horizon,
+                          dc_tensor **x_out, dc_tensor **y_out);
+/* The same over several features: series [n, features] (any strides) -> x [rows, window,
+ * features], y [rows, 1] from column target (negative counts from the end: -1 = last). */
+dc_status dc_make_windows_multi(const dc_tensor *series, int64_t window, int64_t horizon, int target,
+                                dc_tensor **x_out, dc_tensor **y_out);
+/* One column of a CSV file (plain or gzip) with a header line, chosen by its header name
+ * (quoted or not), as an owned float [rows]; the other columns may hold text (dates). NULL on
+ * error: DC_ERR_IO for a missing file, DC_ERR_ARG if no header cell is `name`, and
+ * dc_csv_load's errors for the data (a non-number names the file, line and column). */
+dc_tensor *dc_csv_column(const char *path, const char *name);
+
+/* Reads a file in the fortune(6) format (plain or gzip): entries separated by lines holding
+ * only '%'. *texts receives n owned, NUL-terminated entries without trailing white space
+ * (free with dc_texts_free); blank entries are skipped. Errors: DC_ERR_IO if the file cannot
+ * be read, DC_ERR_FORMAT if it holds a NUL byte (binary) or no entries. */
+dc_status dc_read_fortunes(const char *path, char ***texts, int64_t *n);
+/* Frees n strings and their array (from dc_read_fortunes or dc_tokenize); NULL is ignored. */
+void dc_texts_free(char **texts, int64_t n);
+/* Tokeniser. Word mode: a token is a run of ASCII letters, digits and bytes >= 0x80 (so UTF-8
+ * words stay whole), with an apostrophe kept only between two of them ("don't"); everything
+ * else separates tokens; ASCII letters are lower-cased. Character mode (chars): every byte is
+ * a token, case kept. *tokens receives n owned strings (free with dc_texts_free). */
+dc_status dc_tokenize(const char *text, bool chars, char ***tokens, int64_t *n);
+/* Vocabulary: token <-> index. */
+typedef struct dc_vocab dc_vocab;
+/* Counts the tokens of texts[0..n) (hash table, linear time) and keeps the max_words most
+ * frequent (max_words <= 0: all), ties in order of first appearance. Index 0 is padding
+ * ("<pad>"), 1 out-of-vocabulary ("<oov>"), then the tokens by falling count. chars selects
+ * the character-level (byte) tokeniser. NULL on error: DC_ERR_ARG for NULL texts, n <= 0, or
+ * texts holding no token at all. */
+dc_vocab *dc_vocab_build(char *const *texts, int64_t n, int64_t max_words, bool chars);
+void dc_vocab_free(dc_vocab *v);
+/* Number of indices, padding and out-of-vocabulary included. */
+int64_t dc_vocab_size(const dc_vocab *v);
+/* Index of a token (ASCII letters lower-cased in word mode); 1 if unknown; -1 if v or token
+ * is NULL. */
+int64_t dc_vocab_index(const dc_vocab *v, const char *token);
+/* The token of an index ("<pad>" for 0, "<oov>" for 1); owned by v; NULL if out of range. */
+const char *dc_vocab_token(const dc_vocab *v, int64_t index);
+/* Owned float [n, maxlen] of token indices: the first maxlen tokens of each text, unknown
+ * tokens as 1, padded with 0 at the end (or at the front if pad_front, as Keras does).
+ * lengths_out (NULL or n values) receives each text's token count after truncation.
+ * NULL on error, DC_ERR_ARG: NULL arguments, n <= 0, maxlen <= 0, a text with no tokens
+ * ("text 12 has no tokens"), a vocabulary beyond 2^24 indices (not exact as float). */
+dc_tensor *dc_texts_to_sequences(const dc_vocab *v, char *const *texts, int64_t n, int64_t maxlen,
+                                 bool pad_front, int64_t *lengths_out);
+/* ---- end of sequences ---- */
 
 /* ====================================================================================== */
 /* 9. plots                                                                               */

@@ -179,6 +179,59 @@ static dc_tensor *f_bn_eval(dc_ctx *c, dc_tensor **in) {
     return dc_batch_norm(c, in[0], in[1], in[2], in[3], in[4], 0.1f, 1e-3f, false);
 }
 
+static const uint8_t seq_mask[3 * 4] = {1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1}; /* back- and front-padded */
+static dc_tensor *f_rnn(dc_ctx *c, dc_tensor **in) { return dc_simple_rnn(c, in[0], in[1], in[2], in[3], in[4], DC_ACT_TANH, NULL); }
+static dc_tensor *f_rnn_mask(dc_ctx *c, dc_tensor **in) {
+    return dc_simple_rnn(c, in[0], in[1], in[2], in[3], in[4], DC_ACT_TANH, seq_mask);
+}
+static dc_tensor *f_lstm(dc_ctx *c, dc_tensor **in) { return dc_lstm(c, in[0], in[1], in[2], in[3], in[4], in[5], NULL); }
+static dc_tensor *f_lstm_mask(dc_ctx *c, dc_tensor **in) { return dc_lstm(c, in[0], in[1], in[2], in[3], in[4], in[5], seq_mask); }
+static dc_tensor *f_lstm_last(dc_ctx *c, dc_tensor **in) {
+    return dc_last_step(c, dc_lstm(c, in[0], in[1], in[2], in[3], NULL, NULL, seq_mask));
+}
+static dc_tensor *f_gru(dc_ctx *c, dc_tensor **in) { return dc_gru(c, in[0], in[1], in[2], in[3], in[4], in[5], NULL); }
+static dc_tensor *f_gru_mask(dc_ctx *c, dc_tensor **in) { return dc_gru(c, in[0], in[1], in[2], in[3], in[4], in[5], seq_mask); }
+static dc_tensor *f_embed(dc_ctx *c, dc_tensor **in) { return dc_embedding(c, in[1], in[0], -1, false); }
+
+static void sequence_ops(float eps, float tol) {
+    const bool T[6] = {true, true, true, true, true, true}, ET[2] = {true, false};
+    const int64_t N = 3, S = 4, F = 2, H = 3;
+    dc_tensor *r[5] = {rand_nonzero(NS(N, S, F)), rand_nonzero(NS(H, F)), rand_nonzero(NS(H, H)), rand_nonzero(NS(H)),
+                       rand_nonzero(NS(N, H))};
+    gradcheck("simple_rnn", f_rnn, r, 5, T, eps, tol);
+    gradcheck("simple_rnn/mask", f_rnn_mask, r, 5, T, eps, tol);
+    dc_tensor *l[6] = {r[0], rand_nonzero(NS(4 * H, F)), rand_nonzero(NS(4 * H, H)), rand_nonzero(NS(4 * H)), r[4],
+                       rand_nonzero(NS(N, H))};
+    gradcheck("lstm", f_lstm, l, 6, T, eps, tol);
+    gradcheck("lstm/mask", f_lstm_mask, l, 6, T, eps, tol);
+    gradcheck("lstm/mask/last_step", f_lstm_last, l, 4, T, eps, tol);
+    dc_tensor *g[6] = {r[0], rand_nonzero(NS(3 * H, F)), rand_nonzero(NS(3 * H, H)), rand_nonzero(NS(3 * H)),
+                       rand_nonzero(NS(3 * H)), r[4]};
+    gradcheck("gru", f_gru, g, 6, T, eps, tol);
+    gradcheck("gru/mask", f_gru_mask, g, 6, T, eps, tol);
+    dc_tensor *e[2] = {rand_nonzero(NS(5, 3)), dc_tensor_from(NS(2, 3), (const float[]){1, 4, 1, 0, 2, 4})};
+    gradcheck("embedding", f_embed, e, 2, ET, eps, tol);
+    /* the padding row gets no gradient */
+    dc_ctx *c = dc_ctx_new();
+    dc_tensor_set_requires_grad(e[0], true);
+    dc_tensor_zero_grad(e[0]);
+    dc_tensor *emb = dc_embedding(c, e[1], e[0], 0, true);
+    dc_backward(c, dc_sum(c, emb));
+    const float *ge = dc_tensor_data(dc_tensor_grad(e[0]));
+    CHECK(ge[0] == 0 && ge[4 * 3] == 2 && ge[1 * 3 + 2] == 2); /* row 0 is padding; rows 1 and 4 used twice */
+    CHECK_NULL_ERR(dc_embedding(c, dc_full(c, 2, (int64_t[]){1, 2}, 5.0f), e[0], -1, false), "token id 5", "[0, 5)");
+    dc_ctx_free(c);
+    for (int k = 1; k < 4; k++) {
+        dc_tensor_free(l[k]);
+        dc_tensor_free(g[k]);
+    }
+    dc_tensor_free(l[5]);
+    dc_tensor_free(g[4]);
+    for (int k = 0; k < 5; k++) dc_tensor_free(r[k]);
+    dc_tensor_free(e[0]);
+    dc_tensor_free(e[1]);
+}
+
 /* Distinct values per pooling window, so the max is unique and the check is smooth. */
 static dc_tensor *distinct(int nd, const int64_t *shape) {
     dc_tensor *t = dc_tensor_new(nd, shape);
@@ -324,5 +377,6 @@ int main(void) {
         dc_tensor_free(y);
     }
     image_ops(eps, tol);
+    sequence_ops(eps, tol);
     return check_report("test_autograd");
 }

@@ -248,6 +248,24 @@ static void test_bad_input(void) {
     dc_tensor_free(y);
 }
 
+static void test_clipping(void) {
+    float w[2] = {0, 0};
+    const float g[2] = {3, 4}; /* norm 5 */
+    dc_optimizer *o = dc_sgd(1.0f, 0, false);
+    CHECK(dc_optimizer_set_clipnorm(o, 1.0f) == DC_OK);
+    CHECK(dc_optimizer_step(o, w, g, 2) == DC_OK);
+    CHECK_NEAR(w[0], -0.6, 1e-6);
+    CHECK_NEAR(w[1], -0.8, 1e-6);
+    dc_optimizer_set_clipnorm(o, 0);
+    CHECK(dc_optimizer_set_clipvalue(o, 2.0f) == DC_OK);
+    w[0] = w[1] = 0;
+    CHECK(dc_optimizer_step(o, w, g, 2) == DC_OK);
+    CHECK(w[0] == -2.0f && w[1] == -2.0f);
+    CHECK_ERR(dc_optimizer_set_clipnorm(o, -1.0f), DC_ERR_ARG, "clipnorm");
+    CHECK_ERR(dc_optimizer_step(o, w, g, 3), DC_ERR_STATE, "2 parameters", "3");
+    dc_optimizer_free(o);
+}
+
 static void test_ops_errors(void) {
     dc_ctx *c = dc_ctx_new();
     dc_tensor *a = dc_zeros(c, 2, (int64_t[]){2, 3}), *b = dc_zeros(c, 2, (int64_t[]){4, 5});
@@ -354,6 +372,7 @@ int main(void) {
     test_determinism();
     test_no_alloc_steady_state();
     test_bad_input();
+    test_clipping();
     test_ops_errors();
     test_views_share_memory();
     return check_report("test_model");

@@ -7,7 +7,7 @@
 
 #include "../tensor/tensor.h"
 
-#define DC_NODE_MAX_IN 4
+#define DC_NODE_MAX_IN 8
 
 typedef struct dc_node dc_node;
 typedef void (*dc_backward_fn)(dc_ctx *c, dc_node *n);

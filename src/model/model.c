@@ -178,6 +178,7 @@ static dc_status alloc_params(dc_model *m) {
             dc_status s = dc_tensor_init(p, d->init, d->init_value, &m->rng);
             if (s) return s;
         }
+        if (l->ops->post_init) l->ops->post_init(l);
     }
     return DC_OK;
 }

@@ -24,6 +24,8 @@ typedef struct dc_layer_ops {
     dc_status (*build)(dc_layer *l);
     /* x is [N, in_shape...]; returns [N, out_shape...]. */
     dc_tensor *(*forward)(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng);
+    /* Optional: adjusts parameters after the initialisers ran (e.g. LSTM's forget-gate bias). */
+    void (*post_init)(dc_layer *l);
 } dc_layer_ops;
 
 struct dc_layer {
@@ -38,6 +40,8 @@ struct dc_layer {
     dc_padding padding;
     bool explicit_pad;
     float momentum, eps;
+    bool return_sequences, mask_zero;
+    float forget_bias;
     bool use_bias;
     dc_init w_init, b_init;
     /* set when built */

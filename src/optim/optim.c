@@ -103,10 +103,35 @@ static dc_status ensure_state(dc_optimizer *o, int64_t n) {
     return DC_OK;
 }
 
+dc_status dc_optimizer_set_clipnorm(dc_optimizer *o, float max_norm) {
+    if (!o || !(max_norm >= 0) || !isfinite(max_norm)) return dc_error(DC_ERR_ARG, "clipnorm must be >= 0 and finite (0 = off)");
+    o->clipnorm = max_norm;
+    return DC_OK;
+}
+
+dc_status dc_optimizer_set_clipvalue(dc_optimizer *o, float max_abs) {
+    if (!o || !(max_abs >= 0) || !isfinite(max_abs)) return dc_error(DC_ERR_ARG, "clipvalue must be >= 0 and finite (0 = off)");
+    o->clipvalue = max_abs;
+    return DC_OK;
+}
+
+/* g' = clip(g * min(1, clipnorm / ||g||), -clipvalue, clipvalue) + wd w */
+#define GRAD(i) (fminf(fmaxf(g[i] * gscale, -cv), cv) + wd * w[i])
+
 dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n) {
     if (!o || !w || !g || n <= 0) return dc_error(DC_ERR_ARG, "optimizer step: NULL buffers or no parameters");
     dc_status s = ensure_state(o, n);
     if (s) return s;
+    float gscale = 1.0f;
+    if (o->clipnorm > 0) {
+        double sq = 0;
+#pragma omp parallel for simd reduction(+ : sq) if (n > DC_PAR_MIN)
+        for (int64_t i = 0; i < n; i++) sq += (double)g[i] * g[i];
+        double norm = sqrt(sq);
+        if (!isfinite(norm)) return dc_error(DC_ERR_NUMERIC, "%s: the gradient norm is not finite", opt_names[o->kind]);
+        if (norm > o->clipnorm) gscale = (float)(o->clipnorm / norm);
+    }
+    const float cv = o->clipvalue > 0 ? o->clipvalue : INFINITY;
     o->t++;
     const float lr = o->lr, wd = o->wd, eps = o->eps, b1 = o->b1, b2 = o->b2, mom = o->momentum;
     float *s1 = o->s1, *s2 = o->s2;
@@ -114,12 +139,12 @@ dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n
     case DC_OPT_SGD:
         if (mom == 0) {
 #pragma omp parallel for simd if (n > DC_PAR_MIN)
-            for (int64_t i = 0; i < n; i++) w[i] -= lr * (g[i] + wd * w[i]);
+            for (int64_t i = 0; i < n; i++) w[i] -= lr * GRAD(i);
         } else {
             const bool nest = o->nesterov, first = o->t == 1;
 #pragma omp parallel for simd if (n > DC_PAR_MIN)
             for (int64_t i = 0; i < n; i++) {
-                float gi = g[i] + wd * w[i];
+                float gi = GRAD(i);
                 float v = first ? gi : mom * s1[i] + gi; /* PyTorch starts the buffer at g */
                 s1[i] = v;
                 w[i] -= lr * (nest ? gi + mom * v : v);
@@ -129,7 +154,7 @@ dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n
     case DC_OPT_ADAGRAD:
 #pragma omp parallel for simd if (n > DC_PAR_MIN)
         for (int64_t i = 0; i < n; i++) {
-            float gi = g[i] + wd * w[i];
+            float gi = GRAD(i);
             s1[i] += gi * gi;
             w[i] -= lr * gi / (sqrtf(s1[i]) + eps);
         }
@@ -137,7 +162,7 @@ dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n
     case DC_OPT_ADADELTA:
 #pragma omp parallel for simd if (n > DC_PAR_MIN)
         for (int64_t i = 0; i < n; i++) {
-            float gi = g[i] + wd * w[i];
+            float gi = GRAD(i);
             s1[i] = b1 * s1[i] + (1 - b1) * gi * gi;
             float d = sqrtf(s2[i] + eps) / sqrtf(s1[i] + eps) * gi;
             s2[i] = b1 * s2[i] + (1 - b1) * d * d;
@@ -147,7 +172,7 @@ dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n
     case DC_OPT_RMSPROP:
 #pragma omp parallel for simd if (n > DC_PAR_MIN)
         for (int64_t i = 0; i < n; i++) {
-            float gi = g[i] + wd * w[i];
+            float gi = GRAD(i);
             s1[i] = b1 * s1[i] + (1 - b1) * gi * gi;
             w[i] -= lr * gi / (sqrtf(s1[i]) + eps);
         }
@@ -157,7 +182,7 @@ dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n
         const float step = lr / bc1, rbc2 = 1.0f / sqrtf(bc2);
 #pragma omp parallel for simd if (n > DC_PAR_MIN)
         for (int64_t i = 0; i < n; i++) {
-            float gi = g[i] + wd * w[i];
+            float gi = GRAD(i);
             float m = s1[i] = b1 * s1[i] + (1 - b1) * gi;
             float v = s2[i] = b2 * s2[i] + (1 - b2) * gi * gi;
             w[i] -= step * m / (sqrtf(v) * rbc2 + eps);

@@ -9,6 +9,7 @@ typedef enum dc_opt_kind { DC_OPT_SGD, DC_OPT_ADAGRAD, DC_OPT_ADADELTA, DC_OPT_R
 struct dc_optimizer {
     dc_opt_kind kind;
     float lr, b1, b2, eps, momentum, wd;
+    float clipnorm, clipvalue; /* 0 = off */
     bool nesterov;
     int64_t n;      /* parameters the state was made for (0 = none yet) */
     int64_t t;      /* steps taken */

@@ -1,0 +1,452 @@
+/* Text: fortune files, a word or character tokeniser, a vocabulary and id sequences.
+ *
+ * Tokeniser rule (word mode): a token is a maximal run of ASCII letters, ASCII digits and
+ * bytes >= 0x80 (so UTF-8 words such as "café" stay whole), with an apostrophe kept only
+ * between two such bytes ("don't", "rock'n'roll"; quotes around a word are dropped).
+ * Everything else separates tokens. ASCII letters are lower-cased; other bytes are kept.
+ * Character mode: every byte is a token, case and punctuation kept.
+ *
+ * The vocabulary is an open-addressing hash table (linear probing, FNV-1a, at most half
+ * full) over a string pool; counting a corpus is linear in its size. Index 0 is padding
+ * ("<pad>"), 1 out-of-vocabulary ("<oov>"), then tokens by falling count, ties in order of
+ * first appearance.
+ */
+#include "../tensor/tensor.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* Token ids are stored as float32, exact up to 2^24. */
+#define TEXT_MAX_ID ((int64_t)1 << 24)
+
+typedef struct tok_entry {
+    size_t off;    /* the NUL-terminated token at pool + off */
+    uint64_t hash; /* of the (folded) token */
+    int64_t count; /* occurrences */
+} tok_entry;
+
+typedef struct tok_table {
+    bool fold; /* compare with ASCII letters lower-cased (word mode) */
+    char *pool;
+    size_t pool_n, pool_cap;
+    tok_entry *e;
+    int64_t n, cap;
+    int64_t *slot; /* entry index or -1 */
+    size_t nslots; /* a power of two, more than 2 n */
+} tok_table;
+
+struct dc_vocab {
+    bool chars;
+    tok_table t; /* entry i is token id i */
+};
+
+/* ---------------------------------------------------------------- tokeniser */
+
+static bool is_word_byte(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+static char fold_byte(char c, bool fold) { return fold && c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
+
+/* Finds the next token at or after *p: [*start, *start + *len). False at the end of text. */
+static bool next_token(const char **p, bool chars, const char **start, size_t *len) {
+    const unsigned char *s = (const unsigned char *)*p;
+    if (chars) {
+        if (!*s) return false;
+        *start = *p;
+        *len = 1;
+        (*p)++;
+        return true;
+    }
+    while (*s && !is_word_byte(*s)) s++;
+    const unsigned char *b = s;
+    while (is_word_byte(*s) || (*s == '\'' && s > b && is_word_byte(s[1]))) s++;
+    *p = (const char *)s;
+    *start = (const char *)b;
+    *len = (size_t)(s - b);
+    return s > b;
+}
+
+/* ---------------------------------------------------------------- hash table */
+
+static uint64_t tok_hash(const char *p, size_t len, bool fold) {
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)fold_byte(p[i], fold)) * 0x100000001b3u;
+    return h;
+}
+
+static bool tok_equal(const char *stored, const char *p, size_t len, bool fold) {
+    for (size_t i = 0; i < len; i++)
+        if (stored[i] != fold_byte(p[i], fold)) return false;
+    return stored[len] == 0;
+}
+
+/* Entry of token p[0..len), or -1; *pos receives its slot or the empty slot to use. */
+static int64_t table_find(const tok_table *t, const char *p, size_t len, uint64_t h, size_t *pos) {
+    size_t mask = t->nslots - 1, i = (size_t)h & mask;
+    for (;; i = (i + 1) & mask) {
+        int64_t k = t->slot[i];
+        if (k < 0 || (t->e[k].hash == h && tok_equal(t->pool + t->e[k].off, p, len, t->fold))) {
+            *pos = i;
+            return k;
+        }
+    }
+}
+
+static dc_status table_rehash(tok_table *t, size_t nslots) {
+    int64_t *slot = dc_alloc(nslots * sizeof *slot);
+    if (!slot) return DC_ERR_NOMEM;
+    memset(slot, 0xff, nslots * sizeof *slot); /* all -1 */
+    for (int64_t k = 0; k < t->n; k++) {
+        size_t i = (size_t)t->e[k].hash & (nslots - 1);
+        while (slot[i] >= 0) i = (i + 1) & (nslots - 1);
+        slot[i] = k;
+    }
+    dc_free(t->slot);
+    t->slot = slot;
+    t->nslots = nslots;
+    return DC_OK;
+}
+
+/* Makes room for one more entry of len bytes (table, entries and pool). */
+static dc_status table_reserve(tok_table *t, size_t len) {
+    if ((size_t)t->n + 1 > t->nslots / 2) {
+        if (t->nslots > SIZE_MAX / 2 / sizeof(int64_t)) return dc_error(DC_ERR_NOMEM, "vocabulary: too many tokens");
+        dc_status s = table_rehash(t, t->nslots ? 2 * t->nslots : 64);
+        if (s) return s;
+    }
+    if (t->n == t->cap) {
+        int64_t cap = t->cap ? 2 * t->cap : 64;
+        tok_entry *e = dc_realloc(t->e, (size_t)cap * sizeof *e); /* cap <= nslots, no overflow */
+        if (!e) return DC_ERR_NOMEM;
+        t->e = e;
+        t->cap = cap;
+    }
+    if (len >= SIZE_MAX / 4 - t->pool_n) return dc_error(DC_ERR_NOMEM, "vocabulary: the tokens are too long");
+    if (t->pool_n + len + 1 > t->pool_cap) {
+        size_t cap = t->pool_cap ? t->pool_cap : 4096;
+        while (cap < t->pool_n + len + 1) cap *= 2;
+        char *pool = dc_realloc(t->pool, cap);
+        if (!pool) return DC_ERR_NOMEM;
+        t->pool = pool;
+        t->pool_cap = cap;
+    }
+    return DC_OK;
+}
+
+/* Adds token p[0..len) (not yet present) with count; folds it into the pool. */
+static dc_status table_append(tok_table *t, const char *p, size_t len, uint64_t h, int64_t count) {
+    dc_status s = table_reserve(t, len);
+    if (s) return s;
+    size_t pos;
+    table_find(t, p, len, h, &pos);
+    char *dst = t->pool + t->pool_n;
+    for (size_t i = 0; i < len; i++) dst[i] = fold_byte(p[i], t->fold);
+    dst[len] = 0;
+    t->e[t->n] = (tok_entry){t->pool_n, h, count};
+    t->slot[pos] = t->n++;
+    t->pool_n += len + 1;
+    return DC_OK;
+}
+
+/* Counts one occurrence of p[0..len). */
+static dc_status table_count(tok_table *t, const char *p, size_t len) {
+    uint64_t h = tok_hash(p, len, t->fold);
+    size_t pos;
+    int64_t k = t->nslots ? table_find(t, p, len, h, &pos) : -1;
+    if (k < 0) return table_append(t, p, len, h, 1);
+    t->e[k].count++;
+    return DC_OK;
+}
+
+static void table_free(tok_table *t) {
+    dc_free(t->pool);
+    dc_free(t->e);
+    dc_free(t->slot);
+}
+
+/* ---------------------------------------------------------------- fortunes */
+
+void dc_texts_free(char **texts, int64_t n) {
+    if (!texts) return;
+    for (int64_t i = 0; i < n; i++) dc_free(texts[i]);
+    dc_free(texts);
+}
+
+/* zlib's message without the "path: " it starts with (ours names the file already). */
+static const char *gz_message(const char *msg, const char *path) {
+    size_t n = strlen(path);
+    if (!msg) return "unknown zlib error";
+    return !strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2) ? msg + n + 2 : msg;
+}
+
+/* Reads the whole file (plain or gzip) into a NUL-terminated buffer. */
+static dc_status read_all(const char *path, char **out, size_t *size) {
+    errno = 0;
+    gzFile gz = gzopen(path, "rb");
+    if (!gz) return dc_error(DC_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+    size_t n = 0, cap = 1 << 16;
+    char *buf = dc_alloc(cap);
+    dc_status s = buf ? DC_OK : DC_ERR_NOMEM;
+    while (!s) {
+        if (n + 1 == cap) {
+            char *bigger = cap < SIZE_MAX / 2 ? dc_realloc(buf, 2 * cap) : NULL;
+            if (bigger) buf = bigger, cap *= 2;
+            else s = DC_ERR_NOMEM;
+            continue;
+        }
+        int got = gzread(gz, buf + n, (unsigned)DC_MIN(cap - 1 - n, (size_t)1 << 30));
+        int err = Z_OK;
+        const char *msg = got <= 0 ? gzerror(gz, &err) : NULL;
+        if (err == Z_ERRNO) s = dc_error(DC_ERR_IO, "%s: read error: %s", path, strerror(errno));
+        else if (err == Z_BUF_ERROR) s = dc_error(DC_ERR_FORMAT, "%s: the gzip data ends early", path);
+        else if (err != Z_OK) s = dc_error(DC_ERR_FORMAT, "%s: corrupt gzip data (%s)", path, gz_message(msg, path));
+        else if (got == 0) break;
+        else n += (size_t)got;
+    }
+    gzclose(gz);
+    if (!s && memchr(buf, 0, n))
+        s = dc_error(DC_ERR_FORMAT, "%s: byte %zu is NUL (a binary file, not text?)", path,
+                     (size_t)((char *)memchr(buf, 0, n) - buf));
+    if (s) {
+        dc_free(buf);
+        return s;
+    }
+    buf[n] = 0;
+    *out = buf;
+    *size = n;
+    return DC_OK;
+}
+
+static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+/* Appends a copy of b[0..n) without trailing white space and without the '\r' of "\r\n",
+ * unless it is blank. */
+static dc_status push_entry(const char *b, size_t n, char ***texts, int64_t *count, int64_t *cap) {
+    while (n && is_space(b[n - 1])) n--;
+    size_t lead = 0;
+    while (lead < n && is_space(b[lead])) lead++;
+    if (lead == n) return DC_OK;
+    if (*count == *cap) {
+        int64_t c = *cap ? 2 * *cap : 64;
+        char **v = dc_realloc(*texts, (size_t)c * sizeof *v);
+        if (!v) return DC_ERR_NOMEM;
+        *texts = v;
+        *cap = c;
+    }
+    char *s = dc_alloc(n + 1);
+    if (!s) return DC_ERR_NOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(b[i] == '\r' && b[i + 1] == '\n')) s[k++] = b[i];
+    s[k] = 0;
+    (*texts)[(*count)++] = s;
+    return DC_OK;
+}
+
+/* Is the line starting at p only "%" (with an optional '\r')? */
+static bool is_separator(const char *p) {
+    return p[0] == '%' && (p[1] == '\n' || p[1] == 0 || (p[1] == '\r' && (p[2] == '\n' || p[2] == 0)));
+}
+
+static dc_status split_fortunes(const char *buf, char ***texts, int64_t *n) {
+    int64_t cap = 0;
+    const char *entry = buf;
+    dc_status s = DC_OK;
+    for (const char *line = buf; !s && *line;) {
+        const char *nl = strchr(line, '\n');
+        const char *next = nl ? nl + 1 : line + strlen(line);
+        if (is_separator(line)) {
+            s = push_entry(entry, (size_t)(line - entry), texts, n, &cap);
+            entry = next;
+        }
+        line = next;
+    }
+    if (!s) s = push_entry(entry, strlen(entry), texts, n, &cap);
+    return s;
+}
+
+dc_status dc_read_fortunes(const char *path, char ***texts, int64_t *n) {
+    if (texts) *texts = NULL;
+    if (n) *n = 0;
+    if (!path || !texts || !n) return dc_error(DC_ERR_ARG, "dc_read_fortunes: path, texts and n must not be NULL");
+    char *buf = NULL;
+    size_t size = 0;
+    dc_status s = read_all(path, &buf, &size);
+    if (s) return s;
+    s = split_fortunes(buf, texts, n);
+    dc_free(buf);
+    if (!s && *n == 0)
+        s = dc_error(DC_ERR_FORMAT, "%s: no entries (%zu bytes; entries are separated by lines holding only %%)", path,
+                     size);
+    if (s) {
+        dc_texts_free(*texts, *n);
+        *texts = NULL;
+        *n = 0;
+    }
+    return s;
+}
+
+/* ---------------------------------------------------------------- tokens */
+
+dc_status dc_tokenize(const char *text, bool chars, char ***tokens, int64_t *n) {
+    if (tokens) *tokens = NULL;
+    if (n) *n = 0;
+    if (!text || !tokens || !n) return dc_error(DC_ERR_ARG, "dc_tokenize: text, tokens and n must not be NULL");
+    const char *p = text, *b;
+    size_t len;
+    int64_t count = 0;
+    while (next_token(&p, chars, &b, &len)) count++;
+    char **v = dc_calloc((size_t)count, sizeof *v);
+    if (!v) return DC_ERR_NOMEM;
+    p = text;
+    for (int64_t i = 0; i < count && next_token(&p, chars, &b, &len); i++) {
+        if (!(v[i] = dc_alloc(len + 1))) {
+            dc_texts_free(v, i);
+            return DC_ERR_NOMEM;
+        }
+        for (size_t k = 0; k < len; k++) v[i][k] = fold_byte(b[k], !chars);
+        v[i][len] = 0;
+    }
+    *tokens = v;
+    *n = count;
+    return DC_OK;
+}
+
+/* ---------------------------------------------------------------- vocabulary */
+
+typedef struct tok_rank {
+    int64_t count, entry;
+} tok_rank;
+
+/* Falling count, then first appearance (the entry order of the counting table). */
+static int rank_cmp(const void *a, const void *b) {
+    const tok_rank *x = a, *y = b;
+    if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    return (x->entry > y->entry) - (x->entry < y->entry);
+}
+
+static dc_status texts_check(const char *who, char *const *texts, int64_t n) {
+    if (!texts) return dc_error(DC_ERR_ARG, "%s: texts is NULL", who);
+    if (n <= 0) return dc_error(DC_ERR_ARG, "%s: the number of texts must be positive, got %lld", who, (long long)n);
+    for (int64_t i = 0; i < n; i++)
+        if (!texts[i]) return dc_error(DC_ERR_ARG, "%s: text %lld is NULL", who, (long long)i);
+    return DC_OK;
+}
+
+static dc_status count_tokens(tok_table *c, char *const *texts, int64_t n, bool chars) {
+    dc_status s = DC_OK;
+    for (int64_t i = 0; i < n && !s; i++) {
+        const char *p = texts[i], *b;
+        size_t len;
+        while (!s && next_token(&p, chars, &b, &len)) s = table_count(c, b, len);
+    }
+    return s;
+}
+
+/* Fills the vocabulary from the counts: "<pad>", "<oov>", then the `keep` best tokens. */
+static dc_status vocab_fill(dc_vocab *v, const tok_table *c, int64_t keep) {
+    tok_rank *r = dc_alloc((size_t)c->n * sizeof *r);
+    if (!r) return DC_ERR_NOMEM;
+    for (int64_t k = 0; k < c->n; k++) r[k] = (tok_rank){c->e[k].count, k};
+    qsort(r, (size_t)c->n, sizeof *r, rank_cmp);
+    static const char *const special[2] = {"<pad>", "<oov>"};
+    dc_status s = DC_OK;
+    for (int k = 0; k < 2 && !s; k++)
+        s = table_append(&v->t, special[k], 5, tok_hash(special[k], 5, v->t.fold), 0);
+    for (int64_t k = 0; k < keep && !s; k++) {
+        const tok_entry *e = &c->e[r[k].entry];
+        s = table_append(&v->t, c->pool + e->off, strlen(c->pool + e->off), e->hash, e->count);
+    }
+    dc_free(r);
+    return s;
+}
+
+dc_vocab *dc_vocab_build(char *const *texts, int64_t n, int64_t max_words, bool chars) {
+    if (texts_check("dc_vocab_build", texts, n)) return NULL;
+    tok_table c = {.fold = !chars};
+    dc_status s = count_tokens(&c, texts, n, chars);
+    if (!s && c.n == 0) s = dc_error(DC_ERR_ARG, "dc_vocab_build: the %lld texts hold no tokens", (long long)n);
+    dc_vocab *v = s ? NULL : dc_calloc(1, sizeof *v);
+    if (v) {
+        v->chars = chars;
+        v->t.fold = !chars;
+        int64_t keep = max_words > 0 && max_words < c.n ? max_words : c.n;
+        if (vocab_fill(v, &c, keep)) {
+            dc_vocab_free(v);
+            v = NULL;
+        }
+    }
+    table_free(&c);
+    return v;
+}
+
+void dc_vocab_free(dc_vocab *v) {
+    if (!v) return;
+    table_free(&v->t);
+    dc_free(v);
+}
+
+int64_t dc_vocab_size(const dc_vocab *v) { return v ? v->t.n : 0; }
+
+int64_t dc_vocab_index(const dc_vocab *v, const char *token) {
+    if (!v || !token) {
+        dc_error(DC_ERR_ARG, "dc_vocab_index: vocabulary and token must not be NULL");
+        return -1;
+    }
+    size_t len = strlen(token), pos;
+    int64_t k = table_find(&v->t, token, len, tok_hash(token, len, v->t.fold), &pos);
+    return k < 0 ? 1 : k;
+}
+
+const char *dc_vocab_token(const dc_vocab *v, int64_t index) {
+    if (!v) return dc_error_null(DC_ERR_ARG, "dc_vocab_token: vocabulary is NULL");
+    if (index < 0 || index >= v->t.n)
+        return dc_error_null(DC_ERR_ARG, "dc_vocab_token: index %lld is outside 0..%lld", (long long)index,
+                             (long long)(v->t.n - 1));
+    return v->t.pool + v->t.e[index].off;
+}
+
+/* ---------------------------------------------------------------- sequences */
+
+/* Writes the ids of the first maxlen tokens of text into row; returns their number. */
+static int64_t encode(const dc_vocab *v, const char *text, float *row, int64_t maxlen) {
+    const char *p = text, *b;
+    size_t len, pos;
+    int64_t n = 0;
+    while (n < maxlen && next_token(&p, v->chars, &b, &len)) {
+        int64_t k = table_find(&v->t, b, len, tok_hash(b, len, v->t.fold), &pos);
+        row[n++] = (float)(k < 0 ? 1 : k);
+    }
+    return n;
+}
+
+dc_tensor *dc_texts_to_sequences(const dc_vocab *v, char *const *texts, int64_t n, int64_t maxlen, bool pad_front,
+                                 int64_t *lengths_out) {
+    static const char who[] = "dc_texts_to_sequences";
+    if (!v) return dc_error_null(DC_ERR_ARG, "%s: vocabulary is NULL", who);
+    if (texts_check(who, texts, n)) return NULL;
+    if (maxlen <= 0) return dc_error_null(DC_ERR_ARG, "%s: maxlen must be positive, got %lld", who, (long long)maxlen);
+    if (v->t.n > TEXT_MAX_ID)
+        return dc_error_null(DC_ERR_ARG, "%s: %lld tokens: ids above 2^24 are not exact as float32", who,
+                             (long long)v->t.n);
+    int64_t shape[2] = {n, maxlen};
+    dc_tensor *t = dc_tensor_new(2, shape);
+    if (!t) return NULL;
+    for (int64_t i = 0; i < n; i++) {
+        float *row = t->data + i * maxlen;
+        int64_t len = encode(v, texts[i], row, maxlen);
+        if (len == 0) {
+            dc_tensor_free(t);
+            return dc_error_null(DC_ERR_ARG, "%s: text %lld has no tokens", who, (long long)i);
+        }
+        if (pad_front && len < maxlen) {
+            memmove(row + maxlen - len, row, (size_t)len * sizeof *row);
+            memset(row, 0, (size_t)(maxlen - len) * sizeof *row);
+        }
+        if (lengths_out) lengths_out[i] = len;
+    }
+    return t;
+}
