@@ -1,7 +1,7 @@
 #!/bin/sh
 # Side-by-side benchmarks: deepc and the PyTorch peers, interleaved in one run on this machine
 # (A B A B ...), medians compared. Usage: bench/run.sh [reps] [workloads...]
-#   workloads: mlp cnn small (default: all)
+#   workloads: mlp cnn lstm small (default: all)
 # PyTorch runs at its best settings on these machines (see ../shared/peers/README.md):
 # OpenBLAS at 1 thread, torch at 1 and at 2 threads, the faster taken; OPENBLAS_CORETYPE unset
 # for both sides so OpenBLAS picks its best kernels.
@@ -9,7 +9,7 @@ set -e
 cd "$(dirname "$0")/.."
 REPS=${1:-3}
 [ $# -gt 0 ] && shift
-WORK=${*:-mlp cnn small}
+WORK=${*:-mlp cnn lstm small}
 BUILD=${BUILD:-build}
 PEERS=${PEERS:-../shared/peers}
 OUT=${OUT:-out/bench}
@@ -35,6 +35,9 @@ for r in $(seq 1 "$REPS"); do
       cnn)
         echo "rep $r: cnn deepc"; { dc "$BUILD/bench/cnn_fashion"; rss W2_cnn_fmnist; } | tag deepc "$r"
         for t in 1 2; do echo "rep $r: cnn torch threads=$t"; { py "$PEERS/cnn_fashion.py" "$t"; rss W2_cnn_fmnist; } | tag "torch$t" "$r"; done ;;
+      lstm)
+        echo "rep $r: lstm deepc"; { dc "$BUILD/bench/lstm_fashion"; rss W3_lstm_fmnist_rows; } | tag deepc "$r"
+        for t in 1 2; do echo "rep $r: lstm torch threads=$t"; { py "$PEERS/lstm_fashion.py" "$t"; rss W3_lstm_fmnist_rows; } | tag "torch$t" "$r"; done ;;
       small)
         echo "rep $r: small deepc"; dc "$BUILD/bench/small_loops" data/iris.csv | tag deepc "$r"
         for t in 1 2; do echo "rep $r: small torch threads=$t"; py bench/peers/small_loops.py "$t" data/iris.csv | tag "torch$t" "$r"; done ;;

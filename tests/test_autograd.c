@@ -3,6 +3,7 @@
 #include "ops/ops.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define MAXIN 4
 
@@ -232,6 +233,52 @@ static void sequence_ops(float eps, float tol) {
     dc_tensor_free(e[1]);
 }
 
+/* The recurrence runs batch chunks on separate threads when the problem is big enough:
+ * the results must not depend on the thread count. */
+static void recurrent_threads(void) {
+    const int64_t N = 16, S = 5, F = 6, H = 64;
+    dc_tensor *x = rand_nonzero(NS(N, S, F)), *wi = rand_tensor(NS(4 * H, F), -0.2f, 0.2f);
+    dc_tensor *wh = rand_tensor(NS(4 * H, H), -0.2f, 0.2f), *b = rand_nonzero(NS(4 * H));
+    dc_tensor *gwi = rand_tensor(NS(3 * H, F), -0.2f, 0.2f), *gwh = rand_tensor(NS(3 * H, H), -0.2f, 0.2f);
+    uint8_t mask[16 * 5];
+    for (int i = 0; i < 16 * 5; i++) mask[i] = (uint8_t)(i % 7 != 3);
+    dc_tensor *params[] = {x, wi, wh, gwi, gwh};
+    float *ref[2][5];
+    int64_t nref[5];
+    for (int run = 0; run < 2; run++) {
+        dc_set_threads(run + 1);
+        for (int cell = 0; cell < 2; cell++) {
+            for (int k = 0; k < 5; k++) {
+                dc_tensor_set_requires_grad(params[k], true);
+                dc_tensor_zero_grad(params[k]);
+            }
+            dc_ctx *c = dc_ctx_new();
+            dc_tensor *y = cell ? dc_gru(c, x, gwi, gwh, NULL, NULL, NULL, mask) : dc_lstm(c, x, wi, wh, b, NULL, NULL, mask);
+            dc_tensor *l = dc_sum(c, dc_square(c, y));
+            CHECK(dc_backward(c, l) == DC_OK);
+            int which[3] = {0, cell ? 3 : 1, cell ? 4 : 2};
+            for (int k = 0; k < 3; k++) {
+                dc_tensor *g = dc_tensor_grad(params[which[k]]);
+                if (run == 0) {
+                    nref[k] = dc_tensor_numel(g);
+                    ref[cell][k] = malloc((size_t)nref[k] * sizeof(float));
+                    memcpy(ref[cell][k], dc_tensor_data(g), (size_t)nref[k] * sizeof(float));
+                } else {
+                    double md = 0;
+                    for (int64_t i = 0; i < nref[k]; i++) md = fmax(md, fabs(ref[cell][k][i] - dc_tensor_data(g)[i]));
+                    CHECK(md < 1e-4);
+                    free(ref[cell][k]);
+                }
+            }
+            dc_ctx_free(c);
+        }
+    }
+    dc_set_threads(0);
+    for (int k = 0; k < 5; k++) dc_tensor_free(params[k]);
+    dc_tensor_free(b);
+    printf("recurrent: gradients agree across 1 and 2 threads\n");
+}
+
 /* Distinct values per pooling window, so the max is unique and the check is smooth. */
 static dc_tensor *distinct(int nd, const int64_t *shape) {
     dc_tensor *t = dc_tensor_new(nd, shape);
@@ -378,5 +425,6 @@ int main(void) {
     }
     image_ops(eps, tol);
     sequence_ops(eps, tol);
+    recurrent_threads();
     return check_report("test_autograd");
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Writes the PyTorch golden vectors that tests/test_golden.c and tests/test_golden_conv.c check
-deepc against.
+"""Writes the PyTorch golden vectors that tests/test_golden.c, tests/test_golden_conv.c and
+tests/test_golden_rnn.c check deepc against.
 
 Usage: /usr/bin/python3 scripts/golden/gen_golden.py [OUT_DIR]   (default tests/golden;
 `make golden` runs it). Needs python3-torch (Debian's PyTorch 1.13).
@@ -421,6 +421,223 @@ def image_cases(out_dir):
     return len(cs)
 
 
+# ----------------------------------------------------------------------------------------
+# Recurrent layers and Embedding (tests/test_golden_rnn.c). Sequences are batch first,
+# x [RN, RT, RF] -> y [RN, RT, RH]; every case stores a random upstream gradient gy, the output
+# y, the final state h_n and the gradients of sum(y * gy). PyTorch runs in float64 with the
+# float32 draws of its default initialisation. `cfg` = [cell, activation, has_h0, padding]
+# (cell 0 SimpleRNN, 1 LSTM, 2 GRU; activation 0 none, 1 tanh, 2 relu; padding 0 none,
+# 1 at the end, 2 at the front), which the C test checks against its own table.
+# ----------------------------------------------------------------------------------------
+
+RN, RT, RF, RH = 3, 6, 5, 4  # batch, steps, features, hidden units
+RNN_CELLS = {"simple_rnn": 0, "lstm": 1, "gru": 2}
+RNN_ACTS = {None: 0, "tanh": 1, "relu": 2}
+RNN_PADDING = {None: 0, "end": 1, "front": 2}
+
+
+def rnn_module(cell, act):
+    if cell == "lstm":
+        return torch.nn.LSTM(RF, RH, batch_first=True)
+    if cell == "gru":
+        return torch.nn.GRU(RF, RH, batch_first=True)
+    return torch.nn.RNN(RF, RH, nonlinearity=act, batch_first=True)
+
+
+def rnn_params(wr, cell, mod):
+    """Writes the module's float32 weights in deepc's layout and turns the module into float64.
+    LSTM and SimpleRNN take one bias b = b_ih + b_hh: b is that sum rounded to float32, and the
+    module's b_hh becomes b - b_ih (exact in float64), so PyTorch's two biases add up to exactly
+    the b deepc reads. GRU keeps both biases."""
+    b_ih32, b_hh32 = mod.bias_ih_l0.data.clone(), mod.bias_hh_l0.data.clone()
+    mod.double()
+    wr.put("W_ih", mod.weight_ih_l0)
+    wr.put("W_hh", mod.weight_hh_l0)
+    if cell == "gru":
+        wr.put("b_ih", mod.bias_ih_l0)
+        wr.put("b_hh", mod.bias_hh_l0)
+        return
+    b = f32(b_ih32 + b_hh32)
+    with torch.no_grad():
+        mod.bias_hh_l0.copy_(b - mod.bias_ih_l0)
+    assert torch.equal(mod.bias_ih_l0 + mod.bias_hh_l0, b)
+    wr.put("b", b)
+
+
+def rnn_grads(wr, mod):
+    wr.put("dW_ih", mod.weight_ih_l0.grad)
+    wr.put("dW_hh", mod.weight_hh_l0.grad)
+    wr.put("db_ih", mod.bias_ih_l0.grad)
+    wr.put("db_hh", mod.bias_hh_l0.grad)
+
+
+def rnn_case(out_dir, name, cell, act=None, has_h0=False, padding=None, lengths=None):
+    """A recurrent layer over x [RN, RT, RF]. With padding, sequence n has lengths[n] real steps,
+    at the end ("end": PyTorch runs the packed batch) or at the front ("front": PyTorch runs each
+    sequence's real suffix on its own). deepc's masked run repeats the last state on padded
+    steps, h0 before a front-padded sequence starts, and the final state after an end-padded one
+    ends: y is that sequence, made from PyTorch's outputs, so the gradients of sum(y * gy) flow
+    through the repeats as in deepc."""
+    seed = seed_for(name)
+    mod = rnn_module(cell, act)
+    x = f32(torch.randn(RN, RT, RF)).requires_grad_()
+    h0 = f32(torch.randn(RN, RH)).requires_grad_() if has_h0 else None
+    c0 = f32(torch.randn(RN, RH)).requires_grad_() if has_h0 and cell == "lstm" else None
+    gy = f32(torch.randn(RN, RT, RH))
+    mods = {"lstm": "torch.nn.LSTM(%d, %d, batch_first=True)" % (RF, RH),
+            "gru": "torch.nn.GRU(%d, %d, batch_first=True)" % (RF, RH),
+            "simple_rnn": "torch.nn.RNN(%d, %d, nonlinearity='%s', batch_first=True)" % (RF, RH, act)}
+    what = "%s on x [%d, %d, %d]%s" % (mods[cell], RN, RT, RF, ", given h0" + (", c0" if c0 is not None else "")
+                                         if has_h0 else "")
+    if padding == "end":
+        what += ("; lengths %s padded at the end, PyTorch on pack_padded_sequence; y repeats each sequence's final "
+                 "state on its padded steps" % lengths)
+    elif padding == "front":
+        what += ("; lengths %s padded at the front, PyTorch on each sequence's real steps; y is h0 (zeros without "
+                 "one) on each sequence's padded first steps" % lengths)
+    wr = CaseWriter(out_dir, name, seed, what + "; loss sum(y * gy)")
+    wr.put("cfg", torch.tensor([RNN_CELLS[cell], RNN_ACTS[act], int(has_h0), RNN_PADDING[padding]], dtype=torch.float64))
+    wr.put("x", x)
+    rnn_params(wr, cell, mod)
+
+    def hx_of(rows):
+        if h0 is None:
+            return None
+        h = h0[rows].unsqueeze(0)
+        return (h, c0[rows].unsqueeze(0)) if c0 is not None else h
+
+    def h_of(hn):  # the final hidden state [rows, RH] of a single-layer module's h_n or (h_n, c_n)
+        return (hn[0] if cell == "lstm" else hn)[0]
+
+    if padding is None:
+        y, hn = mod(x, hx_of(slice(None)))
+        hn = h_of(hn)
+    elif padding == "end":
+        mask = torch.arange(RT).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+        outp, hn = mod(packed, hx_of(slice(None)))
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(outp, batch_first=True, total_length=RT)
+        hn = h_of(hn)
+        y = torch.where(mask.unsqueeze(2), out, hn.unsqueeze(1).expand(RN, RT, RH))
+    else:
+        mask = torch.arange(RT).unsqueeze(0) >= RT - torch.tensor(lengths).unsqueeze(1)
+        rows, hns = [], []
+        for n in range(RN):
+            start = RT - lengths[n]
+            out, hn_n = mod(x[n:n + 1, start:], hx_of(slice(n, n + 1)))
+            before = (h0[n] if h0 is not None else torch.zeros(RH, dtype=torch.float64)).expand(start, RH)
+            rows.append(torch.cat([before, out[0]], 0))
+            hns.append(h_of(hn_n))
+        y = torch.stack(rows)
+        hn = torch.cat(hns, 0)
+    if padding is not None:
+        wr.put("lengths", torch.tensor(lengths, dtype=torch.float64))
+        wr.put("mask", mask.to(torch.float64))
+    if h0 is not None:
+        wr.put("h0", h0)
+    if c0 is not None:
+        wr.put("c0", c0)
+    (y * gy).sum().backward()
+    wr.put("gy", gy)
+    wr.put("y", y)
+    wr.put("h_n", hn)
+    wr.put("dx", x.grad)
+    rnn_grads(wr, mod)
+    if h0 is not None:
+        wr.put("dh0", h0.grad)
+    if c0 is not None:
+        wr.put("dc0", c0.grad)
+    wr.close()
+
+
+EMB_V, EMB_D = 7, 3
+EMB_IDS = [[3, 1, 0, 5, 3], [0, 6, 2, 0, 1]]  # padding id 0 twice, 3 and 1 twice, 4 unused
+
+
+def embedding_case(out_dir, name):
+    """nn.Embedding(7, 3, padding_idx=0) on ids [2, 5]. The padding row, which PyTorch
+    initialises to zeros, is overwritten with random values so that its lookup is checked; its
+    gradient stays zero."""
+    seed = seed_for(name)
+    emb = torch.nn.Embedding(EMB_V, EMB_D, padding_idx=0)
+    table = f32(emb.weight.data)
+    table[0] = f32(torch.randn(EMB_D))
+    table.requires_grad_()
+    ids = torch.tensor(EMB_IDS, dtype=torch.float64)
+    gy = f32(torch.randn(len(EMB_IDS), len(EMB_IDS[0]), EMB_D))
+    y = F.embedding(ids.long(), table, padding_idx=0)
+    (y * gy).sum().backward()
+    assert not table.grad[0].any()
+    wr = CaseWriter(out_dir, name, seed, "F.embedding(ids, table [%d, %d], padding_idx=0) (table from "
+                    "nn.Embedding's initialisation, row 0 random); loss sum(y * gy)" % (EMB_V, EMB_D))
+    wr.put("cfg", torch.tensor([0], dtype=torch.float64))
+    for nm, t in (("ids", ids), ("table", table), ("gy", gy), ("y", y), ("dtable", table.grad)):
+        wr.put(nm, t)
+    wr.close()
+
+
+def embedding_rnn_case(out_dir, name, cell, act=None, lengths=(6, 4, 2), vocab=7):
+    """Token ids [RN, RT] padded with id 0 at the end -> Embedding(vocab, RF, padding_idx=0)
+    -> recurrent layer on the packed batch; y is the final state h_n [RN, RH]. deepc:
+    Embedding(mask_zero) whose mask makes the recurrent layer skip the padding."""
+    seed = seed_for(name)
+    emb = torch.nn.Embedding(vocab, RF, padding_idx=0)
+    mod = rnn_module(cell, act)
+    table = f32(emb.weight.data)
+    table[0] = f32(torch.randn(RF))
+    table.requires_grad_()
+    ids = torch.randint(1, vocab, (RN, RT))
+    for n, ln in enumerate(lengths):
+        ids[n, ln:] = 0
+    gy = f32(torch.randn(RN, RH))
+    wr = CaseWriter(out_dir, name, seed, "ids [%d, %d] padded with 0 at the end (lengths %s) -> F.embedding(ids, table, "
+                    "padding_idx=0) -> %s on pack_padded_sequence; y = h_n; loss sum(y * gy)"
+                    % (RN, RT, list(lengths), type(mod).__name__ + ("(%s)" % act if act else "")))
+    wr.put("cfg", torch.tensor([RNN_CELLS[cell], RNN_ACTS[act], 0, RNN_PADDING["end"]], dtype=torch.float64))
+    wr.put("ids", ids.to(torch.float64))
+    wr.put("lengths", torch.tensor(lengths, dtype=torch.float64))
+    wr.put("table", table)
+    rnn_params(wr, cell, mod)
+    x = F.embedding(ids, table, padding_idx=0)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+    _, hn = mod(packed)
+    y = (hn[0] if cell == "lstm" else hn)[0]  # h_n [RN, RH]
+    (y * gy).sum().backward()
+    wr.put("gy", gy)
+    wr.put("y", y)
+    wr.put("dtable", table.grad)
+    rnn_grads(wr, mod)
+    wr.close()
+
+
+def rnn_cases(out_dir):
+    """Writes the recurrent and embedding cases; returns how many."""
+    cs = [
+        lambda: rnn_case(out_dir, "lstm", "lstm"),
+        lambda: rnn_case(out_dir, "lstm_h0c0", "lstm", has_h0=True),
+        lambda: rnn_case(out_dir, "gru", "gru"),
+        lambda: rnn_case(out_dir, "gru_h0", "gru", has_h0=True),
+        lambda: rnn_case(out_dir, "simple_rnn_tanh", "simple_rnn", "tanh"),
+        lambda: rnn_case(out_dir, "simple_rnn_tanh_h0", "simple_rnn", "tanh", has_h0=True),
+        lambda: rnn_case(out_dir, "simple_rnn_relu", "simple_rnn", "relu"),
+        lambda: rnn_case(out_dir, "simple_rnn_relu_h0", "simple_rnn", "relu", has_h0=True),
+        lambda: rnn_case(out_dir, "lstm_len_end_h0c0", "lstm", has_h0=True, padding="end", lengths=[6, 4, 2]),
+        lambda: rnn_case(out_dir, "gru_len_end", "gru", padding="end", lengths=[6, 4, 2]),
+        lambda: rnn_case(out_dir, "simple_rnn_tanh_len_end", "simple_rnn", "tanh", padding="end", lengths=[6, 4, 2]),
+        lambda: rnn_case(out_dir, "lstm_len_front_h0c0", "lstm", has_h0=True, padding="front", lengths=[6, 3, 5]),
+        lambda: rnn_case(out_dir, "gru_len_front_h0", "gru", has_h0=True, padding="front", lengths=[6, 3, 5]),
+        lambda: rnn_case(out_dir, "simple_rnn_relu_len_front_h0", "simple_rnn", "relu", has_h0=True, padding="front",
+                         lengths=[6, 3, 5]),
+        lambda: embedding_case(out_dir, "embedding_pad0"),
+        lambda: embedding_rnn_case(out_dir, "embedding_lstm_mask_zero", "lstm"),
+        lambda: embedding_rnn_case(out_dir, "embedding_gru_mask_zero", "gru"),
+        lambda: embedding_rnn_case(out_dir, "embedding_simple_rnn_mask_zero", "simple_rnn", "tanh"),
+    ]
+    for c in cs:
+        c()
+    return len(cs)
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "tests/golden"
     os.makedirs(out_dir, exist_ok=True)
@@ -435,6 +652,7 @@ def main():
         optim_case(out_dir, name, make, hp)
     n = len(cases) + 2 + len(OPTIMS)
     n += image_cases(out_dir)
+    n += rnn_cases(out_dir)
     print("wrote %d golden cases to %s (PyTorch %s)" % (n, out_dir, torch.__version__))
 
 

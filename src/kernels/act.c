@@ -6,24 +6,19 @@
 void dc_k_act_forward(dc_activation a, float alpha, const float *x, float *y, int64_t n) {
     switch (a) {
     case DC_ACT_SIGMOID:
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+        DC_FOR(i, n, y[i] = 1.0f / (1.0f + expf(-x[i])););
         break;
     case DC_ACT_TANH:
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+        DC_FOR(i, n, y[i] = tanhf(x[i]););
         break;
     case DC_ACT_RELU:
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
+        DC_FOR(i, n, y[i] = x[i] > 0 ? x[i] : 0;);
         break;
     case DC_ACT_LEAKY_RELU:
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : alpha * x[i];
+        DC_FOR(i, n, y[i] = x[i] > 0 ? x[i] : alpha * x[i];);
         break;
     case DC_ACT_ELU:
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : alpha * expm1f(x[i]);
+        DC_FOR(i, n, y[i] = x[i] > 0 ? x[i] : alpha * expm1f(x[i]););
         break;
     default:
         if (x != y)
@@ -36,24 +31,19 @@ void dc_k_act_backward(dc_activation a, float alpha, const float *x, const float
                        const float *gy, float *gx, int64_t n) {
     switch (a) {
     case DC_ACT_SIGMOID:
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) gx[i] += gy[i] * y[i] * (1.0f - y[i]);
+        DC_FOR(i, n, gx[i] += gy[i] * y[i] * (1.0f - y[i]););
         break;
     case DC_ACT_TANH:
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) gx[i] += gy[i] * (1.0f - y[i] * y[i]);
+        DC_FOR(i, n, gx[i] += gy[i] * (1.0f - y[i] * y[i]););
         break;
     case DC_ACT_RELU:
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) gx[i] += y[i] > 0 ? gy[i] : 0;
+        DC_FOR(i, n, gx[i] += y[i] > 0 ? gy[i] : 0;);
         break;
     case DC_ACT_LEAKY_RELU:
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) gx[i] += x[i] > 0 ? gy[i] : alpha * gy[i];
+        DC_FOR(i, n, gx[i] += x[i] > 0 ? gy[i] : alpha * gy[i];);
         break;
     case DC_ACT_ELU:
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) gx[i] += x[i] > 0 ? gy[i] : gy[i] * (y[i] + alpha);
+        DC_FOR(i, n, gx[i] += x[i] > 0 ? gy[i] : gy[i] * (y[i] + alpha););
         break;
     default:
         for (int64_t i = 0; i < n; i++) gx[i] += gy[i];

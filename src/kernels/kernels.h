@@ -37,7 +37,53 @@ void dc_k_im2col(const dc_conv_geom *g, const float *x, float *col);
 /* x[C, H, W] += col2im(col[C*kh*kw, OH*OW]). */
 void dc_k_col2im(const dc_conv_geom *g, const float *col, float *x);
 
+/* e^x in float, branch-free so loops over it vectorise (libm's expf does not without
+ * -ffast-math): Cephes's polynomial on x - n ln2, scaled by 2^n; relative error about 2e-7. */
+static inline float dc_fast_expf(float x) {
+    x = x < -87.3f ? -87.3f : x > 88.3f ? 88.3f : x;
+    float n = __builtin_floorf(x * 1.44269504089f + 0.5f);
+    float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } u = {((int32_t)n + 127) << 23};
+    return p * u.f;
+}
+/* 1 / (1 + e^-x) */
+static inline float dc_fast_sigmoid(float x) { return 1.0f / (1.0f + dc_fast_expf(-x)); }
+/* tanh x = 1 - 2 / (e^2x + 1): exact limits at both ends, absolute error about 2e-7 */
+static inline float dc_fast_tanh(float x) { return 1.0f - 2.0f / (dc_fast_expf(2.0f * x) + 1.0f); }
+
 /* Below this many elements a loop runs on one thread. */
 #define DC_PAR_MIN 32768
+
+/* for (i = 0; i < n; i++) BODY, split across threads only when n > DC_PAR_MIN: a small loop
+ * never enters OpenMP, since even a one-thread team costs more than a small layer's work.
+ * DC_FOR vectorises the body (element-wise loops); DC_FOR_ROWS does not (row loops). */
+#define DC_FOR(i, n, ...)                                                                          \
+    do {                                                                                           \
+        const int64_t n_##i = (n);                                                                 \
+        if (n_##i > DC_PAR_MIN) {                                                                  \
+            _Pragma("omp parallel for simd") for (int64_t i = 0; i < n_##i; i++) { __VA_ARGS__ }   \
+        } else {                                                                                   \
+            _Pragma("omp simd") for (int64_t i = 0; i < n_##i; i++) { __VA_ARGS__ }                \
+        }                                                                                          \
+    } while (0)
+#define DC_FOR_ROWS(i, n, work, ...)                                                              \
+    do {                                                                                           \
+        const int64_t n_##i = (n);                                                                 \
+        if ((work) > DC_PAR_MIN) {                                                                 \
+            _Pragma("omp parallel for") for (int64_t i = 0; i < n_##i; i++) { __VA_ARGS__ }        \
+        } else {                                                                                   \
+            for (int64_t i = 0; i < n_##i; i++) { __VA_ARGS__ }                                    \
+        }                                                                                          \
+    } while (0)
 
 #endif

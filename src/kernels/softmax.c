@@ -4,8 +4,7 @@
 #include <math.h>
 
 void dc_k_softmax_rows(const float *x, float *y, int64_t rows, int64_t cols, bool log) {
-#pragma omp parallel for if (rows * cols > DC_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
+    DC_FOR_ROWS(r, rows, rows * cols, {
         const float *xr = x + r * cols;
         float *yr = y + r * cols;
         float m = -INFINITY;
@@ -19,13 +18,12 @@ void dc_k_softmax_rows(const float *x, float *y, int64_t rows, int64_t cols, boo
             float inv = 1.0f / s;
             for (int64_t j = 0; j < cols; j++) yr[j] = expf(xr[j] - m) * inv;
         }
-    }
+    });
 }
 
 void dc_k_softmax_rows_backward(const float *y, const float *gy, float *gx, int64_t rows,
                                 int64_t cols, bool log) {
-#pragma omp parallel for if (rows * cols > DC_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
+    DC_FOR_ROWS(r, rows, rows * cols, {
         const float *yr = y + r * cols, *gr = gy + r * cols;
         float *xr = gx + r * cols;
         float s = 0;
@@ -36,5 +34,5 @@ void dc_k_softmax_rows_backward(const float *y, const float *gy, float *gx, int6
             for (int64_t j = 0; j < cols; j++) s += gr[j] * yr[j];
             for (int64_t j = 0; j < cols; j++) xr[j] += yr[j] * (gr[j] - s);
         }
-    }
+    });
 }

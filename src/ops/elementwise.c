@@ -78,15 +78,9 @@ static void binary_backward(dc_ctx *c, dc_node *n) {
     const float *g = n->out->grad->data, *A = a->data, *B = b->data;
     int64_t N = n->out->numel;
     if (dc_same_shape(a, b) && dc_tensor_is_contiguous(a) && dc_tensor_is_contiguous(b) && ga != gb) {
-        if (ga) {
-#pragma omp parallel for simd if (N > DC_PAR_MIN)
-            for (int64_t i = 0; i < N; i++) ga[i] += op == OP_MUL ? g[i] * B[i] : op == OP_DIV ? g[i] / B[i] : g[i];
-        }
-        if (gb) {
-#pragma omp parallel for simd if (N > DC_PAR_MIN)
-            for (int64_t i = 0; i < N; i++)
-                gb[i] += op == OP_ADD ? g[i] : op == OP_SUB ? -g[i] : op == OP_MUL ? g[i] * A[i] : -g[i] * A[i] / (B[i] * B[i]);
-        }
+        if (ga) DC_FOR(i, N, ga[i] += op == OP_MUL ? g[i] * B[i] : op == OP_DIV ? g[i] / B[i] : g[i];);
+        if (gb)
+            DC_FOR(i, N, gb[i] += op == OP_ADD ? g[i] : op == OP_SUB ? -g[i] : op == OP_MUL ? g[i] * A[i] : -g[i] * A[i] / (B[i] * B[i]););
         return;
     }
     BCAST_LOOP(r, N, {
@@ -116,9 +110,7 @@ static dc_tensor *binary(dc_ctx *c, int op, dc_tensor *a, dc_tensor *b) {
     const float *A = a->data, *B = b->data;
     float *Y = y->data;
     if (dc_same_shape(a, b) && dc_tensor_is_contiguous(a) && dc_tensor_is_contiguous(b)) {
-        int64_t n = y->numel;
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) Y[i] = bin_apply(op, A[i], B[i]);
+        DC_FOR(i, y->numel, Y[i] = bin_apply(op, A[i], B[i]););
     } else {
         BCAST_LOOP(rp, y->numel, {
             float *yr = Y + o * inner;

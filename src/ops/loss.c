@@ -163,8 +163,7 @@ static void softmax_ce_backward(dc_ctx *c, dc_node *n) {
     int64_t N = z->shape[0], K = z->shape[1];
     const float *prob = n->saved;
     float s = n->out->grad->data[0] / (float)N;
-#pragma omp parallel for if (N * K > DC_PAR_MIN)
-    for (int64_t r = 0; r < N; r++) {
+    DC_FOR_ROWS(r, N, N * K, {
         const float *pr = prob + r * K;
         float *gr = gz + r * K;
         if (sparse) {
@@ -176,7 +175,7 @@ static void softmax_ce_backward(dc_ctx *c, dc_node *n) {
             for (int64_t k = 0; k < K; k++) ysum += yr[k];
             for (int64_t k = 0; k < K; k++) gr[k] += s * (pr[k] * ysum - yr[k]);
         }
-    }
+    });
 }
 
 static dc_tensor *softmax_ce(dc_ctx *c, dc_tensor *z, dc_tensor *t, bool sparse) {

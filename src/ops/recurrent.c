@@ -4,6 +4,9 @@
  * through time gathers every step's gate gradients so the weight gradients are again one
  * GEMM each.
  *
+ * The recurrence itself runs in parallel over chunks of the batch: every thread takes its rows
+ * through all T steps with single-threaded GEMMs, so the steps need no synchronisation.
+ *
  * mask (optional, [N, T], 1 = a real step): at a masked step a sequence keeps its state and
  * repeats its previous output, as Keras's masking does; so y[:, T-1] is every sequence's final
  * state whether it was padded at the front or at the back. */
@@ -11,6 +14,9 @@
 
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 enum { CELL_RNN, CELL_LSTM, CELL_GRU };
 
@@ -26,9 +32,33 @@ typedef struct rnn_saved {
     const uint8_t *mask;
 } rnn_saved;
 
-static inline float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
 
 static bool step_on(const rnn_saved *s, int64_t n, int64_t t) { return !s->mask || s->mask[n * s->T + t]; }
+
+/* Threads for the recurrence: one chunk of rows each, when the batch and the per-step GEMM
+ * are big enough to pay for a parallel region. */
+static int chunks(int64_t N, int64_t gemm_work) {
+#ifdef _OPENMP
+    int T = omp_get_max_threads();
+    if (T > N / 4) T = (int)(N / 4);
+    return (T > 1 && N * gemm_work >= (1 << 16)) ? T : 1;
+#else
+    (void)N;
+    (void)gemm_work;
+    return 1;
+#endif
+}
+
+static void my_rows(int64_t N, int64_t *n0, int64_t *n1) {
+#ifdef _OPENMP
+    int64_t k = omp_get_thread_num(), T = omp_get_num_threads();
+#else
+    int64_t k = 0, T = 1;
+#endif
+    *n0 = N * k / T;
+    *n1 = N * (k + 1) / T;
+}
+
 
 /* [N, T, W] <-> [T, N, W] */
 static void to_time_major(const float *src, float *dst, int64_t N, int64_t T, int64_t W) {
@@ -45,11 +75,12 @@ static void to_batch_major_add(const float *src, float *dst, int64_t N, int64_t 
 }
 
 /* One step's gates from pre-activations z [N, G] (input projection + recurrent part). */
-static void cell_step(rnn_saved *s, int64_t t, float *z, const float *hh /* GRU: h W_hh^T + b_hh */) {
+static void cell_step(rnn_saved *s, int64_t t, float *z, const float *hh /* GRU: h W_hh^T + b_hh */, int64_t n0,
+                      int64_t n1) {
     int64_t N = s->N, H = s->H, G = s->G;
     const float *hp = s->hs + t * N * H;
     float *h = s->hs + (t + 1) * N * H;
-    for (int64_t n = 0; n < N; n++) {
+    for (int64_t n = n0; n < n1; n++) {
         float *zr = z + n * G, *hr = h + n * H;
         const float *hpr = hp + n * H;
         if (!step_on(s, n, t)) {
@@ -64,22 +95,24 @@ static void cell_step(rnn_saved *s, int64_t t, float *z, const float *hh /* GRU:
         } else if (s->cell == CELL_LSTM) {
             const float *cp = s->cs + (t * N + n) * H;
             float *c = s->cs + ((t + 1) * N + n) * H;
+#pragma omp simd
             for (int64_t j = 0; j < H; j++) {
-                float i = sigm(zr[j]), f = sigm(zr[H + j]), g = tanhf(zr[2 * H + j]), o = sigm(zr[3 * H + j]);
+                float i = dc_fast_sigmoid(zr[j]), f = dc_fast_sigmoid(zr[H + j]), g = dc_fast_tanh(zr[2 * H + j]), o = dc_fast_sigmoid(zr[3 * H + j]);
                 zr[j] = i;
                 zr[H + j] = f;
                 zr[2 * H + j] = g;
                 zr[3 * H + j] = o;
                 c[j] = f * cp[j] + i * g;
-                hr[j] = o * tanhf(c[j]);
+                hr[j] = o * dc_fast_tanh(c[j]);
             }
         } else {
             const float *hhr = hh + n * G;
             float *hnr = s->hn + (t * N + n) * H;
+#pragma omp simd
             for (int64_t j = 0; j < H; j++) {
-                float r = sigm(zr[j] + hhr[j]), zz = sigm(zr[H + j] + hhr[H + j]);
+                float r = dc_fast_sigmoid(zr[j] + hhr[j]), zz = dc_fast_sigmoid(zr[H + j] + hhr[H + j]);
                 hnr[j] = hhr[2 * H + j];
-                float nn = tanhf(zr[2 * H + j] + r * hnr[j]);
+                float nn = dc_fast_tanh(zr[2 * H + j] + r * hnr[j]);
                 zr[j] = r;
                 zr[H + j] = zz;
                 zr[2 * H + j] = nn;
@@ -115,10 +148,15 @@ static void rnn_backward(dc_ctx *c, dc_node *nd) {
     to_time_major(nd->out->grad->data, dy, N, T, H);
     memset(dh, 0, (size_t)(N * H) * sizeof(float));
     memset(dcell, 0, (size_t)(N * H) * sizeof(float));
+    int nt = chunks(N, G * H);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int64_t n0, n1;
+        my_rows(N, &n0, &n1);
     for (int64_t t = T - 1; t >= 0; t--) {
         const float *gates = s->gates + t * N * G, *hp = s->hs + t * N * H, *h = s->hs + (t + 1) * N * H;
         float *dz = dZ + t * N * G, *dhw = dHW + t * N * G;
-        for (int64_t n = 0; n < N; n++) {
+        for (int64_t n = n0; n < n1; n++) {
             float *dhr = dh + n * H;
             const float *dyr = dy + (t * N + n) * H;
             for (int64_t j = 0; j < H; j++) dhr[j] += dyr[j];
@@ -135,8 +173,9 @@ static void rnn_backward(dc_ctx *c, dc_node *nd) {
             } else if (s->cell == CELL_LSTM) {
                 const float *cp = s->cs + (t * N + n) * H, *cc = s->cs + ((t + 1) * N + n) * H;
                 float *dcr = dcell + n * H;
+#pragma omp simd
                 for (int64_t j = 0; j < H; j++) {
-                    float i = gr[j], f = gr[H + j], g = gr[2 * H + j], o = gr[3 * H + j], tc = tanhf(cc[j]);
+                    float i = gr[j], f = gr[H + j], g = gr[2 * H + j], o = gr[3 * H + j], tc = dc_fast_tanh(cc[j]);
                     float dcj = dcr[j] + dhr[j] * o * (1 - tc * tc);
                     dzr[j] = dcj * g * i * (1 - i);
                     dzr[H + j] = dcj * cp[j] * f * (1 - f);
@@ -146,6 +185,7 @@ static void rnn_backward(dc_ctx *c, dc_node *nd) {
                 }
             } else {
                 const float *hnr = s->hn + (t * N + n) * H, *hpr = hp + n * H;
+#pragma omp simd
                 for (int64_t j = 0; j < H; j++) {
                     float r = gr[j], zz = gr[H + j], nn = gr[2 * H + j], d = dhr[j];
                     float dnp = d * (1 - zz) * (1 - nn * nn);
@@ -159,10 +199,12 @@ static void rnn_backward(dc_ctx *c, dc_node *nd) {
             }
         }
         /* dh_{t-1} = dHW_t . W_hh for real steps; carried unchanged for masked ones */
-        if (s->cell != CELL_GRU) memset(tmp, 0, (size_t)(N * H) * sizeof(float));
-        dc_k_gemm(false, false, N, H, G, 1, dhw, G, Whh->data, H, 1, tmp, H);
-        for (int64_t n = 0; n < N; n++)
+        if (n1 > n0)
+            dc_k_gemm(false, false, n1 - n0, H, G, 1, dhw + n0 * G, G, Whh->data, H, s->cell == CELL_GRU ? 1.0f : 0.0f,
+                      tmp + n0 * H, H);
+        for (int64_t n = n0; n < n1; n++)
             if (step_on(s, n, t)) memcpy(dh + n * H, tmp + n * H, (size_t)H * sizeof(float));
+    }
     }
     if (gh0)
         for (int64_t i = 0; i < N * H; i++) gh0[i] += dh[i];
@@ -252,17 +294,26 @@ static dc_tensor *recurrent(dc_ctx *c, int cell, const char *op, dc_tensor *x, d
     if (b)
         for (int64_t r = 0; r < T * N; r++) memcpy(s->gates + r * G, b->data, (size_t)G * sizeof(float));
     dc_k_gemm(false, true, T * N, G, F, 1, s->xt, F, Wih->data, F, b ? 1.0f : 0.0f, s->gates, G);
-    for (int64_t t = 0; t < T; t++) {
-        float *z = s->gates + t * N * G;
-        const float *hp = s->hs + t * N * H;
-        if (cell == CELL_GRU) {
-            if (bhh)
-                for (int64_t n = 0; n < N; n++) memcpy(hh + n * G, bhh->data, (size_t)G * sizeof(float));
-            dc_k_gemm(false, true, N, G, H, 1, hp, H, Whh->data, H, bhh ? 1.0f : 0.0f, hh, G);
-        } else {
-            dc_k_gemm(false, true, N, G, H, 1, hp, H, Whh->data, H, 1, z, G);
+    int nt = chunks(N, G * H);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int64_t n0, n1;
+        my_rows(N, &n0, &n1);
+        for (int64_t t = 0; t < T; t++) {
+            float *z = s->gates + t * N * G + n0 * G;
+            const float *hp = s->hs + t * N * H + n0 * H;
+            if (n1 > n0) {
+                if (cell == CELL_GRU) {
+                    float *hc = hh + n0 * G;
+                    if (bhh)
+                        for (int64_t n = n0; n < n1; n++) memcpy(hh + n * G, bhh->data, (size_t)G * sizeof(float));
+                    dc_k_gemm(false, true, n1 - n0, G, H, 1, hp, H, Whh->data, H, bhh ? 1.0f : 0.0f, hc, G);
+                } else {
+                    dc_k_gemm(false, true, n1 - n0, G, H, 1, hp, H, Whh->data, H, 1, z, G);
+                }
+            }
+            cell_step(s, t, s->gates + t * N * G, hh, n0, n1);
         }
-        cell_step(s, t, z, hh);
     }
     for (int64_t n = 0; n < N; n++)
         for (int64_t t = 0; t < T; t++)

@@ -7,9 +7,7 @@ static void sum_all_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
     float g = n->out->grad->data[0] * n->f[0];
-    int64_t N = n->in[0]->numel;
-#pragma omp parallel for simd if (N > DC_PAR_MIN)
-    for (int64_t i = 0; i < N; i++) gx[i] += g;
+    DC_FOR(i, n->in[0]->numel, gx[i] += g;);
 }
 
 static dc_tensor *reduce_all(dc_ctx *c, dc_tensor *x, bool mean) {
@@ -22,8 +20,13 @@ static dc_tensor *reduce_all(dc_ctx *c, dc_tensor *x, bool mean) {
     double s = 0;
     const float *X = x->data;
     int64_t N = x->numel;
-#pragma omp parallel for simd reduction(+ : s) if (N > DC_PAR_MIN)
-    for (int64_t i = 0; i < N; i++) s += X[i];
+    if (N > DC_PAR_MIN) {
+#pragma omp parallel for simd reduction(+ : s)
+        for (int64_t i = 0; i < N; i++) s += X[i];
+    } else {
+#pragma omp simd reduction(+ : s)
+        for (int64_t i = 0; i < N; i++) s += X[i];
+    }
     float scale = mean ? 1.0f / (float)x->numel : 1.0f;
     y->data[0] = (float)(s * scale);
     if (DC_NEEDS1(c, x)) {

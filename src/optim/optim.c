@@ -125,7 +125,6 @@ dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n
     float gscale = 1.0f;
     if (o->clipnorm > 0) {
         double sq = 0;
-#pragma omp parallel for simd reduction(+ : sq) if (n > DC_PAR_MIN)
         for (int64_t i = 0; i < n; i++) sq += (double)g[i] * g[i];
         double norm = sqrt(sq);
         if (!isfinite(norm)) return dc_error(DC_ERR_NUMERIC, "%s: the gradient norm is not finite", opt_names[o->kind]);
@@ -138,55 +137,49 @@ dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n
     switch (o->kind) {
     case DC_OPT_SGD:
         if (mom == 0) {
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-            for (int64_t i = 0; i < n; i++) w[i] -= lr * GRAD(i);
+            DC_FOR(i, n, w[i] -= lr * GRAD(i););
         } else {
             const bool nest = o->nesterov, first = o->t == 1;
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-            for (int64_t i = 0; i < n; i++) {
+            DC_FOR(i, n, {
                 float gi = GRAD(i);
                 float v = first ? gi : mom * s1[i] + gi; /* PyTorch starts the buffer at g */
                 s1[i] = v;
                 w[i] -= lr * (nest ? gi + mom * v : v);
-            }
+            });
         }
         break;
     case DC_OPT_ADAGRAD:
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) {
+        DC_FOR(i, n, {
             float gi = GRAD(i);
             s1[i] += gi * gi;
             w[i] -= lr * gi / (sqrtf(s1[i]) + eps);
-        }
+        });
         break;
     case DC_OPT_ADADELTA:
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) {
+        DC_FOR(i, n, {
             float gi = GRAD(i);
             s1[i] = b1 * s1[i] + (1 - b1) * gi * gi;
             float d = sqrtf(s2[i] + eps) / sqrtf(s1[i] + eps) * gi;
             s2[i] = b1 * s2[i] + (1 - b1) * d * d;
             w[i] -= lr * d;
-        }
+        });
         break;
     case DC_OPT_RMSPROP:
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) {
+        DC_FOR(i, n, {
             float gi = GRAD(i);
             s1[i] = b1 * s1[i] + (1 - b1) * gi * gi;
             w[i] -= lr * gi / (sqrtf(s1[i]) + eps);
-        }
+        });
         break;
     case DC_OPT_ADAM: {
         const float bc1 = 1.0f - powf(b1, (float)o->t), bc2 = 1.0f - powf(b2, (float)o->t);
         const float step = lr / bc1, rbc2 = 1.0f / sqrtf(bc2);
-#pragma omp parallel for simd if (n > DC_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) {
+        DC_FOR(i, n, {
             float gi = GRAD(i);
             float m = s1[i] = b1 * s1[i] + (1 - b1) * gi;
             float v = s2[i] = b2 * s2[i] + (1 - b2) * gi * gi;
             w[i] -= step * m / (sqrtf(v) * rbc2 + eps);
-        }
+        });
         break;
     }
     default: return dc_error(DC_ERR_STATE, "optimizer: unknown kind %d", (int)o->kind);
