@@ -34,7 +34,7 @@ asan: deps
 
 # Runs every example program on its bundled or Debian-packaged data.
 examples: build
-	@for e in xor iris digits_mlp image_classifier cnn_fashion; do echo "== $$e"; $(BUILD)/examples/$$e || exit 1; done
+	@for e in xor iris digits_mlp image_classifier gdp_forecast text_classify lstm_fashion cnn_fashion; do echo "== $$e"; $(BUILD)/examples/$$e || exit 1; done
 
 # Side-by-side benchmarks against the PyTorch peers (needs python3-torch, dataset-fashion-mnist).
 bench: build

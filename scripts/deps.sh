@@ -5,7 +5,7 @@
 # On other systems install: a C11 compiler with OpenMP, CMake >= 3.18, OpenBLAS (cblas.h),
 # zlib; for benchmarks Fashion-MNIST IDX files (set FMNIST_DIR) and PyTorch.
 set -e
-pkgs="gcc make cmake libopenblas-openmp-dev zlib1g-dev dataset-fashion-mnist"
+pkgs="gcc make cmake libopenblas-openmp-dev zlib1g-dev dataset-fashion-mnist fortunes"
 if [ "${1:-}" = "--bench" ]; then
   pkgs="$pkgs python3-torch python3-numpy"
 fi
