@@ -49,6 +49,9 @@ typedef enum dc_status {
 
 /* The message of the last failure on this thread ("" if none). */
 const char *dc_last_error(void);
+/* The status of the last failure on this thread (DC_OK if none): tells why a function that
+ * returns NULL failed. */
+dc_status dc_last_status(void);
 /* A short name for a status: "DC_ERR_SHAPE", ... */
 const char *dc_status_name(dc_status s);
 /* Forget the last error message. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 static _Thread_local char err_msg[1024];
+static _Thread_local dc_status err_status;
 
 static const char *const status_names[] = {
     "DC_OK", "DC_ERR_ARG", "DC_ERR_SHAPE", "DC_ERR_NOMEM", "DC_ERR_IO",
@@ -13,7 +14,11 @@ static const char *const status_names[] = {
 _Static_assert(DC_ARRAY_LEN(status_names) == DC_STATUS_COUNT, "status name table");
 
 const char *dc_last_error(void) { return err_msg; }
-void dc_clear_error(void) { err_msg[0] = 0; }
+dc_status dc_last_status(void) { return err_status; }
+void dc_clear_error(void) {
+    err_msg[0] = 0;
+    err_status = DC_OK;
+}
 
 const char *dc_status_name(dc_status s) {
     return (unsigned)s < DC_STATUS_COUNT ? status_names[s] : "DC_ERR_UNKNOWN";
@@ -22,6 +27,7 @@ const char *dc_status_name(dc_status s) {
 static void set_msg(const char *fmt, va_list ap) { vsnprintf(err_msg, sizeof err_msg, fmt, ap); }
 
 dc_status dc_error(dc_status s, const char *fmt, ...) {
+    err_status = s;
     va_list ap;
     va_start(ap, fmt);
     set_msg(fmt, ap);
@@ -30,7 +36,7 @@ dc_status dc_error(dc_status s, const char *fmt, ...) {
 }
 
 void *dc_error_null(dc_status s, const char *fmt, ...) {
-    (void)s;
+    err_status = s;
     va_list ap;
     va_start(ap, fmt);
     set_msg(fmt, ap);

@@ -29,7 +29,9 @@ static dc_status check_input(const dc_model *m, const dc_tensor *x, const char *
     for (int i = 0; i < m->in_ndim && o < (int)sizeof want; i++)
         o += snprintf(want + o, sizeof want - (size_t)o, ", %lld", (long long)m->in_shape[i]);
     if (o < (int)sizeof want) snprintf(want + o, sizeof want - (size_t)o, ")");
-    if (m->in_ndim == 1 && x->ndim == 2)
+    bool dense_first = m->nlayers > (m->has_input ? 1 : 0) &&
+                       strcmp(dc_layer_type(m->layers[m->has_input ? 1 : 0]), "Dense") == 0;
+    if (m->in_ndim == 1 && x->ndim == 2 && dense_first)
         return dc_error(DC_ERR_SHAPE, "%s: %s: expected input with %lld features, got %lld (input %s)", who, first,
                         (long long)m->in_shape[0], (long long)x->shape[1], dc_tshape(x, 0));
     return dc_error(DC_ERR_SHAPE, "%s: %s: expected input of shape %s, got %s", who, first, want, dc_tshape(x, 0));
@@ -43,7 +45,10 @@ dc_tensor *dc_model_forward_impl(dc_model *m, dc_ctx *c, dc_tensor *x, bool trai
         l->skip_act = logits && l == last;
         x = l->ops->forward(l, c, x, training, &m->rng);
         l->skip_act = false;
-        if (!x) dc_error_prefix("%s", l->name);
+        /* name the layer, unless the op's message already starts with it */
+        size_t nl = strlen(l->name);
+        if (!x && !(strncmp(dc_last_error(), l->name, nl) == 0 && dc_last_error()[nl] == ':'))
+            dc_error_prefix("%s", l->name); /* keeps the status */
     }
     return x;
 }
@@ -169,9 +174,9 @@ static dc_status step_staged(dc_model *m, const dc_tensor *x, const dc_tensor *y
     dc_tensor *xb = stage_view(m, m->xbuf, x, n), *yb = stage_view(m, m->ybuf, y, n);
     if (!xb || !yb) return DC_ERR_NOMEM;
     dc_tensor *out = dc_model_forward_impl(m, c, xb, true, m->fusion != DC_FUSE_NONE);
-    if (!out) return dc_error_prefix("train step"), DC_ERR_SHAPE;
+    if (!out) return dc_last_status() ? dc_last_status() : DC_ERR_STATE;
     dc_tensor *loss = compute_loss(m, c, out, yb);
-    if (!loss) return DC_ERR_SHAPE;
+    if (!loss) return dc_last_status() ? dc_last_status() : DC_ERR_STATE;
     float lv = loss->data[0];
     if (loss_out) *loss_out = lv;
     if (!isfinite(lv)) return dc_error(DC_ERR_NUMERIC, "loss is %g", (double)lv);
@@ -245,7 +250,7 @@ static dc_status eval_rows(dc_model *m, const dc_tensor *x, const dc_tensor *y, 
         dc_tensor *loss = out ? compute_loss(m, c, out, yb) : NULL;
         if (!loss) {
             dc_ctx_set_grad(c, true);
-            return DC_ERR_SHAPE;
+            return dc_last_status() ? dc_last_status() : DC_ERR_STATE;
         }
         a.loss += (double)loss->data[0] * (double)n;
         if ((s = add_metrics(m, c, out, yb, &a))) return s;
