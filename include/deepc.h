@@ -482,7 +482,9 @@ dc_fit_opts dc_fit_defaults(void);
  * A non-finite loss stops training with DC_ERR_NUMERIC naming the epoch and batch. */
 dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y,
                        const dc_fit_opts *opts, dc_history **history);
-/* Loss then the compiled metrics, in order, into results[1 + nmetrics]. */
+/* Loss then the compiled metrics, in order, into results[1 + nmetrics]. Inference (evaluate and
+ * predict) runs in chunks of at most 256 rows whatever batch_size says, to bound its memory; the
+ * results do not depend on the batch size. */
 dc_status dc_model_evaluate(dc_model *m, const dc_tensor *x, const dc_tensor *y,
                             int64_t batch_size, double *results);
 /* Owned tensor of outputs for every row of x (inference mode, batch by batch). */

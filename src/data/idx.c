@@ -134,6 +134,45 @@ static dc_status read_data(gzFile gz, const char *path, size_t want, const char 
     return DC_OK;
 }
 
+/* Up to this many elements (MNIST's 47M included) the float tensor is made first and the bytes
+ * are converted piece by piece as they arrive, so the whole byte array is never held next to
+ * it; untouched pages of the tensor cost nothing if a short file turns out to be truncated. */
+#define IDX_STREAM_ELEMS ((uint64_t)1 << 26)
+
+static void to_floats(const unsigned char *b, size_t n, float *out, bool scale) {
+    /* a division, not a multiply by 1/255, so values match torchvision's ToTensor exactly */
+    if (scale)
+        for (size_t i = 0; i < n; i++) out[i] = (float)b[i] / 255.0f;
+    else
+        for (size_t i = 0; i < n; i++) out[i] = (float)b[i];
+}
+
+static dc_tensor *idx_stream(gzFile gz, const char *path, int ndim, const int64_t *shape, size_t want, const char *dims,
+                             bool scale) {
+    dc_tensor *t = dc_tensor_alloc(ndim, shape);
+    unsigned char *piece = t ? dc_alloc(IDX_PIECE) : NULL;
+    dc_status s = piece ? DC_OK : DC_ERR_NOMEM;
+    size_t have = 0;
+    while (!s && have < want) {
+        size_t got, ask = DC_MIN(want - have, IDX_PIECE);
+        if ((s = read_upto(gz, path, piece, ask, &got)) != DC_OK) break;
+        to_floats(piece, got, t->data + have, scale);
+        have += got;
+        if (got < ask)
+            s = dc_error(DC_ERR_FORMAT, "%s: truncated IDX data: dimensions %s need %zu bytes, found %zu%s", path, dims,
+                         want, have, gz_cut_note(gz));
+    }
+    size_t more = 0;
+    if (!s && (s = read_upto(gz, path, piece, 1, &more)) == DC_OK && more)
+        s = dc_error(DC_ERR_FORMAT, "%s: more data than the IDX dimensions %s describe (%zu bytes)", path, dims, want);
+    dc_free(piece);
+    if (s) {
+        dc_tensor_free(t);
+        return NULL;
+    }
+    return t;
+}
+
 static dc_tensor *idx_read(gzFile gz, const char *path, bool scale) {
     int ndim = 0;
     int64_t shape[DC_MAX_DIMS];
@@ -141,14 +180,11 @@ static dc_tensor *idx_read(gzFile gz, const char *path, bool scale) {
     if (read_header(gz, path, &ndim, shape, &numel)) return NULL;
     char dims[200];
     dc_shape_str(ndim, shape, dims, sizeof dims);
+    if (numel <= IDX_STREAM_ELEMS) return idx_stream(gz, path, ndim, shape, (size_t)numel, dims, scale);
     unsigned char *bytes;
     if (read_data(gz, path, (size_t)numel, dims, &bytes)) return NULL;
     dc_tensor *t = dc_tensor_alloc(ndim, shape);
-    /* a division, not a multiply by 1/255, so values match torchvision's ToTensor exactly */
-    if (t && scale)
-        for (uint64_t i = 0; i < numel; i++) t->data[i] = (float)bytes[i] / 255.0f;
-    else if (t)
-        for (uint64_t i = 0; i < numel; i++) t->data[i] = (float)bytes[i];
+    if (t) to_floats(bytes, (size_t)numel, t->data, scale);
     dc_free(bytes);
     return t;
 }

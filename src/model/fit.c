@@ -232,8 +232,14 @@ dc_status dc_model_train_step(dc_model *m, const dc_tensor *x, const dc_tensor *
 }
 
 /* Loss and metrics over rows [r0, r1) in inference mode. */
+/* Inference needs no batch statistics (batch norm uses its running ones), so its results do not
+ * depend on the batch size; it runs in chunks of at most this many rows to bound the memory that
+ * one forward pass holds. */
+#define INFER_CHUNK 256
+
 static dc_status eval_rows(dc_model *m, const dc_tensor *x, const dc_tensor *y, int64_t r0, int64_t r1, int64_t batch,
                            double *results) {
+    batch = DC_MIN(batch, INFER_CHUNK);
     dc_status s = ensure_staging(m, x, y, batch);
     if (s) return s;
     acc a;
@@ -276,6 +282,7 @@ dc_tensor *dc_model_predict(dc_model *m, const dc_tensor *x, int64_t batch_size)
     if (batch_size <= 0) return dc_error_null(DC_ERR_ARG, "predict: batch_size must be positive, got %lld", (long long)batch_size);
     if (!dc_tensor_is_contiguous(x)) return dc_error_null(DC_ERR_ARG, "predict: x must be contiguous");
     if (check_input(m, x, "predict")) return NULL;
+    batch_size = DC_MIN(batch_size, INFER_CHUNK);
     int64_t sh[DC_MAX_DIMS];
     int nd = dc_model_out_shape(m, sh + 1);
     sh[0] = x->shape[0];
