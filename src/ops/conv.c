@@ -61,6 +61,33 @@ typedef struct conv_saved {
     float alpha;
 } conv_saved;
 
+/* Records y = op(x, w, b) with its geometry and fused activation when a gradient is needed. */
+static dc_tensor *record_conv(dc_ctx *c, const char *op, dc_backward_fn bw, dc_tensor *y, dc_tensor *x, dc_tensor *w,
+                              dc_tensor *b, const dc_conv_geom *g, dc_activation act, float alpha) {
+    dc_tensor *in3[3] = {x, w, b};
+    if (!dc_needs_grad(c, 3, in3)) return y;
+    conv_saved *s = dc_scratch(c, sizeof *s);
+    dc_node *n = s ? dc_record(c, op, bw, y, 3, in3) : NULL;
+    if (!n) return NULL;
+    s->g = *g;
+    s->act = act;
+    s->alpha = alpha;
+    n->saved = s;
+    return y;
+}
+
+/* gb[f] += sum over images and positions of gy[n, f, :] (gy [N, F, P]) */
+static void bias_grad(const float *gy, int64_t N, int64_t F, int64_t P, float *gb) {
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t f = 0; f < F; f++) {
+            const float *r = gy + (n * F + f) * P;
+            float s = 0;
+#pragma omp simd reduction(+ : s)
+            for (int64_t j = 0; j < P; j++) s += r[j];
+            gb[f] += s;
+        }
+}
+
 /* y_n[F, OHW] = W[F, CKK] . col_n + b */
 static void conv_forward_images(const dc_conv_geom *g, int64_t N, int64_t F, const float *x, const float *w,
                                 const float *b, float *y, float *cols, dc_activation act, float alpha) {
@@ -102,15 +129,7 @@ static void conv_backward(dc_ctx *c, dc_node *nd) {
             dc_k_act_grad_from_output(sv->act, sv->alpha, yv + n * per, gy + n * per, gz + n * per, per);
         gy = gz;
     }
-    if (gb)
-        for (int64_t n = 0; n < N; n++)
-            for (int64_t f = 0; f < F; f++) {
-                const float *r = gy + (n * F + f) * OHW;
-                float s = 0;
-#pragma omp simd reduction(+ : s)
-                for (int64_t j = 0; j < OHW; j++) s += r[j];
-                gb[f] += s;
-            }
+    if (gb) bias_grad(gy, N, F, OHW, gb);
     if (!gx && !gw) return;
     int T = nthreads();
     bool par = N >= T && T > 1;
@@ -167,17 +186,7 @@ dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, in
     float *cols = dc_scratch(c, (size_t)(T * g.C * g.kh * g.kw * g.OH * g.OW) * sizeof(float));
     if (!cols) return NULL;
     conv_forward_images(&g, N, F, x->data, w->data, b ? b->data : NULL, y->data, cols, act, alpha);
-    dc_tensor *in3[3] = {x, w, b};
-    if (dc_needs_grad(c, 3, in3)) {
-        conv_saved *s = dc_scratch(c, sizeof *s);
-        dc_node *n = s ? dc_record(c, "conv2d", conv_backward, y, 3, in3) : NULL;
-        if (!n) return NULL;
-        s->g = g;
-        s->act = act;
-        s->alpha = alpha;
-        n->saved = s;
-    }
-    return y;
+    return record_conv(c, "conv2d", conv_backward, y, x, w, b, &g, act, alpha);
 }
 
 /* ---- transposed convolution: the adjoint of conv2d with respect to its input ---- */
@@ -188,14 +197,7 @@ static void convt_backward(dc_ctx *c, dc_node *nd) {
     const int64_t CKK = F * g->kh * g->kw, OHW = g->OH * g->OW, ys = F * g->H * g->W;
     float *gx = dc_grad_buf(c, x), *gw = dc_grad_buf(c, w), *gb = b ? dc_grad_buf(c, b) : NULL;
     const float *gy = nd->out->grad->data;
-    if (gb)
-        for (int64_t n = 0; n < N; n++)
-            for (int64_t f = 0; f < F; f++) {
-                const float *r = gy + (n * F + f) * g->H * g->W;
-                float s = 0;
-                for (int64_t j = 0; j < g->H * g->W; j++) s += r[j];
-                gb[f] += s;
-            }
+    if (gb) bias_grad(gy, N, F, g->H * g->W, gb);
     if (!gx && !gw) return;
     float *col = dc_scratch(c, (size_t)(CKK * OHW) * sizeof(float));
     if (!col) {
@@ -249,14 +251,5 @@ dc_tensor *dc_conv2d_transpose(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor 
                 float *r = y->data + (n * F + f) * OH * OW;
                 for (int64_t j = 0; j < OH * OW; j++) r[j] += b->data[f];
             }
-    dc_tensor *in3[3] = {x, w, b};
-    if (dc_needs_grad(c, 3, in3)) {
-        conv_saved *s = dc_scratch(c, sizeof *s);
-        dc_node *n = s ? dc_record(c, "conv2d_transpose", convt_backward, y, 3, in3) : NULL;
-        if (!n) return NULL;
-        s->g = g;
-        s->act = DC_ACT_NONE;
-        n->saved = s;
-    }
-    return y;
+    return record_conv(c, "conv2d_transpose", convt_backward, y, x, w, b, &g, DC_ACT_NONE, 0);
 }
