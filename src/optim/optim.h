@@ -14,6 +14,7 @@ struct dc_optimizer {
     int64_t n;      /* parameters the state was made for (0 = none yet) */
     int64_t t;      /* steps taken */
     float *s1, *s2; /* state: momentum/m/accumulators */
+    float *clipped; /* the clipped gradient, when clipping is on */
 };
 
 #endif
