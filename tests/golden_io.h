@@ -262,6 +262,22 @@ static inline void fail_dc(gcase *c, const char *what) {
     cfail(c, "%s failed: %s", what, e && *e ? e : "(no error message)");
 }
 
+/* Copies src into the model's parameter or state tensor `name`. */
+static inline bool set_param(gcase *c, dc_model *m, const char *name, dc_tensor *src) {
+    dc_tensor *p = dc_model_param(m, name);
+    if (!p) {
+        fail_dc(c, name);
+        return false;
+    }
+    if (dc_tensor_numel(p) != dc_tensor_numel(src) || !dc_tensor_is_contiguous(p)) {
+        cfail(c, "%s: the model's tensor has %lld elements (contiguous: %d), the golden one %lld", name,
+              (long long)dc_tensor_numel(p), (int)dc_tensor_is_contiguous(p), (long long)dc_tensor_numel(src));
+        return false;
+    }
+    memcpy(dc_tensor_data(p), dc_tensor_data(src), (size_t)dc_tensor_numel(src) * sizeof(float));
+    return true;
+}
+
 static inline const gt_tensor *need(gcase *c, const char *name) {
     const gt_tensor *t = gt_find(&c->gf, name);
     if (!t) cfail(c, "%s: golden tensor '%s' is missing", c->gf.path, name);

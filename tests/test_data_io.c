@@ -6,25 +6,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char dir[64];
-
-static const char *write_file(const char *name, const void *data, size_t n, bool gz) {
-    static char path[4][256];
-    static int slot;
-    char *p = path[slot++ & 3];
-    snprintf(p, sizeof path[0], "%s/%s", dir, name);
-    if (gz) {
-        gzFile f = gzopen(p, "wb");
-        gzwrite(f, data, (unsigned)n);
-        gzclose(f);
-    } else {
-        FILE *f = fopen(p, "wb");
-        fwrite(data, 1, n, f);
-        fclose(f);
-    }
-    return p;
-}
-#define WRITE(name, text) write_file(name, text, strlen(text), false)
+#include "tmpfiles.h"
 
 static void test_bundled(void) {
     dc_tensor *x, *y;
@@ -212,15 +194,12 @@ static void test_transforms(void) {
 }
 
 int main(void) {
-    snprintf(dir, sizeof dir, "/tmp/deepc-data-XXXXXX");
-    if (!mkdtemp(dir)) return 1;
+    if (!tmp_dir_create()) return 1;
     test_bundled();
     test_csv_options();
     test_csv_bad();
     test_idx();
     test_transforms();
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) return 1;
+    if (!tmp_dir_remove()) return 1;
     return check_report("test_data_io");
 }

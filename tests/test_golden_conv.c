@@ -221,22 +221,6 @@ static dc_layer *make_layer(gcase *c, const img_spec *s, const run_io *io) {
     return l;
 }
 
-/* Copies src into the model's parameter or state tensor `name`. */
-static bool set_param(gcase *c, dc_model *m, const char *name, dc_tensor *src) {
-    dc_tensor *p = dc_model_param(m, name);
-    if (!p) {
-        fail_dc(c, name);
-        return false;
-    }
-    if (dc_tensor_numel(p) != dc_tensor_numel(src) || !dc_tensor_is_contiguous(p)) {
-        cfail(c, "%s: the model's tensor has %lld elements (contiguous: %d), the golden one %lld", name,
-              (long long)dc_tensor_numel(p), (int)dc_tensor_is_contiguous(p), (long long)dc_tensor_numel(src));
-        return false;
-    }
-    memcpy(dc_tensor_data(p), dc_tensor_data(src), (size_t)dc_tensor_numel(src) * sizeof(float));
-    return true;
-}
-
 /* Builds the one-layer model for x's shape and loads the golden parameters; NULL on failure. */
 static dc_model *make_model(gcase *c, const img_spec *s, run_io *io) {
     dc_model *m = dc_sequential();

@@ -282,22 +282,6 @@ static dc_layer *recurrent_layer(const rnn_spec *s, int64_t units, bool return_s
     }
 }
 
-/* Copies src into the model's parameter `name`. */
-static bool set_param(gcase *c, dc_model *m, const char *name, dc_tensor *src) {
-    dc_tensor *p = dc_model_param(m, name);
-    if (!p) {
-        fail_dc(c, name);
-        return false;
-    }
-    if (dc_tensor_numel(p) != dc_tensor_numel(src) || !dc_tensor_is_contiguous(p)) {
-        cfail(c, "%s: the model's tensor has %lld elements (contiguous: %d), the golden one %lld", name,
-              (long long)dc_tensor_numel(p), (int)dc_tensor_is_contiguous(p), (long long)dc_tensor_numel(src));
-        return false;
-    }
-    memcpy(dc_tensor_data(p), dc_tensor_data(src), (size_t)dc_tensor_numel(src) * sizeof(float));
-    return true;
-}
-
 /* KIND_SEQ: Input [T, F] -> recurrent layer (return_sequences); KIND_EMB: Input [T] ->
  * Embedding(V, D, mask_zero) "emb"; KIND_EMB_SEQ: both, the recurrent layer returning the final
  * state. Parameters loaded from the golden file; NULL on failure. */

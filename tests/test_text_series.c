@@ -6,25 +6,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char dir[64];
-
-static const char *write_file(const char *name, const void *data, size_t n, bool gz) {
-    static char path[4][256];
-    static int slot;
-    char *p = path[slot++ & 3];
-    snprintf(p, sizeof path[0], "%s/%s", dir, name);
-    if (gz) {
-        gzFile f = gzopen(p, "wb");
-        gzwrite(f, data, (unsigned)n);
-        gzclose(f);
-    } else {
-        FILE *f = fopen(p, "wb");
-        fwrite(data, 1, n, f);
-        fclose(f);
-    }
-    return p;
-}
-#define WRITE(name, text) write_file(name, text, strlen(text), false)
+#include "tmpfiles.h"
 
 /* The first n elements of t are want[0..n). */
 static bool prefix_is(dc_tensor *t, const float *want, int64_t n) {
@@ -380,8 +362,7 @@ static void test_pipeline(void) {
 }
 
 int main(void) {
-    snprintf(dir, sizeof dir, "/tmp/deepc-text-XXXXXX");
-    if (!mkdtemp(dir)) {
+    if (!tmp_dir_create()) {
         perror("mkdtemp");
         return 1;
     }
@@ -395,8 +376,6 @@ int main(void) {
     test_sequences();
     test_chars();
     test_pipeline();
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    if (!tmp_dir_remove()) fprintf(stderr, "could not remove %s\n", dir);
     return check_report("test_text_series");
 }
