@@ -22,6 +22,13 @@ static bool pool_check(const char *op, const dc_tensor *x, int kh, int kw, int s
     return true;
 }
 
+/* Checks the window, makes *x contiguous and returns the [N, C, OH, OW] output (NULL on error). */
+static dc_tensor *pool_out(dc_ctx *c, const char *op, dc_tensor **x, int kh, int kw, int sh, int sw) {
+    if (!pool_check(op, *x, kh, kw, sh, sw) || !(*x = dc_contig(c, *x))) return NULL;
+    const int64_t *d = (*x)->shape;
+    return dc_out(c, 4, (int64_t[]){d[0], d[1], (d[2] - kh) / sh + 1, (d[3] - kw) / sw + 1});
+}
+
 static void maxpool_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
@@ -59,11 +66,9 @@ static void max2x2_row(const float *r0, int64_t W, int64_t OW, int32_t base, flo
 
 dc_tensor *dc_max_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw) {
     DC_CHECK_ARGS(c, "max_pool2d", x);
-    if (!pool_check("max_pool2d", x, kh, kw, sh, sw) || !(x = dc_contig(c, x))) return NULL;
-    int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
-    int64_t OH = (H - kh) / sh + 1, OW = (W - kw) / sw + 1;
-    dc_tensor *y = dc_out(c, 4, (int64_t[]){N, C, OH, OW});
+    dc_tensor *y = pool_out(c, "max_pool2d", &x, kh, kw, sh, sw);
     if (!y) return NULL;
+    int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3], OH = y->shape[2], OW = y->shape[3];
     bool need = DC_NEEDS1(c, x);
     int32_t *arg = need ? dc_scratch(c, (size_t)y->numel * sizeof *arg) : NULL;
     if (need && !arg) return NULL;
@@ -123,11 +128,9 @@ static void avgpool_backward(dc_ctx *c, dc_node *n) {
 
 dc_tensor *dc_avg_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw) {
     DC_CHECK_ARGS(c, "avg_pool2d", x);
-    if (!pool_check("avg_pool2d", x, kh, kw, sh, sw) || !(x = dc_contig(c, x))) return NULL;
-    int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
-    int64_t OH = (H - kh) / sh + 1, OW = (W - kw) / sw + 1;
-    dc_tensor *y = dc_out(c, 4, (int64_t[]){N, C, OH, OW});
+    dc_tensor *y = pool_out(c, "avg_pool2d", &x, kh, kw, sh, sw);
     if (!y) return NULL;
+    int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3], OH = y->shape[2], OW = y->shape[3];
     float s = 1.0f / (float)(kh * kw);
     for (int64_t p = 0; p < N * C; p++)
         for (int64_t oy = 0; oy < OH; oy++)
