@@ -1,10 +1,12 @@
 # deepc: `make demo` and `make test` do everything on a fresh Debian machine.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test asan examples bench golden clean
+.PHONY: all deps build demo test asan fuzz examples bench golden clean
 
 all: build
 
@@ -32,6 +34,13 @@ asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
+# Every parser under libFuzzer (clang, ASan+UBSan), FUZZ_SECONDS each (CI runs 30 s each).
+fuzz:
+	scripts/deps.sh --fuzz
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DDC_FUZZ=ON -DDC_NATIVE=OFF
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	scripts/fuzz.sh $(FUZZ_BUILD)/fuzz $(FUZZ_SECONDS)
+
 # Runs every example program on its bundled or Debian-packaged data.
 examples: build
 	@for e in xor iris digits_mlp image_classifier gdp_forecast text_classify lstm_fashion cnn_fashion; do echo "== $$e"; $(BUILD)/examples/$$e || exit 1; done
@@ -46,4 +55,4 @@ golden:
 	/usr/bin/python3 scripts/golden/gen_golden.py tests/golden
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -607,6 +607,108 @@ dc_status dc_plot_lines_svg(const char *path, const char *title, const char *xla
                             const char *ylabel, const double *x, int64_t n,
                             const dc_series *series, int nseries);
 
+/* ====================================================================================== */
+/* 10. files: models, checkpoints, safetensors, NumPy                                     */
+/* ====================================================================================== */
+/* Every writer below replaces its file atomically: it writes "<path>.tmp.<pid>" in the same
+ * directory, fsyncs it, renames it over path and fsyncs the directory, so a crash, a kill or a
+ * full disk leaves either the old file or the complete new one. Every reader validates sizes,
+ * offsets and shapes against the file before it allocates or reads, and answers a broken or
+ * hostile file with DC_ERR_FORMAT (or DC_ERR_IO) naming the file, the entry and the numbers. */
+
+/* Element types in files. deepc computes in float32 and converts on load and save. */
+typedef enum dc_dtype {
+    DC_DTYPE_F32, DC_DTYPE_F64, DC_DTYPE_F16, DC_DTYPE_BF16,
+    DC_DTYPE_I8, DC_DTYPE_I16, DC_DTYPE_I32, DC_DTYPE_I64,
+    DC_DTYPE_U8, DC_DTYPE_U16, DC_DTYPE_U32, DC_DTYPE_U64,
+    DC_DTYPE_BOOL,
+    DC_DTYPE_COUNT
+} dc_dtype;
+/* safetensors' names: "F32", "F64", "F16", "BF16", "I8", ..., "U64", "BOOL". */
+const char *dc_dtype_name(dc_dtype t);
+/* Bytes per element (0 for an unknown dtype). */
+size_t dc_dtype_size(dc_dtype t);
+
+/* ---- safetensors: an 8-byte little-endian header size, a JSON header
+ * {"__metadata__": {key: string}, name: {"dtype", "shape", "data_offsets": [begin, end]}},
+ * then the data, little-endian, C order. The format of the Python ecosystem's weights. ---- */
+typedef struct dc_safetensors dc_safetensors;
+/* Opens a file and validates its header: JSON, dtypes, shapes, offsets inside the data and
+ * covering it without holes or overlaps. Tensors are read on demand. NULL on error. */
+dc_safetensors *dc_safetensors_open(const char *path);
+void dc_safetensors_close(dc_safetensors *st);
+/* Tensors in the file, in the order of their data. */
+int dc_safetensors_count(const dc_safetensors *st);
+const char *dc_safetensors_name(const dc_safetensors *st, int i);
+/* Index of a tensor by name, or -1. */
+int dc_safetensors_find(const dc_safetensors *st, const char *name);
+/* Shape (into shape[DC_MAX_DIMS]) and dtype of tensor i; returns its rank, or -1 if i is out of
+ * range. A 0-d (scalar) tensor is reported as shape [1]. */
+int dc_safetensors_shape(const dc_safetensors *st, int i, int64_t *shape, dc_dtype *dtype);
+/* Tensor `name` as a new owned float32 tensor (F16, BF16, F64 and integers converted). */
+dc_tensor *dc_safetensors_read(const dc_safetensors *st, const char *name);
+/* Reads tensor `name` into the contiguous tensor dst, whose shape must be the file's:
+ * DC_ERR_SHAPE names the tensor and both shapes. */
+dc_status dc_safetensors_read_into(const dc_safetensors *st, const char *name, dc_tensor *dst);
+/* A "__metadata__" value, or NULL if absent. */
+const char *dc_safetensors_meta(const dc_safetensors *st, const char *key);
+/* Writes n tensors (any strides) named names[i], stored as dtype (F32, F16 or BF16; F16/BF16
+ * round to nearest even), with nmeta metadata pairs keys[i] -> values[i] (nmeta may be 0).
+ * Names must be unique, non-empty and not "__metadata__". */
+dc_status dc_safetensors_save(const char *path, int n, const char *const *names, const dc_tensor *const *tensors,
+                              dc_dtype dtype, int nmeta, const char *const *keys, const char *const *values);
+
+/* ---- NumPy .npy and .npz ---- */
+/* Loads an .npy array (format 1.0, 2.0 or 3.0; float16/32/64, int8-64, uint8-64 or bool; little
+ * or big endian; C order) as an owned float32 tensor. DC_ERR_FORMAT for Fortran order or other
+ * dtypes; DC_ERR_NUMERIC when an integer is too large to be exact in float32 (|v| > 2^24).
+ * A 0-d array comes back as shape [1]. */
+dc_tensor *dc_npy_load(const char *path);
+/* Saves t (any strides) as dtype: F32, F64, I8-I64, U8-U64 or BOOL, with NumPy's own header.
+ * For integer and bool dtypes every value must be a whole number in range (bool: 0 or 1);
+ * DC_ERR_NUMERIC names the first that is not, and nothing is written. */
+dc_status dc_npy_save(const char *path, const dc_tensor *t, dc_dtype dtype);
+/* Loads every array of an .npz archive (stored or deflated, as np.savez and
+ * np.savez_compressed write them): *n arrays, names without ".npy". Free with dc_npz_free. */
+dc_status dc_npz_load(const char *path, int *n, char ***names, dc_tensor ***arrays);
+void dc_npz_free(int n, char **names, dc_tensor **arrays);
+/* Saves n float32 arrays as an .npz archive (deflated if compress, as np.savez_compressed). */
+dc_status dc_npz_save(const char *path, int n, const char *const *names, const dc_tensor *const *arrays,
+                      bool compress);
+
+/* ---- models ---- */
+/* Saves a built model in one safetensors file: its parameters and state under their names
+ * ("dense_1.weight", "batch_normalization.running_mean"), the architecture as JSON in the
+ * metadata key "deepc.model", and the loss, metrics and optimiser settings if compiled. Python's
+ * safetensors reads the weights as they are. */
+dc_status dc_model_save(const dc_model *m, const char *path);
+/* A model rebuilt from dc_model_save's file, with its weights, compiled as it was saved (with a
+ * fresh optimiser) if it was compiled. NULL on error. */
+dc_model *dc_model_load(const char *path);
+/* Weights only, in safetensors: every parameter and state tensor of a built model. */
+dc_status dc_model_save_weights(const dc_model *m, const char *path);
+/* Loads weights into a built model from a safetensors file (deepc's or another framework's with
+ * the same names): every parameter and state tensor must be present with its shape, and extra
+ * tensors are an error unless allow_extra. Values are checked finite. Nothing changes on error. */
+dc_status dc_model_load_weights(dc_model *m, const char *path, bool allow_extra);
+/* Training checkpoint: weights, state, the optimiser's state and step count, the epoch reached,
+ * the seed and random-number state, and the history so far. */
+dc_status dc_model_save_checkpoint(const dc_model *m, const char *path);
+/* Restores a checkpoint into a compiled model of the same architecture and optimiser; the next
+ * dc_model_fit resumes at the epoch after the checkpoint's and, given the same data, batch size
+ * and thread count, ends bit-identical to a run that was never interrupted. */
+dc_status dc_model_load_checkpoint(dc_model *m, const char *path);
+
+/* ---- vocabularies ---- */
+/* Writes a vocabulary as text, one token per line in index order (the layout of BERT's
+ * vocab.txt), atomically. Tokens holding a newline cannot be written (DC_ERR_ARG). */
+dc_status dc_vocab_save(const dc_vocab *v, const char *path);
+/* Reads a vocab.txt: line i (from 0) is the token of index i; a trailing CR is dropped. Unknown
+ * tokens map to the line holding "[UNK]" or "<oov>", which must exist. chars selects the
+ * character tokeniser for dc_texts_to_sequences. Errors: DC_ERR_IO, DC_ERR_FORMAT (NUL bytes,
+ * duplicate tokens naming both lines, no [UNK]/<oov> line, an empty file, more than 2^24 lines). */
+dc_vocab *dc_vocab_load(const char *path, bool chars);
+
 #ifdef __cplusplus
 }
 #endif
