@@ -1,5 +1,6 @@
 /* 8x8 handwritten digits: a Keras-style MLP with a summary, per-epoch progress, validation,
- * a test accuracy, the history as CSV and the learning curves as SVG. */
+ * a test accuracy, the history as CSV and the learning curves as SVG. The trained model is saved
+ * with the test set as NumPy files, for `deepc evaluate` (tools/deepc.c) to score again. */
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -47,7 +48,12 @@ int main(int argc, char **argv) {
     snprintf(svg, sizeof svg, "%s/digits_curves.svg", outdir);
     if (dc_history_write_csv(h, csv)) return fail("history");
     if (dc_plot_history_svg(h, svg, "MLP on 8x8 digits")) return fail("plot");
-    printf("history: %s\nlearning curves: %s\n", csv, svg);
+    char model[512], tx[512], ty[512];
+    snprintf(model, sizeof model, "%s/digits_mlp.safetensors", outdir);
+    snprintf(tx, sizeof tx, "%s/digits_test_x.npy", outdir);
+    snprintf(ty, sizeof ty, "%s/digits_test_y.npy", outdir);
+    if (dc_model_save(m, model) || dc_npy_save(tx, xte, DC_DTYPE_F32) || dc_npy_save(ty, yte, DC_DTYPE_U8)) return fail("save");
+    printf("history: %s\nlearning curves: %s\nmodel: %s (test set: %s, %s)\n", csv, svg, model, tx, ty);
     printf("test_loss=%.4f\ntest_accuracy=%.4f\n", res[0], res[1]);
     int rc = res[1] >= 0.95 ? 0 : 1;
     dc_history_free(h);

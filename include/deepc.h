@@ -453,6 +453,9 @@ float *dc_model_grads(dc_model *m);
  * owned by the model. */
 dc_tensor *dc_model_param(dc_model *m, const char *name);
 int dc_model_num_layers(const dc_model *m);
+/* The compiled metrics, in order (0 of them if the model is not compiled). */
+int dc_model_num_metrics(const dc_model *m);
+dc_metric dc_model_metric(const dc_model *m, int i);
 dc_layer *dc_model_layer(dc_model *m, int i);
 
 /* Per-epoch record of fit. */
@@ -476,10 +479,25 @@ typedef struct dc_fit_opts {
     uint64_t seed;           /* shuffling and dropout seed, default 42 */
     int verbose;             /* 0 silent, 1 one line per epoch (default) */
     FILE *log;               /* where progress goes, default stdout */
+    /* Checkpoints (written atomically, see section 10). A failed write stops training with
+     * the error; the previous file stays intact. */
+    const char *checkpoint_path; /* training checkpoint written every checkpoint_every epochs and
+                                    after the last one; NULL (default) for none */
+    int checkpoint_every;        /* default 1 */
+    bool resume;                 /* if checkpoint_path exists, continue from it (after a crash or
+                                    a kill, rerun the same program) */
+    const char *best_path;       /* model file (dc_model_save) written whenever `monitor` improves */
+    const char *monitor;         /* history key watched for best_path: default "val_loss" with
+                                    validation data, else "loss"; keys holding "loss", "mae" or
+                                    "mse" are minimised, others maximised */
 } dc_fit_opts;
 dc_fit_opts dc_fit_defaults(void);
-/* Trains; if history is not NULL it receives a new dc_history the caller frees.
- * A non-finite loss stops training with DC_ERR_NUMERIC naming the epoch and batch. */
+/* Trains to epoch opts->epochs; if history is not NULL it receives a new dc_history the caller
+ * frees. Every epoch's shuffle and dropout streams derive from the seed and the epoch number, so
+ * a run resumed from a checkpoint (dc_model_load_checkpoint or opts->resume) starts at the epoch
+ * after the checkpoint's and ends bit-identical to one that was never interrupted, its history
+ * holding every epoch. A non-finite loss or gradient stops training with DC_ERR_NUMERIC naming
+ * the epoch, the batch and (for a gradient) the first parameter that went non-finite. */
 dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y,
                        const dc_fit_opts *opts, dc_history **history);
 /* Loss then the compiled metrics, in order, into results[1 + nmetrics]. Inference (evaluate and

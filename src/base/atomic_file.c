@@ -3,8 +3,11 @@
 
 #include "atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,6 +77,37 @@ static dc_status write_tmp_and_rename(const char *path, const char *tmp, dc_writ
     return sync_dir(path);
 }
 
+/* Removes "<name>.tmp.<pid>" files that writers killed mid-write left beside path, when their
+ * process no longer exists (on this machine), so that kills do not fill the disk over time. */
+static void remove_stale(const char *path) {
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t blen = strlen(base);
+    char dir[4096];
+    if (slash) {
+        size_t len = slash == path ? 1 : (size_t)(slash - path);
+        if (len >= sizeof dir) return;
+        memcpy(dir, path, len);
+        dir[len] = 0;
+    } else {
+        snprintf(dir, sizeof dir, ".");
+    }
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp.", 5) != 0) continue;
+        const char *digits = n + blen + 5;
+        char *end;
+        long pid = strtol(digits, &end, 10);
+        if (!*digits || *end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+        (void)unlinkat(dirfd(d), n, 0);
+    }
+    closedir(d);
+}
+
 dc_status dc_write_file_atomic(const char *path, dc_write_fn write, void *arg) {
     if (!path || !*path) return dc_error(DC_ERR_ARG, "file path is NULL or empty");
     if (!write) return dc_error(DC_ERR_ARG, "writing '%s': no write callback", path);
@@ -81,6 +115,7 @@ dc_status dc_write_file_atomic(const char *path, dc_write_fn write, void *arg) {
     char *tmp = dc_alloc(cap);
     if (!tmp) return DC_ERR_NOMEM;
     snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid());
+    remove_stale(path);
     dc_status st = write_tmp_and_rename(path, tmp, write, arg);
     dc_free(tmp);
     return st;

@@ -14,7 +14,8 @@ typedef dc_status (*dc_write_fn)(FILE *f, void *arg);
 /* Calls write(f, arg) on "<path>.tmp.<pid>" in path's directory, flushes and fsyncs it,
  * renames it over path and fsyncs the directory. On failure the temporary file is removed,
  * an existing file at path is left untouched, and the status is DC_ERR_IO (naming the
- * path and the system's reason), DC_ERR_ARG or the callback's own status. */
+ * path and the system's reason), DC_ERR_ARG or the callback's own status. Temporary files that
+ * writers killed mid-write left beside path are removed once their process is gone. */
 dc_status dc_write_file_atomic(const char *path, dc_write_fn write, void *arg);
 
 #endif

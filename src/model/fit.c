@@ -166,6 +166,27 @@ static void gather(float *dst, const dc_tensor *t, const int64_t *idx, int64_t s
     }
 }
 
+/* True if no element is NaN or Inf: an integer test on the exponent bits, which vectorises. */
+static bool all_finite(const float *g, int64_t n) {
+    const uint32_t *u = (const uint32_t *)g;
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < n; i++) bad |= (u[i] & 0x7f800000u) == 0x7f800000u;
+    return !bad;
+}
+
+/* Names the first parameter whose gradient is not finite. */
+static dc_status nonfinite_grad(const dc_model *m) {
+    for (int i = 0; i < m->np; i++) {
+        const dc_tensor *g = m->gtens[i];
+        if (!g) continue;
+        for (int64_t k = 0; k < g->numel; k++)
+            if (!isfinite(g->data[k]))
+                return dc_error(DC_ERR_NUMERIC, "the gradient of %s became non-finite (%g at element %lld)", m->pnames[i], (double)g->data[k],
+                                (long long)k);
+    }
+    return dc_error(DC_ERR_NUMERIC, "a gradient is not finite");
+}
+
 /* One optimisation step on rows already staged in xbuf/ybuf. */
 static dc_status step_staged(dc_model *m, const dc_tensor *x, const dc_tensor *y, int64_t n, float *loss_out, acc *a) {
     dc_ctx *c = m->ctx;
@@ -179,10 +200,11 @@ static dc_status step_staged(dc_model *m, const dc_tensor *x, const dc_tensor *y
     if (!loss) return dc_last_status() ? dc_last_status() : DC_ERR_STATE;
     float lv = loss->data[0];
     if (loss_out) *loss_out = lv;
-    if (!isfinite(lv)) return dc_error(DC_ERR_NUMERIC, "loss is %g", (double)lv);
+    if (!isfinite(lv)) return dc_error(DC_ERR_NUMERIC, "the loss became non-finite (%g)", (double)lv);
     memset(m->gbuf, 0, (size_t)m->ptotal * sizeof(float));
     dc_status s = dc_backward(c, loss);
     if (s) return s;
+    if (!all_finite(m->gbuf, m->ptotal)) return nonfinite_grad(m);
     if ((s = dc_optimizer_step(m->opt, m->pbuf, m->gbuf, m->ptotal))) return s;
     if (a) {
         a->loss += (double)lv * (double)n;
@@ -337,6 +359,44 @@ static dc_status record(dc_history *h, int ep, const dc_model *m, const double *
     return s;
 }
 
+/* The shuffle and dropout streams of epoch ep: functions of the seed and the epoch only, so a
+ * resumed run draws what an uninterrupted one would have. */
+static void epoch_rngs(uint64_t seed, int ep, dc_rng *shuf, dc_rng *drop) {
+    dc_rng_seed(shuf, seed + 0x9e3779b97f4a7c15ull * (uint64_t)(ep + 1));
+    dc_rng_seed(drop, (seed ^ 0x5eedd40f0ull) + 0xd1b54a32d192ed03ull * (uint64_t)(ep + 1));
+}
+
+/* Losses and errors fall as they improve; accuracies rise. */
+static bool minimised(const char *key) { return strstr(key, "loss") || strstr(key, "mae") || strstr(key, "mse"); }
+
+static bool file_exists(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+/* After epoch ep: the periodic checkpoint and the best model, as the options ask. */
+static dc_status epoch_files(dc_model *m, const dc_fit_opts *o, int ep, const char *monitor, double *best, FILE *log) {
+    dc_status s = DC_OK;
+    if (o->checkpoint_path && ((ep + 1) % o->checkpoint_every == 0 || ep + 1 == o->epochs) &&
+        (s = dc_model_save_checkpoint(m, o->checkpoint_path)))
+        return dc_error_prefix("fit: epoch %d: checkpoint", ep + 1), s;
+    if (o->best_path) {
+        const double *v = dc_history_get(m->hist, monitor);
+        if (!v)
+            return dc_error(DC_ERR_ARG, "fit: monitor \"%s\" is not recorded (keys: loss, the metrics, val_ with validation data)",
+                            monitor);
+        double now = v[ep];
+        bool better = isfinite(now) && (isnan(*best) || (minimised(monitor) ? now < *best : now > *best));
+        if (better) {
+            if ((s = dc_model_save(m, o->best_path))) return dc_error_prefix("fit: epoch %d: best model", ep + 1), s;
+            if (o->verbose) fprintf(log, "Epoch %d: %s improved to %.5g, model saved to %s\n", ep + 1, monitor, now, o->best_path);
+            *best = now;
+        }
+    }
+    return DC_OK;
+}
+
 dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y, const dc_fit_opts *opts, dc_history **history) {
     if (history) *history = NULL;
     dc_fit_opts o = opts ? *opts : dc_fit_defaults();
@@ -347,6 +407,8 @@ dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y, cons
     if (!(o.validation_split >= 0 && o.validation_split < 1))
         return dc_error(DC_ERR_ARG, "fit: validation_split %g is outside [0, 1)", (double)o.validation_split);
     if ((o.val_x == NULL) != (o.val_y == NULL)) return dc_error(DC_ERR_ARG, "fit: give both val_x and val_y, or neither");
+    if (o.checkpoint_every <= 0) o.checkpoint_every = 1;
+    if (o.resume && !o.checkpoint_path) return dc_error(DC_ERR_ARG, "fit: resume needs checkpoint_path");
     if (o.val_x && (s = check_xy(m, o.val_x, o.val_y, "fit (validation data)"))) return s;
     FILE *log = o.log ? o.log : stdout;
     int64_t N = x->shape[0], nval = 0;
@@ -357,23 +419,50 @@ dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y, cons
             return dc_error(DC_ERR_ARG, "fit: validation_split %g of %lld rows leaves an empty part", (double)o.validation_split,
                             (long long)N);
     }
+    bool has_val = vx || nval;
+    const char *monitor = o.monitor ? o.monitor : has_val ? "val_loss" : "loss";
     int64_t ntr = N - nval;
     int64_t batch = DC_MIN(o.batch_size, ntr);
+    if (o.resume && file_exists(o.checkpoint_path)) {
+        if ((s = dc_model_load_checkpoint(m, o.checkpoint_path))) return dc_error_prefix("fit: resume"), s;
+        if (o.verbose) fprintf(log, "Resuming from %s after epoch %d\n", o.checkpoint_path, m->epoch);
+    }
+    int start = 0;
+    uint64_t seed = o.seed;
+    if (m->resuming) {
+        if (m->fit_rows != ntr || m->fit_batch != batch)
+            return dc_error(DC_ERR_ARG, "fit: the checkpoint was written by a fit on %lld rows in batches of %lld; this one has %lld rows "
+                            "in batches of %lld", (long long)m->fit_rows, (long long)m->fit_batch, (long long)ntr, (long long)batch);
+        start = m->epoch;
+        seed = m->fit_seed; /* the run being continued decides its random streams */
+    } else {
+        dc_history_free(m->hist);
+        m->hist = NULL;
+        m->epoch = 0;
+    }
     if ((s = ensure_staging(m, x, y, batch))) return s;
     int64_t *idx = dc_alloc((size_t)ntr * sizeof *idx);
-    dc_history *h = dc_history_new();
-    if (!idx || !h) {
+    if (!m->hist) m->hist = dc_history_new();
+    if (!idx || !m->hist) {
         dc_free(idx);
-        dc_history_free(h);
         return DC_ERR_NOMEM;
     }
-    for (int64_t i = 0; i < ntr; i++) idx[i] = i;
+    m->resuming = false;
+    m->fit_seed = seed;
+    m->fit_rows = ntr;
+    m->fit_batch = batch;
+    double best = NAN;
+    if (o.best_path) { /* a resumed run remembers the best value so far */
+        const double *v = dc_history_get(m->hist, monitor);
+        for (int e = 0; v && e < start; e++)
+            if (isfinite(v[e]) && (isnan(best) || (minimised(monitor) ? v[e] < best : v[e] > best))) best = v[e];
+    }
     dc_rng shuf;
-    dc_rng_seed(&shuf, o.seed);
-    dc_rng_seed(&m->rng, o.seed ^ 0x5eedd40f0u);
     double tr[1 + DC_MAX_METRICS], va[1 + DC_MAX_METRICS];
-    for (int ep = 0; ep < o.epochs && !s; ep++) {
+    for (int ep = start; ep < o.epochs && !s; ep++) {
         double t0 = dc_now();
+        epoch_rngs(seed, ep, &shuf, &m->rng);
+        for (int64_t i = 0; i < ntr; i++) idx[i] = i;
         if (o.shuffle) dc_rng_shuffle(&shuf, idx, ntr);
         acc a;
         memset(&a, 0, sizeof a);
@@ -382,25 +471,28 @@ dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y, cons
             gather(m->xbuf, x, idx, r, n);
             gather(m->ybuf, y, idx, r, n);
             s = step_staged(m, x, y, n, NULL, &a);
-            if (s == DC_ERR_NUMERIC)
-                dc_error(DC_ERR_NUMERIC, "fit: the loss became non-finite at epoch %d, batch %lld; training stopped "
-                         "(lower the learning rate or check the data)", ep + 1, (long long)b + 1);
+            if (s == DC_ERR_NUMERIC) {
+                char why[256];
+                snprintf(why, sizeof why, "%s", dc_last_error());
+                dc_error(DC_ERR_NUMERIC, "fit: %s at epoch %d, batch %lld; training stopped (lower the learning rate or check the data)",
+                         why, ep + 1, (long long)b + 1);
+            }
             else if (s)
                 dc_error_prefix("fit: epoch %d, batch %lld", ep + 1, (long long)b + 1);
         }
         if (s) break;
         tr[0] = a.loss / (double)a.rows;
         for (int i = 0; i < m->nmetrics; i++) tr[1 + i] = metric_value(m, &a, i);
-        bool has_val = vx || nval;
         if (vx) s = eval_rows(m, vx, vy, 0, vx->shape[0], o.batch_size, va);
         else if (nval) s = eval_rows(m, x, y, ntr, N, o.batch_size, va);
         if (s) break;
         double secs = dc_now() - t0;
         if (o.verbose) print_epoch(log, m, ep, o.epochs, secs, tr, has_val ? va : NULL);
-        s = record(h, ep, m, tr, has_val ? va : NULL, secs);
+        if ((s = record(m->hist, ep, m, tr, has_val ? va : NULL, secs))) break;
+        m->epoch = ep + 1;
+        s = epoch_files(m, &o, ep, monitor, &best, log);
     }
     dc_free(idx);
-    if (history) *history = h;
-    else dc_history_free(h);
+    if (history && !(*history = dc_history_clone(m->hist)) && !s) s = DC_ERR_NOMEM;
     return s;
 }

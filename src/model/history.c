@@ -31,6 +31,17 @@ void dc_history_free(dc_history *h) {
     dc_free(h);
 }
 
+dc_history *dc_history_clone(const dc_history *h) {
+    dc_history *c = h ? dc_history_new() : NULL;
+    for (int i = 0; c && i < h->nseries; i++)
+        for (int e = 0; e < h->epochs; e++)
+            if ((e == 0 || !isnan(h->values[i][e])) && dc_history_record(c, e, h->names[i], h->values[i][e])) {
+                dc_history_free(c);
+                return NULL;
+            }
+    return c;
+}
+
 static int find_series(const dc_history *h, const char *key) {
     for (int i = 0; i < h->nseries; i++)
         if (strcmp(h->names[i], key) == 0) return i;

@@ -11,4 +11,7 @@ dc_history *dc_history_new(void);
  * so that it can be a CSV column name. */
 dc_status dc_history_record(dc_history *h, int epoch, const char *key, double v);
 
+/* A deep copy (NULL on failure). */
+dc_history *dc_history_clone(const dc_history *h);
+
 #endif

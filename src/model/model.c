@@ -2,6 +2,8 @@
  * summary and parameter access. */
 #include "model.h"
 
+#include "history.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +45,7 @@ void dc_model_free(dc_model *m) {
     dc_ctx_free(m->ctx);
     dc_free(m->xbuf);
     dc_free(m->ybuf);
+    dc_history_free(m->hist);
     dc_free(m);
 }
 
@@ -59,8 +62,13 @@ static void auto_name(dc_model *m, dc_layer *l) {
     int count = 0;
     for (int i = 0; i < m->nlayers; i++)
         if (m->layers[i]->ops == l->ops) count++;
-    if (count) snprintf(l->name, sizeof l->name, "%s_%d", l->ops->base, count);
-    else snprintf(l->name, sizeof l->name, "%s", l->ops->base);
+    for (;; count++) { /* skip names the user gave to other layers */
+        if (count) snprintf(l->name, sizeof l->name, "%s_%d", l->ops->base, count);
+        else snprintf(l->name, sizeof l->name, "%s", l->ops->base);
+        bool taken = false;
+        for (int i = 0; i < m->nlayers && !taken; i++) taken = strcmp(m->layers[i]->name, l->name) == 0;
+        if (!taken) return;
+    }
 }
 
 /* Infers l's output shape from the previous layer's output. */
@@ -96,6 +104,12 @@ dc_status dc_model_add(dc_model *m, dc_layer *l) {
         m->cap = cap;
     }
     auto_name(m, l);
+    for (int i = 0; i < m->nlayers; i++)
+        if (strcmp(m->layers[i]->name, l->name) == 0) {
+            dc_status s = dc_error(DC_ERR_ARG, "dc_model_add: a layer named \"%s\" is already in the model (layer %d)", l->name, i);
+            dc_layer_free(l);
+            return s;
+        }
     if (is_input) {
         m->has_input = true;
         m->in_ndim = l->in_ndim;
@@ -268,6 +282,10 @@ int64_t dc_model_trainable_count(const dc_model *m) {
 float *dc_model_params(dc_model *m) { return m ? m->pbuf : NULL; }
 float *dc_model_grads(dc_model *m) { return m ? m->gbuf : NULL; }
 int dc_model_num_layers(const dc_model *m) { return m ? m->nlayers : 0; }
+int dc_model_num_metrics(const dc_model *m) { return m && m->compiled ? m->nmetrics : 0; }
+dc_metric dc_model_metric(const dc_model *m, int i) {
+    return m && m->compiled && i >= 0 && i < m->nmetrics ? m->metrics[i] : DC_METRIC_COUNT;
+}
 dc_layer *dc_model_layer(dc_model *m, int i) { return (m && i >= 0 && i < m->nlayers) ? m->layers[i] : NULL; }
 
 dc_tensor *dc_model_param(dc_model *m, const char *name) {

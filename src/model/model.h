@@ -36,7 +36,16 @@ struct dc_model {
     dc_ctx *ctx;
     float *xbuf, *ybuf; /* batch staging */
     int64_t batch_cap;
+    /* training progress, saved in checkpoints */
+    int epoch;             /* epochs completed by the last fit (or restored) */
+    dc_history *hist;      /* that fit's history, owned */
+    uint64_t fit_seed;     /* its seed */
+    int64_t fit_rows, fit_batch; /* its training rows and batch size */
+    bool resuming;         /* restored from a checkpoint; the next fit continues it */
 };
+
+/* Architecture (and compile settings) as JSON text the caller frees with cJSON_free; NULL on error. */
+char *dc_model_arch_json(const dc_model *m);
 
 /* Output shape of the model (without batch) into shape[out_ndim]; returns out_ndim. */
 int dc_model_out_shape(const dc_model *m, int64_t *shape);

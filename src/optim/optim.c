@@ -91,7 +91,7 @@ dc_status dc_optimizer_set_lr(dc_optimizer *o, float lr) {
 float dc_optimizer_lr(const dc_optimizer *o) { return o ? o->lr : 0; }
 const char *dc_optimizer_name(const dc_optimizer *o) { return o ? opt_names[o->kind] : ""; }
 
-static dc_status ensure_state(dc_optimizer *o, int64_t n) {
+dc_status dc_optimizer_prepare(dc_optimizer *o, int64_t n) {
     if (o->n == n) return DC_OK;
     if (o->n)
         return dc_error(DC_ERR_STATE, "%s: state was made for %lld parameters, step called with %lld", opt_names[o->kind],
@@ -141,7 +141,7 @@ static dc_status clip_grad(dc_optimizer *o, const float **gp, int64_t n) {
 
 dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n) {
     if (!o || !w || !g || n <= 0) return dc_error(DC_ERR_ARG, "optimizer step: NULL buffers or no parameters");
-    dc_status s = ensure_state(o, n);
+    dc_status s = dc_optimizer_prepare(o, n);
     if (s) return s;
     if ((o->clipnorm > 0 || o->clipvalue > 0) && (s = clip_grad(o, &g, n))) return s;
     o->t++;

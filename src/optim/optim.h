@@ -17,4 +17,7 @@ struct dc_optimizer {
     float *clipped; /* the clipped gradient, when clipping is on */
 };
 
+/* Allocates the state for n parameters (zeros) if not done yet; DC_ERR_STATE if made for another n. */
+dc_status dc_optimizer_prepare(dc_optimizer *o, int64_t n);
+
 #endif

@@ -1,0 +1,142 @@
+/* deepc: the command-line program. Inspects safetensors files and runs saved models on
+ * NumPy or CSV data, without writing any C.
+ *
+ *   deepc info FILE.safetensors              tensors, dtypes, shapes, metadata keys, the model
+ *   deepc predict MODEL X.npy|X.csv [OUT]     predictions to OUT (.npy or .csv) or stdout (CSV)
+ *   deepc evaluate MODEL X.npy|.csv Y.npy|.csv  loss and metrics as key=value lines
+ *
+ * CSV inputs hold numbers only, one row per sample, no header. A 2-D input whose rows have as
+ * many values as one model input is reshaped to the model's input shape (flat images work). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deepc.h"
+
+static int usage(void) {
+    fprintf(stderr, "usage:\n"
+                    "  deepc info FILE.safetensors\n"
+                    "  deepc predict MODEL.safetensors X.npy|X.csv [OUT.npy|OUT.csv]\n"
+                    "  deepc evaluate MODEL.safetensors X.npy|X.csv Y.npy|Y.csv\n");
+    return 2;
+}
+
+static int fail(const char *what) {
+    fprintf(stderr, "deepc: %s: %s\n", what, dc_last_error());
+    return 1;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static dc_tensor *load_array(const char *path) {
+    if (ends_with(path, ".npy")) return dc_npy_load(path);
+    dc_csv_opts o = dc_csv_defaults();
+    o.label_col = -2; /* every column is data */
+    dc_tensor *x = NULL;
+    return dc_csv_load(path, &o, &x, NULL) ? NULL : x;
+}
+
+/* Reshapes flat rows [N, F] to the model's input shape when F matches. */
+static dc_status fit_input(dc_model *m, dc_tensor *x) {
+    dc_layer *in = dc_model_layer(m, 0);
+    int64_t shape[DC_MAX_DIMS + 1];
+    int nd = dc_layer_output_shape(in, shape + 1);
+    int64_t per = 1;
+    for (int i = 0; i < nd; i++) per *= shape[i + 1];
+    if (nd > 1 && dc_tensor_ndim(x) == 2 && dc_tensor_dim(x, 1) == per) {
+        shape[0] = dc_tensor_dim(x, 0);
+        return dc_tensor_set_shape(x, nd + 1, shape);
+    }
+    return DC_OK;
+}
+
+static int info(const char *path) {
+    dc_safetensors *st = dc_safetensors_open(path);
+    if (!st) return fail("info");
+    int n = dc_safetensors_count(st);
+    int64_t total = 0;
+    printf("%s: %d tensors\n", path, n);
+    for (int i = 0; i < n; i++) {
+        int64_t shape[DC_MAX_DIMS], e = 1;
+        dc_dtype dt;
+        int nd = dc_safetensors_shape(st, i, shape, &dt);
+        char b[160];
+        for (int d = 0; d < nd; d++) e *= shape[d];
+        total += e;
+        printf("  %-48s %-5s %s\n", dc_safetensors_name(st, i), dc_dtype_name(dt), dc_shape_str(nd, shape, b, sizeof b));
+    }
+    printf("values: %lld\n", (long long)total);
+    const char *keys[] = {"deepc.model", "deepc.checkpoint", "format"};
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+        if (dc_safetensors_meta(st, keys[k])) printf("metadata %s: %zu bytes\n", keys[k], strlen(dc_safetensors_meta(st, keys[k])));
+    bool is_model = dc_safetensors_meta(st, "deepc.model") != NULL;
+    dc_safetensors_close(st);
+    if (is_model) {
+        dc_model *m = dc_model_load(path);
+        if (!m) return fail("loading the model");
+        dc_model_summary(m, stdout);
+        dc_model_free(m);
+    }
+    return 0;
+}
+
+static int predict(const char *model, const char *xpath, const char *out) {
+    dc_model *m = dc_model_load(model);
+    if (!m) return fail("loading the model");
+    dc_tensor *x = load_array(xpath);
+    if (!x) return dc_model_free(m), fail("reading the input");
+    dc_tensor *p = fit_input(m, x) ? NULL : dc_model_predict(m, x, 256);
+    int rc = 0;
+    if (!p) {
+        rc = fail("predict");
+    } else if (out && ends_with(out, ".npy")) {
+        if (dc_npy_save(out, p, DC_DTYPE_F32)) rc = fail("writing the predictions");
+    } else {
+        FILE *f = out ? fopen(out, "w") : stdout;
+        if (!f) {
+            fprintf(stderr, "deepc: cannot write %s\n", out);
+            rc = 1;
+        } else {
+            int64_t rows = dc_tensor_dim(p, 0), cols = dc_tensor_numel(p) / (rows ? rows : 1);
+            const float *d = dc_tensor_data(p);
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t c = 0; c < cols; c++) fprintf(f, "%.9g%c", d[r * cols + c], c + 1 < cols ? ',' : '\n');
+            if (out && fclose(f)) rc = 1;
+        }
+    }
+    dc_tensor_free(p);
+    dc_tensor_free(x);
+    dc_model_free(m);
+    return rc;
+}
+
+static int evaluate(const char *model, const char *xpath, const char *ypath) {
+    dc_model *m = dc_model_load(model);
+    if (!m) return fail("loading the model");
+    dc_tensor *x = load_array(xpath), *y = x ? load_array(ypath) : NULL;
+    double res[1 + 8];
+    int rc = 0;
+    if (!x || !y) rc = fail("reading the data");
+    else if (fit_input(m, x) || dc_model_evaluate(m, x, y, 256, res)) rc = fail("evaluate");
+    else {
+        /* the metric names come from the model file's compile settings */
+        printf("test_loss=%.4f\n", res[0]);
+        for (int i = 0; i < 8 && i < dc_model_num_metrics(m); i++)
+            printf("test_%s=%.4f\n", dc_metric_name(dc_model_metric(m, i)), res[1 + i]);
+    }
+    dc_tensor_free(x);
+    dc_tensor_free(y);
+    dc_model_free(m);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) return usage();
+    if (strcmp(argv[1], "info") == 0 && argc == 3) return info(argv[2]);
+    if (strcmp(argv[1], "predict") == 0 && (argc == 4 || argc == 5)) return predict(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
+    if (strcmp(argv[1], "evaluate") == 0 && argc == 5) return evaluate(argv[2], argv[3], argv[4]);
+    return usage();
+}
