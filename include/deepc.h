@@ -527,7 +527,13 @@ typedef struct dc_csv_opts {
     const char *label_name;  /* with skip_rows >= 1: pick the label column by header name */
 } dc_csv_opts;
 dc_csv_opts dc_csv_defaults(void);
-/* x [rows, features]; y [rows] (NULL if y_out is NULL or there is no label). */
+/* x [rows, features]; y [rows] (NULL if y_out is NULL or there is no label). On error both
+ * stay NULL. DC_ERR_FORMAT naming the file, line and column: a cell that is not a number
+ * ("abc", "1.5x", an empty cell), a row with another column count than the first, a NUL byte,
+ * a line over 16 MiB, an unterminated quote, no data rows, corrupt or truncated gzip data.
+ * DC_ERR_NUMERIC naming the line and column: NaN, Inf or a value beyond float32 ("nan", "inf",
+ * "1e999", "1e39"). DC_ERR_ARG: an out-of-range label_col or feature_cols entry, a label_name
+ * missing from the header. DC_ERR_IO: a file that cannot be opened. */
 dc_status dc_csv_load(const char *path, const dc_csv_opts *o, dc_tensor **x_out, dc_tensor **y_out);
 
 /* Feature scaling, fitted on training rows and applied to any [rows, features] tensor. */
@@ -551,7 +557,12 @@ dc_tensor *dc_take_rows(const dc_tensor *x, const int64_t *idx, int64_t n);
 dc_status dc_check_finite(const dc_tensor *t, const char *what);
 
 /* IDX files (MNIST format), plain or gzip. Images come back as float [N, rows, cols]
- * scaled to [0, 1] if scale is true, labels as float [N]. */
+ * scaled to [0, 1] if scale is true, labels as float [N]. Only unsigned bytes (type 0x08) with
+ * 1 to DC_MAX_DIMS dimensions are read. NULL on error: DC_ERR_IO for a missing file;
+ * DC_ERR_FORMAT naming the file and the numbers for a wrong magic, another element type, a
+ * zero dimension, more than 2^31 elements, a truncated header or data (checked against the
+ * file's size before allocating; for gzip, against what the compressed size can hold, and the
+ * data is taken in as it arrives), data after the last element, and corrupt gzip data. */
 dc_tensor *dc_idx_load(const char *path, bool scale);
 
 /* ---- sequences: time series and text (src/data/series.c, src/data/text.c) ---- */
@@ -575,7 +586,8 @@ dc_tensor *dc_csv_column(const char *path, const char *name);
 /* Reads a file in the fortune(6) format (plain or gzip): entries separated by lines holding
  * only '%'. *texts receives n owned, NUL-terminated entries without trailing white space
  * (free with dc_texts_free); blank entries are skipped. Errors: DC_ERR_IO if the file cannot
- * be read, DC_ERR_FORMAT if it holds a NUL byte (binary) or no entries. */
+ * be read; DC_ERR_FORMAT if it holds a NUL byte (binary; line and byte named), no entries,
+ * more than 1 GiB of text, or corrupt or truncated gzip data. */
 dc_status dc_read_fortunes(const char *path, char ***texts, int64_t *n);
 /* Frees n strings and their array (from dc_read_fortunes or dc_tokenize); NULL is ignored. */
 void dc_texts_free(char **texts, int64_t n);
@@ -595,13 +607,16 @@ dc_vocab *dc_vocab_build(char *const *texts, int64_t n, int64_t max_words, bool 
 void dc_vocab_free(dc_vocab *v);
 /* Number of indices, padding and out-of-vocabulary included. */
 int64_t dc_vocab_size(const dc_vocab *v);
-/* Index of a token (ASCII letters lower-cased in word mode); 1 if unknown; -1 if v or token
- * is NULL. */
+/* Index of a token (ASCII letters lower-cased in word mode; a loaded vocabulary first tries
+ * the token as written, so "[CLS]" or a cased "The" are found); the unknown index if absent:
+ * 1 for a built vocabulary, the [UNK]/<oov> line of a loaded one; -1 if v or token is NULL. */
 int64_t dc_vocab_index(const dc_vocab *v, const char *token);
 /* The token of an index ("<pad>" for 0, "<oov>" for 1); owned by v; NULL if out of range. */
 const char *dc_vocab_token(const dc_vocab *v, int64_t index);
 /* Owned float [n, maxlen] of token indices: the first maxlen tokens of each text, unknown
- * tokens as 1, padded with 0 at the end (or at the front if pad_front, as Keras does).
+ * tokens as the unknown index (1 for a built vocabulary, the [UNK]/<oov> line of a loaded one),
+ * padded with 0 at the end (or at the front if pad_front, as Keras does; a loaded vocabulary
+ * pads with 0 too, whatever its line 0 holds).
  * lengths_out (NULL or n values) receives each text's token count after truncation.
  * NULL on error, DC_ERR_ARG: NULL arguments, n <= 0, maxlen <= 0, a text with no tokens
  * ("text 12 has no tokens"), a vocabulary beyond 2^24 indices (not exact as float). */
@@ -718,13 +733,20 @@ dc_status dc_model_save_checkpoint(const dc_model *m, const char *path);
 dc_status dc_model_load_checkpoint(dc_model *m, const char *path);
 
 /* ---- vocabularies ---- */
-/* Writes a vocabulary as text, one token per line in index order (the layout of BERT's
- * vocab.txt), atomically. Tokens holding a newline cannot be written (DC_ERR_ARG). */
+/* Writes a vocabulary as text, one token per line in index order, each ended by '\n' (the
+ * layout of BERT's vocab.txt), atomically; dc_vocab_load gives back the same indices. A token
+ * that would not read back as itself cannot be written (DC_ERR_ARG naming its index, nothing
+ * written): one holding a newline (a character vocabulary of multi-line texts has "\n"), one
+ * ending in a carriage return, one longer than 1000 bytes; nor more than 2^24 tokens. */
 dc_status dc_vocab_save(const dc_vocab *v, const char *path);
-/* Reads a vocab.txt: line i (from 0) is the token of index i; a trailing CR is dropped. Unknown
- * tokens map to the line holding "[UNK]" or "<oov>", which must exist. chars selects the
- * character tokeniser for dc_texts_to_sequences. Errors: DC_ERR_IO, DC_ERR_FORMAT (NUL bytes,
- * duplicate tokens naming both lines, no [UNK]/<oov> line, an empty file, more than 2^24 lines). */
+/* Reads a vocab.txt (plain or gzip): line i (from 0) is the token of index i, taken verbatim
+ * ("##ing", "[CLS]"); "\r\n" line ends and a last line without '\n' are accepted. Unknown
+ * tokens map to the first line holding "[UNK]" or "<oov>", which must exist (BERT's [UNK] is
+ * 100); padding stays 0. chars selects the character tokeniser for dc_texts_to_sequences.
+ * NULL on error: DC_ERR_IO for a missing file; DC_ERR_FORMAT naming the file and line for NUL
+ * bytes, an empty line (a token cannot be empty), a token ending in a carriage return, a line
+ * over 1000 bytes, a token repeated (naming both lines), more than 2^24 lines, no [UNK]/<oov>
+ * line, an empty file, a file over 1 GiB, or corrupt gzip data. */
 dc_vocab *dc_vocab_load(const char *path, bool chars);
 
 #ifdef __cplusplus

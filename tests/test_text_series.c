@@ -206,9 +206,28 @@ static void test_fortunes(void) {
     CHECK_ERR(dc_read_fortunes(WRITE("seps", "%\n%\n \n%\n"), &texts, &n), DC_ERR_FORMAT, "seps", "no entries");
     CHECK_ERR(dc_read_fortunes(WRITE("empty", ""), &texts, &n), DC_ERR_FORMAT, "no entries");
     p = write_file("binary.dat", "ab\0cd", 5, false);
-    CHECK_ERR(dc_read_fortunes(p, &texts, &n), DC_ERR_FORMAT, "byte 2 is NUL");
+    CHECK_ERR(dc_read_fortunes(p, &texts, &n), DC_ERR_FORMAT, "binary.dat:1: byte 2 is NUL");
     CHECK_ERR(dc_read_fortunes(p, NULL, &n), DC_ERR_ARG, "NULL");
     CHECK_ERR(dc_read_fortunes(dir, &texts, &n), DC_ERR_IO, dir);
+
+    /* binary data: a NUL past the first read chunk, inside gzip, is named with its line */
+    size_t bn = (size_t)1 << 18;
+    char *bin = malloc(bn);
+    for (size_t i = 0; i < bn; i++) bin[i] = i % 50 == 49 ? '\n' : 'x';
+    bin[200000] = 0;
+    CHECK_ERR(dc_read_fortunes(write_file("binary.gz", bin, bn, true), &texts, &n), DC_ERR_FORMAT,
+              "binary.gz:4001: byte 200000 is NUL");
+    CHECK(texts == NULL && n == 0);
+    /* a single huge entry (no separator at all) comes back whole */
+    memset(bin, 'y', bn);
+    for (size_t i = 79; i < bn; i += 80) bin[i] = '\n';
+    bin[bn - 1] = '\n';
+    CHECK(dc_read_fortunes(write_file("huge_entry", bin, bn, false), &texts, &n) == DC_OK && n == 1);
+    if (n == 1) CHECK(strlen(texts[0]) == bn - 1 && texts[0][bn - 2] == 'y'); /* the final newline trimmed */
+    dc_texts_free(texts, n);
+    free(bin);
+    CHECK_ERR(dc_read_fortunes(WRITE("blank_entries", "\n\n  \t\n%\r\n\r\n"), &texts, &n), DC_ERR_FORMAT,
+              "blank_entries", "no entries", "11 bytes");
 
     const char *sys = "/usr/share/games/fortunes/computers";
     if (access(sys, R_OK) == 0) {

@@ -6,20 +6,29 @@
  * DC_MAX_DIMS dimensions.
  *
  * Choices:
- *  - The header is not trusted: the data is read in growing pieces, so a small file whose
- *    header claims huge dimensions fails as truncated without a huge allocation, and more
- *    than 2^31 elements are refused outright.
+ *  - The header is not trusted. More than 2^31 elements are refused outright. A plain file
+ *    must hold exactly the bytes its dimensions describe, which its size tells before
+ *    anything is allocated. A gzip file's size only bounds what it can hold (deflate expands
+ *    at most 1032 times), so its data is first gathered in a buffer that grows as bytes
+ *    arrive, and the float tensor is made only once a sixteenth of the data is there: a small
+ *    file claiming huge dimensions fails as truncated without a huge allocation.
  *  - Data after the last element the header describes is an error (DC_ERR_FORMAT): it
  *    means the header does not describe the file.
+ *  - Once the tensor exists, the bytes are converted piece by piece as they arrive, so the
+ *    whole byte array is never held next to it (MNIST's 47M pixels included).
  */
+#define _POSIX_C_SOURCE 200809L /* stat */
 #include "../tensor/tensor.h"
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #define IDX_MAX_ELEMS ((uint64_t)1 << 31)
 #define IDX_PIECE ((size_t)1 << 20)
+/* deflate's largest expansion: 258 bytes from 2 bits */
+#define IDX_GZIP_RATIO 1032u
 
 /* Turns a zlib read failure into a status naming the file. */
 static dc_status gz_fail(gzFile gz, const char *path) {
@@ -87,27 +96,70 @@ static dc_status read_header(gzFile gz, const char *path, int *ndim, int64_t *sh
     if (got < 4 * (size_t)*ndim)
         return dc_error(DC_ERR_FORMAT, "%s: truncated IDX header: %d dimensions need %d bytes, found %zu%s", path, *ndim,
                         4 * *ndim, got, gz_cut_note(gz));
-    *numel = 1;
     for (int d = 0; d < *ndim; d++) {
         const unsigned char *p = h + 4 * d;
         shape[d] = (int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
-        if (shape[d] == 0) return dc_error(DC_ERR_FORMAT, "%s: IDX dimension %d is 0", path, d);
+    }
+    char dims[200];
+    dc_shape_str(*ndim, shape, dims, sizeof dims);
+    for (int d = 0; d < *ndim; d++)
+        if (shape[d] == 0) return dc_error(DC_ERR_FORMAT, "%s: IDX dimension %d is 0 (dimensions %s)", path, d, dims);
+    *numel = 1;
+    for (int d = 0; d < *ndim; d++) {
         /* both factors are below 2^32 and the product is checked every step: no overflow */
         *numel *= (uint64_t)shape[d];
         if (*numel > IDX_MAX_ELEMS)
-            return dc_error(DC_ERR_FORMAT, "%s: IDX dimensions %s hold more than 2^31 elements", path,
-                            dc_shape_str(*ndim, shape, (char[200]){0}, 200));
+            return dc_error(DC_ERR_FORMAT, "%s: IDX dimensions %s hold more than 2^31 elements", path, dims);
     }
     return DC_OK;
 }
 
-/* Reads exactly want bytes into a buffer that grows only as data actually arrives. */
-static dc_status read_data(gzFile gz, const char *path, size_t want, const char *dims, unsigned char **out) {
+static void to_floats(const unsigned char *b, size_t n, float *out, bool scale) {
+    /* a division, not a multiply by 1/255, so values match torchvision's ToTensor exactly */
+    if (scale)
+        for (size_t i = 0; i < n; i++) out[i] = (float)b[i] / 255.0f;
+    else
+        for (size_t i = 0; i < n; i++) out[i] = (float)b[i];
+}
+
+static dc_status truncated(gzFile gz, const char *path, const char *dims, size_t want, size_t have) {
+    return dc_error(DC_ERR_FORMAT, "%s: truncated IDX data: dimensions %s need %zu bytes, found %zu%s", path, dims, want,
+                    have, gz_cut_note(gz));
+}
+
+/* Checks the size of the data against the file's size where it tells it: exactly for a plain
+ * file, as an upper bound for gzip. *exact says that a plain file was checked. */
+static dc_status check_size(gzFile gz, const char *path, const char *dims, size_t header, size_t want, bool *exact) {
+    struct stat st;
+    *exact = false;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) return DC_OK; /* a pipe: reading tells */
+    uint64_t size = (uint64_t)st.st_size;
+    if (gzdirect(gz)) {
+        uint64_t data = size > header ? size - header : 0;
+        if (data < want)
+            return dc_error(DC_ERR_FORMAT, "%s: truncated IDX data: dimensions %s need %zu bytes, found %llu", path, dims,
+                            want, (unsigned long long)data);
+        if (data > want)
+            return dc_error(DC_ERR_FORMAT, "%s: more data than the IDX dimensions %s describe (%zu bytes, the file holds %llu)",
+                            path, dims, want, (unsigned long long)data);
+        *exact = true;
+        return DC_OK;
+    }
+    uint64_t most = size > UINT64_MAX / IDX_GZIP_RATIO ? UINT64_MAX : size * IDX_GZIP_RATIO;
+    if (most < header + (uint64_t)want)
+        return dc_error(DC_ERR_FORMAT,
+                        "%s: truncated IDX data: dimensions %s need %zu bytes, more than %llu bytes of gzip data can hold",
+                        path, dims, want, (unsigned long long)size);
+    return DC_OK;
+}
+
+/* Reads the first `upto` bytes of the data into a buffer that grows as they arrive. */
+static dc_status gather(gzFile gz, const char *path, const char *dims, size_t want, size_t upto, unsigned char **out) {
     unsigned char *buf = NULL;
     size_t have = 0, cap = 0;
     dc_status s = DC_OK;
-    while (!s && have < want) {
-        size_t next = cap ? DC_MIN(2 * cap, want) : DC_MIN(want, IDX_PIECE);
+    while (!s && have < upto) {
+        size_t next = DC_MIN(DC_MAX(2 * cap, IDX_PIECE), upto);
         unsigned char *b2 = dc_realloc(buf, next);
         if (!b2) {
             s = DC_ERR_NOMEM;
@@ -118,14 +170,8 @@ static dc_status read_data(gzFile gz, const char *path, size_t want, const char 
         size_t got;
         if ((s = read_upto(gz, path, buf + have, cap - have, &got)) != DC_OK) break;
         have += got;
-        if (have < cap)
-            s = dc_error(DC_ERR_FORMAT, "%s: truncated IDX data: dimensions %s need %zu bytes, found %zu%s", path, dims,
-                         want, have, gz_cut_note(gz));
+        if (have < cap) s = truncated(gz, path, dims, want, have);
     }
-    unsigned char extra;
-    size_t more = 0;
-    if (!s && (s = read_upto(gz, path, &extra, 1, &more)) == DC_OK && more)
-        s = dc_error(DC_ERR_FORMAT, "%s: more data than the IDX dimensions %s describe (%zu bytes)", path, dims, want);
     if (s) {
         dc_free(buf);
         return s;
@@ -134,43 +180,25 @@ static dc_status read_data(gzFile gz, const char *path, size_t want, const char 
     return DC_OK;
 }
 
-/* Up to this many elements (MNIST's 47M included) the float tensor is made first and the bytes
- * are converted piece by piece as they arrive, so the whole byte array is never held next to
- * it; untouched pages of the tensor cost nothing if a short file turns out to be truncated. */
-#define IDX_STREAM_ELEMS ((uint64_t)1 << 26)
-
-static void to_floats(const unsigned char *b, size_t n, float *out, bool scale) {
-    /* a division, not a multiply by 1/255, so values match torchvision's ToTensor exactly */
-    if (scale)
-        for (size_t i = 0; i < n; i++) out[i] = (float)b[i] / 255.0f;
-    else
-        for (size_t i = 0; i < n; i++) out[i] = (float)b[i];
-}
-
-static dc_tensor *idx_stream(gzFile gz, const char *path, int ndim, const int64_t *shape, size_t want, const char *dims,
-                             bool scale) {
-    dc_tensor *t = dc_tensor_alloc(ndim, shape);
-    unsigned char *piece = t ? dc_alloc(IDX_PIECE) : NULL;
+/* Converts the first `have` bytes (already read into bytes) and reads the rest piece by piece;
+ * then checks that nothing follows. */
+static dc_status fill(gzFile gz, const char *path, const char *dims, const unsigned char *bytes, size_t have,
+                      size_t want, dc_tensor *t, bool scale) {
+    to_floats(bytes, have, t->data, scale);
+    unsigned char *piece = dc_alloc(DC_MIN(IDX_PIECE, DC_MAX(want - have, (size_t)1)));
     dc_status s = piece ? DC_OK : DC_ERR_NOMEM;
-    size_t have = 0;
     while (!s && have < want) {
         size_t got, ask = DC_MIN(want - have, IDX_PIECE);
         if ((s = read_upto(gz, path, piece, ask, &got)) != DC_OK) break;
         to_floats(piece, got, t->data + have, scale);
         have += got;
-        if (got < ask)
-            s = dc_error(DC_ERR_FORMAT, "%s: truncated IDX data: dimensions %s need %zu bytes, found %zu%s", path, dims,
-                         want, have, gz_cut_note(gz));
+        if (got < ask) s = truncated(gz, path, dims, want, have);
     }
     size_t more = 0;
     if (!s && (s = read_upto(gz, path, piece, 1, &more)) == DC_OK && more)
         s = dc_error(DC_ERR_FORMAT, "%s: more data than the IDX dimensions %s describe (%zu bytes)", path, dims, want);
     dc_free(piece);
-    if (s) {
-        dc_tensor_free(t);
-        return NULL;
-    }
-    return t;
+    return s;
 }
 
 static dc_tensor *idx_read(gzFile gz, const char *path, bool scale) {
@@ -180,11 +208,18 @@ static dc_tensor *idx_read(gzFile gz, const char *path, bool scale) {
     if (read_header(gz, path, &ndim, shape, &numel)) return NULL;
     char dims[200];
     dc_shape_str(ndim, shape, dims, sizeof dims);
-    if (numel <= IDX_STREAM_ELEMS) return idx_stream(gz, path, ndim, shape, (size_t)numel, dims, scale);
-    unsigned char *bytes;
-    if (read_data(gz, path, (size_t)numel, dims, &bytes)) return NULL;
+    size_t want = (size_t)numel, header = 4 + 4 * (size_t)ndim;
+    bool exact;
+    if (check_size(gz, path, dims, header, want, &exact)) return NULL;
+    /* unless the file's size vouched for the header, a sixteenth of the data comes first */
+    size_t have = exact ? 0 : want / 16;
+    unsigned char *bytes = NULL;
+    if (have && gather(gz, path, dims, want, have, &bytes)) return NULL;
     dc_tensor *t = dc_tensor_alloc(ndim, shape);
-    if (t) to_floats(bytes, (size_t)numel, t->data, scale);
+    if (t && fill(gz, path, dims, bytes, have, want, t, scale)) {
+        dc_tensor_free(t);
+        t = NULL;
+    }
     dc_free(bytes);
     return t;
 }

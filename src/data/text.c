@@ -10,7 +10,19 @@
  * full) over a string pool; counting a corpus is linear in its size. Index 0 is padding
  * ("<pad>"), 1 out-of-vocabulary ("<oov>"), then tokens by falling count, ties in order of
  * first appearance.
+ *
+ * Vocabulary files (BERT's vocab.txt layout) hold one token per line, line i being index i.
+ * A loaded vocabulary keeps its tokens verbatim (BERT's "[CLS]", a cased vocabulary's "The"
+ * next to "the") in a table that compares bytes exactly; in word mode a token not found as
+ * written is looked up again with ASCII letters lower-cased, which for a built vocabulary
+ * (all lower-case) is the same as its own case-folding lookup. Unknown tokens map to the
+ * first "[UNK]" or "<oov>" line.
+ *
+ * Files are read whole (plain or gzip) up to TEXT_MAX_FILE bytes, and reading stops at the
+ * first chunk holding a NUL byte, so neither a gzip bomb nor a large binary file is read to
+ * its end.
  */
+#include "../base/atomic_file.h"
 #include "../tensor/tensor.h"
 
 #include <errno.h>
@@ -20,6 +32,10 @@
 
 /* Token ids are stored as float32, exact up to 2^24. */
 #define TEXT_MAX_ID ((int64_t)1 << 24)
+/* Fortune and vocabulary files are far smaller; a larger one is refused rather than read. */
+#define TEXT_MAX_FILE ((size_t)1 << 30)
+/* Longest token of a vocabulary file, in bytes (BERT's longest is 18). */
+#define VOCAB_MAX_TOKEN 1000
 
 typedef struct tok_entry {
     size_t off;    /* the NUL-terminated token at pool + off */
@@ -39,7 +55,8 @@ typedef struct tok_table {
 
 struct dc_vocab {
     bool chars;
-    tok_table t; /* entry i is token id i */
+    int64_t unk; /* index of unknown tokens: 1 when built, the [UNK]/<oov> line when loaded */
+    tok_table t; /* entry i is token id i; t.fold is false for a loaded vocabulary */
 };
 
 /* ---------------------------------------------------------------- tokeniser */
@@ -83,16 +100,21 @@ static bool tok_equal(const char *stored, const char *p, size_t len, bool fold) 
     return stored[len] == 0;
 }
 
-/* Entry of token p[0..len), or -1; *pos receives its slot or the empty slot to use. */
-static int64_t table_find(const tok_table *t, const char *p, size_t len, uint64_t h, size_t *pos) {
+/* Entry of token p[0..len) (ASCII letters lower-cased if fold), or -1; *pos receives its slot
+ * or the empty slot to use. h is tok_hash(p, len, fold). */
+static int64_t table_find_as(const tok_table *t, const char *p, size_t len, uint64_t h, bool fold, size_t *pos) {
     size_t mask = t->nslots - 1, i = (size_t)h & mask;
     for (;; i = (i + 1) & mask) {
         int64_t k = t->slot[i];
-        if (k < 0 || (t->e[k].hash == h && tok_equal(t->pool + t->e[k].off, p, len, t->fold))) {
+        if (k < 0 || (t->e[k].hash == h && tok_equal(t->pool + t->e[k].off, p, len, fold))) {
             *pos = i;
             return k;
         }
     }
+}
+
+static int64_t table_find(const tok_table *t, const char *p, size_t len, uint64_t h, size_t *pos) {
+    return table_find_as(t, p, len, h, t->fold, pos);
 }
 
 static dc_status table_rehash(tok_table *t, size_t nslots) {
@@ -182,8 +204,11 @@ static const char *gz_message(const char *msg, const char *path) {
     return !strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2) ? msg + n + 2 : msg;
 }
 
-/* Reads the whole file (plain or gzip) into a NUL-terminated buffer. */
-static dc_status read_all(const char *path, char **out, size_t *size) {
+/* Reads the whole file (plain or gzip) into a NUL-terminated buffer of *size bytes. Reading
+ * stops after the first chunk holding a NUL byte: *nul_at receives its offset (the buffer then
+ * holds every byte before it), or SIZE_MAX when the file has none. */
+static dc_status read_all(const char *path, char **out, size_t *size, size_t *nul_at) {
+    *nul_at = SIZE_MAX;
     errno = 0;
     gzFile gz = gzopen(path, "rb");
     if (!gz) return dc_error(DC_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
@@ -191,9 +216,15 @@ static dc_status read_all(const char *path, char **out, size_t *size) {
     char *buf = dc_alloc(cap);
     dc_status s = buf ? DC_OK : DC_ERR_NOMEM;
     while (!s) {
-        if (n + 1 == cap) {
-            char *bigger = cap < SIZE_MAX / 2 ? dc_realloc(buf, 2 * cap) : NULL;
-            if (bigger) buf = bigger, cap *= 2;
+        if (n > TEXT_MAX_FILE) {
+            s = dc_error(DC_ERR_FORMAT, "%s: more than %zu bytes of text (1 GiB); not a fortune or vocabulary file?",
+                         path, TEXT_MAX_FILE);
+            break;
+        }
+        if (n + 1 == cap) { /* room for TEXT_MAX_FILE + 1 bytes and the final NUL at most */
+            size_t next = DC_MIN(2 * cap, TEXT_MAX_FILE + 2);
+            char *bigger = dc_realloc(buf, next);
+            if (bigger) buf = bigger, cap = next;
             else s = DC_ERR_NOMEM;
             continue;
         }
@@ -204,12 +235,16 @@ static dc_status read_all(const char *path, char **out, size_t *size) {
         else if (err == Z_BUF_ERROR) s = dc_error(DC_ERR_FORMAT, "%s: the gzip data ends early", path);
         else if (err != Z_OK) s = dc_error(DC_ERR_FORMAT, "%s: corrupt gzip data (%s)", path, gz_message(msg, path));
         else if (got == 0) break;
-        else n += (size_t)got;
+        else {
+            const char *nul = memchr(buf + n, 0, (size_t)got);
+            n += (size_t)got;
+            if (nul) {
+                *nul_at = (size_t)(nul - buf);
+                break;
+            }
+        }
     }
     gzclose(gz);
-    if (!s && memchr(buf, 0, n))
-        s = dc_error(DC_ERR_FORMAT, "%s: byte %zu is NUL (a binary file, not text?)", path,
-                     (size_t)((char *)memchr(buf, 0, n) - buf));
     if (s) {
         dc_free(buf);
         return s;
@@ -218,6 +253,13 @@ static dc_status read_all(const char *path, char **out, size_t *size) {
     *out = buf;
     *size = n;
     return DC_OK;
+}
+
+/* 1-based line of byte offset `at` in buf. */
+static int64_t line_of(const char *buf, size_t at) {
+    int64_t line = 1;
+    for (const char *p = buf; (p = memchr(p, '\n', at - (size_t)(p - buf))) != NULL; p++) line++;
+    return line;
 }
 
 static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
@@ -273,9 +315,15 @@ dc_status dc_read_fortunes(const char *path, char ***texts, int64_t *n) {
     if (n) *n = 0;
     if (!path || !texts || !n) return dc_error(DC_ERR_ARG, "dc_read_fortunes: path, texts and n must not be NULL");
     char *buf = NULL;
-    size_t size = 0;
-    dc_status s = read_all(path, &buf, &size);
+    size_t size = 0, nul_at;
+    dc_status s = read_all(path, &buf, &size, &nul_at);
     if (s) return s;
+    if (nul_at != SIZE_MAX) {
+        s = dc_error(DC_ERR_FORMAT, "%s:%lld: byte %zu is NUL (a binary file, not text?)", path,
+                     (long long)line_of(buf, nul_at), nul_at);
+        dc_free(buf);
+        return s;
+    }
     s = split_fortunes(buf, texts, n);
     dc_free(buf);
     if (!s && *n == 0)
@@ -372,6 +420,7 @@ dc_vocab *dc_vocab_build(char *const *texts, int64_t n, int64_t max_words, bool 
     dc_vocab *v = s ? NULL : dc_calloc(1, sizeof *v);
     if (v) {
         v->chars = chars;
+        v->unk = 1;
         v->t.fold = !chars;
         int64_t keep = max_words > 0 && max_words < c.n ? max_words : c.n;
         if (vocab_fill(v, &c, keep)) {
@@ -391,14 +440,25 @@ void dc_vocab_free(dc_vocab *v) {
 
 int64_t dc_vocab_size(const dc_vocab *v) { return v ? v->t.n : 0; }
 
+/* Index of token p[0..len): as written (folded for a built word vocabulary), then, for a
+ * loaded word vocabulary, with ASCII letters lower-cased; v->unk if neither is present. */
+static int64_t vocab_find(const dc_vocab *v, const char *p, size_t len) {
+    size_t pos;
+    int64_t k = table_find(&v->t, p, len, tok_hash(p, len, v->t.fold), &pos);
+    if (k < 0 && !v->chars && !v->t.fold) {
+        bool upper = false;
+        for (size_t i = 0; i < len && !upper; i++) upper = p[i] >= 'A' && p[i] <= 'Z';
+        if (upper) k = table_find_as(&v->t, p, len, tok_hash(p, len, true), true, &pos);
+    }
+    return k < 0 ? v->unk : k;
+}
+
 int64_t dc_vocab_index(const dc_vocab *v, const char *token) {
     if (!v || !token) {
         dc_error(DC_ERR_ARG, "dc_vocab_index: vocabulary and token must not be NULL");
         return -1;
     }
-    size_t len = strlen(token), pos;
-    int64_t k = table_find(&v->t, token, len, tok_hash(token, len, v->t.fold), &pos);
-    return k < 0 ? 1 : k;
+    return vocab_find(v, token, strlen(token));
 }
 
 const char *dc_vocab_token(const dc_vocab *v, int64_t index) {
@@ -414,12 +474,9 @@ const char *dc_vocab_token(const dc_vocab *v, int64_t index) {
 /* Writes the ids of the first maxlen tokens of text into row; returns their number. */
 static int64_t encode(const dc_vocab *v, const char *text, float *row, int64_t maxlen) {
     const char *p = text, *b;
-    size_t len, pos;
+    size_t len;
     int64_t n = 0;
-    while (n < maxlen && next_token(&p, v->chars, &b, &len)) {
-        int64_t k = table_find(&v->t, b, len, tok_hash(b, len, v->t.fold), &pos);
-        row[n++] = (float)(k < 0 ? 1 : k);
-    }
+    while (n < maxlen && next_token(&p, v->chars, &b, &len)) row[n++] = (float)vocab_find(v, b, len);
     return n;
 }
 
@@ -449,4 +506,121 @@ dc_tensor *dc_texts_to_sequences(const dc_vocab *v, char *const *texts, int64_t 
         if (lengths_out) lengths_out[i] = len;
     }
     return t;
+}
+
+/* ---------------------------------------------------------------- vocabulary files */
+
+/* At most 40 bytes of a token for a message, what is not printable escaped. */
+static const char *quote_token(const char *p, size_t n, char *buf, size_t size) {
+    size_t k = 0, shown = DC_MIN(n, (size_t)40);
+    for (size_t i = 0; i < shown && k + 8 < size; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch == '"' || ch == '\\') k += (size_t)snprintf(buf + k, size - k, "\\%c", ch);
+        else if (ch < 32 || ch > 126) k += (size_t)snprintf(buf + k, size - k, "\\x%02x", ch);
+        else buf[k++] = (char)ch;
+    }
+    if (shown < n && k + 4 < size) k += (size_t)snprintf(buf + k, size - k, "...");
+    buf[DC_MIN(k, size - 1)] = 0;
+    return buf;
+}
+
+static bool is_unknown_token(const char *p, size_t len) {
+    return len == 5 && (!memcmp(p, "[UNK]", 5) || !memcmp(p, "<oov>", 5));
+}
+
+static dc_status write_vocab(FILE *f, void *arg) {
+    const dc_vocab *v = arg;
+    for (int64_t i = 0; i < v->t.n; i++) {
+        fputs(v->t.pool + v->t.e[i].off, f);
+        fputc('\n', f);
+    }
+    return DC_OK;
+}
+
+dc_status dc_vocab_save(const dc_vocab *v, const char *path) {
+    if (!v || !path) return dc_error(DC_ERR_ARG, "dc_vocab_save: vocabulary and path must not be NULL");
+    if (v->t.n > TEXT_MAX_ID)
+        return dc_error(DC_ERR_ARG, "%s: %lld tokens; a vocabulary file holds at most 2^24 (ids are float32)", path,
+                        (long long)v->t.n);
+    char shown[200];
+    /* every token must read back as itself: what dc_vocab_load refuses is refused here */
+    for (int64_t i = 0; i < v->t.n; i++) {
+        const char *tok = v->t.pool + v->t.e[i].off;
+        size_t len = strlen(tok);
+        if (len == 0) return dc_error(DC_ERR_ARG, "%s: token %lld is empty", path, (long long)i);
+        if (len > VOCAB_MAX_TOKEN)
+            return dc_error(DC_ERR_ARG, "%s: token %lld (\"%s\") is %zu bytes long; a vocabulary file holds at most %d",
+                            path, (long long)i, quote_token(tok, len, shown, sizeof shown), len, VOCAB_MAX_TOKEN);
+        if (memchr(tok, '\n', len))
+            return dc_error(DC_ERR_ARG, "%s: token %lld (\"%s\") holds a newline; a vocabulary file has one token per line",
+                            path, (long long)i, quote_token(tok, len, shown, sizeof shown));
+        if (tok[len - 1] == '\r')
+            return dc_error(DC_ERR_ARG, "%s: token %lld (\"%s\") ends with a carriage return, which reading drops",
+                            path, (long long)i, quote_token(tok, len, shown, sizeof shown));
+    }
+    return dc_write_file_atomic(path, write_vocab, (void *)v);
+}
+
+/* Adds the lines of buf[0..size) to v, token i from line i + 1. When the file holds a NUL
+ * byte (nul_at, else SIZE_MAX) the buffer ends soon after it, but every line before the one
+ * holding it is complete, so the lines are checked in order up to that one. */
+static dc_status vocab_parse(dc_vocab *v, const char *path, const char *buf, size_t size, size_t nul_at) {
+    if (size == 0) return dc_error(DC_ERR_FORMAT, "%s: empty file (a vocabulary file holds one token per line)", path);
+    int64_t lines = buf[size - 1] != '\n';
+    for (const char *p = buf; (p = memchr(p, '\n', size - (size_t)(p - buf))) != NULL; p++) lines++;
+    if (lines > TEXT_MAX_ID)
+        return dc_error(DC_ERR_FORMAT, "%s: %lld lines; a vocabulary file holds at most 2^24 (16777216) tokens, as ids "
+                        "above 2^24 are not exact in float32", path, (long long)lines);
+    char shown[200];
+    int64_t line = 1;
+    for (const char *p = buf, *end = buf + size; p < end; line++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = (size_t)((nl ? nl : end) - p), off = (size_t)(p - buf);
+        if (nul_at != SIZE_MAX && nul_at >= off && nul_at - off < len)
+            return dc_error(DC_ERR_FORMAT, "%s:%lld: byte %zu is NUL (a binary file, not a vocabulary?)", path,
+                            (long long)line, nul_at);
+        if (len && p[len - 1] == '\r') len--;
+        if (len == 0)
+            return dc_error(DC_ERR_FORMAT, "%s:%lld: empty line (a token cannot be empty)", path, (long long)line);
+        if (len > VOCAB_MAX_TOKEN)
+            return dc_error(DC_ERR_FORMAT, "%s:%lld: line of %zu bytes (\"%s\"); a token is at most %d bytes", path,
+                            (long long)line, len, quote_token(p, len, shown, sizeof shown), VOCAB_MAX_TOKEN);
+        if (p[len - 1] == '\r')
+            return dc_error(DC_ERR_FORMAT, "%s:%lld: token \"%s\" ends with a carriage return (a \\r\\r\\n line end?)",
+                            path, (long long)line, quote_token(p, len, shown, sizeof shown));
+        uint64_t h = tok_hash(p, len, false);
+        size_t pos;
+        int64_t k = v->t.nslots ? table_find(&v->t, p, len, h, &pos) : -1;
+        if (k >= 0)
+            return dc_error(DC_ERR_FORMAT, "%s:%lld: token \"%s\" repeats line %lld (a token has one index)", path,
+                            (long long)line, quote_token(p, len, shown, sizeof shown), (long long)(k + 1));
+        if (v->unk < 0 && is_unknown_token(p, len)) v->unk = v->t.n;
+        dc_status s = table_append(&v->t, p, len, h, 0);
+        if (s) return s;
+        p = nl ? nl + 1 : end;
+    }
+    if (v->unk < 0)
+        return dc_error(DC_ERR_FORMAT, "%s: no \"[UNK]\" or \"<oov>\" line among its %lld tokens (unknown tokens need an index)",
+                        path, (long long)v->t.n);
+    return DC_OK;
+}
+
+dc_vocab *dc_vocab_load(const char *path, bool chars) {
+    if (!path) return dc_error_null(DC_ERR_ARG, "dc_vocab_load: path is NULL");
+    char *buf = NULL;
+    size_t size = 0, nul_at;
+    if (read_all(path, &buf, &size, &nul_at)) return NULL;
+    dc_vocab *v = dc_calloc(1, sizeof *v);
+    dc_status s = v ? DC_OK : DC_ERR_NOMEM;
+    if (v) {
+        v->chars = chars;
+        v->unk = -1;
+        s = vocab_parse(v, path, buf, size, nul_at);
+    }
+    dc_free(buf);
+    if (s) {
+        dc_vocab_free(v);
+        return NULL;
+    }
+    return v;
 }
