@@ -611,7 +611,8 @@ int64_t dc_vocab_size(const dc_vocab *v);
  * the token as written, so "[CLS]" or a cased "The" are found); the unknown index if absent:
  * 1 for a built vocabulary, the [UNK]/<oov> line of a loaded one; -1 if v or token is NULL. */
 int64_t dc_vocab_index(const dc_vocab *v, const char *token);
-/* The token of an index ("<pad>" for 0, "<oov>" for 1); owned by v; NULL if out of range. */
+/* The token of an index (for a built vocabulary "<pad>" for 0 and "<oov>" for 1; for a loaded one
+ * the file's line); owned by v; NULL if out of range. */
 const char *dc_vocab_token(const dc_vocab *v, int64_t index);
 /* Owned float [n, maxlen] of token indices: the first maxlen tokens of each text, unknown
  * tokens as the unknown index (1 for a built vocabulary, the [UNK]/<oov> line of a loaded one),
