@@ -610,9 +610,67 @@ static void test_nonfinite_gradient(void) {
     dc_model_free(m);
 }
 
-int main(void) {
+/* ---- weights from PyTorch (scripts/golden/gen_torch_exchange.py) and back ---- */
+static dc_model *torch_net(void) {
+    dc_model *m = dc_sequential();
+    dc_model_add(m, dc_input(3, (int64_t[]){1, 8, 8}));
+    dc_layer *l = dc_conv2d_layer(4, 3, 3, 1, DC_PAD_SAME, DC_ACT_RELU);
+    dc_layer_set_name(l, "conv");
+    dc_model_add(m, l);
+    dc_model_add(m, dc_max_pool2d_layer(2, 2, 0));
+    dc_model_add(m, dc_flatten());
+    l = dc_dense(16, DC_ACT_TANH);
+    dc_layer_set_name(l, "fc1");
+    dc_model_add(m, l);
+    l = dc_dense(3, DC_ACT_NONE);
+    dc_layer_set_name(l, "fc2");
+    dc_model_add(m, l);
+    dc_model_compile(m, dc_sgd(0.05f, 0, false), DC_LOSS_MSE, NULL, 0);
+    return m;
+}
+
+static void test_torch_exchange(const char *out_dir) {
+    dc_model *m = torch_net();
+    CHECK(dc_model_load_weights(m, "tests/golden/io/torch_net.safetensors", false) == DC_OK);
+    dc_safetensors *io = dc_safetensors_open("tests/golden/io/torch_net_io.safetensors");
+    CHECK(io != NULL);
+    dc_tensor *x = io ? dc_safetensors_read(io, "x") : NULL, *y = io ? dc_safetensors_read(io, "y") : NULL;
+    dc_tensor *p = x ? dc_model_predict(m, x, 8) : NULL;
+    double err = p && y ? 0 : 1;
+    for (int64_t i = 0; p && y && i < dc_tensor_numel(y); i++)
+        err = fmax(err, fabs((double)dc_tensor_data(p)[i] - dc_tensor_data(y)[i]));
+    CHECK(err < 1e-5);
+    /* train it a little in deepc and hand it back: gen_torch_exchange.py --check DIR */
+    if (out_dir && x && y) {
+        dc_fit_opts o = dc_fit_defaults();
+        o.verbose = 0;
+        o.epochs = 3;
+        dc_tensor *t = dc_tensor_new(2, (int64_t[]){5, 3});
+        CHECK(dc_model_fit(m, x, t, &o, NULL) == DC_OK);
+        dc_tensor *q = dc_model_predict(m, x, 8);
+        char path[512];
+        snprintf(path, sizeof path, "%s/deepc_net.safetensors", out_dir);
+        CHECK(dc_model_save(m, path) == DC_OK);
+        snprintf(path, sizeof path, "%s/deepc_net_io.safetensors", out_dir);
+        const char *names[] = {"x", "y"};
+        const dc_tensor *ts[] = {x, q};
+        CHECK(dc_safetensors_save(path, 2, names, ts, DC_DTYPE_F32, 0, NULL, NULL) == DC_OK);
+        dc_tensor_free(q);
+        dc_tensor_free(t);
+    }
+    dc_tensor_free(p);
+    dc_tensor_free(x);
+    dc_tensor_free(y);
+    dc_safetensors_close(io);
+    dc_model_free(m);
+}
+
+/* With a directory argument, also writes deepc_net.safetensors and its outputs there for
+ * scripts/golden/gen_torch_exchange.py --check. */
+int main(int argc, char **argv) {
     dc_rng_seed(&rng, 2024);
     if (!tmp_dir_create()) return 1;
+    test_torch_exchange(argc > 1 ? argv[1] : NULL);
     test_round_trips();
     test_weight_errors();
     test_hostile_models();
