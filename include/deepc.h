@@ -667,8 +667,10 @@ size_t dc_dtype_size(dc_dtype t);
  * {"__metadata__": {key: string}, name: {"dtype", "shape", "data_offsets": [begin, end]}},
  * then the data, little-endian, C order. The format of the Python ecosystem's weights. ---- */
 typedef struct dc_safetensors dc_safetensors;
-/* Opens a file and validates its header: JSON, dtypes, shapes, offsets inside the data and
- * covering it without holes or overlaps. Tensors are read on demand. NULL on error. */
+/* Opens a file and validates its header: JSON (UTF-8), dtypes, shapes and offsets as plain
+ * integers below 2^53, offsets inside the data and covering it without holes or overlaps (other
+ * dtypes such as F8_* are DC_ERR_FORMAT). Tensors are read on demand; several threads may read
+ * from one open file at once. NULL on error. */
 dc_safetensors *dc_safetensors_open(const char *path);
 void dc_safetensors_close(dc_safetensors *st);
 /* Tensors in the file, in the order of their data. */
@@ -679,31 +681,39 @@ int dc_safetensors_find(const dc_safetensors *st, const char *name);
 /* Shape (into shape[DC_MAX_DIMS]) and dtype of tensor i; returns its rank, or -1 if i is out of
  * range. A 0-d (scalar) tensor is reported as shape [1]. */
 int dc_safetensors_shape(const dc_safetensors *st, int i, int64_t *shape, dc_dtype *dtype);
-/* Tensor `name` as a new owned float32 tensor (F16, BF16, F64 and integers converted). */
+/* Tensor `name` as a new owned float32 tensor (F16, BF16, F64 and integers converted). An
+ * unknown name is DC_ERR_ARG; an integer float32 cannot hold exactly, or an F64 beyond float32's
+ * range, is DC_ERR_NUMERIC naming the tensor and the element. */
 dc_tensor *dc_safetensors_read(const dc_safetensors *st, const char *name);
-/* Reads tensor `name` into the contiguous tensor dst, whose shape must be the file's:
- * DC_ERR_SHAPE names the tensor and both shapes. */
+/* Reads tensor `name` into the contiguous tensor dst (else DC_ERR_ARG), whose shape must be the
+ * file's: DC_ERR_SHAPE names the tensor and both shapes. */
 dc_status dc_safetensors_read_into(const dc_safetensors *st, const char *name, dc_tensor *dst);
 /* A "__metadata__" value, or NULL if absent. */
 const char *dc_safetensors_meta(const dc_safetensors *st, const char *key);
 /* Writes n tensors (any strides) named names[i], stored as dtype (F32, F16 or BF16; F16/BF16
  * round to nearest even), with nmeta metadata pairs keys[i] -> values[i] (nmeta may be 0).
- * Names must be unique, non-empty and not "__metadata__". */
+ * Names must be unique, non-empty, valid UTF-8 and not "__metadata__" (else DC_ERR_ARG, nothing
+ * written). The header is compact JSON with "__metadata__" first, byte for byte what Python's
+ * json.dumps(separators=(",", ":"), ensure_ascii=False) gives for the same content. */
 dc_status dc_safetensors_save(const char *path, int n, const char *const *names, const dc_tensor *const *tensors,
                               dc_dtype dtype, int nmeta, const char *const *keys, const char *const *values);
 
 /* ---- NumPy .npy and .npz ---- */
 /* Loads an .npy array (format 1.0, 2.0 or 3.0; float16/32/64, int8-64, uint8-64 or bool; little
  * or big endian; C order) as an owned float32 tensor. DC_ERR_FORMAT for Fortran order or other
- * dtypes; DC_ERR_NUMERIC when an integer is too large to be exact in float32 (|v| > 2^24).
- * A 0-d array comes back as shape [1]. */
+ * dtypes; DC_ERR_NUMERIC for an integer float32 cannot hold exactly (such as 2^24 + 1) or a
+ * float64 beyond float32's range, naming the element. A 0-d array comes back as shape [1]; an
+ * array with a zero dimension as an empty tensor. */
 dc_tensor *dc_npy_load(const char *path);
-/* Saves t (any strides) as dtype: F32, F64, I8-I64, U8-U64 or BOOL, with NumPy's own header.
+/* Saves t (any strides) as dtype: F32, F64, F16, I8-I64, U8-U64 or BOOL (BF16, which NumPy lacks,
+ * is DC_ERR_ARG), with NumPy's own header: the bytes equal np.save's.
  * For integer and bool dtypes every value must be a whole number in range (bool: 0 or 1);
  * DC_ERR_NUMERIC names the first that is not, and nothing is written. */
 dc_status dc_npy_save(const char *path, const dc_tensor *t, dc_dtype dtype);
 /* Loads every array of an .npz archive (stored or deflated, as np.savez and
- * np.savez_compressed write them): *n arrays, names without ".npy". Free with dc_npz_free. */
+ * np.savez_compressed write them; zip64 too): *n arrays, names without ".npy" (other member
+ * names kept as they are). A damaged member, a CRC mismatch or two members of one name are
+ * DC_ERR_FORMAT naming the archive and the member. Free with dc_npz_free. */
 dc_status dc_npz_load(const char *path, int *n, char ***names, dc_tensor ***arrays);
 void dc_npz_free(int n, char **names, dc_tensor **arrays);
 /* Saves n float32 arrays as an .npz archive (deflated if compress, as np.savez_compressed). */
