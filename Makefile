@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 300
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test asan fuzz valgrind examples bench golden clean
+.PHONY: all deps build demo test asan fuzz valgrind crosscheck examples bench golden clean
 
 all: build
 
@@ -69,6 +69,19 @@ bench: build
 # Regenerates the committed PyTorch golden vectors (needs python3-torch).
 golden:
 	/usr/bin/python3 scripts/golden/gen_golden.py tests/golden
+	/usr/bin/python3 scripts/golden/gen_safetensors.py tests/golden/io
+	/usr/bin/python3 scripts/golden/gen_npy.py tests/golden/io
+	/usr/bin/python3 scripts/golden/gen_torch_exchange.py tests/golden/io
+
+# Files written by deepc, read back by NumPy, PyTorch and a plain Python safetensors reader
+# (needs python3-numpy and python3-torch: scripts/deps.sh --bench).
+crosscheck: build
+	scripts/deps.sh --bench
+	rm -rf out/crosscheck && mkdir -p out/crosscheck
+	cd . && $(BUILD)/tests/test_safetensors out/crosscheck && $(BUILD)/tests/test_npy out/crosscheck && $(BUILD)/tests/test_model_io out/crosscheck
+	/usr/bin/python3 scripts/golden/gen_safetensors.py --check out/crosscheck
+	/usr/bin/python3 scripts/golden/gen_npy.py --check out/crosscheck
+	/usr/bin/python3 scripts/golden/gen_torch_exchange.py --check out/crosscheck
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(VG_BUILD)

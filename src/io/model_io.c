@@ -849,8 +849,9 @@ dc_status dc_model_load_checkpoint(dc_model *m, const char *path) {
     if (!s) { /* everything read and checked: commit */
         memcpy(m->pbuf, p, (size_t)m->ptotal * sizeof(float));
         memcpy(m->sbuf, sb, (size_t)m->stotal * sizeof(float));
-        if (s1) memcpy(op->s1, s1, (size_t)m->ptotal * sizeof(float));
-        if (s2) memcpy(op->s2, s2, (size_t)m->ptotal * sizeof(float));
+        /* state the checkpoint lacks (written before the first step) starts from zero */
+        if (op->s1) s1 ? memcpy(op->s1, s1, (size_t)m->ptotal * sizeof(float)) : memset(op->s1, 0, (size_t)op->n * sizeof(float));
+        if (op->s2) s2 ? memcpy(op->s2, s2, (size_t)m->ptotal * sizeof(float)) : memset(op->s2, 0, (size_t)op->n * sizeof(float));
         op->t = step;
         memcpy(m->rng.s, rng, sizeof rng);
         dc_history_free(m->hist);
