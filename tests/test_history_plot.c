@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tmpfiles.h"
+
 static int checks, failures;
 
 #define CHECK(cond)                                                                  \
@@ -26,35 +28,6 @@ static int checks, failures;
         }                                                                            \
     } while (0)
 
-static char dir[64];
-
-static const char *in_dir(const char *name) {
-    static char buf[4][512];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
-    return p;
-}
-
-/* Whole file as a NUL-terminated string (caller frees), or NULL if it cannot be read. */
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (cap - len < 2) {
-            char *more = realloc(buf, cap *= 2);
-            if (!more) free(buf);
-            buf = more;
-        }
-    }
-    fclose(f);
-    if (buf) buf[len] = 0;
-    return buf;
-}
 
 static int count_entries(const char *path) {
     DIR *d = opendir(path);
@@ -74,7 +47,7 @@ static bool exists(const char *path) {
 
 /* Looks like a finished SVG document that names each of the given words. */
 static void check_svg(const char *path, const char *const *words, int nwords) {
-    char *s = slurp(path);
+    char *s = slurp_n(path, NULL);
     CHECK(s != NULL);
     if (!s) return;
     CHECK(strncmp(s, "<svg", 4) == 0 || strncmp(s, "<?xml", 5) == 0);
@@ -123,7 +96,7 @@ static void test_csv(const dc_history *h) {
     const char *path = in_dir("history.csv");
     CHECK(dc_history_write_csv(h, path) == DC_OK);
     CHECK(count_entries(dir) == 1); /* no temporary file left behind */
-    char *s = slurp(path);
+    char *s = slurp_n(path, NULL);
     CHECK(s != NULL);
     if (!s) return;
     char expect[1024];
@@ -143,7 +116,7 @@ static void test_history_svg(const dc_history *h) {
     const char *path = in_dir("curves.svg");
     CHECK(dc_plot_history_svg(h, path, "Run & <test> \"1\"") == DC_OK);
     check_svg(path, words, 6);
-    char *s = slurp(path);
+    char *s = slurp_n(path, NULL);
     CHECK(s && strstr(s, "seconds") == NULL); /* bookkeeping series are not plotted */
     CHECK(s && strstr(s, "#1f77b4") && strstr(s, "#ff7f0e"));
     free(s);
@@ -196,7 +169,7 @@ static void test_single_epoch(void) {
     CHECK(dc_history_record(h, 0, "mae", 0.3) == DC_OK);
     CHECK(dc_history_epochs(h) == 1);
     CHECK(dc_history_write_csv(h, in_dir("one.csv")) == DC_OK);
-    char *s = slurp(in_dir("one.csv"));
+    char *s = slurp_n(in_dir("one.csv"), NULL);
     CHECK(s && strcmp(s, "epoch,loss,mae\n1,0.7,0.3\n") == 0);
     free(s);
     CHECK(dc_plot_history_svg(h, in_dir("one.svg"), "one epoch") == DC_OK);
@@ -220,7 +193,7 @@ static void test_nan_gaps(void) {
         CHECK(isnan(v[0]) && v[1] == 0.6 && isnan(v[2]) && isnan(v[3]));
     }
     CHECK(dc_history_write_csv(h, in_dir("gaps.csv")) == DC_OK);
-    char *s = slurp(in_dir("gaps.csv"));
+    char *s = slurp_n(in_dir("gaps.csv"), NULL);
     CHECK(s && strcmp(s, "epoch,loss,val_loss\n1,0.45,\n2,,0.6\n3,,\n4,0.3,\n") == 0);
     free(s);
     CHECK(dc_plot_history_svg(h, in_dir("gaps.svg"), NULL) == DC_OK);
@@ -241,7 +214,7 @@ static void test_overwrite(void) {
     dc_history *h = dc_history_new();
     CHECK(dc_history_record(h, 0, "loss", 2) == DC_OK);
     CHECK(dc_history_write_csv(h, path) == DC_OK);
-    char *s = slurp(path);
+    char *s = slurp_n(path, NULL);
     CHECK(s && strcmp(s, "epoch,loss\n1,2\n") == 0);
     free(s);
     CHECK(count_entries(dir) == before);
@@ -278,7 +251,7 @@ static void test_failed_writes(const dc_history *h) {
     CHECK(dc_write_file_atomic(keep, write_hello, NULL) == DC_OK);
     CHECK(dc_write_file_atomic(keep, write_then_fail, "writer gave up") == DC_ERR_FORMAT);
     CHECK(strcmp(dc_last_error(), "writer gave up") == 0);
-    char *c = slurp(keep);
+    char *c = slurp_n(keep, NULL);
     CHECK(c && strcmp(c, "hello\n") == 0);
     free(c);
     CHECK(count_entries(dir) == before + 1);
@@ -343,7 +316,7 @@ static void test_growth(void) {
     const double *m7 = dc_history_get(h, "m7");
     CHECK(m7 && m7[0] == 7 && m7[299] == 29907);
     CHECK(dc_plot_history_svg(h, in_dir("many.svg"), "many") == DC_OK); /* no loss: m0 alone */
-    char *s = slurp(in_dir("many.svg"));
+    char *s = slurp_n(in_dir("many.svg"), NULL);
     CHECK(s && strstr(s, ">m0<") && !strstr(s, ">m1<") && !strstr(s, "r=\"3\"/>")); /* no markers */
     free(s);
     dc_history_free(h);

@@ -16,14 +16,6 @@
 
 static dc_rng rng;
 
-static const char *tmp(const char *name) {
-    static char p[8][256];
-    static int slot;
-    char *s = p[slot++ & 7];
-    snprintf(s, sizeof p[0], "%s/%s", dir, name);
-    return s;
-}
-
 static dc_tensor *randn(int ndim, const int64_t *shape) {
     dc_tensor *t = dc_tensor_new(ndim, shape);
     float *d = dc_tensor_data(t);
@@ -128,8 +120,8 @@ static void test_round_trips(void) {
     o.epochs = 2;
     o.verbose = 0;
     CHECK(dc_model_fit(a, x, y, &o, NULL) == DC_OK);
-    CHECK(dc_model_save(a, tmp("mlp.safetensors")) == DC_OK);
-    dc_model *b = dc_model_load(tmp("mlp.safetensors"));
+    CHECK(dc_model_save(a, in_dir("mlp.safetensors")) == DC_OK);
+    dc_model *b = dc_model_load(in_dir("mlp.safetensors"));
     CHECK(b != NULL);
     if (b) {
         CHECK(same_predictions(a, b, x));
@@ -149,20 +141,20 @@ static void test_round_trips(void) {
     dc_model_free(b);
 
     /* weights only into a model built in code with another seed */
-    CHECK(dc_model_save_weights(a, tmp("mlp.weights")) == DC_OK);
+    CHECK(dc_model_save_weights(a, in_dir("mlp.weights")) == DC_OK);
     dc_model *c = mlp(99, false);
     CHECK(!same_predictions(a, c, x));
-    CHECK(dc_model_load_weights(c, tmp("mlp.weights"), false) == DC_OK);
+    CHECK(dc_model_load_weights(c, in_dir("mlp.weights"), false) == DC_OK);
     CHECK(same_predictions(a, c, x));
-    CHECK_NULL_ERR(dc_model_load(tmp("mlp.weights")), "mlp.weights", "deepc.model", "dc_model_load_weights");
+    CHECK_NULL_ERR(dc_model_load(in_dir("mlp.weights")), "mlp.weights", "deepc.model", "dc_model_load_weights");
     /* a checkpoint is a model file too, and its weights load with the optimizer tensors ignored */
-    CHECK(dc_model_save_checkpoint(a, tmp("mlp.ckpt")) == DC_OK);
-    dc_model *d = dc_model_load(tmp("mlp.ckpt"));
+    CHECK(dc_model_save_checkpoint(a, in_dir("mlp.ckpt")) == DC_OK);
+    dc_model *d = dc_model_load(in_dir("mlp.ckpt"));
     CHECK(d && same_predictions(a, d, x));
     dc_model_free(d);
     dc_model_free(c);
     c = mlp(98, false);
-    CHECK(dc_model_load_weights(c, tmp("mlp.ckpt"), false) == DC_OK);
+    CHECK(dc_model_load_weights(c, in_dir("mlp.ckpt"), false) == DC_OK);
     CHECK(same_predictions(a, c, x));
     dc_model_free(c);
     dc_model_free(a);
@@ -173,8 +165,8 @@ static void test_round_trips(void) {
     dc_tensor *xi = randn(4, (int64_t[]){10, 1, 8, 8}), *yi = randn(2, (int64_t[]){10, 2});
     a = cnn();
     CHECK(dc_model_fit(a, xi, yi, &o, NULL) == DC_OK);
-    CHECK(dc_model_save(a, tmp("cnn.safetensors")) == DC_OK);
-    b = dc_model_load(tmp("cnn.safetensors"));
+    CHECK(dc_model_save(a, in_dir("cnn.safetensors")) == DC_OK);
+    b = dc_model_load(in_dir("cnn.safetensors"));
     CHECK(b && same_predictions(a, b, xi));
     if (b) {
         double ra[3], rb[3];
@@ -192,8 +184,8 @@ static void test_round_trips(void) {
     for (int64_t i = 0; i < 32; i++) dc_tensor_data(yb)[i] = (float)(i % 3 == 0);
     a = rnn();
     CHECK(dc_model_fit(a, ids, yb, &o, NULL) == DC_OK);
-    CHECK(dc_model_save(a, tmp("rnn.safetensors")) == DC_OK);
-    b = dc_model_load(tmp("rnn.safetensors"));
+    CHECK(dc_model_save(a, in_dir("rnn.safetensors")) == DC_OK);
+    b = dc_model_load(in_dir("rnn.safetensors"));
     CHECK(b && same_predictions(a, b, ids));
     dc_model_free(a);
     dc_model_free(b);
@@ -206,8 +198,8 @@ static void test_weight_errors(void) {
     dc_model *m = mlp(1, false);
     dc_tensor *x = randn(2, (int64_t[]){4, 12});
     dc_tensor *before = dc_model_predict(m, x, 4);
-    CHECK(dc_model_save_weights(m, tmp("w.safetensors")) == DC_OK);
-    dc_safetensors *st = dc_safetensors_open(tmp("w.safetensors"));
+    CHECK(dc_model_save_weights(m, in_dir("w.safetensors")) == DC_OK);
+    dc_safetensors *st = dc_safetensors_open(in_dir("w.safetensors"));
     CHECK(st != NULL);
     int n = dc_safetensors_count(st);
     const char *names[32];
@@ -222,39 +214,39 @@ static void test_weight_errors(void) {
     dc_tensor *wrong = dc_tensor_new(2, (int64_t[]){16, 11});
     dc_tensor *keep = ts[hid];
     ts[hid] = wrong;
-    CHECK(dc_safetensors_save(tmp("shape.safetensors"), n, names, (const dc_tensor *const *)ts, DC_DTYPE_F32, 0, NULL, NULL) == DC_OK);
-    CHECK_ERR(dc_model_load_weights(m, tmp("shape.safetensors"), false), DC_ERR_SHAPE, "shape.safetensors", "hidden.weight",
+    CHECK(dc_safetensors_save(in_dir("shape.safetensors"), n, names, (const dc_tensor *const *)ts, DC_DTYPE_F32, 0, NULL, NULL) == DC_OK);
+    CHECK_ERR(dc_model_load_weights(m, in_dir("shape.safetensors"), false), DC_ERR_SHAPE, "shape.safetensors", "hidden.weight",
               "[16, 11]", "[16, 12]", "hidden");
     /* a NaN among the weights */
     ts[hid] = keep;
     float saved = dc_tensor_data(keep)[5];
     dc_tensor_data(keep)[5] = NAN;
-    CHECK(dc_safetensors_save(tmp("nan.safetensors"), n, names, (const dc_tensor *const *)ts, DC_DTYPE_F32, 0, NULL, NULL) == DC_OK);
-    CHECK_ERR(dc_model_load_weights(m, tmp("nan.safetensors"), false), DC_ERR_NUMERIC, "nan.safetensors", "hidden.weight", "element 5");
+    CHECK(dc_safetensors_save(in_dir("nan.safetensors"), n, names, (const dc_tensor *const *)ts, DC_DTYPE_F32, 0, NULL, NULL) == DC_OK);
+    CHECK_ERR(dc_model_load_weights(m, in_dir("nan.safetensors"), false), DC_ERR_NUMERIC, "nan.safetensors", "hidden.weight", "element 5");
     dc_tensor_data(keep)[5] = saved;
     /* a missing tensor, then an extra one */
-    CHECK(dc_safetensors_save(tmp("missing.safetensors"), n - 1, names, (const dc_tensor *const *)ts, DC_DTYPE_F32, 0, NULL, NULL) ==
+    CHECK(dc_safetensors_save(in_dir("missing.safetensors"), n - 1, names, (const dc_tensor *const *)ts, DC_DTYPE_F32, 0, NULL, NULL) ==
           DC_OK);
-    CHECK_ERR(dc_model_load_weights(m, tmp("missing.safetensors"), false), DC_ERR_FORMAT, "missing.safetensors", "no tensor",
+    CHECK_ERR(dc_model_load_weights(m, in_dir("missing.safetensors"), false), DC_ERR_FORMAT, "missing.safetensors", "no tensor",
               names[n - 1]);
     names[n] = "extra.weight";
     ts[n] = wrong;
-    CHECK(dc_safetensors_save(tmp("extra.safetensors"), n + 1, names, (const dc_tensor *const *)ts, DC_DTYPE_F32, 0, NULL, NULL) ==
+    CHECK(dc_safetensors_save(in_dir("extra.safetensors"), n + 1, names, (const dc_tensor *const *)ts, DC_DTYPE_F32, 0, NULL, NULL) ==
           DC_OK);
-    CHECK_ERR(dc_model_load_weights(m, tmp("extra.safetensors"), false), DC_ERR_FORMAT, "extra.weight", "allow_extra");
-    CHECK(dc_model_load_weights(m, tmp("extra.safetensors"), true) == DC_OK);
+    CHECK_ERR(dc_model_load_weights(m, in_dir("extra.safetensors"), false), DC_ERR_FORMAT, "extra.weight", "allow_extra");
+    CHECK(dc_model_load_weights(m, in_dir("extra.safetensors"), true) == DC_OK);
     /* half-precision files load (converted) */
-    CHECK(dc_safetensors_save(tmp("bf16.safetensors"), n, names, (const dc_tensor *const *)ts, DC_DTYPE_BF16, 0, NULL, NULL) == DC_OK);
-    CHECK(dc_model_load_weights(m, tmp("bf16.safetensors"), false) == DC_OK);
-    CHECK(dc_model_load_weights(m, tmp("w.safetensors"), false) == DC_OK);
+    CHECK(dc_safetensors_save(in_dir("bf16.safetensors"), n, names, (const dc_tensor *const *)ts, DC_DTYPE_BF16, 0, NULL, NULL) == DC_OK);
+    CHECK(dc_model_load_weights(m, in_dir("bf16.safetensors"), false) == DC_OK);
+    CHECK(dc_model_load_weights(m, in_dir("w.safetensors"), false) == DC_OK);
     /* nothing changed through all of that */
     dc_tensor *after = dc_model_predict(m, x, 4);
     CHECK(same_tensor(before, after));
-    CHECK_ERR(dc_model_load_weights(m, tmp("absent.safetensors"), false), DC_ERR_IO, "absent.safetensors");
+    CHECK_ERR(dc_model_load_weights(m, in_dir("absent.safetensors"), false), DC_ERR_IO, "absent.safetensors");
     dc_model *unbuilt = dc_sequential();
     dc_model_add(unbuilt, dc_dense(3, DC_ACT_NONE));
-    CHECK_ERR(dc_model_save(unbuilt, tmp("u.safetensors")), DC_ERR_STATE, "not built");
-    CHECK_ERR(dc_model_save_checkpoint(m, tmp("u.ckpt")), DC_ERR_STATE, "not compiled");
+    CHECK_ERR(dc_model_save(unbuilt, in_dir("u.safetensors")), DC_ERR_STATE, "not built");
+    CHECK_ERR(dc_model_save_checkpoint(m, in_dir("u.ckpt")), DC_ERR_STATE, "not compiled");
     dc_model_free(unbuilt);
     for (int i = 0; i < n; i++) dc_tensor_free(ts[i]);
     dc_tensor_free(wrong);
@@ -272,7 +264,7 @@ static const char *arch_file(const char *name, const char *json) {
     const char *names[] = {"dense.weight", "dense.bias"};
     const dc_tensor *ts[] = {w, b};
     const char *keys[] = {"deepc.model"};
-    const char *path = tmp(name);
+    const char *path = in_dir(name);
     CHECK(dc_safetensors_save(path, 2, names, ts, DC_DTYPE_F32, 1, keys, &json) == DC_OK);
     dc_tensor_free(w);
     dc_tensor_free(b);
@@ -336,7 +328,7 @@ static void test_hostile_models(void) {
                    "lr.safetensors", "lr", "-1");
     /* not a safetensors file at all */
     CHECK_NULL_ERR(dc_model_load(write_file("text.safetensors", "hello", 5, false)), "text.safetensors");
-    CHECK_NULL_ERR(dc_model_load(tmp("absent.safetensors")), "absent.safetensors");
+    CHECK_NULL_ERR(dc_model_load(in_dir("absent.safetensors")), "absent.safetensors");
 }
 
 /* ---- checkpoints: resume equals never stopping ---- */
@@ -392,11 +384,11 @@ static void test_resume(void) {
         /* interrupted after epoch 2, then resumed in a new model object */
         dc_model *b = ckpt_model(opt);
         o = ckpt_opts(2);
-        o.checkpoint_path = tmp("run.ckpt");
+        o.checkpoint_path = in_dir("run.ckpt");
         CHECK(dc_model_fit(b, x, y, &o, NULL) == DC_OK);
         dc_model_free(b);
         dc_model *c = ckpt_model(opt);
-        CHECK(dc_model_load_checkpoint(c, tmp("run.ckpt")) == DC_OK);
+        CHECK(dc_model_load_checkpoint(c, in_dir("run.ckpt")) == DC_OK);
         o = ckpt_opts(5);
         dc_history *hc = NULL;
         CHECK(dc_model_fit(c, x, y, &o, &hc) == DC_OK);
@@ -407,10 +399,10 @@ static void test_resume(void) {
 
         /* the same through fit's resume option: the first run writes every epoch and stops
          * after 3; rerunning the program (a new model) continues from the file */
-        remove(tmp("auto.ckpt"));
+        remove(in_dir("auto.ckpt"));
         dc_model *d = ckpt_model(opt);
         o = ckpt_opts(3);
-        o.checkpoint_path = tmp("auto.ckpt");
+        o.checkpoint_path = in_dir("auto.ckpt");
         o.resume = true;
         CHECK(dc_model_fit(d, x, y, &o, NULL) == DC_OK);
         dc_model_free(d);
@@ -432,20 +424,20 @@ static void test_resume(void) {
     }
     /* mismatches are refused with the numbers */
     dc_model *s = ckpt_model(0); /* run.ckpt is the SGD run's */
-    CHECK_ERR(dc_model_load_checkpoint(s, tmp("run.ckpt")), DC_ERR_STATE, "run.ckpt", "SGD", "Adam");
+    CHECK_ERR(dc_model_load_checkpoint(s, in_dir("run.ckpt")), DC_ERR_STATE, "run.ckpt", "SGD", "Adam");
     dc_model_free(s);
     dc_model *a = ckpt_model(1);
-    CHECK(dc_model_load_checkpoint(a, tmp("run.ckpt")) == DC_OK);
+    CHECK(dc_model_load_checkpoint(a, in_dir("run.ckpt")) == DC_OK);
     dc_fit_opts o = ckpt_opts(5);
     o.batch_size = 16;
     CHECK_ERR(dc_model_fit(a, x, y, &o, NULL), DC_ERR_ARG, "checkpoint", "batches of 24", "batches of 16");
     dc_model_free(a);
     a = mlp(1, false);
-    CHECK_ERR(dc_model_load_checkpoint(a, tmp("run.ckpt")), DC_ERR_STATE, "compile");
+    CHECK_ERR(dc_model_load_checkpoint(a, in_dir("run.ckpt")), DC_ERR_STATE, "compile");
     dc_model_free(a);
     a = ckpt_model(0);
-    CHECK(dc_model_save(a, tmp("plain.safetensors")) == DC_OK);
-    CHECK_ERR(dc_model_load_checkpoint(a, tmp("plain.safetensors")), DC_ERR_FORMAT, "plain.safetensors", "not a training checkpoint");
+    CHECK(dc_model_save(a, in_dir("plain.safetensors")) == DC_OK);
+    CHECK_ERR(dc_model_load_checkpoint(a, in_dir("plain.safetensors")), DC_ERR_FORMAT, "plain.safetensors", "not a training checkpoint");
     o = ckpt_opts(2);
     o.resume = true;
     CHECK_ERR(dc_model_fit(a, x, y, &o, NULL), DC_ERR_ARG, "resume", "checkpoint_path");
@@ -463,13 +455,13 @@ static void test_best(void) {
     o.validation_split = 0;
     o.val_x = vx;
     o.val_y = vy;
-    o.best_path = tmp("best.safetensors");
+    o.best_path = in_dir("best.safetensors");
     dc_history *h = NULL;
     CHECK(dc_model_fit(m, x, y, &o, &h) == DC_OK);
     const double *vl = dc_history_get(h, "val_loss");
     double best = INFINITY;
     for (int e = 0; vl && e < 6; e++) best = fmin(best, vl[e]);
-    dc_model *b = dc_model_load(tmp("best.safetensors"));
+    dc_model *b = dc_model_load(in_dir("best.safetensors"));
     CHECK(b != NULL);
     double r[2] = {0, 0};
     if (b) CHECK(dc_model_evaluate(b, vx, vy, 32, r) == DC_OK);
@@ -525,7 +517,7 @@ static int count_tmp_files(void) {
 }
 
 static void test_killed_writer(void) {
-    const char *path = tmp("killed.safetensors");
+    const char *path = in_dir("killed.safetensors");
     dc_model *m = big_model();
     fill(m, 0.0f);
     CHECK(dc_model_save(m, path) == DC_OK);
@@ -572,18 +564,18 @@ static void test_killed_writer(void) {
     CHECK(count_tmp_files() == 0);
 
     /* directories that cannot be written */
-    CHECK_ERR(dc_model_save(m, tmp("no/such/dir/m.safetensors")), DC_ERR_IO, "no/such/dir/m.safetensors");
+    CHECK_ERR(dc_model_save(m, in_dir("no/such/dir/m.safetensors")), DC_ERR_IO, "no/such/dir/m.safetensors");
     const char *ro = geteuid() == 0 ? "/proc/deepc-test.safetensors" : NULL;
     if (!ro) {
-        mkdir(tmp("ro"), 0500);
-        ro = tmp("ro/m.safetensors");
+        mkdir(in_dir("ro"), 0500);
+        ro = in_dir("ro/m.safetensors");
     }
     CHECK_ERR(dc_model_save(m, ro), DC_ERR_IO, ro);
     /* a checkpoint that fails to write stops fit with the error, keeping the last good file */
     dc_tensor *x = randn(2, (int64_t[]){8, 512}), *y = randn(2, (int64_t[]){8, 512});
     dc_fit_opts o = dc_fit_defaults();
     o.verbose = 0;
-    o.checkpoint_path = tmp("no/such/dir/c.ckpt");
+    o.checkpoint_path = in_dir("no/such/dir/c.ckpt");
     CHECK_ERR(dc_model_fit(m, x, y, &o, NULL), DC_ERR_IO, "epoch 1", "checkpoint", "c.ckpt");
     dc_tensor_free(x);
     dc_tensor_free(y);

@@ -96,50 +96,7 @@ static bool same_as_ref(const dc_tensor *t, const ref *r) {
            memcmp(dc_tensor_data((dc_tensor *)t), r->v, (size_t)r->numel * sizeof(float)) == 0;
 }
 
-/* The whole content of a file (malloc'ed) and its size; NULL if it cannot be read. */
-static unsigned char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char *b = NULL;
-    size_t cap = 0;
-    *n = 0;
-    for (;;) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 4096;
-            b = realloc(b, cap);
-        }
-        size_t got = fread(b + *n, 1, cap - *n, f);
-        if (!got) break;
-        *n += got;
-    }
-    fclose(f);
-    return b;
-}
-
-static bool same_bytes(const char *a, const char *b) {
-    size_t na = 0, nb = 0;
-    unsigned char *x = slurp(a, &na), *y = slurp(b, &nb);
-    bool same = x && y && na == nb && memcmp(x, y, na) == 0;
-    free(x);
-    free(y);
-    return same;
-}
-
-static const char *out_path(const char *name) {
-    static char p[4][600];
-    static int slot;
-    char *s = p[slot++ & 3];
-    snprintf(s, sizeof p[0], "%s/%s", out_dir, name);
-    return s;
-}
-
-static const char *tmp_path(const char *name) {
-    static char p[4][300];
-    static int slot;
-    char *s = p[slot++ & 3];
-    snprintf(s, sizeof p[0], "%s/%s", dir, name);
-    return s;
-}
+static const char *out_path(const char *name) { return path_in(out_dir, name); }
 
 /* An .npy file: magic, version major.0, the header length (uint16 or uint32 as the version
  * has it, or hl_override if >= 0), the dict text and a newline, then n data bytes. */
@@ -415,7 +372,7 @@ static void test_reference_npz(void) {
                 }
                 dc_npz_free(m, nm2, ar2);
                 size_t len;
-                unsigned char *z = slurp(both[k], &len);
+                unsigned char *z = (unsigned char *)slurp_n(both[k], &len);
                 CHECK(z && len > 30 && z[8] == (k ? 8 : 0)); /* the first member's method */
                 free(z);
             }
@@ -451,7 +408,7 @@ static void test_save_dtypes(void) {
         dc_tensor *t = dc_tensor_from(2, (int64_t[]){2, 3}, cases[c].v);
         char name[32];
         snprintf(name, sizeof name, "rt_%s.npy", dc_dtype_name(cases[c].t));
-        const char *p = tmp_path(name);
+        const char *p = in_dir(name);
         CHECK(dc_npy_save(p, t, cases[c].t) == DC_OK);
         dc_tensor *back = dc_npy_load(p);
         CHECK(back && dc_tensor_ndim(back) == 2 && dc_tensor_dim(back, 0) == 2 && dc_tensor_dim(back, 1) == 3);
@@ -460,7 +417,7 @@ static void test_save_dtypes(void) {
             CHECK(memcmp(&dc_tensor_data(back)[i], &want, 4) == 0);
         }
         size_t len;
-        unsigned char *b = slurp(p, &len);
+        unsigned char *b = (unsigned char *)slurp_n(p, &len);
         char want_descr[128];
         snprintf(want_descr, sizeof want_descr, "{'descr': %s, 'fortran_order': False, 'shape': (2, 3), }", cases[c].descr);
         CHECK(b && len == 128 + 6 * dc_dtype_size(cases[c].t) && !memcmp(b + 10, want_descr, strlen(want_descr)) &&
@@ -470,10 +427,10 @@ static void test_save_dtypes(void) {
         dc_tensor_free(back);
     }
     dc_tensor *t = dc_tensor_new(1, (int64_t[]){2});
-    CHECK_ERR(dc_npy_save(tmp_path("bf.npy"), t, DC_DTYPE_BF16), DC_ERR_ARG, "bf.npy", "bfloat16");
-    CHECK_ERR(dc_npy_save(tmp_path("bad_dtype.npy"), t, DC_DTYPE_COUNT), DC_ERR_ARG, "bad_dtype.npy", "dtype");
+    CHECK_ERR(dc_npy_save(in_dir("bf.npy"), t, DC_DTYPE_BF16), DC_ERR_ARG, "bf.npy", "bfloat16");
+    CHECK_ERR(dc_npy_save(in_dir("bad_dtype.npy"), t, DC_DTYPE_COUNT), DC_ERR_ARG, "bad_dtype.npy", "dtype");
     CHECK_ERR(dc_npy_save(NULL, t, DC_DTYPE_F32), DC_ERR_ARG, "path");
-    CHECK_ERR(dc_npy_save(tmp_path("null.npy"), NULL, DC_DTYPE_F32), DC_ERR_ARG, "null.npy", "NULL");
+    CHECK_ERR(dc_npy_save(in_dir("null.npy"), NULL, DC_DTYPE_F32), DC_ERR_ARG, "null.npy", "NULL");
     dc_tensor_free(t);
 }
 
@@ -484,7 +441,7 @@ static void test_views_and_shapes(void) {
     dc_tensor *v = t ? dc_permute(c, t, (const int[]){2, 0, 1}) : NULL; /* [4, 2, 3] */
     CHECK(v && !dc_tensor_is_contiguous(v));
     CHECK(v && dc_npy_save(out_path("permuted.npy"), v, DC_DTYPE_F32) == DC_OK);
-    CHECK(v && dc_npy_save(tmp_path("permuted_i16.npy"), v, DC_DTYPE_I16) == DC_ERR_NUMERIC); /* -2.5 is not whole */
+    CHECK(v && dc_npy_save(in_dir("permuted_i16.npy"), v, DC_DTYPE_I16) == DC_ERR_NUMERIC); /* -2.5 is not whole */
     dc_tensor *back = dc_npy_load(out_path("permuted.npy"));
     CHECK(back && dc_tensor_dim(back, 0) == 4 && dc_tensor_dim(back, 1) == 2 && dc_tensor_dim(back, 2) == 3);
     int same = 0;
@@ -498,11 +455,11 @@ static void test_views_and_shapes(void) {
     /* a view in an archive too */
     const dc_tensor *arr[] = {v};
     const char *nm[] = {"view"};
-    CHECK(v && dc_npz_save(tmp_path("view.npz"), 1, nm, arr, true) == DC_OK);
+    CHECK(v && dc_npz_save(in_dir("view.npz"), 1, nm, arr, true) == DC_OK);
     int n = 0;
     char **names;
     dc_tensor **arrays;
-    CHECK(dc_npz_load(tmp_path("view.npz"), &n, &names, &arrays) == DC_OK && n == 1);
+    CHECK(dc_npz_load(in_dir("view.npz"), &n, &names, &arrays) == DC_OK && n == 1);
     CHECK(n == 1 && back && !memcmp(dc_tensor_data(arrays[0]), dc_tensor_data(back), 24 * sizeof(float)));
     if (n == 1) dc_npz_free(n, names, arrays);
     dc_tensor_free(back);
@@ -510,22 +467,22 @@ static void test_views_and_shapes(void) {
     dc_tensor_free(t);
     /* empty tensors */
     dc_tensor *e = dc_tensor_new(2, (int64_t[]){3, 0});
-    CHECK(e && dc_npy_save(tmp_path("empty.npy"), e, DC_DTYPE_I64) == DC_OK);
-    back = dc_npy_load(tmp_path("empty.npy"));
+    CHECK(e && dc_npy_save(in_dir("empty.npy"), e, DC_DTYPE_I64) == DC_OK);
+    back = dc_npy_load(in_dir("empty.npy"));
     CHECK(back && dc_tensor_ndim(back) == 2 && dc_tensor_dim(back, 0) == 3 && dc_tensor_numel(back) == 0);
     dc_tensor_free(back);
     const dc_tensor *earr[] = {e};
     const char *enm[] = {"nothing"};
-    CHECK(dc_npz_save(tmp_path("empty.npz"), 1, enm, earr, true) == DC_OK);
-    CHECK(npz_load_count(tmp_path("empty.npz")) == 1);
+    CHECK(dc_npz_save(in_dir("empty.npz"), 1, enm, earr, true) == DC_OK);
+    CHECK(npz_load_count(in_dir("empty.npz")) == 1);
     dc_tensor_free(e);
     /* an archive with no arrays, as np.savez() writes it */
-    CHECK(dc_npz_save(tmp_path("none.npz"), 0, NULL, NULL, false) == DC_OK);
+    CHECK(dc_npz_save(in_dir("none.npz"), 0, NULL, NULL, false) == DC_OK);
     size_t len;
-    unsigned char *z = slurp(tmp_path("none.npz"), &len);
+    unsigned char *z = (unsigned char *)slurp_n(in_dir("none.npz"), &len);
     CHECK(z && len == 22);
     free(z);
-    CHECK(npz_load_count(tmp_path("none.npz")) == 0);
+    CHECK(npz_load_count(in_dir("none.npz")) == 0);
 }
 
 /* 65536 members need zip64 end records: written and read back. */
@@ -539,7 +496,7 @@ static void test_many_members(void) {
         snprintf(names[i], 16, "a%d", i);
         arrays[i] = one;
     }
-    const char *p = tmp_path("many.npz");
+    const char *p = in_dir("many.npz");
     CHECK(dc_npz_save(p, N, (const char *const *)names, arrays, false) == DC_OK);
     int n = 0;
     char **nm;
@@ -548,7 +505,7 @@ static void test_many_members(void) {
     CHECK(n == N && !strcmp(nm[N - 1], "a65535") && dc_tensor_data(ar[N - 1])[0] == 42);
     if (n == N) dc_npz_free(n, nm, ar);
     size_t len;
-    unsigned char *z = slurp(p, &len);
+    unsigned char *z = (unsigned char *)slurp_n(p, &len);
     CHECK(z && len > 98 && get32(z + len - 22 - 20) == 0x07064b50 && z[len - 22 + 8] == 0xff); /* zip64 locator */
     free(z);
     CHECK_ERR(dc_npz_save(p, N + 1, (const char *const *)names, arrays, false), DC_ERR_ARG, "65537 arrays");
@@ -803,7 +760,7 @@ static void test_bad_npz(void) {
     /* missing files and arguments */
     CHECK_ERR(dc_npz_load("/nonexistent/a.npz", &m, &names, &arrays), DC_ERR_IO, "/nonexistent/a.npz");
     CHECK_ERR(dc_npz_load(dir, &m, &names, &arrays), DC_ERR_IO, "directory");
-    CHECK_ERR(dc_npz_load(tmp_path("good.npz"), NULL, &names, &arrays), DC_ERR_ARG, "NULL");
+    CHECK_ERR(dc_npz_load(in_dir("good.npz"), NULL, &names, &arrays), DC_ERR_ARG, "NULL");
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -811,11 +768,11 @@ static void test_bad_npz(void) {
 /* ------------------------------------------------------------------------------------- */
 
 static void test_bad_save(void) {
-    const char *p = tmp_path("keep.npy");
+    const char *p = in_dir("keep.npy");
     dc_tensor *old = dc_tensor_from(1, (int64_t[]){3}, (const float[]){1, 2, 3});
     CHECK(dc_npy_save(p, old, DC_DTYPE_I8) == DC_OK);
     size_t n0, n1;
-    unsigned char *before = slurp(p, &n0);
+    unsigned char *before = (unsigned char *)slurp_n(p, &n0);
     dc_tensor *t = dc_tensor_from(2, (int64_t[]){2, 2}, (const float[]){1, 300, 3, 4});
     CHECK_ERR(dc_npy_save(p, t, DC_DTYPE_I8), DC_ERR_NUMERIC, "keep.npy", "element 1 (index [0, 1])", "300", "int8",
               "-128..127");
@@ -827,14 +784,14 @@ static void test_bad_save(void) {
     CHECK_ERR(dc_npy_save(p, t, DC_DTYPE_U16), DC_ERR_NUMERIC, "keep.npy", "element 3", "is -1", "uint16");
     dc_tensor_data(t)[3] = NAN;
     CHECK_ERR(dc_npy_save(p, t, DC_DTYPE_I32), DC_ERR_NUMERIC, "keep.npy", "element 3", "nan");
-    unsigned char *after = slurp(p, &n1);
+    unsigned char *after = (unsigned char *)slurp_n(p, &n1);
     CHECK(before && after && n0 == n1 && !memcmp(before, after, n0)); /* the old file is intact */
     free(before);
     free(after);
-    CHECK_ERR(dc_npy_save(tmp_path("new.npy"), t, DC_DTYPE_I8), DC_ERR_NUMERIC, "new.npy");
-    CHECK(access(tmp_path("new.npy"), F_OK) != 0); /* nothing written */
-    CHECK(dc_npy_save(tmp_path("nan.npy"), t, DC_DTYPE_F32) == DC_OK); /* floats keep NaN */
-    dc_tensor *back = dc_npy_load(tmp_path("nan.npy"));
+    CHECK_ERR(dc_npy_save(in_dir("new.npy"), t, DC_DTYPE_I8), DC_ERR_NUMERIC, "new.npy");
+    CHECK(access(in_dir("new.npy"), F_OK) != 0); /* nothing written */
+    CHECK(dc_npy_save(in_dir("nan.npy"), t, DC_DTYPE_F32) == DC_OK); /* floats keep NaN */
+    dc_tensor *back = dc_npy_load(in_dir("nan.npy"));
     CHECK(back && isnan(dc_tensor_data(back)[3]));
     dc_tensor_free(back);
     CHECK_ERR(dc_npy_save("/nonexistent-dir/x.npy", t, DC_DTYPE_F32), DC_ERR_IO, "/nonexistent-dir/x.npy",
@@ -842,13 +799,13 @@ static void test_bad_save(void) {
     /* archives */
     const dc_tensor *arr[] = {t, old};
     const char *same[] = {"w", "w"}, *empty[] = {"w", ""}, *ok[] = {"w", "v"};
-    CHECK_ERR(dc_npz_save(tmp_path("dup.npz"), 2, same, arr, false), DC_ERR_ARG, "dup.npz", "'w' is given twice");
-    CHECK_ERR(dc_npz_save(tmp_path("empty_name.npz"), 2, empty, arr, false), DC_ERR_ARG, "empty_name.npz", "array 1");
+    CHECK_ERR(dc_npz_save(in_dir("dup.npz"), 2, same, arr, false), DC_ERR_ARG, "dup.npz", "'w' is given twice");
+    CHECK_ERR(dc_npz_save(in_dir("empty_name.npz"), 2, empty, arr, false), DC_ERR_ARG, "empty_name.npz", "array 1");
     const dc_tensor *with_null[] = {t, NULL};
-    CHECK_ERR(dc_npz_save(tmp_path("null.npz"), 2, ok, with_null, false), DC_ERR_ARG, "null.npz", "array 1 ('v') is NULL");
-    CHECK_ERR(dc_npz_save(tmp_path("neg.npz"), -1, ok, arr, false), DC_ERR_ARG, "neg.npz", "-1 arrays");
+    CHECK_ERR(dc_npz_save(in_dir("null.npz"), 2, ok, with_null, false), DC_ERR_ARG, "null.npz", "array 1 ('v') is NULL");
+    CHECK_ERR(dc_npz_save(in_dir("neg.npz"), -1, ok, arr, false), DC_ERR_ARG, "neg.npz", "-1 arrays");
     CHECK_ERR(dc_npz_save("/nonexistent-dir/a.npz", 2, ok, arr, true), DC_ERR_IO, "/nonexistent-dir/a.npz");
-    CHECK(access(tmp_path("dup.npz"), F_OK) != 0);
+    CHECK(access(in_dir("dup.npz"), F_OK) != 0);
     CHECK(no_tmp_files());
     dc_tensor_free(t);
     dc_tensor_free(old);

@@ -22,49 +22,7 @@
 
 static const char *outdir;
 
-static const char *out_path(const char *name) {
-    static char p[4][512];
-    static int slot;
-    char *s = p[slot++ & 3];
-    snprintf(s, sizeof p[0], "%s/%s", outdir, name);
-    return s;
-}
-
-static unsigned char *slurp(const char *path, size_t *n) {
-    *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char *buf = NULL;
-    size_t cap = 0;
-    for (;;) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 4096;
-            unsigned char *nb = realloc(buf, cap);
-            if (!nb) break;
-            buf = nb;
-        }
-        size_t r = fread(buf + *n, 1, cap - *n, f);
-        if (!r) break;
-        *n += r;
-    }
-    fclose(f);
-    return buf;
-}
-
-/* Byte equality of two files; prints the first difference. */
-static bool same_bytes(const char *a, const char *b) {
-    size_t na, nb;
-    unsigned char *x = slurp(a, &na), *y = slurp(b, &nb);
-    bool same = x && y && na == nb && memcmp(x, y, na) == 0;
-    if (!same) {
-        size_t i = 0;
-        while (x && y && i < na && i < nb && x[i] == y[i]) i++;
-        fprintf(stderr, "  %s (%zu bytes) and %s (%zu bytes) differ at byte %zu\n", a, na, b, nb, i);
-    }
-    free(x);
-    free(y);
-    return same;
-}
+static const char *out_path(const char *name) { return path_in(outdir, name); }
 
 static bool same_float(float a, float b) {
     uint32_t x, y;
@@ -517,7 +475,7 @@ static void test_write_errors(void) {
     const char *ok_names[] = {"a", "b"};
     CHECK(dc_safetensors_save(p, 2, ok_names, ts, DC_DTYPE_F32, 0, NULL, NULL) == DC_OK);
     size_t n0;
-    unsigned char *before = slurp(p, &n0);
+    unsigned char *before = (unsigned char *)slurp_n(p, &n0);
     /* every refusal leaves the existing file as it was */
     const char *dup[] = {"w", "w"}, *empty[] = {"a", ""}, *meta[] = {"__metadata__", "b"}, *nul[] = {"a", NULL},
                *bad8[] = {"a", "b\xc3"};
@@ -537,7 +495,7 @@ static void test_write_errors(void) {
     dc_st_entry nodata = {"n", 1, (int64_t[]){3}, NULL};
     CHECK_ERR(dc_st_write(p, &nodata, 1, DC_DTYPE_F32, 0, NULL, NULL), DC_ERR_ARG, "tensor \"n\"", "no data");
     size_t n1;
-    unsigned char *after = slurp(p, &n1);
+    unsigned char *after = (unsigned char *)slurp_n(p, &n1);
     CHECK(before && after && n0 == n1 && memcmp(before, after, n0) == 0);
     free(before);
     free(after);

@@ -9,17 +9,6 @@
 
 #include "tmpfiles.h"
 
-/* The whole content of a file, NUL-terminated (the caller frees it). */
-static char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = malloc(1 << 20);
-    *n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[*n] = 0;
-    fclose(f);
-    return buf;
-}
-
 /* a and b have the same tokens at the same indices and the same unknown index. */
 static bool same_vocab(const dc_vocab *a, const dc_vocab *b) {
     if (!a || !b || dc_vocab_size(a) != dc_vocab_size(b)) return false;
@@ -43,7 +32,7 @@ static void test_round_trip(void) {
     snprintf(path, sizeof path, "%s/words.txt", dir);
     CHECK(dc_vocab_save(v, path) == DC_OK);
     size_t n;
-    char *text = slurp(path, &n);
+    char *text = slurp_n(path, &n);
     CHECK(text && !strncmp(text, "<pad>\n<oov>\nthe\nsat\ndog\ncat\non\n", 31) && text[n - 1] == '\n');
     free(text);
     dc_vocab *w = dc_vocab_load(path, false);
@@ -61,7 +50,7 @@ static void test_round_trip(void) {
     snprintf(again, sizeof again, "%s/words2.txt", dir);
     CHECK(dc_vocab_save(w, again) == DC_OK);
     size_t n1, n2;
-    char *t1 = slurp(path, &n1), *t2 = slurp(again, &n2);
+    char *t1 = slurp_n(path, &n1), *t2 = slurp_n(again, &n2);
     CHECK(t1 && t2 && n1 == n2 && !memcmp(t1, t2, n1));
     free(t1);
     free(t2);
@@ -231,7 +220,7 @@ static void test_save_errors(void) {
     dc_vocab *bad = dc_vocab_build(multi2, 1, 0, true);
     CHECK(dc_vocab_save(bad, old) == DC_ERR_ARG);
     size_t n;
-    char *text = slurp(old, &n);
+    char *text = slurp_n(old, &n);
     CHECK(text && !strcmp(text, "[UNK]\nold\n"));
     free(text);
     dc_vocab_free(bad);
