@@ -112,7 +112,52 @@ static void test_bad_input(void) {
     dc_tensor_free(y);
 }
 
+/* One class index per step: outputs [N, T, V] against labels [N, T] (a tagger or a language
+ * model). The task: tag each token with the token before it (step 0: itself). */
+static void test_per_step_labels(void) {
+    const int64_t N = 256, T = 6, V = 8;
+    dc_tensor *x = dc_tensor_new(2, (int64_t[]){N, T}), *y = dc_tensor_new(2, (int64_t[]){N, T});
+    dc_rng r;
+    dc_rng_seed(&r, 3);
+    for (int64_t i = 0; i < N * T; i++) dc_tensor_data(x)[i] = (float)(1 + dc_rng_below(&r, V - 1));
+    for (int64_t i = 0; i < N * T; i++) dc_tensor_data(y)[i] = dc_tensor_data(x)[i % T ? i - 1 : i];
+    dc_model *m = dc_sequential();
+    dc_model_add(m, dc_input(1, (int64_t[]){T}));
+    dc_model_add(m, dc_embedding_layer(V, 16, false));
+    dc_model_add(m, dc_gru_layer(32, true));
+    dc_model_add(m, dc_dense(V, DC_ACT_SOFTMAX));
+    CHECK(dc_model_compile(m, dc_adam(0.02f, 0.9f, 0.999f, 1e-7f), DC_LOSS_SPARSE_CCE, (dc_metric[]){DC_METRIC_ACCURACY}, 1) ==
+          DC_OK);
+    dc_fit_opts o = dc_fit_defaults();
+    o.epochs = 25;
+    o.verbose = 0;
+    dc_history *h = NULL;
+    CHECK(dc_model_fit(m, x, y, &o, &h) == DC_OK);
+    double res[2] = {0, 0};
+    CHECK(dc_model_evaluate(m, x, y, 64, res) == DC_OK);
+    CHECK(res[1] > 0.95);         /* per-step accuracy */
+    CHECK(res[0] < 0.3);          /* mean cross-entropy per step */
+    const double *acc = dc_history_get(h, "accuracy");
+    CHECK(acc && acc[0] < acc[24]);
+    dc_tensor *p = dc_model_predict(m, x, 64);
+    CHECK(p && dc_tensor_ndim(p) == 3 && dc_tensor_dim(p, 2) == V);
+    float sum = 0;
+    for (int64_t k = 0; p && k < V; k++) sum += dc_tensor_data(p)[k];
+    CHECK_NEAR(sum, 1.0, 1e-5); /* probabilities per step */
+    dc_tensor *bad = dc_tensor_new(1, (int64_t[]){N});
+    CHECK_ERR(dc_model_fit(m, x, bad, &o, NULL), DC_ERR_SHAPE, "one class index per step", "6 per row", "[256]");
+    dc_tensor_data(y)[7] = 8;
+    CHECK_ERR(dc_model_fit(m, x, y, &o, NULL), DC_ERR_ARG, "label 8 at row 1", "[0, 8)");
+    dc_tensor_free(bad);
+    dc_tensor_free(p);
+    dc_history_free(h);
+    dc_model_free(m);
+    dc_tensor_free(x);
+    dc_tensor_free(y);
+}
+
 int main(void) {
+    test_per_step_labels();
     test_shapes_and_stacking();
     test_mask_padding();
     test_learns();

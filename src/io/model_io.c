@@ -168,7 +168,7 @@ static dc_status save_file(const dc_model *m, const char *path, bool arch, bool 
     int nstate = ckpt && op ? (op->s1 != NULL) + (op->s2 != NULL) : 0;
     int cap = m->np * (1 + nstate);
     dc_st_entry *e = dc_calloc((size_t)(cap ? cap : 1), sizeof *e);
-    char(*names)[80] = dc_calloc((size_t)(cap ? cap : 1), sizeof *names);
+    char(*names)[128] = dc_calloc((size_t)(cap ? cap : 1), sizeof *names);
     char *meta_v[3] = {NULL, NULL, NULL};
     const char *meta_k[3];
     int nmeta = 0, n = 0;
@@ -638,7 +638,7 @@ static dc_status add_layers(dc_model *m, const cJSON *arch, const dc_safetensors
         dc_status s = dc_model_add(m, l);
         if (s) return dc_error_prefix("%s: %s", w.path, w.what), s;
         for (int k = 0; k < l->nparams; k++) {
-            char pname[128];
+            char pname[96];
             int idx;
             snprintf(pname, sizeof pname, "%s.%s", l->name, l->decl[k].name);
             /* every parameter must match a tensor the file holds, so what build allocates is
@@ -821,7 +821,7 @@ dc_status dc_model_load_checkpoint(dc_model *m, const char *path) {
         for (int j = 0; j < m->np; j++) {
             if (!m->gtens[j]) continue;
             trainable++;
-            char name[96];
+            char name[128];
             snprintf(name, sizeof name, "optimizer.state%d.%s", k, m->pnames[j]);
             present += dc_safetensors_find(st, name) >= 0;
         }
@@ -837,7 +837,7 @@ dc_status dc_model_load_checkpoint(dc_model *m, const char *path) {
         }
         for (int j = 0; !s && j < m->np; j++) {
             if (!m->gtens[j]) continue;
-            char name[96];
+            char name[128];
             int i;
             snprintf(name, sizeof name, "optimizer.state%d.%s", k, m->pnames[j]);
             const dc_tensor *t = m->ptens[j];

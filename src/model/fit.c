@@ -59,11 +59,31 @@ dc_tensor *dc_model_forward(dc_model *m, dc_ctx *c, dc_tensor *x, bool training)
     return dc_model_forward_impl(m, c, x, training, false);
 }
 
-static bool sparse_labels(const dc_model *m, int64_t out_cols, int64_t y_cols) {
-    return m->loss == DC_LOSS_SPARSE_CCE || (y_cols == 1 && out_cols > 1);
+/* The classes of a classifier: the output's last axis. A sequence model ([N, T, V] outputs) makes
+ * one prediction per step, so its rows hold K / classes of them. */
+static int64_t num_classes(const dc_model *m) {
+    int64_t sh[DC_MAX_DIMS];
+    int nd = dc_model_out_shape(m, sh);
+    return nd ? sh[nd - 1] : 1;
 }
 
+/* Labels are class indices (one per step) rather than one value per output. */
+static bool sparse_labels(const dc_model *m, int64_t out_cols, int64_t y_cols) {
+    int64_t classes = num_classes(m);
+    return m->loss == DC_LOSS_SPARSE_CCE || (classes > 1 && y_cols * classes == out_cols);
+}
+
+static bool is_ce(dc_loss l) { return l == DC_LOSS_CCE || l == DC_LOSS_SPARSE_CCE; }
+
 static dc_tensor *compute_loss(dc_model *m, dc_ctx *c, dc_tensor *out, dc_tensor *y) {
+    int64_t classes = num_classes(m);
+    if (is_ce(m->loss) && out->numel / out->shape[0] > classes) {
+        /* a prediction per step: the cross-entropy of every step, as rows of [N T, classes] */
+        out = dc_reshape(c, out, 2, (int64_t[]){-1, classes});
+        y = out ? (m->loss == DC_LOSS_CCE ? dc_reshape(c, y, 2, (int64_t[]){-1, classes}) : dc_reshape(c, y, 1, (int64_t[]){-1}))
+                : NULL;
+        if (!y) return NULL;
+    }
     switch (m->fusion) {
     case DC_FUSE_SOFTMAX_CE:
         return m->loss == DC_LOSS_CCE ? dc_softmax_cce_loss(c, out, y) : dc_softmax_sparse_cce_loss(c, out, y);
@@ -95,23 +115,25 @@ static int64_t argmax(const float *p, int64_t k) {
 /* out: logits when the loss is fused, else the model's outputs. */
 static dc_status add_metrics(dc_model *m, dc_ctx *c, const dc_tensor *out, const dc_tensor *y, acc *a) {
     int64_t N = out->shape[0], K = row_elems(out), yc = row_elems(y);
+    int64_t C = num_classes(m), steps = K / C; /* predictions per row */
     const float *P = out->data, *Y = y->data;
     float *prob = NULL;
     for (int i = 0; i < m->nmetrics; i++) {
         double s = 0;
         if (m->metrics[i] == DC_METRIC_ACCURACY) {
             if (sparse_labels(m, K, yc)) {
-                for (int64_t r = 0; r < N; r++) s += argmax(P + r * K, K) == (int64_t)Y[r];
+                for (int64_t r = 0; r < N * steps; r++) s += argmax(P + r * C, C) == (int64_t)Y[r];
             } else if (K == 1) {
                 float thr = m->fusion == DC_FUSE_SIGMOID_BCE ? 0.0f : 0.5f;
                 for (int64_t r = 0; r < N; r++) s += (P[r] > thr) == (Y[r] > 0.5f);
             } else {
-                for (int64_t r = 0; r < N; r++) s += argmax(P + r * K, K) == argmax(Y + r * K, K);
+                for (int64_t r = 0; r < N * steps; r++) s += argmax(P + r * C, C) == argmax(Y + r * C, C);
             }
+            s /= (double)steps; /* accuracy per step, averaged like the loss */
         } else {
             if (m->fusion != DC_FUSE_NONE && !prob) {
                 if (!(prob = dc_scratch(c, (size_t)out->numel * sizeof(float)))) return DC_ERR_NOMEM;
-                if (m->fusion == DC_FUSE_SOFTMAX_CE) dc_k_softmax_rows(P, prob, N, K, false);
+                if (m->fusion == DC_FUSE_SOFTMAX_CE) dc_k_softmax_rows(P, prob, N * steps, C, false);
                 else dc_k_act_forward(DC_ACT_SIGMOID, 0, P, prob, out->numel);
             }
             const float *Q = prob ? prob : P;
@@ -229,13 +251,19 @@ static dc_status check_xy(const dc_model *m, const dc_tensor *x, const dc_tensor
     for (int i = 0; i < ond; i++) K *= osh[i];
     int64_t yc = row_elems(y);
     if (sparse_labels(m, K, yc)) {
-        if (yc != 1)
-            return dc_error(DC_ERR_SHAPE, "%s: %s needs one class index per row, y is %s", who, dc_loss_name(m->loss), dc_tshape(y, 0));
-        for (int64_t r = 0; r < y->shape[0]; r++) {
+        int64_t C = num_classes(m), steps = K / C;
+        if (yc != steps) {
+            if (steps == 1)
+                return dc_error(DC_ERR_SHAPE, "%s: %s needs one class index per row, y is %s", who, dc_loss_name(m->loss),
+                                dc_tshape(y, 0));
+            return dc_error(DC_ERR_SHAPE, "%s: %s needs one class index per step (%lld per row), y is %s", who,
+                            dc_loss_name(m->loss), (long long)steps, dc_tshape(y, 0));
+        }
+        for (int64_t r = 0; r < y->numel; r++) {
             float v = y->data[r];
-            if (!(v >= 0 && v < (float)K) || v != floorf(v))
+            if (!(v >= 0 && v < (float)C) || v != floorf(v))
                 return dc_error(DC_ERR_ARG, "%s: label %g at row %lld is not a class index in [0, %lld) (the model has %lld outputs)",
-                                who, (double)v, (long long)r, (long long)K, (long long)K);
+                                who, (double)v, (long long)(r / steps), (long long)C, (long long)C);
         }
     } else if (yc != K) {
         return dc_error(DC_ERR_SHAPE, "%s: the model outputs %lld values per row but y has %lld (y %s)", who, (long long)K,

@@ -253,10 +253,8 @@ dc_status dc_model_compile(dc_model *m, dc_optimizer *opt, dc_loss loss, const d
     for (int i = 0; i < m->nlayers; i++) m->layers[i]->skip_act = false;
     dc_activation a = last->act;
     bool has_act = strcmp(last->ops->type, "Dense") == 0 || strcmp(last->ops->type, "Activation") == 0;
-    int64_t sh[DC_MAX_DIMS];
-    int nd = dc_model_out_shape(m, sh);
-    m->fusion = DC_FUSE_NONE;
-    if (has_act && a == DC_ACT_SOFTMAX && nd == 1 && (loss == DC_LOSS_CCE || loss == DC_LOSS_SPARSE_CCE))
+    m->fusion = DC_FUSE_NONE; /* softmax is over the last axis: per-step predictions are rows of [N T, classes] */
+    if (has_act && a == DC_ACT_SOFTMAX && (loss == DC_LOSS_CCE || loss == DC_LOSS_SPARSE_CCE))
         m->fusion = DC_FUSE_SOFTMAX_CE;
     else if (has_act && a == DC_ACT_SIGMOID && loss == DC_LOSS_BCE)
         m->fusion = DC_FUSE_SIGMOID_BCE;

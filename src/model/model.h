@@ -23,7 +23,7 @@ struct dc_model {
     int64_t stotal;
     int np;
     dc_tensor **ptens, **gtens; /* every parameter and state tensor; gtens NULL for state */
-    char (*pnames)[64];
+    char (*pnames)[96]; /* "layer.param": 47 + 1 + 39 + NUL at most */
     /* compile */
     dc_optimizer *opt;
     dc_loss loss;

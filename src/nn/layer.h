@@ -6,10 +6,10 @@
 
 #include "../ops/ops.h"
 
-#define DC_LAYER_MAX_PARAMS 8
+#define DC_LAYER_MAX_PARAMS 16
 
 typedef struct dc_param_decl {
-    char name[16];  /* "weight", "bias" */
+    char name[40];  /* "weight", "bias", "self_attn.in_proj_weight" */
     int ndim;
     int64_t shape[4];
     dc_init init;
@@ -42,6 +42,10 @@ struct dc_layer {
     float momentum, eps;
     bool return_sequences, mask_zero;
     float forget_bias;
+    int heads;              /* attention heads */
+    int64_t ff_units;       /* a Transformer layer's feed-forward width */
+    bool causal, pre_norm;  /* attention masks future steps; LayerNorm before each sub-layer */
+    bool learned;           /* positional embedding: a trained table, else fixed sinusoids */
     bool use_bias;
     dc_init w_init, b_init;
     /* set when built */
