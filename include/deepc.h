@@ -636,8 +636,8 @@ dc_tensor *dc_texts_to_sequences(const dc_vocab *v, char *const *texts, int64_t 
  * the longest vocabulary entries, pieces after the first written "##piece"; a word of more than
  * 100 code points, or one with a part no entry matches, becomes "[UNK]". Lookups compare bytes
  * exactly. Special tokens in a text are not recognised: "[CLS]" reads as "[", "cls", "]".
- * The one departure from NFD: two spacing combining marks of different combining classes in a
- * row are not reordered (no such pair occurs in text a BERT vocabulary covers). */
+ * The one departure from NFD: marks that stay (spacing marks, Mc, with a combining class) keep
+ * their order where NFD's canonical reordering would swap two of different classes. */
 typedef struct dc_wordpiece dc_wordpiece;
 /* A tokenizer from a BERT vocab.txt (dc_vocab_load's layout and errors: one token per line,
  * line i being id i, no empty or repeated lines); lower_case also strips accents (BERT

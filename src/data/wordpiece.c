@@ -30,6 +30,7 @@ struct dc_wordpiece {
     dc_vocab *v;
     bool lower;
     int64_t pad, unk, cls, sep;
+    size_t max_bytes; /* of the longest token: longer candidates are not looked up */
 };
 
 /* ---------------------------------------------------------------- Unicode */
@@ -188,10 +189,10 @@ static bool wordpiece_word(const dc_wordpiece *wp, const uint32_t *w, size_t n, 
     for (size_t i = 0; i < n; i++) off[i + 1] = off[i] + utf8_put(w[i], buf + off[i]);
     int64_t first = out->n;
     for (size_t start = 0; start < n;) {
-        size_t end = n;
+        size_t end = n, from = off[start] - (start ? 2 : 0);
+        while (end > start && off[end] - from > wp->max_bytes) end--;
         int64_t k = -1;
         for (; end > start; end--) {
-            size_t from = off[start] - (start ? 2 : 0);
             if (start) buf[from] = '#', buf[from + 1] = '#';
             if ((k = wp_lookup(wp, buf + from, off[end] - from)) >= 0) break;
         }
@@ -303,6 +304,7 @@ dc_wordpiece *dc_wordpiece_load(const char *vocab_path, bool lower_case) {
     }
     wp->v = v;
     wp->lower = lower_case;
+    for (int64_t i = 0; i < dc_vocab_size(v); i++) wp->max_bytes = DC_MAX(wp->max_bytes, strlen(dc_vocab_token(v, i)));
     static const char *const special[4] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]"};
     int64_t *slot[4] = {&wp->pad, &wp->unk, &wp->cls, &wp->sep};
     for (int i = 0; i < 4; i++) {
