@@ -623,6 +623,50 @@ const char *dc_vocab_token(const dc_vocab *v, int64_t index);
  * ("text 12 has no tokens"), a vocabulary beyond 2^24 indices (not exact as float). */
 dc_tensor *dc_texts_to_sequences(const dc_vocab *v, char *const *texts, int64_t n, int64_t maxlen,
                                  bool pad_front, int64_t *lengths_out);
+/* ---- WordPiece: BERT's tokenizer (src/data/wordpiece.c) ---- */
+/* Tokenizes as BERT's tokenization.py does (HuggingFace's BertTokenizer reproduces it), without
+ * ICU: Unicode tables for all of Unicode (generated from Python's unicodedata, Unicode 14.0)
+ * cover the character classes, lower-casing and canonical decomposition. A UTF-8 text (an
+ * invalid byte is dropped) is cleaned (NUL, U+FFFD and Cc/Cf controls dropped, white space
+ * - space, tab, newline, carriage return, Zs - made spaces), CJK ideographs are split off as
+ * words, the text is split at white space (U+2028 and U+2029 too), lower_case lower-cases as
+ * Python's str.lower() (final sigma included) and strips accents (NFD, then the Mn marks
+ * dropped; Hangul syllables become jamo), and every punctuation character (ASCII 33-47, 58-64,
+ * 91-96, 123-126 and the P* categories) becomes a word. Each word is then split greedily into
+ * the longest vocabulary entries, pieces after the first written "##piece"; a word of more than
+ * 100 code points, or one with a part no entry matches, becomes "[UNK]". Lookups compare bytes
+ * exactly. Special tokens in a text are not recognised: "[CLS]" reads as "[", "cls", "]".
+ * The one departure from NFD: marks that stay (spacing marks, Mc, with a combining class) keep
+ * their order where NFD's canonical reordering would swap two of different classes. */
+typedef struct dc_wordpiece dc_wordpiece;
+/* A tokenizer from a BERT vocab.txt (dc_vocab_load's layout and errors: one token per line,
+ * line i being id i, no empty or repeated lines); lower_case also strips accents (BERT
+ * uncased). NULL on error: DC_ERR_ARG for a NULL path, DC_ERR_IO for a file that cannot be
+ * read, DC_ERR_FORMAT naming the file for a broken one and for a missing "[PAD]", "[UNK]",
+ * "[CLS]" or "[SEP]" line (naming the token). */
+dc_wordpiece *dc_wordpiece_load(const char *vocab_path, bool lower_case);
+void dc_wordpiece_free(dc_wordpiece *wp);
+/* Sub-word tokens of a text into n owned strings (free with dc_texts_free), e.g. "unaffable"
+ * -> "un", "##aff", "##able"; a text with no tokens gives n = 0. DC_ERR_ARG for NULL
+ * arguments. */
+dc_status dc_wordpiece_tokenize(const dc_wordpiece *wp, const char *text, char ***tokens, int64_t *n);
+/* BERT's input for one text (text_b NULL) or a pair, as BERT's run_classifier.py builds it:
+ * [CLS] a [SEP] (b [SEP]). A single text keeps its first max_len - 2 tokens; a pair is cut to
+ * max_len - 3 tokens by dropping the last token of the longer part (of b when they are equally
+ * long) until it fits. A text_b without tokens (empty, only white space), or one cut to nothing,
+ * is left out with its [SEP], as BERT does. ids, segment_ids (0 for [CLS] a [SEP], 1 for
+ * b [SEP]) and attention_mask (1 for real tokens, 0 for padding) each receive max_len values
+ * (floats, ready for an Embedding); padding is the [PAD] id with segment 0. *len (len may be
+ * NULL) receives the unpadded length. DC_ERR_ARG: NULL arguments, max_len < 3 ("max_len 2
+ * cannot hold [CLS] and [SEP] ..."). */
+dc_status dc_wordpiece_encode(const dc_wordpiece *wp, const char *text_a, const char *text_b, int64_t max_len,
+                              float *ids, float *segment_ids, float *attention_mask, int64_t *len);
+/* The id of a token, compared exactly ("[CLS]", "##ing"); -1 if absent (or NULL arguments). */
+int64_t dc_wordpiece_id(const dc_wordpiece *wp, const char *token);
+/* The token of an id, owned by wp; NULL (DC_ERR_ARG) if out of range. */
+const char *dc_wordpiece_token(const dc_wordpiece *wp, int64_t id);
+/* Number of ids (lines of the vocabulary file); 0 for NULL. */
+int64_t dc_wordpiece_vocab_size(const dc_wordpiece *wp);
 /* ---- end of sequences ---- */
 
 /* ====================================================================================== */
