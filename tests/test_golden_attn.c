@@ -173,6 +173,65 @@ static void inference_path(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t
     free(km);
 }
 
+/* GELU in a Dense and a Conv2D layer: the layer's output and its input gradient equal the ops'
+ * dc_linear / dc_conv2d followed by dc_gelu (the convolution does not fuse GELU, whose
+ * derivative needs its input). */
+static void gelu_layers(void) {
+    for (int conv = 0; conv < 2; conv++)
+        for (int act = DC_ACT_GELU; act <= DC_ACT_GELU_TANH; act++) {
+            dc_rng r;
+            dc_rng_seed(&r, 9);
+            int64_t xs_dense[2] = {4, 5}, xs_conv[4] = {2, 3, 5, 5};
+            dc_tensor *x = conv ? rand_t(&r, 4, xs_conv) : rand_t(&r, 2, xs_dense);
+            dc_model *m = dc_sequential();
+            dc_layer *l = conv ? dc_conv2d_layer(4, 3, 3, 1, DC_PAD_VALID, (dc_activation)act) : dc_dense(6, (dc_activation)act);
+            CHECK(l && dc_layer_set_name(l, "op") == DC_OK);
+            CHECK(dc_model_add(m, l) == DC_OK);
+            CHECK(dc_model_build(m, conv ? 3 : 1, conv ? xs_conv + 1 : xs_dense + 1) == DC_OK);
+            dc_tensor *w = dc_model_param(m, "op.weight"), *b = dc_model_param(m, "op.bias");
+            CHECK(w && b);
+            if (!w || !b) {
+                dc_model_free(m);
+                dc_tensor_free(x);
+                continue;
+            }
+            float *bd = dc_tensor_data(b);
+            for (int64_t i = 0; i < dc_tensor_numel(b); i++) bd[i] = 0.1f * (float)(i - 2); /* nonzero bias */
+            float *got[2] = {NULL, NULL}, *gx[2] = {NULL, NULL};
+            int64_t ny = 0, nx = dc_tensor_numel(x);
+            for (int route = 0; route < 2; route++) {
+                dc_ctx *c = dc_ctx_new();
+                dc_tensor_set_requires_grad(x, true);
+                dc_tensor_zero_grad(x);
+                dc_tensor *y = route ? dc_gelu(c, conv ? dc_conv2d(c, x, w, b, 1, 1, NULL) : dc_linear(c, x, w, b),
+                                               act == DC_ACT_GELU_TANH)
+                                     : dc_model_forward(m, c, x, true);
+                CHECK(y && dc_backward(c, dc_sum(c, dc_square(c, y))) == DC_OK);
+                if (y) {
+                    ny = dc_tensor_numel(y);
+                    got[route] = malloc((size_t)ny * sizeof(float));
+                    gx[route] = malloc((size_t)nx * sizeof(float));
+                    memcpy(got[route], dc_tensor_data(y), (size_t)ny * sizeof(float));
+                    memcpy(gx[route], dc_tensor_data(dc_tensor_grad(x)), (size_t)nx * sizeof(float));
+                }
+                dc_tensor_set_requires_grad(x, false);
+                dc_ctx_free(c);
+            }
+            double md = got[0] && got[1] ? 0 : INFINITY;
+            for (int64_t i = 0; got[0] && got[1] && i < ny; i++) md = fmax(md, fabs(got[0][i] - got[1][i]));
+            for (int64_t i = 0; gx[0] && gx[1] && i < nx; i++) md = fmax(md, fabs(gx[0][i] - gx[1][i]));
+            CHECK(md <= 1e-6);
+            printf("%s layer with %s: layer vs ops max |diff| %.2g (output and input gradient)\n", conv ? "Conv2D" : "Dense",
+                   dc_activation_name((dc_activation)act), md);
+            for (int k = 0; k < 2; k++) {
+                free(got[k]);
+                free(gx[k]);
+            }
+            dc_model_free(m);
+            dc_tensor_free(x);
+        }
+}
+
 int main(void) {
     static const struct {
         const char *name;
@@ -204,5 +263,6 @@ int main(void) {
            failed, sizeof cases / sizeof cases[0], worst_abs, worst_rel, worst_frac);
     inference_path(2, 4, 512, 512, 16, true);
     inference_path(1, 3, 200, 300, 8, true);
+    gelu_layers();
     return check_report("test_golden_attn");
 }
