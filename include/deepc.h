@@ -208,6 +208,8 @@ typedef enum dc_activation {
     DC_ACT_ELU,        /* f(x) = x if x > 0 else alpha (e^x - 1) (alpha 1) */
     DC_ACT_SOFTMAX,    /* f(x)_i = e^x_i / sum_j e^x_j over the last axis */
     DC_ACT_LOG_SOFTMAX,/* f(x)_i = x_i - log sum_j e^x_j over the last axis */
+    DC_ACT_GELU,       /* f(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (PyTorch's exact GELU) */
+    DC_ACT_GELU_TANH,  /* f(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (approximate='tanh') */
     DC_ACT_COUNT
 } dc_activation;
 const char *dc_activation_name(dc_activation a);
@@ -218,6 +220,8 @@ dc_tensor *dc_tanh(dc_ctx *c, dc_tensor *x);
 dc_tensor *dc_relu(dc_ctx *c, dc_tensor *x);
 dc_tensor *dc_leaky_relu(dc_ctx *c, dc_tensor *x, float alpha);
 dc_tensor *dc_elu(dc_ctx *c, dc_tensor *x, float alpha);
+/* GELU: DC_ACT_GELU_TANH if tanh_approx, else the exact DC_ACT_GELU. Saves x for backward. */
+dc_tensor *dc_gelu(dc_ctx *c, dc_tensor *x, bool tanh_approx);
 dc_tensor *dc_softmax(dc_ctx *c, dc_tensor *x);     /* over the last axis */
 dc_tensor *dc_log_softmax(dc_ctx *c, dc_tensor *x); /* over the last axis */
 
@@ -286,6 +290,11 @@ dc_tensor *dc_upsample2d(dc_ctx *c, dc_tensor *x, int fh, int fw);
  * statistics are used. gamma/beta may be NULL (1 and 0). */
 dc_tensor *dc_batch_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, dc_tensor *running_mean,
                          dc_tensor *running_var, float momentum, float eps, bool training);
+/* Layer normalisation over the last axis of x [..., D], as PyTorch's LayerNorm:
+ * y = gamma (x - mean) / sqrt(var + eps) + beta, mean and (biased) var of each row of D values.
+ * gamma, beta [D] (any shape of D elements) or NULL (1 and 0); eps > 0. -> [..., D].
+ * Errors: DC_ERR_SHAPE for an empty last axis or gamma/beta of another size; DC_ERR_ARG for eps <= 0. */
+dc_tensor *dc_layer_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, float eps);
 
 /* Recurrent layers over whole sequences x [N, T, F] (batch first) -> y [N, T, H], every step's
  * hidden state; y[:, T-1] is the final state. h0/c0 [N, H] may be NULL (zeros). mask [N, T]
@@ -310,6 +319,22 @@ dc_tensor *dc_gru(dc_ctx *c, dc_tensor *x, dc_tensor *W_ih, dc_tensor *W_hh, dc_
 dc_tensor *dc_embedding(dc_ctx *c, dc_tensor *ids, dc_tensor *table, int64_t padding_idx, bool mask_zero);
 /* The last step of a sequence batch: x [N, T, H] -> [N, H]. */
 dc_tensor *dc_last_step(dc_ctx *c, dc_tensor *x);
+
+/* Scaled dot-product attention (the core of a Transformer layer), per batch b and head h:
+ *   y = dropout(softmax(q k^T scale + mask)) v, softmax over the keys.
+ * q [B, H, Tq, d], k [B, H, Tk, d], v [B, H, Tk, dv] -> y [B, H, Tq, dv]. Any strides (views made by
+ * dc_reshape/dc_permute of a [B, T, H*d] projection are copied to contiguous). scale <= 0 means
+ * 1/sqrt(d). key_mask [B, Tk] (1 = real token, 0 = padding) or NULL; with causal, query i sees only
+ * keys j <= i + (Tk - Tq). Masked logits are -inf: a query row whose keys are all masked gives
+ * zeros and a zero gradient. dropout in [0, 1) applies to the attention weights in training
+ * (inverted scaling, as dc_dropout): it takes one number from rng per call, from which each query
+ * row's keep/drop decisions follow, whatever the thread count. With a gradient to compute the
+ * probabilities [B, H, Tq, Tk] are kept for backward; otherwise (grad mode off, or no input
+ * requiring grad) the rows are processed in blocks and no [B, H, Tq, Tk] tensor is made.
+ * Errors: DC_ERR_SHAPE naming the shapes for a rank other than 4, different B or H, d of q and k,
+ * or Tk of k and v; DC_ERR_ARG for dropout outside [0, 1), or no rng when dropout is applied. */
+dc_tensor *dc_attention(dc_ctx *c, dc_tensor *q, dc_tensor *k, dc_tensor *v, const uint8_t *key_mask, bool causal,
+                        float scale, float dropout, bool training, dc_rng *rng);
 
 /* Dropout: in training zeroes each element with probability rate and scales the rest by
  * 1/(1-rate); the identity otherwise. */

@@ -105,6 +105,8 @@ static dc_tensor *f_tanh(dc_ctx *c, dc_tensor **in) { return dc_tanh(c, in[0]); 
 static dc_tensor *f_relu(dc_ctx *c, dc_tensor **in) { return dc_relu(c, in[0]); }
 static dc_tensor *f_leaky(dc_ctx *c, dc_tensor **in) { return dc_leaky_relu(c, in[0], 0.1f); }
 static dc_tensor *f_elu(dc_ctx *c, dc_tensor **in) { return dc_elu(c, in[0], 0.8f); }
+static dc_tensor *f_gelu(dc_ctx *c, dc_tensor **in) { return dc_gelu(c, in[0], false); }
+static dc_tensor *f_gelu_tanh(dc_ctx *c, dc_tensor **in) { return dc_gelu(c, in[0], true); }
 static dc_tensor *f_softmax(dc_ctx *c, dc_tensor **in) { return dc_softmax(c, in[0]); }
 static dc_tensor *f_logsoftmax(dc_ctx *c, dc_tensor **in) { return dc_log_softmax(c, in[0]); }
 static dc_tensor *f_sum(dc_ctx *c, dc_tensor **in) { return dc_sum(c, in[0]); }
@@ -163,6 +165,12 @@ static dc_tensor *f_conv_elu(dc_ctx *c, dc_tensor **in) {
 }
 static dc_tensor *f_conv_tanh(dc_ctx *c, dc_tensor **in) {
     return dc_conv2d_act(c, in[0], in[1], in[2], 1, 1, NULL, DC_ACT_TANH, 0);
+}
+static dc_tensor *f_conv_gelu(dc_ctx *c, dc_tensor **in) {
+    return dc_conv2d_act(c, in[0], in[1], in[2], 1, 1, NULL, DC_ACT_GELU, 0);
+}
+static dc_tensor *f_conv_gelu_tanh(dc_ctx *c, dc_tensor **in) {
+    return dc_conv2d_act(c, in[0], in[1], in[2], 1, 1, NULL, DC_ACT_GELU_TANH, 0);
 }
 static dc_tensor *f_convt(dc_ctx *c, dc_tensor **in) {
     static const int pad[4] = {1, 0, 0, 1};
@@ -277,6 +285,156 @@ static void recurrent_threads(void) {
     for (int k = 0; k < 5; k++) dc_tensor_free(params[k]);
     dc_tensor_free(b);
     printf("recurrent: gradients agree across 1 and 2 threads\n");
+}
+
+/* ---- Transformer blocks: layer normalisation and attention ---- */
+static dc_tensor *f_ln(dc_ctx *c, dc_tensor **in) { return dc_layer_norm(c, in[0], in[1], in[2], 1e-5f); }
+static dc_tensor *f_ln_plain(dc_ctx *c, dc_tensor **in) { return dc_layer_norm(c, in[0], NULL, NULL, 1e-3f); }
+
+/* key masks [2, 5]: batch 0 has two padded keys, batch 1 is padding only */
+static const uint8_t att_mask[2 * 5] = {1, 0, 1, 1, 0, 0, 0, 0, 0, 0};
+/* key mask [1, 4] whose first key is padding: under a causal mask with Tq = Tk, query 0 sees none */
+static const uint8_t att_mask_first[4] = {0, 1, 1, 1};
+static dc_tensor *f_att(dc_ctx *c, dc_tensor **in) { return dc_attention(c, in[0], in[1], in[2], NULL, false, 0, 0, false, NULL); }
+static dc_tensor *f_att_mask(dc_ctx *c, dc_tensor **in) {
+    return dc_attention(c, in[0], in[1], in[2], att_mask, false, 0, 0, false, NULL);
+}
+static dc_tensor *f_att_causal(dc_ctx *c, dc_tensor **in) {
+    return dc_attention(c, in[0], in[1], in[2], NULL, true, 0, 0, false, NULL);
+}
+static dc_tensor *f_att_causal_mask(dc_ctx *c, dc_tensor **in) {
+    return dc_attention(c, in[0], in[1], in[2], att_mask_first, true, 0, 0, false, NULL);
+}
+static dc_tensor *f_att_scale(dc_ctx *c, dc_tensor **in) {
+    return dc_attention(c, in[0], in[1], in[2], att_mask, true, 0.9f, 0, true, NULL);
+}
+static dc_tensor *f_att_dropout(dc_ctx *c, dc_tensor **in) {
+    dc_rng r;
+    dc_rng_seed(&r, 11); /* the same mask at every evaluation */
+    return dc_attention(c, in[0], in[1], in[2], NULL, false, 0, 0.3f, true, &r);
+}
+/* q, k, v as views of projections x [B, T, H*d]: reshape to [B, T, H, d], permute to [B, H, T, d] */
+static dc_tensor *f_att_views(dc_ctx *c, dc_tensor **in) {
+    static const int perm[4] = {0, 2, 1, 3};
+    dc_tensor *q = dc_permute(c, dc_reshape(c, in[0], 4, S(2, 3, 2, 2)), perm);
+    dc_tensor *k = dc_permute(c, dc_reshape(c, in[1], 4, S(2, 4, 2, 2)), perm);
+    dc_tensor *v = dc_permute(c, dc_reshape(c, in[2], 4, S(2, 4, 2, 3)), perm);
+    return dc_attention(c, q, k, v, att_mask, false, 0, 0, false, NULL);
+}
+
+/* Runs after the other checks, so their random inputs stay as they were. */
+static void transformer_ops(float eps, float tol) {
+    const bool T[3] = {true, true, true};
+    dc_tensor *g = rand_nonzero(NS(3, 4));
+    gradcheck("gelu", f_gelu, &g, 1, T, eps, tol);
+    gradcheck("gelu_tanh", f_gelu_tanh, &g, 1, T, eps, tol);
+    dc_tensor_free(g);
+    /* conv2d with GELU: applied after the convolution as its own op, which keeps its input */
+    dc_tensor *cv[3] = {rand_nonzero(NS(2, 3, 5, 4)), rand_nonzero(NS(3, 3, 3, 2)), rand_nonzero(NS(3))};
+    gradcheck("conv2d+gelu", f_conv_gelu, cv, 3, T, eps, tol);
+    gradcheck("conv2d+gelu_tanh", f_conv_gelu_tanh, cv, 3, T, eps, tol);
+    for (int k = 0; k < 3; k++) dc_tensor_free(cv[k]);
+    dc_tensor *ln2[3] = {rand_nonzero(NS(4, 5)), rand_nonzero(NS(5)), rand_nonzero(NS(5))};
+    gradcheck("layer_norm/2d", f_ln, ln2, 3, T, eps, tol);
+    gradcheck("layer_norm/2d/plain", f_ln_plain, ln2, 1, T, eps, tol);
+    dc_tensor *ln3[3] = {rand_nonzero(NS(2, 3, 5)), ln2[1], ln2[2]};
+    gradcheck("layer_norm/3d", f_ln, ln3, 3, T, eps, tol);
+    gradcheck("layer_norm/3d/plain", f_ln_plain, ln3, 1, T, eps, tol);
+
+    /* H = 2 heads, Tq = 3, Tk = 5, d = 4, dv = 3 */
+    dc_tensor *a[3] = {rand_tensor(NS(2, 2, 3, 4), -1.5f, 1.5f), rand_tensor(NS(2, 2, 5, 4), -1.5f, 1.5f),
+                       rand_tensor(NS(2, 2, 5, 3), -1, 1)};
+    gradcheck("attention", f_att, a, 3, T, eps, tol);
+    gradcheck("attention/key_mask", f_att_mask, a, 3, T, eps, tol);
+    gradcheck("attention/causal", f_att_causal, a, 3, T, eps, tol);
+    gradcheck("attention/mask+causal+scale", f_att_scale, a, 3, T, eps, tol);
+    gradcheck("attention/dropout", f_att_dropout, a, 3, T, eps, tol);
+    dc_tensor *sq[3] = {rand_tensor(NS(1, 3, 4, 2), -1.5f, 1.5f), rand_tensor(NS(1, 3, 4, 2), -1.5f, 1.5f),
+                        rand_tensor(NS(1, 3, 4, 5), -1, 1)};
+    gradcheck("attention/causal+mask", f_att_causal_mask, sq, 3, T, eps, tol);
+    dc_tensor *pr[3] = {rand_tensor(NS(2, 3, 4), -1.5f, 1.5f), rand_tensor(NS(2, 4, 4), -1.5f, 1.5f),
+                        rand_tensor(NS(2, 4, 6), -1, 1)};
+    gradcheck("attention/views", f_att_views, pr, 3, T, eps, tol);
+
+    dc_ctx *c = dc_ctx_new();
+    /* rows with every key masked: zero output and zero gradient */
+    for (int k = 0; k < 3; k++) {
+        dc_tensor_set_requires_grad(a[k], true);
+        dc_tensor_zero_grad(a[k]);
+    }
+    dc_tensor *y = dc_attention(c, a[0], a[1], a[2], att_mask, false, 0, 0, false, NULL);
+    CHECK(y && dc_backward(c, dc_sum(c, dc_square(c, y))) == DC_OK);
+    const float *yd = y ? dc_tensor_data(y) : NULL, *gq = dc_tensor_data(dc_tensor_grad(a[0]));
+    const float *gk = dc_tensor_data(dc_tensor_grad(a[1])), *gv = dc_tensor_data(dc_tensor_grad(a[2]));
+    bool zero = yd != NULL, nonzero = false;
+    for (int64_t i = 0; yd && i < 2 * 3 * 3; i++) { /* batch 0: y [2, 3, 3] */
+        nonzero |= yd[i] != 0;
+        zero &= yd[2 * 3 * 3 + i] == 0 && gq[2 * 3 * 4 + i * 4 / 3] == 0;
+    }
+    for (int64_t i = 0; i < 2 * 5 * 4; i++) zero &= gk[2 * 5 * 4 + i] == 0 && !isnan(gk[i]);
+    for (int64_t i = 0; i < 2 * 5 * 3; i++) zero &= gv[2 * 5 * 3 + i] == 0 && !isnan(gv[i]);
+    /* padded keys of batch 0 (1 and 4) get no gradient either */
+    for (int h = 0; h < 2; h++)
+        for (int e = 0; e < 4; e++) zero &= gk[(h * 5 + 1) * 4 + e] == 0 && gk[(h * 5 + 4) * 4 + e] == 0;
+    CHECK(zero && nonzero);
+    for (int k = 0; k < 3; k++) dc_tensor_set_requires_grad(a[k], false);
+
+    /* dropout: the same seed gives the same weights on the kept path and the blocked one,
+     * a fraction of them dropped, and different seeds differ */
+    dc_rng r1, r2;
+    dc_rng_seed(&r1, 5);
+    dc_rng_seed(&r2, 5);
+    dc_tensor *d0 = dc_attention(c, a[0], a[1], a[2], NULL, false, 0, 0.5f, true, &r1);
+    dc_tensor *nd = dc_attention(c, a[0], a[1], a[2], NULL, false, 0, 0, true, &r1);
+    dc_ctx_set_grad(c, false);
+    dc_tensor *d1 = dc_attention(c, a[0], a[1], a[2], NULL, false, 0, 0.5f, true, &r2);
+    dc_tensor *d2 = dc_attention(c, a[0], a[1], a[2], NULL, false, 0, 0.5f, true, &r2);
+    dc_tensor *ev = dc_attention(c, a[0], a[1], a[2], NULL, false, 0, 0.5f, false, NULL);
+    CHECK(d0 && d1 && d2 && nd && ev);
+    if (d0 && d1 && d2 && nd && ev) {
+        double same = 0, diff = 0, evd = 0;
+        for (int64_t i = 0; i < dc_tensor_numel(d0); i++) {
+            same = fmax(same, fabs(dc_tensor_data(d0)[i] - dc_tensor_data(d1)[i]));
+            diff = fmax(diff, fabs(dc_tensor_data(d0)[i] - dc_tensor_data(d2)[i]));
+            diff = fmax(diff, fabs(dc_tensor_data(d0)[i] - dc_tensor_data(nd)[i]));
+            evd = fmax(evd, fabs(dc_tensor_data(ev)[i] - dc_tensor_data(nd)[i]));
+        }
+        CHECK(same == 0 && diff > 1e-3 && evd == 0);
+    }
+    dc_ctx_set_grad(c, true);
+
+    /* bad inputs */
+    dc_tensor *q4 = dc_zeros(c, 4, S(2, 4, 5, 8)), *k7 = dc_zeros(c, 4, S(2, 4, 6, 7)), *k8 = dc_zeros(c, 4, S(2, 4, 6, 8));
+    CHECK_NULL_ERR(dc_attention(c, q4, k7, k7, NULL, false, 0, 0, false, NULL), "attention: q [2, 4, 5, 8] and k [2, 4, 6, 7]",
+                   "differ in d (8 vs 7)");
+    CHECK_NULL_ERR(dc_attention(c, dc_zeros(c, 3, S(4, 5, 8)), k8, k8, NULL, false, 0, 0, false, NULL), "attention",
+                   "[B, H, T, d]", "q [4, 5, 8]");
+    CHECK_NULL_ERR(dc_attention(c, q4, dc_zeros(c, 4, S(3, 4, 6, 8)), k8, NULL, false, 0, 0, false, NULL),
+                   "q [2, 4, 5, 8] and k [3, 4, 6, 8]", "batch B (2 vs 3)");
+    CHECK_NULL_ERR(dc_attention(c, q4, k8, dc_zeros(c, 4, S(2, 2, 6, 8)), NULL, false, 0, 0, false, NULL),
+                   "q [2, 4, 5, 8] and v [2, 2, 6, 8]", "heads H (4 vs 2)");
+    CHECK_NULL_ERR(dc_attention(c, q4, k8, dc_zeros(c, 4, S(2, 4, 7, 3)), NULL, false, 0, 0, false, NULL),
+                   "k [2, 4, 6, 8] and v [2, 4, 7, 3]", "Tk (6 vs 7)");
+    dc_rng r3;
+    dc_rng_seed(&r3, 1);
+    CHECK_NULL_ERR(dc_attention(c, q4, k8, k8, NULL, false, 0, 1.0f, true, &r3), "attention: dropout 1 is outside [0, 1)");
+    CHECK_NULL_ERR(dc_attention(c, q4, k8, k8, NULL, false, 0, -0.1f, false, NULL), "dropout -0.1 is outside");
+    CHECK(dc_last_status() == DC_ERR_ARG);
+    CHECK_NULL_ERR(dc_attention(c, q4, k8, k8, NULL, false, 0, 0.1f, true, NULL), "needs an rng");
+    CHECK_NULL_ERR(dc_attention(c, q4, k8, NULL, NULL, false, 0, 0, false, NULL), "attention: input 2 is NULL");
+    CHECK_NULL_ERR(dc_layer_norm(c, ln2[0], ln3[0], NULL, 1e-5f), "layer_norm: gamma [2, 3, 5] has 30 elements",
+                   "last axis 5 of input [4, 5]");
+    CHECK_NULL_ERR(dc_layer_norm(c, ln2[0], NULL, dc_zeros(c, 1, S(4)), 1e-5f), "layer_norm: beta [4] has 4 elements");
+    CHECK_NULL_ERR(dc_layer_norm(c, ln2[0], NULL, NULL, 0), "layer_norm: eps must be positive");
+    CHECK_NULL_ERR(dc_layer_norm(c, dc_zeros(c, 2, S(3, 0)), NULL, NULL, 1e-5f), "layer_norm", "empty", "[3, 0]");
+    dc_ctx_free(c);
+    for (int k = 0; k < 3; k++) {
+        dc_tensor_free(a[k]);
+        dc_tensor_free(sq[k]);
+        dc_tensor_free(pr[k]);
+        dc_tensor_free(ln2[k]);
+    }
+    dc_tensor_free(ln3[0]);
 }
 
 /* Distinct values per pooling window, so the max is unique and the check is smooth. */
@@ -426,5 +584,6 @@ int main(void) {
     image_ops(eps, tol);
     sequence_ops(eps, tol);
     recurrent_threads();
+    transformer_ops(eps, tol);
     return check_report("test_autograd");
 }

@@ -3,6 +3,11 @@
 
 #include <math.h>
 
+#define GELU_RSQRT2 0.70710678118654752f     /* 1 / sqrt 2 */
+#define GELU_RSQRT2PI 0.39894228040143268f   /* 1 / sqrt(2 pi) */
+#define GELU_K 0.79788456080286536f          /* sqrt(2 / pi) */
+#define GELU_C 0.044715f
+
 void dc_k_act_forward(dc_activation a, float alpha, const float *x, float *y, int64_t n) {
     switch (a) {
     case DC_ACT_SIGMOID:
@@ -19,6 +24,12 @@ void dc_k_act_forward(dc_activation a, float alpha, const float *x, float *y, in
         break;
     case DC_ACT_ELU:
         DC_FOR(i, n, y[i] = x[i] > 0 ? x[i] : alpha * expm1f(x[i]););
+        break;
+    case DC_ACT_GELU:
+        DC_FOR(i, n, y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * GELU_RSQRT2)););
+        break;
+    case DC_ACT_GELU_TANH:
+        DC_FOR(i, n, y[i] = 0.5f * x[i] * (1.0f + tanhf(GELU_K * (x[i] + GELU_C * x[i] * x[i] * x[i]))););
         break;
     default:
         if (x != y)
@@ -45,6 +56,17 @@ void dc_k_act_backward(dc_activation a, float alpha, const float *x, const float
     case DC_ACT_ELU:
         DC_FOR(i, n, gx[i] += x[i] > 0 ? gy[i] : gy[i] * (y[i] + alpha););
         break;
+    case DC_ACT_GELU: /* Phi(x) + x phi(x) */
+        DC_FOR(i, n, gx[i] += gy[i] * (0.5f * (1.0f + erff(x[i] * GELU_RSQRT2)) +
+                                       x[i] * GELU_RSQRT2PI * expf(-0.5f * x[i] * x[i])););
+        break;
+    case DC_ACT_GELU_TANH: { /* 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2), t = tanh(k (x + c x^3)) */
+        DC_FOR(i, n, {
+            float xv = x[i], x2 = xv * xv, t = tanhf(GELU_K * (xv + GELU_C * x2 * xv));
+            gx[i] += gy[i] * (0.5f * (1.0f + t) + 0.5f * xv * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * GELU_C * x2));
+        });
+        break;
+    }
     default:
         for (int64_t i = 0; i < n; i++) gx[i] += gy[i];
         break;

@@ -17,8 +17,9 @@ void dc_k_act_forward(dc_activation a, float alpha, const float *x, float *y, in
 void dc_k_act_backward(dc_activation a, float alpha, const float *x, const float *y,
                        const float *gy, float *gx, int64_t n);
 
-/* gz = gy * f'(x) written (not accumulated), from y = f(x) alone: valid for every
- * element-wise activation since leaky ReLU and ELU outputs have their input's sign. */
+/* gz = gy * f'(x) written (not accumulated), from y = f(x) alone: valid for the element-wise
+ * activations up to ELU, since leaky ReLU and ELU outputs have their input's sign. Not for
+ * GELU (not invertible: its derivative needs x); callers apply GELU as a separate op. */
 void dc_k_act_grad_from_output(dc_activation a, float alpha, const float *y, const float *gy, float *gz, int64_t n);
 
 /* Row-wise over [rows, cols]: y = softmax(x) or log_softmax(x), stable. */

@@ -171,6 +171,11 @@ dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, in
     DC_CHECK_ARGS(c, "conv2d", x, w);
     if ((unsigned)act >= DC_ACT_COUNT || act == DC_ACT_SOFTMAX || act == DC_ACT_LOG_SOFTMAX)
         return dc_error_null(DC_ERR_ARG, "conv2d: activation %d cannot be fused (element-wise ones only)", (int)act);
+    if (act == DC_ACT_GELU || act == DC_ACT_GELU_TANH) {
+        /* GELU's derivative needs its input, which the fused path overwrites: a separate op */
+        dc_tensor *z = dc_conv2d_act(c, x, w, b, sh, sw, pad, DC_ACT_NONE, 0);
+        return z ? dc_act_op(c, z, act, alpha) : NULL;
+    }
     if (alpha == 0) alpha = act == DC_ACT_LEAKY_RELU ? 0.01f : 1.0f;
     if (w->ndim != 4) return dc_error_null(DC_ERR_SHAPE, "conv2d: kernel must be [F, C, kh, kw], got %s", dc_tshape(w, 0));
     int64_t F = w->shape[0];

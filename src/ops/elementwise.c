@@ -196,7 +196,7 @@ dc_tensor *dc_add_scalar(dc_ctx *c, dc_tensor *x, float s) { return unary(c, U_A
 
 /* ---- activations ---- */
 static const char *const act_names[] = {"linear", "sigmoid", "tanh", "relu", "leaky_relu",
-                                        "elu", "softmax", "log_softmax"};
+                                        "elu", "softmax", "log_softmax", "gelu", "gelu_tanh"};
 _Static_assert(DC_ARRAY_LEN(act_names) == DC_ACT_COUNT, "activation name table");
 
 const char *dc_activation_name(dc_activation a) {
@@ -246,5 +246,8 @@ dc_tensor *dc_tanh(dc_ctx *c, dc_tensor *x) { return dc_act_op(c, x, DC_ACT_TANH
 dc_tensor *dc_relu(dc_ctx *c, dc_tensor *x) { return dc_act_op(c, x, DC_ACT_RELU, 0); }
 dc_tensor *dc_leaky_relu(dc_ctx *c, dc_tensor *x, float alpha) { return dc_act_op(c, x, DC_ACT_LEAKY_RELU, alpha); }
 dc_tensor *dc_elu(dc_ctx *c, dc_tensor *x, float alpha) { return dc_act_op(c, x, DC_ACT_ELU, alpha); }
+dc_tensor *dc_gelu(dc_ctx *c, dc_tensor *x, bool tanh_approx) {
+    return dc_act_op(c, x, tanh_approx ? DC_ACT_GELU_TANH : DC_ACT_GELU, 0);
+}
 dc_tensor *dc_softmax(dc_ctx *c, dc_tensor *x) { return dc_act_op(c, x, DC_ACT_SOFTMAX, 0); }
 dc_tensor *dc_log_softmax(dc_ctx *c, dc_tensor *x) { return dc_act_op(c, x, DC_ACT_LOG_SOFTMAX, 0); }

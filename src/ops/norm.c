@@ -109,3 +109,118 @@ dc_tensor *dc_batch_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *b
     }
     return y;
 }
+
+/* ---- layer normalisation over the last axis: x [..., D] seen as rows [R, D] ---- */
+typedef struct ln_saved {
+    float *mean, *rstd; /* per row */
+} ln_saved;
+
+static void ln_backward(dc_ctx *c, dc_node *n) {
+    dc_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2];
+    const ln_saved *s = n->saved;
+    int64_t D = x->shape[x->ndim - 1], R = x->numel / D;
+    float *gx = dc_grad_buf(c, x), *gg = dc_grad_buf(c, gamma), *gbt = dc_grad_buf(c, beta);
+    const float *gy = n->out->grad->data, *X = x->data, *G = gamma ? gamma->data : NULL;
+    /* gamma and beta: sums over rows, in per-thread partials (a fixed split for a thread count) */
+    if (gg || gbt) {
+        int T = dc_get_threads();
+        if (x->numel <= DC_PAR_MIN || T < 1) T = 1;
+        if (T > R) T = R > 0 ? (int)R : 1;
+        float *part = dc_scratch(c, (size_t)(2 * T * D) * sizeof(float));
+        if (!part) {
+            c->oom = true;
+            return;
+        }
+        memset(part, 0, (size_t)(2 * T * D) * sizeof(float));
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
+        for (int t = 0; t < T; t++) {
+            float *pg = part + 2 * t * D, *pb = pg + D;
+            for (int64_t r = R * t / T; r < R * (t + 1) / T; r++) {
+                const float *xr = X + r * D, *gr = gy + r * D;
+                float mu = s->mean[r], is = s->rstd[r];
+#pragma omp simd
+                for (int64_t j = 0; j < D; j++) {
+                    pg[j] += gr[j] * (xr[j] - mu) * is;
+                    pb[j] += gr[j];
+                }
+            }
+        }
+        for (int t = 0; t < T; t++)
+            for (int64_t j = 0; j < D; j++) {
+                if (gg) gg[j] += part[2 * t * D + j];
+                if (gbt) gbt[j] += part[(2 * t + 1) * D + j];
+            }
+    }
+    if (!gx) return;
+    /* dx = rstd (g' - mean(g') - xhat mean(g' xhat)), g' = gy gamma */
+#pragma omp parallel for schedule(static) if (x->numel > DC_PAR_MIN)
+    for (int64_t r = 0; r < R; r++) {
+        const float *xr = X + r * D, *gr = gy + r * D;
+        float *dr = gx + r * D;
+        float mu = s->mean[r], is = s->rstd[r], a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+        for (int64_t j = 0; j < D; j++) {
+            float g = G ? gr[j] * G[j] : gr[j];
+            a += g;
+            b += g * (xr[j] - mu) * is;
+        }
+        a /= (float)D;
+        b /= (float)D;
+#pragma omp simd
+        for (int64_t j = 0; j < D; j++) {
+            float g = G ? gr[j] * G[j] : gr[j];
+            dr[j] += is * (g - a - (xr[j] - mu) * is * b);
+        }
+    }
+}
+
+dc_tensor *dc_layer_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, float eps) {
+    DC_CHECK_ARGS(c, "layer_norm", x);
+    int64_t D = x->shape[x->ndim - 1];
+    if (D < 1) return dc_error_null(DC_ERR_SHAPE, "layer_norm: the last axis of input %s is empty", dc_tshape(x, 0));
+    dc_tensor *vec[2] = {gamma, beta};
+    static const char *const names[2] = {"gamma", "beta"};
+    for (int k = 0; k < 2; k++)
+        if (vec[k] && vec[k]->numel != D)
+            return dc_error_null(DC_ERR_SHAPE, "layer_norm: %s %s has %lld elements for the last axis %lld of input %s",
+                                 names[k], dc_tshape(vec[k], 0), (long long)vec[k]->numel, (long long)D, dc_tshape(x, 1));
+    if (!(eps > 0)) return dc_error_null(DC_ERR_ARG, "layer_norm: eps must be positive, got %g", (double)eps);
+    if (!(x = dc_contig(c, x)) || (gamma && !(gamma = dc_contig(c, gamma))) || (beta && !(beta = dc_contig(c, beta))))
+        return NULL;
+    int64_t R = x->numel / D;
+    dc_tensor *y = dc_out(c, x->ndim, x->shape);
+    dc_tensor *in3[3] = {x, gamma, beta};
+    bool need = y && dc_needs_grad(c, 3, in3);
+    ln_saved *s = need ? dc_scratch(c, sizeof *s) : NULL;
+    float *buf = s ? dc_scratch(c, (size_t)(2 * (R ? R : 1)) * sizeof(float)) : NULL;
+    if (!y || (need && !buf)) return NULL;
+    const float *X = x->data, *G = gamma ? gamma->data : NULL, *Bt = beta ? beta->data : NULL;
+    float *Y = y->data;
+#pragma omp parallel for schedule(static) if (x->numel > DC_PAR_MIN)
+    for (int64_t r = 0; r < R; r++) {
+        const float *xr = X + r * D;
+        float *yr = Y + r * D;
+        double sum = 0, sq = 0;
+        for (int64_t j = 0; j < D; j++) sum += xr[j];
+        double mu = sum / (double)D;
+        for (int64_t j = 0; j < D; j++) sq += (xr[j] - mu) * (xr[j] - mu);
+        float m = (float)mu, is = (float)(1.0 / sqrt(sq / (double)D + eps));
+        if (buf) {
+            buf[r] = m;
+            buf[R + r] = is;
+        }
+#pragma omp simd
+        for (int64_t j = 0; j < D; j++) {
+            float v = (xr[j] - m) * is;
+            yr[j] = (G ? v * G[j] : v) + (Bt ? Bt[j] : 0.0f);
+        }
+    }
+    if (need) {
+        dc_node *n = dc_record(c, "layer_norm", ln_backward, y, 3, in3);
+        if (!n) return NULL;
+        s->mean = buf;
+        s->rstd = buf + R;
+        n->saved = s;
+    }
+    return y;
+}

@@ -19,7 +19,8 @@ dc_tensor *dc_contig(dc_ctx *c, dc_tensor *x);
 /* Fused element-wise activation op used by layers (records one node). */
 dc_tensor *dc_act_op(dc_ctx *c, dc_tensor *x, dc_activation a, float alpha);
 
-/* conv2d with an element-wise activation applied to each image's output in cache (one node). */
+/* conv2d with an element-wise activation applied to each image's output in cache (one node);
+ * GELU, whose derivative needs its input, follows as a separate activation op instead. */
 dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh, int sw, const int *pad,
                          dc_activation act, float alpha);
 

@@ -1,0 +1,258 @@
+/* Scaled dot-product attention, fused: y = dropout(softmax(q k^T scale + mask)) v per (batch,
+ * head). The scale, the key-padding and causal masks and the softmax are one pass over each row
+ * of logits, which q k^T (OpenBLAS) writes already scaled. Work items are blocks of ATT_BLOCK
+ * query rows of one (b, h), run in parallel with single-threaded GEMMs inside.
+ *
+ * With a gradient to compute, the probabilities P [B, H, Tq, Tk] are kept for backward. Without
+ * one (grad mode off, or no input requiring grad) each block's logits live in a per-thread
+ * scratch of ATT_BLOCK x Tk floats, so the extra memory is O(threads x ATT_BLOCK x Tk).
+ *
+ * Dropout draws one number from the caller's rng per call; query row g (flattened over B, H, Tq)
+ * then takes its keep/drop decisions from its own stream seeded with that number and g, so the
+ * result does not depend on the thread count or the path, and backward regenerates the mask
+ * instead of storing it. */
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define ATT_BLOCK 64
+
+static int nthreads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+typedef struct att_geom {
+    int64_t B, H, Tq, Tk, d, dv;
+    float scale, rate, keep; /* dropout rate and 1 / (1 - rate) */
+    uint64_t seed;           /* dropout streams */
+} att_geom;
+
+/* The dropout multipliers (0 or keep) of query row g over Tk keys, into m[Tk]. */
+static void drop_row(const att_geom *a, int64_t g, float *m) {
+    dc_rng r;
+    dc_rng_seed(&r, a->seed ^ ((uint64_t)g * 0x9E3779B97F4A7C15ull));
+    uint64_t thr = (uint64_t)((double)a->rate * 16777216.0);
+    for (int64_t j = 0; j < a->Tk; j += 2) {
+        uint64_t v = dc_rng_next(&r);
+        m[j] = (v >> 40) >= thr ? a->keep : 0.0f;
+        if (j + 1 < a->Tk) m[j + 1] = ((v >> 16) & 0xFFFFFF) >= thr ? a->keep : 0.0f;
+    }
+}
+
+/* In place on the scaled logits s[Tk] of one row: probabilities over the keys j < lim with
+ * km[j] != 0 (km NULL: all), 0 elsewhere; a row with no such key becomes all zeros. */
+static void masked_softmax_row(float *s, int64_t Tk, int64_t lim, const uint8_t *km) {
+    float m = -INFINITY;
+    if (km) {
+        for (int64_t j = 0; j < lim; j++) {
+            float v = km[j] ? s[j] : -INFINITY;
+            m = v > m ? v : m;
+        }
+    } else {
+        for (int64_t j = 0; j < lim; j++) m = s[j] > m ? s[j] : m;
+    }
+    if (m == -INFINITY) {
+        memset(s, 0, (size_t)Tk * sizeof(float));
+        return;
+    }
+    float sum = 0;
+    if (km) {
+#pragma omp simd reduction(+ : sum)
+        for (int64_t j = 0; j < lim; j++) {
+            float e = km[j] ? dc_fast_expf(s[j] - m) : 0.0f;
+            s[j] = e;
+            sum += e;
+        }
+    } else {
+#pragma omp simd reduction(+ : sum)
+        for (int64_t j = 0; j < lim; j++) {
+            float e = dc_fast_expf(s[j] - m);
+            s[j] = e;
+            sum += e;
+        }
+    }
+    float inv = 1.0f / sum;
+#pragma omp simd
+    for (int64_t j = 0; j < lim; j++) s[j] *= inv;
+    if (lim < Tk) memset(s + lim, 0, (size_t)(Tk - lim) * sizeof(float));
+}
+
+/* One work item: query rows [i0, i1) of pair bh. S [i1 - i0, Tk] receives the probabilities
+ * (the kept P, or scratch); D [i1 - i0, Tk] is scratch for the dropped-out copy (rate > 0). */
+static void att_block(const att_geom *a, int64_t bh, int64_t i0, int64_t i1, const float *Q, const float *K,
+                      const float *V, const uint8_t *key_mask, bool causal, float *S, float *D, float *Y) {
+    const int64_t Tq = a->Tq, Tk = a->Tk, d = a->d, dv = a->dv, rows = i1 - i0;
+    const float *q = Q + (bh * Tq + i0) * d, *k = K + bh * Tk * d, *v = V + bh * Tk * dv;
+    const uint8_t *km = key_mask ? key_mask + (bh / a->H) * Tk : NULL;
+    dc_k_gemm(false, true, rows, Tk, d, a->scale, q, d, k, d, 0, S, Tk);
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t lim = Tk;
+        if (causal) {
+            int64_t l = i0 + r + (Tk - Tq) + 1;
+            lim = l < 0 ? 0 : l < Tk ? l : Tk;
+        }
+        masked_softmax_row(S + r * Tk, Tk, lim, km);
+    }
+    const float *P = S;
+    if (a->rate > 0) {
+        for (int64_t r = 0; r < rows; r++) {
+            float *dr = D + r * Tk;
+            const float *sr = S + r * Tk;
+            drop_row(a, bh * Tq + i0 + r, dr);
+#pragma omp simd
+            for (int64_t j = 0; j < Tk; j++) dr[j] *= sr[j];
+        }
+        P = D;
+    }
+    dc_k_gemm(false, false, rows, dv, Tk, 1, P, Tk, v, dv, 0, Y + (bh * Tq + i0) * dv, dv);
+}
+
+typedef struct att_saved {
+    att_geom g;
+    float *P; /* [B, H, Tq, Tk] probabilities before dropout */
+} att_saved;
+
+static void att_backward(dc_ctx *c, dc_node *n) {
+    dc_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2];
+    const att_saved *s = n->saved;
+    const att_geom *a = &s->g;
+    const int64_t BH = a->B * a->H, Tq = a->Tq, Tk = a->Tk, d = a->d, dv = a->dv;
+    float *gq = dc_grad_buf(c, q), *gk = dc_grad_buf(c, k), *gv = dc_grad_buf(c, v);
+    const float *gy = n->out->grad->data;
+    int T = nthreads();
+    bool par = BH >= T && T > 1;
+    int nb = par ? T : 1;
+    bool drop = a->rate > 0;
+    /* per thread: dP [Tq, Tk], and the dropout multipliers [Tq, Tk] when there is dropout */
+    size_t per = (size_t)(Tq * Tk) * (drop ? 2 : 1);
+    float *buf = dc_scratch(c, (per ? per : 1) * (size_t)nb * sizeof(float));
+    if (!buf) {
+        c->oom = true;
+        return;
+    }
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t bh = 0; bh < BH; bh++) {
+        float *dP = buf + (size_t)(par ? thread_id() : 0) * per, *M = drop ? dP + Tq * Tk : NULL;
+        const float *P = s->P + bh * Tq * Tk, *dO = gy + bh * Tq * dv;
+        const float *Qb = q->data + bh * Tq * d, *Kb = k->data + bh * Tk * d, *Vb = v->data + bh * Tk * dv;
+        const float *Pd = P;
+        if (drop) {
+            for (int64_t i = 0; i < Tq; i++) drop_row(a, bh * Tq + i, M + i * Tk);
+            /* dP doubles as the dropped-out P for dV */
+            for (int64_t e = 0; e < Tq * Tk; e++) dP[e] = P[e] * M[e];
+            Pd = dP;
+        }
+        /* dV [Tk, dv] += Pd^T dO */
+        if (gv) dc_k_gemm(true, false, Tk, dv, Tq, 1, Pd, Tk, dO, dv, 1, gv + bh * Tk * dv, dv);
+        if (!gq && !gk) continue;
+        /* dP = (dO V^T) * mask; dS = P (dP - rowsum(dP P)) scale */
+        dc_k_gemm(false, true, Tq, Tk, dv, 1, dO, dv, Vb, dv, 0, dP, Tk);
+        for (int64_t i = 0; i < Tq; i++) {
+            float *dr = dP + i * Tk;
+            const float *pr = P + i * Tk;
+            if (drop) {
+                const float *mr = M + i * Tk;
+#pragma omp simd
+                for (int64_t j = 0; j < Tk; j++) dr[j] *= mr[j];
+            }
+            float sum = 0;
+#pragma omp simd reduction(+ : sum)
+            for (int64_t j = 0; j < Tk; j++) sum += dr[j] * pr[j];
+#pragma omp simd
+            for (int64_t j = 0; j < Tk; j++) dr[j] = pr[j] * (dr[j] - sum) * a->scale;
+        }
+        /* dQ [Tq, d] += dS K; dK [Tk, d] += dS^T Q */
+        if (gq) dc_k_gemm(false, false, Tq, d, Tk, 1, dP, Tk, Kb, d, 1, gq + bh * Tq * d, d);
+        if (gk) dc_k_gemm(true, false, Tk, d, Tq, 1, dP, Tk, Qb, d, 1, gk + bh * Tk * d, d);
+    }
+}
+
+dc_tensor *dc_attention(dc_ctx *c, dc_tensor *q, dc_tensor *k, dc_tensor *v, const uint8_t *key_mask, bool causal,
+                        float scale, float dropout, bool training, dc_rng *rng) {
+    DC_CHECK_ARGS(c, "attention", q, k, v);
+    if (q->ndim != 4 || k->ndim != 4 || v->ndim != 4)
+        return dc_error_null(DC_ERR_SHAPE, "attention: q, k and v must be [B, H, T, d], got q %s, k %s, v %s",
+                             dc_tshape(q, 0), dc_tshape(k, 1), dc_tshape(v, 2));
+    const int64_t *qs = q->shape, *ks = k->shape, *vs = v->shape;
+    static const char *const axis[2] = {"batch B", "heads H"};
+    for (int ax = 0; ax < 2; ax++) {
+        if (qs[ax] != ks[ax])
+            return dc_error_null(DC_ERR_SHAPE, "attention: q %s and k %s differ in %s (%lld vs %lld)", dc_tshape(q, 0),
+                                 dc_tshape(k, 1), axis[ax], (long long)qs[ax], (long long)ks[ax]);
+        if (qs[ax] != vs[ax])
+            return dc_error_null(DC_ERR_SHAPE, "attention: q %s and v %s differ in %s (%lld vs %lld)", dc_tshape(q, 0),
+                                 dc_tshape(v, 1), axis[ax], (long long)qs[ax], (long long)vs[ax]);
+    }
+    if (qs[3] != ks[3])
+        return dc_error_null(DC_ERR_SHAPE, "attention: q %s and k %s differ in d (%lld vs %lld)", dc_tshape(q, 0),
+                             dc_tshape(k, 1), (long long)qs[3], (long long)ks[3]);
+    if (ks[2] != vs[2])
+        return dc_error_null(DC_ERR_SHAPE, "attention: k %s and v %s differ in the number of keys Tk (%lld vs %lld)",
+                             dc_tshape(k, 0), dc_tshape(v, 1), (long long)ks[2], (long long)vs[2]);
+    if (!(dropout >= 0 && dropout < 1))
+        return dc_error_null(DC_ERR_ARG, "attention: dropout %g is outside [0, 1)", (double)dropout);
+    bool drop = training && dropout > 0;
+    if (drop && !rng) return dc_error_null(DC_ERR_ARG, "attention: dropout in training needs an rng");
+    if (!(q = dc_contig(c, q)) || !(k = dc_contig(c, k)) || !(v = dc_contig(c, v))) return NULL;
+    att_geom a = {qs[0], qs[1], qs[2], ks[2], qs[3], vs[3], scale, 0, 1, 0};
+    if (!(scale > 0)) a.scale = a.d > 0 ? (float)(1.0 / sqrt((double)a.d)) : 1.0f;
+    if (drop) {
+        a.rate = dropout;
+        a.keep = 1.0f / (1.0f - dropout);
+        a.seed = dc_rng_next(rng);
+    }
+    const int64_t BH = a.B * a.H, Tq = a.Tq, Tk = a.Tk;
+    dc_tensor *y = dc_out(c, 4, (int64_t[]){a.B, a.H, Tq, a.dv});
+    if (!y) return NULL;
+    dc_tensor *in3[3] = {q, k, v};
+    bool need = dc_needs_grad(c, 3, in3);
+    const int64_t nblk = (Tq + ATT_BLOCK - 1) / ATT_BLOCK, items = BH * nblk;
+    int T = nthreads();
+    double work = (double)BH * (double)Tq * (double)Tk * (double)(a.d + a.dv);
+    bool par = T > 1 && items > 1 && work > DC_PAR_MIN;
+    int nb = par ? T : 1;
+    att_saved *s = NULL;
+    if (need) {
+        s = dc_scratch(c, sizeof *s);
+        float *P = s ? dc_scratch(c, (size_t)(BH * Tq * Tk > 0 ? BH * Tq * Tk : 1) * sizeof(float)) : NULL;
+        if (!P) return NULL;
+        s->P = P;
+    }
+    /* per thread: the block's logits (unless kept in P) and the dropped-out copy */
+    int64_t blk = Tq < ATT_BLOCK ? Tq : ATT_BLOCK;
+    size_t per = (size_t)(blk * Tk) * ((need ? 0 : 1) + (drop ? 1 : 0));
+    float *scr = per ? dc_scratch(c, per * (size_t)nb * sizeof(float)) : NULL;
+    if (per && !scr) return NULL;
+    const float *Q = q->data, *K = k->data, *V = v->data;
+    float *Y = y->data, *P = s ? s->P : NULL;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t it = 0; it < items; it++) {
+        int64_t bh = it / nblk, i0 = (it % nblk) * ATT_BLOCK, i1 = i0 + ATT_BLOCK < Tq ? i0 + ATT_BLOCK : Tq;
+        float *mine = scr ? scr + (size_t)(par ? thread_id() : 0) * per : NULL;
+        float *S = P ? P + (bh * Tq + i0) * Tk : mine;
+        float *D = drop ? (P ? mine : mine + blk * Tk) : NULL;
+        att_block(&a, bh, i0, i1, Q, K, V, key_mask, causal, S, D, Y);
+    }
+    if (need) {
+        dc_node *n = dc_record(c, "attention", att_backward, y, 3, in3);
+        if (!n) return NULL;
+        s->g = a;
+        n->saved = s;
+    }
+    return y;
+}

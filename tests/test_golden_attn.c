@@ -1,0 +1,268 @@
+/* Golden checks of deepc's Transformer operations against PyTorch 1.13, and of the attention's
+ * inference path.
+ *
+ * The vectors tests/golden/attn_*.txt are written by scripts/golden/gen_golden_attn.py: PyTorch
+ * computes, in float64 from float32 inputs, F.gelu (exact and tanh), F.layer_norm (with and
+ * without gamma/beta, 2-d and 3-d) and attention written out as softmax(q k^T scale + mask) v
+ * (key-padding masks, causal masks with Tq <= Tk, a batch whose keys are all padding, a scale
+ * other than 1/sqrt(d), 70 query rows so that deepc runs two row blocks), with the gradients of
+ * sum(y * gy). Each case runs with 1, 2 and 3 threads with a gradient (outputs and every
+ * gradient compared) and with grad mode off (outputs: for attention, the blocked path).
+ *
+ * Tolerance: |got - expected| <= 1e-6 + 1e-5 |expected| (float32 arithmetic on values of order
+ * one); the largest differences seen are printed at the end.
+ *
+ * Then, on a case with B = 2, H = 4, Tq = Tk = 512 (causal, padded keys) and one with Tq = 200,
+ * Tk = 300: the inference path (grad off, query rows in blocks with a per-thread scratch) must
+ * give the training path's output to 1e-6; on the first it must reserve less than a quarter of
+ * the B H Tq Tk floats (8 MiB) that training keeps (it needs the output, 0.25 MiB, and
+ * threads x 64 x Tk floats of scratch, inside the arena's first 1 MiB block). */
+#include <deepc.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "golden_io.h"
+
+/* over all comparisons: largest |got - expected|, largest |got - expected| / |expected| among
+ * |expected| >= 1e-2, and largest fraction of the tolerance used */
+static double worst_abs, worst_rel, worst_frac;
+
+static void track(const gcase *c, const dc_tensor *got, const gt_tensor *exp) {
+    if (!got || !exp) return;
+    dc_tensor *cp = dc_tensor_clone(got);
+    if (!cp) return;
+    const float *g = dc_tensor_data(cp);
+    for (int64_t i = 0; i < exp->numel && i < dc_tensor_numel(cp); i++) {
+        double e = exp->v[i], d = fabs(g[i] - e);
+        worst_abs = fmax(worst_abs, d);
+        if (fabs(e) >= 1e-2) worst_rel = fmax(worst_rel, d / fabs(e));
+        worst_frac = fmax(worst_frac, d / tol_for(c, e));
+    }
+    dc_tensor_free(cp);
+}
+
+static void cmp(gcase *c, const char *name, const dc_tensor *got) {
+    compare_tensor(c, name, got);
+    track(c, got, gt_find(&c->gf, name));
+}
+
+static void cmp_grad(gcase *c, const char *name, dc_tensor *t) {
+    dc_tensor *g = t ? dc_tensor_grad(t) : NULL;
+    if (!g) {
+        cfail(c, "%s: no gradient", name);
+        return;
+    }
+    cmp(c, name, g);
+}
+
+typedef enum { K_GELU, K_GELU_TANH, K_LN, K_ATT } kind;
+
+static int run_case(const char *name, kind kd) {
+    gcase gc;
+    if (!case_open(&gc, "tests/golden", name)) return case_close(&gc);
+    gc.abs_tol = 1e-6;
+    gc.rel_tol = 1e-5;
+    dc_tensor *in[3] = {NULL, NULL, NULL};
+    const char *in_names[3] = {"x", "gamma", "beta"}, *grad_names[3] = {"dx", "dgamma", "dbeta"};
+    int nin = 1;
+    float cfg[3] = {0, 0, 0};
+    uint8_t *key_mask = NULL;
+    const gt_tensor *cf = kd == K_LN || kd == K_ATT ? need(&gc, "cfg") : NULL;
+    if (cf)
+        for (int64_t i = 0; i < cf->numel && i < 3; i++) cfg[i] = (float)cf->v[i];
+    if (kd == K_LN) nin = cfg[0] != 0 ? 3 : 1;
+    if (kd == K_ATT) {
+        nin = 3;
+        in_names[0] = "q", in_names[1] = "k", in_names[2] = "v";
+        grad_names[0] = "dq", grad_names[1] = "dk", grad_names[2] = "dv";
+        const gt_tensor *km = cfg[2] != 0 ? need(&gc, "key_mask") : NULL;
+        if (km) {
+            key_mask = malloc((size_t)km->numel);
+            for (int64_t i = 0; key_mask && i < km->numel; i++) key_mask[i] = km->v[i] != 0;
+        }
+    }
+    for (int i = 0; i < nin; i++) in[i] = load_tensor(&gc, in_names[i], true);
+    dc_tensor *gy = load_tensor(&gc, "gy", false);
+    bool ok = gy != NULL && !gc.failures;
+    for (int threads = 1; ok && threads <= 3; threads++) {
+        dc_set_threads(threads);
+        for (int grad = 1; grad >= 0; grad--) {
+            char route[64];
+            snprintf(route, sizeof route, "%d thread%s, grad %s", threads, threads > 1 ? "s" : "", grad ? "on" : "off");
+            gc.route = route;
+            dc_ctx *c = dc_ctx_new();
+            dc_ctx_set_grad(c, grad);
+            for (int i = 0; i < nin; i++) dc_tensor_zero_grad(in[i]);
+            dc_tensor *y = NULL;
+            switch (kd) {
+            case K_GELU: y = dc_gelu(c, in[0], false); break;
+            case K_GELU_TANH: y = dc_activate(c, in[0], DC_ACT_GELU_TANH, 0); break;
+            case K_LN: y = dc_layer_norm(c, in[0], in[1], in[2], cfg[1]); break;
+            case K_ATT: y = dc_attention(c, in[0], in[1], in[2], key_mask, cfg[0] != 0, cfg[1], 0, true, NULL); break;
+            }
+            if (!y) {
+                fail_dc(&gc, "forward");
+            } else {
+                cmp(&gc, "y", y);
+                if (grad) {
+                    if (dc_backward(c, dc_sum(c, dc_mul(c, y, gy))) != DC_OK) fail_dc(&gc, "dc_backward");
+                    else
+                        for (int i = 0; i < nin; i++) cmp_grad(&gc, grad_names[i], in[i]);
+                }
+            }
+            dc_ctx_free(c);
+        }
+    }
+    dc_set_threads(0);
+    for (int i = 0; i < nin; i++) dc_tensor_free(in[i]);
+    dc_tensor_free(gy);
+    free(key_mask);
+    return case_close(&gc);
+}
+
+static dc_tensor *rand_t(dc_rng *r, int nd, const int64_t *shape) {
+    dc_tensor *t = dc_tensor_new(nd, shape);
+    float *d = dc_tensor_data(t);
+    for (int64_t i = 0; i < dc_tensor_numel(t); i++) d[i] = dc_rng_normal(r);
+    return t;
+}
+
+/* The inference path against the training path, and the inference path's memory. */
+static void inference_path(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t d, bool causal) {
+    dc_rng r;
+    dc_rng_seed(&r, 42);
+    dc_tensor *q = rand_t(&r, 4, (int64_t[]){B, H, Tq, d}), *k = rand_t(&r, 4, (int64_t[]){B, H, Tk, d});
+    dc_tensor *v = rand_t(&r, 4, (int64_t[]){B, H, Tk, d});
+    uint8_t *km = malloc((size_t)(B * Tk));
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < Tk; j++) km[b * Tk + j] = j < Tk - 37 * b; /* batch 1 has 37 padded keys */
+    size_t full = (size_t)(B * H * Tq * Tk) * sizeof(float);
+    for (int threads = 1; threads <= 2; threads++) {
+        dc_set_threads(threads);
+        dc_tensor_set_requires_grad(q, true);
+        dc_ctx *ct = dc_ctx_new(), *ci = dc_ctx_new();
+        dc_tensor *yt = dc_attention(ct, q, k, v, km, causal, 0, 0, false, NULL);
+        dc_ctx_set_grad(ci, false);
+        size_t before = dc_ctx_reserved_bytes(ci);
+        dc_tensor *yi = dc_attention(ci, q, k, v, km, causal, 0, 0, false, NULL);
+        size_t extra = dc_ctx_reserved_bytes(ci) - before, out = (size_t)(B * H * Tq * d) * sizeof(float);
+        CHECK(yt && yi);
+        double md = 0;
+        for (int64_t i = 0; yt && yi && i < dc_tensor_numel(yt); i++)
+            md = fmax(md, fabs(dc_tensor_data(yt)[i] - dc_tensor_data(yi)[i]));
+        CHECK(md <= 1e-6);
+        /* training keeps the probabilities; inference reserves the output and its block scratch */
+        CHECK(dc_ctx_reserved_bytes(ct) >= full);
+        if (full >= (size_t)4 << 20) CHECK(extra < full / 4); /* (the arena reserves at least 1 MiB) */
+        printf("attention [%lld, %lld, %lld, %lld] %d thread%s: inference vs training max |diff| %.2g; reserved: "
+               "training %.2f MiB (B H Tq Tk floats %.2f MiB), inference %.2f MiB (output %.2f MiB)\n",
+               (long long)B, (long long)H, (long long)Tq, (long long)Tk, threads, threads > 1 ? "s" : "", md,
+               dc_ctx_reserved_bytes(ct) / 1048576.0, full / 1048576.0, extra / 1048576.0, out / 1048576.0);
+        dc_tensor_set_requires_grad(q, false);
+        dc_ctx_free(ct);
+        dc_ctx_free(ci);
+    }
+    dc_set_threads(0);
+    dc_tensor_free(q);
+    dc_tensor_free(k);
+    dc_tensor_free(v);
+    free(km);
+}
+
+/* GELU in a Dense and a Conv2D layer: the layer's output and its input gradient equal the ops'
+ * dc_linear / dc_conv2d followed by dc_gelu (the convolution does not fuse GELU, whose
+ * derivative needs its input). */
+static void gelu_layers(void) {
+    for (int conv = 0; conv < 2; conv++)
+        for (int act = DC_ACT_GELU; act <= DC_ACT_GELU_TANH; act++) {
+            dc_rng r;
+            dc_rng_seed(&r, 9);
+            int64_t xs_dense[2] = {4, 5}, xs_conv[4] = {2, 3, 5, 5};
+            dc_tensor *x = conv ? rand_t(&r, 4, xs_conv) : rand_t(&r, 2, xs_dense);
+            dc_model *m = dc_sequential();
+            dc_layer *l = conv ? dc_conv2d_layer(4, 3, 3, 1, DC_PAD_VALID, (dc_activation)act) : dc_dense(6, (dc_activation)act);
+            CHECK(l && dc_layer_set_name(l, "op") == DC_OK);
+            CHECK(dc_model_add(m, l) == DC_OK);
+            CHECK(dc_model_build(m, conv ? 3 : 1, conv ? xs_conv + 1 : xs_dense + 1) == DC_OK);
+            dc_tensor *w = dc_model_param(m, "op.weight"), *b = dc_model_param(m, "op.bias");
+            CHECK(w && b);
+            if (!w || !b) {
+                dc_model_free(m);
+                dc_tensor_free(x);
+                continue;
+            }
+            float *bd = dc_tensor_data(b);
+            for (int64_t i = 0; i < dc_tensor_numel(b); i++) bd[i] = 0.1f * (float)(i - 2); /* nonzero bias */
+            float *got[2] = {NULL, NULL}, *gx[2] = {NULL, NULL};
+            int64_t ny = 0, nx = dc_tensor_numel(x);
+            for (int route = 0; route < 2; route++) {
+                dc_ctx *c = dc_ctx_new();
+                dc_tensor_set_requires_grad(x, true);
+                dc_tensor_zero_grad(x);
+                dc_tensor *y = route ? dc_gelu(c, conv ? dc_conv2d(c, x, w, b, 1, 1, NULL) : dc_linear(c, x, w, b),
+                                               act == DC_ACT_GELU_TANH)
+                                     : dc_model_forward(m, c, x, true);
+                CHECK(y && dc_backward(c, dc_sum(c, dc_square(c, y))) == DC_OK);
+                if (y) {
+                    ny = dc_tensor_numel(y);
+                    got[route] = malloc((size_t)ny * sizeof(float));
+                    gx[route] = malloc((size_t)nx * sizeof(float));
+                    memcpy(got[route], dc_tensor_data(y), (size_t)ny * sizeof(float));
+                    memcpy(gx[route], dc_tensor_data(dc_tensor_grad(x)), (size_t)nx * sizeof(float));
+                }
+                dc_tensor_set_requires_grad(x, false);
+                dc_ctx_free(c);
+            }
+            double md = got[0] && got[1] ? 0 : INFINITY;
+            for (int64_t i = 0; got[0] && got[1] && i < ny; i++) md = fmax(md, fabs(got[0][i] - got[1][i]));
+            for (int64_t i = 0; gx[0] && gx[1] && i < nx; i++) md = fmax(md, fabs(gx[0][i] - gx[1][i]));
+            CHECK(md <= 1e-6);
+            printf("%s layer with %s: layer vs ops max |diff| %.2g (output and input gradient)\n", conv ? "Conv2D" : "Dense",
+                   dc_activation_name((dc_activation)act), md);
+            for (int k = 0; k < 2; k++) {
+                free(got[k]);
+                free(gx[k]);
+            }
+            dc_model_free(m);
+            dc_tensor_free(x);
+        }
+}
+
+int main(void) {
+    static const struct {
+        const char *name;
+        kind k;
+    } cases[] = {
+        {"attn_gelu", K_GELU},
+        {"attn_gelu_tanh", K_GELU_TANH},
+        {"attn_layer_norm_2d", K_LN},
+        {"attn_layer_norm_3d", K_LN},
+        {"attn_layer_norm_3d_plain", K_LN},
+        {"attn_sdpa", K_ATT},
+        {"attn_sdpa_key_mask", K_ATT},
+        {"attn_sdpa_padded_batch", K_ATT},
+        {"attn_sdpa_causal", K_ATT},
+        {"attn_sdpa_causal_mask", K_ATT},
+        {"attn_sdpa_scale", K_ATT},
+        {"attn_sdpa_long", K_ATT},
+    };
+    int failed = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        check_count++;
+        if (run_case(cases[i].name, cases[i].k)) {
+            failed++;
+            check_fails++;
+        }
+    }
+    printf("golden attention cases: %d of %zu failed; largest |diff| %.2e, largest relative diff (|expected| >= 0.01) "
+           "%.2e, largest fraction of the tolerance %.2f\n",
+           failed, sizeof cases / sizeof cases[0], worst_abs, worst_rel, worst_frac);
+    inference_path(2, 4, 512, 512, 16, true);
+    inference_path(1, 3, 200, 300, 8, true);
+    gelu_layers();
+    return check_report("test_golden_attn");
+}
