@@ -1,7 +1,7 @@
 #!/bin/sh
 # Side-by-side benchmarks: deepc and the PyTorch peers, interleaved in one run on this machine
 # (A B A B ...), medians compared. Usage: bench/run.sh [reps] [workloads...]
-#   workloads: mlp cnn lstm small (default: all)
+#   workloads: mlp cnn lstm transformer small (default: all)
 # PyTorch runs at its best settings on these machines (see ../shared/peers/README.md):
 # OpenBLAS at 1 thread, torch at 1 and at 2 threads, the faster taken; OPENBLAS_CORETYPE unset
 # for both sides so OpenBLAS picks its best kernels.
@@ -9,7 +9,7 @@ set -e
 cd "$(dirname "$0")/.."
 REPS=${1:-3}
 [ $# -gt 0 ] && shift
-WORK=${*:-mlp cnn lstm small}
+WORK=${*:-mlp cnn lstm transformer small}
 BUILD=${BUILD:-build}
 PEERS=${PEERS:-../shared/peers}
 OUT=${OUT:-out/bench}
@@ -38,6 +38,9 @@ for r in $(seq 1 "$REPS"); do
       lstm)
         echo "rep $r: lstm deepc"; { dc "$BUILD/bench/lstm_fashion"; rss W3_lstm_fmnist_rows; } | tag deepc "$r"
         for t in 1 2; do echo "rep $r: lstm torch threads=$t"; { py "$PEERS/lstm_fashion.py" "$t"; rss W3_lstm_fmnist_rows; } | tag "torch$t" "$r"; done ;;
+      transformer)
+        echo "rep $r: transformer deepc"; { dc "$BUILD/bench/transformer_fashion"; rss W4_transformer_fmnist_rows; } | tag deepc "$r"
+        for t in 1 2; do echo "rep $r: transformer torch threads=$t"; { py "$PEERS/transformer_fashion.py" "$t"; rss W4_transformer_fmnist_rows; } | tag "torch$t" "$r"; done ;;
       small)
         echo "rep $r: small deepc"; dc "$BUILD/bench/small_loops" data/iris.csv | tag deepc "$r"
         for t in 1 2; do echo "rep $r: small torch threads=$t"; py bench/peers/small_loops.py "$t" data/iris.csv | tag "torch$t" "$r"; done ;;

@@ -406,6 +406,34 @@ dc_layer *dc_lstm_layer(int64_t units, bool return_sequences);
 dc_layer *dc_gru_layer(int64_t units, bool return_sequences);
 dc_status dc_layer_set_forget_bias(dc_layer *l, float value);
 
+/* Transformer layers on sequences [N, T, D]. Parameter names and layouts are PyTorch's, so a
+ * state_dict saved as safetensors loads with dc_model_load_weights (see README).
+ * LayerNormalization over the last axis: weight (ones) and bias (zeros) [D]; eps 0 = 1e-5. */
+dc_layer *dc_layer_norm_layer(float eps);
+/* The epsilon of a LayerNormalization or TransformerEncoderLayer (BERT uses 1e-12). */
+dc_status dc_layer_set_epsilon(dc_layer *l, float eps);
+/* x + table[0..T): a learned table "weight" [max_len, D] (N(0, 0.02), as BERT's position
+ * embeddings) or the fixed sinusoids of Vaswani et al. ("table", not trained). A sequence longer
+ * than max_len is DC_ERR_SHAPE naming both numbers. */
+dc_layer *dc_positional_embedding_layer(int64_t max_len, bool learned);
+/* Multi-head self-attention [N, T, D] -> [N, T, D], D divisible by heads: q, k, v = x W_in^T + b_in
+ * (packed: in_proj_weight [3D, D], in_proj_bias [3D]), softmax(q k^T / sqrt(D/heads) + masks) v per
+ * head, then out_proj.weight [D, D], out_proj.bias [D] (nn.MultiheadAttention's names). causal
+ * masks future steps; steps padded by an Embedding(mask_zero) are never attended to; dropout
+ * applies to the attention weights in training. */
+dc_layer *dc_multi_head_attention_layer(int heads, bool causal, float dropout);
+/* nn.TransformerEncoderLayer (batch first): self-attention, then a feed-forward network
+ * D -> ff_units -> D with act (relu, gelu or gelu_tanh), each followed by dropout and a residual
+ * connection, with LayerNorm after each residual (post-norm: the original Transformer, BERT) or
+ * before each sub-layer (pre_norm). Parameters: self_attn.in_proj_weight, self_attn.in_proj_bias,
+ * self_attn.out_proj.weight/bias, linear1.weight/bias, linear2.weight/bias, norm1.weight/bias,
+ * norm2.weight/bias; LayerNorm eps 1e-5 (dc_layer_set_epsilon). */
+dc_layer *dc_transformer_encoder_layer(int heads, int64_t ff_units, float dropout, dc_activation act, bool pre_norm,
+                                       bool causal);
+/* [N, T, D] -> [N, D]: the mean over the steps (the real ones, when an Embedding(mask_zero) mask
+ * is present). */
+dc_layer *dc_global_avg_pool1d_layer(void);
+
 /* ====================================================================================== */
 /* 6. optimisers                                                                          */
 /* ====================================================================================== */

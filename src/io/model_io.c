@@ -80,7 +80,22 @@ static cJSON *layer_json(const dc_layer *l) {
         if (is(l, "SimpleRNN")) cJSON_AddStringToObject(o, "activation", dc_activation_name(l->act));
         if (is(l, "LSTM")) cJSON_AddNumberToObject(o, "forget_bias", l->forget_bias);
         cJSON_AddBoolToObject(o, "return_sequences", l->return_sequences);
-    } /* Flatten, GlobalAveragePooling2D: no options */
+    } else if (is(l, "LayerNormalization")) {
+        cJSON_AddNumberToObject(o, "epsilon", l->eps);
+    } else if (is(l, "PositionalEmbedding")) {
+        cJSON_AddNumberToObject(o, "max_len", (double)l->units);
+        cJSON_AddBoolToObject(o, "learned", l->learned);
+    } else if (is(l, "MultiHeadAttention") || is(l, "TransformerEncoderLayer")) {
+        cJSON_AddNumberToObject(o, "heads", l->heads);
+        cJSON_AddBoolToObject(o, "causal", l->causal);
+        cJSON_AddNumberToObject(o, "dropout", l->rate);
+        if (is(l, "TransformerEncoderLayer")) {
+            cJSON_AddNumberToObject(o, "ff_units", (double)l->ff_units);
+            cJSON_AddStringToObject(o, "activation", dc_activation_name(l->act));
+            cJSON_AddBoolToObject(o, "pre_norm", l->pre_norm);
+            cJSON_AddNumberToObject(o, "epsilon", l->eps);
+        }
+    } /* Flatten, GlobalAveragePooling1D/2D: no options */
     return o;
 }
 
@@ -424,6 +439,30 @@ static dc_layer *layer_from_json(const where *w, const cJSON *o) {
             l = cls[0] == 'L' ? dc_lstm_layer(units, flag) : dc_gru_layer(units, flag);
             if (l && cls[0] == 'L' && dc_layer_set_forget_bias(l, (float)fb)) goto fail;
         }
+    } else if (strcmp(cls, "LayerNormalization") == 0) {
+        if (get_num(w, o, "epsilon", 1e-30, 1, 1e-5, false, &eps)) return NULL;
+        l = dc_layer_norm_layer((float)eps);
+    } else if (strcmp(cls, "PositionalEmbedding") == 0) {
+        int64_t len;
+        if (get_int(w, o, "max_len", 1, 1 << 24, 0, true, &len) || get_bool(w, o, "learned", true, &flag)) return NULL;
+        l = dc_positional_embedding_layer(len, flag);
+    } else if (strcmp(cls, "MultiHeadAttention") == 0 || strcmp(cls, "TransformerEncoderLayer") == 0) {
+        int64_t heads, ff = 0;
+        bool causal = false, pre = false;
+        if (get_int(w, o, "heads", 1, 4096, 0, true, &heads) || get_bool(w, o, "causal", false, &causal) ||
+            get_num(w, o, "dropout", 0, 1, 0, false, &rate))
+            return NULL;
+        if (cls[0] == 'M') {
+            l = dc_multi_head_attention_layer((int)heads, causal, (float)rate);
+        } else {
+            if (get_int(w, o, "ff_units", 1, MAX_UNITS, 0, true, &ff) || get_act(w, o, &act) ||
+                get_bool(w, o, "pre_norm", false, &pre) || get_num(w, o, "epsilon", 1e-30, 1, 1e-5, false, &eps))
+                return NULL;
+            l = dc_transformer_encoder_layer((int)heads, ff, (float)rate, act, pre, causal);
+            if (l && dc_layer_set_epsilon(l, (float)eps)) goto fail;
+        }
+    } else if (strcmp(cls, "GlobalAveragePooling1D") == 0) {
+        l = dc_global_avg_pool1d_layer();
     } else {
         dc_error(DC_ERR_FORMAT, "%s: %s: unknown layer class \"%.40s\"", w->path, w->what, cls);
         return NULL;

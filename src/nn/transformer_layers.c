@@ -1,0 +1,251 @@
+/* Transformer layers on sequences [N, T, D]: LayerNormalization, positional embeddings,
+ * multi-head self-attention, the Transformer encoder layer, and average pooling over steps.
+ * Parameter names and layouts are PyTorch's (nn.LayerNorm, nn.MultiheadAttention,
+ * nn.TransformerEncoderLayer), so weights exchange through safetensors files unchanged. */
+#include "layer.h"
+
+#include <math.h>
+#include <string.h>
+
+static dc_status need_seq(const dc_layer *l) {
+    if (l->in_ndim == 2) return DC_OK;
+    char b[160];
+    return dc_error(DC_ERR_SHAPE, "%s: expected sequences (None, T, features), got input (None, %s", l->name,
+                    dc_shape_str(l->in_ndim, l->in_shape, b, sizeof b) + 1);
+}
+
+static void same_shape_out(dc_layer *l) {
+    l->out_ndim = l->in_ndim;
+    memcpy(l->out_shape, l->in_shape, sizeof l->out_shape);
+}
+
+/* Step tensors made from x keep its padding mask, so the layers after see it too. */
+static dc_tensor *keep_mask(dc_tensor *y, const dc_tensor *x) {
+    if (y) y->mask = x->mask;
+    return y;
+}
+
+/* ---- LayerNormalization over the last axis ---- */
+static dc_status ln_build(dc_layer *l) {
+    if (l->in_ndim < 1) return dc_error(DC_ERR_SHAPE, "%s: input has no features", l->name);
+    same_shape_out(l);
+    int64_t D = l->in_shape[l->in_ndim - 1];
+    dc_status s = dc_layer_declare(l, "weight", 1, &D, DC_INIT_ONES, 0);
+    return s ? s : dc_layer_declare(l, "bias", 1, &D, DC_INIT_ZEROS, 0);
+}
+static dc_tensor *ln_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
+    return keep_mask(dc_layer_norm(c, x, l->param[0], l->param[1], l->eps), x);
+}
+static const dc_layer_ops ln_ops = {"LayerNormalization", "layer_normalization", ln_build, ln_forward, NULL};
+
+dc_layer *dc_layer_norm_layer(float eps) {
+    if (!(eps >= 0) || !isfinite(eps)) return dc_error_null(DC_ERR_ARG, "layer_normalization: eps %g must be >= 0", (double)eps);
+    dc_layer *l = dc_layer_new(&ln_ops);
+    if (l) l->eps = eps > 0 ? eps : 1e-5f;
+    return l;
+}
+
+dc_status dc_layer_set_epsilon(dc_layer *l, float eps) {
+    if (!l || !(eps > 0) || !isfinite(eps)) return dc_error(DC_ERR_ARG, "dc_layer_set_epsilon: layer is NULL or eps is not positive");
+    l->eps = eps;
+    return DC_OK;
+}
+
+/* ---- positional embeddings: x + table[0..T) ---- */
+static dc_status pos_build(dc_layer *l) {
+    dc_status s = need_seq(l);
+    if (s) return s;
+    same_shape_out(l);
+    int64_t D = l->in_shape[1];
+    if (l->in_shape[0] > l->units)
+        return dc_error(DC_ERR_SHAPE, "%s: sequences of %lld steps are longer than its table of %lld positions", l->name,
+                        (long long)l->in_shape[0], (long long)l->units);
+    if (l->learned) /* as BERT's position embeddings; N(0, 0.02) */
+        return dc_layer_declare(l, "weight", 2, (int64_t[]){l->units, D}, DC_INIT_NORMAL, 0.02f);
+    return dc_layer_declare_state(l, "table", 2, (int64_t[]){l->units, D}, DC_INIT_ZEROS, 0);
+}
+/* The fixed table of Vaswani et al.: sin at even features, cos at odd ones. */
+static void pos_post_init(dc_layer *l) {
+    if (l->learned) return;
+    dc_tensor *t = l->param[0];
+    int64_t P = t->shape[0], D = t->shape[1];
+    for (int64_t p = 0; p < P; p++)
+        for (int64_t i = 0; i < D; i++) {
+            double f = pow(10000.0, -(double)(i - i % 2) / (double)D);
+            t->data[p * D + i] = (float)(i % 2 ? cos((double)p * f) : sin((double)p * f));
+        }
+}
+static dc_tensor *pos_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
+    int64_t T = x->shape[1];
+    if (T > l->units)
+        return dc_error_null(DC_ERR_SHAPE, "%s: a sequence of %lld steps is longer than its table of %lld positions", l->name,
+                             (long long)T, (long long)l->units);
+    dc_tensor *p = dc_slice(c, l->param[0], 0, 0, T);
+    return keep_mask(p ? dc_add(c, x, p) : NULL, x);
+}
+static const dc_layer_ops pos_ops = {"PositionalEmbedding", "positional_embedding", pos_build, pos_forward, pos_post_init};
+
+dc_layer *dc_positional_embedding_layer(int64_t max_len, bool learned) {
+    if (max_len <= 0 || max_len > (1 << 24))
+        return dc_error_null(DC_ERR_ARG, "positional_embedding: max_len %lld must be in [1, 2^24]", (long long)max_len);
+    dc_layer *l = dc_layer_new(&pos_ops);
+    if (!l) return NULL;
+    l->units = max_len;
+    l->learned = learned;
+    return l;
+}
+
+/* ---- multi-head self-attention ---- */
+/* y = out_proj(attention(split_heads(x W_in^T + b_in))) for x [N, T, D]; W_in packs q, k, v. */
+static dc_tensor *self_attention(dc_layer *l, dc_ctx *c, dc_tensor *x, dc_tensor *w_in, dc_tensor *b_in, dc_tensor *w_out,
+                                 dc_tensor *b_out, bool training, dc_rng *rng) {
+    int64_t N = x->shape[0], T = x->shape[1], D = x->shape[2], H = l->heads, dh = D / H;
+    dc_tensor *qkv = dc_linear(c, x, w_in, b_in); /* [N, T, 3D] */
+    qkv = qkv ? dc_reshape(c, qkv, 5, (int64_t[]){N, T, 3, H, dh}) : NULL;
+    qkv = qkv ? dc_permute(c, qkv, (int[]){2, 0, 3, 1, 4}) : NULL; /* [3, N, H, T, dh] */
+    dc_tensor *part[3] = {NULL, NULL, NULL};
+    for (int i = 0; qkv && i < 3; i++) {
+        dc_tensor *s = dc_slice(c, qkv, 0, i, i + 1);
+        if (!s || !(part[i] = dc_reshape(c, s, 4, (int64_t[]){N, H, T, dh}))) return NULL;
+    }
+    if (!qkv) return NULL;
+    dc_tensor *o = dc_attention(c, part[0], part[1], part[2], x->mask, l->causal, 0, l->rate, training, rng);
+    o = o ? dc_permute(c, o, (int[]){0, 2, 1, 3}) : NULL; /* [N, T, H, dh] */
+    o = o ? dc_reshape(c, o, 3, (int64_t[]){N, T, D}) : NULL;
+    return o ? dc_linear(c, o, w_out, b_out) : NULL;
+}
+
+/* Declares the attention block's four tensors with nn.MultiheadAttention's names under prefix. */
+static dc_status declare_attention(dc_layer *l, const char *prefix, int64_t D) {
+    if (D % l->heads)
+        return dc_error(DC_ERR_SHAPE, "%s: %d heads do not divide the model width %lld", l->name, l->heads, (long long)D);
+    char n[4][40];
+    snprintf(n[0], sizeof n[0], "%sin_proj_weight", prefix);
+    snprintf(n[1], sizeof n[1], "%sin_proj_bias", prefix);
+    snprintf(n[2], sizeof n[2], "%sout_proj.weight", prefix);
+    snprintf(n[3], sizeof n[3], "%sout_proj.bias", prefix);
+    int64_t D3 = 3 * D;
+    dc_status s = dc_layer_declare(l, n[0], 2, (int64_t[]){D3, D}, DC_INIT_GLOROT_UNIFORM, 0);
+    if (!s) s = dc_layer_declare(l, n[1], 1, &D3, DC_INIT_ZEROS, 0);
+    if (!s) s = dc_layer_declare(l, n[2], 2, (int64_t[]){D, D}, DC_INIT_UNIFORM, 1.0f / sqrtf((float)D));
+    if (!s) s = dc_layer_declare(l, n[3], 1, &D, DC_INIT_ZEROS, 0);
+    return s;
+}
+
+static dc_status mha_build(dc_layer *l) {
+    dc_status s = need_seq(l);
+    if (s) return s;
+    same_shape_out(l);
+    return declare_attention(l, "", l->in_shape[1]);
+}
+static dc_tensor *mha_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
+    return keep_mask(self_attention(l, c, x, l->param[0], l->param[1], l->param[2], l->param[3], training, rng), x);
+}
+static const dc_layer_ops mha_ops = {"MultiHeadAttention", "multi_head_attention", mha_build, mha_forward, NULL};
+
+static dc_status check_heads(const char *who, int heads, float dropout) {
+    if (heads <= 0 || heads > 4096) return dc_error(DC_ERR_ARG, "%s: heads must be in [1, 4096], got %d", who, heads);
+    if (!(dropout >= 0 && dropout < 1)) return dc_error(DC_ERR_ARG, "%s: dropout %g is outside [0, 1)", who, (double)dropout);
+    return DC_OK;
+}
+
+dc_layer *dc_multi_head_attention_layer(int heads, bool causal, float dropout) {
+    if (check_heads("multi_head_attention", heads, dropout)) return NULL;
+    dc_layer *l = dc_layer_new(&mha_ops);
+    if (!l) return NULL;
+    l->heads = heads;
+    l->causal = causal;
+    l->rate = dropout;
+    return l;
+}
+
+/* ---- Transformer encoder layer ---- */
+enum { E_WIN, E_BIN, E_WOUT, E_BOUT, E_W1, E_B1, E_W2, E_B2, E_N1W, E_N1B, E_N2W, E_N2B };
+
+static dc_status enc_build(dc_layer *l) {
+    dc_status s = need_seq(l);
+    if (s) return s;
+    same_shape_out(l);
+    int64_t D = l->in_shape[1], F = l->ff_units;
+    if ((s = declare_attention(l, "self_attn.", D))) return s;
+    float a1 = 1.0f / sqrtf((float)D), a2 = 1.0f / sqrtf((float)F); /* nn.Linear's U(-1/sqrt(in), 1/sqrt(in)) */
+    if (!s) s = dc_layer_declare(l, "linear1.weight", 2, (int64_t[]){F, D}, DC_INIT_UNIFORM, a1);
+    if (!s) s = dc_layer_declare(l, "linear1.bias", 1, &F, DC_INIT_UNIFORM, a1);
+    if (!s) s = dc_layer_declare(l, "linear2.weight", 2, (int64_t[]){D, F}, DC_INIT_UNIFORM, a2);
+    if (!s) s = dc_layer_declare(l, "linear2.bias", 1, &D, DC_INIT_UNIFORM, a2);
+    if (!s) s = dc_layer_declare(l, "norm1.weight", 1, &D, DC_INIT_ONES, 0);
+    if (!s) s = dc_layer_declare(l, "norm1.bias", 1, &D, DC_INIT_ZEROS, 0);
+    if (!s) s = dc_layer_declare(l, "norm2.weight", 1, &D, DC_INIT_ONES, 0);
+    if (!s) s = dc_layer_declare(l, "norm2.bias", 1, &D, DC_INIT_ZEROS, 0);
+    return s;
+}
+
+static dc_tensor *enc_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
+    dc_tensor **p = l->param;
+    const uint8_t *mask = x->mask;
+    dc_tensor *h = x, *a, *f;
+    /* self-attention block */
+    a = l->pre_norm ? dc_layer_norm(c, x, p[E_N1W], p[E_N1B], l->eps) : x;
+    if (a) a->mask = mask;
+    a = a ? self_attention(l, c, a, p[E_WIN], p[E_BIN], p[E_WOUT], p[E_BOUT], training, rng) : NULL;
+    a = a ? dc_dropout(c, a, l->rate, training, rng) : NULL;
+    h = a ? dc_add(c, x, a) : NULL;
+    if (h && !l->pre_norm) h = dc_layer_norm(c, h, p[E_N1W], p[E_N1B], l->eps);
+    /* feed-forward block */
+    f = h && l->pre_norm ? dc_layer_norm(c, h, p[E_N2W], p[E_N2B], l->eps) : h;
+    f = f ? dc_linear(c, f, p[E_W1], p[E_B1]) : NULL;
+    f = f ? dc_activate(c, f, l->act, 0) : NULL;
+    f = f ? dc_dropout(c, f, l->rate, training, rng) : NULL;
+    f = f ? dc_linear(c, f, p[E_W2], p[E_B2]) : NULL;
+    f = f ? dc_dropout(c, f, l->rate, training, rng) : NULL;
+    dc_tensor *y = f ? dc_add(c, h, f) : NULL;
+    if (y && !l->pre_norm) y = dc_layer_norm(c, y, p[E_N2W], p[E_N2B], l->eps);
+    if (y) y->mask = mask;
+    return y;
+}
+static const dc_layer_ops enc_ops = {"TransformerEncoderLayer", "transformer_encoder", enc_build, enc_forward, NULL};
+
+dc_layer *dc_transformer_encoder_layer(int heads, int64_t ff_units, float dropout, dc_activation act, bool pre_norm, bool causal) {
+    if (check_heads("transformer_encoder", heads, dropout)) return NULL;
+    if (ff_units <= 0 || ff_units > ((int64_t)1 << 31))
+        return dc_error_null(DC_ERR_ARG, "transformer_encoder: ff_units %lld must be in [1, 2^31]", (long long)ff_units);
+    if (act != DC_ACT_RELU && act != DC_ACT_GELU && act != DC_ACT_GELU_TANH)
+        return dc_error_null(DC_ERR_ARG, "transformer_encoder: activation %s is not supported (relu, gelu or gelu_tanh)",
+                             dc_activation_name(act));
+    dc_layer *l = dc_layer_new(&enc_ops);
+    if (!l) return NULL;
+    l->heads = heads;
+    l->ff_units = ff_units;
+    l->rate = dropout;
+    l->act = act;
+    l->pre_norm = pre_norm;
+    l->causal = causal;
+    l->eps = 1e-5f;
+    return l;
+}
+
+/* ---- mean over the steps of [N, T, D] ---- */
+static dc_status gap1_build(dc_layer *l) {
+    dc_status s = need_seq(l);
+    if (s) return s;
+    l->out_ndim = 1;
+    l->out_shape[0] = l->in_shape[1];
+    return DC_OK;
+}
+static dc_tensor *gap1_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
+    if (!x->mask) return dc_mean_axis(c, x, 1, false);
+    /* only the real steps count: weights mask / (number of real steps) */
+    int64_t N = x->shape[0], T = x->shape[1];
+    dc_tensor *w = dc_empty(c, 3, (int64_t[]){N, T, 1});
+    if (!w) return NULL;
+    for (int64_t n = 0; n < N; n++) {
+        int64_t real = 0;
+        for (int64_t t = 0; t < T; t++) real += x->mask[n * T + t] != 0;
+        for (int64_t t = 0; t < T; t++) w->data[n * T + t] = real && x->mask[n * T + t] ? 1.0f / (float)real : 0.0f;
+    }
+    dc_tensor *y = dc_mul(c, x, w);
+    return y ? dc_sum_axis(c, y, 1, false) : NULL;
+}
+static const dc_layer_ops gap1_ops = {"GlobalAveragePooling1D", "global_average_pooling1d", gap1_build, gap1_forward, NULL};
+
+dc_layer *dc_global_avg_pool1d_layer(void) { return dc_layer_new(&gap1_ops); }
