@@ -335,6 +335,12 @@ dc_tensor *dc_last_step(dc_ctx *c, dc_tensor *x);
  * or Tk of k and v; DC_ERR_ARG for dropout outside [0, 1), or no rng when dropout is applied. */
 dc_tensor *dc_attention(dc_ctx *c, dc_tensor *q, dc_tensor *k, dc_tensor *v, const uint8_t *key_mask, bool causal,
                         float scale, float dropout, bool training, dc_rng *rng);
+/* Self-attention from one packed projection qkv [B, T, 3 D] (q, k, v side by side, each D =
+ * heads x dh with head h in columns h dh .. (h+1) dh, as x W_in^T + b_in of nn.MultiheadAttention)
+ * -> [B, T, D] with the heads side by side: dc_attention on the split heads, merged again,
+ * without copying any head out (the GEMMs read and write the packed layouts in place). */
+dc_tensor *dc_attention_packed(dc_ctx *c, dc_tensor *qkv, int heads, const uint8_t *key_mask, bool causal, float scale,
+                               float dropout, bool training, dc_rng *rng);
 
 /* Dropout: in training zeroes each element with probability rate and scales the rest by
  * 1/(1-rate); the identity otherwise. */

@@ -322,6 +322,16 @@ static dc_tensor *f_att_views(dc_ctx *c, dc_tensor **in) {
     return dc_attention(c, q, k, v, att_mask, false, 0, 0, false, NULL);
 }
 
+/* packed projections qkv [2, 5, 3 D], D = 2 heads x 3: masks, causal, dropout */
+static dc_tensor *f_att_packed(dc_ctx *c, dc_tensor **in) {
+    return dc_attention_packed(c, in[0], 2, att_mask, true, 0, 0, false, NULL);
+}
+static dc_tensor *f_att_packed_drop(dc_ctx *c, dc_tensor **in) {
+    dc_rng r;
+    dc_rng_seed(&r, 5);
+    return dc_attention_packed(c, in[0], 2, NULL, false, 0.7f, 0.25f, true, &r);
+}
+
 /* Runs after the other checks, so their random inputs stay as they were. */
 static void transformer_ops(float eps, float tol) {
     const bool T[3] = {true, true, true};
@@ -355,6 +365,24 @@ static void transformer_ops(float eps, float tol) {
     dc_tensor *pr[3] = {rand_tensor(NS(2, 3, 4), -1.5f, 1.5f), rand_tensor(NS(2, 4, 4), -1.5f, 1.5f),
                         rand_tensor(NS(2, 4, 6), -1, 1)};
     gradcheck("attention/views", f_att_views, pr, 3, T, eps, tol);
+    dc_tensor *pk = rand_tensor(NS(2, 5, 18), -1.5f, 1.5f);
+    gradcheck("attention/packed+mask+causal", f_att_packed, &pk, 1, T, eps, tol);
+    gradcheck("attention/packed+dropout", f_att_packed_drop, &pk, 1, T, eps, tol);
+    { /* the packed path equals splitting the heads, dc_attention, and merging them */
+        dc_ctx *pc = dc_ctx_new();
+        dc_tensor *yp = dc_attention_packed(pc, pk, 2, att_mask, true, 0, 0, false, NULL);
+        dc_tensor *h5 = dc_permute(pc, dc_reshape(pc, pk, 5, S(2, 5, 3, 2, 3)), (const int[]){2, 0, 3, 1, 4});
+        dc_tensor *qs[3];
+        for (int k = 0; k < 3; k++) qs[k] = dc_reshape(pc, dc_slice(pc, h5, 0, k, k + 1), 4, S(2, 2, 5, 3));
+        dc_tensor *ys = dc_attention(pc, qs[0], qs[1], qs[2], att_mask, true, 0, 0, false, NULL);
+        ys = dc_reshape(pc, dc_permute(pc, ys, (const int[]){0, 2, 1, 3}), 3, S(2, 5, 6));
+        double diff = yp && ys ? 0 : 1;
+        for (int64_t i = 0; yp && ys && i < 60; i++) diff = fmax(diff, fabs(dc_tensor_data(yp)[i] - dc_tensor_data(ys)[i]));
+        CHECK(diff < 1e-6);
+        CHECK_NULL_ERR(dc_attention_packed(pc, pk, 4, NULL, false, 0, 0, false, NULL), "packed", "4 heads", "[2, 5, 18]");
+        dc_ctx_free(pc);
+    }
+    dc_tensor_free(pk);
 
     dc_ctx *c = dc_ctx_new();
     /* rows with every key masked: zero output and zero gradient */

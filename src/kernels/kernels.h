@@ -87,4 +87,22 @@ static inline float dc_fast_tanh(float x) { return 1.0f - 2.0f / (dc_fast_expf(2
         }                                                                                          \
     } while (0)
 
+/* SplitMix64's finaliser: a well-mixed 64-bit hash of z. */
+static inline uint64_t dc_mix64(uint64_t z) {
+    z ^= z >> 30;
+    z *= 0xbf58476d1ce4e5b9ull;
+    z ^= z >> 27;
+    z *= 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Dropout multipliers: m[i] = 1 / (1 - rate) if the top 24 bits of hash(seed, i) are at least
+ * rate * 2^24, else 0. A counter-based stream: element i's draw depends only on (seed, i), so
+ * the loop vectorises and splits across threads with the same result at any thread count. */
+static inline void dc_k_dropout_mask(float *m, int64_t n, uint64_t seed, float rate) {
+    const uint64_t thr = (uint64_t)((double)rate * 16777216.0);
+    const float keep = 1.0f / (1.0f - rate);
+    DC_FOR(i, n, m[i] = (dc_mix64(seed + (uint64_t)i * 0x9e3779b97f4a7c15ull) >> 40) >= thr ? keep : 0.0f;);
+}
+
 #endif

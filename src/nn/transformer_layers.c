@@ -96,22 +96,12 @@ dc_layer *dc_positional_embedding_layer(int64_t max_len, bool learned) {
 }
 
 /* ---- multi-head self-attention ---- */
-/* y = out_proj(attention(split_heads(x W_in^T + b_in))) for x [N, T, D]; W_in packs q, k, v. */
+/* y = out_proj(attention(x W_in^T + b_in)) for x [N, T, D]; W_in packs q, k, v, and the
+ * attention reads the heads straight out of the packed projection. */
 static dc_tensor *self_attention(dc_layer *l, dc_ctx *c, dc_tensor *x, dc_tensor *w_in, dc_tensor *b_in, dc_tensor *w_out,
                                  dc_tensor *b_out, bool training, dc_rng *rng) {
-    int64_t N = x->shape[0], T = x->shape[1], D = x->shape[2], H = l->heads, dh = D / H;
     dc_tensor *qkv = dc_linear(c, x, w_in, b_in); /* [N, T, 3D] */
-    qkv = qkv ? dc_reshape(c, qkv, 5, (int64_t[]){N, T, 3, H, dh}) : NULL;
-    qkv = qkv ? dc_permute(c, qkv, (int[]){2, 0, 3, 1, 4}) : NULL; /* [3, N, H, T, dh] */
-    dc_tensor *part[3] = {NULL, NULL, NULL};
-    for (int i = 0; qkv && i < 3; i++) {
-        dc_tensor *s = dc_slice(c, qkv, 0, i, i + 1);
-        if (!s || !(part[i] = dc_reshape(c, s, 4, (int64_t[]){N, H, T, dh}))) return NULL;
-    }
-    if (!qkv) return NULL;
-    dc_tensor *o = dc_attention(c, part[0], part[1], part[2], x->mask, l->causal, 0, l->rate, training, rng);
-    o = o ? dc_permute(c, o, (int[]){0, 2, 1, 3}) : NULL; /* [N, T, H, dh] */
-    o = o ? dc_reshape(c, o, 3, (int64_t[]){N, T, D}) : NULL;
+    dc_tensor *o = qkv ? dc_attention_packed(c, qkv, l->heads, x->mask, l->causal, 0, l->rate, training, rng) : NULL;
     return o ? dc_linear(c, o, w_out, b_out) : NULL;
 }
 

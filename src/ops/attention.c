@@ -36,7 +36,15 @@ static int thread_id(void) {
 #endif
 }
 
+/* Where the matrices of pair bh = (b, h) live: row t of q is q + b qb + h qh + t ldq (likewise
+ * k, v and y). Separate [B, H, T, d] tensors have qb = H T d, qh = T d, ldq = d; a packed
+ * projection [B, T, 3 D] has qb = 3 T D, qh = d, ldq = 3 D, so no head is ever copied out. */
+typedef struct att_layout {
+    int64_t qb, qh, ldq, kb, kh, ldk, vb, vh, ldv, yb, yh, ldy;
+} att_layout;
+
 typedef struct att_geom {
+    att_layout L;
     int64_t B, H, Tq, Tk, d, dv;
     float scale, rate, keep; /* dropout rate and 1 / (1 - rate) */
     uint64_t seed;           /* dropout streams */
@@ -44,14 +52,7 @@ typedef struct att_geom {
 
 /* The dropout multipliers (0 or keep) of query row g over Tk keys, into m[Tk]. */
 static void drop_row(const att_geom *a, int64_t g, float *m) {
-    dc_rng r;
-    dc_rng_seed(&r, a->seed ^ ((uint64_t)g * 0x9E3779B97F4A7C15ull));
-    uint64_t thr = (uint64_t)((double)a->rate * 16777216.0);
-    for (int64_t j = 0; j < a->Tk; j += 2) {
-        uint64_t v = dc_rng_next(&r);
-        m[j] = (v >> 40) >= thr ? a->keep : 0.0f;
-        if (j + 1 < a->Tk) m[j + 1] = ((v >> 16) & 0xFFFFFF) >= thr ? a->keep : 0.0f;
-    }
+    dc_k_dropout_mask(m, a->Tk, dc_mix64(a->seed ^ ((uint64_t)g * 0x9E3779B97F4A7C15ull)), a->rate);
 }
 
 /* In place on the scaled logits s[Tk] of one row: probabilities over the keys j < lim with
@@ -97,9 +98,11 @@ static void masked_softmax_row(float *s, int64_t Tk, int64_t lim, const uint8_t 
 static void att_block(const att_geom *a, int64_t bh, int64_t i0, int64_t i1, const float *Q, const float *K,
                       const float *V, const uint8_t *key_mask, bool causal, float *S, float *D, float *Y) {
     const int64_t Tq = a->Tq, Tk = a->Tk, d = a->d, dv = a->dv, rows = i1 - i0;
-    const float *q = Q + (bh * Tq + i0) * d, *k = K + bh * Tk * d, *v = V + bh * Tk * dv;
-    const uint8_t *km = key_mask ? key_mask + (bh / a->H) * Tk : NULL;
-    dc_k_gemm(false, true, rows, Tk, d, a->scale, q, d, k, d, 0, S, Tk);
+    const att_layout *L = &a->L;
+    const int64_t b = bh / a->H, h = bh % a->H;
+    const float *q = Q + b * L->qb + h * L->qh + i0 * L->ldq, *k = K + b * L->kb + h * L->kh, *v = V + b * L->vb + h * L->vh;
+    const uint8_t *km = key_mask ? key_mask + b * Tk : NULL;
+    dc_k_gemm(false, true, rows, Tk, d, a->scale, q, L->ldq, k, L->ldk, 0, S, Tk);
     for (int64_t r = 0; r < rows; r++) {
         int64_t lim = Tk;
         if (causal) {
@@ -119,20 +122,31 @@ static void att_block(const att_geom *a, int64_t bh, int64_t i0, int64_t i1, con
         }
         P = D;
     }
-    dc_k_gemm(false, false, rows, dv, Tk, 1, P, Tk, v, dv, 0, Y + (bh * Tq + i0) * dv, dv);
+    dc_k_gemm(false, false, rows, dv, Tk, 1, P, Tk, v, L->ldv, 0, Y + b * L->yb + h * L->yh + i0 * L->ldy, L->ldy);
 }
 
 typedef struct att_saved {
     att_geom g;
-    float *P; /* [B, H, Tq, Tk] probabilities before dropout */
+    float *P;    /* [B, H, Tq, Tk] probabilities before dropout */
+    bool packed; /* one input qkv [B, T, 3 D] rather than q, k, v */
 } att_saved;
 
 static void att_backward(dc_ctx *c, dc_node *n) {
-    dc_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2];
     const att_saved *s = n->saved;
     const att_geom *a = &s->g;
+    const att_layout *L = &a->L;
     const int64_t BH = a->B * a->H, Tq = a->Tq, Tk = a->Tk, d = a->d, dv = a->dv;
-    float *gq = dc_grad_buf(c, q), *gk = dc_grad_buf(c, k), *gv = dc_grad_buf(c, v);
+    const float *Q, *K, *V;
+    float *gq, *gk, *gv;
+    if (s->packed) { /* q, k, v are the three column blocks of one tensor */
+        int64_t D = a->H * d;
+        float *g = dc_grad_buf(c, n->in[0]);
+        Q = n->in[0]->data, K = Q + D, V = Q + 2 * D;
+        gq = g, gk = g ? g + D : NULL, gv = g ? g + 2 * D : NULL;
+    } else {
+        Q = n->in[0]->data, K = n->in[1]->data, V = n->in[2]->data;
+        gq = dc_grad_buf(c, n->in[0]), gk = dc_grad_buf(c, n->in[1]), gv = dc_grad_buf(c, n->in[2]);
+    }
     const float *gy = n->out->grad->data;
     int T = nthreads();
     bool par = BH >= T && T > 1;
@@ -148,8 +162,10 @@ static void att_backward(dc_ctx *c, dc_node *n) {
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t bh = 0; bh < BH; bh++) {
         float *dP = buf + (size_t)(par ? thread_id() : 0) * per, *M = drop ? dP + Tq * Tk : NULL;
-        const float *P = s->P + bh * Tq * Tk, *dO = gy + bh * Tq * dv;
-        const float *Qb = q->data + bh * Tq * d, *Kb = k->data + bh * Tk * d, *Vb = v->data + bh * Tk * dv;
+        const int64_t b = bh / a->H, h = bh % a->H;
+        const int64_t qo = b * L->qb + h * L->qh, ko = b * L->kb + h * L->kh, vo = b * L->vb + h * L->vh;
+        const float *P = s->P + bh * Tq * Tk, *dO = gy + b * L->yb + h * L->yh;
+        const float *Qb = Q + qo, *Kb = K + ko, *Vb = V + vo;
         const float *Pd = P;
         if (drop) {
             for (int64_t i = 0; i < Tq; i++) drop_row(a, bh * Tq + i, M + i * Tk);
@@ -158,10 +174,10 @@ static void att_backward(dc_ctx *c, dc_node *n) {
             Pd = dP;
         }
         /* dV [Tk, dv] += Pd^T dO */
-        if (gv) dc_k_gemm(true, false, Tk, dv, Tq, 1, Pd, Tk, dO, dv, 1, gv + bh * Tk * dv, dv);
+        if (gv) dc_k_gemm(true, false, Tk, dv, Tq, 1, Pd, Tk, dO, L->ldy, 1, gv + vo, L->ldv);
         if (!gq && !gk) continue;
         /* dP = (dO V^T) * mask; dS = P (dP - rowsum(dP P)) scale */
-        dc_k_gemm(false, true, Tq, Tk, dv, 1, dO, dv, Vb, dv, 0, dP, Tk);
+        dc_k_gemm(false, true, Tq, Tk, dv, 1, dO, L->ldy, Vb, L->ldv, 0, dP, Tk);
         for (int64_t i = 0; i < Tq; i++) {
             float *dr = dP + i * Tk;
             const float *pr = P + i * Tk;
@@ -177,9 +193,61 @@ static void att_backward(dc_ctx *c, dc_node *n) {
             for (int64_t j = 0; j < Tk; j++) dr[j] = pr[j] * (dr[j] - sum) * a->scale;
         }
         /* dQ [Tq, d] += dS K; dK [Tk, d] += dS^T Q */
-        if (gq) dc_k_gemm(false, false, Tq, d, Tk, 1, dP, Tk, Kb, d, 1, gq + bh * Tq * d, d);
-        if (gk) dc_k_gemm(true, false, Tk, d, Tq, 1, dP, Tk, Qb, d, 1, gk + bh * Tk * d, d);
+        if (gq) dc_k_gemm(false, false, Tq, d, Tk, 1, dP, Tk, Kb, L->ldk, 1, gq + qo, L->ldq);
+        if (gk) dc_k_gemm(true, false, Tk, d, Tq, 1, dP, Tk, Qb, L->ldq, 1, gk + ko, L->ldk);
     }
+}
+
+/* The work of both entry points: geometry *g (layout and sizes set) on Q, K, V into y, recording
+ * the node over the nin inputs in. */
+static dc_tensor *att_run(dc_ctx *c, const att_geom *g, dc_tensor *y, dc_tensor **in, int nin, const float *Q, const float *K,
+                         const float *V, const uint8_t *key_mask, bool causal, float scale, float dropout, bool training,
+                         dc_rng *rng, bool packed) {
+    att_geom a = *g;
+    bool drop = training && dropout > 0;
+    a.scale = scale;
+    if (!(scale > 0)) a.scale = a.d > 0 ? (float)(1.0 / sqrt((double)a.d)) : 1.0f;
+    if (drop) {
+        a.rate = dropout;
+        a.keep = 1.0f / (1.0f - dropout);
+        a.seed = dc_rng_next(rng);
+    }
+    const int64_t BH = a.B * a.H, Tq = a.Tq, Tk = a.Tk;
+    bool need = dc_needs_grad(c, nin, in);
+    const int64_t nblk = (Tq + ATT_BLOCK - 1) / ATT_BLOCK, items = BH * nblk;
+    int T = nthreads();
+    double work = (double)BH * (double)Tq * (double)Tk * (double)(a.d + a.dv);
+    bool par = T > 1 && items > 1 && work > DC_PAR_MIN;
+    int nb = par ? T : 1;
+    att_saved *s = NULL;
+    if (need) {
+        s = dc_scratch(c, sizeof *s);
+        float *P = s ? dc_scratch(c, (size_t)(BH * Tq * Tk > 0 ? BH * Tq * Tk : 1) * sizeof(float)) : NULL;
+        if (!P) return NULL;
+        s->P = P;
+    }
+    /* per thread: the block's logits (unless kept in P) and the dropped-out copy */
+    int64_t blk = Tq < ATT_BLOCK ? Tq : ATT_BLOCK;
+    size_t per = (size_t)(blk * Tk) * ((need ? 0 : 1) + (drop ? 1 : 0));
+    float *scr = per ? dc_scratch(c, per * (size_t)nb * sizeof(float)) : NULL;
+    if (per && !scr) return NULL;
+    float *Y = y->data, *P = s ? s->P : NULL;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t it = 0; it < items; it++) {
+        int64_t bh = it / nblk, i0 = (it % nblk) * ATT_BLOCK, i1 = i0 + ATT_BLOCK < Tq ? i0 + ATT_BLOCK : Tq;
+        float *mine = scr ? scr + (size_t)(par ? thread_id() : 0) * per : NULL;
+        float *S = P ? P + (bh * Tq + i0) * Tk : mine;
+        float *D = drop ? (P ? mine : mine + blk * Tk) : NULL;
+        att_block(&a, bh, i0, i1, Q, K, V, key_mask, causal, S, D, Y);
+    }
+    if (need) {
+        dc_node *n = dc_record(c, "attention", att_backward, y, nin, in);
+        if (!n) return NULL;
+        s->g = a;
+        s->packed = packed;
+        n->saved = s;
+    }
+    return y;
 }
 
 dc_tensor *dc_attention(dc_ctx *c, dc_tensor *q, dc_tensor *k, dc_tensor *v, const uint8_t *key_mask, bool causal,
@@ -209,50 +277,27 @@ dc_tensor *dc_attention(dc_ctx *c, dc_tensor *q, dc_tensor *k, dc_tensor *v, con
     bool drop = training && dropout > 0;
     if (drop && !rng) return dc_error_null(DC_ERR_ARG, "attention: dropout in training needs an rng");
     if (!(q = dc_contig(c, q)) || !(k = dc_contig(c, k)) || !(v = dc_contig(c, v))) return NULL;
-    att_geom a = {qs[0], qs[1], qs[2], ks[2], qs[3], vs[3], scale, 0, 1, 0};
-    if (!(scale > 0)) a.scale = a.d > 0 ? (float)(1.0 / sqrt((double)a.d)) : 1.0f;
-    if (drop) {
-        a.rate = dropout;
-        a.keep = 1.0f / (1.0f - dropout);
-        a.seed = dc_rng_next(rng);
-    }
-    const int64_t BH = a.B * a.H, Tq = a.Tq, Tk = a.Tk;
-    dc_tensor *y = dc_out(c, 4, (int64_t[]){a.B, a.H, Tq, a.dv});
-    if (!y) return NULL;
+    att_geom a = {{qs[1] * qs[2] * qs[3], qs[2] * qs[3], qs[3], ks[1] * ks[2] * ks[3], ks[2] * ks[3], ks[3],
+                   vs[1] * vs[2] * vs[3], vs[2] * vs[3], vs[3], qs[1] * qs[2] * vs[3], qs[2] * vs[3], vs[3]},
+                  qs[0], qs[1], qs[2], ks[2], qs[3], vs[3], 0, 0, 1, 0};
+    dc_tensor *y = dc_out(c, 4, (int64_t[]){a.B, a.H, a.Tq, a.dv});
     dc_tensor *in3[3] = {q, k, v};
-    bool need = dc_needs_grad(c, 3, in3);
-    const int64_t nblk = (Tq + ATT_BLOCK - 1) / ATT_BLOCK, items = BH * nblk;
-    int T = nthreads();
-    double work = (double)BH * (double)Tq * (double)Tk * (double)(a.d + a.dv);
-    bool par = T > 1 && items > 1 && work > DC_PAR_MIN;
-    int nb = par ? T : 1;
-    att_saved *s = NULL;
-    if (need) {
-        s = dc_scratch(c, sizeof *s);
-        float *P = s ? dc_scratch(c, (size_t)(BH * Tq * Tk > 0 ? BH * Tq * Tk : 1) * sizeof(float)) : NULL;
-        if (!P) return NULL;
-        s->P = P;
-    }
-    /* per thread: the block's logits (unless kept in P) and the dropped-out copy */
-    int64_t blk = Tq < ATT_BLOCK ? Tq : ATT_BLOCK;
-    size_t per = (size_t)(blk * Tk) * ((need ? 0 : 1) + (drop ? 1 : 0));
-    float *scr = per ? dc_scratch(c, per * (size_t)nb * sizeof(float)) : NULL;
-    if (per && !scr) return NULL;
-    const float *Q = q->data, *K = k->data, *V = v->data;
-    float *Y = y->data, *P = s ? s->P : NULL;
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t it = 0; it < items; it++) {
-        int64_t bh = it / nblk, i0 = (it % nblk) * ATT_BLOCK, i1 = i0 + ATT_BLOCK < Tq ? i0 + ATT_BLOCK : Tq;
-        float *mine = scr ? scr + (size_t)(par ? thread_id() : 0) * per : NULL;
-        float *S = P ? P + (bh * Tq + i0) * Tk : mine;
-        float *D = drop ? (P ? mine : mine + blk * Tk) : NULL;
-        att_block(&a, bh, i0, i1, Q, K, V, key_mask, causal, S, D, Y);
-    }
-    if (need) {
-        dc_node *n = dc_record(c, "attention", att_backward, y, 3, in3);
-        if (!n) return NULL;
-        s->g = a;
-        n->saved = s;
-    }
-    return y;
+    return y ? att_run(c, &a, y, in3, 3, q->data, k->data, v->data, key_mask, causal, scale, dropout, training, rng, false) : NULL;
+}
+
+dc_tensor *dc_attention_packed(dc_ctx *c, dc_tensor *qkv, int heads, const uint8_t *key_mask, bool causal, float scale,
+                               float dropout, bool training, dc_rng *rng) {
+    DC_CHECK_ARGS(c, "attention", qkv);
+    if (qkv->ndim != 3 || heads <= 0 || qkv->shape[2] % (3 * (int64_t)heads))
+        return dc_error_null(DC_ERR_SHAPE, "attention: packed qkv must be [B, T, 3 D] with D a multiple of %d heads, got %s", heads,
+                             dc_tshape(qkv, 0));
+    if (!(dropout >= 0 && dropout < 1))
+        return dc_error_null(DC_ERR_ARG, "attention: dropout %g is outside [0, 1)", (double)dropout);
+    if (training && dropout > 0 && !rng) return dc_error_null(DC_ERR_ARG, "attention: dropout in training needs an rng");
+    if (!(qkv = dc_contig(c, qkv))) return NULL;
+    const int64_t B = qkv->shape[0], T = qkv->shape[1], D = qkv->shape[2] / 3, H = heads, dh = D / H;
+    att_geom a = {{T * 3 * D, dh, 3 * D, T * 3 * D, dh, 3 * D, T * 3 * D, dh, 3 * D, T * D, dh, D}, B, H, T, T, dh, dh, 0, 0, 1, 0};
+    dc_tensor *y = dc_out(c, 3, (int64_t[]){B, T, D});
+    const float *Q = qkv->data;
+    return y ? att_run(c, &a, y, &qkv, 1, Q, Q + D, Q + 2 * D, key_mask, causal, scale, dropout, training, rng, true) : NULL;
 }

@@ -5,7 +5,7 @@ static void dropout_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
     const float *m = n->saved, *g = n->out->grad->data;
-    for (int64_t i = 0; i < n->out->numel; i++) gx[i] += g[i] * m[i];
+    DC_FOR(i, n->out->numel, gx[i] += g[i] * m[i];);
 }
 
 dc_tensor *dc_dropout(dc_ctx *c, dc_tensor *x, float rate, bool training, dc_rng *rng) {
@@ -17,15 +17,12 @@ dc_tensor *dc_dropout(dc_ctx *c, dc_tensor *x, float rate, bool training, dc_rng
     dc_tensor *y = dc_out(c, x->ndim, x->shape);
     float *m = y ? dc_scratch(c, (size_t)x->numel * sizeof(float)) : NULL;
     if (!m) return NULL;
-    float keep = 1.0f / (1.0f - rate);
-    /* 24-bit threshold test on raw RNG output: one draw per element, same stream on every platform */
-    uint64_t thr = (uint64_t)((double)rate * 16777216.0);
-    for (int64_t i = 0; i < x->numel; i += 2) {
-        uint64_t r = dc_rng_next(rng);
-        m[i] = (r >> 40) >= thr ? keep : 0.0f;
-        if (i + 1 < x->numel) m[i + 1] = ((r >> 16) & 0xFFFFFF) >= thr ? keep : 0.0f;
-    }
-    for (int64_t i = 0; i < x->numel; i++) y->data[i] = x->data[i] * m[i];
+    /* one draw from rng per call seeds a counter-based stream (the same on every platform and
+     * at any thread count) */
+    dc_k_dropout_mask(m, x->numel, dc_rng_next(rng), rate);
+    const float *xd = x->data;
+    float *yd = y->data;
+    DC_FOR(i, x->numel, yd[i] = xd[i] * m[i];);
     if (DC_NEEDS1(c, x)) {
         dc_node *n = DC_RECORD1(c, "dropout", dropout_backward, y, x);
         if (!n) return NULL;
