@@ -72,6 +72,9 @@ golden:
 	/usr/bin/python3 scripts/golden/gen_safetensors.py tests/golden/io
 	/usr/bin/python3 scripts/golden/gen_npy.py tests/golden/io
 	/usr/bin/python3 scripts/golden/gen_torch_exchange.py tests/golden/io
+	/usr/bin/python3 scripts/golden/gen_golden_attn.py tests/golden
+	/usr/bin/python3 scripts/golden/gen_golden_transformer.py tests/golden/transformer
+	/usr/bin/python3 scripts/golden/gen_wordpiece.py
 
 # Files written by deepc, read back by NumPy, PyTorch and a plain Python safetensors reader
 # (needs python3-numpy and python3-torch: scripts/deps.sh --bench).
