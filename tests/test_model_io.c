@@ -189,6 +189,25 @@ static void test_round_trips(void) {
     CHECK(b && same_predictions(a, b, ids));
     dc_model_free(a);
     dc_model_free(b);
+
+    /* Transformer layers: positions, encoder (pre-norm, causal, GELU), attention, pooling */
+    a = dc_sequential();
+    dc_model_add(a, dc_input(1, (int64_t[]){6}));
+    dc_model_add(a, dc_embedding_layer(20, 8, true));
+    dc_model_add(a, dc_positional_embedding_layer(6, false));
+    dc_model_add(a, dc_transformer_encoder_layer(2, 16, 0.1f, DC_ACT_GELU, true, true));
+    dc_model_add(a, dc_positional_embedding_layer(8, true));
+    dc_model_add(a, dc_multi_head_attention_layer(4, false, 0.1f));
+    dc_model_add(a, dc_layer_norm_layer(1e-6f));
+    dc_model_add(a, dc_global_avg_pool1d_layer());
+    dc_model_add(a, dc_dense(4, DC_ACT_SIGMOID));
+    CHECK(dc_model_compile(a, dc_adam(0.01f, 0.9f, 0.999f, 1e-7f), DC_LOSS_BCE, NULL, 0) == DC_OK);
+    CHECK(dc_model_fit(a, ids, yb, &o, NULL) == DC_OK);
+    CHECK(dc_model_save(a, in_dir("transformer.safetensors")) == DC_OK);
+    b = dc_model_load(in_dir("transformer.safetensors"));
+    CHECK(b && same_predictions(a, b, ids));
+    dc_model_free(a);
+    dc_model_free(b);
     dc_tensor_free(ids);
     dc_tensor_free(yb);
 }
