@@ -127,7 +127,8 @@ class CaseWriter:
         self.path = os.path.join(out_dir, name + ".txt")
         self.lines = [
             "# deepc golden case %s: %s" % (name, what),
-            "# made by scripts/golden/gen_golden.py with PyTorch %s, torch.manual_seed(%d)" % (torch.__version__, seed),
+            "# made by scripts/golden/%s with PyTorch %s, torch.manual_seed(%d)"
+            % (os.path.basename(sys.argv[0]), torch.__version__, seed),
         ]
 
     def put(self, name, t):

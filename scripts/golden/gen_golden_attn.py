@@ -15,46 +15,12 @@ upstream gradient gy, the output y and the gradients of sum(y * gy).
 import math
 import os
 import sys
-import zlib
 
 import torch
 import torch.nn.functional as F
 
-
-def seed_for(name):
-    seed = zlib.crc32(name.encode("ascii"))
-    torch.manual_seed(seed)
-    return seed
-
-
-def fmt(t):
-    t = t.detach().reshape(-1).to(torch.float64)
-    return " ".join("%.9g" % v for v in t.tolist())
-
-
-class CaseWriter:
-    def __init__(self, out_dir, name, seed, what):
-        self.path = os.path.join(out_dir, name + ".txt")
-        self.lines = [
-            "# deepc golden case %s: %s" % (name, what),
-            "# made by scripts/golden/gen_golden_attn.py with PyTorch %s, torch.manual_seed(%d)" % (torch.__version__, seed),
-        ]
-
-    def put(self, name, t):
-        shape = list(t.shape) if t.dim() > 0 else [1]
-        self.lines.append("%s %d %s" % (name, len(shape), " ".join(str(d) for d in shape)))
-        self.lines.append(fmt(t))
-
-    def close(self):
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("\n".join(self.lines) + "\n")
-        os.replace(tmp, self.path)
-
-
-def f32(t):
-    """float32 draw -> float64 tensor holding exactly the same values."""
-    return t.to(torch.float32).to(torch.float64)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_golden import CaseWriter, f32, seed_for  # noqa: E402  (one file format for every case)
 
 
 def gelu_case(out_dir, name, approximate):

@@ -7,6 +7,10 @@
 
 #include "deepc.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* Row-major C[M,N] = alpha op(A) op(B) + beta C through OpenBLAS; op = transpose if tX. */
 void dc_k_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
@@ -63,6 +67,23 @@ static inline float dc_fast_sigmoid(float x) { return 1.0f / (1.0f + dc_fast_exp
 static inline float dc_fast_tanh(float x) { return 1.0f - 2.0f / (dc_fast_expf(2.0f * x) + 1.0f); }
 
 /* Below this many elements a loop runs on one thread. */
+/* The size of the next parallel region's team, and this thread's number inside one (1 and 0
+ * without OpenMP): per-thread scratch is sized and indexed with these. */
+static inline int dc_max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+static inline int dc_thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 #define DC_PAR_MIN 32768
 
 /* for (i = 0; i < n; i++) BODY, split across threads only when n > DC_PAR_MIN: a small loop

@@ -15,26 +15,8 @@
 
 #include <math.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define ATT_BLOCK 64
-
-static int nthreads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
 
 /* Where the matrices of pair bh = (b, h) live: row t of q is q + b qb + h qh + t ldq (likewise
  * k, v and y). Separate [B, H, T, d] tensors have qb = H T d, qh = T d, ldq = d; a packed
@@ -148,7 +130,7 @@ static void att_backward(dc_ctx *c, dc_node *n) {
         gq = dc_grad_buf(c, n->in[0]), gk = dc_grad_buf(c, n->in[1]), gv = dc_grad_buf(c, n->in[2]);
     }
     const float *gy = n->out->grad->data;
-    int T = nthreads();
+    int T = dc_max_threads();
     bool par = BH >= T && T > 1;
     int nb = par ? T : 1;
     bool drop = a->rate > 0;
@@ -161,7 +143,7 @@ static void att_backward(dc_ctx *c, dc_node *n) {
     }
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t bh = 0; bh < BH; bh++) {
-        float *dP = buf + (size_t)(par ? thread_id() : 0) * per, *M = drop ? dP + Tq * Tk : NULL;
+        float *dP = buf + (size_t)(par ? dc_thread_id() : 0) * per, *M = drop ? dP + Tq * Tk : NULL;
         const int64_t b = bh / a->H, h = bh % a->H;
         const int64_t qo = b * L->qb + h * L->qh, ko = b * L->kb + h * L->kh, vo = b * L->vb + h * L->vh;
         const float *P = s->P + bh * Tq * Tk, *dO = gy + b * L->yb + h * L->yh;
@@ -215,7 +197,7 @@ static dc_tensor *att_run(dc_ctx *c, const att_geom *g, dc_tensor *y, dc_tensor 
     const int64_t BH = a.B * a.H, Tq = a.Tq, Tk = a.Tk;
     bool need = dc_needs_grad(c, nin, in);
     const int64_t nblk = (Tq + ATT_BLOCK - 1) / ATT_BLOCK, items = BH * nblk;
-    int T = nthreads();
+    int T = dc_max_threads();
     double work = (double)BH * (double)Tq * (double)Tk * (double)(a.d + a.dv);
     bool par = T > 1 && items > 1 && work > DC_PAR_MIN;
     int nb = par ? T : 1;
@@ -235,7 +217,7 @@ static dc_tensor *att_run(dc_ctx *c, const att_geom *g, dc_tensor *y, dc_tensor 
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t it = 0; it < items; it++) {
         int64_t bh = it / nblk, i0 = (it % nblk) * ATT_BLOCK, i1 = i0 + ATT_BLOCK < Tq ? i0 + ATT_BLOCK : Tq;
-        float *mine = scr ? scr + (size_t)(par ? thread_id() : 0) * per : NULL;
+        float *mine = scr ? scr + (size_t)(par ? dc_thread_id() : 0) * per : NULL;
         float *S = P ? P + (bh * Tq + i0) * Tk : mine;
         float *D = drop ? (P ? mine : mine + blk * Tk) : NULL;
         att_block(&a, bh, i0, i1, Q, K, V, key_mask, causal, S, D, Y);

@@ -4,24 +4,6 @@
 #include "ops.h"
 
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-static int nthreads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
 
 /* Checks x [N,C,H,W] against a kernel of [kh, kw] and fills the geometry. */
 static bool conv_geom(const char *op, const dc_tensor *x, int64_t C, int64_t kh, int64_t kw, int sh, int sw,
@@ -92,10 +74,10 @@ static void bias_grad(const float *gy, int64_t N, int64_t F, int64_t P, float *g
 static void conv_forward_images(const dc_conv_geom *g, int64_t N, int64_t F, const float *x, const float *w,
                                 const float *b, float *y, float *cols, dc_activation act, float alpha) {
     const int64_t CKK = g->C * g->kh * g->kw, OHW = g->OH * g->OW, xs = g->C * g->H * g->W;
-    bool par = N >= nthreads() && nthreads() > 1;
+    bool par = N >= dc_max_threads() && dc_max_threads() > 1;
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t n = 0; n < N; n++) {
-        float *col = cols + (par ? (int64_t)thread_id() : 0) * CKK * OHW;
+        float *col = cols + (par ? (int64_t)dc_thread_id() : 0) * CKK * OHW;
         float *yn = y + n * F * OHW;
         dc_k_im2col(g, x + n * xs, col);
         if (b)
@@ -131,7 +113,7 @@ static void conv_backward(dc_ctx *c, dc_node *nd) {
     }
     if (gb) bias_grad(gy, N, F, OHW, gb);
     if (!gx && !gw) return;
-    int T = nthreads();
+    int T = dc_max_threads();
     bool par = N >= T && T > 1;
     int nb = par ? T : 1;
     float *cols = dc_scratch(c, (size_t)(nb * CKK * OHW) * sizeof(float));
@@ -143,7 +125,7 @@ static void conv_backward(dc_ctx *c, dc_node *nd) {
     if (gws) memset(gws, 0, (size_t)(nb * F * CKK) * sizeof(float));
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t n = 0; n < N; n++) {
-        int t = par ? thread_id() : 0;
+        int t = par ? dc_thread_id() : 0;
         float *col = cols + t * CKK * OHW;
         const float *gyn = gy + n * F * OHW;
         if (gw) {
@@ -187,7 +169,7 @@ dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, in
     int64_t N = x->shape[0];
     dc_tensor *y = dc_out(c, 4, (int64_t[]){N, F, g.OH, g.OW});
     if (!y) return NULL;
-    int T = N >= nthreads() ? nthreads() : 1;
+    int T = N >= dc_max_threads() ? dc_max_threads() : 1;
     float *cols = dc_scratch(c, (size_t)(T * g.C * g.kh * g.kw * g.OH * g.OW) * sizeof(float));
     if (!cols) return NULL;
     conv_forward_images(&g, N, F, x->data, w->data, b ? b->data : NULL, y->data, cols, act, alpha);
