@@ -517,6 +517,25 @@ int dc_model_num_metrics(const dc_model *m);
 dc_metric dc_model_metric(const dc_model *m, int i);
 dc_layer *dc_model_layer(dc_model *m, int i);
 
+/* Functional (graph) models, as Keras's functional API: several inputs, and layers that take
+ * several inputs (cross-attention, the Transformer decoder, BERT's embeddings). A model made by
+ * dc_sequential becomes a graph by these calls; dc_model_add still appends a layer fed by the
+ * last one. The output of the model is the last layer added.
+ *   int src = dc_model_input(m, "source", 1, (int64_t[]){12});
+ *   int tgt = dc_model_input(m, "target", 1, (int64_t[]){13});
+ *   int e = dc_model_apply(m, dc_embedding_layer(20, 64, true), 1, &src);
+ *   ...
+ *   int d = dc_model_apply(m, dc_transformer_decoder_layer(4, 128, 0.1f, DC_ACT_RELU, false), 2, (int[]){t, e});
+ * dc_model_input adds an input of the given shape (without batch) named name (NULL: "input",
+ * "input_1", ...) and returns its node id; dc_model_apply adds l fed by the nodes inputs[0..n)
+ * and returns its id. Both return -1 with the error set on failure (the model owns l even
+ * then): an unknown node id, more inputs than the layer takes, shapes the layer rejects. */
+int dc_model_input(dc_model *m, const char *name, int ndim, const int64_t *shape);
+int dc_model_apply(dc_model *m, dc_layer *l, int n, const int *inputs);
+/* Number of inputs (1 for a Sequential). The data of the _n functions below is one tensor per
+ * input, in the order the inputs were added; the plain functions are the n = 1 case. */
+int dc_model_num_inputs(const dc_model *m);
+
 /* Per-epoch record of fit. */
 typedef struct dc_history dc_history;
 int dc_history_epochs(const dc_history *h);
@@ -534,6 +553,8 @@ typedef struct dc_fit_opts {
     float validation_split;  /* fraction taken from the end of x/y (before shuffling), default 0 */
     const dc_tensor *val_x;  /* validation data; overrides validation_split */
     const dc_tensor *val_y;
+    const dc_tensor *const *val_xs; /* a model with several inputs: one validation tensor per
+                                       input (with val_y); overrides val_x */
     bool shuffle;            /* reshuffle the training rows every epoch, default true */
     uint64_t seed;           /* shuffling and dropout seed, default 42 */
     int verbose;             /* 0 silent, 1 one line per epoch (default) */
@@ -570,6 +591,14 @@ dc_tensor *dc_model_predict(dc_model *m, const dc_tensor *x, int64_t batch_size)
 dc_status dc_model_train_step(dc_model *m, const dc_tensor *x, const dc_tensor *y, float *loss);
 /* Forward pass in ctx (for custom losses and loops); training selects dropout etc. */
 dc_tensor *dc_model_forward(dc_model *m, dc_ctx *c, dc_tensor *x, bool training);
+/* The same for a model with nx inputs (graph models): x[i] feeds input i. */
+dc_status dc_model_fit_n(dc_model *m, int nx, const dc_tensor *const *x, const dc_tensor *y, const dc_fit_opts *opts,
+                         dc_history **history);
+dc_status dc_model_evaluate_n(dc_model *m, int nx, const dc_tensor *const *x, const dc_tensor *y, int64_t batch_size,
+                              double *results);
+dc_tensor *dc_model_predict_n(dc_model *m, int nx, const dc_tensor *const *x, int64_t batch_size);
+dc_status dc_model_train_step_n(dc_model *m, int nx, const dc_tensor *const *x, const dc_tensor *y, float *loss);
+dc_tensor *dc_model_forward_n(dc_model *m, dc_ctx *c, int nx, dc_tensor *const *x, bool training);
 
 /* ====================================================================================== */
 /* 8. data                                                                                */

@@ -7,6 +7,7 @@
 #include "../ops/ops.h"
 
 #define DC_LAYER_MAX_PARAMS 16
+#define DC_LAYER_MAX_INPUTS 4
 
 typedef struct dc_param_decl {
     char name[40];  /* "weight", "bias", "self_attn.in_proj_weight" */
@@ -26,6 +27,11 @@ typedef struct dc_layer_ops {
     dc_tensor *(*forward)(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng);
     /* Optional: adjusts parameters after the initialisers ran (e.g. LSTM's forget-gate bias). */
     void (*post_init)(dc_layer *l);
+    /* Layers that take several inputs in a graph model (dc_model_apply): x[0..n) in the order
+     * the user wired them, n in [1, max_inputs]; build reads their shapes from xin_ndim /
+     * xin_shape. NULL: the layer takes one input, through forward. */
+    dc_tensor *(*forward_n)(dc_layer *l, dc_ctx *c, dc_tensor **x, int n, bool training, dc_rng *rng);
+    int max_inputs; /* with forward_n */
 } dc_layer_ops;
 
 struct dc_layer {
@@ -48,9 +54,15 @@ struct dc_layer {
     bool learned;           /* positional embedding: a trained table, else fixed sinusoids */
     bool use_bias;
     dc_init w_init, b_init;
-    /* set when built */
+    /* wiring: nin inputs (1 in a Sequential), from the layers at indices inputs[] of the
+     * model (-1: the previous layer) */
+    int nin;
+    int inputs[DC_LAYER_MAX_INPUTS];
+    /* set when built; in_* is input 0, xin_* every input (xin_*[0] = in_*) */
     int in_ndim, out_ndim;
     int64_t in_shape[DC_MAX_DIMS], out_shape[DC_MAX_DIMS];
+    int xin_ndim[DC_LAYER_MAX_INPUTS];
+    int64_t xin_shape[DC_LAYER_MAX_INPUTS][DC_MAX_DIMS];
     int nparams;
     dc_param_decl decl[DC_LAYER_MAX_PARAMS];
     dc_tensor *param[DC_LAYER_MAX_PARAMS]; /* views into the model's buffer */
