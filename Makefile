@@ -75,6 +75,7 @@ golden:
 	/usr/bin/python3 scripts/golden/gen_golden_attn.py tests/golden
 	/usr/bin/python3 scripts/golden/gen_golden_transformer.py tests/golden/transformer
 	/usr/bin/python3 scripts/golden/gen_wordpiece.py
+	/usr/bin/python3 scripts/golden/gen_golden_bert.py tests/golden/bert
 
 # Files written by deepc, read back by NumPy, PyTorch and a plain Python safetensors reader
 # (needs python3-numpy and python3-torch: scripts/deps.sh --bench).

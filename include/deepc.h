@@ -440,6 +440,66 @@ dc_layer *dc_transformer_encoder_layer(int heads, int64_t ff_units, float dropou
  * is present). */
 dc_layer *dc_global_avg_pool1d_layer(void);
 
+/* ---- BERT (src/nn/bert.c): Devlin et al.'s encoder, with Hugging Face's BertModel names ----
+ * Named "embeddings", "encoder.layer.<i>" and "pooler" (dc_layer_set_name), these layers'
+ * parameters are named as in a public BERT checkpoint ("encoder.layer.0.attention.self.query.weight"),
+ * so dc_model_load_weights reads one converted to safetensors; dc_bert_load does it all.
+ * BertEmbeddings: token ids [N, T] (whole numbers as floats), and in a graph model optionally
+ * token_type_ids [N, T] as a second input (segment 0 when absent) -> [N, T, hidden]:
+ *   y = dropout(LayerNorm(word[ids] + position[0..T) + token_type[types]))
+ * Parameters word_embeddings.weight [vocab, hidden], position_embeddings.weight [max_positions,
+ * hidden], token_type_embeddings.weight [type_vocab, hidden] (N(0, 0.02)), LayerNorm.weight/bias
+ * [hidden]. [PAD] is id 0: its steps carry a padding mask that the encoder layers' attention
+ * skips, and its row gets no gradient. Errors: DC_ERR_SHAPE naming the layer and both numbers
+ * for T > max_positions (when connected, and for a longer batch in forward); DC_ERR_ARG naming
+ * the id, its place and the vocabulary size for an id outside [0, vocab) (or [0, type_vocab)). */
+dc_layer *dc_bert_embeddings_layer(int64_t vocab, int64_t hidden, int64_t max_positions, int64_t type_vocab, float eps,
+                                   float dropout);
+/* BertLayer: a post-norm encoder layer on [N, T, D] -> [N, T, D]:
+ *   a = LayerNorm(x + dropout(attention(x) W_o^T + b_o))       attention.output.{dense,LayerNorm}
+ *   y = LayerNorm(a + dropout(GELU(a W_i^T + b_i) W_2^T + b_2)) intermediate.dense, output.{dense,LayerNorm}
+ * attention: separate projections attention.self.{query,key,value}.{weight [D, D], bias [D]},
+ * softmax(q k^T / sqrt(D / heads)) v per head, padded keys (the embeddings' mask) skipped; GELU
+ * exact (erf). dropout applies to the attention weights and both sub-layer outputs in training.
+ * Errors: DC_ERR_ARG for heads outside [1, 4096], intermediate <= 0, eps <= 0, dropout outside
+ * [0, 1); DC_ERR_SHAPE naming the layer and both numbers when heads do not divide D. */
+dc_layer *dc_bert_layer(int heads, int64_t intermediate, float eps, float dropout);
+/* BertPooler: [N, T, D] -> [N, D], y = tanh(x[:, 0] W^T + b) (dense.weight [D, D], dense.bias [D]):
+ * the [CLS] step, as classifiers on BERT read it. */
+dc_layer *dc_bert_pooler_layer(void);
+typedef struct dc_model dc_model; /* section 7 */
+/* Options of dc_bert_load (dc_bert_defaults: heads 0, seq_len 0, with_pooler true, eps 1e-12,
+ * dropout 0). */
+typedef struct dc_bert_opts {
+    int heads;        /* attention heads, which a checkpoint's shapes do not tell (config.json's
+                         num_attention_heads); 0: the file's "num_attention_heads" metadata, else
+                         hidden / 64 as every published BERT (base 12, large 16, mini 4) */
+    int64_t seq_len;  /* T of the model's input for dc_model_predict/fit; 0: max_positions */
+    bool with_pooler; /* end with "pooler" (output [N, hidden]); else the last hidden state [N, T, hidden] */
+    float eps;        /* LayerNorm epsilon, 0: 1e-12 (BERT's) */
+    float dropout;    /* hidden and attention dropout in training (BERT trains with 0.1) */
+} dc_bert_opts;
+dc_bert_opts dc_bert_defaults(void);
+/* A Sequential BERT encoder built from a safetensors checkpoint and loaded with its weights:
+ * vocab, hidden, max_positions, type_vocab, the number of layers and the intermediate size are
+ * read from the shapes of embeddings.word_embeddings.weight, embeddings.position_embeddings.weight,
+ * embeddings.token_type_embeddings.weight, encoder.layer.<i>.* and encoder.layer.0.intermediate.
+ * dense.weight; names may carry the "bert." prefix of BertForPreTraining/...Classification
+ * checkpoints, and other tensors (cls.*, position_ids) are ignored. The model's input is token
+ * ids [N, seq_len] with segment 0 everywhere (dc_bert_forward takes segment ids). NULL on error,
+ * with nothing left allocated: DC_ERR_FORMAT naming the file and tensor for a missing one,
+ * DC_ERR_SHAPE naming the tensor, both shapes and the layer for a shape that does not fit (and
+ * the layers' own errors: heads that do not divide hidden, seq_len > max_positions),
+ * DC_ERR_NUMERIC for a non-finite value. */
+dc_model *dc_bert_load(const char *path, const dc_bert_opts *opts);
+/* Runs a BERT model (dc_bert_load's, or one of BertEmbeddings, BertLayer... and an optional
+ * BertPooler) on ids [N, T] (any T up to max_positions) and token_type_ids [N, T] (NULL: all 0).
+ * Returns the model's output (the pooled [N, hidden] with a pooler, else the last hidden state
+ * [N, T, hidden]), a step tensor of c; *hidden (hidden may be NULL) receives the last hidden
+ * state [N, T, hidden] either way. NULL on error (the layers' errors, prefixed by the layer). */
+dc_tensor *dc_bert_forward(dc_model *m, dc_ctx *c, dc_tensor *ids, dc_tensor *token_type_ids, bool training,
+                           dc_tensor **hidden);
+
 /* ====================================================================================== */
 /* 6. optimisers                                                                          */
 /* ====================================================================================== */

@@ -95,7 +95,19 @@ static cJSON *layer_json(const dc_layer *l) {
             cJSON_AddBoolToObject(o, "pre_norm", l->pre_norm);
             cJSON_AddNumberToObject(o, "epsilon", l->eps);
         }
-    } /* Flatten, GlobalAveragePooling1D/2D: no options */
+    } else if (is(l, "BertEmbeddings")) {
+        cJSON_AddNumberToObject(o, "vocab_size", (double)l->ff_units);
+        cJSON_AddNumberToObject(o, "hidden_size", (double)l->units);
+        cJSON_AddNumberToObject(o, "max_position_embeddings", l->kernel[0]);
+        cJSON_AddNumberToObject(o, "type_vocab_size", l->kernel[1]);
+        cJSON_AddNumberToObject(o, "epsilon", l->eps);
+        cJSON_AddNumberToObject(o, "dropout", l->rate);
+    } else if (is(l, "BertLayer")) {
+        cJSON_AddNumberToObject(o, "heads", l->heads);
+        cJSON_AddNumberToObject(o, "intermediate_size", (double)l->ff_units);
+        cJSON_AddNumberToObject(o, "epsilon", l->eps);
+        cJSON_AddNumberToObject(o, "dropout", l->rate);
+    } /* Flatten, GlobalAveragePooling1D/2D, BertPooler: no options */
     return o;
 }
 
@@ -463,6 +475,22 @@ static dc_layer *layer_from_json(const where *w, const cJSON *o) {
         }
     } else if (strcmp(cls, "GlobalAveragePooling1D") == 0) {
         l = dc_global_avg_pool1d_layer();
+    } else if (strcmp(cls, "BertEmbeddings") == 0) {
+        int64_t vocab, pos, types;
+        if (get_int(w, o, "vocab_size", 1, 1 << 24, 0, true, &vocab) || get_int(w, o, "hidden_size", 1, MAX_UNITS, 0, true, &units) ||
+            get_int(w, o, "max_position_embeddings", 1, 1 << 24, 0, true, &pos) ||
+            get_int(w, o, "type_vocab_size", 1, 1 << 24, 0, true, &types) || get_num(w, o, "epsilon", 1e-30, 1, 1e-12, false, &eps) ||
+            get_num(w, o, "dropout", 0, 1, 0, false, &rate))
+            return NULL;
+        l = dc_bert_embeddings_layer(vocab, units, pos, types, (float)eps, (float)rate);
+    } else if (strcmp(cls, "BertLayer") == 0) {
+        int64_t heads;
+        if (get_int(w, o, "heads", 1, 4096, 0, true, &heads) || get_int(w, o, "intermediate_size", 1, MAX_UNITS, 0, true, &units) ||
+            get_num(w, o, "epsilon", 1e-30, 1, 1e-12, false, &eps) || get_num(w, o, "dropout", 0, 1, 0, false, &rate))
+            return NULL;
+        l = dc_bert_layer((int)heads, units, (float)eps, (float)rate);
+    } else if (strcmp(cls, "BertPooler") == 0) {
+        l = dc_bert_pooler_layer();
     } else {
         dc_error(DC_ERR_FORMAT, "%s: %s: unknown layer class \"%.40s\"", w->path, w->what, cls);
         return NULL;
