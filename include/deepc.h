@@ -485,7 +485,8 @@ dc_bert_opts dc_bert_defaults(void);
  * read from the shapes of embeddings.word_embeddings.weight, embeddings.position_embeddings.weight,
  * embeddings.token_type_embeddings.weight, encoder.layer.<i>.* and encoder.layer.0.intermediate.
  * dense.weight; names may carry the "bert." prefix of BertForPreTraining/...Classification
- * checkpoints, and other tensors (cls.*, position_ids) are ignored. The model's input is token
+ * checkpoints, LayerNorms may be named gamma/beta (checkpoints converted from TensorFlow), and
+ * other tensors (cls.*, position_ids) are ignored. The model's input is token
  * ids [N, seq_len] with segment 0 everywhere (dc_bert_forward takes segment ids). NULL on error,
  * with nothing left allocated: DC_ERR_FORMAT naming the file and tensor for a missing one,
  * DC_ERR_SHAPE naming the tensor, both shapes and the layer for a shape that does not fit (and

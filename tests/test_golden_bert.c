@@ -164,9 +164,10 @@ static void test_predict(const golden *g) {
     dc_tensor_free(wp);
 }
 
-/* Writes the checkpoint's tensors under prefix + name, `bad` (if not NULL) replaced by a tensor
- * with one row fewer; returns the path. */
-static const char *write_copy(const char *name, const char *prefix, const char *bad) {
+/* Writes the checkpoint's tensors under prefix + name (LayerNorm.weight/bias renamed
+ * LayerNorm.gamma/beta if tf, as in checkpoints converted from TensorFlow), `bad` (if not NULL)
+ * replaced by a tensor with one row fewer; returns the path. */
+static const char *write_copy(const char *name, const char *prefix, const char *bad, bool tf) {
     dc_safetensors *st = dc_safetensors_open(DIR "model.safetensors");
     int n = st ? dc_safetensors_count(st) : 0;
     char(*names)[128] = calloc((size_t)n + 1, sizeof *names);
@@ -175,6 +176,8 @@ static const char *write_copy(const char *name, const char *prefix, const char *
     for (int i = 0; i < n; i++) {
         const char *tn = dc_safetensors_name(st, i);
         snprintf(names[i], sizeof names[i], "%s%s", prefix, tn);
+        char *ln = tf ? strstr(names[i], "LayerNorm.") : NULL;
+        if (ln) strcpy(ln + 10, strcmp(ln + 10, "weight") == 0 ? "gamma" : "beta");
         np[i] = names[i];
         ts[i] = dc_safetensors_read(st, tn);
         if (bad && strcmp(tn, bad) == 0) {
@@ -236,8 +239,9 @@ static void test_errors(const golden *g) {
     CHECK_NULL_ERR(dc_bert_layer(0, 64, 1e-12f, 0), "heads", "0");
     CHECK_NULL_ERR(dc_bert_embeddings_layer(10, 8, 0, 2, 1e-12f, 0), "max_positions 0");
 
-    /* a checkpoint with the "bert." prefix loads; one with a tensor of the wrong shape names it */
-    const char *prefixed = write_copy("prefixed.safetensors", "bert.", NULL);
+    /* a checkpoint with the "bert." prefix and TensorFlow's gamma/beta loads; one with a tensor
+     * of the wrong shape names it */
+    const char *prefixed = write_copy("prefixed.safetensors", "bert.", NULL, true);
     m = dc_bert_load(prefixed, &o);
     CHECK(m != NULL);
     if (m) {
@@ -248,12 +252,12 @@ static void test_errors(const golden *g) {
         dc_ctx_free(c);
         dc_model_free(m);
     }
-    const char *bad = write_copy("bad_shape.safetensors", "bert.", "encoder.layer.1.intermediate.dense.weight");
+    const char *bad = write_copy("bad_shape.safetensors", "bert.", "encoder.layer.1.intermediate.dense.weight", false);
     CHECK_NULL_ERR(dc_bert_load(bad, &o), "bert.encoder.layer.1.intermediate.dense.weight", "[63, 32]", "encoder.layer.1",
                    "[64, 32]");
     CHECK(dc_last_status() == DC_ERR_SHAPE);
-    bad = write_copy("bad_norm.safetensors", "", "embeddings.LayerNorm.weight");
-    CHECK_ERR(dc_bert_load(bad, &o) == NULL ? dc_last_status() : DC_OK, DC_ERR_SHAPE, "embeddings.LayerNorm.weight", "[31]",
+    bad = write_copy("bad_norm.safetensors", "", "embeddings.LayerNorm.weight", true);
+    CHECK_ERR(dc_bert_load(bad, &o) == NULL ? dc_last_status() : DC_OK, DC_ERR_SHAPE, "embeddings.LayerNorm.gamma", "[31]",
               "[32]");
     CHECK_NULL_ERR(dc_bert_load(DIR "vocab.txt", &o), "vocab.txt");
     CHECK_NULL_ERR(dc_bert_load(DIR "expected.safetensors", &o), "embeddings.word_embeddings.weight");

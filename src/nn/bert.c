@@ -262,6 +262,23 @@ static dc_status ck_shape(const dc_safetensors *st, const char *path, const char
     return DC_OK;
 }
 
+/* Index of the tensor holding model parameter pname (its name into name[160]), or -1: prefix +
+ * pname, or for a LayerNorm the gamma/beta names of checkpoints converted from TensorFlow. */
+static int find_param(const dc_safetensors *st, const char *prefix, const char *pname, char *name) {
+    int i = dc_safetensors_find(st, ck_name(name, prefix, pname));
+    size_t n = strlen(pname);
+    static const char *const tf[2][2] = {{"LayerNorm.weight", "LayerNorm.gamma"}, {"LayerNorm.bias", "LayerNorm.beta"}};
+    for (int k = 0; i < 0 && k < 2; k++) {
+        size_t t = strlen(tf[k][0]);
+        if (n < t || strcmp(pname + n - t, tf[k][0]) != 0) continue;
+        char alt[160];
+        snprintf(alt, sizeof alt, "%s%.*s%s", prefix, (int)(n - t), pname, tf[k][1]);
+        if ((i = dc_safetensors_find(st, alt)) >= 0) snprintf(name, 160, "%s", alt);
+    }
+    if (i < 0) ck_name(name, prefix, pname); /* messages name the expected tensor */
+    return i;
+}
+
 /* Reads every parameter of m from st (names prefixed), checking shapes and values. */
 static dc_status read_params(dc_model *m, const dc_safetensors *st, const char *path, const char *prefix) {
     for (int li = 0, j = 0; li < m->nlayers; li++) {
@@ -269,8 +286,7 @@ static dc_status read_params(dc_model *m, const dc_safetensors *st, const char *
         for (int k = 0; k < l->nparams; k++, j++) {
             dc_tensor *t = m->ptens[j];
             char name[160], want[160], got[160];
-            ck_name(name, prefix, m->pnames[j]);
-            int i = dc_safetensors_find(st, name);
+            int i = find_param(st, prefix, m->pnames[j], name);
             dc_shape_str(t->ndim, t->shape, want, sizeof want);
             if (i < 0)
                 return dc_error(DC_ERR_FORMAT, "%s: no tensor \"%s\" for layer %s (expected shape %s)", path, name, l->name, want);
