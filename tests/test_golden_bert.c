@@ -166,8 +166,9 @@ static void test_predict(const golden *g) {
 
 /* Writes the checkpoint's tensors under prefix + name (LayerNorm.weight/bias renamed
  * LayerNorm.gamma/beta if tf, as in checkpoints converted from TensorFlow), `bad` (if not NULL)
- * replaced by a tensor with one row fewer; returns the path. */
-static const char *write_copy(const char *name, const char *prefix, const char *bad, bool tf) {
+ * replaced by a tensor with one row fewer, with heads_meta (if not NULL) as the
+ * num_attention_heads metadata; returns the path. */
+static const char *write_copy(const char *name, const char *prefix, const char *bad, bool tf, const char *heads_meta) {
     dc_safetensors *st = dc_safetensors_open(DIR "model.safetensors");
     int n = st ? dc_safetensors_count(st) : 0;
     char(*names)[128] = calloc((size_t)n + 1, sizeof *names);
@@ -189,8 +190,8 @@ static const char *write_copy(const char *name, const char *prefix, const char *
         }
     }
     const char *path = in_dir(name);
-    CHECK(n > 0 && dc_safetensors_save(path, n, np, (const dc_tensor *const *)ts, DC_DTYPE_F32, 1,
-                                       (const char *[]){"num_attention_heads"}, (const char *[]){"4"}) == DC_OK);
+    CHECK(n > 0 && dc_safetensors_save(path, n, np, (const dc_tensor *const *)ts, DC_DTYPE_F32, heads_meta != NULL,
+                                       (const char *[]){"num_attention_heads"}, (const char *[]){heads_meta}) == DC_OK);
     for (int i = 0; i < n; i++) dc_tensor_free(ts[i]);
     free(ts);
     free(np);
@@ -241,7 +242,7 @@ static void test_errors(const golden *g) {
 
     /* a checkpoint with the "bert." prefix and TensorFlow's gamma/beta loads; one with a tensor
      * of the wrong shape names it */
-    const char *prefixed = write_copy("prefixed.safetensors", "bert.", NULL, true);
+    const char *prefixed = write_copy("prefixed.safetensors", "bert.", NULL, true, "4");
     m = dc_bert_load(prefixed, &o);
     CHECK(m != NULL);
     if (m) {
@@ -252,13 +253,22 @@ static void test_errors(const golden *g) {
         dc_ctx_free(c);
         dc_model_free(m);
     }
-    const char *bad = write_copy("bad_shape.safetensors", "bert.", "encoder.layer.1.intermediate.dense.weight", false);
+    const char *bad = write_copy("bad_shape.safetensors", "bert.", "encoder.layer.1.intermediate.dense.weight", false, "4");
     CHECK_NULL_ERR(dc_bert_load(bad, &o), "bert.encoder.layer.1.intermediate.dense.weight", "[63, 32]", "encoder.layer.1",
                    "[64, 32]");
     CHECK(dc_last_status() == DC_ERR_SHAPE);
-    bad = write_copy("bad_norm.safetensors", "", "embeddings.LayerNorm.weight", true);
+    bad = write_copy("bad_norm.safetensors", "", "embeddings.LayerNorm.weight", true, "4");
     CHECK_ERR(dc_bert_load(bad, &o) == NULL ? dc_last_status() : DC_OK, DC_ERR_SHAPE, "embeddings.LayerNorm.gamma", "[31]",
               "[32]");
+    /* the heads: from the options, else the metadata, else hidden / 64 */
+    const char *plain = write_copy("no_meta.safetensors", "", NULL, false, NULL);
+    CHECK_NULL_ERR(dc_bert_load(plain, &o), "no_meta.safetensors", "hidden size 32", "multiple of 64", "dc_bert_opts.heads");
+    o.heads = 4;
+    m = dc_bert_load(plain, &o);
+    CHECK(m != NULL);
+    dc_model_free(m);
+    o.heads = 0;
+    CHECK_NULL_ERR(dc_bert_load(write_copy("bad_meta.safetensors", "", NULL, false, "four"), &o), "num_attention_heads", "\"four\"");
     CHECK_NULL_ERR(dc_bert_load(DIR "vocab.txt", &o), "vocab.txt");
     CHECK_NULL_ERR(dc_bert_load(DIR "expected.safetensors", &o), "embeddings.word_embeddings.weight");
 

@@ -341,8 +341,14 @@ static dc_status bert_build(dc_model *m, const dc_safetensors *st, const char *p
     int heads = o->heads;
     if (heads == 0) {
         const char *meta = dc_safetensors_meta(st, "num_attention_heads");
-        if (meta) heads = atoi(meta);
-        else if (H % 64 == 0) heads = (int)(H / 64); /* every published BERT has heads of 64 features */
+        if (meta) {
+            char *end;
+            long v = strtol(meta, &end, 10);
+            if (end == meta || *end || v < 1 || v > 4096)
+                return dc_error(DC_ERR_FORMAT, "%s: metadata num_attention_heads \"%.40s\" is not a whole number in [1, 4096]", path,
+                                meta);
+            heads = (int)v;
+        } else if (H % 64 == 0) heads = (int)(H / 64); /* every published BERT has heads of 64 features */
         else
             return dc_error(DC_ERR_ARG,
                             "%s: the number of heads is not in the file (no \"num_attention_heads\" metadata) and the hidden size %lld "
