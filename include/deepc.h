@@ -341,6 +341,15 @@ dc_tensor *dc_attention(dc_ctx *c, dc_tensor *q, dc_tensor *k, dc_tensor *v, con
  * without copying any head out (the GEMMs read and write the packed layouts in place). */
 dc_tensor *dc_attention_packed(dc_ctx *c, dc_tensor *qkv, int heads, const uint8_t *key_mask, bool causal, float scale,
                                float dropout, bool training, dc_rng *rng);
+/* The same with separate projections q [B, Tq, D], k and v [B, Tk, D] (heads side by side, as
+ * BERT's query/key/value layers make them) -> [B, Tq, D]. */
+dc_tensor *dc_attention_heads(dc_ctx *c, dc_tensor *q, dc_tensor *k, dc_tensor *v, int heads, const uint8_t *key_mask, bool causal,
+                              float scale, float dropout, bool training, dc_rng *rng);
+/* Cross-attention (queries from one sequence, keys and values from another, as a Transformer
+ * decoder attends to the encoder's output): q [B, Tq, D] and the packed kv [B, Tk, 2 D] (k then
+ * v, e.g. memory W_kv^T + b_kv) -> [B, Tq, D]. key_mask [B, Tk] masks the memory's padding. */
+dc_tensor *dc_attention_cross(dc_ctx *c, dc_tensor *q, dc_tensor *kv, int heads, const uint8_t *key_mask, bool causal, float scale,
+                              float dropout, bool training, dc_rng *rng);
 
 /* Dropout: in training zeroes each element with probability rate and scales the rest by
  * 1/(1-rate); the identity otherwise. */
@@ -426,7 +435,10 @@ dc_layer *dc_positional_embedding_layer(int64_t max_len, bool learned);
  * (packed: in_proj_weight [3D, D], in_proj_bias [3D]), softmax(q k^T / sqrt(D/heads) + masks) v per
  * head, then out_proj.weight [D, D], out_proj.bias [D] (nn.MultiheadAttention's names). causal
  * masks future steps; steps padded by an Embedding(mask_zero) are never attended to; dropout
- * applies to the attention weights in training. */
+ * applies to the attention weights in training. Wired to two inputs with dc_model_apply (queries
+ * [N, Tq, D], memory [N, Tk, D]) it is cross-attention: q from the first input, k and v from the
+ * second (W_in split into query and key/value rows as PyTorch does), the memory's padding mask
+ * applied to the keys. */
 dc_layer *dc_multi_head_attention_layer(int heads, bool causal, float dropout);
 /* nn.TransformerEncoderLayer (batch first): self-attention, then a feed-forward network
  * D -> ff_units -> D with act (relu, gelu or gelu_tanh), each followed by dropout and a residual
@@ -436,6 +448,13 @@ dc_layer *dc_multi_head_attention_layer(int heads, bool causal, float dropout);
  * norm2.weight/bias; LayerNorm eps 1e-5 (dc_layer_set_epsilon). */
 dc_layer *dc_transformer_encoder_layer(int heads, int64_t ff_units, float dropout, dc_activation act, bool pre_norm,
                                        bool causal);
+/* nn.TransformerDecoderLayer (batch first), wired with dc_model_apply to two inputs: the target
+ * sequence [N, T, D] and the memory [N, S, D] (the encoder's output). Causal self-attention over
+ * the target, cross-attention to the memory (its padding mask from Embedding(mask_zero) applies),
+ * feed-forward; post-norm, or pre-norm with pre_norm. Parameters self_attn.*, multihead_attn.*,
+ * linear1/2.*, norm1/2/3.* as PyTorch names them; dropout after each block and inside the
+ * feed-forward network. */
+dc_layer *dc_transformer_decoder_layer(int heads, int64_t ff_units, float dropout, dc_activation act, bool pre_norm);
 /* [N, T, D] -> [N, D]: the mean over the steps (the real ones, when an Embedding(mask_zero) mask
  * is present). */
 dc_layer *dc_global_avg_pool1d_layer(void);

@@ -332,6 +332,25 @@ static dc_tensor *f_att_packed_drop(dc_ctx *c, dc_tensor **in) {
     return dc_attention_packed(c, in[0], 2, NULL, false, 0.7f, 0.25f, true, &r);
 }
 
+/* separate projections q [2, 3, 6], k and v [2, 5, 6], 2 heads; and cross-attention with the
+ * packed kv [2, 5, 12] of a memory */
+static dc_tensor *f_att_heads(dc_ctx *c, dc_tensor **in) {
+    return dc_attention_heads(c, in[0], in[1], in[2], 2, att_mask, false, 0, 0, false, NULL);
+}
+static dc_tensor *f_att_heads_causal_drop(dc_ctx *c, dc_tensor **in) {
+    dc_rng r;
+    dc_rng_seed(&r, 9);
+    return dc_attention_heads(c, in[0], in[1], in[2], 3, NULL, true, 0, 0.2f, true, &r);
+}
+static dc_tensor *f_att_cross(dc_ctx *c, dc_tensor **in) {
+    return dc_attention_cross(c, in[0], in[1], 2, att_mask, false, 0, 0, false, NULL);
+}
+static dc_tensor *f_att_cross_drop(dc_ctx *c, dc_tensor **in) {
+    dc_rng r;
+    dc_rng_seed(&r, 3);
+    return dc_attention_cross(c, in[0], in[1], 3, NULL, false, 0.8f, 0.3f, true, &r);
+}
+
 /* Runs after the other checks, so their random inputs stay as they were. */
 static void transformer_ops(float eps, float tol) {
     const bool T[3] = {true, true, true};
@@ -383,6 +402,34 @@ static void transformer_ops(float eps, float tol) {
         dc_ctx_free(pc);
     }
     dc_tensor_free(pk);
+    dc_tensor *hs[3] = {rand_tensor(NS(2, 3, 6), -1.5f, 1.5f), rand_tensor(NS(2, 5, 6), -1.5f, 1.5f), rand_tensor(NS(2, 5, 6), -1, 1)};
+    gradcheck("attention/heads+mask", f_att_heads, hs, 3, T, eps, tol);
+    gradcheck("attention/heads+causal+dropout", f_att_heads_causal_drop, hs, 3, T, eps, tol);
+    dc_tensor *cr[2] = {hs[0], rand_tensor(NS(2, 5, 12), -1.5f, 1.5f)};
+    gradcheck("attention/cross+mask", f_att_cross, cr, 2, T, eps, tol);
+    gradcheck("attention/cross+dropout", f_att_cross_drop, cr, 2, T, eps, tol);
+    { /* separate and cross layouts equal dc_attention on the split heads */
+        dc_ctx *pc = dc_ctx_new();
+        dc_tensor *kv = cr[1];
+        dc_tensor *k = dc_contig(pc, dc_slice(pc, kv, 2, 0, 6)), *v = dc_contig(pc, dc_slice(pc, kv, 2, 6, 12));
+        dc_tensor *yh = dc_attention_heads(pc, hs[0], k, v, 2, att_mask, false, 0, 0, false, NULL);
+        dc_tensor *yc = dc_attention_cross(pc, hs[0], kv, 2, att_mask, false, 0, 0, false, NULL);
+        static const int perm[4] = {0, 2, 1, 3};
+        dc_tensor *q4 = dc_permute(pc, dc_reshape(pc, hs[0], 4, S(2, 3, 2, 3)), perm);
+        dc_tensor *k4 = dc_permute(pc, dc_reshape(pc, k, 4, S(2, 5, 2, 3)), perm);
+        dc_tensor *v4 = dc_permute(pc, dc_reshape(pc, v, 4, S(2, 5, 2, 3)), perm);
+        dc_tensor *ys = dc_attention(pc, q4, k4, v4, att_mask, false, 0, 0, false, NULL);
+        ys = ys ? dc_contig(pc, dc_reshape(pc, dc_contig(pc, dc_permute(pc, ys, perm)), 3, S(2, 3, 6))) : NULL;
+        double diff = yh && yc && ys ? 0 : 1;
+        for (int64_t i = 0; diff < 1 && i < 36; i++)
+            diff = fmax(diff, fmax(fabs(dc_tensor_data(yh)[i] - dc_tensor_data(ys)[i]), fabs(dc_tensor_data(yc)[i] - dc_tensor_data(ys)[i])));
+        CHECK(diff < 1e-6);
+        CHECK_NULL_ERR(dc_attention_heads(pc, hs[0], k, v, 4, NULL, false, 0, 0, false, NULL), "4 heads", "[2, 3, 6]");
+        CHECK_NULL_ERR(dc_attention_cross(pc, hs[0], k, 2, NULL, false, 0, 0, false, NULL), "packed kv", "[2, 5, 6]");
+        dc_ctx_free(pc);
+    }
+    for (int k = 0; k < 3; k++) dc_tensor_free(hs[k]);
+    dc_tensor_free(cr[1]);
 
     dc_ctx *c = dc_ctx_new();
     /* rows with every key masked: zero output and zero gradient */

@@ -1,6 +1,7 @@
 /* deepc's Transformer layers against PyTorch 1.13 (scripts/golden/gen_golden_transformer.py):
  * nn.TransformerEncoderLayer (post- and pre-norm, relu and gelu, key padding, causal),
- * nn.MultiheadAttention as self-attention, nn.LayerNorm. PyTorch's parameters load by name with
+ * nn.MultiheadAttention as self- and cross-attention, nn.TransformerDecoderLayer (post- and
+ * pre-norm, memory and target padding) in a two-input graph model, nn.LayerNorm. PyTorch's parameters load by name with
  * dc_model_load_weights; outputs and the gradients of the input and of every parameter must
  * match. */
 #include "check.h"
@@ -11,7 +12,7 @@
 
 #define DIR "tests/golden/transformer/"
 
-typedef enum kind { ENC, MHA, LN } kind;
+typedef enum kind { ENC, DEC, MHA, LN } kind;
 typedef struct gcase {
     const char *name;
     kind k;
@@ -27,6 +28,9 @@ static const gcase cases[] = {
     {"encoder_causal", ENC, 2, DC_ACT_GELU, false, true},
     {"mha_self", MHA, 2, DC_ACT_NONE, false, false},
     {"mha_self_padding_causal", MHA, 2, DC_ACT_NONE, false, true},
+    {"mha_cross", MHA, 2, DC_ACT_NONE, false, false},
+    {"decoder_post_relu", DEC, 2, DC_ACT_RELU, false, true},
+    {"decoder_pre_gelu", DEC, 4, DC_ACT_GELU, true, true},
     {"layer_norm", LN, 0, DC_ACT_NONE, false, false},
 };
 
@@ -59,13 +63,16 @@ static void run(const gcase *gc) {
     if (!st) return;
     dc_tensor *x = dc_safetensors_read(st, "x"), *g = dc_safetensors_read(st, "g"), *y = dc_safetensors_read(st, "y");
     dc_tensor *gx = dc_safetensors_read(st, "grad.x");
+    bool has_mem = dc_safetensors_find(st, "mem") >= 0;
+    dc_tensor *mem = has_mem ? dc_safetensors_read(st, "mem") : NULL, *gmem = has_mem ? dc_safetensors_read(st, "grad.mem") : NULL;
     int64_t T = dc_tensor_dim(x, 1), D = dc_tensor_dim(x, 2);
     dc_layer *l = NULL;
-    if (gc->k == ENC) {
-        int64_t sh[DC_MAX_DIMS];
-        dc_dtype dt;
+    int64_t sh[DC_MAX_DIMS];
+    dc_dtype dt;
+    if (gc->k == ENC || gc->k == DEC) {
         dc_safetensors_shape(st, dc_safetensors_find(st, "layer.linear1.weight"), sh, &dt);
-        l = dc_transformer_encoder_layer(gc->heads, sh[0], 0.0f, gc->act, gc->pre_norm, gc->causal);
+        l = gc->k == ENC ? dc_transformer_encoder_layer(gc->heads, sh[0], 0.0f, gc->act, gc->pre_norm, gc->causal)
+                         : dc_transformer_decoder_layer(gc->heads, sh[0], 0.0f, gc->act, gc->pre_norm);
     } else if (gc->k == MHA) {
         l = dc_multi_head_attention_layer(gc->heads, gc->causal, 0.0f);
     } else {
@@ -73,26 +80,37 @@ static void run(const gcase *gc) {
     }
     dc_layer_set_name(l, "layer");
     dc_model *m = dc_sequential();
-    dc_model_add(m, dc_input(2, (int64_t[]){T, D}));
-    CHECK(dc_model_add(m, l) == DC_OK);
+    if (has_mem) { /* a graph: the layer takes the sequence and the memory */
+        int in0 = dc_model_input(m, "x", 2, (int64_t[]){T, D});
+        int in1 = dc_model_input(m, "mem", 2, (int64_t[]){dc_tensor_dim(mem, 1), D});
+        CHECK(dc_model_apply(m, l, 2, (int[]){in0, in1}) == 2);
+    } else {
+        dc_model_add(m, dc_input(2, (int64_t[]){T, D}));
+        CHECK(dc_model_add(m, l) == DC_OK);
+    }
     CHECK(dc_model_build(m, 0, NULL) == DC_OK);
     CHECK(dc_model_load_weights(m, path, true) == DC_OK);
-    uint8_t mask[64];
-    int mi = dc_safetensors_find(st, "mask");
-    if (mi >= 0) {
-        dc_tensor *mt = dc_safetensors_read(st, "mask");
-        for (int64_t i = 0; i < dc_tensor_numel(mt); i++) mask[i] = dc_tensor_data(mt)[i] != 0;
+    uint8_t mask[64], mmask[64];
+    static const char *const mask_names[2] = {"mask", "mem_mask"};
+    for (int k = 0; k < 2; k++) {
+        if (dc_safetensors_find(st, mask_names[k]) < 0) continue;
+        uint8_t *mk = k ? mmask : mask;
+        dc_tensor *mt = dc_safetensors_read(st, mask_names[k]);
+        for (int64_t i = 0; i < dc_tensor_numel(mt); i++) mk[i] = dc_tensor_data(mt)[i] != 0;
         dc_tensor_free(mt);
-        x->mask = mask;
+        if (k) mem->mask = mk;
+        else x->mask = mk;
     }
     dc_tensor_set_requires_grad(x, true);
+    if (mem) dc_tensor_set_requires_grad(mem, true);
     dc_ctx *c = dc_ctx_new();
-    dc_tensor *out = dc_model_forward(m, c, x, true);
+    dc_tensor *out = has_mem ? dc_model_forward_n(m, c, 2, (dc_tensor *[]){x, mem}, true) : dc_model_forward(m, c, x, true);
     dc_tensor *loss = out ? dc_sum(c, dc_mul(c, out, g)) : NULL;
     CHECK(loss && dc_backward(c, loss) == DC_OK);
     if (out && loss) {
         check_close(gc->name, "y", dc_tensor_data(out), y, dc_tensor_numel(out));
         check_close(gc->name, "dL/dx", dc_tensor_data(dc_tensor_grad(x)), gx, dc_tensor_numel(x));
+        if (mem) check_close(gc->name, "dL/dmem", dc_tensor_data(dc_tensor_grad(mem)), gmem, dc_tensor_numel(mem));
         for (int i = 0; i < dc_safetensors_count(st); i++) {
             const char *n = dc_safetensors_name(st, i);
             if (strncmp(n, "grad.layer.", 11) != 0) continue;
@@ -104,8 +122,8 @@ static void run(const gcase *gc) {
     }
     dc_ctx_free(c);
     dc_model_free(m);
-    dc_tensor *all[] = {x, g, y, gx};
-    for (int i = 0; i < 4; i++) dc_tensor_free(all[i]);
+    dc_tensor *all[] = {x, g, y, gx, mem, gmem};
+    for (int i = 0; i < 6; i++) dc_tensor_free(all[i]);
     dc_safetensors_close(st);
 }
 

@@ -20,10 +20,14 @@ from deepc_safetensors import save_file  # noqa: E402
 torch.set_default_dtype(torch.float64)
 
 
-def case(out, name, module, x, mask=None, causal=False, call=None):
+def case(out, name, module, x, mask=None, causal=False, call=None, mem=None, mem_mask=None):
     x = x.clone().requires_grad_(True)
     module.zero_grad()  # a module may serve several cases
-    y = call(module, x) if call else module(x)
+    if mem is not None:
+        mem = mem.clone().requires_grad_(True)
+        y = call(module, x, mem)
+    else:
+        y = call(module, x) if call else module(x)
     g = torch.randn_like(y)
     (y * g).sum().backward()
     t = {f"layer.{k}": v.detach() for k, v in module.state_dict().items()}
@@ -32,6 +36,10 @@ def case(out, name, module, x, mask=None, causal=False, call=None):
         t[f"grad.layer.{k}"] = p.grad
     if mask is not None:
         t["mask"] = mask.to(torch.float64)
+    if mem is not None:
+        t["mem"], t["grad.mem"] = mem.detach(), mem.grad
+    if mem_mask is not None:
+        t["mem_mask"] = mem_mask.to(torch.float64)
     save_file({k: v.numpy().astype(np.float32) for k, v in t.items()}, os.path.join(out, name + ".safetensors"),
               {"causal": str(int(causal))})
     print(f"{name}: y {tuple(y.shape)}")
@@ -40,6 +48,15 @@ def case(out, name, module, x, mask=None, causal=False, call=None):
 def encoder(d, heads, ff, act, norm_first):
     m = torch.nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0, activation=act, batch_first=True, norm_first=norm_first)
     with torch.no_grad():  # non-zero biases and norms, so every gradient is exercised
+        for p in m.parameters():
+            if p.dim() == 1:
+                p.add_(0.1 * torch.randn_like(p))
+    return m
+
+
+def decoder(d, heads, ff, act, norm_first):
+    m = torch.nn.TransformerDecoderLayer(d, heads, ff, dropout=0.0, activation=act, batch_first=True, norm_first=norm_first)
+    with torch.no_grad():
         for p in m.parameters():
             if p.dim() == 1:
                 p.add_(0.1 * torch.randn_like(p))
@@ -71,6 +88,20 @@ def main(out):
     case(out, "mha_self", mha, x, call=lambda mod, v: mod(v, v, v, need_weights=False)[0])
     case(out, "mha_self_padding_causal", mha, x, mask=pad, causal=True,
          call=lambda mod, v: mod(v, v, v, key_padding_mask=pad == 0, attn_mask=causal, need_weights=False)[0])
+
+    # cross-attention and the decoder: the memory has its own length and padding
+    S = 6
+    mem = torch.randn(N, S, D)
+    mpad = torch.ones(N, S)
+    mpad[0, 4:] = 0
+    case(out, "mha_cross", mha, x, mem=mem, mem_mask=mpad,
+         call=lambda mod, v, k: mod(v, k, k, key_padding_mask=mpad == 0, need_weights=False)[0])
+    m = decoder(D, 2, 16, "relu", False)
+    case(out, "decoder_post_relu", m, x, causal=True, mem=mem, mem_mask=mpad,
+         call=lambda mod, v, k: mod(v, k, tgt_mask=causal, memory_key_padding_mask=mpad == 0))
+    m = decoder(D, 4, 12, "gelu", True)
+    case(out, "decoder_pre_gelu", m, x, mask=pad, causal=True, mem=mem,
+         call=lambda mod, v, k: mod(v, k, tgt_mask=causal, tgt_key_padding_mask=pad == 0))
 
     ln = torch.nn.LayerNorm(D)
     with torch.no_grad():

@@ -18,46 +18,87 @@ dc_fit_opts dc_fit_defaults(void) {
 
 static int64_t row_elems(const dc_tensor *t) { return t->shape[0] ? t->numel / t->shape[0] : 0; }
 
-/* The shape a batch must have: [N, in_shape...]. */
-static dc_status check_input(const dc_model *m, const dc_tensor *x, const char *who) {
-    const char *first = m->nlayers ? m->layers[m->has_input && m->nlayers > 1 ? 1 : 0]->name : "model";
-    bool ok = x->ndim == m->in_ndim + 1;
-    for (int i = 0; ok && i < m->in_ndim; i++) ok = x->shape[i + 1] == m->in_shape[i];
+/* The shape a batch of input i must have: [N, in_shape...]. */
+static dc_status check_input1(const dc_model *m, int i, const dc_tensor *x, const char *who) {
+    int64_t in_shape[DC_MAX_DIMS];
+    int in_ndim = dc_model_in_shape(m, i, in_shape);
+    bool ok = x->ndim == in_ndim + 1;
+    for (int d = 0; ok && d < in_ndim; d++) ok = x->shape[d + 1] == in_shape[d];
     if (ok) return DC_OK;
     char want[160];
     int o = snprintf(want, sizeof want, "(None");
-    for (int i = 0; i < m->in_ndim && o < (int)sizeof want; i++)
-        o += snprintf(want + o, sizeof want - (size_t)o, ", %lld", (long long)m->in_shape[i]);
+    for (int d = 0; d < in_ndim && o < (int)sizeof want; d++)
+        o += snprintf(want + o, sizeof want - (size_t)o, ", %lld", (long long)in_shape[d]);
     if (o < (int)sizeof want) snprintf(want + o, sizeof want - (size_t)o, ")");
+    if (m->ninputs > 1)
+        return dc_error(DC_ERR_SHAPE, "%s: input %d (%s): expected shape %s, got %s", who, i, m->layers[m->input_idx[i]]->name, want,
+                        dc_tshape(x, 0));
+    const char *first = m->nlayers ? m->layers[m->has_input && m->nlayers > 1 ? 1 : 0]->name : "model";
     bool dense_first = m->nlayers > (m->has_input ? 1 : 0) &&
                        strcmp(dc_layer_type(m->layers[m->has_input ? 1 : 0]), "Dense") == 0;
-    if (m->in_ndim == 1 && x->ndim == 2 && dense_first)
+    if (in_ndim == 1 && x->ndim == 2 && dense_first)
         return dc_error(DC_ERR_SHAPE, "%s: %s: expected input with %lld features, got %lld (input %s)", who, first,
-                        (long long)m->in_shape[0], (long long)x->shape[1], dc_tshape(x, 0));
+                        (long long)in_shape[0], (long long)x->shape[1], dc_tshape(x, 0));
     return dc_error(DC_ERR_SHAPE, "%s: %s: expected input of shape %s, got %s", who, first, want, dc_tshape(x, 0));
 }
 
-dc_tensor *dc_model_forward_impl(dc_model *m, dc_ctx *c, dc_tensor *x, bool training, bool logits) {
-    if (check_input(m, x, "forward")) return NULL;
-    dc_layer *last = m->layers[m->nlayers - 1];
-    for (int i = 0; i < m->nlayers && x; i++) {
-        dc_layer *l = m->layers[i];
-        l->skip_act = logits && l == last;
-        x = l->ops->forward(l, c, x, training, &m->rng);
-        l->skip_act = false;
-        /* name the layer, unless the op's message already starts with it */
-        size_t nl = strlen(l->name);
-        if (!x && !(strncmp(dc_last_error(), l->name, nl) == 0 && dc_last_error()[nl] == ':'))
-            dc_error_prefix("%s", l->name); /* keeps the status */
+/* nx tensors, one per input, with the same number of rows and the right shapes. */
+static dc_status check_inputs(const dc_model *m, int nx, const dc_tensor *const *x, const char *who) {
+    int want = dc_model_num_inputs(m);
+    if (nx != want || !x)
+        return dc_error(DC_ERR_ARG, "%s: the model has %d input%s but %d tensor%s given", who, want, want > 1 ? "s" : "", nx,
+                        nx == 1 ? " was" : "s were");
+    for (int i = 0; i < nx; i++) {
+        if (!x[i]) return dc_error(DC_ERR_ARG, "%s: input %d is NULL", who, i);
+        if (x[i]->shape[0] != x[0]->shape[0])
+            return dc_error(DC_ERR_SHAPE, "%s: input %d has %lld rows but input 0 has %lld", who, i, (long long)x[i]->shape[0],
+                            (long long)x[0]->shape[0]);
+        dc_status s = check_input1(m, i, x[i], who);
+        if (s) return s;
     }
-    return x;
+    return DC_OK;
 }
 
-dc_tensor *dc_model_forward(dc_model *m, dc_ctx *c, dc_tensor *x, bool training) {
+dc_tensor *dc_model_forward_impl(dc_model *m, dc_ctx *c, dc_tensor *const *x, bool training, bool logits) {
+    dc_layer *last = m->layers[m->nlayers - 1];
+    dc_tensor **val = dc_scratch(c, (size_t)m->nlayers * sizeof *val);
+    if (!val) return NULL;
+    int next_input = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        dc_layer *l = m->layers[i];
+        if (l->nin == 0) { /* an input layer */
+            val[i] = x[next_input++];
+            continue;
+        }
+        dc_tensor *in[DC_LAYER_MAX_INPUTS];
+        for (int j = 0; j < l->nin; j++) {
+            int src = l->inputs[j] < 0 ? i - 1 : l->inputs[j];
+            in[j] = src < 0 ? x[0] : val[src];
+        }
+        l->skip_act = logits && l == last;
+        dc_tensor *y = l->ops->forward_n ? l->ops->forward_n(l, c, in, l->nin, training, &m->rng)
+                                         : l->ops->forward(l, c, in[0], training, &m->rng);
+        l->skip_act = false;
+        if (!y) {
+            /* name the layer, unless the op's message already starts with it */
+            size_t nl = strlen(l->name);
+            if (!(strncmp(dc_last_error(), l->name, nl) == 0 && dc_last_error()[nl] == ':'))
+                dc_error_prefix("%s", l->name); /* keeps the status */
+            return NULL;
+        }
+        val[i] = y;
+    }
+    return val[m->nlayers - 1];
+}
+
+dc_tensor *dc_model_forward_n(dc_model *m, dc_ctx *c, int nx, dc_tensor *const *x, bool training) {
     if (!m || !c || !x) return dc_error_null(DC_ERR_ARG, "dc_model_forward: model, context or input is NULL");
     if (!m->built) return dc_error_null(DC_ERR_STATE, "dc_model_forward: the model is not built");
+    if (check_inputs(m, nx, (const dc_tensor *const *)x, "forward")) return NULL;
     return dc_model_forward_impl(m, c, x, training, false);
 }
+
+dc_tensor *dc_model_forward(dc_model *m, dc_ctx *c, dc_tensor *x, bool training) { return dc_model_forward_n(m, c, 1, &x, training); }
 
 /* The classes of a classifier: the output's last axis. A sequence model ([N, T, V] outputs) makes
  * one prediction per step, so its rows hold K / classes of them. */
@@ -157,6 +198,18 @@ static double metric_value(const dc_model *m, const acc *a, int i) {
     return a->elems ? a->metric[i] / (double)a->elems : 0;
 }
 
+/* A model's data: one tensor per input. */
+typedef struct inputs {
+    int n;
+    const dc_tensor *t[DC_MODEL_MAX_INPUTS];
+} inputs;
+
+static inputs make_inputs(int n, const dc_tensor *const *x) {
+    inputs in = {n, {0}};
+    for (int i = 0; i < n && i < DC_MODEL_MAX_INPUTS; i++) in.t[i] = x[i];
+    return in;
+}
+
 /* Views the staged rows as step tensors shaped like x and y. */
 static dc_tensor *stage_view(dc_model *m, float *buf, const dc_tensor *like, int64_t rows) {
     int64_t sh[DC_MAX_DIMS];
@@ -165,14 +218,19 @@ static dc_tensor *stage_view(dc_model *m, float *buf, const dc_tensor *like, int
     return dc_tensor_arena_view(&m->ctx->arena, buf, like->ndim, sh, NULL);
 }
 
-static dc_status ensure_staging(dc_model *m, const dc_tensor *x, const dc_tensor *y, int64_t batch) {
-    int64_t need = batch * DC_MAX(row_elems(x), row_elems(y));
+static dc_status ensure_staging(dc_model *m, const inputs *x, const dc_tensor *y, int64_t batch) {
+    int64_t need = batch * row_elems(y);
+    for (int i = 0; i < x->n; i++) need = DC_MAX(need, batch * row_elems(x->t[i]));
     if (m->batch_cap >= need) return DC_OK;
-    dc_free(m->xbuf);
+    for (int i = 0; i < DC_MODEL_MAX_INPUTS; i++) {
+        dc_free(m->xbuf[i]);
+        m->xbuf[i] = NULL;
+    }
     dc_free(m->ybuf);
-    m->xbuf = dc_alloc((size_t)need * sizeof(float));
     m->ybuf = dc_alloc((size_t)need * sizeof(float));
-    if (!m->xbuf || !m->ybuf) {
+    bool ok = m->ybuf != NULL;
+    for (int i = 0; i < x->n; i++) ok = ok && (m->xbuf[i] = dc_alloc((size_t)need * sizeof(float)));
+    if (!ok) {
         m->batch_cap = 0;
         return DC_ERR_NOMEM;
     }
@@ -186,6 +244,19 @@ static void gather(float *dst, const dc_tensor *t, const int64_t *idx, int64_t s
         int64_t src = idx ? idx[start + r] : start + r;
         memcpy(dst + r * w, t->data + src * w, (size_t)w * sizeof(float));
     }
+}
+
+/* Stages rows (idx[start..start+n) or start..start+n) of every input and of y. */
+static void gather_all(dc_model *m, const inputs *x, const dc_tensor *y, const int64_t *idx, int64_t start, int64_t n) {
+    for (int i = 0; i < x->n; i++) gather(m->xbuf[i], x->t[i], idx, start, n);
+    gather(m->ybuf, y, idx, start, n);
+}
+
+/* Step views of the staged inputs into xb[]. */
+static dc_status stage_inputs(dc_model *m, const inputs *x, int64_t n, dc_tensor **xb) {
+    for (int i = 0; i < x->n; i++)
+        if (!(xb[i] = stage_view(m, m->xbuf[i], x->t[i], n))) return DC_ERR_NOMEM;
+    return DC_OK;
 }
 
 /* True if no element is NaN or Inf: an integer test on the exponent bits, which vectorises. */
@@ -210,12 +281,12 @@ static dc_status nonfinite_grad(const dc_model *m) {
 }
 
 /* One optimisation step on rows already staged in xbuf/ybuf. */
-static dc_status step_staged(dc_model *m, const dc_tensor *x, const dc_tensor *y, int64_t n, float *loss_out, acc *a) {
+static dc_status step_staged(dc_model *m, const inputs *x, const dc_tensor *y, int64_t n, float *loss_out, acc *a) {
     dc_ctx *c = m->ctx;
     dc_ctx_reset(c);
     dc_ctx_set_grad(c, true);
-    dc_tensor *xb = stage_view(m, m->xbuf, x, n), *yb = stage_view(m, m->ybuf, y, n);
-    if (!xb || !yb) return DC_ERR_NOMEM;
+    dc_tensor *xb[DC_MODEL_MAX_INPUTS], *yb = stage_view(m, m->ybuf, y, n);
+    if (!yb || stage_inputs(m, x, n, xb)) return DC_ERR_NOMEM;
     dc_tensor *out = dc_model_forward_impl(m, c, xb, true, m->fusion != DC_FUSE_NONE);
     if (!out) return dc_last_status() ? dc_last_status() : DC_ERR_STATE;
     dc_tensor *loss = compute_loss(m, c, out, yb);
@@ -235,16 +306,19 @@ static dc_status step_staged(dc_model *m, const dc_tensor *x, const dc_tensor *y
     return DC_OK;
 }
 
-static dc_status check_xy(const dc_model *m, const dc_tensor *x, const dc_tensor *y, const char *who) {
-    if (!m || !x || !y) return dc_error(DC_ERR_ARG, "%s: model, x or y is NULL", who);
+static dc_status check_xy(const dc_model *m, const inputs *x, const dc_tensor *y, const char *who) {
+    if (!m || !y) return dc_error(DC_ERR_ARG, "%s: model, x or y is NULL", who);
     if (!m->compiled) return dc_error(DC_ERR_STATE, "%s: compile the model first", who);
-    if (!dc_tensor_is_contiguous(x) || !dc_tensor_is_contiguous(y))
-        return dc_error(DC_ERR_ARG, "%s: x and y must be contiguous (dc_tensor_clone makes a copy)", who);
-    if (x->shape[0] != y->shape[0])
-        return dc_error(DC_ERR_SHAPE, "%s: x has %lld rows but y has %lld", who, (long long)x->shape[0], (long long)y->shape[0]);
-    if (x->shape[0] == 0) return dc_error(DC_ERR_SHAPE, "%s: no rows", who);
-    dc_status s = check_input(m, x, who);
+    dc_status s = check_inputs(m, x->n, x->t, who);
     if (s) return s;
+    for (int i = 0; i < x->n; i++)
+        if (!dc_tensor_is_contiguous(x->t[i]))
+            return dc_error(DC_ERR_ARG, "%s: x and y must be contiguous (dc_tensor_clone makes a copy)", who);
+    if (!dc_tensor_is_contiguous(y))
+        return dc_error(DC_ERR_ARG, "%s: x and y must be contiguous (dc_tensor_clone makes a copy)", who);
+    if (x->t[0]->shape[0] != y->shape[0])
+        return dc_error(DC_ERR_SHAPE, "%s: x has %lld rows but y has %lld", who, (long long)x->t[0]->shape[0], (long long)y->shape[0]);
+    if (y->shape[0] == 0) return dc_error(DC_ERR_SHAPE, "%s: no rows", who);
     int64_t osh[DC_MAX_DIMS];
     int ond = dc_model_out_shape(m, osh);
     int64_t K = 1;
@@ -269,16 +343,26 @@ static dc_status check_xy(const dc_model *m, const dc_tensor *x, const dc_tensor
         return dc_error(DC_ERR_SHAPE, "%s: the model outputs %lld values per row but y has %lld (y %s)", who, (long long)K,
                         (long long)yc, dc_tshape(y, 0));
     }
-    if ((s = dc_check_finite(x, "x")) || (s = dc_check_finite(y, "y"))) return dc_error_prefix("%s", who), s;
+    for (int i = 0; i < x->n; i++) {
+        char what[32];
+        snprintf(what, sizeof what, x->n > 1 ? "x[%d]" : "x", i);
+        if ((s = dc_check_finite(x->t[i], what))) return dc_error_prefix("%s", who), s;
+    }
+    if ((s = dc_check_finite(y, "y"))) return dc_error_prefix("%s", who), s;
     return DC_OK;
 }
 
+dc_status dc_model_train_step_n(dc_model *m, int nx, const dc_tensor *const *xs, const dc_tensor *y, float *loss) {
+    if (!xs) return dc_error(DC_ERR_ARG, "train_step: x is NULL");
+    inputs x = make_inputs(nx, xs);
+    dc_status s = check_xy(m, &x, y, "train_step");
+    if (s || (s = ensure_staging(m, &x, y, y->shape[0]))) return s;
+    gather_all(m, &x, y, NULL, 0, y->shape[0]);
+    return step_staged(m, &x, y, y->shape[0], loss, NULL);
+}
+
 dc_status dc_model_train_step(dc_model *m, const dc_tensor *x, const dc_tensor *y, float *loss) {
-    dc_status s = check_xy(m, x, y, "train_step");
-    if (s || (s = ensure_staging(m, x, y, x->shape[0]))) return s;
-    gather(m->xbuf, x, NULL, 0, x->shape[0]);
-    gather(m->ybuf, y, NULL, 0, y->shape[0]);
-    return step_staged(m, x, y, x->shape[0], loss, NULL);
+    return dc_model_train_step_n(m, 1, &x, y, loss);
 }
 
 /* Loss and metrics over rows [r0, r1) in inference mode. */
@@ -287,7 +371,7 @@ dc_status dc_model_train_step(dc_model *m, const dc_tensor *x, const dc_tensor *
  * one forward pass holds. */
 #define INFER_CHUNK 256
 
-static dc_status eval_rows(dc_model *m, const dc_tensor *x, const dc_tensor *y, int64_t r0, int64_t r1, int64_t batch,
+static dc_status eval_rows(dc_model *m, const inputs *x, const dc_tensor *y, int64_t r0, int64_t r1, int64_t batch,
                            double *results) {
     batch = DC_MIN(batch, INFER_CHUNK);
     dc_status s = ensure_staging(m, x, y, batch);
@@ -299,10 +383,9 @@ static dc_status eval_rows(dc_model *m, const dc_tensor *x, const dc_tensor *y, 
         int64_t n = DC_MIN(batch, r1 - r);
         dc_ctx_reset(c);
         dc_ctx_set_grad(c, false);
-        gather(m->xbuf, x, NULL, r, n);
-        gather(m->ybuf, y, NULL, r, n);
-        dc_tensor *xb = stage_view(m, m->xbuf, x, n), *yb = stage_view(m, m->ybuf, y, n);
-        dc_tensor *out = xb && yb ? dc_model_forward_impl(m, c, xb, false, m->fusion != DC_FUSE_NONE) : NULL;
+        gather_all(m, x, y, NULL, r, n);
+        dc_tensor *xb[DC_MODEL_MAX_INPUTS], *yb = stage_view(m, m->ybuf, y, n);
+        dc_tensor *out = yb && !stage_inputs(m, x, n, xb) ? dc_model_forward_impl(m, c, xb, false, m->fusion != DC_FUSE_NONE) : NULL;
         dc_tensor *loss = out ? compute_loss(m, c, out, yb) : NULL;
         if (!loss) {
             dc_ctx_set_grad(c, true);
@@ -318,37 +401,49 @@ static dc_status eval_rows(dc_model *m, const dc_tensor *x, const dc_tensor *y, 
     return DC_OK;
 }
 
-dc_status dc_model_evaluate(dc_model *m, const dc_tensor *x, const dc_tensor *y, int64_t batch_size, double *results) {
-    dc_status s = check_xy(m, x, y, "evaluate");
+dc_status dc_model_evaluate_n(dc_model *m, int nx, const dc_tensor *const *xs, const dc_tensor *y, int64_t batch_size,
+                              double *results) {
+    if (!xs) return dc_error(DC_ERR_ARG, "evaluate: x is NULL");
+    inputs x = make_inputs(nx, xs);
+    dc_status s = check_xy(m, &x, y, "evaluate");
     if (s) return s;
     if (batch_size <= 0) return dc_error(DC_ERR_ARG, "evaluate: batch_size must be positive, got %lld", (long long)batch_size);
     if (!results) return dc_error(DC_ERR_ARG, "evaluate: results is NULL");
-    return eval_rows(m, x, y, 0, x->shape[0], batch_size, results);
+    return eval_rows(m, &x, y, 0, y->shape[0], batch_size, results);
 }
 
-dc_tensor *dc_model_predict(dc_model *m, const dc_tensor *x, int64_t batch_size) {
+dc_status dc_model_evaluate(dc_model *m, const dc_tensor *x, const dc_tensor *y, int64_t batch_size, double *results) {
+    return dc_model_evaluate_n(m, 1, &x, y, batch_size, results);
+}
+
+dc_tensor *dc_model_predict_n(dc_model *m, int nx, const dc_tensor *const *x, int64_t batch_size) {
     if (!m || !x) return dc_error_null(DC_ERR_ARG, "predict: model or x is NULL");
     if (!m->built) return dc_error_null(DC_ERR_STATE, "predict: the model is not built");
     if (batch_size <= 0) return dc_error_null(DC_ERR_ARG, "predict: batch_size must be positive, got %lld", (long long)batch_size);
-    if (!dc_tensor_is_contiguous(x)) return dc_error_null(DC_ERR_ARG, "predict: x must be contiguous");
-    if (check_input(m, x, "predict")) return NULL;
+    if (check_inputs(m, nx, x, "predict")) return NULL;
+    for (int i = 0; i < nx; i++)
+        if (!dc_tensor_is_contiguous(x[i])) return dc_error_null(DC_ERR_ARG, "predict: x must be contiguous");
     batch_size = DC_MIN(batch_size, INFER_CHUNK);
-    int64_t sh[DC_MAX_DIMS];
+    int64_t sh[DC_MAX_DIMS], N = x[0]->shape[0];
     int nd = dc_model_out_shape(m, sh + 1);
-    sh[0] = x->shape[0];
+    sh[0] = N;
     dc_tensor *out = dc_tensor_new(nd + 1, sh);
     if (!out) return NULL;
-    int64_t oc = row_elems(out), xc = row_elems(x);
+    int64_t oc = row_elems(out);
     dc_ctx *c = m->ctx;
-    for (int64_t r = 0; r < x->shape[0]; r += batch_size) {
-        int64_t n = DC_MIN(batch_size, x->shape[0] - r);
+    for (int64_t r = 0; r < N; r += batch_size) {
+        int64_t n = DC_MIN(batch_size, N - r);
         dc_ctx_reset(c);
         dc_ctx_set_grad(c, false);
-        int64_t xs[DC_MAX_DIMS];
-        memcpy(xs, x->shape, sizeof xs);
-        xs[0] = n;
-        dc_tensor *xb = dc_tensor_arena_view(&c->arena, x->data + r * xc, x->ndim, xs, NULL);
-        dc_tensor *y = xb ? dc_model_forward_impl(m, c, xb, false, false) : NULL;
+        dc_tensor *xb[DC_MODEL_MAX_INPUTS];
+        bool ok = true;
+        for (int i = 0; i < nx && ok; i++) {
+            int64_t xs[DC_MAX_DIMS];
+            memcpy(xs, x[i]->shape, sizeof xs);
+            xs[0] = n;
+            ok = (xb[i] = dc_tensor_arena_view(&c->arena, x[i]->data + r * row_elems(x[i]), x[i]->ndim, xs, NULL)) != NULL;
+        }
+        dc_tensor *y = ok ? dc_model_forward_impl(m, c, xb, false, false) : NULL;
         if (!y) {
             dc_ctx_set_grad(c, true);
             dc_tensor_free(out);
@@ -360,6 +455,8 @@ dc_tensor *dc_model_predict(dc_model *m, const dc_tensor *x, int64_t batch_size)
     dc_ctx_set_grad(c, true);
     return out;
 }
+
+dc_tensor *dc_model_predict(dc_model *m, const dc_tensor *x, int64_t batch_size) { return dc_model_predict_n(m, 1, &x, batch_size); }
 
 static void print_epoch(FILE *f, const dc_model *m, int ep, int epochs, double secs, const double *tr, const double *va) {
     fprintf(f, "Epoch %d/%d - %.2fs - loss: %.4f", ep + 1, epochs, secs, tr[0]);
@@ -425,22 +522,28 @@ static dc_status epoch_files(dc_model *m, const dc_fit_opts *o, int ep, const ch
     return DC_OK;
 }
 
-dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y, const dc_fit_opts *opts, dc_history **history) {
+dc_status dc_model_fit_n(dc_model *m, int nx, const dc_tensor *const *xs, const dc_tensor *y, const dc_fit_opts *opts,
+                         dc_history **history) {
     if (history) *history = NULL;
+    if (!xs) return dc_error(DC_ERR_ARG, "fit: x is NULL");
     dc_fit_opts o = opts ? *opts : dc_fit_defaults();
-    dc_status s = check_xy(m, x, y, "fit");
+    inputs x = make_inputs(nx, xs), vxs;
+    dc_status s = check_xy(m, &x, y, "fit");
     if (s) return s;
     if (o.epochs <= 0) return dc_error(DC_ERR_ARG, "fit: epochs must be positive, got %d", o.epochs);
     if (o.batch_size <= 0) return dc_error(DC_ERR_ARG, "fit: batch_size must be positive, got %lld", (long long)o.batch_size);
     if (!(o.validation_split >= 0 && o.validation_split < 1))
         return dc_error(DC_ERR_ARG, "fit: validation_split %g is outside [0, 1)", (double)o.validation_split);
-    if ((o.val_x == NULL) != (o.val_y == NULL)) return dc_error(DC_ERR_ARG, "fit: give both val_x and val_y, or neither");
+    const dc_tensor *const *val_x = o.val_xs ? o.val_xs : o.val_x ? &o.val_x : NULL;
+    if ((val_x == NULL) != (o.val_y == NULL)) return dc_error(DC_ERR_ARG, "fit: give both val_x (or val_xs) and val_y, or neither");
+    if (val_x) vxs = make_inputs(nx, val_x);
     if (o.checkpoint_every <= 0) o.checkpoint_every = 1;
     if (o.resume && !o.checkpoint_path) return dc_error(DC_ERR_ARG, "fit: resume needs checkpoint_path");
-    if (o.val_x && (s = check_xy(m, o.val_x, o.val_y, "fit (validation data)"))) return s;
+    if (val_x && (s = check_xy(m, &vxs, o.val_y, "fit (validation data)"))) return s;
     FILE *log = o.log ? o.log : stdout;
-    int64_t N = x->shape[0], nval = 0;
-    const dc_tensor *vx = o.val_x, *vy = o.val_y;
+    int64_t N = y->shape[0], nval = 0;
+    const dc_tensor *vy = o.val_y;
+    bool vx = val_x != NULL;
     if (!vx && o.validation_split > 0) {
         nval = (int64_t)((double)N * o.validation_split);
         if (nval == 0 || nval == N)
@@ -468,7 +571,7 @@ dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y, cons
         m->hist = NULL;
         m->epoch = 0;
     }
-    if ((s = ensure_staging(m, x, y, batch))) return s;
+    if ((s = ensure_staging(m, &x, y, batch))) return s;
     int64_t *idx = dc_alloc((size_t)ntr * sizeof *idx);
     if (!m->hist) m->hist = dc_history_new();
     if (!idx || !m->hist) {
@@ -496,9 +599,8 @@ dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y, cons
         memset(&a, 0, sizeof a);
         for (int64_t r = 0, b = 0; r < ntr && !s; r += batch, b++) {
             int64_t n = DC_MIN(batch, ntr - r);
-            gather(m->xbuf, x, idx, r, n);
-            gather(m->ybuf, y, idx, r, n);
-            s = step_staged(m, x, y, n, NULL, &a);
+            gather_all(m, &x, y, idx, r, n);
+            s = step_staged(m, &x, y, n, NULL, &a);
             if (s == DC_ERR_NUMERIC) {
                 char why[256];
                 snprintf(why, sizeof why, "%s", dc_last_error());
@@ -511,8 +613,8 @@ dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y, cons
         if (s) break;
         tr[0] = a.loss / (double)a.rows;
         for (int i = 0; i < m->nmetrics; i++) tr[1 + i] = metric_value(m, &a, i);
-        if (vx) s = eval_rows(m, vx, vy, 0, vx->shape[0], o.batch_size, va);
-        else if (nval) s = eval_rows(m, x, y, ntr, N, o.batch_size, va);
+        if (vx) s = eval_rows(m, &vxs, vy, 0, vy->shape[0], o.batch_size, va);
+        else if (nval) s = eval_rows(m, &x, y, ntr, N, o.batch_size, va);
         if (s) break;
         double secs = dc_now() - t0;
         if (o.verbose) print_epoch(log, m, ep, o.epochs, secs, tr, has_val ? va : NULL);
@@ -523,4 +625,8 @@ dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y, cons
     dc_free(idx);
     if (history && !(*history = dc_history_clone(m->hist)) && !s) s = DC_ERR_NOMEM;
     return s;
+}
+
+dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y, const dc_fit_opts *opts, dc_history **history) {
+    return dc_model_fit_n(m, 1, &x, y, opts, history);
 }

@@ -43,7 +43,7 @@ void dc_model_free(dc_model *m) {
     free_params(m);
     dc_optimizer_free(m->opt);
     dc_ctx_free(m->ctx);
-    dc_free(m->xbuf);
+    for (int i = 0; i < DC_MODEL_MAX_INPUTS; i++) dc_free(m->xbuf[i]);
     dc_free(m->ybuf);
     dc_history_free(m->hist);
     dc_free(m);
@@ -71,27 +71,35 @@ static void auto_name(dc_model *m, dc_layer *l) {
     }
 }
 
-/* Infers l's output shape from the previous layer's output. */
-static dc_status connect(dc_layer *l, int ndim, const int64_t *shape) {
-    l->in_ndim = ndim;
-    memcpy(l->in_shape, shape, (size_t)ndim * sizeof *shape);
+/* Sets l's n input shapes (from the layers feeding it) and builds it: its output shape and
+ * its parameter declarations. */
+static dc_status connect(dc_layer *l, int n, const int *ndims, const int64_t (*shapes)[DC_MAX_DIMS]) {
+    l->nin = n;
+    for (int i = 0; i < n; i++) {
+        l->xin_ndim[i] = ndims[i];
+        memcpy(l->xin_shape[i], shapes[i], sizeof l->xin_shape[i]);
+    }
+    l->in_ndim = ndims[0];
+    memcpy(l->in_shape, shapes[0], sizeof l->in_shape);
     l->nparams = 0;
     return l->ops->build(l);
 }
 
-dc_status dc_model_add(dc_model *m, dc_layer *l) {
-    if (!m || !l) {
-        dc_layer_free(l);
-        return m ? DC_ERR_ARG : dc_error(DC_ERR_ARG, "dc_model_add: model is NULL");
-    }
+static dc_status connect1(dc_layer *l, int ndim, const int64_t *shape) {
+    int64_t sh[1][DC_MAX_DIMS];
+    memset(sh, 0, sizeof sh);
+    memcpy(sh[0], shape, (size_t)ndim * sizeof *shape);
+    l->inputs[0] = -1;
+    return connect(l, 1, &ndim, (const int64_t(*)[DC_MAX_DIMS])sh);
+}
+
+static bool is_input_layer(const dc_layer *l) { return strcmp(l->ops->type, "InputLayer") == 0; }
+
+/* Room for one more layer and a unique name for l; frees l on failure. */
+static dc_status make_room(dc_model *m, dc_layer *l, const char *who) {
     if (m->built) {
         dc_layer_free(l);
-        return dc_error(DC_ERR_STATE, "dc_model_add: model is already built; add layers before build/compile");
-    }
-    bool is_input = strcmp(l->ops->type, "InputLayer") == 0;
-    if (is_input && (m->nlayers > 0 || m->has_input)) {
-        dc_layer_free(l);
-        return dc_error(DC_ERR_STATE, "dc_model_add: an input layer must come first and only once");
+        return dc_error(DC_ERR_STATE, "%s: model is already built; add layers before build/compile", who);
     }
     if (m->nlayers == m->cap) {
         int cap = m->cap ? m->cap * 2 : 8;
@@ -106,24 +114,140 @@ dc_status dc_model_add(dc_model *m, dc_layer *l) {
     auto_name(m, l);
     for (int i = 0; i < m->nlayers; i++)
         if (strcmp(m->layers[i]->name, l->name) == 0) {
-            dc_status s = dc_error(DC_ERR_ARG, "dc_model_add: a layer named \"%s\" is already in the model (layer %d)", l->name, i);
+            dc_status s = dc_error(DC_ERR_ARG, "%s: a layer named \"%s\" is already in the model (layer %d)", who, l->name, i);
             dc_layer_free(l);
             return s;
         }
-    if (is_input) {
+    return DC_OK;
+}
+
+/* Records input layer l (already in room) as the model's next input. */
+static dc_status add_input(dc_model *m, dc_layer *l, const char *who) {
+    if (m->ninputs == DC_MODEL_MAX_INPUTS) {
+        dc_layer_free(l);
+        return dc_error(DC_ERR_ARG, "%s: a model takes at most %d inputs", who, DC_MODEL_MAX_INPUTS);
+    }
+    if (m->ninputs == 0) {
         m->has_input = true;
         m->in_ndim = l->in_ndim;
         memcpy(m->in_shape, l->in_shape, sizeof m->in_shape);
-    } else if (m->has_input) {
+    }
+    l->nin = 0;
+    m->input_idx[m->ninputs++] = m->nlayers;
+    m->layers[m->nlayers++] = l;
+    return DC_OK;
+}
+
+dc_status dc_model_add(dc_model *m, dc_layer *l) {
+    if (!m || !l) {
+        dc_layer_free(l);
+        return m ? DC_ERR_ARG : dc_error(DC_ERR_ARG, "dc_model_add: model is NULL");
+    }
+    bool is_input = is_input_layer(l);
+    if (is_input && !m->graph && (m->nlayers > 0 || m->has_input)) {
+        dc_layer_free(l);
+        return dc_error(DC_ERR_STATE, "dc_model_add: an input layer must come first and only once (dc_model_input adds "
+                                      "the inputs of a model with several)");
+    }
+    dc_status s = make_room(m, l, "dc_model_add");
+    if (s) return s;
+    if (is_input) return add_input(m, l, "dc_model_add");
+    if (m->has_input) {
         const dc_layer *prev = m->layers[m->nlayers - 1];
-        dc_status s = connect(l, prev->out_ndim, prev->out_shape);
-        if (s) {
+        if ((s = connect1(l, prev->out_ndim, prev->out_shape))) {
             dc_layer_free(l);
             return s;
         }
+        if (m->graph) l->inputs[0] = m->nlayers - 1;
     }
     m->layers[m->nlayers++] = l;
     return DC_OK;
+}
+
+int dc_model_input(dc_model *m, const char *name, int ndim, const int64_t *shape) {
+    if (!m) return dc_error(DC_ERR_ARG, "dc_model_input: model is NULL"), -1;
+    if (m->nlayers > 0 && !m->has_input)
+        return dc_error(DC_ERR_STATE, "dc_model_input: the model's layers were added without an input; add the inputs first"), -1;
+    dc_layer *l = dc_input(ndim, shape);
+    if (!l) return dc_error_prefix("dc_model_input"), -1;
+    if (name && dc_layer_set_name(l, name)) {
+        dc_layer_free(l);
+        return dc_error_prefix("dc_model_input"), -1;
+    }
+    if (m->nlayers > 0 && !m->graph) { /* a Sequential with an input becomes a graph */
+        for (int i = 1; i < m->nlayers; i++) m->layers[i]->inputs[0] = i - 1;
+    }
+    if (make_room(m, l, "dc_model_input")) return -1;
+    m->graph = true;
+    int id = m->nlayers;
+    return add_input(m, l, "dc_model_input") ? -1 : id;
+}
+
+int dc_model_apply(dc_model *m, dc_layer *l, int n, const int *inputs) {
+    if (!m || !l || n < 1 || !inputs) {
+        dc_layer_free(l);
+        return dc_error(DC_ERR_ARG, "dc_model_apply: model, layer or inputs is NULL, or n = %d < 1", n), -1;
+    }
+    const char *lname = l->named ? l->name : l->ops->base;
+    if (is_input_layer(l)) {
+        dc_layer_free(l);
+        return dc_error(DC_ERR_ARG, "dc_model_apply: inputs are added with dc_model_input"), -1;
+    }
+    int most = l->ops->forward_n ? l->ops->max_inputs : 1;
+    if (n > most) {
+        dc_status s = dc_error(DC_ERR_ARG, "dc_model_apply: %s (%s) takes %s%d input%s, got %d", lname, l->ops->type,
+                               most > 1 ? "at most " : "", most, most > 1 ? "s" : "", n);
+        dc_layer_free(l);
+        return (void)s, -1;
+    }
+    int nd[DC_LAYER_MAX_INPUTS];
+    int64_t sh[DC_LAYER_MAX_INPUTS][DC_MAX_DIMS];
+    memset(sh, 0, sizeof sh);
+    for (int i = 0; i < n; i++) {
+        if (inputs[i] < 0 || inputs[i] >= m->nlayers) {
+            dc_status s = dc_error(DC_ERR_ARG, "dc_model_apply: %s: input %d is node %d, but the model has nodes 0..%d", lname, i,
+                                   inputs[i], m->nlayers - 1);
+            dc_layer_free(l);
+            return (void)s, -1;
+        }
+        const dc_layer *src = m->layers[inputs[i]];
+        if (!src->out_ndim) {
+            dc_layer_free(l);
+            return dc_error(DC_ERR_STATE, "dc_model_apply: %s: node %d (%s) has no known shape; start from dc_model_input", lname,
+                            inputs[i], src->name), -1;
+        }
+        nd[i] = src->out_ndim;
+        memcpy(sh[i], src->out_shape, (size_t)src->out_ndim * sizeof sh[i][0]);
+    }
+    if (m->nlayers > 0 && !m->has_input) {
+        dc_layer_free(l);
+        return dc_error(DC_ERR_STATE, "dc_model_apply: the model's layers were added without an input"), -1;
+    }
+    if (make_room(m, l, "dc_model_apply")) return -1;
+    if (!m->graph)
+        for (int i = 1; i < m->nlayers; i++) m->layers[i]->inputs[0] = i - 1;
+    m->graph = true;
+    dc_status s = connect(l, n, nd, (const int64_t(*)[DC_MAX_DIMS])sh);
+    if (s) {
+        dc_layer_free(l);
+        return -1;
+    }
+    memcpy(l->inputs, inputs, (size_t)n * sizeof *inputs);
+    int id = m->nlayers;
+    m->layers[m->nlayers++] = l;
+    return id;
+}
+
+int dc_model_num_inputs(const dc_model *m) { return m ? (m->ninputs ? m->ninputs : 1) : 0; }
+
+int dc_model_in_shape(const dc_model *m, int i, int64_t *shape) {
+    if (m->ninputs == 0 || i == 0) {
+        memcpy(shape, m->in_shape, (size_t)m->in_ndim * sizeof *shape);
+        return m->in_ndim;
+    }
+    const dc_layer *l = m->layers[m->input_idx[i]];
+    memcpy(shape, l->in_shape, (size_t)l->in_ndim * sizeof *shape);
+    return l->in_ndim;
 }
 
 int dc_model_out_shape(const dc_model *m, int64_t *shape) {
@@ -212,7 +336,7 @@ dc_status dc_model_build(dc_model *m, int ndim, const int64_t *input_shape) {
         int64_t sh[DC_MAX_DIMS];
         memcpy(sh, input_shape, (size_t)ndim * sizeof *sh);
         for (int i = 0; i < m->nlayers; i++) {
-            dc_status s = connect(m->layers[i], nd, sh);
+            dc_status s = connect1(m->layers[i], nd, sh);
             if (s) return s;
             nd = m->layers[i]->out_ndim;
             memcpy(sh, m->layers[i]->out_shape, sizeof sh);

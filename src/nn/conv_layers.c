@@ -53,7 +53,7 @@ static dc_tensor *conv_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool traini
                                  fuse ? a : DC_ACT_NONE, l->alpha);
     return (!y || fuse) ? y : dc_act_op(c, y, a, l->alpha);
 }
-static const dc_layer_ops conv_ops = {"Conv2D", "conv2d", conv_build, conv_forward, NULL};
+static const dc_layer_ops conv_ops = {"Conv2D", "conv2d", conv_build, conv_forward, NULL, NULL, 0};
 
 static dc_layer *conv_common(const dc_layer_ops *ops, const char *what, int64_t filters, int kh, int kw, int stride,
                              dc_padding pad, dc_activation act) {
@@ -108,7 +108,7 @@ static dc_tensor *convt_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool train
     if (!y || l->skip_act) return y;
     return dc_act_op(c, y, l->act, l->alpha);
 }
-static const dc_layer_ops convt_ops = {"Conv2DTranspose", "conv2d_transpose", convt_build, convt_forward, NULL};
+static const dc_layer_ops convt_ops = {"Conv2DTranspose", "conv2d_transpose", convt_build, convt_forward, NULL, NULL, 0};
 
 dc_layer *dc_conv2d_transpose_layer(int64_t filters, int kh, int kw, int stride, dc_padding pad, dc_activation act) {
     return conv_common(&convt_ops, "conv2d_transpose", filters, kh, kw, stride, pad, act);
@@ -148,8 +148,8 @@ static dc_tensor *maxpool_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool tra
 static dc_tensor *avgpool_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
     return dc_avg_pool2d(c, x, l->kernel[0], l->kernel[1], l->stride[0], l->stride[1]);
 }
-static const dc_layer_ops maxpool_ops = {"MaxPooling2D", "max_pooling2d", pool_build, maxpool_forward, NULL};
-static const dc_layer_ops avgpool_ops = {"AveragePooling2D", "average_pooling2d", pool_build, avgpool_forward, NULL};
+static const dc_layer_ops maxpool_ops = {"MaxPooling2D", "max_pooling2d", pool_build, maxpool_forward, NULL, NULL, 0};
+static const dc_layer_ops avgpool_ops = {"AveragePooling2D", "average_pooling2d", pool_build, avgpool_forward, NULL, NULL, 0};
 
 static dc_layer *pool_new(const dc_layer_ops *ops, int kh, int kw, int stride) {
     if (kh <= 0 || kw <= 0 || stride < 0)
@@ -174,7 +174,7 @@ static dc_status gap_build(dc_layer *l) {
 static dc_tensor *gap_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
     return dc_global_avg_pool2d(c, x);
 }
-static const dc_layer_ops gap_ops = {"GlobalAveragePooling2D", "global_average_pooling2d", gap_build, gap_forward, NULL};
+static const dc_layer_ops gap_ops = {"GlobalAveragePooling2D", "global_average_pooling2d", gap_build, gap_forward, NULL, NULL, 0};
 dc_layer *dc_global_avg_pool2d_layer(void) { return dc_layer_new(&gap_ops); }
 
 /* ---- UpSampling2D ---- */
@@ -189,7 +189,7 @@ static dc_status up_build(dc_layer *l) {
 static dc_tensor *up_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
     return dc_upsample2d(c, x, l->kernel[0], l->kernel[1]);
 }
-static const dc_layer_ops up_ops = {"UpSampling2D", "up_sampling2d", up_build, up_forward, NULL};
+static const dc_layer_ops up_ops = {"UpSampling2D", "up_sampling2d", up_build, up_forward, NULL, NULL, 0};
 dc_layer *dc_upsample2d_layer(int fh, int fw) {
     if (fh <= 0 || fw <= 0) return dc_error_null(DC_ERR_ARG, "up_sampling2d: factors (%d, %d) must be positive", fh, fw);
     dc_layer *l = dc_layer_new(&up_ops);
@@ -214,7 +214,7 @@ static dc_status bn_build(dc_layer *l) {
 static dc_tensor *bn_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
     return dc_batch_norm(c, x, l->param[0], l->param[1], l->param[2], l->param[3], l->momentum, l->eps, training);
 }
-static const dc_layer_ops bn_ops = {"BatchNormalization", "batch_normalization", bn_build, bn_forward, NULL};
+static const dc_layer_ops bn_ops = {"BatchNormalization", "batch_normalization", bn_build, bn_forward, NULL, NULL, 0};
 
 dc_layer *dc_batch_norm_layer(float momentum, float eps) {
     if (momentum == 0) momentum = 0.1f;

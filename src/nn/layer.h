@@ -6,7 +6,7 @@
 
 #include "../ops/ops.h"
 
-#define DC_LAYER_MAX_PARAMS 16
+#define DC_LAYER_MAX_PARAMS 24
 #define DC_LAYER_MAX_INPUTS 4
 
 typedef struct dc_param_decl {

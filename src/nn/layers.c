@@ -87,7 +87,7 @@ static dc_status input_build(dc_layer *l) {
     return DC_OK;
 }
 static dc_tensor *identity_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) { return x; }
-static const dc_layer_ops input_ops = {"InputLayer", "input", input_build, identity_forward, NULL};
+static const dc_layer_ops input_ops = {"InputLayer", "input", input_build, identity_forward, NULL, NULL, 0};
 
 dc_layer *dc_input(int ndim, const int64_t *shape) {
     int64_t n;
@@ -120,7 +120,7 @@ static dc_tensor *dense_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool train
     if (!y || l->skip_act) return y;
     return dc_act_op(c, y, l->act, l->alpha);
 }
-static const dc_layer_ops dense_ops = {"Dense", "dense", dense_build, dense_forward, NULL};
+static const dc_layer_ops dense_ops = {"Dense", "dense", dense_build, dense_forward, NULL, NULL, 0};
 
 dc_layer *dc_dense(int64_t units, dc_activation act) {
     if (units <= 0) return dc_error_null(DC_ERR_ARG, "dense: units must be positive, got %lld", (long long)units);
@@ -136,7 +136,7 @@ dc_layer *dc_dense(int64_t units, dc_activation act) {
 static dc_tensor *act_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
     return l->skip_act ? x : dc_act_op(c, x, l->act, l->alpha);
 }
-static const dc_layer_ops act_ops = {"Activation", "activation", input_build, act_forward, NULL};
+static const dc_layer_ops act_ops = {"Activation", "activation", input_build, act_forward, NULL, NULL, 0};
 
 dc_layer *dc_activation_layer(dc_activation act) {
     if ((unsigned)act >= DC_ACT_COUNT) return dc_error_null(DC_ERR_ARG, "activation: unknown activation %d", (int)act);
@@ -149,7 +149,7 @@ dc_layer *dc_activation_layer(dc_activation act) {
 static dc_tensor *dropout_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
     return dc_dropout(c, x, l->rate, training, rng);
 }
-static const dc_layer_ops dropout_ops = {"Dropout", "dropout", input_build, dropout_forward, NULL};
+static const dc_layer_ops dropout_ops = {"Dropout", "dropout", input_build, dropout_forward, NULL, NULL, 0};
 
 dc_layer *dc_dropout_layer(float rate) {
     if (!(rate >= 0 && rate < 1)) return dc_error_null(DC_ERR_ARG, "dropout: rate %g is outside [0, 1)", (double)rate);
@@ -169,6 +169,6 @@ static dc_status flatten_build(dc_layer *l) {
 static dc_tensor *flatten_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
     return dc_reshape(c, x, 2, (int64_t[]){x->shape[0], l->out_shape[0]});
 }
-static const dc_layer_ops flatten_ops = {"Flatten", "flatten", flatten_build, flatten_forward, NULL};
+static const dc_layer_ops flatten_ops = {"Flatten", "flatten", flatten_build, flatten_forward, NULL, NULL, 0};
 
 dc_layer *dc_flatten(void) { return dc_layer_new(&flatten_ops); }

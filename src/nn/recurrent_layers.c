@@ -19,7 +19,7 @@ static dc_status emb_build(dc_layer *l) {
 static dc_tensor *emb_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
     return dc_embedding(c, x, l->param[0], l->mask_zero ? 0 : -1, l->mask_zero);
 }
-static const dc_layer_ops emb_ops = {"Embedding", "embedding", emb_build, emb_forward, NULL};
+static const dc_layer_ops emb_ops = {"Embedding", "embedding", emb_build, emb_forward, NULL, NULL, 0};
 
 dc_layer *dc_embedding_layer(int64_t vocabulary, int64_t dim, bool mask_zero) {
     if (vocabulary <= 0 || dim <= 0 || vocabulary > (1 << 24))
@@ -73,9 +73,9 @@ static dc_tensor *rec_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool trainin
     return dc_last_step(c, y);
 }
 
-static const dc_layer_ops rnn_ops = {"SimpleRNN", "simple_rnn", rec_build, rec_forward, NULL};
-static const dc_layer_ops lstm_ops = {"LSTM", "lstm", rec_build, rec_forward, lstm_post_init};
-static const dc_layer_ops gru_ops = {"GRU", "gru", rec_build, rec_forward, NULL};
+static const dc_layer_ops rnn_ops = {"SimpleRNN", "simple_rnn", rec_build, rec_forward, NULL, NULL, 0};
+static const dc_layer_ops lstm_ops = {"LSTM", "lstm", rec_build, rec_forward, lstm_post_init, NULL, 0};
+static const dc_layer_ops gru_ops = {"GRU", "gru", rec_build, rec_forward, NULL, NULL, 0};
 
 static dc_layer *rec_new(const dc_layer_ops *ops, int64_t units, bool seq) {
     if (units <= 0) return dc_error_null(DC_ERR_ARG, "%s: units must be positive, got %lld", ops->base, (long long)units);

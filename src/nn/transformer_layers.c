@@ -36,7 +36,7 @@ static dc_status ln_build(dc_layer *l) {
 static dc_tensor *ln_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
     return keep_mask(dc_layer_norm(c, x, l->param[0], l->param[1], l->eps), x);
 }
-static const dc_layer_ops ln_ops = {"LayerNormalization", "layer_normalization", ln_build, ln_forward, NULL};
+static const dc_layer_ops ln_ops = {"LayerNormalization", "layer_normalization", ln_build, ln_forward, NULL, NULL, 0};
 
 dc_layer *dc_layer_norm_layer(float eps) {
     if (!(eps >= 0) || !isfinite(eps)) return dc_error_null(DC_ERR_ARG, "layer_normalization: eps %g must be >= 0", (double)eps);
@@ -83,7 +83,7 @@ static dc_tensor *pos_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool trainin
     dc_tensor *p = dc_slice(c, l->param[0], 0, 0, T);
     return keep_mask(p ? dc_add(c, x, p) : NULL, x);
 }
-static const dc_layer_ops pos_ops = {"PositionalEmbedding", "positional_embedding", pos_build, pos_forward, pos_post_init};
+static const dc_layer_ops pos_ops = {"PositionalEmbedding", "positional_embedding", pos_build, pos_forward, pos_post_init, NULL, 0};
 
 dc_layer *dc_positional_embedding_layer(int64_t max_len, bool learned) {
     if (max_len <= 0 || max_len > (1 << 24))
@@ -105,6 +105,31 @@ static dc_tensor *self_attention(dc_layer *l, dc_ctx *c, dc_tensor *x, dc_tensor
     return o ? dc_linear(c, o, w_out, b_out) : NULL;
 }
 
+/* Cross-attention: queries from x [N, Tq, D], keys and values from mem [N, Tk, D] (its padding
+ * mask applies), with the packed W_in split into W_q and W_kv as nn.MultiheadAttention does. */
+static dc_tensor *cross_attention(dc_layer *l, dc_ctx *c, dc_tensor *x, dc_tensor *mem, dc_tensor *w_in, dc_tensor *b_in,
+                                  dc_tensor *w_out, dc_tensor *b_out, bool training, dc_rng *rng) {
+    int64_t D = w_in->shape[1];
+    dc_tensor *wq = dc_slice(c, w_in, 0, 0, D), *bq = dc_slice(c, b_in, 0, 0, D);
+    dc_tensor *wkv = dc_slice(c, w_in, 0, D, 3 * D), *bkv = dc_slice(c, b_in, 0, D, 3 * D);
+    if (!wq || !bq || !wkv || !bkv) return NULL;
+    dc_tensor *q = dc_linear(c, x, wq, bq), *kv = q ? dc_linear(c, mem, wkv, bkv) : NULL;
+    dc_tensor *o = kv ? dc_attention_cross(c, q, kv, l->heads, mem->mask, false, 0, l->rate, training, rng) : NULL;
+    return o ? dc_linear(c, o, w_out, b_out) : NULL;
+}
+
+/* The second input of a layer that attends to a memory: [N, Tk, D] with x's batch and width. */
+static dc_status check_memory(const dc_layer *l) {
+    if (l->nin < 2) return DC_OK;
+    const int64_t *m = l->xin_shape[1];
+    if (l->xin_ndim[1] != 2 || m[1] != l->in_shape[1]) {
+        char b[160];
+        return dc_error(DC_ERR_SHAPE, "%s: the memory (input 1) must be (None, T, %lld) like the queries' width, got (None, %s", l->name,
+                        (long long)l->in_shape[1], dc_shape_str(l->xin_ndim[1], m, b, sizeof b) + 1);
+    }
+    return DC_OK;
+}
+
 /* Declares the attention block's four tensors with nn.MultiheadAttention's names under prefix. */
 static dc_status declare_attention(dc_layer *l, const char *prefix, int64_t D) {
     if (D % l->heads)
@@ -124,14 +149,19 @@ static dc_status declare_attention(dc_layer *l, const char *prefix, int64_t D) {
 
 static dc_status mha_build(dc_layer *l) {
     dc_status s = need_seq(l);
-    if (s) return s;
+    if (s || (s = check_memory(l))) return s;
     same_shape_out(l);
     return declare_attention(l, "", l->in_shape[1]);
 }
 static dc_tensor *mha_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
     return keep_mask(self_attention(l, c, x, l->param[0], l->param[1], l->param[2], l->param[3], training, rng), x);
 }
-static const dc_layer_ops mha_ops = {"MultiHeadAttention", "multi_head_attention", mha_build, mha_forward, NULL};
+/* One input: self-attention; two: the queries attend to the second input (cross-attention). */
+static dc_tensor *mha_forward_n(dc_layer *l, dc_ctx *c, dc_tensor **x, int n, bool training, dc_rng *rng) {
+    if (n == 1) return mha_forward(l, c, x[0], training, rng);
+    return keep_mask(cross_attention(l, c, x[0], x[1], l->param[0], l->param[1], l->param[2], l->param[3], training, rng), x[0]);
+}
+static const dc_layer_ops mha_ops = {"MultiHeadAttention", "multi_head_attention", mha_build, mha_forward, NULL, mha_forward_n, 2};
 
 static dc_status check_heads(const char *who, int heads, float dropout) {
     if (heads <= 0 || heads > 4096) return dc_error(DC_ERR_ARG, "%s: heads must be in [1, 4096], got %d", who, heads);
@@ -193,7 +223,7 @@ static dc_tensor *enc_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool trainin
     if (y) y->mask = mask;
     return y;
 }
-static const dc_layer_ops enc_ops = {"TransformerEncoderLayer", "transformer_encoder", enc_build, enc_forward, NULL};
+static const dc_layer_ops enc_ops = {"TransformerEncoderLayer", "transformer_encoder", enc_build, enc_forward, NULL, NULL, 0};
 
 dc_layer *dc_transformer_encoder_layer(int heads, int64_t ff_units, float dropout, dc_activation act, bool pre_norm, bool causal) {
     if (check_heads("transformer_encoder", heads, dropout)) return NULL;
@@ -211,6 +241,73 @@ dc_layer *dc_transformer_encoder_layer(int heads, int64_t ff_units, float dropou
     l->pre_norm = pre_norm;
     l->causal = causal;
     l->eps = 1e-5f;
+    return l;
+}
+
+/* ---- Transformer decoder layer ---- */
+enum { D_SWIN, D_SBIN, D_SWOUT, D_SBOUT, D_CWIN, D_CBIN, D_CWOUT, D_CBOUT, D_W1, D_B1, D_W2, D_B2, D_N1W, D_N1B, D_N2W, D_N2B, D_N3W, D_N3B };
+
+static dc_status dec_build(dc_layer *l) {
+    dc_status s = need_seq(l);
+    if (s) return s;
+    if (l->nin != 2)
+        return dc_error(DC_ERR_ARG, "%s: a decoder layer takes two inputs, the target sequence and the encoder's output (memory); "
+                        "wire it with dc_model_apply", l->name);
+    if ((s = check_memory(l))) return s;
+    same_shape_out(l);
+    int64_t D = l->in_shape[1], F = l->ff_units;
+    if ((s = declare_attention(l, "self_attn.", D)) || (s = declare_attention(l, "multihead_attn.", D))) return s;
+    float a1 = 1.0f / sqrtf((float)D), a2 = 1.0f / sqrtf((float)F);
+    if (!s) s = dc_layer_declare(l, "linear1.weight", 2, (int64_t[]){F, D}, DC_INIT_UNIFORM, a1);
+    if (!s) s = dc_layer_declare(l, "linear1.bias", 1, &F, DC_INIT_UNIFORM, a1);
+    if (!s) s = dc_layer_declare(l, "linear2.weight", 2, (int64_t[]){D, F}, DC_INIT_UNIFORM, a2);
+    if (!s) s = dc_layer_declare(l, "linear2.bias", 1, &D, DC_INIT_UNIFORM, a2);
+    static const char *const norms[6] = {"norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias", "norm3.weight", "norm3.bias"};
+    for (int i = 0; i < 6 && !s; i++) s = dc_layer_declare(l, norms[i], 1, &D, i % 2 ? DC_INIT_ZEROS : DC_INIT_ONES, 0);
+    return s;
+}
+
+/* x + dropout(sub-layer(x)), normalised after (post-norm) or before the sub-layer (pre-norm);
+ * which = 0 self-attention, 1 cross-attention, 2 feed-forward. */
+static dc_tensor *dec_block(dc_layer *l, dc_ctx *c, dc_tensor *x, dc_tensor *mem, int which, bool training, dc_rng *rng) {
+    dc_tensor **p = l->param;
+    dc_tensor *nw = p[D_N1W + 2 * which], *nb = p[D_N1B + 2 * which];
+    const uint8_t *mask = x->mask;
+    dc_tensor *a = l->pre_norm ? dc_layer_norm(c, x, nw, nb, l->eps) : x;
+    if (!a) return NULL;
+    a->mask = mask;
+    if (which == 0) {
+        a = self_attention(l, c, a, p[D_SWIN], p[D_SBIN], p[D_SWOUT], p[D_SBOUT], training, rng);
+    } else if (which == 1) {
+        a = cross_attention(l, c, a, mem, p[D_CWIN], p[D_CBIN], p[D_CWOUT], p[D_CBOUT], training, rng);
+    } else {
+        a = dc_linear(c, a, p[D_W1], p[D_B1]);
+        a = a ? dc_activate(c, a, l->act, 0) : NULL;
+        a = a ? dc_dropout(c, a, l->rate, training, rng) : NULL;
+        a = a ? dc_linear(c, a, p[D_W2], p[D_B2]) : NULL;
+    }
+    a = a ? dc_dropout(c, a, l->rate, training, rng) : NULL;
+    dc_tensor *h = a ? dc_add(c, x, a) : NULL;
+    if (h && !l->pre_norm) h = dc_layer_norm(c, h, nw, nb, l->eps);
+    if (h) h->mask = mask;
+    return h;
+}
+
+static dc_tensor *dec_forward_n(dc_layer *l, dc_ctx *c, dc_tensor **x, int n, bool training, dc_rng *rng) {
+    if (n != 2) return dc_error_null(DC_ERR_ARG, "%s: needs the target sequence and the memory, got %d input", l->name, n);
+    dc_tensor *h = x[0];
+    for (int which = 0; which < 3 && h; which++) h = dec_block(l, c, h, x[1], which, training, rng);
+    return h;
+}
+static dc_tensor *dec_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
+    return dec_forward_n(l, c, &x, 1, training, rng);
+}
+static const dc_layer_ops dec_ops = {"TransformerDecoderLayer", "transformer_decoder", dec_build, dec_forward, NULL, dec_forward_n, 2};
+
+dc_layer *dc_transformer_decoder_layer(int heads, int64_t ff_units, float dropout, dc_activation act, bool pre_norm) {
+    dc_layer *l = dc_transformer_encoder_layer(heads, ff_units, dropout, act, pre_norm, true);
+    if (!l) return dc_error_prefix("transformer_decoder"), NULL;
+    l->ops = &dec_ops;
     return l;
 }
 
@@ -236,6 +333,6 @@ static dc_tensor *gap1_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool traini
     dc_tensor *y = dc_mul(c, x, w);
     return y ? dc_sum_axis(c, y, 1, false) : NULL;
 }
-static const dc_layer_ops gap1_ops = {"GlobalAveragePooling1D", "global_average_pooling1d", gap1_build, gap1_forward, NULL};
+static const dc_layer_ops gap1_ops = {"GlobalAveragePooling1D", "global_average_pooling1d", gap1_build, gap1_forward, NULL, NULL, 0};
 
 dc_layer *dc_global_avg_pool1d_layer(void) { return dc_layer_new(&gap1_ops); }

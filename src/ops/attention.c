@@ -107,10 +107,17 @@ static void att_block(const att_geom *a, int64_t bh, int64_t i0, int64_t i1, con
     dc_k_gemm(false, false, rows, dv, Tk, 1, P, Tk, v, L->ldv, 0, Y + b * L->yb + h * L->yh + i0 * L->ldy, L->ldy);
 }
 
+/* Where q, k and v come from: inputs src[0..3) of the node (the same tensor may serve several,
+ * as the packed projections do), starting at column off[] of each row. */
+typedef struct att_src {
+    int src[3];
+    int64_t off[3];
+} att_src;
+
 typedef struct att_saved {
     att_geom g;
-    float *P;    /* [B, H, Tq, Tk] probabilities before dropout */
-    bool packed; /* one input qkv [B, T, 3 D] rather than q, k, v */
+    float *P;  /* [B, H, Tq, Tk] probabilities before dropout */
+    att_src w; /* which inputs q, k, v are */
 } att_saved;
 
 static void att_backward(dc_ctx *c, dc_node *n) {
@@ -118,17 +125,16 @@ static void att_backward(dc_ctx *c, dc_node *n) {
     const att_geom *a = &s->g;
     const att_layout *L = &a->L;
     const int64_t BH = a->B * a->H, Tq = a->Tq, Tk = a->Tk, d = a->d, dv = a->dv;
-    const float *Q, *K, *V;
-    float *gq, *gk, *gv;
-    if (s->packed) { /* q, k, v are the three column blocks of one tensor */
-        int64_t D = a->H * d;
-        float *g = dc_grad_buf(c, n->in[0]);
-        Q = n->in[0]->data, K = Q + D, V = Q + 2 * D;
-        gq = g, gk = g ? g + D : NULL, gv = g ? g + 2 * D : NULL;
-    } else {
-        Q = n->in[0]->data, K = n->in[1]->data, V = n->in[2]->data;
-        gq = dc_grad_buf(c, n->in[0]), gk = dc_grad_buf(c, n->in[1]), gv = dc_grad_buf(c, n->in[2]);
+    const float *X[3];
+    float *G[3];
+    for (int i = 0; i < 3; i++) { /* q, k, v, and where their gradients accumulate */
+        dc_tensor *t = n->in[s->w.src[i]];
+        float *g = dc_grad_buf(c, t);
+        X[i] = t->data + s->w.off[i];
+        G[i] = g ? g + s->w.off[i] : NULL;
     }
+    const float *Q = X[0], *K = X[1], *V = X[2];
+    float *gq = G[0], *gk = G[1], *gv = G[2];
     const float *gy = n->out->grad->data;
     int T = dc_max_threads();
     bool par = BH >= T && T > 1;
@@ -182,9 +188,9 @@ static void att_backward(dc_ctx *c, dc_node *n) {
 
 /* The work of both entry points: geometry *g (layout and sizes set) on Q, K, V into y, recording
  * the node over the nin inputs in. */
-static dc_tensor *att_run(dc_ctx *c, const att_geom *g, dc_tensor *y, dc_tensor **in, int nin, const float *Q, const float *K,
-                         const float *V, const uint8_t *key_mask, bool causal, float scale, float dropout, bool training,
-                         dc_rng *rng, bool packed) {
+static dc_tensor *att_run(dc_ctx *c, const att_geom *g, dc_tensor *y, dc_tensor **in, int nin, const att_src *w,
+                         const uint8_t *key_mask, bool causal, float scale, float dropout, bool training, dc_rng *rng) {
+    const float *Q = in[w->src[0]]->data + w->off[0], *K = in[w->src[1]]->data + w->off[1], *V = in[w->src[2]]->data + w->off[2];
     att_geom a = *g;
     bool drop = training && dropout > 0;
     a.scale = scale;
@@ -226,7 +232,7 @@ static dc_tensor *att_run(dc_ctx *c, const att_geom *g, dc_tensor *y, dc_tensor 
         dc_node *n = dc_record(c, "attention", att_backward, y, nin, in);
         if (!n) return NULL;
         s->g = a;
-        s->packed = packed;
+        s->w = *w;
         n->saved = s;
     }
     return y;
@@ -264,7 +270,8 @@ dc_tensor *dc_attention(dc_ctx *c, dc_tensor *q, dc_tensor *k, dc_tensor *v, con
                   qs[0], qs[1], qs[2], ks[2], qs[3], vs[3], 0, 0, 1, 0};
     dc_tensor *y = dc_out(c, 4, (int64_t[]){a.B, a.H, a.Tq, a.dv});
     dc_tensor *in3[3] = {q, k, v};
-    return y ? att_run(c, &a, y, in3, 3, q->data, k->data, v->data, key_mask, causal, scale, dropout, training, rng, false) : NULL;
+    const att_src w = {{0, 1, 2}, {0, 0, 0}};
+    return y ? att_run(c, &a, y, in3, 3, &w, key_mask, causal, scale, dropout, training, rng) : NULL;
 }
 
 dc_tensor *dc_attention_packed(dc_ctx *c, dc_tensor *qkv, int heads, const uint8_t *key_mask, bool causal, float scale,
@@ -280,6 +287,52 @@ dc_tensor *dc_attention_packed(dc_ctx *c, dc_tensor *qkv, int heads, const uint8
     const int64_t B = qkv->shape[0], T = qkv->shape[1], D = qkv->shape[2] / 3, H = heads, dh = D / H;
     att_geom a = {{T * 3 * D, dh, 3 * D, T * 3 * D, dh, 3 * D, T * 3 * D, dh, 3 * D, T * D, dh, D}, B, H, T, T, dh, dh, 0, 0, 1, 0};
     dc_tensor *y = dc_out(c, 3, (int64_t[]){B, T, D});
-    const float *Q = qkv->data;
-    return y ? att_run(c, &a, y, &qkv, 1, Q, Q + D, Q + 2 * D, key_mask, causal, scale, dropout, training, rng, true) : NULL;
+    const att_src w = {{0, 0, 0}, {0, D, 2 * D}};
+    return y ? att_run(c, &a, y, &qkv, 1, &w, key_mask, causal, scale, dropout, training, rng) : NULL;
+}
+
+/* q [B, Tq, D], k and v [B, Tk, *] from column off[] of their rows, each D = H dh wide with the
+ * heads side by side; y [B, Tq, D]. */
+static dc_tensor *att_merged(dc_ctx *c, dc_tensor **in, int nin, const att_src *w, int heads, const uint8_t *key_mask,
+                             bool causal, float scale, float dropout, bool training, dc_rng *rng) {
+    dc_tensor *q = in[w->src[0]], *k = in[w->src[1]];
+    const int64_t B = q->shape[0], Tq = q->shape[1], Tk = k->shape[1], D = q->shape[2];
+    const int64_t lq = q->shape[2], lk = k->shape[2], lv = in[w->src[2]]->shape[2], H = heads, dh = D / H;
+    att_geom a = {{Tq * lq, dh, lq, Tk * lk, dh, lk, Tk * lv, dh, lv, Tq * D, dh, D}, B, H, Tq, Tk, dh, dh, 0, 0, 1, 0};
+    dc_tensor *y = dc_out(c, 3, (int64_t[]){B, Tq, D});
+    return y ? att_run(c, &a, y, in, nin, w, key_mask, causal, scale, dropout, training, rng) : NULL;
+}
+
+static dc_status att_args(const char *who, float dropout, bool training, dc_rng *rng) {
+    if (!(dropout >= 0 && dropout < 1)) return dc_error(DC_ERR_ARG, "%s: dropout %g is outside [0, 1)", who, (double)dropout);
+    if (training && dropout > 0 && !rng) return dc_error(DC_ERR_ARG, "%s: dropout in training needs an rng", who);
+    return DC_OK;
+}
+
+dc_tensor *dc_attention_heads(dc_ctx *c, dc_tensor *q, dc_tensor *k, dc_tensor *v, int heads, const uint8_t *key_mask, bool causal,
+                              float scale, float dropout, bool training, dc_rng *rng) {
+    DC_CHECK_ARGS(c, "attention", q, k, v);
+    if (q->ndim != 3 || k->ndim != 3 || v->ndim != 3 || heads <= 0 || q->shape[2] % heads || q->shape[2] != k->shape[2] ||
+        q->shape[2] != v->shape[2] || q->shape[0] != k->shape[0] || q->shape[0] != v->shape[0] || k->shape[1] != v->shape[1])
+        return dc_error_null(DC_ERR_SHAPE, "attention: q [B, Tq, D], k and v [B, Tk, D] with D a multiple of %d heads expected, "
+                             "got q %s, k %s, v %s", heads, dc_tshape(q, 0), dc_tshape(k, 1), dc_tshape(v, 2));
+    if (att_args("attention", dropout, training, rng)) return NULL;
+    if (!(q = dc_contig(c, q)) || !(k = dc_contig(c, k)) || !(v = dc_contig(c, v))) return NULL;
+    dc_tensor *in[3] = {q, k, v};
+    const att_src w = {{0, 1, 2}, {0, 0, 0}};
+    return att_merged(c, in, 3, &w, heads, key_mask, causal, scale, dropout, training, rng);
+}
+
+dc_tensor *dc_attention_cross(dc_ctx *c, dc_tensor *q, dc_tensor *kv, int heads, const uint8_t *key_mask, bool causal, float scale,
+                              float dropout, bool training, dc_rng *rng) {
+    DC_CHECK_ARGS(c, "attention", q, kv);
+    if (q->ndim != 3 || kv->ndim != 3 || heads <= 0 || q->shape[2] % heads || kv->shape[2] != 2 * q->shape[2] ||
+        q->shape[0] != kv->shape[0])
+        return dc_error_null(DC_ERR_SHAPE, "attention: q [B, Tq, D] and packed kv [B, Tk, 2 D] with D a multiple of %d heads "
+                             "expected, got q %s, kv %s", heads, dc_tshape(q, 0), dc_tshape(kv, 1));
+    if (att_args("attention", dropout, training, rng)) return NULL;
+    if (!(q = dc_contig(c, q)) || !(kv = dc_contig(c, kv))) return NULL;
+    dc_tensor *in[2] = {q, kv};
+    const att_src w = {{0, 1, 1}, {0, 0, q->shape[2]}};
+    return att_merged(c, in, 2, &w, heads, key_mask, causal, scale, dropout, training, rng);
 }
