@@ -478,7 +478,8 @@ dc_layer *dc_bert_embeddings_layer(int64_t vocab, int64_t hidden, int64_t max_po
  *   a = LayerNorm(x + dropout(attention(x) W_o^T + b_o))       attention.output.{dense,LayerNorm}
  *   y = LayerNorm(a + dropout(GELU(a W_i^T + b_i) W_2^T + b_2)) intermediate.dense, output.{dense,LayerNorm}
  * attention: separate projections attention.self.{query,key,value}.{weight [D, D], bias [D]},
- * softmax(q k^T / sqrt(D / heads)) v per head, padded keys (the embeddings' mask) skipped; GELU
+ * softmax(q k^T / sqrt(D / heads)) v per head (dc_attention_heads), padded keys (the embeddings'
+ * mask) skipped; GELU
  * exact (erf). dropout applies to the attention weights and both sub-layer outputs in training.
  * Errors: DC_ERR_ARG for heads outside [1, 4096], intermediate <= 0, eps <= 0, dropout outside
  * [0, 1); DC_ERR_SHAPE naming the layer and both numbers when heads do not divide D. */
@@ -488,7 +489,7 @@ dc_layer *dc_bert_layer(int heads, int64_t intermediate, float eps, float dropou
 dc_layer *dc_bert_pooler_layer(void);
 typedef struct dc_model dc_model; /* section 7 */
 /* Options of dc_bert_load (dc_bert_defaults: heads 0, seq_len 0, with_pooler true, eps 1e-12,
- * dropout 0). */
+ * dropout 0, token_types false). */
 typedef struct dc_bert_opts {
     int heads;        /* attention heads, which a checkpoint's shapes do not tell (config.json's
                          num_attention_heads); 0: the file's "num_attention_heads" metadata, else
@@ -497,6 +498,8 @@ typedef struct dc_bert_opts {
     bool with_pooler; /* end with "pooler" (output [N, hidden]); else the last hidden state [N, T, hidden] */
     float eps;        /* LayerNorm epsilon, 0: 1e-12 (BERT's) */
     float dropout;    /* hidden and attention dropout in training (BERT trains with 0.1) */
+    bool token_types; /* a graph model with two inputs, "input_ids" and "token_type_ids" (both
+                         [N, seq_len], for dc_model_predict_n/fit_n), instead of token ids alone */
 } dc_bert_opts;
 dc_bert_opts dc_bert_defaults(void);
 /* A Sequential BERT encoder built from a safetensors checkpoint and loaded with its weights:
@@ -506,7 +509,8 @@ dc_bert_opts dc_bert_defaults(void);
  * dense.weight; names may carry the "bert." prefix of BertForPreTraining/...Classification
  * checkpoints, LayerNorms may be named gamma/beta (checkpoints converted from TensorFlow), and
  * other tensors (cls.*, position_ids) are ignored. The model's input is token
- * ids [N, seq_len] with segment 0 everywhere (dc_bert_forward takes segment ids). NULL on error,
+ * ids [N, seq_len] with segment 0 everywhere, or with opts->token_types the ids and the segment
+ * ids as two inputs (dc_bert_forward takes segment ids either way). NULL on error,
  * with nothing left allocated: DC_ERR_FORMAT naming the file and tensor for a missing one,
  * DC_ERR_SHAPE naming the tensor, both shapes and the layer for a shape that does not fit (and
  * the layers' own errors: heads that do not divide hidden, seq_len > max_positions),

@@ -164,6 +164,57 @@ static void test_predict(const golden *g) {
     dc_tensor_free(wp);
 }
 
+/* Two inputs, ids and segment ids, in a graph model: every sentence, the pair included, through
+ * dc_model_predict_n; once from dc_bert_load(token_types), once wired by hand with
+ * dc_model_input/dc_model_apply and loaded with dc_model_load_weights (the names are the file's). */
+static void test_graph(const golden *g) {
+    const dc_tensor *x[2] = {g->ids, g->types};
+    dc_bert_opts o = dc_bert_defaults();
+    o.seq_len = g->T;
+    o.token_types = true;
+    dc_model *m = dc_bert_load(DIR "model.safetensors", &o);
+    CHECK(m != NULL && dc_model_num_inputs(m) == 2);
+    dc_tensor *y = m ? dc_model_predict_n(m, 2, x, 3) : NULL;
+    CHECK(y != NULL);
+    check_close("graph (dc_bert_load): pooler_output", y, g->pooled, &worst_pooled);
+    dc_tensor_free(y);
+    dc_model_free(m);
+
+    int64_t T = g->T;
+    m = dc_sequential();
+    int ids = dc_model_input(m, "input_ids", 1, &T), types = dc_model_input(m, "token_type_ids", 1, &T);
+    dc_layer *l = dc_bert_embeddings_layer(51, 32, 64, 2, 1e-12f, 0);
+    dc_layer_set_name(l, "embeddings");
+    int node = dc_model_apply(m, l, 2, (int[]){ids, types});
+    CHECK(node >= 0);
+    for (int i = 0; i < 2; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "encoder.layer.%d", i);
+        l = dc_bert_layer(4, 64, 1e-12f, 0);
+        dc_layer_set_name(l, name);
+        node = dc_model_apply(m, l, 1, &node);
+    }
+    l = dc_bert_pooler_layer();
+    dc_layer_set_name(l, "pooler");
+    CHECK(dc_model_apply(m, l, 1, &node) >= 0);
+    CHECK(dc_model_build(m, 0, NULL) == DC_OK);
+    CHECK(dc_model_load_weights(m, DIR "model.safetensors", false) == DC_OK);
+    y = dc_model_predict_n(m, 2, x, 4);
+    CHECK(y != NULL);
+    check_close("graph (by hand): pooler_output", y, g->pooled, &worst_pooled);
+    dc_tensor_free(y);
+    /* a third input is more than the embeddings take */
+    CHECK(dc_model_apply(m, dc_bert_embeddings_layer(51, 32, 64, 2, 1e-12f, 0), 3, (int[]){ids, types, ids}) < 0);
+    dc_model_free(m);
+    m = dc_sequential();
+    ids = dc_model_input(m, "input_ids", 1, &T);
+    types = dc_model_input(m, "token_type_ids", 1, (int64_t[]){T + 1});
+    dc_clear_error();
+    CHECK(dc_model_apply(m, dc_bert_embeddings_layer(51, 32, 64, 2, 1e-12f, 0), 2, (int[]){ids, types}) < 0);
+    CHECK(strstr(dc_last_error(), "17 steps") && strstr(dc_last_error(), "16"));
+    dc_model_free(m);
+}
+
 /* Writes the checkpoint's tensors under prefix + name (LayerNorm.weight/bias renamed
  * LayerNorm.gamma/beta if tf, as in checkpoints converted from TensorFlow), `bad` (if not NULL)
  * replaced by a tensor with one row fewer, with heads_meta (if not NULL) as the
@@ -287,6 +338,7 @@ int main(void) {
         test_tokens(&g);
         test_forward(&g);
         test_predict(&g);
+        test_graph(&g);
         test_errors(&g);
     }
     golden_close(&g);

@@ -165,25 +165,15 @@ static dc_status bl_build(dc_layer *l) {
     return s;
 }
 
-/* x W^T + b [N, T, D] as heads [N, H, T, D/H] (a view). */
-static dc_tensor *heads_of(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int heads) {
-    dc_tensor *y = dc_linear(c, x, w, b);
-    int64_t N = x->shape[0], T = x->shape[1], D = w->shape[0];
-    y = y ? dc_reshape(c, y, 4, (int64_t[]){N, T, heads, D / heads}) : NULL;
-    return y ? dc_permute(c, y, (int[]){0, 2, 1, 3}) : NULL;
-}
-
 static dc_tensor *bl_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
     dc_tensor **p = l->param;
     const uint8_t *mask = x->mask;
-    int64_t N = x->shape[0], T = x->shape[1], D = x->shape[2];
-    /* self-attention: softmax(q k^T / sqrt(d) + padding) v per head, heads merged, projected */
-    dc_tensor *q = heads_of(c, x, p[BL_Q], p[BL_QB], l->heads);
-    dc_tensor *k = q ? heads_of(c, x, p[BL_K], p[BL_KB], l->heads) : NULL;
-    dc_tensor *v = k ? heads_of(c, x, p[BL_V], p[BL_VB], l->heads) : NULL;
-    dc_tensor *a = v ? dc_attention(c, q, k, v, mask, false, 0, l->rate, training, rng) : NULL; /* [N, H, T, d] */
-    a = a ? dc_permute(c, a, (int[]){0, 2, 1, 3}) : NULL;
-    a = a ? dc_reshape(c, a, 3, (int64_t[]){N, T, D}) : NULL;
+    /* self-attention: softmax(q k^T / sqrt(d) + padding) v per head, the heads side by side in
+     * [N, T, D] as the projections make them, then the output projection */
+    dc_tensor *q = dc_linear(c, x, p[BL_Q], p[BL_QB]);
+    dc_tensor *k = q ? dc_linear(c, x, p[BL_K], p[BL_KB]) : NULL;
+    dc_tensor *v = k ? dc_linear(c, x, p[BL_V], p[BL_VB]) : NULL;
+    dc_tensor *a = v ? dc_attention_heads(c, q, k, v, l->heads, mask, false, 0, l->rate, training, rng) : NULL;
     a = a ? dc_linear(c, a, p[BL_AO], p[BL_AOB]) : NULL;
     a = a ? dc_dropout(c, a, l->rate, training, rng) : NULL;
     dc_tensor *h = a ? dc_layer_norm(c, dc_add(c, a, x), p[BL_LN1W], p[BL_LN1B], l->eps) : NULL;
@@ -358,8 +348,22 @@ static dc_status bert_build(dc_model *m, const dc_safetensors *st, const char *p
     int64_t T = o->seq_len ? o->seq_len : P;
     if (T < 0) return dc_error(DC_ERR_ARG, "%s: seq_len %lld must be positive (0: the %lld positions)", path, (long long)T, (long long)P);
     float eps = o->eps > 0 ? o->eps : 1e-12f;
-    if ((s = dc_model_add(m, dc_input(1, &T)))) return s;
-    if ((s = add_named(m, dc_bert_embeddings_layer(word[0], H, P, type[0], eps, o->dropout), "embeddings"))) return s;
+    dc_layer *emb = dc_bert_embeddings_layer(word[0], H, P, type[0], eps, o->dropout);
+    if (o->token_types) { /* a graph: input_ids and token_type_ids into the embeddings */
+        int ids = dc_model_input(m, "input_ids", 1, &T);
+        int types = ids < 0 ? -1 : dc_model_input(m, "token_type_ids", 1, &T);
+        if (types < 0 || !emb || (s = dc_layer_set_name(emb, "embeddings"))) {
+            dc_layer_free(emb);
+            return dc_last_status() ? dc_last_status() : DC_ERR_NOMEM;
+        }
+        if (dc_model_apply(m, emb, 2, (int[]){ids, types}) < 0) return dc_last_status();
+    } else {
+        if ((s = dc_model_add(m, dc_input(1, &T)))) {
+            dc_layer_free(emb);
+            return s;
+        }
+        if ((s = add_named(m, emb, "embeddings"))) return s;
+    }
     for (int i = 0; i < layers; i++) {
         snprintf(name, sizeof name, "encoder.layer.%d", i);
         if ((s = add_named(m, dc_bert_layer(heads, inter[0], eps, o->dropout), name))) return s;
@@ -391,7 +395,8 @@ dc_tensor *dc_bert_forward(dc_model *m, dc_ctx *c, dc_tensor *ids, dc_tensor *to
     if (hidden) *hidden = NULL;
     if (!m || !c || !ids) return dc_error_null(DC_ERR_ARG, "dc_bert_forward: model, context or ids is NULL");
     if (!m->built) return dc_error_null(DC_ERR_STATE, "dc_bert_forward: the model is not built");
-    int first = m->has_input ? 1 : 0;
+    int first = 0;
+    while (first < m->nlayers && strcmp(m->layers[first]->ops->type, "InputLayer") == 0) first++;
     if (m->nlayers <= first || strcmp(m->layers[first]->ops->type, "BertEmbeddings") != 0)
         return dc_error_null(DC_ERR_ARG, "dc_bert_forward: the model does not start with a BertEmbeddings layer");
     dc_tensor *in[2] = {ids, token_type_ids}, *x = NULL, *h = NULL;
