@@ -215,6 +215,34 @@ static void test_graph(const golden *g) {
     dc_model_free(m);
 }
 
+/* Training runs: the two-input model with BERT's dropout 0.1, its pooled vectors fitted to
+ * targets (MSE) for a few epochs; the loss falls and stays finite. */
+static void test_fit(const golden *g) {
+    dc_bert_opts o = dc_bert_defaults();
+    o.seq_len = g->T;
+    o.dropout = 0.1f;
+    o.token_types = true;
+    dc_model *m = dc_bert_load(DIR "model.safetensors", &o);
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK(dc_model_compile(m, dc_adam(1e-3f, 0.9f, 0.999f, 1e-8f), DC_LOSS_MSE, NULL, 0) == DC_OK);
+    dc_tensor *y = dc_tensor_new(2, (int64_t[]){4, 32});
+    for (int64_t i = 0; i < 4 * 32; i++) dc_tensor_data(y)[i] = i % 3 ? 0.5f : -0.5f;
+    dc_fit_opts fo = dc_fit_defaults();
+    fo.epochs = 8;
+    fo.batch_size = 2;
+    fo.verbose = 0;
+    dc_history *h = NULL;
+    const dc_tensor *x[2] = {g->ids, g->types};
+    CHECK(dc_model_fit_n(m, 2, x, y, &fo, &h) == DC_OK);
+    const double *loss = h ? dc_history_get(h, "loss") : NULL;
+    CHECK(loss && isfinite(loss[7]) && loss[7] < loss[0]);
+    if (loss) printf("training loss: %.4f -> %.4f\n", loss[0], loss[7]);
+    dc_history_free(h);
+    dc_tensor_free(y);
+    dc_model_free(m);
+}
+
 /* Writes the checkpoint's tensors under prefix + name (LayerNorm.weight/bias renamed
  * LayerNorm.gamma/beta if tf, as in checkpoints converted from TensorFlow), `bad` (if not NULL)
  * replaced by a tensor with one row fewer, with heads_meta (if not NULL) as the
@@ -339,6 +367,7 @@ int main(void) {
         test_forward(&g);
         test_predict(&g);
         test_graph(&g);
+        test_fit(&g);
         test_errors(&g);
     }
     golden_close(&g);

@@ -53,15 +53,15 @@ static dc_status emb_build(dc_layer *l) {
     return s;
 }
 
-/* Ids must be whole numbers in [0, size): the message names the layer, the id and the size. */
-static dc_status check_ids(const dc_layer *l, const dc_tensor *ids, int64_t size, const char *what) {
+/* Ids must be whole numbers in [0, size): the message names the layer, the id, its place and
+ * the size (of what_size). */
+static dc_status check_ids(const dc_layer *l, const dc_tensor *ids, int64_t size, const char *what, const char *what_size) {
     int64_t T = ids->shape[1];
     for (int64_t r = 0; r < ids->numel; r++) {
         float v = ids->data[r];
         if (!(v >= 0 && v < (float)size) || v != floorf(v))
             return dc_error(DC_ERR_ARG, "%s: %s %g at [%lld, %lld] is outside [0, %lld) (%s)", l->name, what, (double)v,
-                            (long long)(r / T), (long long)(r % T), (long long)size,
-                            strcmp(what, "token id") == 0 ? "the vocabulary size" : "the token type vocabulary size");
+                            (long long)(r / T), (long long)(r % T), (long long)size, what_size);
     }
     return DC_OK;
 }
@@ -80,7 +80,8 @@ static dc_tensor *emb_forward_n(dc_layer *l, dc_ctx *c, dc_tensor **x, int n, bo
         return dc_error_null(DC_ERR_SHAPE, "%s: a sequence of %lld tokens is longer than its table of %lld positions", l->name,
                              (long long)T, (long long)P);
     if (!(ids = dc_contig(c, ids)) || (types && !(types = dc_contig(c, types)))) return NULL;
-    if (check_ids(l, ids, EMB_VOCAB(l), "token id") || (types && check_ids(l, types, EMB_TYPES(l), "token type id")))
+    if (check_ids(l, ids, EMB_VOCAB(l), "token id", "the vocabulary size") ||
+        (types && check_ids(l, types, EMB_TYPES(l), "token type id", "the token type vocabulary size")))
         return NULL;
     /* [PAD] is id 0 in BERT's vocabularies: its row gets no gradient (padding_idx=0) and its
      * steps are masked out of the attention */
