@@ -371,6 +371,10 @@ dc_layer *dc_activation_layer(dc_activation act);
 dc_layer *dc_dropout_layer(float rate);
 /* Flattens [N, d1, d2, ...] to [N, d1*d2*...]. */
 dc_layer *dc_flatten(void);
+/* Merging the branches of a graph model (dc_model_apply with 2 to 4 inputs): Add sums inputs of
+ * one shape; Concatenate joins them along the last axis (the other axes equal). */
+dc_layer *dc_add_layer(void);
+dc_layer *dc_concatenate_layer(void);
 
 /* Padding of convolution layers: VALID = none; SAME = output size ceil(input / stride), the
  * extra row/column going to the bottom/right as in Keras/TensorFlow. */

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #define ARCH_FORMAT "deepc.sequential"
-#define ARCH_VERSION 1
+#define ARCH_VERSION 2 /* 2: graph models (layers list their inputs); sequential files stay version 1 */
 #define CKPT_VERSION 1
 #define KEY_MODEL "deepc.model"
 #define KEY_CKPT "deepc.checkpoint"
@@ -37,11 +37,15 @@ static void add_shape(cJSON *o, const char *key, const int64_t *v, int n) {
 
 static bool is(const dc_layer *l, const char *type) { return strcmp(l->ops->type, type) == 0; }
 
-static cJSON *layer_json(const dc_layer *l) {
+static cJSON *layer_json(const dc_model *m, const dc_layer *l) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "class", l->ops->type);
     cJSON_AddStringToObject(o, "name", l->name);
+    if (m->graph && l->nin > 0) { /* the layers feeding it, by name */
+        cJSON *a = cJSON_AddArrayToObject(o, "inputs");
+        for (int i = 0; a && i < l->nin; i++) cJSON_AddItemToArray(a, cJSON_CreateString(m->layers[l->inputs[i]]->name));
+    }
     if (is(l, "InputLayer")) {
         add_shape(o, "shape", l->in_shape, l->in_ndim);
     } else if (is(l, "Dense")) {
@@ -85,11 +89,11 @@ static cJSON *layer_json(const dc_layer *l) {
     } else if (is(l, "PositionalEmbedding")) {
         cJSON_AddNumberToObject(o, "max_len", (double)l->units);
         cJSON_AddBoolToObject(o, "learned", l->learned);
-    } else if (is(l, "MultiHeadAttention") || is(l, "TransformerEncoderLayer")) {
+    } else if (is(l, "MultiHeadAttention") || is(l, "TransformerEncoderLayer") || is(l, "TransformerDecoderLayer")) {
         cJSON_AddNumberToObject(o, "heads", l->heads);
         cJSON_AddBoolToObject(o, "causal", l->causal);
         cJSON_AddNumberToObject(o, "dropout", l->rate);
-        if (is(l, "TransformerEncoderLayer")) {
+        if (!is(l, "MultiHeadAttention")) {
             cJSON_AddNumberToObject(o, "ff_units", (double)l->ff_units);
             cJSON_AddStringToObject(o, "activation", dc_activation_name(l->act));
             cJSON_AddBoolToObject(o, "pre_norm", l->pre_norm);
@@ -157,11 +161,12 @@ char *dc_model_arch_json(const dc_model *m) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return print_json(NULL);
     cJSON_AddStringToObject(root, "format", ARCH_FORMAT);
-    cJSON_AddNumberToObject(root, "version", ARCH_VERSION);
+    cJSON_AddNumberToObject(root, "version", m->graph ? 2 : 1);
+    if (m->graph) cJSON_AddBoolToObject(root, "graph", true);
     add_shape(root, "input_shape", m->in_shape, m->in_ndim);
     add_u64(root, "seed", m->seed);
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
-    for (int i = 0; layers && i < m->nlayers; i++) cJSON_AddItemToArray(layers, layer_json(m->layers[i]));
+    for (int i = 0; layers && i < m->nlayers; i++) cJSON_AddItemToArray(layers, layer_json(m, m->layers[i]));
     if (m->compiled) {
         cJSON *c = cJSON_AddObjectToObject(root, "compile");
         if (c) {
@@ -405,6 +410,10 @@ static dc_layer *layer_from_json(const where *w, const cJSON *o) {
         l = dc_dropout_layer((float)rate);
     } else if (strcmp(cls, "Flatten") == 0) {
         l = dc_flatten();
+    } else if (strcmp(cls, "Add") == 0) {
+        l = dc_add_layer();
+    } else if (strcmp(cls, "Concatenate") == 0) {
+        l = dc_concatenate_layer();
     } else if (strcmp(cls, "Conv2D") == 0 || strcmp(cls, "Conv2DTranspose") == 0) {
         const char *pad = NULL;
         if (get_int(w, o, "filters", 1, MAX_UNITS, 0, true, &units) || get_pair(w, o, "kernel_size", k) ||
@@ -458,7 +467,8 @@ static dc_layer *layer_from_json(const where *w, const cJSON *o) {
         int64_t len;
         if (get_int(w, o, "max_len", 1, 1 << 24, 0, true, &len) || get_bool(w, o, "learned", true, &flag)) return NULL;
         l = dc_positional_embedding_layer(len, flag);
-    } else if (strcmp(cls, "MultiHeadAttention") == 0 || strcmp(cls, "TransformerEncoderLayer") == 0) {
+    } else if (strcmp(cls, "MultiHeadAttention") == 0 || strcmp(cls, "TransformerEncoderLayer") == 0 ||
+               strcmp(cls, "TransformerDecoderLayer") == 0) {
         int64_t heads, ff = 0;
         bool causal = false, pre = false;
         if (get_int(w, o, "heads", 1, 4096, 0, true, &heads) || get_bool(w, o, "causal", false, &causal) ||
@@ -470,7 +480,8 @@ static dc_layer *layer_from_json(const where *w, const cJSON *o) {
             if (get_int(w, o, "ff_units", 1, MAX_UNITS, 0, true, &ff) || get_act(w, o, &act) ||
                 get_bool(w, o, "pre_norm", false, &pre) || get_num(w, o, "epsilon", 1e-30, 1, 1e-5, false, &eps))
                 return NULL;
-            l = dc_transformer_encoder_layer((int)heads, ff, (float)rate, act, pre, causal);
+            l = cls[11] == 'E' ? dc_transformer_encoder_layer((int)heads, ff, (float)rate, act, pre, causal)
+                               : dc_transformer_decoder_layer((int)heads, ff, (float)rate, act, pre);
             if (l && dc_layer_set_epsilon(l, (float)eps)) goto fail;
         }
     } else if (strcmp(cls, "GlobalAveragePooling1D") == 0) {
@@ -670,6 +681,58 @@ static cJSON *parse_meta(const dc_safetensors *st, const char *key, const char *
     return j;
 }
 
+/* Every parameter of l must match a tensor the file holds, so what build allocates is bounded
+ * by the file's size. */
+static dc_status match_params(const dc_layer *l, const dc_safetensors *st) {
+    for (int k = 0; k < l->nparams; k++) {
+        char pname[96];
+        int idx;
+        snprintf(pname, sizeof pname, "%s.%s", l->name, l->decl[k].name);
+        dc_status s = match_tensor(st, pname, l->decl[k].ndim, l->decl[k].shape, l->name, &idx);
+        if (s) return s;
+    }
+    return DC_OK;
+}
+
+/* A graph model: InputLayers become the inputs in file order; every other layer names the
+ * layers feeding it, which must come before it. */
+static dc_status add_graph_layers(dc_model *m, const cJSON *layers, int n, const dc_safetensors *st, where *w) {
+    for (int i = 0; i < n; i++) {
+        const cJSON *lo = cJSON_GetArrayItem(layers, i);
+        snprintf(w->what, sizeof w->what, "layer %d", i);
+        if (!cJSON_IsObject(lo)) return bad(w, "layers", "entries must be objects");
+        const cJSON *ins = cJSON_GetObjectItemCaseSensitive(lo, "inputs");
+        const cJSON *cls = cJSON_GetObjectItemCaseSensitive(lo, "class");
+        bool is_input = cJSON_IsString(cls) && strcmp(cls->valuestring, "InputLayer") == 0;
+        int nin = ins ? (cJSON_IsArray(ins) ? cJSON_GetArraySize(ins) : -1) : 0;
+        if (is_input ? nin != 0 : (nin < 1 || nin > DC_LAYER_MAX_INPUTS))
+            return bad(w, "inputs", is_input ? "is not allowed on an InputLayer" : "must list 1 to 4 layer names");
+        int idx[DC_LAYER_MAX_INPUTS];
+        for (int k = 0; k < nin; k++) {
+            const cJSON *nm = cJSON_GetArrayItem(ins, k);
+            if (!cJSON_IsString(nm)) return bad(w, "inputs", "must list layer names");
+            idx[k] = -1;
+            for (int j = 0; j < m->nlayers && idx[k] < 0; j++)
+                if (strcmp(m->layers[j]->name, nm->valuestring) == 0) idx[k] = j;
+            if (idx[k] < 0)
+                return dc_error(DC_ERR_FORMAT, "%s: %s: input \"%.60s\" is not a layer before it", w->path, w->what, nm->valuestring);
+        }
+        dc_layer *l = layer_from_json(w, lo);
+        if (!l) return dc_last_status() ? dc_last_status() : DC_ERR_FORMAT;
+        dc_status s = DC_OK;
+        if (is_input) {
+            m->graph = true;
+            s = dc_model_add(m, l);
+        } else if (dc_model_apply(m, l, nin, idx) < 0) {
+            s = dc_last_status() ? dc_last_status() : DC_ERR_FORMAT;
+        }
+        if (s) return dc_error_prefix("%s: %s", w->path, w->what), s;
+        if (!is_input && (s = match_params(l, st))) return s;
+    }
+    if (m->ninputs == 0) return bad(w, "layers", "must start with an InputLayer");
+    return DC_OK;
+}
+
 /* Adds the layers of the architecture to m and checks every declared parameter against the
  * file before anything is allocated for it. */
 static dc_status add_layers(dc_model *m, const cJSON *arch, const dc_safetensors *st) {
@@ -688,6 +751,9 @@ static dc_status add_layers(dc_model *m, const cJSON *arch, const dc_safetensors
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(arch, "layers");
     int n = cJSON_IsArray(layers) ? cJSON_GetArraySize(layers) : -1;
     if (n < 1 || n > 100000) return bad(&w, "layers", "must be an array of 1 to 100000 layers");
+    bool graph = false;
+    if (get_bool(&w, arch, "graph", false, &graph)) return DC_ERR_FORMAT;
+    if (graph) return add_graph_layers(m, layers, n, st, &w);
     const cJSON *first = cJSON_GetArrayItem(layers, 0);
     const cJSON *cls = cJSON_IsObject(first) ? cJSON_GetObjectItemCaseSensitive(first, "class") : NULL;
     if (!(cJSON_IsString(cls) && strcmp(cls->valuestring, "InputLayer") == 0)) {
@@ -704,14 +770,7 @@ static dc_status add_layers(dc_model *m, const cJSON *arch, const dc_safetensors
         if (!l) return dc_last_status() ? dc_last_status() : DC_ERR_FORMAT;
         dc_status s = dc_model_add(m, l);
         if (s) return dc_error_prefix("%s: %s", w.path, w.what), s;
-        for (int k = 0; k < l->nparams; k++) {
-            char pname[96];
-            int idx;
-            snprintf(pname, sizeof pname, "%s.%s", l->name, l->decl[k].name);
-            /* every parameter must match a tensor the file holds, so what build allocates is
-             * bounded by the file's size */
-            if ((s = match_tensor(st, pname, l->decl[k].ndim, l->decl[k].shape, l->name, &idx))) return s;
-        }
+        if ((s = match_params(l, st))) return s;
     }
     return DC_OK;
 }

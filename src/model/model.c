@@ -432,12 +432,17 @@ void dc_model_summary(const dc_model *m, FILE *f) {
     if (!m || !f) return;
     const char *line = "______________________________________________________________________";
     const char *dline = "======================================================================";
-    fprintf(f, "Model: \"sequential\"\n%s\n %-30s %-25s %s\n%s\n", line, "Layer (type)", "Output Shape", "Param #", dline);
+    if (m->graph)
+        fprintf(f, "Model: \"model\"\n%s%s\n %-30s %-25s %-10s %s\n%s%s\n", line, "______________________", "Layer (type)",
+                "Output Shape", "Param #", "Connected to", dline, "======================");
+    else
+        fprintf(f, "Model: \"sequential\"\n%s\n %-30s %-25s %s\n%s\n", line, "Layer (type)", "Output Shape", "Param #", dline);
     int64_t total = 0, trainable = 0;
     bool first = true;
     for (int i = 0; i < m->nlayers; i++) {
         const dc_layer *l = m->layers[i];
-        if (l->ops->build == NULL || strcmp(l->ops->type, "InputLayer") == 0) continue; /* Keras hides it too */
+        /* a Sequential's input is hidden, as Keras does; a graph lists its inputs */
+        if (l->ops->build == NULL || (!m->graph && strcmp(l->ops->type, "InputLayer") == 0)) continue;
         if (!first) fprintf(f, "\n");
         first = false;
         char nm[96], shp[160], cnt[32];
@@ -459,14 +464,23 @@ void dc_model_summary(const dc_model *m, FILE *f) {
             snprintf(shp, sizeof shp, "(not built)");
         }
         print_commas(cnt, sizeof cnt, n);
-        fprintf(f, " %-30s %-25s %s\n", nm, shp, cnt);
+        if (m->graph) {
+            char con[160] = "";
+            int o = 0;
+            for (int k = 0; k < l->nin && o < (int)sizeof con; k++)
+                o += snprintf(con + o, sizeof con - (size_t)o, "%s%s", k ? ", " : "", m->layers[l->inputs[k] < 0 ? i - 1 : l->inputs[k]]->name);
+            fprintf(f, " %-30s %-25s %-10s %s\n", nm, shp, cnt, con);
+        } else {
+            fprintf(f, " %-30s %-25s %s\n", nm, shp, cnt);
+        }
     }
     char tot[32], tr[32], nt[32];
     print_commas(tot, sizeof tot, total);
     print_commas(tr, sizeof tr, trainable);
     print_commas(nt, sizeof nt, total - trainable);
-    fprintf(f, "%s\n", dline);
-    fprintf(f, "Total params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n", tot, tr, nt, line);
+    fprintf(f, "%s%s\n", dline, m->graph ? "======================" : "");
+    fprintf(f, "Total params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s%s\n", tot, tr, nt, line,
+            m->graph ? "______________________" : "");
 }
 
 int64_t dc_model_param_buffer_size(const dc_model *m) { return m ? m->ptotal : 0; }

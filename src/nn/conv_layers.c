@@ -7,8 +7,8 @@
 static bool need_image(dc_layer *l) {
     if (l->in_ndim == 3) return true;
     char b[160];
-    dc_error(DC_ERR_SHAPE, "%s: expected images (None, C, H, W), got input (None, %s)", l->name,
-             dc_shape_str(l->in_ndim, l->in_shape, b, sizeof b) + 1);
+    dc_error(DC_ERR_SHAPE, "%s: expected images (None, C, H, W), got input %s", l->name,
+             dc_layer_shape_str(l->in_ndim, l->in_shape, b, sizeof b));
     return false;
 }
 

@@ -80,6 +80,8 @@ dc_status dc_layer_declare_state(dc_layer *l, const char *name, int ndim, const 
 dc_layer *dc_layer_new(const dc_layer_ops *ops);
 /* The activation a layer applies at its output (DC_ACT_NONE if none). */
 dc_activation dc_layer_output_act(const dc_layer *l);
+/* A shape without the batch axis as Keras prints it, "(None, 28, 28)", into buf. */
+const char *dc_layer_shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
 /* Type name ("Dense"). */
 const char *dc_layer_type(const dc_layer *l);
 

@@ -172,3 +172,48 @@ static dc_tensor *flatten_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool tra
 static const dc_layer_ops flatten_ops = {"Flatten", "flatten", flatten_build, flatten_forward, NULL, NULL, 0};
 
 dc_layer *dc_flatten(void) { return dc_layer_new(&flatten_ops); }
+
+/* ---- merging the branches of a graph: Add and Concatenate ---- */
+static dc_status merge_shapes(dc_layer *l, bool concat) {
+    char a[160], b[160];
+    int64_t cat = 0;
+    for (int i = 0; i < l->nin; i++) {
+        bool same = l->xin_ndim[i] == l->in_ndim;
+        for (int d = 0; same && d < l->in_ndim; d++) same = l->xin_shape[i][d] == l->in_shape[d] || (concat && d == l->in_ndim - 1);
+        if (!same)
+            return dc_error(DC_ERR_SHAPE, "%s: input %d has shape %s but input 0 has %s%s", l->name, i,
+                            dc_layer_shape_str(l->xin_ndim[i], l->xin_shape[i], a, sizeof a),
+                            dc_layer_shape_str(l->in_ndim, l->in_shape, b, sizeof b),
+                            concat ? " (only the last axis may differ)" : "");
+        cat += l->xin_shape[i][l->in_ndim - 1];
+    }
+    copy_shape(l);
+    if (concat) l->out_shape[l->out_ndim - 1] = cat;
+    return DC_OK;
+}
+static dc_status add_build(dc_layer *l) { return merge_shapes(l, false); }
+static dc_status concat_build(dc_layer *l) { return merge_shapes(l, true); }
+static dc_tensor *add_forward_n(dc_layer *l, dc_ctx *c, dc_tensor **x, int n, bool training, dc_rng *rng) {
+    dc_tensor *y = x[0];
+    for (int i = 1; i < n && y; i++) y = dc_add(c, y, x[i]);
+    if (y && n > 1) y->mask = x[0]->mask;
+    return y;
+}
+static dc_tensor *concat_forward_n(dc_layer *l, dc_ctx *c, dc_tensor **x, int n, bool training, dc_rng *rng) {
+    dc_tensor *y = n > 1 ? dc_concat(c, x, n, x[0]->ndim - 1) : x[0];
+    if (y && n > 1) y->mask = x[0]->mask;
+    return y;
+}
+static const dc_layer_ops add_ops = {"Add", "add", add_build, identity_forward, NULL, add_forward_n, DC_LAYER_MAX_INPUTS};
+static const dc_layer_ops concat_ops = {"Concatenate", "concatenate", concat_build, identity_forward, NULL, concat_forward_n,
+                                        DC_LAYER_MAX_INPUTS};
+
+dc_layer *dc_add_layer(void) { return dc_layer_new(&add_ops); }
+dc_layer *dc_concatenate_layer(void) { return dc_layer_new(&concat_ops); }
+
+const char *dc_layer_shape_str(int ndim, const int64_t *shape, char *buf, size_t size) {
+    int o = snprintf(buf, size, "(None");
+    for (int i = 0; i < ndim && o >= 0 && (size_t)o < size; i++) o += snprintf(buf + o, size - (size_t)o, ", %lld", (long long)shape[i]);
+    if (o >= 0 && (size_t)o < size) snprintf(buf + o, size - (size_t)o, ")");
+    return buf;
+}

@@ -8,8 +8,8 @@
 static dc_status emb_build(dc_layer *l) {
     if (l->in_ndim != 1) {
         char b[160];
-        return dc_error(DC_ERR_SHAPE, "%s: expected token ids (None, T), got input (None, %s", l->name,
-                        dc_shape_str(l->in_ndim, l->in_shape, b, sizeof b) + 1);
+        return dc_error(DC_ERR_SHAPE, "%s: expected token ids (None, T), got input %s", l->name,
+                        dc_layer_shape_str(l->in_ndim, l->in_shape, b, sizeof b));
     }
     l->out_ndim = 2;
     l->out_shape[0] = l->in_shape[0];
@@ -41,8 +41,8 @@ static int gates_of(const dc_layer *l) {
 static dc_status rec_build(dc_layer *l) {
     if (l->in_ndim != 2) {
         char b[160];
-        return dc_error(DC_ERR_SHAPE, "%s: expected sequences (None, T, features), got input (None, %s", l->name,
-                        dc_shape_str(l->in_ndim, l->in_shape, b, sizeof b) + 1);
+        return dc_error(DC_ERR_SHAPE, "%s: expected sequences (None, T, features), got input %s", l->name,
+                        dc_layer_shape_str(l->in_ndim, l->in_shape, b, sizeof b));
     }
     int64_t H = l->units, G = gates_of(l) * H, F = l->in_shape[1];
     float a = 1.0f / sqrtf((float)H);

@@ -10,8 +10,8 @@
 static dc_status need_seq(const dc_layer *l) {
     if (l->in_ndim == 2) return DC_OK;
     char b[160];
-    return dc_error(DC_ERR_SHAPE, "%s: expected sequences (None, T, features), got input (None, %s", l->name,
-                    dc_shape_str(l->in_ndim, l->in_shape, b, sizeof b) + 1);
+    return dc_error(DC_ERR_SHAPE, "%s: expected sequences (None, T, features), got input %s", l->name,
+                    dc_layer_shape_str(l->in_ndim, l->in_shape, b, sizeof b));
 }
 
 static void same_shape_out(dc_layer *l) {
@@ -124,8 +124,8 @@ static dc_status check_memory(const dc_layer *l) {
     const int64_t *m = l->xin_shape[1];
     if (l->xin_ndim[1] != 2 || m[1] != l->in_shape[1]) {
         char b[160];
-        return dc_error(DC_ERR_SHAPE, "%s: the memory (input 1) must be (None, T, %lld) like the queries' width, got (None, %s", l->name,
-                        (long long)l->in_shape[1], dc_shape_str(l->xin_ndim[1], m, b, sizeof b) + 1);
+        return dc_error(DC_ERR_SHAPE, "%s: the memory (input 1) must be (None, T, %lld) like the queries' width, got %s", l->name,
+                        (long long)l->in_shape[1], dc_layer_shape_str(l->xin_ndim[1], m, b, sizeof b));
     }
     return DC_OK;
 }

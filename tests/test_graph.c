@@ -1,0 +1,305 @@
+/* Graph (functional) models: several inputs, merge layers, two-input Transformer layers; a
+ * graph wired like a Sequential trains bit-identically to it; fit/evaluate/predict over
+ * several input tensors; save/load of the wiring; and the errors of wrong wiring and data. */
+#include "check.h"
+#include "tmpfiles.h"
+
+#include <math.h>
+
+static dc_rng rng;
+
+static dc_tensor *randn(int ndim, const int64_t *shape) {
+    dc_tensor *t = dc_tensor_new(ndim, shape);
+    float *d = dc_tensor_data(t);
+    for (int64_t i = 0; i < dc_tensor_numel(t); i++) d[i] = dc_rng_normal(&rng);
+    return t;
+}
+
+/* The call must return -1 with a message containing each of the given words. */
+#define CHECK_ID_ERR(call, ...)                                                            \
+    do {                                                                                   \
+        dc_clear_error();                                                                  \
+        int _id = (call);                                                                  \
+        check_count++;                                                                     \
+        const char *_w[] = {__VA_ARGS__};                                                  \
+        int _ok = _id == -1 && dc_last_error()[0];                                         \
+        for (size_t _i = 0; _ok && _i < sizeof _w / sizeof _w[0]; _i++)                   \
+            _ok = strstr(dc_last_error(), _w[_i]) != NULL;                                 \
+        if (!_ok) {                                                                        \
+            check_fails++;                                                                 \
+            fprintf(stderr, "%s:%d: %s: expected -1 and an error, got %d: \"%s\"\n", __FILE__, __LINE__, #call, _id, \
+                    dc_last_error());                                                      \
+        }                                                                                  \
+    } while (0)
+
+static bool same_data(const dc_tensor *a, const dc_tensor *b) {
+    return a && b && dc_tensor_numel(a) == dc_tensor_numel(b) &&
+           memcmp(dc_tensor_data((dc_tensor *)a), dc_tensor_data((dc_tensor *)b), (size_t)dc_tensor_numel(a) * sizeof(float)) == 0;
+}
+
+/* y = sum(a) - 2 sum(b): a regression only both inputs together can solve. */
+static dc_model *two_branch(void) {
+    dc_model *m = dc_sequential();
+    int a = dc_model_input(m, "a", 1, (int64_t[]){4});
+    int b = dc_model_input(m, "b", 1, (int64_t[]){3});
+    int ha = dc_model_apply(m, dc_dense(16, DC_ACT_TANH), 1, &a);
+    int hb = dc_model_apply(m, dc_dense(16, DC_ACT_TANH), 1, &b);
+    int cat = dc_model_apply(m, dc_concatenate_layer(), 2, (int[]){ha, hb});
+    CHECK(a == 0 && b == 1 && ha == 2 && hb == 3 && cat == 4);
+    CHECK(dc_model_apply(m, dc_dense(1, DC_ACT_NONE), 1, &cat) == 5);
+    CHECK(dc_model_num_inputs(m) == 2);
+    return m;
+}
+
+static void test_two_inputs(void) {
+    int64_t N = 512;
+    dc_tensor *xa = randn(2, (int64_t[]){N, 4}), *xb = randn(2, (int64_t[]){N, 3}), *y = dc_tensor_new(1, (int64_t[]){N});
+    for (int64_t i = 0; i < N; i++) {
+        float s = 0;
+        for (int j = 0; j < 4; j++) s += dc_tensor_data(xa)[i * 4 + j];
+        for (int j = 0; j < 3; j++) s -= 2 * dc_tensor_data(xb)[i * 3 + j];
+        dc_tensor_data(y)[i] = s / 4;
+    }
+    dc_model *m = two_branch();
+    CHECK(dc_model_compile(m, dc_adam(0.01f, 0.9f, 0.999f, 1e-7f), DC_LOSS_MSE, (dc_metric[]){DC_METRIC_MAE}, 1) == DC_OK);
+    const dc_tensor *x[2] = {xa, xb};
+    double before[2], after[2];
+    CHECK(dc_model_evaluate_n(m, 2, x, y, 64, before) == DC_OK);
+    dc_fit_opts o = dc_fit_defaults();
+    o.epochs = 30;
+    o.verbose = 0;
+    o.validation_split = 0.25f;
+    dc_history *h = NULL;
+    CHECK(dc_model_fit_n(m, 2, x, y, &o, &h) == DC_OK);
+    CHECK(dc_model_evaluate_n(m, 2, x, y, 64, after) == DC_OK);
+    printf("two-input regression: mse %.4f -> %.4f\n", before[0], after[0]);
+    CHECK(after[0] < 0.05 * before[0]);
+    const double *vl = dc_history_get(h, "val_loss");
+    CHECK(vl && vl[29] < vl[0]);
+    dc_history_free(h);
+    /* validation tensors per input */
+    o.validation_split = 0;
+    o.epochs = 1;
+    o.val_xs = x;
+    o.val_y = y;
+    CHECK(dc_model_fit_n(m, 2, x, y, &o, NULL) == DC_OK);
+    float loss;
+    CHECK(dc_model_train_step_n(m, 2, x, y, &loss) == DC_OK && isfinite(loss));
+    dc_tensor *p = dc_model_predict_n(m, 2, x, 100);
+    CHECK(p && dc_tensor_ndim(p) == 2 && dc_tensor_dim(p, 0) == N && dc_tensor_dim(p, 1) == 1);
+
+    /* data errors: tensor count, rows, shapes, NULLs */
+    double r[2];
+    CHECK_ERR(dc_model_evaluate_n(m, 1, x, y, 64, r), DC_ERR_ARG, "2 inputs", "1 tensor was");
+    CHECK_ERR(dc_model_fit(m, xa, y, NULL, NULL), DC_ERR_ARG, "2 inputs", "1 tensor");
+    dc_tensor *short_b = randn(2, (int64_t[]){N - 1, 3}), *wide_b = randn(2, (int64_t[]){N, 5});
+    CHECK_ERR(dc_model_fit_n(m, 2, (const dc_tensor *[]){xa, short_b}, y, &o, NULL), DC_ERR_SHAPE, "input 1", "511 rows", "512");
+    CHECK_ERR(dc_model_evaluate_n(m, 2, (const dc_tensor *[]){xa, wide_b}, y, 64, r), DC_ERR_SHAPE, "input 1 (b)", "(None, 3)",
+              "[512, 5]");
+    CHECK_NULL_ERR(dc_model_predict_n(m, 2, (const dc_tensor *[]){xa, NULL}, 8), "input 1 is NULL");
+    CHECK_NULL_ERR(dc_model_predict_n(m, 3, (const dc_tensor *[]){xa, xb, xb}, 8), "2 inputs", "3 tensors");
+    o.val_xs = (const dc_tensor *[]){xa, wide_b};
+    CHECK_ERR(dc_model_fit_n(m, 2, x, y, &o, NULL), DC_ERR_SHAPE, "validation", "input 1");
+    dc_tensor_free(short_b);
+    dc_tensor_free(wide_b);
+
+    /* the wiring survives a model file */
+    const char *path = in_dir("graph.safetensors");
+    CHECK(dc_model_save(m, path) == DC_OK);
+    dc_model *l = dc_model_load(path);
+    CHECK(l != NULL && dc_model_num_inputs(l) == 2);
+    dc_tensor *q = l ? dc_model_predict_n(l, 2, x, 100) : NULL;
+    CHECK(same_data(p, q));
+    FILE *sf = tmpfile();
+    if (l && sf) {
+        dc_model_summary(l, sf);
+        rewind(sf);
+        char buf[4096];
+        size_t n = fread(buf, 1, sizeof buf - 1, sf);
+        buf[n] = 0;
+        CHECK(strstr(buf, "Connected to") && strstr(buf, "dense, dense_1") && strstr(buf, "(None, 32)"));
+    }
+    if (sf) fclose(sf);
+    dc_tensor_free(q);
+    dc_model_free(l);
+    dc_tensor_free(p);
+    dc_model_free(m);
+    dc_tensor_free(xa);
+    dc_tensor_free(xb);
+    dc_tensor_free(y);
+}
+
+/* A graph wired as a chain is the Sequential it mirrors: same initial weights, same steps. */
+static void test_chain_equals_sequential(void) {
+    dc_tensor *x = randn(2, (int64_t[]){64, 5}), *y = dc_tensor_new(1, (int64_t[]){64});
+    for (int64_t i = 0; i < 64; i++) dc_tensor_data(y)[i] = (float)(i % 3);
+    dc_model *s = dc_sequential(), *g = dc_sequential();
+    dc_model_add(s, dc_input(1, (int64_t[]){5}));
+    dc_model_add(s, dc_dense(8, DC_ACT_RELU));
+    dc_model_add(s, dc_dropout_layer(0.2f));
+    dc_model_add(s, dc_dense(3, DC_ACT_SOFTMAX));
+    int n = dc_model_input(g, NULL, 1, (int64_t[]){5});
+    n = dc_model_apply(g, dc_dense(8, DC_ACT_RELU), 1, &n);
+    n = dc_model_apply(g, dc_dropout_layer(0.2f), 1, &n);
+    CHECK(dc_model_add(g, dc_dense(3, DC_ACT_SOFTMAX)) == DC_OK); /* add still appends to the last node */
+    dc_metric acc = DC_METRIC_ACCURACY;
+    CHECK(dc_model_compile(s, dc_sgd(0.1f, 0.9f, false), DC_LOSS_SPARSE_CCE, &acc, 1) == DC_OK);
+    CHECK(dc_model_compile(g, dc_sgd(0.1f, 0.9f, false), DC_LOSS_SPARSE_CCE, &acc, 1) == DC_OK);
+    dc_fit_opts o = dc_fit_defaults();
+    o.epochs = 3;
+    o.batch_size = 16;
+    o.verbose = 0;
+    CHECK(dc_model_fit(s, x, y, &o, NULL) == DC_OK);
+    CHECK(dc_model_fit(g, x, y, &o, NULL) == DC_OK);
+    CHECK(dc_model_param_buffer_size(s) == dc_model_param_buffer_size(g) &&
+          memcmp(dc_model_params(s), dc_model_params(g), (size_t)dc_model_param_buffer_size(s) * sizeof(float)) == 0);
+    dc_model_free(s);
+    dc_model_free(g);
+    dc_tensor_free(x);
+    dc_tensor_free(y);
+}
+
+/* Wiring errors name the layer, the node and the numbers; the model stays usable. */
+static void test_wiring_errors(void) {
+    dc_model *m = dc_sequential();
+    int a = dc_model_input(m, "a", 2, (int64_t[]){5, 8});
+    int b = dc_model_input(m, "b", 2, (int64_t[]){7, 6});
+    CHECK_ID_ERR(dc_model_apply(m, dc_dense(4, DC_ACT_NONE), 2, (int[]){a, b}), "dense (Dense)", "takes 1 input", "got 2");
+    CHECK_ID_ERR(dc_model_apply(m, dc_dense(4, DC_ACT_NONE), 1, (int[]){9}), "node 9", "nodes 0..1");
+    CHECK_ID_ERR(dc_model_apply(m, dc_add_layer(), 2, (int[]){a, b}), "add", "input 1", "(None, 7, 6)", "(None, 5, 8)");
+    CHECK_ID_ERR(dc_model_apply(m, dc_concatenate_layer(), 2, (int[]){a, b}), "input 1", "only the last axis");
+    CHECK_ID_ERR(dc_model_apply(m, dc_transformer_decoder_layer(2, 16, 0, DC_ACT_RELU, false), 1, &a), "two inputs", "memory");
+    CHECK_ID_ERR(dc_model_apply(m, dc_transformer_decoder_layer(2, 16, 0, DC_ACT_RELU, false), 2, (int[]){a, b}), "memory",
+                 "(None, T, 8)", "(None, 7, 6)");
+    CHECK_ID_ERR(dc_model_apply(m, dc_multi_head_attention_layer(2, false, 0), 2, (int[]){a, b}), "memory", "(None, 7, 6)");
+    CHECK_ID_ERR(dc_model_apply(m, dc_input(1, (int64_t[]){3}), 1, &a), "dc_model_input");
+    CHECK_ID_ERR(dc_model_apply(m, dc_dense(4, DC_ACT_NONE), 0, &a), "n = 0");
+    CHECK_ID_ERR(dc_model_input(m, "a", 1, (int64_t[]){3}), "\"a\"", "already");
+    CHECK_ID_ERR(dc_model_input(m, NULL, 1, (int64_t[]){0}), "dc_model_input", "shape");
+    /* after the errors the model still wires and builds */
+    int c = dc_model_apply(m, dc_concatenate_layer(), 2, (int[]){a, dc_model_apply(m, dc_dense(6, DC_ACT_NONE), 1, &a)});
+    CHECK(c == 3);
+    CHECK(dc_model_build(m, 0, NULL) == DC_OK);
+    CHECK_ID_ERR(dc_model_apply(m, dc_dense(4, DC_ACT_NONE), 1, &c), "already built");
+    dc_model_free(m);
+    /* a Sequential whose shape comes at build cannot take graph inputs */
+    m = dc_sequential();
+    dc_model_add(m, dc_dense(3, DC_ACT_NONE));
+    CHECK_ID_ERR(dc_model_input(m, NULL, 1, (int64_t[]){3}), "without an input");
+    dc_model_free(m);
+}
+
+/* An encoder-decoder Transformer: trains, and round-trips through a model file. */
+static void test_encoder_decoder(void) {
+    int64_t N = 32, S = 6, T = 5, V = 11, D = 16;
+    dc_model *m = dc_sequential();
+    int src = dc_model_input(m, "source", 1, (int64_t[]){S});
+    int tgt = dc_model_input(m, "target", 1, (int64_t[]){T});
+    int e = dc_model_apply(m, dc_embedding_layer(V, D, true), 1, &src);
+    e = dc_model_apply(m, dc_positional_embedding_layer(S, false), 1, &e);
+    e = dc_model_apply(m, dc_transformer_encoder_layer(2, 32, 0.1f, DC_ACT_RELU, false, false), 1, &e);
+    int d = dc_model_apply(m, dc_embedding_layer(V, D, false), 1, &tgt);
+    d = dc_model_apply(m, dc_positional_embedding_layer(T, true), 1, &d);
+    d = dc_model_apply(m, dc_transformer_decoder_layer(2, 32, 0.1f, DC_ACT_GELU, true), 2, (int[]){d, e});
+    d = dc_model_apply(m, dc_multi_head_attention_layer(2, false, 0), 2, (int[]){d, e});
+    CHECK(dc_model_apply(m, dc_dense(V, DC_ACT_SOFTMAX), 1, &d) == 9);
+    dc_metric acc = DC_METRIC_ACCURACY;
+    CHECK(dc_model_compile(m, dc_adam(0.01f, 0.9f, 0.999f, 1e-7f), DC_LOSS_SPARSE_CCE, &acc, 1) == DC_OK);
+    /* copy task: target = source's first T tokens, shifted right after a start token 1 */
+    dc_tensor *xs = dc_tensor_new(2, (int64_t[]){N, S}), *xt = dc_tensor_new(2, (int64_t[]){N, T}), *y = dc_tensor_new(2, (int64_t[]){N, T});
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t t = 0; t < S; t++) {
+            float v = t < 4 + i % 3 ? (float)(2 + dc_rng_below(&rng, (uint64_t)(V - 2))) : 0; /* padding at the end */
+            dc_tensor_data(xs)[i * S + t] = v;
+            if (t < T) dc_tensor_data(y)[i * T + t] = v;
+            if (t < T) dc_tensor_data(xt)[i * T + t] = t ? dc_tensor_data(y)[i * T + t - 1] : 1;
+        }
+    const dc_tensor *x[2] = {xs, xt};
+    double r0[2], r1[2];
+    CHECK(dc_model_evaluate_n(m, 2, x, y, 16, r0) == DC_OK);
+    dc_fit_opts o = dc_fit_defaults();
+    o.epochs = 40;
+    o.batch_size = 8;
+    o.verbose = 0;
+    CHECK(dc_model_fit_n(m, 2, x, y, &o, NULL) == DC_OK);
+    CHECK(dc_model_evaluate_n(m, 2, x, y, 16, r1) == DC_OK);
+    printf("encoder-decoder copy: loss %.3f -> %.3f, accuracy %.3f -> %.3f\n", r0[0], r1[0], r0[1], r1[1]);
+    CHECK(r1[0] < 0.5 * r0[0] && r1[1] > r0[1] + 0.3);
+    const char *path = in_dir("encdec.safetensors");
+    CHECK(dc_model_save(m, path) == DC_OK);
+    dc_model *l = dc_model_load(path);
+    CHECK(l != NULL);
+    dc_tensor *p = dc_model_predict_n(m, 2, x, 32), *q = l ? dc_model_predict_n(l, 2, x, 32) : NULL;
+    CHECK(same_data(p, q));
+    double r2[2];
+    CHECK(l && dc_model_evaluate_n(l, 2, x, y, 16, r2) == DC_OK && r2[0] == r1[0]);
+    dc_tensor_free(p);
+    dc_tensor_free(q);
+    dc_model_free(l);
+    dc_model_free(m);
+    dc_tensor_free(xs);
+    dc_tensor_free(xt);
+    dc_tensor_free(y);
+}
+
+/* Graph files that are broken in their wiring. */
+static void test_hostile_graphs(void) {
+    dc_tensor *w = dc_tensor_new(2, (int64_t[]){3, 4}), *b = dc_tensor_new(1, (int64_t[]){3});
+    const char *names[] = {"dense.weight", "dense.bias"};
+    const dc_tensor *ts[] = {w, b};
+    const char *keys[] = {"deepc.model"};
+#define G(layers) "{\"format\":\"deepc.sequential\",\"version\":2,\"graph\":true,\"layers\":[" layers "]}"
+#define IN "{\"class\":\"InputLayer\",\"name\":\"in\",\"shape\":[4]}"
+    static const struct {
+        const char *json, *w1, *w2;
+    } cases[] = {
+        {G(IN ",{\"class\":\"Dense\",\"name\":\"dense\",\"units\":3,\"activation\":\"relu\",\"inputs\":[\"in\"]}"), NULL, NULL},
+        {G(IN ",{\"class\":\"Dense\",\"name\":\"dense\",\"units\":3,\"activation\":\"relu\",\"inputs\":[\"nowhere\"]}"), "layer 1",
+         "\"nowhere\" is not a layer before it"},
+        {G(IN ",{\"class\":\"Dense\",\"name\":\"dense\",\"units\":3,\"activation\":\"relu\",\"inputs\":[\"dense\"]}"), "layer 1",
+         "\"dense\" is not a layer before it"},
+        {G(IN ",{\"class\":\"Dense\",\"name\":\"dense\",\"units\":3,\"activation\":\"relu\"}"), "layer 1", "inputs"},
+        {G(IN ",{\"class\":\"Dense\",\"name\":\"dense\",\"units\":3,\"activation\":\"relu\",\"inputs\":[\"in\",\"in\"]}"),
+         "layer 1", "takes 1 input"},
+        {G(IN ",{\"class\":\"Dense\",\"name\":\"dense\",\"units\":3,\"activation\":\"relu\",\"inputs\":[1]}"), "layer 1",
+         "layer names"},
+        {G("{\"class\":\"InputLayer\",\"name\":\"in\",\"shape\":[4],\"inputs\":[\"in\"]}"), "layer 0", "InputLayer"},
+        {G("{\"class\":\"Dense\",\"name\":\"dense\",\"units\":3,\"activation\":\"relu\",\"inputs\":[]}"), "layer 0", "inputs"},
+        {"{\"format\":\"deepc.sequential\",\"version\":2,\"graph\":\"yes\",\"layers\":[" IN "]}", "graph", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "graph%zu.safetensors", i);
+        const char *path = in_dir(name);
+        CHECK(dc_safetensors_save(path, 2, names, ts, DC_DTYPE_F32, 1, keys, &cases[i].json) == DC_OK);
+        dc_clear_error();
+        dc_model *m = dc_model_load(path);
+        if (!cases[i].w1) {
+            CHECK(m != NULL && dc_model_num_inputs(m) == 1);
+        } else {
+            check_count++;
+            bool ok = m == NULL && strstr(dc_last_error(), name) && strstr(dc_last_error(), cases[i].w1) &&
+                      (!cases[i].w2 || strstr(dc_last_error(), cases[i].w2));
+            if (!ok) {
+                check_fails++;
+                fprintf(stderr, "hostile graph %zu: \"%s\"\n", i, dc_last_error());
+            }
+        }
+        dc_model_free(m);
+    }
+    dc_tensor_free(w);
+    dc_tensor_free(b);
+}
+
+int main(void) {
+    dc_set_threads(2);
+    dc_rng_seed(&rng, 7);
+    CHECK(tmp_dir_create());
+    test_two_inputs();
+    test_chain_equals_sequential();
+    test_wiring_errors();
+    test_encoder_decoder();
+    test_hostile_graphs();
+    tmp_dir_remove();
+    return check_report("test_graph");
+}
