@@ -177,6 +177,16 @@ static void test_graph(const golden *g) {
     dc_tensor *y = m ? dc_model_predict_n(m, 2, x, 3) : NULL;
     CHECK(y != NULL);
     check_close("graph (dc_bert_load): pooler_output", y, g->pooled, &worst_pooled);
+    /* through a model file, wiring included: the same numbers, bit for bit */
+    const char *path = in_dir("bert_graph.safetensors");
+    CHECK(m && dc_model_save(m, path) == DC_OK);
+    dc_model *m2 = dc_model_load(path);
+    CHECK(m2 != NULL && dc_model_num_inputs(m2) == 2);
+    dc_tensor *y1 = m ? dc_model_predict_n(m, 2, x, 3) : NULL, *y2 = m2 ? dc_model_predict_n(m2, 2, x, 3) : NULL;
+    CHECK(same_values(y1, y2) && same_values(y, y1));
+    dc_tensor_free(y1);
+    dc_tensor_free(y2);
+    dc_model_free(m2);
     dc_tensor_free(y);
     dc_model_free(m);
 
@@ -315,6 +325,15 @@ static void test_errors(const golden *g) {
     m = dc_sequential();
     dc_model_add(m, dc_input(2, (int64_t[]){8, 30}));
     CHECK_ERR(dc_model_add(m, dc_bert_layer(4, 64, 1e-12f, 0)), DC_ERR_SHAPE, "4 heads", "30");
+    dc_model_free(m);
+    m = dc_sequential();
+    dc_model_add(m, dc_input(2, (int64_t[]){8, 30}));
+    CHECK_ERR(dc_model_add(m, dc_bert_embeddings_layer(51, 32, 64, 2, 1e-12f, 0)), DC_ERR_SHAPE, "token ids (None, T)",
+              "got (None, 8, 30)");
+    dc_model_free(m);
+    m = dc_sequential();
+    dc_model_add(m, dc_input(1, (int64_t[]){8}));
+    CHECK_ERR(dc_model_add(m, dc_bert_pooler_layer()), DC_ERR_SHAPE, "hidden states", "got input (None, 8)");
     dc_model_free(m);
     CHECK_NULL_ERR(dc_bert_layer(0, 64, 1e-12f, 0), "heads", "0");
     CHECK_NULL_ERR(dc_bert_embeddings_layer(10, 8, 0, 2, 1e-12f, 0), "max_positions 0");

@@ -20,8 +20,8 @@
 static dc_status need_ids(const dc_layer *l, int i) {
     if (l->xin_ndim[i] == 1) return DC_OK;
     char b[160];
-    return dc_error(DC_ERR_SHAPE, "%s: input %d: expected token ids (None, T), got (None, %s", l->name, i,
-                    dc_shape_str(l->xin_ndim[i], l->xin_shape[i], b, sizeof b) + 1);
+    return dc_error(DC_ERR_SHAPE, "%s: input %d: expected token ids (None, T), got %s", l->name, i,
+                    dc_layer_shape_str(l->xin_ndim[i], l->xin_shape[i], b, sizeof b));
 }
 
 /* ---- embeddings: LayerNorm(word[ids] + position[0..T) + token_type[types]) ---- */
@@ -133,8 +133,8 @@ enum { BL_Q, BL_QB, BL_K, BL_KB, BL_V, BL_VB, BL_AO, BL_AOB, BL_LN1W, BL_LN1B, B
 static dc_status need_seq(const dc_layer *l) {
     if (l->in_ndim == 2) return DC_OK;
     char b[160];
-    return dc_error(DC_ERR_SHAPE, "%s: expected hidden states (None, T, hidden), got input (None, %s", l->name,
-                    dc_shape_str(l->in_ndim, l->in_shape, b, sizeof b) + 1);
+    return dc_error(DC_ERR_SHAPE, "%s: expected hidden states (None, T, hidden), got input %s", l->name,
+                    dc_layer_shape_str(l->in_ndim, l->in_shape, b, sizeof b));
 }
 
 static dc_status bl_build(dc_layer *l) {
