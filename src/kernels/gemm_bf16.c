@@ -82,59 +82,89 @@ size_t dc_k_gemm_bf16_scratch(int64_t M, int64_t N, int64_t K) {
 
 static inline uint32_t pair(float lo, float hi) { return bf16_bits(lo) | bf16_bits(hi) << 16; }
 
-/* One row block of op(A) [M, K] (row i, column k at A[i*sr + k*sk]) into Ap[KP][MR]. */
-static void pack_rows(const float *A, int64_t sr, int64_t sk, int64_t i0, int64_t M, int64_t K, int rb, uint32_t *Ap) {
-    const int64_t KP = (K + 1) / 2, rows = M - i0 < rb ? M - i0 : rb;
-    for (int64_t r = 0; r < rows; r++) {
-        const float *a = A + (i0 + r) * sr;
-        for (int64_t kp = 0; kp < K / 2; kp++) Ap[kp * rb + r] = pair(a[2 * kp * sk], a[(2 * kp + 1) * sk]);
-        if (K & 1) Ap[(KP - 1) * rb + r] = pair(a[(K - 1) * sk], 0);
-    }
-    for (int64_t r = rows; r < rb; r++)
-        for (int64_t kp = 0; kp < KP; kp++) Ap[kp * rb + r] = 0;
-}
-
-/* One column block of op(B) [K, N] whose columns are contiguous (B[k*ldb + j]) into
- * Bp[KP][NR]: two rows at a time, so the loop over columns vectorises. */
-static void pack_cols_contig(const float *B, int64_t ldb, int64_t j0, int64_t N, int64_t K, uint32_t *Bp) {
-    const int64_t cols = N - j0 < NR ? N - j0 : NR, KP = (K + 1) / 2;
-    for (int64_t kp = 0; kp < KP; kp++) {
-        const float *b0 = B + 2 * kp * ldb + j0, *b1 = 2 * kp + 1 < K ? b0 + ldb : NULL;
-        uint32_t *o = Bp + kp * NR;
-        if (b1 && cols == NR) {
-#pragma omp simd
-            for (int c = 0; c < NR; c++) o[c] = pair(b0[c], b1[c]);
-        } else {
-            for (int64_t c = 0; c < cols; c++) o[c] = pair(b0[c], b1 ? b1[c] : 0);
-            for (int64_t c = cols; c < NR; c++) o[c] = 0;
-        }
-    }
-}
-
-/* Packs op(A) and op(B) (threads over blocks when par). */
-static void pack_all(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                     int64_t ldb, uint32_t *Ap, uint32_t *Bp, bool par) {
-    const int64_t KP = (K + 1) / 2, nmb = nblocks(M, MR), nnb = nblocks(N, NR);
-    /* op(A)[i][k] = ta ? A[k*lda + i] : A[i*lda + k] */
-    const int64_t asr = ta ? 1 : lda, ask = ta ? lda : 1;
-#pragma omp parallel if (par)
-    {
-#pragma omp for schedule(static) nowait
-        for (int64_t b = 0; b < nmb; b++) pack_rows(A, asr, ask, b * MR, M, K, MR, Ap + b * MR * KP);
-#pragma omp for schedule(static)
-        for (int64_t b = 0; b < nnb; b++) {
-            if (tb) /* op(B)[k][j] = B[j*ldb + k]: column j of op(B) is row j of B */
-                pack_rows(B, ldb, 1, b * NR, N, K, NR, Bp + b * NR * KP);
-            else
-                pack_cols_contig(B, ldb, b * NR, N, K, Bp + b * NR * KP);
-        }
-    }
-}
-
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define BF16_TARGET __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl,avx512dq")))
 
+/* 16 pairs (lo[c], hi[c]) as bf16 words, lo in the low half: VCVTNEPS2BF16 rounds to nearest
+ * even (and reads float32 subnormals as zero). */
+BF16_TARGET static inline __m512i pairs16(__m512 lo, __m512 hi) {
+    __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
+    __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
+    return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
+}
+
+/* A block of `width` (8 or 32) columns j0.. of a matrix whose columns are contiguous
+ * (element (k, j) at X[k*ld + j]) into P[KP][width]. */
+BF16_TARGET static void pack_cols_v(const float *X, int64_t ld, int64_t j0, int64_t N, int64_t K, int width, uint32_t *P) {
+    const int64_t cols = N - j0 < width ? N - j0 : width, KP = (K + 1) / 2;
+    for (int64_t kp = 0; kp < KP; kp++) {
+        const float *x0 = X + 2 * kp * ld + j0, *x1 = x0 + ld;
+        bool odd = 2 * kp + 1 >= K;
+        uint32_t *o = P + kp * width;
+        for (int c = 0; c < width; c += 16) {
+            int64_t left = cols - c;
+            __mmask16 m = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+            __m512 lo = _mm512_maskz_loadu_ps(m, x0 + c), hi = odd ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, x1 + c);
+            __m512i v = pairs16(lo, hi);
+            if (width - c >= 16)
+                _mm512_storeu_si512(o + c, v);
+            else
+                _mm256_storeu_si256((__m256i *)(o + c), _mm512_castsi512_si256(v));
+        }
+    }
+}
+
+/* A block of `width` rows i0.. of a matrix whose rows are contiguous (element (i, k) at
+ * X[i*ld + k]) into P[KP][width]: each row converted 32 values at a time, its pairs stored
+ * down the block's column. */
+BF16_TARGET static void pack_rows_v(const float *X, int64_t ld, int64_t i0, int64_t M, int64_t K, int width, uint32_t *P) {
+    const int64_t rows = M - i0 < width ? M - i0 : width, KP = (K + 1) / 2;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *x = X + (i0 + r) * ld;
+        uint32_t *o = P + r;
+        int64_t k = 0;
+        for (; k + 32 <= K; k += 32) {
+            __m512 a = _mm512_loadu_ps(x + k), b = _mm512_loadu_ps(x + k + 16);
+            /* even k to the low halves: pairs (a0,a1), (a2,a3) ... are adjacent words already */
+            __m512i v = (__m512i)_mm512_cvtne2ps_pbh(b, a);
+            uint32_t w[16];
+            _mm512_storeu_si512(w, v);
+            for (int q = 0; q < 16; q++) o[(k / 2 + q) * width] = w[q];
+        }
+        for (; k < K; k += 2) o[(k / 2) * width] = pair(x[k], k + 1 < K ? x[k + 1] : 0);
+    }
+    for (int64_t r = rows; r < width; r++)
+        for (int64_t kp = 0; kp < KP; kp++) P[kp * width + r] = 0;
+}
+
+/* Packs op(A) and op(B) (threads over blocks when par). */
+BF16_TARGET static void pack_all_v(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                       int64_t ldb, uint32_t *Ap, uint32_t *Bp, bool par) {
+    const int64_t KP = (K + 1) / 2, nmb = nblocks(M, MR), nnb = nblocks(N, NR);
+#pragma omp parallel if (par)
+    {
+        /* op(A)[i][k] = ta ? A[k*lda + i] (columns contiguous) : A[i*lda + k] (rows contiguous) */
+#pragma omp for schedule(static) nowait
+        for (int64_t b = 0; b < nmb; b++) {
+            if (ta)
+                pack_cols_v(A, lda, b * MR, M, K, MR, Ap + b * MR * KP);
+            else
+                pack_rows_v(A, lda, b * MR, M, K, MR, Ap + b * MR * KP);
+        }
+        /* op(B)[k][j] = tb ? B[j*ldb + k] (rows of B are columns of op(B)) : B[k*ldb + j] */
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < nnb; b++) {
+            if (tb)
+                pack_rows_v(B, ldb, b * NR, N, K, NR, Bp + b * NR * KP);
+            else
+                pack_cols_v(B, ldb, b * NR, N, K, NR, Bp + b * NR * KP);
+        }
+    }
+}
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
 /* C[mr, nr] = alpha * Ap . Bp + beta * C, mr <= MR, nr <= NR, over KP pairs. */
 BF16_TARGET static void micro_8x32(int64_t KP, const uint32_t *Ap, const uint32_t *Bp, float *C, int64_t ldc, int mr, int nr,
                                    float alpha, float beta) {
@@ -180,16 +210,22 @@ static void run_tiles(int64_t M, int64_t N, int64_t KP, const uint32_t *Ap, cons
 }
 #endif
 
+bool dc_k_gemm_bf16_applies(int64_t M, int64_t N, int64_t K) {
+    /* below these, packing costs more than the faster products save (a 3x3 convolution of one
+     * channel has K = 9; its weight gradient N = 9) */
+    return M > 0 && N >= 16 && K >= 32 && dc_k_bf16_available();
+}
+
 void dc_k_gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                     const float *B, int64_t ldb, float beta, float *C, int64_t ldc, void *scratch) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (M > 0 && N > 0 && K > 0 && scratch && dc_k_bf16_available()) {
+    if (scratch && dc_k_gemm_bf16_applies(M, N, K)) {
         const int64_t KP = (K + 1) / 2;
         uint32_t *Ap = (uint32_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
         uint32_t *Bp = Ap + round64(nblocks(M, MR) * MR * KP * 4) / 4;
         /* threads only outside a parallel region (conv calls this per image from its own team) */
         bool par = dc_max_threads() > 1 && !in_parallel() && M * N * K > (int64_t)1 << 18;
-        pack_all(ta, tb, M, N, K, A, lda, B, ldb, Ap, Bp, par);
+        pack_all_v(ta, tb, M, N, K, A, lda, B, ldb, Ap, Bp, par);
         run_tiles(M, N, KP, Ap, Bp, alpha, beta, C, ldc, par);
         return;
     }

@@ -17,12 +17,15 @@ void dc_k_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
 
 /* Mixed precision (gemm_bf16.c): the same product with op(A) and op(B) rounded to bfloat16
  * (round to nearest even) and summed in float32; C stays float32. Runs the AVX512-BF16 kernel
- * when dc_k_bf16_available(), else (or when scratch is NULL) it is dc_k_gemm. scratch holds
+ * when dc_k_gemm_bf16_applies(M, N, K), else (or when scratch is NULL) it is dc_k_gemm. scratch holds
  * dc_k_gemm_bf16_scratch(M, N, K) bytes (any alignment); threads are used only when called
  * outside a parallel region. Each C element is summed by one thread in a fixed order. */
 void dc_k_gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                     int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, void *scratch);
 size_t dc_k_gemm_bf16_scratch(int64_t M, int64_t N, int64_t K);
+/* True when dc_k_gemm_bf16 takes the bf16 path for this shape: the kernel is available and
+ * the product is big enough to gain (N >= 16, K >= 32); smaller ones stay float32. */
+bool dc_k_gemm_bf16_applies(int64_t M, int64_t N, int64_t K);
 /* True when the CPU reports AVX512-BF16 and DEEPC_BF16_KERNEL is not "off" (checked once). */
 bool dc_k_bf16_available(void);
 /* Tests: on = use the float32 fallback from now on; off = decide again from CPU and env. */

@@ -9,7 +9,7 @@ void *dc_op_gemm_scratch(dc_ctx *c, int n, size_t each) {
 
 void dc_op_gemm(dc_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                 const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
-    void *ws = c->bf16 && dc_k_bf16_available() ? dc_scratch(c, dc_k_gemm_bf16_scratch(M, N, K)) : NULL;
+    void *ws = c->bf16 && dc_k_gemm_bf16_applies(M, N, K) ? dc_scratch(c, dc_k_gemm_bf16_scratch(M, N, K)) : NULL;
     if (ws)
         dc_k_gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ws);
     else
