@@ -1,7 +1,9 @@
 /* Mixed-precision GEMM: both operands rounded to bfloat16 (round to nearest even), products
  * summed in float32, C kept in float32. On a CPU with AVX512-BF16 a packed 8x32 micro-kernel
  * built on VDPBF16PS (two bf16 products added to a float32 lane per instruction) runs it;
- * elsewhere, or with DEEPC_BF16_KERNEL=off, the call is a float32 SGEMM.
+ * elsewhere, or with DEEPC_BF16_KERNEL=off, the call is a float32 SGEMM, and so is a product
+ * too small to gain (dc_k_gemm_bf16_applies). The vector conversion reads float32 subnormals
+ * (below 1.2e-38) as zero; the scalar one (dc_k_f32_to_bf16) keeps them.
  *
  * Packing: op(A) becomes row blocks of MR rows, op(B) column blocks of NR columns; inside a
  * block, k runs in pairs and each 32-bit word holds the pair (k even in the low half):
