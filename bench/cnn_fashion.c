@@ -2,6 +2,8 @@
  * Conv2D(32, 3x3) relu, MaxPool 2x2, Flatten, Dense 128 relu, Dropout 0.5, Dense 10; Adam 1e-3,
  * batch 32, one throw-away warm-up epoch from the same initial weights, then 2 timed epochs,
  * test accuracy, and inference images/s over the 10k test images at batch 256 (median of 5).
+ * DEEPC_BF16=1 trains in mixed precision (bf16 GEMMs, float32 weights); its lines then carry
+ * "precision": "bf16".
  *   cnn_fashion [FMNIST_DIR] [epochs (2)] [warm-up steps (-1 = one epoch)] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +23,11 @@ static dc_tensor *load(const char *dir, const char *name, bool images) {
     return t;
 }
 
+static bool bf16;
+
 static dc_model *make_model(void) {
     dc_model *m = dc_sequential();
+    dc_model_set_mixed_precision(m, bf16);
     dc_model_set_seed(m, 1234);
     dc_model_add(m, dc_input(3, (int64_t[]){1, 28, 28}));
     dc_model_add(m, dc_conv2d_layer(32, 3, 3, 1, DC_PAD_VALID, DC_ACT_RELU));
@@ -54,7 +59,9 @@ int main(int argc, char **argv) {
     }
     dc_tensor *xtr = load(dir, "train-images-idx3-ubyte.gz", true), *ytr = load(dir, "train-labels-idx1-ubyte.gz", false);
     dc_tensor *xte = load(dir, "t10k-images-idx3-ubyte.gz", true), *yte = load(dir, "t10k-labels-idx1-ubyte.gz", false);
-    const char *w = "\"workload\": \"W2_cnn_fmnist\"";
+    const char *e = getenv("DEEPC_BF16");
+    bf16 = e && !strcmp(e, "1");
+    const char *w = bf16 ? "\"workload\": \"W2_cnn_fmnist\", \"precision\": \"bf16\"" : "\"workload\": \"W2_cnn_fmnist\"";
     dc_fit_opts o = dc_fit_defaults();
     o.batch_size = 32;
     o.verbose = 0;

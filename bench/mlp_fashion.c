@@ -1,6 +1,7 @@
 /* Benchmark W1: MLP 784-256-relu-128-relu-10 on Fashion-MNIST, Adam 1e-3, batch 64, 3 epochs,
  * after one throw-away warm-up epoch from the same initial weights (as the PyTorch peer does).
- * Prints one JSON line per figure, like ../shared/peers/mlp_fashion.py.
+ * Prints one JSON line per figure, like ../shared/peers/mlp_fashion.py. DEEPC_BF16=1 trains in
+ * mixed precision (bf16 GEMMs, float32 weights); its lines then carry "precision": "bf16".
  *   mlp_fashion [FMNIST_DIR] [epochs] [seed] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +18,13 @@ static dc_tensor *load(const char *dir, const char *name) {
 }
 
 static uint64_t seed = 1234;
+static bool bf16;
+static const char *W = "\"workload\": \"W1_mlp_fmnist\"";
 
 static dc_model *make_model(void) {
     dc_model *m = dc_sequential();
     dc_model_set_seed(m, seed);
+    dc_model_set_mixed_precision(m, bf16);
     dc_model_add(m, dc_input(1, (int64_t[]){784}));
     dc_model_add(m, dc_dense(256, DC_ACT_RELU));
     dc_model_add(m, dc_dense(128, DC_ACT_RELU));
@@ -37,6 +41,9 @@ int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : (getenv("FMNIST_DIR") ? getenv("FMNIST_DIR") : "/usr/share/datasets/fashion-mnist");
     int epochs = argc > 2 ? atoi(argv[2]) : 3;
     if (argc > 3) seed = strtoull(argv[3], NULL, 10);
+    const char *e = getenv("DEEPC_BF16");
+    bf16 = e && !strcmp(e, "1");
+    if (bf16) W = "\"workload\": \"W1_mlp_fmnist\", \"precision\": \"bf16\"";
     if (epochs <= 0) {
         fprintf(stderr, "usage: mlp_fashion [FMNIST_DIR] [epochs > 0] [seed]\n");
         return 2;
@@ -57,8 +64,8 @@ int main(int argc, char **argv) {
     o.epochs = 1;
     double t0 = dc_now();
     dc_model_fit(warm, Xtr, ytr, &o, NULL);
-    printf("{\"workload\": \"W1_mlp_fmnist\", \"metric\": \"warmup_seconds\", \"value\": %.4f, \"threads\": %d}\n",
-           dc_now() - t0, dc_get_threads());
+    printf("{%s, \"metric\": \"warmup_seconds\", \"value\": %.4f, \"threads\": %d}\n",
+           W, dc_now() - t0, dc_get_threads());
     dc_model_free(warm);
 
     dc_model *m = make_model();
@@ -75,17 +82,17 @@ int main(int argc, char **argv) {
         }
         double t = dc_now() - t0;
         total += t;
-        printf("{\"workload\": \"W1_mlp_fmnist\", \"metric\": \"epoch_seconds\", \"epoch\": %d, \"value\": %.4f, "
+        printf("{%s, \"metric\": \"epoch_seconds\", \"epoch\": %d, \"value\": %.4f, "
                "\"train_loss\": %.4f, \"threads\": %d}\n",
-               ep + 1, t, dc_history_get(h, "loss")[0], dc_get_threads());
+               W, ep + 1, t, dc_history_get(h, "loss")[0], dc_get_threads());
         dc_history_free(h);
     }
-    printf("{\"workload\": \"W1_mlp_fmnist\", \"metric\": \"mean_epoch_seconds\", \"value\": %.4f, \"epochs\": %d, "
+    printf("{%s, \"metric\": \"mean_epoch_seconds\", \"value\": %.4f, \"epochs\": %d, "
            "\"params\": %lld}\n",
-           total / epochs, epochs, (long long)dc_model_param_count(m));
+           W, total / epochs, epochs, (long long)dc_model_param_count(m));
     double res[2];
     dc_model_evaluate(m, Xte, yte, 1000, res);
-    printf("{\"workload\": \"W1_mlp_fmnist\", \"metric\": \"test_accuracy\", \"value\": %.4f, \"epochs\": %d}\n", res[1], epochs);
+    printf("{%s, \"metric\": \"test_accuracy\", \"value\": %.4f, \"epochs\": %d}\n", W, res[1], epochs);
     printf("test_accuracy=%.4f\n", res[1]);
     dc_model_free(m);
     dc_tensor *all[] = {xtr, ytr, xte, yte, Xtr, Xte};

@@ -2,8 +2,10 @@
  *   Conv2D(32, 3x3, relu) -> MaxPooling2D(2x2) -> Flatten -> Dense(128, relu) -> Dropout(0.5)
  *   -> Dense(10, softmax); adam; sparse categorical cross-entropy; accuracy;
  *   batch_size 32, validation_split 0.1; evaluated on the 10k test images; learning curves as SVG.
- * Usage: cnn_fashion [epochs (3)] [FMNIST_DIR] [output dir (out)] [train images (60000)] */
+ * Usage: cnn_fashion [--bf16] [epochs (3)] [FMNIST_DIR] [output dir (out)] [train images (60000)]
+ *   --bf16: mixed precision (bf16 GEMMs with float32 accumulation, float32 master weights). */
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -46,12 +48,21 @@ static dc_tensor *load_labels(const char *dir, const char *name, int64_t keep) {
 }
 
 int main(int argc, char **argv) {
+    /* --bf16 anywhere on the command line: mixed precision (bf16 GEMMs, float32 weights) */
+    bool bf16 = false;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--bf16")) {
+            bf16 = true;
+            memmove(argv + i, argv + i + 1, (size_t)(argc - i) * sizeof *argv);
+            argc--;
+            i--;
+        }
     int epochs = argc > 1 ? atoi(argv[1]) : 3;
     const char *dir = argc > 2 ? argv[2] : (getenv("FMNIST_DIR") ? getenv("FMNIST_DIR") : "/usr/share/datasets/fashion-mnist");
     const char *outdir = argc > 3 ? argv[3] : "out";
     int64_t keep = argc > 4 ? atoll(argv[4]) : 0;
     if (epochs <= 0) {
-        fprintf(stderr, "usage: cnn_fashion [epochs > 0] [FMNIST_DIR] [output dir] [train images]\n");
+        fprintf(stderr, "usage: cnn_fashion [--bf16] [epochs > 0] [FMNIST_DIR] [output dir] [train images]\n");
         return 2;
     }
     mkdir(outdir, 0755);
@@ -64,6 +75,10 @@ int main(int argc, char **argv) {
            (long long)dc_tensor_dim(xte, 0), dir);
 
     dc_model *m = dc_sequential();
+    if (bf16) {
+        dc_model_set_mixed_precision(m, true);
+        printf("mixed precision: bf16 GEMMs (%s)\n", dc_bf16_kernel_available() ? "AVX512-BF16 kernel" : "no AVX512-BF16 here: float32");
+    }
     dc_model_add(m, dc_input(3, (int64_t[]){1, 28, 28}));
     dc_model_add(m, dc_conv2d_layer(32, 3, 3, 1, DC_PAD_VALID, DC_ACT_RELU));
     dc_model_add(m, dc_max_pool2d_layer(2, 2, 0));

@@ -1,7 +1,9 @@
 /* 8x8 handwritten digits: a Keras-style MLP with a summary, per-epoch progress, validation,
  * a test accuracy, the history as CSV and the learning curves as SVG. The trained model is saved
- * with the test set as NumPy files, for `deepc evaluate` (tools/deepc.c) to score again. */
+ * with the test set as NumPy files, for `deepc evaluate` (tools/deepc.c) to score again.
+ * Usage: digits_mlp [--bf16] [digits.csv.gz] [output dir]; --bf16 trains in mixed precision. */
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "deepc.h"
@@ -12,6 +14,15 @@ static int fail(const char *what) {
 }
 
 int main(int argc, char **argv) {
+    /* --bf16 anywhere on the command line: mixed precision (bf16 GEMMs, float32 weights) */
+    bool bf16 = false;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--bf16")) {
+            bf16 = true;
+            memmove(argv + i, argv + i + 1, (size_t)(argc - i) * sizeof *argv);
+            argc--;
+            i--;
+        }
     const char *path = argc > 1 ? argv[1] : "data/digits.csv.gz";
     const char *outdir = argc > 2 ? argv[2] : "out";
     mkdir(outdir, 0755);
@@ -25,6 +36,10 @@ int main(int argc, char **argv) {
     if (!sc || dc_scaler_apply(sc, xtr) || dc_scaler_apply(sc, xte)) return fail("normalise");
 
     dc_model *m = dc_sequential();
+    if (bf16) {
+        dc_model_set_mixed_precision(m, true);
+        printf("mixed precision: bf16 GEMMs (%s)\n", dc_bf16_kernel_available() ? "AVX512-BF16 kernel" : "no AVX512-BF16 here: float32");
+    }
     dc_model_add(m, dc_input(1, (int64_t[]){64}));
     dc_model_add(m, dc_dense(128, DC_ACT_RELU));
     dc_model_add(m, dc_dropout_layer(0.2f));

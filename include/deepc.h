@@ -57,10 +57,23 @@ const char *dc_status_name(dc_status s);
 /* Forget the last error message. */
 void dc_clear_error(void);
 
-/* Threads used by deepc's kernels and OpenBLAS. Default: the DEEPC_THREADS environment
- * variable, else the number of cores. n <= 0 restores that default. */
+/* Threads used by deepc's kernels and OpenBLAS: one OpenMP pool, since deepc links
+ * OpenBLAS's OpenMP build, and both are set to the same count, so they never oversubscribe.
+ * Default: the DEEPC_THREADS environment variable when it is a whole number from 1 to 1024
+ * (anything else, "abc", "0", "-3", "2x", is ignored), else the number of online cores.
+ * n <= 0 restores that default. */
 void dc_set_threads(int n);
 int dc_get_threads(void);
+
+/* Deterministic mode: the same seed, data and thread count give bit-identical weights, losses
+ * and predictions from run to run. deepc's kernels split work by (thread index, thread
+ * count) with static schedules and sum partial results in a fixed order, OpenBLAS partitions
+ * a GEMM by the thread count alone, and the mode also turns off OpenMP's dynamic team sizes
+ * (omp_set_dynamic(0)), so a team always has the requested number of threads. Results at
+ * different thread counts may differ in the last bits (GEMM blocking changes the order of
+ * sums). On by default; DEEPC_DETERMINISTIC=0 in the environment turns it off at start. */
+void dc_set_deterministic(bool on);
+bool dc_get_deterministic(void);
 
 /* Monotonic wall-clock seconds (for timing training). */
 double dc_now(void);
@@ -155,6 +168,9 @@ void dc_ctx_reset(dc_ctx *c);
 /* With grad off (inference mode) operations record nothing and keep no saved values. */
 void dc_ctx_set_grad(dc_ctx *c, bool on);
 bool dc_ctx_grad_enabled(const dc_ctx *c);
+/* Mixed precision for the ops run on c: see dc_model_set_mixed_precision (off by default). */
+void dc_ctx_set_mixed_precision(dc_ctx *c, bool on);
+bool dc_ctx_mixed_precision(const dc_ctx *c);
 /* Bytes reserved by the context's arena (for memory reports). */
 size_t dc_ctx_reserved_bytes(const dc_ctx *c);
 /* Number of system allocations deepc has made since the process started (all contexts,
@@ -585,6 +601,23 @@ dc_status dc_model_set_seed(dc_model *m, uint64_t seed);
 /* The model takes ownership of opt (even on failure). */
 dc_status dc_model_compile(dc_model *m, dc_optimizer *opt, dc_loss loss,
                            const dc_metric *metrics, int nmetrics);
+/* Mixed-precision training and inference (off by default): the GEMMs of Dense layers, 2-D
+ * matmuls and Conv2D, forward and backward, take their operands rounded to bfloat16 (round to
+ * nearest even) and sum the products in float32 (y = bf16(x) . bf16(W)^T, accumulated in
+ * float32). Everything else stays float32: the master weights and their gradients, the
+ * optimiser and its state, biases, activations between layers, losses, softmax and
+ * normalisation. bfloat16 keeps float32's 8-bit exponent, so gradients do not underflow where
+ * float32 ones would not, and no loss scaling is needed (or done); its 8-bit significand
+ * costs about 3 significant digits per product. The kernel is AVX512-BF16 (VDPBF16PS), chosen
+ * at run time when the CPU reports the feature (dc_bf16_kernel_available()); elsewhere the
+ * setting is accepted and the GEMMs stay float32. A run-time setting of this model's context,
+ * not saved in model files; may be called before or after build/compile, and between fits.
+ * Errors: DC_ERR_ARG if m is NULL; DC_ERR_NOMEM. */
+dc_status dc_model_set_mixed_precision(dc_model *m, bool on);
+bool dc_model_mixed_precision(const dc_model *m);
+/* True when the AVX512-BF16 GEMM kernel runs here: the CPU reports avx512bf16 and the
+ * environment variable DEEPC_BF16_KERNEL is not "off" (which forces the float32 fallback). */
+bool dc_bf16_kernel_available(void);
 /* Keras-style table: layer (type), output shape, parameter count; totals. */
 void dc_model_summary(const dc_model *m, FILE *f);
 /* Elements of all parameters and state (Keras's "Total params"), and of the trainable ones. */

@@ -107,3 +107,8 @@ dc_status dc_backward(dc_ctx *c, dc_tensor *loss) {
     if (c->oom) return dc_error(DC_ERR_NOMEM, "dc_backward: out of memory for gradients");
     return DC_OK;
 }
+
+void dc_ctx_set_mixed_precision(dc_ctx *c, bool on) {
+    if (c) c->bf16 = on;
+}
+bool dc_ctx_mixed_precision(const dc_ctx *c) { return c && c->bf16; }

@@ -29,6 +29,7 @@ struct dc_ctx {
     dc_node *tape;
     bool grad;
     bool oom; /* an allocation failed during backward */
+    bool bf16; /* mixed precision: dense, matmul and conv GEMMs take bf16 operands (dc_op_gemm) */
 };
 
 /* New step tensor for an op's output (uninitialised). */

@@ -15,6 +15,25 @@
 void dc_k_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
+/* Mixed precision (gemm_bf16.c): the same product with op(A) and op(B) rounded to bfloat16
+ * (round to nearest even) and summed in float32; C stays float32. Runs the AVX512-BF16 kernel
+ * when dc_k_gemm_bf16_applies(M, N, K), else (or when scratch is NULL) it is dc_k_gemm. scratch holds
+ * dc_k_gemm_bf16_scratch(M, N, K) bytes (any alignment); threads are used only when called
+ * outside a parallel region. Each C element is summed by one thread in a fixed order. */
+void dc_k_gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                    int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, void *scratch);
+size_t dc_k_gemm_bf16_scratch(int64_t M, int64_t N, int64_t K);
+/* True when dc_k_gemm_bf16 takes the bf16 path for this shape: the kernel is available and
+ * the product is big enough to gain (N >= 16, K >= 32); smaller ones stay float32. */
+bool dc_k_gemm_bf16_applies(int64_t M, int64_t N, int64_t K);
+/* True when the CPU reports AVX512-BF16 and DEEPC_BF16_KERNEL is not "off" (checked once). */
+bool dc_k_bf16_available(void);
+/* Tests: on = use the float32 fallback from now on; off = decide again from CPU and env. */
+void dc_k_bf16_force_fallback(bool on);
+/* float32 <-> bfloat16 bits (round to nearest even; NaN stays NaN). */
+void dc_k_f32_to_bf16(const float *x, uint16_t *y, int64_t n);
+void dc_k_bf16_to_f32(const uint16_t *x, float *y, int64_t n);
+
 /* y = f(x) element-wise for the element-wise activations (not softmax). */
 void dc_k_act_forward(dc_activation a, float alpha, const float *x, float *y, int64_t n);
 /* gx += gy * f'(x), written in terms of y = f(x) (and x where needed). */

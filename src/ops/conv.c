@@ -72,18 +72,19 @@ static void bias_grad(const float *gy, int64_t N, int64_t F, int64_t P, float *g
 
 /* y_n[F, OHW] = W[F, CKK] . col_n + b */
 static void conv_forward_images(const dc_conv_geom *g, int64_t N, int64_t F, const float *x, const float *w,
-                                const float *b, float *y, float *cols, dc_activation act, float alpha) {
+                                const float *b, float *y, float *cols, char *ws, size_t wsz, dc_activation act, float alpha) {
     const int64_t CKK = g->C * g->kh * g->kw, OHW = g->OH * g->OW, xs = g->C * g->H * g->W;
     bool par = N >= dc_max_threads() && dc_max_threads() > 1;
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t n = 0; n < N; n++) {
-        float *col = cols + (par ? (int64_t)dc_thread_id() : 0) * CKK * OHW;
+        int t = par ? dc_thread_id() : 0;
+        float *col = cols + t * CKK * OHW;
         float *yn = y + n * F * OHW;
         dc_k_im2col(g, x + n * xs, col);
         if (b)
             for (int64_t f = 0; f < F; f++)
                 for (int64_t j = 0; j < OHW; j++) yn[f * OHW + j] = b[f];
-        dc_k_gemm(false, false, F, OHW, CKK, 1, w, CKK, col, OHW, b ? 1.0f : 0.0f, yn, OHW);
+        dc_k_gemm_bf16(false, false, F, OHW, CKK, 1, w, CKK, col, OHW, b ? 1.0f : 0.0f, yn, OHW, ws ? ws + t * wsz : NULL);
         if (act != DC_ACT_NONE) dc_k_act_forward(act, alpha, yn, yn, F * OHW);
     }
 }
@@ -117,6 +118,9 @@ static void conv_backward(dc_ctx *c, dc_node *nd) {
     bool par = N >= T && T > 1;
     int nb = par ? T : 1;
     float *cols = dc_scratch(c, (size_t)(nb * CKK * OHW) * sizeof(float));
+    size_t wsz = dc_k_gemm_bf16_scratch(F, CKK, OHW), wsx = dc_k_gemm_bf16_scratch(CKK, OHW, F);
+    if (wsx > wsz) wsz = wsx;
+    char *ws = dc_op_gemm_scratch(c, nb, wsz);
     float *gws = gw && par ? dc_scratch(c, (size_t)(nb * F * CKK) * sizeof(float)) : NULL;
     if (!cols || (gw && par && !gws)) {
         c->oom = true;
@@ -131,11 +135,12 @@ static void conv_backward(dc_ctx *c, dc_node *nd) {
         if (gw) {
             dc_k_im2col(g, x->data + n * xs, col);
             /* dW[F, CKK] += dY_n[F, OHW] . col^T */
-            dc_k_gemm(false, true, F, CKK, OHW, 1, gyn, OHW, col, OHW, 1, gws ? gws + t * F * CKK : gw, CKK);
+            dc_k_gemm_bf16(false, true, F, CKK, OHW, 1, gyn, OHW, col, OHW, 1, gws ? gws + t * F * CKK : gw, CKK,
+                           ws ? ws + t * wsz : NULL);
         }
         if (gx) {
             /* dcol[CKK, OHW] = W^T . dY_n, then scattered back */
-            dc_k_gemm(true, false, CKK, OHW, F, 1, w->data, CKK, gyn, OHW, 0, col, OHW);
+            dc_k_gemm_bf16(true, false, CKK, OHW, F, 1, w->data, CKK, gyn, OHW, 0, col, OHW, ws ? ws + t * wsz : NULL);
             dc_k_col2im(g, col, gx + n * xs);
         }
     }
@@ -172,7 +177,9 @@ dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, in
     int T = N >= dc_max_threads() ? dc_max_threads() : 1;
     float *cols = dc_scratch(c, (size_t)(T * g.C * g.kh * g.kw * g.OH * g.OW) * sizeof(float));
     if (!cols) return NULL;
-    conv_forward_images(&g, N, F, x->data, w->data, b ? b->data : NULL, y->data, cols, act, alpha);
+    size_t wsz = dc_k_gemm_bf16_scratch(F, g.OH * g.OW, g.C * g.kh * g.kw);
+    char *ws = dc_op_gemm_scratch(c, T, wsz);
+    conv_forward_images(&g, N, F, x->data, w->data, b ? b->data : NULL, y->data, cols, ws, wsz, act, alpha);
     return record_conv(c, "conv2d", conv_backward, y, x, w, b, &g, act, alpha);
 }
 

@@ -3,6 +3,19 @@
 
 #include <string.h>
 
+void *dc_op_gemm_scratch(dc_ctx *c, int n, size_t each) {
+    return c->bf16 && dc_k_bf16_available() ? dc_scratch(c, (size_t)n * each) : NULL;
+}
+
+void dc_op_gemm(dc_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    void *ws = c->bf16 && dc_k_gemm_bf16_applies(M, N, K) ? dc_scratch(c, dc_k_gemm_bf16_scratch(M, N, K)) : NULL;
+    if (ws)
+        dc_k_gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ws);
+    else
+        dc_k_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 /* How a 2-D operand can be handed to GEMM without a copy: row-major (trans = false) or
  * as the transpose of a row-major matrix (trans = true); false if neither. */
 static bool gemm_layout(const dc_tensor *t, bool *trans, int64_t *ld) {
@@ -30,9 +43,9 @@ static void mm2_backward(dc_ctx *c, dc_node *n) {
     gemm_layout(b, &tb, &ldb);
     float *ga = dc_grad_buf(c, a), *gb = dc_grad_buf(c, b);
     /* dA[M,K] += G[M,N] . B^T */
-    if (ga) dc_k_gemm(false, !tb, M, K, N, 1, g, N, b->data, ldb, 1, ga, K);
+    if (ga) dc_op_gemm(c, false, !tb, M, K, N, 1, g, N, b->data, ldb, 1, ga, K);
     /* dB[K,N] += A^T . G */
-    if (gb) dc_k_gemm(!ta, false, K, N, M, 1, a->data, lda, g, N, 1, gb, N);
+    if (gb) dc_op_gemm(c, !ta, false, K, N, M, 1, a->data, lda, g, N, 1, gb, N);
 }
 
 static dc_tensor *matmul2(dc_ctx *c, dc_tensor *a, dc_tensor *b) {
@@ -45,7 +58,7 @@ static dc_tensor *matmul2(dc_ctx *c, dc_tensor *a, dc_tensor *b) {
     int64_t M = a->shape[0], K = a->shape[1], N = b->shape[1];
     dc_tensor *y = dc_out(c, 2, (int64_t[]){M, N});
     if (!y) return NULL;
-    dc_k_gemm(ta, tb, M, N, K, 1, a->data, lda, b->data, ldb, 0, y->data, N);
+    dc_op_gemm(c, ta, tb, M, N, K, 1, a->data, lda, b->data, ldb, 0, y->data, N);
     if (DC_NEEDS2(c, a, b) && !DC_RECORD2(c, "matmul", mm2_backward, y, a, b)) return NULL;
     return y;
 }
@@ -98,8 +111,8 @@ static void linear_backward(dc_ctx *c, dc_node *n) {
     int64_t out = W->shape[0], in = W->shape[1], R = x->numel / (in ? in : 1);
     const float *g = n->out->grad->data;
     float *gx = dc_grad_buf(c, x), *gW = dc_grad_buf(c, W), *gb = b ? dc_grad_buf(c, b) : NULL;
-    if (gx) dc_k_gemm(false, false, R, in, out, 1, g, out, W->data, in, 1, gx, in);
-    if (gW) dc_k_gemm(true, false, out, in, R, 1, g, out, x->data, in, 1, gW, in);
+    if (gx) dc_op_gemm(c, false, false, R, in, out, 1, g, out, W->data, in, 1, gx, in);
+    if (gW) dc_op_gemm(c, true, false, out, in, R, 1, g, out, x->data, in, 1, gW, in);
     if (gb) {
         for (int64_t r = 0; r < R; r++) {
             const float *gr = g + r * out;
@@ -128,7 +141,7 @@ dc_tensor *dc_linear(dc_ctx *c, dc_tensor *x, dc_tensor *W, dc_tensor *b) {
     if (b) {
         for (int64_t r = 0; r < R; r++) memcpy(y->data + r * out, b->data, (size_t)out * sizeof(float));
     }
-    dc_k_gemm(false, true, R, out, in, 1, x->data, in, W->data, in, b ? 1.0f : 0.0f, y->data, out);
+    dc_op_gemm(c, false, true, R, out, in, 1, x->data, in, W->data, in, b ? 1.0f : 0.0f, y->data, out);
     dc_tensor *in3[3] = {x, W, b};
     if (dc_needs_grad(c, 3, in3) && !dc_record(c, "linear", linear_backward, y, 3, in3)) return NULL;
     return y;

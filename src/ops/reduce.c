@@ -21,8 +21,20 @@ static dc_tensor *reduce_all(dc_ctx *c, dc_tensor *x, bool mean) {
     const float *X = x->data;
     int64_t N = x->numel;
     if (N > DC_PAR_MIN) {
-#pragma omp parallel for simd reduction(+ : s)
-        for (int64_t i = 0; i < N; i++) s += X[i];
+        /* fixed chunks summed in a fixed order, unlike an OpenMP reduction, whose partial sums
+         * combine in the order threads finish: the same bits at any thread count, every run */
+        enum { CHUNKS = 64 };
+        double part[CHUNKS];
+        const int64_t len = (N + CHUNKS - 1) / CHUNKS;
+#pragma omp parallel for schedule(static)
+        for (int ch = 0; ch < CHUNKS; ch++) {
+            const int64_t i0 = ch * len, i1 = i0 + len < N ? i0 + len : N;
+            double p = 0;
+#pragma omp simd reduction(+ : p)
+            for (int64_t i = i0; i < i1; i++) p += X[i];
+            part[ch] = p;
+        }
+        for (int ch = 0; ch < CHUNKS; ch++) s += part[ch];
     } else {
 #pragma omp simd reduction(+ : s)
         for (int64_t i = 0; i < N; i++) s += X[i];

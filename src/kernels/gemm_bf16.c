@@ -1,0 +1,236 @@
+/* Mixed-precision GEMM: both operands rounded to bfloat16 (round to nearest even), products
+ * summed in float32, C kept in float32. On a CPU with AVX512-BF16 a packed 8x32 micro-kernel
+ * built on VDPBF16PS (two bf16 products added to a float32 lane per instruction) runs it;
+ * elsewhere, or with DEEPC_BF16_KERNEL=off, the call is a float32 SGEMM, and so is a product
+ * too small to gain (dc_k_gemm_bf16_applies). The vector conversion reads float32 subnormals
+ * (below 1.2e-38) as zero; the scalar one (dc_k_f32_to_bf16) keeps them.
+ *
+ * Packing: op(A) becomes row blocks of MR rows, op(B) column blocks of NR columns; inside a
+ * block, k runs in pairs and each 32-bit word holds the pair (k even in the low half):
+ *   Ap[block][kp][MR], Bp[block][kp][NR], kp = 0 .. ceil(K/2) - 1, zero beyond the edges.
+ * Each C element is summed by one thread in a fixed order, so results do not depend on the
+ * thread count. */
+#include "kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MR 8
+#define NR 32
+
+/* float -> bf16, round to nearest even; NaN stays NaN (quiet). */
+static inline uint32_t bf16_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return u >> 16;
+}
+
+void dc_k_f32_to_bf16(const float *x, uint16_t *y, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) y[i] = (uint16_t)bf16_bits(x[i]);
+}
+
+void dc_k_bf16_to_f32(const uint16_t *x, float *y, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)x[i] << 16;
+        memcpy(&y[i], &u, sizeof u);
+    }
+}
+
+static int kernel_state = -1; /* -1 undecided, 0 float32 fallback, 1 AVX512-BF16 */
+
+bool dc_k_bf16_available(void) {
+    int s = __atomic_load_n(&kernel_state, __ATOMIC_RELAXED);
+    if (s < 0) {
+        const char *e = getenv("DEEPC_BF16_KERNEL");
+        bool off = e && (!strcmp(e, "off") || !strcmp(e, "0"));
+#if defined(__x86_64__) && defined(__GNUC__)
+        __builtin_cpu_init();
+        s = !off && __builtin_cpu_supports("avx512bf16");
+#else
+        s = 0;
+        (void)off;
+#endif
+        __atomic_store_n(&kernel_state, s, __ATOMIC_RELAXED);
+    }
+    return s == 1;
+}
+
+void dc_k_bf16_force_fallback(bool on) {
+    if (on)
+        __atomic_store_n(&kernel_state, 0, __ATOMIC_RELAXED);
+    else
+        __atomic_store_n(&kernel_state, -1, __ATOMIC_RELAXED);
+}
+
+static inline bool in_parallel(void) {
+#ifdef _OPENMP
+    return omp_in_parallel();
+#else
+    return false;
+#endif
+}
+
+static inline int64_t nblocks(int64_t n, int64_t b) { return (n + b - 1) / b; }
+static inline int64_t round64(int64_t bytes) { return (bytes + 63) & ~(int64_t)63; }
+
+size_t dc_k_gemm_bf16_scratch(int64_t M, int64_t N, int64_t K) {
+    int64_t KP = (K + 1) / 2;
+    return (size_t)(round64(nblocks(M, MR) * MR * KP * 4) + round64(nblocks(N, NR) * NR * KP * 4) + 64);
+}
+
+static inline uint32_t pair(float lo, float hi) { return bf16_bits(lo) | bf16_bits(hi) << 16; }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define BF16_TARGET __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl,avx512dq")))
+
+/* 16 pairs (lo[c], hi[c]) as bf16 words, lo in the low half: VCVTNEPS2BF16 rounds to nearest
+ * even (and reads float32 subnormals as zero). */
+BF16_TARGET static inline __m512i pairs16(__m512 lo, __m512 hi) {
+    __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
+    __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
+    return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
+}
+
+/* A block of `width` (8 or 32) columns j0.. of a matrix whose columns are contiguous
+ * (element (k, j) at X[k*ld + j]) into P[KP][width]. */
+BF16_TARGET static void pack_cols_v(const float *X, int64_t ld, int64_t j0, int64_t N, int64_t K, int width, uint32_t *P) {
+    const int64_t cols = N - j0 < width ? N - j0 : width, KP = (K + 1) / 2;
+    for (int64_t kp = 0; kp < KP; kp++) {
+        const float *x0 = X + 2 * kp * ld + j0, *x1 = x0 + ld;
+        bool odd = 2 * kp + 1 >= K;
+        uint32_t *o = P + kp * width;
+        for (int c = 0; c < width; c += 16) {
+            int64_t left = cols - c;
+            __mmask16 m = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+            __m512 lo = _mm512_maskz_loadu_ps(m, x0 + c), hi = odd ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, x1 + c);
+            __m512i v = pairs16(lo, hi);
+            if (width - c >= 16)
+                _mm512_storeu_si512(o + c, v);
+            else
+                _mm256_storeu_si256((__m256i *)(o + c), _mm512_castsi512_si256(v));
+        }
+    }
+}
+
+/* A block of `width` rows i0.. of a matrix whose rows are contiguous (element (i, k) at
+ * X[i*ld + k]) into P[KP][width]: each row converted 32 values at a time, its pairs stored
+ * down the block's column. */
+BF16_TARGET static void pack_rows_v(const float *X, int64_t ld, int64_t i0, int64_t M, int64_t K, int width, uint32_t *P) {
+    const int64_t rows = M - i0 < width ? M - i0 : width, KP = (K + 1) / 2;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *x = X + (i0 + r) * ld;
+        uint32_t *o = P + r;
+        int64_t k = 0;
+        for (; k + 32 <= K; k += 32) {
+            __m512 a = _mm512_loadu_ps(x + k), b = _mm512_loadu_ps(x + k + 16);
+            /* even k to the low halves: pairs (a0,a1), (a2,a3) ... are adjacent words already */
+            __m512i v = (__m512i)_mm512_cvtne2ps_pbh(b, a);
+            uint32_t w[16];
+            _mm512_storeu_si512(w, v);
+            for (int q = 0; q < 16; q++) o[(k / 2 + q) * width] = w[q];
+        }
+        for (; k < K; k += 2) o[(k / 2) * width] = pair(x[k], k + 1 < K ? x[k + 1] : 0);
+    }
+    for (int64_t r = rows; r < width; r++)
+        for (int64_t kp = 0; kp < KP; kp++) P[kp * width + r] = 0;
+}
+
+/* Packs op(A) and op(B) (threads over blocks when par). */
+BF16_TARGET static void pack_all_v(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                       int64_t ldb, uint32_t *Ap, uint32_t *Bp, bool par) {
+    const int64_t KP = (K + 1) / 2, nmb = nblocks(M, MR), nnb = nblocks(N, NR);
+#pragma omp parallel if (par)
+    {
+        /* op(A)[i][k] = ta ? A[k*lda + i] (columns contiguous) : A[i*lda + k] (rows contiguous) */
+#pragma omp for schedule(static) nowait
+        for (int64_t b = 0; b < nmb; b++) {
+            if (ta)
+                pack_cols_v(A, lda, b * MR, M, K, MR, Ap + b * MR * KP);
+            else
+                pack_rows_v(A, lda, b * MR, M, K, MR, Ap + b * MR * KP);
+        }
+        /* op(B)[k][j] = tb ? B[j*ldb + k] (rows of B are columns of op(B)) : B[k*ldb + j] */
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < nnb; b++) {
+            if (tb)
+                pack_rows_v(B, ldb, b * NR, N, K, NR, Bp + b * NR * KP);
+            else
+                pack_cols_v(B, ldb, b * NR, N, K, NR, Bp + b * NR * KP);
+        }
+    }
+}
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* C[mr, nr] = alpha * Ap . Bp + beta * C, mr <= MR, nr <= NR, over KP pairs. */
+BF16_TARGET static void micro_8x32(int64_t KP, const uint32_t *Ap, const uint32_t *Bp, float *C, int64_t ldc, int mr, int nr,
+                                   float alpha, float beta) {
+    __m512 c0[MR], c1[MR];
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+    for (int64_t kp = 0; kp < KP; kp++) {
+        __m512bh b0 = (__m512bh)_mm512_load_si512(Bp + kp * NR), b1 = (__m512bh)_mm512_load_si512(Bp + kp * NR + 16);
+        const uint32_t *a = Ap + kp * MR;
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) {
+            __m512bh av = (__m512bh)_mm512_set1_epi32((int)a[r]);
+            c0[r] = _mm512_dpbf16_ps(c0[r], av, b0);
+            c1[r] = _mm512_dpbf16_ps(c1[r], av, b1);
+        }
+    }
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    const __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1),
+                    m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+    for (int r = 0; r < mr; r++) {
+        float *cr = C + r * ldc;
+        __m512 y0 = _mm512_mul_ps(va, c0[r]), y1 = _mm512_mul_ps(va, c1[r]);
+        if (beta != 0) {
+            y0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), y0);
+            y1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), y1);
+        }
+        _mm512_mask_storeu_ps(cr, m0, y0);
+        _mm512_mask_storeu_ps(cr + 16, m1, y1);
+    }
+}
+
+static void run_tiles(int64_t M, int64_t N, int64_t KP, const uint32_t *Ap, const uint32_t *Bp, float alpha, float beta,
+                      float *C, int64_t ldc, bool par) {
+    const int64_t nmb = nblocks(M, MR), nnb = nblocks(N, NR), tiles = nmb * nnb;
+    /* column block outer, so consecutive tiles of a thread share their packed B block */
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t t = 0; t < tiles; t++) {
+        int64_t jb = t / nmb, ib = t % nmb;
+        int64_t i0 = ib * MR, j0 = jb * NR;
+        int mr = (int)(M - i0 < MR ? M - i0 : MR), nr = (int)(N - j0 < NR ? N - j0 : NR);
+        micro_8x32(KP, Ap + ib * MR * KP, Bp + jb * NR * KP, C + i0 * ldc + j0, ldc, mr, nr, alpha, beta);
+    }
+}
+#endif
+
+bool dc_k_gemm_bf16_applies(int64_t M, int64_t N, int64_t K) {
+    /* below these, packing costs more than the faster products save (a 3x3 convolution of one
+     * channel has K = 9; its weight gradient N = 9) */
+    return M > 0 && N >= 16 && K >= 32 && dc_k_bf16_available();
+}
+
+void dc_k_gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                    const float *B, int64_t ldb, float beta, float *C, int64_t ldc, void *scratch) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (scratch && dc_k_gemm_bf16_applies(M, N, K)) {
+        const int64_t KP = (K + 1) / 2;
+        uint32_t *Ap = (uint32_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+        uint32_t *Bp = Ap + round64(nblocks(M, MR) * MR * KP * 4) / 4;
+        /* threads only outside a parallel region (conv calls this per image from its own team) */
+        bool par = dc_max_threads() > 1 && !in_parallel() && M * N * K > (int64_t)1 << 18;
+        pack_all_v(ta, tb, M, N, K, A, lda, B, ldb, Ap, Bp, par);
+        run_tiles(M, N, KP, Ap, Bp, alpha, beta, C, ldc, par);
+        return;
+    }
+#endif
+    dc_k_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
