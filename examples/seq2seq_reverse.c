@@ -6,6 +6,10 @@
  *   target -> Embedding -> positions -> 2 x TransformerDecoderLayer(target, memory) <--+
  *          -> LayerNorm -> Dense(vocabulary, softmax)
  *   seq2seq_reverse [EPOCHS] [TRAIN_STRINGS] [MODEL_OUT]
+ * With MODEL_OUT (a .safetensors path) the trained model is saved there, and the held-out
+ * teacher-forcing data beside it as MODEL_OUT's name + _source.npy, _target.npy, _y.npy, which
+ *   deepc evaluate MODEL_OUT ..._source.npy ..._target.npy ..._y.npy
+ * scores per token.
  * Ends with test_exact_match=... (whole strings right), test_token_accuracy=...; exits
  * non-zero if the exact match is below 0.95. */
 #include <stdio.h>
@@ -153,7 +157,18 @@ int main(int argc, char **argv) {
             printf("%s\n", same ? "" : "   (wrong)");
         }
     }
-    if (model_out && dc_model_save(m, model_out)) return fail("save");
+    if (model_out) {
+        if (dc_model_save(m, model_out)) return fail("save");
+        size_t k = strlen(model_out);
+        if (k > 12 && strcmp(model_out + k - 12, ".safetensors") == 0) k -= 12;
+        static const char *const suffix[3] = {"_source.npy", "_target.npy", "_y.npy"};
+        const dc_tensor *arr[3] = {tsrc, ttin, ty};
+        for (int i = 0; i < 3; i++) {
+            char path[1024];
+            snprintf(path, sizeof path, "%.*s%s", (int)k, model_out, suffix[i]);
+            if (dc_npy_save(path, arr[i], DC_DTYPE_F32)) return fail("save");
+        }
+    }
     double em = (double)exact / (double)n, ta = (double)tok_ok / (double)tok_all;
     printf("test_strings=%lld\ntest_exact_match=%.4f\ntest_token_accuracy=%.4f\n", (long long)n, em, ta);
     dc_tensor *all[] = {src, tin, y, vsrc, vtin, vy, tsrc, ttin, ty, out};

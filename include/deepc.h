@@ -656,6 +656,9 @@ int dc_model_apply(dc_model *m, dc_layer *l, int n, const int *inputs);
 /* Number of inputs (1 for a Sequential). The data of the _n functions below is one tensor per
  * input, in the order the inputs were added; the plain functions are the n = 1 case. */
 int dc_model_num_inputs(const dc_model *m);
+/* The shape of input i without the batch axis into shape[DC_MAX_DIMS]; returns its rank, or -1
+ * (error set) for an input the model does not have or whose shape is not known yet. */
+int dc_model_input_shape(const dc_model *m, int i, int64_t *shape);
 
 /* Per-epoch record of fit. */
 typedef struct dc_history dc_history;

@@ -4,6 +4,8 @@
  *   deepc info FILE.safetensors              tensors, dtypes, shapes, metadata keys, the model
  *   deepc predict MODEL X.npy|X.csv [OUT]     predictions to OUT (.npy or .csv) or stdout (CSV)
  *   deepc evaluate MODEL X.npy|.csv Y.npy|.csv  loss and metrics as key=value lines
+ * A model with several inputs (a graph model) takes one X file per input, in its input order:
+ *   deepc predict MODEL X1 X2 [OUT]            deepc evaluate MODEL X1 X2 Y
  *
  * CSV inputs hold numbers only, one row per sample, no header. A 2-D input whose rows have as
  * many values as one model input is reshaped to the model's input shape (flat images work). */
@@ -17,7 +19,8 @@ static int usage(void) {
     fprintf(stderr, "usage:\n"
                     "  deepc info FILE.safetensors\n"
                     "  deepc predict MODEL.safetensors X.npy|X.csv [OUT.npy|OUT.csv]\n"
-                    "  deepc evaluate MODEL.safetensors X.npy|X.csv Y.npy|Y.csv\n");
+                    "  deepc evaluate MODEL.safetensors X.npy|X.csv Y.npy|Y.csv\n"
+                    "(a model with several inputs takes one X file per input, in order)\n");
     return 2;
 }
 
@@ -39,11 +42,11 @@ static dc_tensor *load_array(const char *path) {
     return dc_csv_load(path, &o, &x, NULL) ? NULL : x;
 }
 
-/* Reshapes flat rows [N, F] to the model's input shape when F matches. */
-static dc_status fit_input(dc_model *m, dc_tensor *x) {
-    dc_layer *in = dc_model_layer(m, 0);
+/* Reshapes flat rows [N, F] to the shape of model input i when F matches. */
+static dc_status fit_input(dc_model *m, int input, dc_tensor *x) {
     int64_t shape[DC_MAX_DIMS + 1];
-    int nd = dc_layer_output_shape(in, shape + 1);
+    int nd = dc_model_input_shape(m, input, shape + 1);
+    if (nd < 0) return dc_last_status();
     int64_t per = 1;
     for (int i = 0; i < nd; i++) per *= shape[i + 1];
     if (nd > 1 && dc_tensor_ndim(x) == 2 && dc_tensor_dim(x, 1) == per) {
@@ -83,12 +86,40 @@ static int info(const char *path) {
     return 0;
 }
 
-static int predict(const char *model, const char *xpath, const char *out) {
+/* The model's input files, one per input: x[0..n), reshaped to the inputs; NULL on error. */
+static dc_tensor **load_inputs(dc_model *m, int n, char **paths) {
+    dc_tensor **x = calloc((size_t)n, sizeof *x);
+    for (int i = 0; x && i < n; i++) {
+        if (!(x[i] = load_array(paths[i])) || fit_input(m, i, x[i])) {
+            fprintf(stderr, "deepc: reading input %d (%s): %s\n", i, paths[i], dc_last_error());
+            for (int k = 0; k <= i; k++) dc_tensor_free(x[k]);
+            free(x);
+            return NULL;
+        }
+    }
+    return x;
+}
+
+static void free_inputs(dc_tensor **x, int n) {
+    for (int i = 0; x && i < n; i++) dc_tensor_free(x[i]);
+    free(x);
+}
+
+/* args: the X files, then OUT if there is one more */
+static int predict(const char *model, int nargs, char **args) {
     dc_model *m = dc_model_load(model);
     if (!m) return fail("loading the model");
-    dc_tensor *x = load_array(xpath);
-    if (!x) return dc_model_free(m), fail("reading the input");
-    dc_tensor *p = fit_input(m, x) ? NULL : dc_model_predict(m, x, 256);
+    int nx = dc_model_num_inputs(m);
+    if (nargs != nx && nargs != nx + 1) {
+        fprintf(stderr, "deepc: the model has %d input%s; give %d X file%s and optionally OUT\n", nx, nx > 1 ? "s" : "", nx,
+                nx > 1 ? "s" : "");
+        dc_model_free(m);
+        return 2;
+    }
+    const char *out = nargs == nx + 1 ? args[nx] : NULL;
+    dc_tensor **x = load_inputs(m, nx, args);
+    if (!x) return dc_model_free(m), 1;
+    dc_tensor *p = dc_model_predict_n(m, nx, (const dc_tensor *const *)x, 256);
     int rc = 0;
     if (!p) {
         rc = fail("predict");
@@ -108,26 +139,34 @@ static int predict(const char *model, const char *xpath, const char *out) {
         }
     }
     dc_tensor_free(p);
-    dc_tensor_free(x);
+    free_inputs(x, nx);
     dc_model_free(m);
     return rc;
 }
 
-static int evaluate(const char *model, const char *xpath, const char *ypath) {
+/* args: the X files, then Y */
+static int evaluate(const char *model, int nargs, char **args) {
     dc_model *m = dc_model_load(model);
     if (!m) return fail("loading the model");
-    dc_tensor *x = load_array(xpath), *y = x ? load_array(ypath) : NULL;
+    int nx = dc_model_num_inputs(m);
+    if (nargs != nx + 1) {
+        fprintf(stderr, "deepc: the model has %d input%s; give %d X file%s and Y\n", nx, nx > 1 ? "s" : "", nx, nx > 1 ? "s" : "");
+        dc_model_free(m);
+        return 2;
+    }
+    dc_tensor **x = load_inputs(m, nx, args), *y = x ? load_array(args[nx]) : NULL;
     double res[1 + 8];
     int rc = 0;
-    if (!x || !y) rc = fail("reading the data");
-    else if (fit_input(m, x) || dc_model_evaluate(m, x, y, 256, res)) rc = fail("evaluate");
+    if (!x) rc = 1;
+    else if (!y) rc = fail("reading the targets");
+    else if (dc_model_evaluate_n(m, nx, (const dc_tensor *const *)x, y, 256, res)) rc = fail("evaluate");
     else {
         /* the metric names come from the model file's compile settings */
         printf("test_loss=%.4f\n", res[0]);
         for (int i = 0; i < 8 && i < dc_model_num_metrics(m); i++)
             printf("test_%s=%.4f\n", dc_metric_name(dc_model_metric(m, i)), res[1 + i]);
     }
-    dc_tensor_free(x);
+    free_inputs(x, nx);
     dc_tensor_free(y);
     dc_model_free(m);
     return rc;
@@ -136,7 +175,7 @@ static int evaluate(const char *model, const char *xpath, const char *ypath) {
 int main(int argc, char **argv) {
     if (argc < 3) return usage();
     if (strcmp(argv[1], "info") == 0 && argc == 3) return info(argv[2]);
-    if (strcmp(argv[1], "predict") == 0 && (argc == 4 || argc == 5)) return predict(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
-    if (strcmp(argv[1], "evaluate") == 0 && argc == 5) return evaluate(argv[2], argv[3], argv[4]);
+    if (strcmp(argv[1], "predict") == 0 && argc >= 4) return predict(argv[2], argc - 3, argv + 3);
+    if (strcmp(argv[1], "evaluate") == 0 && argc >= 5) return evaluate(argv[2], argc - 3, argv + 3);
     return usage();
 }

@@ -240,6 +240,14 @@ int dc_model_apply(dc_model *m, dc_layer *l, int n, const int *inputs) {
 
 int dc_model_num_inputs(const dc_model *m) { return m ? (m->ninputs ? m->ninputs : 1) : 0; }
 
+int dc_model_input_shape(const dc_model *m, int i, int64_t *shape) {
+    if (!m || !shape) return dc_error(DC_ERR_ARG, "dc_model_input_shape: model or shape is NULL"), -1;
+    if (i < 0 || i >= dc_model_num_inputs(m))
+        return dc_error(DC_ERR_ARG, "dc_model_input_shape: input %d of a model with %d", i, dc_model_num_inputs(m)), -1;
+    if (!m->has_input && !m->built) return dc_error(DC_ERR_STATE, "dc_model_input_shape: the input shape is not known yet"), -1;
+    return dc_model_in_shape(m, i, shape);
+}
+
 int dc_model_in_shape(const dc_model *m, int i, int64_t *shape) {
     if (m->ninputs == 0 || i == 0) {
         memcpy(shape, m->in_shape, (size_t)m->in_ndim * sizeof *shape);
