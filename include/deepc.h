@@ -705,8 +705,10 @@ dc_fit_opts dc_fit_defaults(void);
 dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y,
                        const dc_fit_opts *opts, dc_history **history);
 /* Loss then the compiled metrics, in order, into results[1 + nmetrics]. Inference (evaluate and
- * predict) runs in chunks of at most 256 rows whatever batch_size says, to bound its memory; the
- * results do not depend on the batch size. */
+ * predict) runs in chunks of at most 256 rows whatever batch_size says, to bound its memory. It
+ * uses no batch statistics (batch norm takes its running ones), so the batch size changes the
+ * results only by float rounding (OpenBLAS may sum a product in another order for another
+ * number of rows). */
 dc_status dc_model_evaluate(dc_model *m, const dc_tensor *x, const dc_tensor *y,
                             int64_t batch_size, double *results);
 /* Owned tensor of outputs for every row of x (inference mode, batch by batch). */

@@ -366,8 +366,8 @@ dc_status dc_model_train_step(dc_model *m, const dc_tensor *x, const dc_tensor *
 }
 
 /* Loss and metrics over rows [r0, r1) in inference mode. */
-/* Inference needs no batch statistics (batch norm uses its running ones), so its results do not
- * depend on the batch size; it runs in chunks of at most this many rows to bound the memory that
+/* Inference needs no batch statistics (batch norm uses its running ones), so its results depend
+ * on the batch size only by float rounding; it runs in chunks of at most this many rows to bound the memory that
  * one forward pass holds. */
 #define INFER_CHUNK 256
 
