@@ -18,7 +18,7 @@ LOG="$OUT/mpi-scaling-$(date +%Y%m%d-%H%M%S).log"
 BIN="$BUILD/bench/cnn_fashion"
 WARM=200 # warm-up steps before the timed epochs
 MPIRUN="mpirun --oversubscribe --allow-run-as-root --bind-to none -np 2"
-export OMP_WAIT_POLICY=passive DEEPC_DIST_STATS=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMP_WAIT_POLICY=passive DEEPC_DIST_STATS=1
 run() { # tag, command...
   tag=$1; shift
   echo "rep $r: $tag"
