@@ -21,7 +21,7 @@ shift
 SLOTS=${SLOTS:-1}
 NP=$(awk -v d="$SLOTS" '!/^[ \t]*(#|$)/ { n = d; for (i = 2; i <= NF; i++) if ($i ~ /^slots=/) { split($i, a, "="); n = a[2] } s += n } END { print s + 0 }' "$HOSTFILE")
 [ "$NP" -gt 0 ] || { echo "launch_hosts: no hosts in $HOSTFILE" >&2; exit 2; }
-set -- --hostfile "$HOSTFILE" -np "$NP" --map-by node --bind-to none -x OMP_WAIT_POLICY=passive ${MPIRUN_ARGS:-} "$@"
+set -- --hostfile "$HOSTFILE" -np "$NP" --map-by node --bind-to none -x OMP_WAIT_POLICY=passive -x OMPI_MCA_mpi_yield_when_idle=1 ${MPIRUN_ARGS:-} "$@"
 [ -n "${THREADS:-}" ] && set -- -x DEEPC_THREADS="$THREADS" "$@"
 [ -n "${IFACE:-}" ] && set -- --mca btl_tcp_if_include "$IFACE" --mca oob_tcp_if_include "$IFACE" "$@"
 [ "$(id -u)" = 0 ] && set -- --allow-run-as-root "$@"
