@@ -7,9 +7,10 @@
 # HOSTFILE, Open MPI's format, one host per line with the ranks it runs:
 #   node1 slots=1
 #   node2 slots=1
-# Environment: SLOTS (ranks per host, default 1), THREADS (DEEPC_THREADS per rank, default the
-# host's cores divided by SLOTS), IFACE (the network interface for MPI's TCP traffic, e.g. eth0),
-# MPIRUN_ARGS (more mpirun options). Only rank 0 prints and writes checkpoints, on its own host.
+# Environment: SLOTS (ranks of a host line without slots=, default 1), THREADS (DEEPC_THREADS per
+# rank, default the host's cores divided by its ranks), IFACE (the network interface for MPI's TCP
+# traffic, e.g. eth0), MPIRUN_ARGS (more mpirun options). Only rank 0 prints and writes
+# checkpoints, on its own host.
 set -eu
 if [ $# -lt 2 ]; then
   sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
