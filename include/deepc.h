@@ -596,7 +596,8 @@ dc_fit_opts dc_fit_defaults(void);
  * a run resumed from a checkpoint (dc_model_load_checkpoint or opts->resume) starts at the epoch
  * after the checkpoint's and ends bit-identical to one that was never interrupted, its history
  * holding every epoch. A non-finite loss or gradient stops training with DC_ERR_NUMERIC naming
- * the epoch, the batch and (for a gradient) the first parameter that went non-finite. */
+ * the epoch, the batch and (for a gradient) the first parameter that went non-finite. After
+ * dc_dist_init on several MPI ranks, fit and evaluate are data parallel (section 11). */
 dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y,
                        const dc_fit_opts *opts, dc_history **history);
 /* Loss then the compiled metrics, in order, into results[1 + nmetrics]. Inference (evaluate and
