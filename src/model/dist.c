@@ -55,7 +55,9 @@ static int launcher_size(void) {
 dc_status dc_dist_init(int *argc, char ***argv) {
     if (g_init) return DC_OK;
 #ifdef DC_HAVE_MPI
-    int inited = 0;
+    int inited = 0, done = 0;
+    MPI_Finalized(&done);
+    if (done) return dc_error(DC_ERR_STATE, "dist: MPI was finalised and cannot start again in this process");
     MPI_Initialized(&inited);
     if (!inited) {
         MPI_TRY(MPI_Init(argc, argv), "MPI_Init");
