@@ -2,7 +2,7 @@
  * slices of B/2 ends with the weights of a one-process fit at batch B (every rank also runs that
  * reference itself, with distribution switched off), up to float summation order; distributed
  * evaluate equals the local one; a failure on one rank stops every rank with its message; only
- * rank 0 writes checkpoints. Run alone (one rank) it checks the same paths without MPI.
+ * rank 0 writes checkpoints, and every rank resumes from them. Run alone (one rank) it checks the same paths without MPI.
  *
  * Tolerance: after 12 to 14 steps, max |w_ranks - w_one| <= 1e-5 * max(1, max |w_one|). The two
  * runs differ only in how each batch's per-row gradients are summed (two halves added versus one
@@ -178,6 +178,55 @@ static void test_failures(void) {
     dc_tensor_free(y);
 }
 
+/* Rank 0's temporary directory on every rank (the ranks of this test share a host): its six
+ * random characters travel as the maximum of one integer over the ranks. */
+static void share_dir(char *shared, size_t cap) {
+    int64_t v = 0, lo, hi;
+    if (rank == 0)
+        for (int i = 0; i < 6; i++) v = v << 8 | (unsigned char)dir[strlen(dir) - 6 + (size_t)i];
+    dc_dist_minmax(&v, 1, &lo, &hi);
+    char tail[7];
+    for (int i = 5; i >= 0; i--, hi >>= 8) tail[i] = (char)(hi & 0xff);
+    tail[6] = 0;
+    snprintf(shared, cap, "/tmp/deepc-test-%s", tail);
+}
+
+/* Checkpoints written by rank 0 and resumed on every rank: the resumed fit ends bit-identical to
+ * an uninterrupted one, on every rank. */
+static void test_resume(void) {
+    dc_tensor *x, *y;
+    make_data(96, 1, (int64_t[]){6}, 3, &x, &y);
+    char shared[64], path[128];
+    share_dir(shared, sizeof shared);
+    snprintf(path, sizeof path, "%s/resume.ckpt", shared);
+    dc_fit_opts o = dc_fit_defaults();
+    o.verbose = 0;
+    o.batch_size = 16;
+    o.seed = 9;
+    o.epochs = 3;
+    dc_model *whole = mlp(adam());
+    CHECK(dc_model_fit(whole, x, y, &o, NULL) == DC_OK);
+    o.checkpoint_path = path;
+    o.epochs = 2;
+    dc_model *first = mlp(adam());
+    CHECK(dc_model_fit(first, x, y, &o, NULL) == DC_OK);
+    o.epochs = 3;
+    o.resume = true;
+    dc_model *resumed = mlp(adam());
+    dc_history *h = NULL;
+    CHECK(dc_model_fit(resumed, x, y, &o, &h) == DC_OK);
+    CHECK(h && dc_history_get(h, "loss") != NULL);
+    int64_t n = dc_model_param_buffer_size(whole);
+    CHECK(memcmp(dc_model_params(whole), dc_model_params(resumed), (size_t)n * sizeof(float)) == 0);
+    CHECK(same_on_all_ranks(resumed));
+    dc_history_free(h);
+    dc_model_free(whole);
+    dc_model_free(first);
+    dc_model_free(resumed);
+    dc_tensor_free(x);
+    dc_tensor_free(y);
+}
+
 int main(int argc, char **argv) {
     CHECK(dc_dist_init(&argc, &argv) == DC_OK);
     rank = dc_dist_rank();
@@ -193,6 +242,7 @@ int main(int argc, char **argv) {
     compare("cnn sgd", cnn, sgd, xi, yi, 8, 0);     /* 16 steps of 4 images per rank */
     compare("cnn adam", cnn, adam, xi, yi, 8, 0.25f);
     test_failures();
+    test_resume();
     dc_tensor *all[] = {x, y, xi, yi};
     for (int i = 0; i < 4; i++) dc_tensor_free(all[i]);
     tmp_dir_remove();
