@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 300
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test asan fuzz valgrind crosscheck examples bench golden clean
+.PHONY: all deps build demo test asan fuzz valgrind crosscheck examples bench bench-mpi golden clean
 
 all: build
 
@@ -31,7 +31,8 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (built without MPI, so it
+# also checks the one-rank build).
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDC_SANITIZE=ON -DDC_NATIVE=OFF
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
@@ -65,6 +66,11 @@ examples: build
 bench: build
 	scripts/deps.sh --bench
 	bench/run.sh
+
+# The CNN benchmark at 1 process and 2 MPI ranks of 1 thread each (and 1 process of 2 threads):
+# speed-ups and the all-reduce time per step (needs MPI and dataset-fashion-mnist).
+bench-mpi: build
+	bench/mpi_scaling.sh 3
 
 # Regenerates the committed PyTorch golden vectors (needs python3-torch).
 golden:

@@ -4,9 +4,10 @@
 #   scripts/deps.sh --bench   also the benchmark data and the PyTorch peer
 #   scripts/deps.sh --fuzz    also clang, libFuzzer and LLVM's OpenMP (the fuzz targets) and valgrind
 # On other systems install: a C11 compiler with OpenMP, CMake >= 3.18, OpenBLAS (cblas.h),
-# zlib, cJSON; for benchmarks Fashion-MNIST IDX files (set FMNIST_DIR) and PyTorch.
+# zlib, cJSON, optionally MPI (data-parallel training; deepc builds without it); for benchmarks
+# Fashion-MNIST IDX files (set FMNIST_DIR) and PyTorch.
 set -e
-pkgs="gcc make cmake libopenblas-openmp-dev zlib1g-dev libcjson-dev dataset-fashion-mnist fortunes"
+pkgs="gcc make cmake libopenblas-openmp-dev zlib1g-dev libcjson-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist fortunes"
 if [ "${1:-}" = "--bench" ]; then
   pkgs="$pkgs python3-torch python3-numpy"
 fi

@@ -1,8 +1,10 @@
 /* The training workflow: forward, train step, fit with validation, evaluate, predict. */
+#include "dist.h"
 #include "history.h"
 #include "model.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 dc_fit_opts dc_fit_defaults(void) {
@@ -280,8 +282,15 @@ static dc_status nonfinite_grad(const dc_model *m) {
     return dc_error(DC_ERR_NUMERIC, "a gradient is not finite");
 }
 
-/* One optimisation step on rows already staged in xbuf/ybuf. */
-static dc_status step_staged(dc_model *m, const inputs *x, const dc_tensor *y, int64_t n, float *loss_out, acc *a) {
+/* A training step's results that outlive its forward pass (until the next dc_ctx_reset). */
+typedef struct step_out {
+    float loss;
+    dc_tensor *out, *yb; /* outputs (logits when fused) and targets, for the metrics */
+} step_out;
+
+/* Forward and backward on n rows already staged in xbuf/ybuf: the mean loss of those rows and its
+ * gradient in gbuf. */
+static dc_status step_grad(dc_model *m, const inputs *x, const dc_tensor *y, int64_t n, step_out *so) {
     dc_ctx *c = m->ctx;
     dc_ctx_reset(c);
     dc_ctx_set_grad(c, true);
@@ -291,19 +300,30 @@ static dc_status step_staged(dc_model *m, const inputs *x, const dc_tensor *y, i
     if (!out) return dc_last_status() ? dc_last_status() : DC_ERR_STATE;
     dc_tensor *loss = compute_loss(m, c, out, yb);
     if (!loss) return dc_last_status() ? dc_last_status() : DC_ERR_STATE;
-    float lv = loss->data[0];
-    if (loss_out) *loss_out = lv;
-    if (!isfinite(lv)) return dc_error(DC_ERR_NUMERIC, "the loss became non-finite (%g)", (double)lv);
+    so->loss = loss->data[0];
+    so->out = out;
+    so->yb = yb;
+    if (!isfinite(so->loss)) return dc_error(DC_ERR_NUMERIC, "the loss became non-finite (%g)", (double)so->loss);
     memset(m->gbuf, 0, (size_t)m->ptotal * sizeof(float));
-    dc_status s = dc_backward(c, loss);
-    if (s) return s;
+    return dc_backward(c, loss);
+}
+
+/* The optimiser step on the gradient in gbuf, then the metrics of the step's n rows (none if so
+ * is NULL or n is 0). */
+static dc_status step_update(dc_model *m, const step_out *so, int64_t n, acc *a) {
     if (!all_finite(m->gbuf, m->ptotal)) return nonfinite_grad(m);
-    if ((s = dc_optimizer_step(m->opt, m->pbuf, m->gbuf, m->ptotal))) return s;
-    if (a) {
-        a->loss += (double)lv * (double)n;
-        if ((s = add_metrics(m, c, out, yb, a))) return s;
-    }
-    return DC_OK;
+    dc_status s = dc_optimizer_step(m->opt, m->pbuf, m->gbuf, m->ptotal);
+    if (s || !a || !so || n == 0) return s;
+    a->loss += (double)so->loss * (double)n;
+    return add_metrics(m, m->ctx, so->out, so->yb, a);
+}
+
+/* One optimisation step on rows already staged in xbuf/ybuf. */
+static dc_status step_staged(dc_model *m, const inputs *x, const dc_tensor *y, int64_t n, float *loss_out, acc *a) {
+    step_out so = {0};
+    dc_status s = step_grad(m, x, y, n, &so);
+    if (loss_out && so.out) *loss_out = so.loss;
+    return s ? s : step_update(m, &so, n, a);
 }
 
 static dc_status check_xy(const dc_model *m, const inputs *x, const dc_tensor *y, const char *who) {
@@ -365,19 +385,16 @@ dc_status dc_model_train_step(dc_model *m, const dc_tensor *x, const dc_tensor *
     return dc_model_train_step_n(m, 1, &x, y, loss);
 }
 
-/* Loss and metrics over rows [r0, r1) in inference mode. */
 /* Inference needs no batch statistics (batch norm uses its running ones), so its results depend
- * on the batch size only by float rounding; it runs in chunks of at most this many rows to bound the memory that
- * one forward pass holds. */
+ * on the batch size only by float rounding; it runs in chunks of at most this many rows to bound
+ * the memory that one forward pass holds. */
 #define INFER_CHUNK 256
 
-static dc_status eval_rows(dc_model *m, const inputs *x, const dc_tensor *y, int64_t r0, int64_t r1, int64_t batch,
-                           double *results) {
+/* Sums of the loss and metrics over rows [r0, r1) into a. */
+static dc_status eval_local(dc_model *m, const inputs *x, const dc_tensor *y, int64_t r0, int64_t r1, int64_t batch, acc *a) {
     batch = DC_MIN(batch, INFER_CHUNK);
     dc_status s = ensure_staging(m, x, y, batch);
     if (s) return s;
-    acc a;
-    memset(&a, 0, sizeof a);
     dc_ctx *c = m->ctx;
     for (int64_t r = r0; r < r1; r += batch) {
         int64_t n = DC_MIN(batch, r1 - r);
@@ -387,29 +404,73 @@ static dc_status eval_rows(dc_model *m, const inputs *x, const dc_tensor *y, int
         dc_tensor *xb[DC_MODEL_MAX_INPUTS], *yb = stage_view(m, m->ybuf, y, n);
         dc_tensor *out = yb && !stage_inputs(m, x, n, xb) ? dc_model_forward_impl(m, c, xb, false, m->fusion != DC_FUSE_NONE) : NULL;
         dc_tensor *loss = out ? compute_loss(m, c, out, yb) : NULL;
-        if (!loss) {
-            dc_ctx_set_grad(c, true);
-            return dc_last_status() ? dc_last_status() : DC_ERR_STATE;
-        }
-        a.loss += (double)loss->data[0] * (double)n;
-        if ((s = add_metrics(m, c, out, yb, &a))) return s;
+        s = loss ? add_metrics(m, c, out, yb, a) : dc_last_status() ? dc_last_status() : DC_ERR_STATE;
+        if (s) break;
+        a->loss += (double)loss->data[0] * (double)n;
     }
     dc_ctx_reset(c);
     dc_ctx_set_grad(c, true);
+    return s;
+}
+
+/* The sums of a over every rank, into a on every rank. */
+static dc_status reduce_acc(const dc_model *m, acc *a) {
+    if (!dc_dist_on()) return DC_OK;
+    double v[3 + DC_MAX_METRICS];
+    int k = 0;
+    v[k++] = a->loss;
+    v[k++] = (double)a->rows;
+    v[k++] = (double)a->elems;
+    for (int i = 0; i < m->nmetrics; i++) v[k++] = a->metric[i];
+    dc_status s = dc_dist_sum_d(v, k);
+    if (s) return s;
+    a->loss = v[0];
+    a->rows = (int64_t)v[1];
+    a->elems = (int64_t)v[2];
+    for (int i = 0; i < m->nmetrics; i++) a->metric[i] = v[3 + i];
+    return DC_OK;
+}
+
+/* Rank r's contiguous part [lo, hi) of rows [r0, r1): every rank's part when fit and evaluate
+ * are distributed, else all of them. */
+static void my_part(int64_t r0, int64_t r1, int64_t *lo, int64_t *hi) {
+    int64_t n = r1 - r0, R = dc_dist_on() ? dc_dist_size() : 1, k = dc_dist_on() ? dc_dist_rank() : 0;
+    *lo = r0 + n * k / R;
+    *hi = r0 + n * (k + 1) / R;
+}
+
+/* Loss and metrics over rows [r0, r1) in inference mode, each rank scoring its part. A
+ * collective call: who names the caller in the message of a rank's failure. */
+static dc_status eval_rows(dc_model *m, const inputs *x, const dc_tensor *y, int64_t r0, int64_t r1, int64_t batch,
+                           double *results, const char *who) {
+    acc a;
+    memset(&a, 0, sizeof a);
+    int64_t lo, hi;
+    my_part(r0, r1, &lo, &hi);
+    dc_status s = dc_dist_agree(eval_local(m, x, y, lo, hi, batch, &a), who);
+    if (s || (s = reduce_acc(m, &a))) return s;
     results[0] = a.loss / (double)a.rows;
     for (int i = 0; i < m->nmetrics; i++) results[1 + i] = metric_value(m, &a, i);
     return DC_OK;
 }
 
+/* DC_OK if v (what) is the same on every rank, else an error naming the range. */
+static dc_status same_on_ranks(int64_t v, const char *what, const char *who) {
+    int64_t lo, hi;
+    dc_status s = dc_dist_minmax(&v, 1, &lo, &hi);
+    if (s || lo == hi) return s;
+    return dc_error(DC_ERR_ARG, "%s: the ranks disagree on %s (from %lld to %lld); every rank must pass the same data and options", who,
+                    what, (long long)lo, (long long)hi);
+}
+
 dc_status dc_model_evaluate_n(dc_model *m, int nx, const dc_tensor *const *xs, const dc_tensor *y, int64_t batch_size,
                               double *results) {
-    if (!xs) return dc_error(DC_ERR_ARG, "evaluate: x is NULL");
-    inputs x = make_inputs(nx, xs);
-    dc_status s = check_xy(m, &x, y, "evaluate");
-    if (s) return s;
-    if (batch_size <= 0) return dc_error(DC_ERR_ARG, "evaluate: batch_size must be positive, got %lld", (long long)batch_size);
-    if (!results) return dc_error(DC_ERR_ARG, "evaluate: results is NULL");
-    return eval_rows(m, &x, y, 0, y->shape[0], batch_size, results);
+    inputs x = make_inputs(xs ? nx : 0, xs);
+    dc_status s = xs ? check_xy(m, &x, y, "evaluate") : dc_error(DC_ERR_ARG, "evaluate: x is NULL");
+    if (!s && batch_size <= 0) s = dc_error(DC_ERR_ARG, "evaluate: batch_size must be positive, got %lld", (long long)batch_size);
+    if (!s && !results) s = dc_error(DC_ERR_ARG, "evaluate: results is NULL");
+    if ((s = dc_dist_agree(s, "evaluate")) || (s = same_on_ranks(y->shape[0], "the rows to evaluate", "evaluate"))) return s;
+    return eval_rows(m, &x, y, 0, y->shape[0], batch_size, results, "evaluate");
 }
 
 dc_status dc_model_evaluate(dc_model *m, const dc_tensor *x, const dc_tensor *y, int64_t batch_size, double *results) {
@@ -484,11 +545,12 @@ static dc_status record(dc_history *h, int ep, const dc_model *m, const double *
     return s;
 }
 
-/* The shuffle and dropout streams of epoch ep: functions of the seed and the epoch only, so a
- * resumed run draws what an uninterrupted one would have. */
-static void epoch_rngs(uint64_t seed, int ep, dc_rng *shuf, dc_rng *drop) {
+/* The shuffle and dropout streams of epoch ep: functions of the seed, the epoch and the rank only,
+ * so a resumed run draws what an uninterrupted one would have. Every rank shuffles alike; each
+ * draws its own dropout masks (rank 0 those of a one-process run). */
+static void epoch_rngs(uint64_t seed, int ep, int rank, dc_rng *shuf, dc_rng *drop) {
     dc_rng_seed(shuf, seed + 0x9e3779b97f4a7c15ull * (uint64_t)(ep + 1));
-    dc_rng_seed(drop, (seed ^ 0x5eedd40f0ull) + 0xd1b54a32d192ed03ull * (uint64_t)(ep + 1));
+    dc_rng_seed(drop, (seed ^ 0x5eedd40f0ull) + 0xd1b54a32d192ed03ull * (uint64_t)(ep + 1) + 0x2545f4914f6cdd1dull * (uint64_t)rank);
 }
 
 /* Losses and errors fall as they improve; accuracies rise. */
@@ -500,10 +562,15 @@ static bool file_exists(const char *path) {
     return f != NULL;
 }
 
+/* This process prints progress and writes files: always, but for ranks other than 0 of a
+ * distributed fit. */
+static bool is_writer(void) { return !dc_dist_on() || dc_dist_rank() == 0; }
+
 /* After epoch ep: the periodic checkpoint and the best model, as the options ask. */
 static dc_status epoch_files(dc_model *m, const dc_fit_opts *o, int ep, const char *monitor, double *best, FILE *log) {
     dc_status s = DC_OK;
-    if (o->checkpoint_path && ((ep + 1) % o->checkpoint_every == 0 || ep + 1 == o->epochs) &&
+    bool writer = is_writer();
+    if (writer && o->checkpoint_path && ((ep + 1) % o->checkpoint_every == 0 || ep + 1 == o->epochs) &&
         (s = dc_model_save_checkpoint(m, o->checkpoint_path)))
         return dc_error_prefix("fit: epoch %d: checkpoint", ep + 1), s;
     if (o->best_path) {
@@ -514,115 +581,221 @@ static dc_status epoch_files(dc_model *m, const dc_fit_opts *o, int ep, const ch
         double now = v[ep];
         bool better = isfinite(now) && (isnan(*best) || (minimised(monitor) ? now < *best : now > *best));
         if (better) {
-            if ((s = dc_model_save(m, o->best_path))) return dc_error_prefix("fit: epoch %d: best model", ep + 1), s;
-            if (o->verbose) fprintf(log, "Epoch %d: %s improved to %.5g, model saved to %s\n", ep + 1, monitor, now, o->best_path);
+            if (writer && (s = dc_model_save(m, o->best_path))) return dc_error_prefix("fit: epoch %d: best model", ep + 1), s;
+            if (writer && o->verbose)
+                fprintf(log, "Epoch %d: %s improved to %.5g, model saved to %s\n", ep + 1, monitor, now, o->best_path);
             *best = now;
         }
     }
     return DC_OK;
 }
 
-dc_status dc_model_fit_n(dc_model *m, int nx, const dc_tensor *const *xs, const dc_tensor *y, const dc_fit_opts *opts,
-                         dc_history **history) {
-    if (history) *history = NULL;
+/* One fit's data and settings, decided before its first step. */
+typedef struct fit_run {
+    dc_fit_opts o;
+    inputs x, vxs;
+    const dc_tensor *y, *vy;
+    FILE *log;
+    int64_t N, nval, ntr, batch;
+    bool has_val;
+    const char *monitor;
+    int start;
+    uint64_t seed;
+    double best;
+    int64_t *idx; /* the epoch's order of the training rows */
+} fit_run;
+
+/* Where a fit's time goes, per step (DEEPC_DIST_STATS=1 prints it). */
+typedef struct fit_clock {
+    double step, wait, reduce;
+    int64_t steps;
+} fit_clock;
+
+/* Checks the arguments and prepares f (resuming from the checkpoint if asked); on this rank only. */
+static dc_status fit_setup(dc_model *m, int nx, const dc_tensor *const *xs, const dc_tensor *y, const dc_fit_opts *opts, fit_run *f) {
     if (!xs) return dc_error(DC_ERR_ARG, "fit: x is NULL");
-    dc_fit_opts o = opts ? *opts : dc_fit_defaults();
-    inputs x = make_inputs(nx, xs), vxs;
-    dc_status s = check_xy(m, &x, y, "fit");
+    f->o = opts ? *opts : dc_fit_defaults();
+    dc_fit_opts *o = &f->o;
+    f->x = make_inputs(nx, xs);
+    f->y = y;
+    dc_status s = check_xy(m, &f->x, y, "fit");
     if (s) return s;
-    if (o.epochs <= 0) return dc_error(DC_ERR_ARG, "fit: epochs must be positive, got %d", o.epochs);
-    if (o.batch_size <= 0) return dc_error(DC_ERR_ARG, "fit: batch_size must be positive, got %lld", (long long)o.batch_size);
-    if (!(o.validation_split >= 0 && o.validation_split < 1))
-        return dc_error(DC_ERR_ARG, "fit: validation_split %g is outside [0, 1)", (double)o.validation_split);
-    const dc_tensor *const *val_x = o.val_xs ? o.val_xs : o.val_x ? &o.val_x : NULL;
-    if ((val_x == NULL) != (o.val_y == NULL)) return dc_error(DC_ERR_ARG, "fit: give both val_x (or val_xs) and val_y, or neither");
-    if (val_x) vxs = make_inputs(nx, val_x);
-    if (o.checkpoint_every <= 0) o.checkpoint_every = 1;
-    if (o.resume && !o.checkpoint_path) return dc_error(DC_ERR_ARG, "fit: resume needs checkpoint_path");
-    if (val_x && (s = check_xy(m, &vxs, o.val_y, "fit (validation data)"))) return s;
-    FILE *log = o.log ? o.log : stdout;
-    int64_t N = y->shape[0], nval = 0;
-    const dc_tensor *vy = o.val_y;
-    bool vx = val_x != NULL;
-    if (!vx && o.validation_split > 0) {
-        nval = (int64_t)((double)N * o.validation_split);
-        if (nval == 0 || nval == N)
-            return dc_error(DC_ERR_ARG, "fit: validation_split %g of %lld rows leaves an empty part", (double)o.validation_split,
-                            (long long)N);
+    if (o->epochs <= 0) return dc_error(DC_ERR_ARG, "fit: epochs must be positive, got %d", o->epochs);
+    if (o->batch_size <= 0) return dc_error(DC_ERR_ARG, "fit: batch_size must be positive, got %lld", (long long)o->batch_size);
+    if (!(o->validation_split >= 0 && o->validation_split < 1))
+        return dc_error(DC_ERR_ARG, "fit: validation_split %g is outside [0, 1)", (double)o->validation_split);
+    const dc_tensor *const *val_x = o->val_xs ? o->val_xs : o->val_x ? &o->val_x : NULL;
+    if ((val_x == NULL) != (o->val_y == NULL)) return dc_error(DC_ERR_ARG, "fit: give both val_x (or val_xs) and val_y, or neither");
+    if (val_x) f->vxs = make_inputs(nx, val_x);
+    if (o->checkpoint_every <= 0) o->checkpoint_every = 1;
+    if (o->resume && !o->checkpoint_path) return dc_error(DC_ERR_ARG, "fit: resume needs checkpoint_path");
+    if (val_x && (s = check_xy(m, &f->vxs, o->val_y, "fit (validation data)"))) return s;
+    f->log = o->log ? o->log : stdout;
+    f->N = y->shape[0];
+    f->vy = o->val_y;
+    if (!val_x && o->validation_split > 0) {
+        f->nval = (int64_t)((double)f->N * o->validation_split);
+        if (f->nval == 0 || f->nval == f->N)
+            return dc_error(DC_ERR_ARG, "fit: validation_split %g of %lld rows leaves an empty part", (double)o->validation_split,
+                            (long long)f->N);
     }
-    bool has_val = vx || nval;
-    const char *monitor = o.monitor ? o.monitor : has_val ? "val_loss" : "loss";
-    int64_t ntr = N - nval;
-    int64_t batch = DC_MIN(o.batch_size, ntr);
-    if (o.resume && file_exists(o.checkpoint_path)) {
-        if ((s = dc_model_load_checkpoint(m, o.checkpoint_path))) return dc_error_prefix("fit: resume"), s;
-        if (o.verbose) fprintf(log, "Resuming from %s after epoch %d\n", o.checkpoint_path, m->epoch);
+    f->has_val = val_x || f->nval;
+    f->monitor = o->monitor ? o->monitor : f->has_val ? "val_loss" : "loss";
+    f->ntr = f->N - f->nval;
+    f->batch = DC_MIN(o->batch_size, f->ntr);
+    if (o->resume && file_exists(o->checkpoint_path)) {
+        if ((s = dc_model_load_checkpoint(m, o->checkpoint_path))) return dc_error_prefix("fit: resume"), s;
+        if (o->verbose && is_writer()) fprintf(f->log, "Resuming from %s after epoch %d\n", o->checkpoint_path, m->epoch);
     }
-    int start = 0;
-    uint64_t seed = o.seed;
+    f->seed = o->seed;
     if (m->resuming) {
-        if (m->fit_rows != ntr || m->fit_batch != batch)
+        if (m->fit_rows != f->ntr || m->fit_batch != f->batch)
             return dc_error(DC_ERR_ARG, "fit: the checkpoint was written by a fit on %lld rows in batches of %lld; this one has %lld rows "
-                            "in batches of %lld", (long long)m->fit_rows, (long long)m->fit_batch, (long long)ntr, (long long)batch);
-        start = m->epoch;
-        seed = m->fit_seed; /* the run being continued decides its random streams */
+                            "in batches of %lld", (long long)m->fit_rows, (long long)m->fit_batch, (long long)f->ntr, (long long)f->batch);
+        f->start = m->epoch;
+        f->seed = m->fit_seed; /* the run being continued decides its random streams */
     } else {
         dc_history_free(m->hist);
         m->hist = NULL;
         m->epoch = 0;
     }
-    if ((s = ensure_staging(m, &x, y, batch))) return s;
-    int64_t *idx = dc_alloc((size_t)ntr * sizeof *idx);
+    if ((s = ensure_staging(m, &f->x, y, f->batch))) return s;
+    f->idx = dc_alloc((size_t)f->ntr * sizeof *f->idx);
     if (!m->hist) m->hist = dc_history_new();
-    if (!idx || !m->hist) {
-        dc_free(idx);
-        return DC_ERR_NOMEM;
-    }
+    if (!f->idx || !m->hist) return DC_ERR_NOMEM;
     m->resuming = false;
-    m->fit_seed = seed;
-    m->fit_rows = ntr;
-    m->fit_batch = batch;
-    double best = NAN;
-    if (o.best_path) { /* a resumed run remembers the best value so far */
-        const double *v = dc_history_get(m->hist, monitor);
-        for (int e = 0; v && e < start; e++)
-            if (isfinite(v[e]) && (isnan(best) || (minimised(monitor) ? v[e] < best : v[e] > best))) best = v[e];
+    m->fit_seed = f->seed;
+    m->fit_rows = f->ntr;
+    m->fit_batch = f->batch;
+    f->best = NAN;
+    if (o->best_path) { /* a resumed run remembers the best value so far */
+        const double *v = dc_history_get(m->hist, f->monitor);
+        for (int e = 0; v && e < f->start; e++)
+            if (isfinite(v[e]) && (isnan(f->best) || (minimised(f->monitor) ? v[e] < f->best : v[e] > f->best))) f->best = v[e];
     }
+    return DC_OK;
+}
+
+/* Every rank's fit must walk the same epochs and batches: their counts agree, or all stop. */
+static dc_status check_ranks_agree(const fit_run *f) {
+    if (!dc_dist_on()) return DC_OK;
+    const char *what[] = {"the training rows", "the batch size", "the epochs", "the first epoch (resumed from a checkpoint)", "the seed",
+                          "the validation rows", "shuffle"};
+    int64_t v[] = {f->ntr, f->batch, f->o.epochs, f->start, (int64_t)(f->seed & 0x7fffffffffffffffull),
+                   f->vy ? f->vy->shape[0] : f->nval, f->o.shuffle};
+    int64_t lo[DC_ARRAY_LEN(v)], hi[DC_ARRAY_LEN(v)];
+    dc_status s = dc_dist_minmax(v, (int)DC_ARRAY_LEN(v), lo, hi);
+    for (size_t i = 0; !s && i < DC_ARRAY_LEN(v); i++)
+        if (lo[i] != hi[i])
+            s = dc_error(DC_ERR_ARG, "fit: the ranks disagree on %s (from %lld to %lld); every rank must pass the same data and options",
+                         what[i], (long long)lo[i], (long long)hi[i]);
+    return s;
+}
+
+/* The message of a failed step names where training stopped. */
+static dc_status step_error(dc_status s, int ep, int64_t b) {
+    if (s == DC_ERR_NUMERIC) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", dc_last_error());
+        dc_error(DC_ERR_NUMERIC, "fit: %s at epoch %d, batch %lld; training stopped (lower the learning rate or check the data)", why,
+                 ep + 1, (long long)b + 1);
+    } else if (s) {
+        dc_error_prefix("fit: epoch %d, batch %lld", ep + 1, (long long)b + 1);
+    }
+    return s;
+}
+
+/* One epoch of optimisation steps, its loss and metrics summed into a. Of every global batch of
+ * n rows this rank takes its contiguous part (all of it in one process), weighs its mean gradient
+ * by its share of the rows, and the sum over the ranks is the gradient of the whole batch. A
+ * collective call: a rank's failure reaches all at the next step's check point. */
+static dc_status train_epoch(dc_model *m, fit_run *f, int ep, acc *a, fit_clock *clk) {
     dc_rng shuf;
-    double tr[1 + DC_MAX_METRICS], va[1 + DC_MAX_METRICS];
-    for (int ep = start; ep < o.epochs && !s; ep++) {
+    epoch_rngs(f->seed, ep, dc_dist_on() ? dc_dist_rank() : 0, &shuf, &m->rng);
+    for (int64_t i = 0; i < f->ntr; i++) f->idx[i] = i;
+    if (f->o.shuffle) dc_rng_shuffle(&shuf, f->idx, f->ntr);
+    dc_status s = DC_OK;
+    for (int64_t r = 0, b = 0; r < f->ntr; r += f->batch, b++) {
         double t0 = dc_now();
-        epoch_rngs(seed, ep, &shuf, &m->rng);
-        for (int64_t i = 0; i < ntr; i++) idx[i] = i;
-        if (o.shuffle) dc_rng_shuffle(&shuf, idx, ntr);
+        int64_t n = DC_MIN(f->batch, f->ntr - r), lo, hi;
+        my_part(r, r + n, &lo, &hi);
+        int64_t nr = hi - lo;
+        step_out so = {0};
+        if (!s && nr > 0) {
+            gather_all(m, &f->x, f->y, f->idx, lo, nr);
+            s = step_grad(m, &f->x, f->y, nr, &so);
+            if (!s && nr != n) {
+                float w = (float)nr / (float)n;
+                for (int64_t i = 0; i < m->ptotal; i++) m->gbuf[i] *= w;
+            }
+            step_error(s, ep, b);
+        } else if (!s) {
+            memset(m->gbuf, 0, (size_t)m->ptotal * sizeof(float));
+        }
+        double t1 = dc_now();
+        if ((s = dc_dist_agree(s, "fit"))) return s;
+        double t2 = dc_now();
+        s = dc_dist_sum_f(m->gbuf, m->ptotal);
+        double t3 = dc_now();
+        if (!s) s = step_update(m, nr ? &so : NULL, nr, a);
+        step_error(s, ep, b);
+        clk->wait += t2 - t1;
+        clk->reduce += t3 - t2;
+        clk->step += dc_now() - t0;
+        clk->steps++;
+    }
+    return dc_dist_agree(s, "fit");
+}
+
+static void print_clock(const dc_model *m, const fit_clock *k) {
+    if (!k->steps || !is_writer()) return;
+    const char *e = getenv("DEEPC_DIST_STATS");
+    if (!e || !*e || strcmp(e, "0") == 0) return;
+    double n = (double)k->steps, step = 1e3 * k->step / n;
+    fprintf(stderr,
+            "dist: ranks=%d steps=%lld step_ms=%.3f allreduce_ms=%.3f allreduce_pct=%.1f wait_ms=%.3f wait_pct=%.1f grad_mb=%.2f\n",
+            dc_dist_on() ? dc_dist_size() : 1, (long long)k->steps, step, 1e3 * k->reduce / n, 100 * k->reduce / k->step,
+            1e3 * k->wait / n, 100 * k->wait / k->step, (double)m->ptotal * 4 / 1048576.0);
+}
+
+dc_status dc_model_fit_n(dc_model *m, int nx, const dc_tensor *const *xs, const dc_tensor *y, const dc_fit_opts *opts,
+                         dc_history **history) {
+    if (history) *history = NULL;
+    fit_run f;
+    memset(&f, 0, sizeof f);
+    dc_status s = dc_dist_agree(fit_setup(m, nx, xs, y, opts, &f), "fit");
+    if (!s) s = check_ranks_agree(&f);
+    /* every rank starts from rank 0's weights */
+    if (!s && dc_dist_on() && !(s = dc_dist_bcast_f(m->pbuf, m->ptotal))) s = dc_dist_bcast_f(m->sbuf, m->stotal);
+    if (s) {
+        dc_free(f.idx);
+        return s;
+    }
+    double tr[1 + DC_MAX_METRICS], va[1 + DC_MAX_METRICS];
+    fit_clock clk = {0};
+    for (int ep = f.start; ep < f.o.epochs && !s; ep++) {
+        double t0 = dc_now();
         acc a;
         memset(&a, 0, sizeof a);
-        for (int64_t r = 0, b = 0; r < ntr && !s; r += batch, b++) {
-            int64_t n = DC_MIN(batch, ntr - r);
-            gather_all(m, &x, y, idx, r, n);
-            s = step_staged(m, &x, y, n, NULL, &a);
-            if (s == DC_ERR_NUMERIC) {
-                char why[256];
-                snprintf(why, sizeof why, "%s", dc_last_error());
-                dc_error(DC_ERR_NUMERIC, "fit: %s at epoch %d, batch %lld; training stopped (lower the learning rate or check the data)",
-                         why, ep + 1, (long long)b + 1);
-            }
-            else if (s)
-                dc_error_prefix("fit: epoch %d, batch %lld", ep + 1, (long long)b + 1);
-        }
-        if (s) break;
+        if ((s = train_epoch(m, &f, ep, &a, &clk)) || (s = reduce_acc(m, &a))) break;
         tr[0] = a.loss / (double)a.rows;
         for (int i = 0; i < m->nmetrics; i++) tr[1 + i] = metric_value(m, &a, i);
-        if (vx) s = eval_rows(m, &vxs, vy, 0, vy->shape[0], o.batch_size, va);
-        else if (nval) s = eval_rows(m, &x, y, ntr, N, o.batch_size, va);
+        /* batch norm's running statistics: rank 0's on every rank */
+        if (dc_dist_on() && m->stotal && (s = dc_dist_bcast_f(m->sbuf, m->stotal))) break;
+        if (f.vy) s = eval_rows(m, &f.vxs, f.vy, 0, f.vy->shape[0], f.o.batch_size, va, "fit");
+        else if (f.nval) s = eval_rows(m, &f.x, f.y, f.ntr, f.N, f.o.batch_size, va, "fit");
         if (s) break;
         double secs = dc_now() - t0;
-        if (o.verbose) print_epoch(log, m, ep, o.epochs, secs, tr, has_val ? va : NULL);
-        if ((s = record(m->hist, ep, m, tr, has_val ? va : NULL, secs))) break;
-        m->epoch = ep + 1;
-        s = epoch_files(m, &o, ep, monitor, &best, log);
+        if (f.o.verbose && is_writer()) print_epoch(f.log, m, ep, f.o.epochs, secs, tr, f.has_val ? va : NULL);
+        s = record(m->hist, ep, m, tr, f.has_val ? va : NULL, secs);
+        if (!s) {
+            m->epoch = ep + 1;
+            s = epoch_files(m, &f.o, ep, f.monitor, &f.best, f.log);
+        }
+        s = dc_dist_agree(s, "fit");
     }
-    dc_free(idx);
+    print_clock(m, &clk);
+    dc_free(f.idx);
     if (history && !(*history = dc_history_clone(m->hist)) && !s) s = DC_ERR_NOMEM;
     return s;
 }
