@@ -2,6 +2,8 @@
  * batch normalisation, running statistics in inference, layout conversion, and bad input. */
 #include "check.h"
 
+#include <stdlib.h>
+
 /* 8x8 images with one bright bar: class 0 vertical, 1 horizontal, 2 diagonal; plus noise. */
 static void bars(int64_t n, dc_rng *r, dc_tensor **x, dc_tensor **y) {
     *x = dc_tensor_new(4, (int64_t[]){n, 1, 8, 8});
@@ -158,7 +160,51 @@ static void test_bad_input(void) {
     dc_tensor_free(y);
 }
 
+/* Max pooling 2x2 / stride 2 against the definition (window in row-major order, a later element
+ * wins when greater or NaN: the first maximum, or the last NaN), with many ties and some NaNs, on
+ * planes of even width (one vectorised pass over the plane) and odd width or height. */
+static void test_maxpool_ties(void) {
+    static const int64_t shapes[3][4] = {{2, 3, 6, 8}, {1, 2, 7, 10}, {1, 1, 5, 9}};
+    dc_rng r;
+    dc_rng_seed(&r, 5);
+    for (int s = 0; s < 3; s++) {
+        const int64_t *sh = shapes[s], H = sh[2], W = sh[3], OH = H / 2, OW = W / 2, P = sh[0] * sh[1];
+        dc_tensor *x = dc_tensor_new(4, sh);
+        float *X = dc_tensor_data(x);
+        for (int64_t i = 0; i < dc_tensor_numel(x); i++) X[i] = dc_rng_below(&r, 40) == 0 ? NAN : (float)dc_rng_below(&r, 3);
+        dc_tensor_set_requires_grad(x, true);
+        dc_ctx *c = dc_ctx_new();
+        dc_tensor *y = dc_max_pool2d(c, x, 2, 2, 2, 2);
+        dc_tensor *g = dc_empty(c, 4, (int64_t[]){sh[0], sh[1], OH, OW});
+        for (int64_t i = 0; g && i < dc_tensor_numel(g); i++) dc_tensor_data(g)[i] = (float)(i + 1);
+        CHECK(y && g && dc_backward(c, dc_sum(c, dc_mul(c, y, g))) == DC_OK);
+        float *ref_gx = calloc((size_t)dc_tensor_numel(x), sizeof(float));
+        bool same = y != NULL;
+        for (int64_t p = 0; same && p < P; p++)
+            for (int64_t oy = 0; oy < OH; oy++)
+                for (int64_t ox = 0; ox < OW; ox++) {
+                    int64_t best = p * H * W + 2 * oy * W + 2 * ox;
+                    for (int dy = 0; dy < 2; dy++)
+                        for (int dx = 0; dx < 2; dx++) {
+                            int64_t at = p * H * W + (2 * oy + dy) * W + 2 * ox + dx;
+                            if (X[at] > X[best] || isnan(X[at])) best = at;
+                        }
+                    int64_t o = (p * OH + oy) * OW + ox;
+                    float got = dc_tensor_data(y)[o];
+                    same = same && (got == X[best] || (isnan(got) && isnan(X[best])));
+                    ref_gx[best] += dc_tensor_data(g)[o];
+                }
+        CHECK(same);
+        const float *gx = dc_tensor_data(dc_tensor_grad(x));
+        CHECK(memcmp(gx, ref_gx, (size_t)dc_tensor_numel(x) * sizeof(float)) == 0);
+        free(ref_gx);
+        dc_ctx_free(c);
+        dc_tensor_free(x);
+    }
+}
+
 int main(void) {
+    test_maxpool_ties();
     test_shapes();
     test_train_bn_cnn();
     test_layout();

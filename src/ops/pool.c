@@ -64,6 +64,38 @@ static void max2x2_row(const float *r0, int64_t W, int64_t OW, int32_t base, flo
     }
 }
 
+/* The 2x2 window with stride 2 over a whole plane of even width W whose pooled rows fit in
+ * PLANE_MAX values: first the max of each horizontal pair of the 2 OH rows, which is one long
+ * unit-stride loop over the plane because W is even (pairs never straddle rows), then of each
+ * vertical pair of those. A pooled row of a small image (13 outputs at 26x26) is too short for the
+ * vectors on its own. The rule "a later element wins if greater or NaN" applied to the pairs in
+ * this order picks what max2x2_row picks over a, b, c, d: the first maximum, or the last NaN. */
+#define PLANE_MAX 4096
+static void max2x2_plane(const float *xp, int64_t W, int64_t OH, float *y, int32_t *arg) {
+    float h[PLANE_MAX];
+    int32_t hi[PLANE_MAX];
+    const int64_t OW = W / 2, n = 2 * OH * OW;
+#pragma omp simd
+    for (int64_t k = 0; k < n; k++) {
+        float a = xp[2 * k], b = xp[2 * k + 1];
+        bool t = b > a || b != b;
+        h[k] = t ? b : a;
+        hi[k] = (int32_t)(2 * k) + (t ? 1 : 0);
+    }
+    for (int64_t oy = 0; oy < OH; oy++) {
+        const float *t0 = h + 2 * oy * OW, *t1 = t0 + OW;
+        const int32_t *i0 = hi + 2 * oy * OW, *i1 = i0 + OW;
+        float *yr = y + oy * OW;
+        int32_t *ar = arg ? arg + oy * OW : NULL;
+#pragma omp simd
+        for (int64_t ox = 0; ox < OW; ox++) {
+            bool w = t1[ox] > t0[ox] || t1[ox] != t1[ox];
+            yr[ox] = w ? t1[ox] : t0[ox];
+            if (ar) ar[ox] = w ? i1[ox] : i0[ox];
+        }
+    }
+}
+
 dc_tensor *dc_max_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw) {
     DC_CHECK_ARGS(c, "max_pool2d", x);
     dc_tensor *y = pool_out(c, "max_pool2d", &x, kh, kw, sh, sw);
@@ -80,6 +112,10 @@ dc_tensor *dc_max_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw
         const float *xp = X + p * H * W;
         float *yp = Y + p * OH * OW;
         int32_t *ap = arg ? arg + p * OH * OW : NULL;
+        if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && W % 2 == 0 && OH * W <= PLANE_MAX) {
+            max2x2_plane(xp, W, OH, yp, ap);
+            continue;
+        }
         for (int64_t oy = 0; oy < OH; oy++) {
             if (kh == 2 && kw == 2 && sw == 2) {
                 max2x2_row(xp + oy * sh * W, W, OW, (int32_t)(oy * sh * W), yp + oy * OW, ap ? ap + oy * OW : NULL);
