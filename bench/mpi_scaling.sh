@@ -20,7 +20,10 @@ LOG="$OUT/mpi-scaling-$(date +%Y%m%d-%H%M%S).log"
 BIN="$BUILD/bench/cnn_fashion"
 WARM=200 # warm-up steps before the timed epochs
 MPIRUN="mpirun --oversubscribe --allow-run-as-root --bind-to none -np 2"
-export OMP_WAIT_POLICY=passive DEEPC_DIST_STATS=1 OMPI_MCA_mpi_yield_when_idle=1
+# OpenMP's default (active) wait policy: a passive one wakes sleeping threads at every parallel
+# region, which doubled the 2-thread process's epoch here (1-thread runs have no workers to wait)
+unset OMP_WAIT_POLICY
+export DEEPC_DIST_STATS=1 OMPI_MCA_mpi_yield_when_idle=1
 run() { # tag, command...
   tag=$1; shift
   echo "rep $r: $tag"

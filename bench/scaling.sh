@@ -18,7 +18,9 @@ mkdir -p "$OUT"
 LOG="$OUT/scaling-$(date +%Y%m%d-%H%M%S).jsonl"
 # side = what varies: threads and precision
 tag() { sed "s/^{/{\"side\": \"$1\", \"rep\": $2, /" | grep '^{' >> "$LOG"; }
-run() { env -u OPENBLAS_CORETYPE -u DEEPC_BF16 OMP_WAIT_POLICY=passive "$@"; }
+# OpenMP's default wait policy, as bench/run.sh: with OMP_WAIT_POLICY=passive every parallel
+# region wakes sleeping threads, which on this machine doubled the 2-thread CNN epoch.
+run() { env -u OPENBLAS_CORETYPE -u DEEPC_BF16 -u OMP_WAIT_POLICY "$@"; }
 
 echo "scaling: $REPS reps, log $LOG"
 for r in $(seq 1 "$REPS"); do
