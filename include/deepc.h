@@ -460,6 +460,11 @@ dc_layer *dc_positional_embedding_layer(int64_t max_len, bool learned);
  * second (W_in split into query and key/value rows as PyTorch does), the memory's padding mask
  * applied to the keys. */
 dc_layer *dc_multi_head_attention_layer(int heads, bool causal, float dropout);
+/* Separate q, k and v projections instead of the packed in_proj_weight, as nn.MultiheadAttention
+ * with kdim/vdim: q_proj_weight [D, D], k_proj_weight and v_proj_weight [D, Dm], in_proj_bias
+ * [3D], out_proj.*; Dm is the memory's width, which may then differ from D (D for
+ * self-attention). Set before the layer is added. */
+dc_status dc_layer_set_separate_projections(dc_layer *l, bool on);
 /* nn.TransformerEncoderLayer (batch first): self-attention, then a feed-forward network
  * D -> ff_units -> D with act (relu, gelu or gelu_tanh), each followed by dropout and a residual
  * connection, with LayerNorm after each residual (post-norm: the original Transformer, BERT) or

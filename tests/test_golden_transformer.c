@@ -29,6 +29,7 @@ static const gcase cases[] = {
     {"mha_self", MHA, 2, DC_ACT_NONE, false, false},
     {"mha_self_padding_causal", MHA, 2, DC_ACT_NONE, false, true},
     {"mha_cross", MHA, 2, DC_ACT_NONE, false, false},
+    {"mha_cross_kdim", MHA, 2, DC_ACT_NONE, false, false}, /* separate projections, memory width 6 */
     {"decoder_post_relu", DEC, 2, DC_ACT_RELU, false, true},
     {"decoder_pre_gelu", DEC, 4, DC_ACT_GELU, true, true},
     {"layer_norm", LN, 0, DC_ACT_NONE, false, false},
@@ -75,6 +76,7 @@ static void run(const gcase *gc) {
                          : dc_transformer_decoder_layer(gc->heads, sh[0], 0.0f, gc->act, gc->pre_norm);
     } else if (gc->k == MHA) {
         l = dc_multi_head_attention_layer(gc->heads, gc->causal, 0.0f);
+        if (dc_safetensors_find(st, "layer.q_proj_weight") >= 0) CHECK(dc_layer_set_separate_projections(l, true) == DC_OK);
     } else {
         l = dc_layer_norm_layer(1e-5f);
     }
@@ -82,7 +84,7 @@ static void run(const gcase *gc) {
     dc_model *m = dc_sequential();
     if (has_mem) { /* a graph: the layer takes the sequence and the memory */
         int in0 = dc_model_input(m, "x", 2, (int64_t[]){T, D});
-        int in1 = dc_model_input(m, "mem", 2, (int64_t[]){dc_tensor_dim(mem, 1), D});
+        int in1 = dc_model_input(m, "mem", 2, (int64_t[]){dc_tensor_dim(mem, 1), dc_tensor_dim(mem, 2)});
         CHECK(dc_model_apply(m, l, 2, (int[]){in0, in1}) == 2);
     } else {
         dc_model_add(m, dc_input(2, (int64_t[]){T, D}));

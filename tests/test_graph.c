@@ -242,6 +242,77 @@ static void test_encoder_decoder(void) {
     dc_tensor_free(y);
 }
 
+/* MultiHeadAttention with separate q/k/v projections: as self-attention it equals the packed
+ * layer given the same weights; as cross-attention it takes a memory of another width, and
+ * survives a model file. */
+static void test_separate_projections(void) {
+    int64_t N = 3, T = 5, D = 8;
+    dc_model *pk = dc_sequential(), *sp = dc_sequential();
+    dc_model_add(pk, dc_input(2, (int64_t[]){T, D}));
+    dc_model_add(sp, dc_input(2, (int64_t[]){T, D}));
+    dc_layer *a = dc_multi_head_attention_layer(2, true, 0), *b = dc_multi_head_attention_layer(2, true, 0);
+    dc_layer_set_name(a, "att");
+    dc_layer_set_name(b, "att");
+    CHECK(dc_layer_set_separate_projections(b, true) == DC_OK);
+    CHECK(dc_model_add(pk, a) == DC_OK && dc_model_add(sp, b) == DC_OK);
+    CHECK(dc_model_build(pk, 0, NULL) == DC_OK && dc_model_build(sp, 0, NULL) == DC_OK);
+    CHECK_ERR(dc_layer_set_separate_projections(b, false), DC_ERR_STATE, "already built");
+    CHECK_ERR(dc_layer_set_separate_projections(dc_model_layer(pk, 0), true), DC_ERR_ARG, "InputLayer", "not a MultiHeadAttention");
+    /* in_proj_weight's rows are q, k, v */
+    dc_tensor *w = dc_model_param(pk, "att.in_proj_weight");
+    static const char *const names[3] = {"att.q_proj_weight", "att.k_proj_weight", "att.v_proj_weight"};
+    for (int i = 0; i < 3; i++) {
+        dc_tensor *t = dc_model_param(sp, names[i]);
+        CHECK(t && dc_tensor_numel(t) == D * D);
+        if (t) memcpy(dc_tensor_data(t), dc_tensor_data(w) + i * D * D, (size_t)(D * D) * sizeof(float));
+    }
+    static const char *const same[3] = {"att.in_proj_bias", "att.out_proj.weight", "att.out_proj.bias"};
+    for (int i = 0; i < 3; i++) {
+        dc_tensor *s0 = dc_model_param(pk, same[i]), *s1 = dc_model_param(sp, same[i]);
+        for (int64_t k = 0; k < dc_tensor_numel(s0); k++) dc_tensor_data(s0)[k] = dc_rng_normal(&rng) * 0.1f;
+        memcpy(dc_tensor_data(s1), dc_tensor_data(s0), (size_t)dc_tensor_numel(s0) * sizeof(float));
+    }
+    dc_tensor *x = randn(3, (int64_t[]){N, T, D});
+    dc_tensor *p0 = dc_model_predict(pk, x, 8), *p1 = dc_model_predict(sp, x, 8);
+    double diff = p0 && p1 ? 0 : 1;
+    for (int64_t i = 0; diff < 1 && i < dc_tensor_numel(p0); i++) diff = fmax(diff, fabs(dc_tensor_data(p0)[i] - dc_tensor_data(p1)[i]));
+    CHECK(diff < 1e-5);
+    dc_tensor_free(p0);
+    dc_tensor_free(p1);
+    dc_model_free(pk);
+    dc_model_free(sp);
+
+    /* cross-attention to a memory of width 5, saved and loaded */
+    dc_model *m = dc_sequential();
+    int q = dc_model_input(m, "q", 2, (int64_t[]){T, D}), k = dc_model_input(m, "memory", 2, (int64_t[]){7, 5});
+    dc_layer *c = dc_multi_head_attention_layer(4, false, 0);
+    dc_layer_set_separate_projections(c, true);
+    CHECK(dc_model_apply(m, c, 2, (int[]){q, k}) == 2);
+    CHECK(dc_model_build(m, 0, NULL) == DC_OK);
+    dc_tensor *kw = dc_model_param(m, "multi_head_attention.k_proj_weight");
+    CHECK(kw && dc_tensor_dim(kw, 0) == D && dc_tensor_dim(kw, 1) == 5);
+    dc_tensor *mem = randn(3, (int64_t[]){N, 7, 5});
+    const dc_tensor *in[2] = {x, mem};
+    dc_tensor *y0 = dc_model_predict_n(m, 2, in, 8);
+    const char *path = in_dir("separate.safetensors");
+    CHECK(dc_model_save(m, path) == DC_OK);
+    dc_model *l = dc_model_load(path);
+    dc_tensor *y1 = l ? dc_model_predict_n(l, 2, in, 8) : NULL;
+    CHECK(same_data(y0, y1));
+    /* the packed layer still needs the memory's width to match */
+    dc_model *bad = dc_sequential();
+    q = dc_model_input(bad, "q", 2, (int64_t[]){T, D});
+    k = dc_model_input(bad, "memory", 2, (int64_t[]){7, 5});
+    CHECK_ID_ERR(dc_model_apply(bad, dc_multi_head_attention_layer(4, false, 0), 2, (int[]){q, k}), "(None, T, 8)", "(None, 7, 5)");
+    dc_model_free(bad);
+    dc_tensor_free(y0);
+    dc_tensor_free(y1);
+    dc_model_free(l);
+    dc_model_free(m);
+    dc_tensor_free(mem);
+    dc_tensor_free(x);
+}
+
 /* Graph files that are broken in their wiring. */
 static void test_hostile_graphs(void) {
     dc_tensor *w = dc_tensor_new(2, (int64_t[]){3, 4}), *b = dc_tensor_new(1, (int64_t[]){3});
@@ -299,6 +370,7 @@ int main(void) {
     test_chain_equals_sequential();
     test_wiring_errors();
     test_encoder_decoder();
+    test_separate_projections();
     test_hostile_graphs();
     tmp_dir_remove();
     return check_report("test_graph");

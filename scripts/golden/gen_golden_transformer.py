@@ -96,6 +96,14 @@ def main(out):
     mpad[0, 4:] = 0
     case(out, "mha_cross", mha, x, mem=mem, mem_mask=mpad,
          call=lambda mod, v, k: mod(v, k, k, key_padding_mask=mpad == 0, need_weights=False)[0])
+    # separate projections: a memory of another width (kdim = vdim = 6)
+    mha_k = torch.nn.MultiheadAttention(D, 2, batch_first=True, kdim=6, vdim=6)
+    with torch.no_grad():
+        mha_k.in_proj_bias.add_(0.1 * torch.randn(3 * D))
+        mha_k.out_proj.bias.add_(0.1 * torch.randn(D))
+    mem6 = torch.randn(N, S, 6)
+    case(out, "mha_cross_kdim", mha_k, x, mem=mem6, mem_mask=mpad,
+         call=lambda mod, v, k: mod(v, k, k, key_padding_mask=mpad == 0, need_weights=False)[0])
     m = decoder(D, 2, 16, "relu", False)
     case(out, "decoder_post_relu", m, x, causal=True, mem=mem, mem_mask=mpad,
          call=lambda mod, v, k: mod(v, k, tgt_mask=causal, memory_key_padding_mask=mpad == 0))

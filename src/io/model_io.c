@@ -93,6 +93,7 @@ static cJSON *layer_json(const dc_model *m, const dc_layer *l) {
         cJSON_AddNumberToObject(o, "heads", l->heads);
         cJSON_AddBoolToObject(o, "causal", l->causal);
         cJSON_AddNumberToObject(o, "dropout", l->rate);
+        if (is(l, "MultiHeadAttention") && l->separate_qkv) cJSON_AddBoolToObject(o, "separate_projections", true);
         if (!is(l, "MultiHeadAttention")) {
             cJSON_AddNumberToObject(o, "ff_units", (double)l->ff_units);
             cJSON_AddStringToObject(o, "activation", dc_activation_name(l->act));
@@ -475,7 +476,10 @@ static dc_layer *layer_from_json(const where *w, const cJSON *o) {
             get_num(w, o, "dropout", 0, 1, 0, false, &rate))
             return NULL;
         if (cls[0] == 'M') {
+            bool sep = false;
+            if (get_bool(w, o, "separate_projections", false, &sep)) return NULL;
             l = dc_multi_head_attention_layer((int)heads, causal, (float)rate);
+            if (l && sep && dc_layer_set_separate_projections(l, true)) goto fail;
         } else {
             if (get_int(w, o, "ff_units", 1, MAX_UNITS, 0, true, &ff) || get_act(w, o, &act) ||
                 get_bool(w, o, "pre_norm", false, &pre) || get_num(w, o, "epsilon", 1e-30, 1, 1e-5, false, &eps))

@@ -52,6 +52,7 @@ struct dc_layer {
     int64_t ff_units;       /* a Transformer layer's feed-forward width */
     bool causal, pre_norm;  /* attention masks future steps; LayerNorm before each sub-layer */
     bool learned;           /* positional embedding: a trained table, else fixed sinusoids */
+    bool separate_qkv;      /* attention: q, k, v projections of their own (the memory may be narrower or wider) */
     bool use_bias;
     dc_init w_init, b_init;
     /* wiring: nin inputs (1 in a Sequential), from the layers at indices inputs[] of the

@@ -118,10 +118,12 @@ static dc_tensor *cross_attention(dc_layer *l, dc_ctx *c, dc_tensor *x, dc_tenso
     return o ? dc_linear(c, o, w_out, b_out) : NULL;
 }
 
-/* The second input of a layer that attends to a memory: [N, Tk, D] with x's batch and width. */
+/* The second input of a layer that attends to a memory: [N, Tk, D] with x's batch and width
+ * (any width with separate projections). */
 static dc_status check_memory(const dc_layer *l) {
     if (l->nin < 2) return DC_OK;
     const int64_t *m = l->xin_shape[1];
+    if (l->separate_qkv && l->xin_ndim[1] == 2) return DC_OK;
     if (l->xin_ndim[1] != 2 || m[1] != l->in_shape[1]) {
         char b[160];
         return dc_error(DC_ERR_SHAPE, "%s: the memory (input 1) must be (None, T, %lld) like the queries' width, got %s", l->name,
@@ -147,18 +149,52 @@ static dc_status declare_attention(dc_layer *l, const char *prefix, int64_t D) {
     return s;
 }
 
+/* Separate projections, as nn.MultiheadAttention has them when kdim/vdim differ from the width:
+ * q_proj_weight [D, D], k_proj_weight and v_proj_weight [D, Dm] (Dm the memory's width, D for
+ * self-attention), in_proj_bias [3D] (q, k, v), out_proj.weight/bias. */
+enum { S_WQ, S_WK, S_WV, S_BIN, S_WOUT, S_BOUT };
+static dc_status declare_separate(dc_layer *l, int64_t D, int64_t Dm) {
+    if (D % l->heads)
+        return dc_error(DC_ERR_SHAPE, "%s: %d heads do not divide the model width %lld", l->name, l->heads, (long long)D);
+    int64_t D3 = 3 * D;
+    dc_status s = dc_layer_declare(l, "q_proj_weight", 2, (int64_t[]){D, D}, DC_INIT_GLOROT_UNIFORM, 0);
+    if (!s) s = dc_layer_declare(l, "k_proj_weight", 2, (int64_t[]){D, Dm}, DC_INIT_GLOROT_UNIFORM, 0);
+    if (!s) s = dc_layer_declare(l, "v_proj_weight", 2, (int64_t[]){D, Dm}, DC_INIT_GLOROT_UNIFORM, 0);
+    if (!s) s = dc_layer_declare(l, "in_proj_bias", 1, &D3, DC_INIT_ZEROS, 0);
+    if (!s) s = dc_layer_declare(l, "out_proj.weight", 2, (int64_t[]){D, D}, DC_INIT_UNIFORM, 1.0f / sqrtf((float)D));
+    if (!s) s = dc_layer_declare(l, "out_proj.bias", 1, &D, DC_INIT_ZEROS, 0);
+    return s;
+}
+
+/* q from x, k and v from mem (x itself for self-attention) through their own projections. */
+static dc_tensor *separate_attention(dc_layer *l, dc_ctx *c, dc_tensor *x, dc_tensor *mem, bool training, dc_rng *rng) {
+    dc_tensor **p = l->param;
+    int64_t D = p[S_WQ]->shape[0];
+    dc_tensor *b[3];
+    for (int i = 0; i < 3; i++)
+        if (!(b[i] = dc_slice(c, p[S_BIN], 0, i * D, (i + 1) * D))) return NULL;
+    dc_tensor *q = dc_linear(c, x, p[S_WQ], b[0]);
+    dc_tensor *k = q ? dc_linear(c, mem, p[S_WK], b[1]) : NULL;
+    dc_tensor *v = k ? dc_linear(c, mem, p[S_WV], b[2]) : NULL;
+    dc_tensor *o = v ? dc_attention_heads(c, q, k, v, l->heads, mem->mask, l->causal && mem == x, 0, l->rate, training, rng) : NULL;
+    return o ? dc_linear(c, o, p[S_WOUT], p[S_BOUT]) : NULL;
+}
+
 static dc_status mha_build(dc_layer *l) {
     dc_status s = need_seq(l);
     if (s || (s = check_memory(l))) return s;
     same_shape_out(l);
+    if (l->separate_qkv) return declare_separate(l, l->in_shape[1], l->nin > 1 ? l->xin_shape[1][1] : l->in_shape[1]);
     return declare_attention(l, "", l->in_shape[1]);
 }
 static dc_tensor *mha_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
+    if (l->separate_qkv) return keep_mask(separate_attention(l, c, x, x, training, rng), x);
     return keep_mask(self_attention(l, c, x, l->param[0], l->param[1], l->param[2], l->param[3], training, rng), x);
 }
 /* One input: self-attention; two: the queries attend to the second input (cross-attention). */
 static dc_tensor *mha_forward_n(dc_layer *l, dc_ctx *c, dc_tensor **x, int n, bool training, dc_rng *rng) {
     if (n == 1) return mha_forward(l, c, x[0], training, rng);
+    if (l->separate_qkv) return keep_mask(separate_attention(l, c, x[0], x[1], training, rng), x[0]);
     return keep_mask(cross_attention(l, c, x[0], x[1], l->param[0], l->param[1], l->param[2], l->param[3], training, rng), x[0]);
 }
 static const dc_layer_ops mha_ops = {"MultiHeadAttention", "multi_head_attention", mha_build, mha_forward, NULL, mha_forward_n, 2};
@@ -166,6 +202,15 @@ static const dc_layer_ops mha_ops = {"MultiHeadAttention", "multi_head_attention
 static dc_status check_heads(const char *who, int heads, float dropout) {
     if (heads <= 0 || heads > 4096) return dc_error(DC_ERR_ARG, "%s: heads must be in [1, 4096], got %d", who, heads);
     if (!(dropout >= 0 && dropout < 1)) return dc_error(DC_ERR_ARG, "%s: dropout %g is outside [0, 1)", who, (double)dropout);
+    return DC_OK;
+}
+
+dc_status dc_layer_set_separate_projections(dc_layer *l, bool on) {
+    if (!l || strcmp(l->ops->type, "MultiHeadAttention") != 0)
+        return dc_error(DC_ERR_ARG, "dc_layer_set_separate_projections: %s is not a MultiHeadAttention layer",
+                        l ? l->ops->type : "NULL");
+    if (l->nparams) return dc_error(DC_ERR_STATE, "dc_layer_set_separate_projections: %s is already built", l->name);
+    l->separate_qkv = on;
     return DC_OK;
 }
 
