@@ -240,12 +240,13 @@ static dc_status ensure_staging(dc_model *m, const inputs *x, const dc_tensor *y
     return DC_OK;
 }
 
+/* Rows of a shuffled batch come from all over the data set: threads fetch them side by side. */
 static void gather(float *dst, const dc_tensor *t, const int64_t *idx, int64_t start, int64_t n) {
     int64_t w = row_elems(t);
-    for (int64_t r = 0; r < n; r++) {
+    DC_FOR_ROWS(r, n, n * w, {
         int64_t src = idx ? idx[start + r] : start + r;
         memcpy(dst + r * w, t->data + src * w, (size_t)w * sizeof(float));
-    }
+    });
 }
 
 /* Stages rows (idx[start..start+n) or start..start+n) of every input and of y. */
@@ -264,7 +265,8 @@ static dc_status stage_inputs(dc_model *m, const inputs *x, int64_t n, dc_tensor
 /* True if no element is NaN or Inf: an integer test on the exponent bits, which vectorises. */
 static bool all_finite(const float *g, int64_t n) {
     const uint32_t *u = (const uint32_t *)g;
-    uint32_t bad = 0;
+    uint32_t bad = 0; /* an OR: the same answer in any order */
+#pragma omp parallel for simd reduction(| : bad) if (n > DC_PAR_MIN)
     for (int64_t i = 0; i < n; i++) bad |= (u[i] & 0x7f800000u) == 0x7f800000u;
     return !bad;
 }
@@ -304,7 +306,8 @@ static dc_status step_grad(dc_model *m, const inputs *x, const dc_tensor *y, int
     so->out = out;
     so->yb = yb;
     if (!isfinite(so->loss)) return dc_error(DC_ERR_NUMERIC, "the loss became non-finite (%g)", (double)so->loss);
-    memset(m->gbuf, 0, (size_t)m->ptotal * sizeof(float));
+    float *g = m->gbuf;
+    DC_FOR(i, m->ptotal, g[i] = 0;);
     return dc_backward(c, loss);
 }
 
