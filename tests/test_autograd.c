@@ -552,8 +552,32 @@ static void image_ops(float eps, float tol) {
     dc_tensor_free(p);
 }
 
+/* The exp-based ops on non-finite inputs: NaN stays NaN and the infinities reach their limits,
+ * with no undefined float-to-int conversion inside the fast exp (the sanitizer build stops on
+ * one). A model file can make any activation non-finite. */
+static void nonfinite_exp(void) {
+    dc_ctx *c = dc_ctx_new();
+    dc_tensor *x = dc_tensor_new(2, (int64_t[]){1, 4});
+    float *d = dc_tensor_data(x);
+    d[0] = NAN, d[1] = INFINITY, d[2] = -INFINITY, d[3] = 0;
+    dc_tensor *s = dc_activate(c, x, DC_ACT_SIGMOID, 0), *t = dc_activate(c, x, DC_ACT_TANH, 0);
+    dc_tensor *g = dc_activate(c, x, DC_ACT_GELU_TANH, 0), *e = dc_activate(c, x, DC_ACT_ELU, 1.0f);
+    CHECK(s && t && g && e);
+    if (s && t && g && e) {
+        const float *S = dc_tensor_data(s), *Tn = dc_tensor_data(t), *E = dc_tensor_data(e);
+        CHECK(isnan(S[0]) && S[1] == 1 && S[2] == 0 && S[3] == 0.5f);
+        CHECK(isnan(Tn[0]) && Tn[1] == 1 && Tn[2] == -1 && Tn[3] == 0);
+        CHECK(isnan(dc_tensor_data(g)[0]) && isnan(E[0]) && E[2] == -1);
+    }
+    dc_tensor *sm = dc_softmax(c, x);
+    CHECK(sm && isnan(dc_tensor_data(sm)[0]));
+    dc_tensor_free(x);
+    dc_ctx_free(c);
+}
+
 int main(void) {
     dc_rng_seed(&rng, 1234);
+    nonfinite_exp();
     const float eps = 1e-2f, tol = 3e-3f; /* worst seen: 3e-4 (div) */
     const bool T[MAXIN] = {true, true, true, true}, TF[MAXIN] = {true, false, false, false};
     struct {

@@ -74,6 +74,9 @@ static inline float dc_fast_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
+    /* NaN passes through the clamp: it stays NaN through r and p, and the exponent is taken
+     * from 0 instead (a float-to-int conversion of NaN is undefined) */
+    n = n == n ? n : 0.0f;
     union {
         int32_t i;
         float f;
