@@ -70,4 +70,12 @@ static int check_report(const char *name) {
     return check_fails ? 1 : 0;
 }
 
+/* A new tensor of standard normal values drawn from r. */
+static inline dc_tensor *check_randn(dc_rng *r, int ndim, const int64_t *shape) {
+    dc_tensor *t = dc_tensor_new(ndim, shape);
+    float *d = t ? dc_tensor_data(t) : NULL;
+    for (int64_t i = 0; d && i < dc_tensor_numel(t); i++) d[i] = dc_rng_normal(r);
+    return t;
+}
+
 #endif

@@ -8,12 +8,7 @@
 
 static dc_rng rng;
 
-static dc_tensor *randn(int ndim, const int64_t *shape) {
-    dc_tensor *t = dc_tensor_new(ndim, shape);
-    float *d = dc_tensor_data(t);
-    for (int64_t i = 0; i < dc_tensor_numel(t); i++) d[i] = dc_rng_normal(&rng);
-    return t;
-}
+static dc_tensor *randn(int ndim, const int64_t *shape) { return check_randn(&rng, ndim, shape); }
 
 /* The call must return -1 with a message containing each of the given words. */
 #define CHECK_ID_ERR(call, ...)                                                            \

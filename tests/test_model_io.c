@@ -16,12 +16,7 @@
 
 static dc_rng rng;
 
-static dc_tensor *randn(int ndim, const int64_t *shape) {
-    dc_tensor *t = dc_tensor_new(ndim, shape);
-    float *d = dc_tensor_data(t);
-    for (int64_t i = 0; i < dc_tensor_numel(t); i++) d[i] = dc_rng_normal(&rng);
-    return t;
-}
+static dc_tensor *randn(int ndim, const int64_t *shape) { return check_randn(&rng, ndim, shape); }
 
 /* Class = argmax of three fixed projections of x. */
 static dc_tensor *labels3(const dc_tensor *x) {
