@@ -162,12 +162,13 @@ static void test_bad_input(void) {
 
 /* Max pooling 2x2 / stride 2 against the definition (window in row-major order, a later element
  * wins when greater or NaN: the first maximum, or the last NaN), with many ties and some NaNs, on
- * planes of even width (one vectorised pass over the plane) and odd width or height. */
+ * planes of even width (one vectorised pass over the plane) and odd width or height, and pooled
+ * rows of more than 16 outputs (the AVX-512 row kernel's second, masked step). */
 static void test_maxpool_ties(void) {
-    static const int64_t shapes[3][4] = {{2, 3, 6, 8}, {1, 2, 7, 10}, {1, 1, 5, 9}};
+    static const int64_t shapes[5][4] = {{2, 3, 6, 8}, {1, 2, 7, 10}, {1, 1, 5, 9}, {1, 2, 4, 36}, {1, 1, 5, 35}};
     dc_rng r;
     dc_rng_seed(&r, 5);
-    for (int s = 0; s < 3; s++) {
+    for (int s = 0; s < 5; s++) {
         const int64_t *sh = shapes[s], H = sh[2], W = sh[3], OH = H / 2, OW = W / 2, P = sh[0] * sh[1];
         dc_tensor *x = dc_tensor_new(4, sh);
         float *X = dc_tensor_data(x);

@@ -96,6 +96,40 @@ static void max2x2_plane(const float *xp, int64_t W, int64_t OH, float *y, int32
     }
 }
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+/* The 2x2 window with stride 2 on one pooled row, 16 outputs per step with masks at the row's
+ * end (a 13-wide row is one step), by max2x2_plane's rule: the later of each horizontal pair
+ * wins if greater or NaN, then the lower of the two pair maxima does. Masked loads never read
+ * past the row's last pair (fault-free), so an odd W is fine. */
+static void max2x2_row16(const float *r0, int64_t W, int64_t OW, int32_t base, float *y, int32_t *arg) {
+    const float *r1 = r0 + W;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1)), w = _mm512_set1_epi32((int32_t)W);
+    for (int64_t ox = 0; ox < OW; ox += 16) {
+        int64_t n = OW - ox < 16 ? OW - ox : 16, e = 2 * n;
+        __mmask16 m = (__mmask16)((1u << n) - 1), mlo = e >= 16 ? 0xffff : (__mmask16)((1u << e) - 1),
+                  mhi = e <= 16 ? 0 : (__mmask16)((1u << (e - 16)) - 1);
+        const float *p = r0 + 2 * ox, *q = r1 + 2 * ox;
+        __m512 p0 = _mm512_maskz_loadu_ps(mlo, p), p1 = _mm512_maskz_loadu_ps(mhi, p + 16);
+        __m512 q0 = _mm512_maskz_loadu_ps(mlo, q), q1 = _mm512_maskz_loadu_ps(mhi, q + 16);
+        __m512 a = _mm512_permutex2var_ps(p0, even, p1), b = _mm512_permutex2var_ps(p0, odd, p1);
+        __m512 c = _mm512_permutex2var_ps(q0, even, q1), d = _mm512_permutex2var_ps(q0, odd, q1);
+        __mmask16 tb = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q);
+        __mmask16 td = _mm512_cmp_ps_mask(d, c, _CMP_GT_OQ) | _mm512_cmp_ps_mask(d, d, _CMP_UNORD_Q);
+        __m512 top = _mm512_mask_blend_ps(tb, a, b), bot = _mm512_mask_blend_ps(td, c, d);
+        __mmask16 tw = _mm512_cmp_ps_mask(bot, top, _CMP_GT_OQ) | _mm512_cmp_ps_mask(bot, bot, _CMP_UNORD_Q);
+        _mm512_mask_storeu_ps(y + ox, m, _mm512_mask_blend_ps(tw, top, bot));
+        if (arg) {
+            __m512i ia = _mm512_add_epi32(_mm512_set1_epi32(base + (int32_t)(2 * ox)), even);
+            __m512i it = _mm512_mask_add_epi32(ia, tb, ia, _mm512_set1_epi32(1));
+            __m512i ib = _mm512_mask_add_epi32(_mm512_add_epi32(ia, w), td, _mm512_add_epi32(ia, w), _mm512_set1_epi32(1));
+            _mm512_mask_storeu_epi32(arg + ox, m, _mm512_mask_blend_epi32(tw, it, ib));
+        }
+    }
+}
+#endif
+
 dc_tensor *dc_max_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw) {
     DC_CHECK_ARGS(c, "max_pool2d", x);
     dc_tensor *y = pool_out(c, "max_pool2d", &x, kh, kw, sh, sw);
@@ -112,6 +146,13 @@ dc_tensor *dc_max_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw
         const float *xp = X + p * H * W;
         float *yp = Y + p * OH * OW;
         int32_t *ap = arg ? arg + p * OH * OW : NULL;
+#if defined(__AVX512F__)
+        if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
+            for (int64_t oy = 0; oy < OH; oy++)
+                max2x2_row16(xp + 2 * oy * W, W, OW, (int32_t)(2 * oy * W), yp + oy * OW, ap ? ap + oy * OW : NULL);
+            continue;
+        }
+#endif
         if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && W % 2 == 0 && OH * W <= PLANE_MAX) {
             max2x2_plane(xp, W, OH, yp, ap);
             continue;
