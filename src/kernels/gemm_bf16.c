@@ -82,7 +82,6 @@ size_t dc_k_gemm_bf16_scratch(int64_t M, int64_t N, int64_t K) {
     return (size_t)(round64(nblocks(M, MR) * MR * KP * 4) + round64(nblocks(N, NR) * NR * KP * 4) + 64);
 }
 
-static inline uint32_t pair(float lo, float hi) { return bf16_bits(lo) | bf16_bits(hi) << 16; }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -117,27 +116,65 @@ BF16_TARGET static void pack_cols_v(const float *X, int64_t ld, int64_t j0, int6
     }
 }
 
-/* A block of `width` rows i0.. of a matrix whose rows are contiguous (element (i, k) at
- * X[i*ld + k]) into P[KP][width]: each row converted 32 values at a time, its pairs stored
- * down the block's column. */
-BF16_TARGET static void pack_rows_v(const float *X, int64_t ld, int64_t i0, int64_t M, int64_t K, int width, uint32_t *P) {
-    const int64_t rows = M - i0 < width ? M - i0 : width, KP = (K + 1) / 2;
-    for (int64_t r = 0; r < rows; r++) {
-        const float *x = X + (i0 + r) * ld;
-        uint32_t *o = P + r;
-        int64_t k = 0;
-        for (; k + 32 <= K; k += 32) {
-            __m512 a = _mm512_loadu_ps(x + k), b = _mm512_loadu_ps(x + k + 16);
-            /* even k to the low halves: pairs (a0,a1), (a2,a3) ... are adjacent words already */
-            __m512i v = (__m512i)_mm512_cvtne2ps_pbh(b, a);
-            uint32_t w[16];
-            _mm512_storeu_si512(w, v);
-            for (int q = 0; q < 16; q++) o[(k / 2 + q) * width] = w[q];
-        }
-        for (; k < K; k += 2) o[(k / 2) * width] = pair(x[k], k + 1 < K ? x[k + 1] : 0);
+/* Transposes a 16x16 block of 32-bit words: on return r[c] holds what was column c. */
+BF16_TARGET static inline void transpose16(__m512i r[16]) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
     }
-    for (int64_t r = rows; r < width; r++)
-        for (int64_t kp = 0; kp < KP; kp++) P[kp * width + r] = 0;
+    /* u[4g + j], lane L: rows 4g .. 4g+3 of column 4L + j */
+    for (int g = 0; g < 16; g += 4) {
+        u[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+        u[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+        u[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+        u[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+    }
+    for (int j = 0; j < 4; j++) {
+        __m512i v = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88), w = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xdd);
+        __m512i x = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88), y = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xdd);
+        r[j] = _mm512_shuffle_i32x4(v, x, 0x88);
+        r[8 + j] = _mm512_shuffle_i32x4(v, x, 0xdd);
+        r[4 + j] = _mm512_shuffle_i32x4(w, y, 0x88);
+        r[12 + j] = _mm512_shuffle_i32x4(w, y, 0xdd);
+    }
+}
+
+/* A block of `width` (8 or 32) rows i0.. of a matrix whose rows are contiguous (element (i, k)
+ * at X[i*ld + k]) into P[KP][width]: 16 rows at a time, 32 values of k from each (masked at
+ * the end of k: an odd K's last pair gets a zero high half) converted to 16 pairs, the 16x16
+ * block of pairs transposed in registers and stored as 16 runs along the block's rows; rows
+ * past M are zero. */
+BF16_TARGET static void pack_rows_v(const float *X, int64_t ld, int64_t i0, int64_t M, int64_t K, int width, uint32_t *P) {
+    const int64_t rows = M - i0 < width ? M - i0 : width;
+    for (int r0 = 0; r0 < width; r0 += 16) {
+        const int64_t nr = rows - r0;
+        const int lanes = width - r0 < 16 ? width - r0 : 16;
+        for (int64_t k = 0; k < K; k += 32) {
+            const int64_t left = K - k;
+            const __mmask16 ma = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1),
+                            mb = left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+            __m512i v[16];
+            for (int i = 0; i < 16; i++) {
+                if (i < nr) {
+                    const float *x = X + (i0 + r0 + i) * ld + k;
+                    /* even k to the low halves: pairs (x0,x1), (x2,x3) ... become adjacent words */
+                    v[i] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(mb, x + 16), _mm512_maskz_loadu_ps(ma, x));
+                } else {
+                    v[i] = _mm512_setzero_si512();
+                }
+            }
+            transpose16(v);
+            const int64_t pairs = left >= 32 ? 16 : (left + 1) / 2;
+            uint32_t *o = P + (k / 2) * width + r0;
+            for (int64_t q = 0; q < pairs; q++) {
+                if (lanes == 16)
+                    _mm512_storeu_si512(o + q * width, v[q]);
+                else
+                    _mm256_storeu_si256((__m256i *)(o + q * width), _mm512_castsi512_si256(v[q]));
+            }
+        }
+    }
 }
 
 /* Packs op(A) and op(B) (threads over blocks when par). */
