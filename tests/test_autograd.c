@@ -172,6 +172,13 @@ static dc_tensor *f_conv_gelu(dc_ctx *c, dc_tensor **in) {
 static dc_tensor *f_conv_gelu_tanh(dc_ctx *c, dc_tensor **in) {
     return dc_conv2d_act(c, in[0], in[1], in[2], 1, 1, NULL, DC_ACT_GELU_TANH, 0);
 }
+static dc_tensor *f_conv_pool_relu(dc_ctx *c, dc_tensor **in) {
+    return dc_conv2d_act_maxpool(c, in[0], in[1], in[2], 1, 1, NULL, DC_ACT_RELU, 0, 2, 2, 2, 2);
+}
+static dc_tensor *f_conv_pool_tanh(dc_ctx *c, dc_tensor **in) { /* overlapping windows, padding */
+    static const int pad[4] = {1, 0, 0, 1};
+    return dc_conv2d_act_maxpool(c, in[0], in[1], in[2], 1, 1, pad, DC_ACT_TANH, 0, 3, 2, 1, 1);
+}
 static dc_tensor *f_convt(dc_ctx *c, dc_tensor **in) {
     static const int pad[4] = {1, 0, 0, 1};
     return dc_conv2d_transpose(c, in[0], in[1], in[2], 2, 2, pad);
@@ -529,6 +536,12 @@ static void image_ops(float eps, float tol) {
     gradcheck("conv2d+relu (fused)", f_conv_relu, in, 3, T, eps, tol);
     gradcheck("conv2d+elu (fused)", f_conv_elu, in, 3, T, eps, tol);
     gradcheck("conv2d+tanh (fused)", f_conv_tanh, in, 3, T, eps, tol);
+    /* ReLU and max have kinks; the shared inputs put one window's two largest outputs within eps
+     * of each other (the separate ops fail there too), so this check has its own draw */
+    dc_tensor *cp[3] = {rand_nonzero(NS(2, 2, 6, 7)), rand_nonzero(NS(3, 2, 3, 3)), rand_nonzero(NS(3))};
+    gradcheck("conv2d+relu+max_pool2d", f_conv_pool_relu, cp, 3, T, eps, tol);
+    for (int k = 0; k < 3; k++) dc_tensor_free(cp[k]);
+    gradcheck("conv2d+tanh+max_pool2d", f_conv_pool_tanh, in, 3, T, eps, tol);
     dc_tensor *tin[3] = {rand_nonzero(NS(2, 3, 4, 3)), rand_nonzero(NS(3, 2, 3, 3)), rand_nonzero(NS(2))};
     gradcheck("conv2d_transpose", f_convt, tin, 3, T, eps, tol);
     dc_tensor *p = distinct(NS(2, 3, 6, 5));

@@ -1,6 +1,7 @@
 /* Image layers in models: shapes (valid/same padding, strides), training a small CNN with
  * batch normalisation, running statistics in inference, layout conversion, and bad input. */
 #include "check.h"
+#include "ops/ops.h"
 
 #include <stdlib.h>
 
@@ -204,8 +205,146 @@ static void test_maxpool_ties(void) {
     }
 }
 
+/* Relative difference of two float arrays against the larger magnitude. */
+static double rel_diff(const float *a, const float *b, int64_t n) {
+    double worst = 0, big = 1e-30;
+    for (int64_t i = 0; i < n; i++) big = fmax(big, fabs(b[i]));
+    for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - b[i]) / big);
+    return worst;
+}
+
+/* conv2d + activation + max pool as one op against the two separate ops, forward bit for bit and
+ * every gradient: odd convolution outputs, overlapping and stride-1 windows, padding, batches
+ * smaller and larger than the thread team, with and without bias, input gradient or not. */
+static void test_conv_pool_fused(void) {
+    typedef struct { int64_t N, C, H, W, F, k; int cs, pad, pk, ps; dc_activation act; float alpha; bool bias, gx; } cfg;
+    static const cfg cases[] = {
+        {5, 2, 9, 11, 3, 3, 1, 0, 2, 2, DC_ACT_RELU, 0, true, true},   {1, 3, 8, 8, 4, 3, 1, 1, 3, 2, DC_ACT_TANH, 0, true, true},
+        {4, 1, 12, 10, 2, 3, 2, 0, 2, 1, DC_ACT_NONE, 0, false, true}, {6, 2, 7, 9, 5, 2, 1, 0, 2, 2, DC_ACT_ELU, 0.7f, true, false},
+        {3, 1, 28, 28, 8, 3, 1, 0, 2, 2, DC_ACT_RELU, 0, true, false}, {2, 2, 6, 7, 3, 3, 1, 1, 2, 2, DC_ACT_LEAKY_RELU, 0, true, true},
+    };
+    dc_rng r;
+    dc_rng_seed(&r, 11);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const cfg *q = &cases[k];
+        dc_tensor *x = check_randn(&r, 4, (int64_t[]){q->N, q->C, q->H, q->W});
+        dc_tensor *w = check_randn(&r, 4, (int64_t[]){q->F, q->C, q->k, q->k}), *b = check_randn(&r, 1, (int64_t[]){q->F});
+        const int pad[4] = {q->pad, q->pad, q->pad, q->pad};
+        dc_tensor *bb = q->bias ? b : NULL;
+        float *grads[2][3] = {{0}};
+        dc_tensor *outs[2] = {0};
+        dc_tensor *R = NULL;
+        for (int fused = 0; fused < 2; fused++) {
+            dc_tensor_set_requires_grad(x, q->gx);
+            dc_tensor_set_requires_grad(w, true);
+            dc_tensor_set_requires_grad(b, q->bias);
+            dc_tensor_zero_grad(x);
+            dc_tensor_zero_grad(w);
+            dc_tensor_zero_grad(b);
+            dc_ctx *c = dc_ctx_new();
+            dc_tensor *y = fused ? dc_conv2d_act_maxpool(c, x, w, bb, q->cs, q->cs, pad, q->act, q->alpha, q->pk, q->pk, q->ps, q->ps)
+                                 : dc_max_pool2d(c, dc_conv2d_act(c, x, w, bb, q->cs, q->cs, pad, q->act, q->alpha), q->pk, q->pk,
+                                                 q->ps, q->ps);
+            CHECK(y != NULL);
+            if (!y) {
+                fprintf(stderr, "case %zu: %s\n", k, dc_last_error());
+                dc_ctx_free(c);
+                continue;
+            }
+            if (!R) R = check_randn(&r, dc_tensor_ndim(y), dc_tensor_shape(y));
+            outs[fused] = dc_tensor_new(dc_tensor_ndim(y), dc_tensor_shape(y));
+            memcpy(dc_tensor_data(outs[fused]), dc_tensor_data(y), (size_t)dc_tensor_numel(y) * sizeof(float));
+            CHECK(dc_backward(c, dc_sum(c, dc_mul(c, y, R))) == DC_OK);
+            dc_tensor *ts[3] = {x, w, b};
+            for (int t = 0; t < 3; t++) {
+                if (!dc_tensor_grad(ts[t]) || (t == 0 && !q->gx) || (t == 2 && !q->bias)) continue;
+                grads[fused][t] = malloc((size_t)dc_tensor_numel(ts[t]) * sizeof(float));
+                memcpy(grads[fused][t], dc_tensor_data(dc_tensor_grad(ts[t])), (size_t)dc_tensor_numel(ts[t]) * sizeof(float));
+            }
+            dc_ctx_free(c);
+        }
+        if (outs[0] && outs[1]) {
+            CHECK(dc_tensor_numel(outs[0]) == dc_tensor_numel(outs[1]));
+            CHECK(memcmp(dc_tensor_data(outs[0]), dc_tensor_data(outs[1]), (size_t)dc_tensor_numel(outs[0]) * sizeof(float)) == 0);
+        }
+        dc_tensor *ts[3] = {x, w, b};
+        for (int t = 0; t < 3; t++) {
+            bool want = !((t == 0 && !q->gx) || (t == 2 && !q->bias));
+            CHECK(want == (grads[0][t] != NULL) && want == (grads[1][t] != NULL));
+            if (grads[0][t] && grads[1][t]) {
+                double d = rel_diff(grads[1][t], grads[0][t], dc_tensor_numel(ts[t]));
+                CHECK(d < 1e-5);
+                if (d >= 1e-5) fprintf(stderr, "conv+pool case %zu, gradient %d: relative difference %.3g\n", k, t, d);
+            }
+            free(grads[0][t]);
+            free(grads[1][t]);
+        }
+        dc_tensor_free(outs[0]);
+        dc_tensor_free(outs[1]);
+        dc_tensor_free(R);
+        dc_tensor_free(x);
+        dc_tensor_free(w);
+        dc_tensor_free(b);
+    }
+    /* bad windows: named op and numbers, nothing returned */
+    dc_tensor *x = check_randn(&r, 4, (int64_t[]){2, 1, 5, 5}), *w = check_randn(&r, 4, (int64_t[]){2, 1, 3, 3});
+    dc_ctx *c = dc_ctx_new();
+    CHECK(!dc_conv2d_act_maxpool(c, x, w, NULL, 1, 1, NULL, DC_ACT_RELU, 0, 4, 4, 1, 1));
+    CHECK(strstr(dc_last_error(), "conv2d+max_pool2d: pool 4x4 is larger than the convolution's output 3x3") != NULL);
+    CHECK(!dc_conv2d_act_maxpool(c, x, w, NULL, 1, 1, NULL, DC_ACT_RELU, 0, 2, 2, 0, 2));
+    CHECK(strstr(dc_last_error(), "stride (0, 2) must be positive") != NULL);
+    CHECK(!dc_conv2d_act_maxpool(c, x, w, NULL, 1, 1, NULL, DC_ACT_SOFTMAX, 0, 2, 2, 2, 2));
+    CHECK(strstr(dc_last_error(), "cannot be fused") != NULL);
+    dc_ctx_free(c);
+    dc_tensor_free(x);
+    dc_tensor_free(w);
+}
+
+/* In a model, Conv2D -> MaxPooling2D runs as the fused op only when nothing else reads the
+ * convolution: a graph whose convolution also feeds a second branch gives what the separate ops
+ * give, and so does the Sequential form. */
+static void test_conv_pool_in_models(void) {
+    dc_rng r;
+    dc_rng_seed(&r, 12);
+    dc_tensor *x = check_randn(&r, 4, (int64_t[]){3, 1, 8, 8});
+    for (int graph = 0; graph < 2; graph++) {
+        dc_model *m = dc_sequential();
+        dc_model_set_seed(m, 3);
+        dc_layer *cv = dc_conv2d_layer(4, 3, 3, 1, DC_PAD_VALID, DC_ACT_RELU);
+        dc_layer_set_name(cv, "cv");
+        if (graph) {
+            int in = dc_model_input(m, NULL, 3, (int64_t[]){1, 8, 8});
+            int a = dc_model_apply(m, cv, 1, &in);
+            int p = dc_model_apply(m, dc_max_pool2d_layer(2, 2, 0), 1, &a);
+            int g1 = dc_model_apply(m, dc_global_avg_pool2d_layer(), 1, &p);
+            int g2 = dc_model_apply(m, dc_global_avg_pool2d_layer(), 1, &a);
+            CHECK(dc_model_apply(m, dc_add_layer(), 2, (int[]){g1, g2}) >= 0);
+        } else {
+            dc_model_add(m, dc_input(3, (int64_t[]){1, 8, 8}));
+            dc_model_add(m, cv);
+            dc_model_add(m, dc_max_pool2d_layer(2, 2, 0));
+            dc_model_add(m, dc_global_avg_pool2d_layer());
+        }
+        CHECK(dc_model_compile(m, dc_sgd(0.1f, 0, false), DC_LOSS_MSE, NULL, 0) == DC_OK);
+        dc_tensor *got = dc_model_predict(m, x, 2);
+        dc_ctx *c = dc_ctx_new();
+        dc_ctx_set_grad(c, false);
+        dc_tensor *a = dc_conv2d_act(c, x, dc_model_param(m, "cv.weight"), dc_model_param(m, "cv.bias"), 1, 1, NULL, DC_ACT_RELU, 0);
+        dc_tensor *want = dc_global_avg_pool2d(c, dc_max_pool2d(c, a, 2, 2, 2, 2));
+        if (graph) want = dc_add(c, want, dc_global_avg_pool2d(c, a));
+        CHECK(got && want && dc_tensor_numel(got) == dc_tensor_numel(want));
+        if (got && want) CHECK(rel_diff(dc_tensor_data(got), dc_tensor_data(want), dc_tensor_numel(want)) < 1e-6);
+        dc_ctx_free(c);
+        dc_tensor_free(got);
+        dc_model_free(m);
+    }
+    dc_tensor_free(x);
+}
+
 int main(void) {
     test_maxpool_ties();
+    test_conv_pool_fused();
+    test_conv_pool_in_models();
     test_shapes();
     test_train_bn_cnn();
     test_layout();

@@ -61,6 +61,16 @@ static dc_status check_inputs(const dc_model *m, int nx, const dc_tensor *const 
     return DC_OK;
 }
 
+/* Whether layer i + 1 takes layer i's output as its only input and no other layer reads it. */
+static bool sole_reader(const dc_model *m, int i) {
+    const dc_layer *n = m->layers[i + 1];
+    if (n->nin != 1 || (n->inputs[0] >= 0 && n->inputs[0] != i)) return false;
+    for (int k = i + 2; k < m->nlayers; k++)
+        for (int j = 0; j < m->layers[k]->nin; j++)
+            if (m->layers[k]->inputs[j] == i) return false;
+    return true;
+}
+
 dc_tensor *dc_model_forward_impl(dc_model *m, dc_ctx *c, dc_tensor *const *x, bool training, bool logits) {
     dc_layer *last = m->layers[m->nlayers - 1];
     dc_tensor **val = dc_scratch(c, (size_t)m->nlayers * sizeof *val);
@@ -77,10 +87,17 @@ dc_tensor *dc_model_forward_impl(dc_model *m, dc_ctx *c, dc_tensor *const *x, bo
             int src = l->inputs[j] < 0 ? i - 1 : l->inputs[j];
             in[j] = src < 0 ? x[0] : val[src];
         }
-        l->skip_act = logits && l == last;
-        dc_tensor *y = l->ops->forward_n ? l->ops->forward_n(l, c, in, l->nin, training, &m->rng)
-                                         : l->ops->forward(l, c, in[0], training, &m->rng);
-        l->skip_act = false;
+        dc_tensor *y;
+        if (i + 1 < m->nlayers && l->nin == 1 && dc_layer_conv_pool_fusable(l, m->layers[i + 1]) && sole_reader(m, i)) {
+            /* Conv2D then MaxPooling2D, nothing else reading the convolution: one op */
+            y = dc_layer_conv_pool_forward(l, m->layers[i + 1], c, in[0]);
+            if (y) val[i++] = y; /* the pool's value too, below */
+        } else {
+            l->skip_act = logits && l == last;
+            y = l->ops->forward_n ? l->ops->forward_n(l, c, in, l->nin, training, &m->rng)
+                                  : l->ops->forward(l, c, in[0], training, &m->rng);
+            l->skip_act = false;
+        }
         if (!y) {
             /* name the layer, unless the op's message already starts with it */
             size_t nl = strlen(l->name);

@@ -163,6 +163,18 @@ static dc_layer *pool_new(const dc_layer_ops *ops, int kh, int kw, int stride) {
     return l;
 }
 dc_layer *dc_max_pool2d_layer(int kh, int kw, int stride) { return pool_new(&maxpool_ops, kh, kw, stride); }
+
+bool dc_layer_conv_pool_fusable(const dc_layer *conv, const dc_layer *pool) {
+    const dc_activation a = conv->act;
+    return conv->ops == &conv_ops && pool->ops == &maxpool_ops && a != DC_ACT_SOFTMAX && a != DC_ACT_LOG_SOFTMAX &&
+           a != DC_ACT_GELU && a != DC_ACT_GELU_TANH;
+}
+
+dc_tensor *dc_layer_conv_pool_forward(dc_layer *conv, dc_layer *pool, dc_ctx *c, dc_tensor *x) {
+    return dc_conv2d_act_maxpool(c, x, conv->param[0], conv->use_bias ? conv->param[1] : NULL, conv->stride[0], conv->stride[1],
+                                 conv->pad, conv->act, conv->alpha, pool->kernel[0], pool->kernel[1], pool->stride[0],
+                                 pool->stride[1]);
+}
 dc_layer *dc_avg_pool2d_layer(int kh, int kw, int stride) { return pool_new(&avgpool_ops, kh, kw, stride); }
 
 static dc_status gap_build(dc_layer *l) {

@@ -86,4 +86,11 @@ const char *dc_layer_shape_str(int ndim, const int64_t *shape, char *buf, size_t
 /* Type name ("Dense"). */
 const char *dc_layer_type(const dc_layer *l);
 
+/* Whether a Conv2D followed by this MaxPooling2D can run as one op (the activation is
+ * element-wise and computable from its output), and that op: the pooled output, with the
+ * convolution's own output never materialised. The model uses it when nothing else reads the
+ * convolution's output. */
+bool dc_layer_conv_pool_fusable(const dc_layer *conv, const dc_layer *pool);
+dc_tensor *dc_layer_conv_pool_forward(dc_layer *conv, dc_layer *pool, dc_ctx *c, dc_tensor *x);
+
 #endif

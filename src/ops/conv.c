@@ -153,6 +153,22 @@ dc_tensor *dc_conv2d(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh
     return dc_conv2d_act(c, x, w, b, sh, sw, pad, DC_ACT_NONE, 0);
 }
 
+/* The checks and contiguous operands shared by conv2d and its pooled form. */
+static bool conv_prepare(dc_ctx *c, const char *op, dc_tensor **x, dc_tensor **w, dc_tensor **b, int sh, int sw,
+                         const int *pad, dc_conv_geom *g) {
+    if ((*w)->ndim != 4) {
+        dc_error(DC_ERR_SHAPE, "%s: kernel must be [F, C, kh, kw], got %s", op, dc_tshape(*w, 0));
+        return false;
+    }
+    int64_t F = (*w)->shape[0];
+    if (*b && (*b)->numel != F) {
+        dc_error(DC_ERR_SHAPE, "%s: bias has %lld elements for %lld filters", op, (long long)(*b)->numel, (long long)F);
+        return false;
+    }
+    if (!conv_geom(op, *x, (*w)->shape[1], (*w)->shape[2], (*w)->shape[3], sh, sw, pad, g)) return false;
+    return (*x = dc_contig(c, *x)) && (*w = dc_contig(c, *w)) && (!*b || (*b = dc_contig(c, *b)));
+}
+
 dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh, int sw, const int *pad,
                          dc_activation act, float alpha) {
     DC_CHECK_ARGS(c, "conv2d", x, w);
@@ -164,14 +180,9 @@ dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, in
         return z ? dc_act_op(c, z, act, alpha) : NULL;
     }
     if (alpha == 0) alpha = act == DC_ACT_LEAKY_RELU ? 0.01f : 1.0f;
-    if (w->ndim != 4) return dc_error_null(DC_ERR_SHAPE, "conv2d: kernel must be [F, C, kh, kw], got %s", dc_tshape(w, 0));
-    int64_t F = w->shape[0];
-    if (b && b->numel != F)
-        return dc_error_null(DC_ERR_SHAPE, "conv2d: bias has %lld elements for %lld filters", (long long)b->numel, (long long)F);
     dc_conv_geom g;
-    if (!conv_geom("conv2d", x, w->shape[1], w->shape[2], w->shape[3], sh, sw, pad, &g)) return NULL;
-    if (!(x = dc_contig(c, x)) || !(w = dc_contig(c, w)) || (b && !(b = dc_contig(c, b)))) return NULL;
-    int64_t N = x->shape[0];
+    if (!conv_prepare(c, "conv2d", &x, &w, &b, sh, sw, pad, &g)) return NULL;
+    int64_t N = x->shape[0], F = w->shape[0];
     dc_tensor *y = dc_out(c, 4, (int64_t[]){N, F, g.OH, g.OW});
     if (!y) return NULL;
     int T = N >= dc_max_threads() ? dc_max_threads() : 1;
@@ -181,6 +192,143 @@ dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, in
     char *ws = dc_op_gemm_scratch(c, T, wsz);
     conv_forward_images(&g, N, F, x->data, w->data, b ? b->data : NULL, y->data, cols, ws, wsz, act, alpha);
     return record_conv(c, "conv2d", conv_backward, y, x, w, b, &g, act, alpha);
+}
+
+/* ---- convolution, activation and max pooling in one node ---- */
+
+typedef struct convpool_saved {
+    dc_conv_geom g;
+    dc_activation act;
+    float alpha;
+    int64_t PH, PW;
+    int32_t *arg; /* [N, F, PH, PW]: each maximum's index in its convolution output plane */
+} convpool_saved;
+
+static void convpool_backward(dc_ctx *c, dc_node *nd) {
+    dc_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
+    const convpool_saved *sv = nd->saved;
+    const dc_conv_geom *g = &sv->g;
+    const int64_t N = x->shape[0], F = w->shape[0], CKK = g->C * g->kh * g->kw, OHW = g->OH * g->OW,
+                  PHW = sv->PH * sv->PW, xs = g->C * g->H * g->W;
+    float *gx = dc_grad_buf(c, x), *gw = dc_grad_buf(c, w), *gb = b ? dc_grad_buf(c, b) : NULL;
+    if (!gx && !gw && !gb) return;
+    const float *gp = nd->out->grad->data, *pv = nd->out->data;
+    const int T = dc_max_threads();
+    const bool par = N >= T && T > 1;
+    const int nb = par ? T : 1;
+    size_t wsz = dc_k_gemm_bf16_scratch(F, CKK, OHW), wsx = dc_k_gemm_bf16_scratch(CKK, OHW, F);
+    if (wsx > wsz) wsz = wsx;
+    /* per thread: the image's convolution output gradient, the activation's gradient at the
+     * maxima, an im2col buffer and partial sums of dW and db */
+    float *gz = dc_scratch(c, (size_t)(nb * F * OHW) * sizeof(float));
+    float *ga = sv->act != DC_ACT_NONE ? dc_scratch(c, (size_t)(nb * F * PHW) * sizeof(float)) : NULL;
+    float *cols = gx || gw ? dc_scratch(c, (size_t)(nb * CKK * OHW) * sizeof(float)) : NULL;
+    float *gws = gw && par ? dc_scratch(c, (size_t)(nb * F * CKK) * sizeof(float)) : NULL;
+    float *gbs = gb && par ? dc_scratch(c, (size_t)(nb * F) * sizeof(float)) : NULL;
+    char *ws = gx || gw ? dc_op_gemm_scratch(c, nb, wsz) : NULL;
+    if (!gz || (sv->act != DC_ACT_NONE && !ga) || ((gx || gw) && !cols) || (gw && par && !gws) || (gb && par && !gbs)) {
+        c->oom = true;
+        return;
+    }
+    if (gws) memset(gws, 0, (size_t)(nb * F * CKK) * sizeof(float));
+    if (gbs) memset(gbs, 0, (size_t)(nb * F) * sizeof(float));
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t n = 0; n < N; n++) {
+        const int t = par ? dc_thread_id() : 0;
+        float *gzn = gz + t * F * OHW, *col = cols ? cols + t * CKK * OHW : NULL;
+        const int32_t *an = sv->arg + n * F * PHW;
+        const float *gpn = gp + n * F * PHW;
+        if (ga) {
+            /* the pooled value is the activation's output at the maximum */
+            float *gan = ga + t * F * PHW;
+            dc_k_act_grad_from_output(sv->act, sv->alpha, pv + n * F * PHW, gpn, gan, F * PHW);
+            gpn = gan;
+        }
+        if (gb) {
+            float *gbt = gbs ? gbs + t * F : gb;
+            for (int64_t f = 0; f < F; f++) {
+                float s = 0;
+                for (int64_t j = 0; j < PHW; j++) s += gpn[f * PHW + j];
+                gbt[f] += s;
+            }
+        }
+        if (!gx && !gw) continue;
+        memset(gzn, 0, (size_t)(F * OHW) * sizeof(float));
+        for (int64_t f = 0; f < F; f++)
+            for (int64_t j = 0; j < PHW; j++) gzn[f * OHW + an[f * PHW + j]] += gpn[f * PHW + j];
+        if (gw) {
+            dc_k_im2col(g, x->data + n * xs, col);
+            dc_k_gemm_bf16(false, true, F, CKK, OHW, 1, gzn, OHW, col, OHW, 1, gws ? gws + t * F * CKK : gw, CKK,
+                           ws ? ws + t * wsz : NULL);
+        }
+        if (gx) {
+            dc_k_gemm_bf16(true, false, CKK, OHW, F, 1, w->data, CKK, gzn, OHW, 0, col, OHW, ws ? ws + t * wsz : NULL);
+            dc_k_col2im(g, col, gx + n * xs);
+        }
+    }
+    for (int t = 0; gws && t < nb; t++)
+        for (int64_t i = 0; i < F * CKK; i++) gw[i] += gws[t * F * CKK + i];
+    for (int t = 0; gbs && t < nb; t++)
+        for (int64_t f = 0; f < F; f++) gb[f] += gbs[t * F + f];
+}
+
+dc_tensor *dc_conv2d_act_maxpool(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh, int sw, const int *pad,
+                                 dc_activation act, float alpha, int pkh, int pkw, int psh, int psw) {
+    DC_CHECK_ARGS(c, "conv2d+max_pool2d", x, w);
+    if ((unsigned)act >= DC_ACT_COUNT || act == DC_ACT_SOFTMAX || act == DC_ACT_LOG_SOFTMAX)
+        return dc_error_null(DC_ERR_ARG, "conv2d+max_pool2d: activation %d cannot be fused (element-wise ones only)", (int)act);
+    if (act == DC_ACT_GELU || act == DC_ACT_GELU_TANH) {
+        dc_tensor *z = dc_conv2d_act(c, x, w, b, sh, sw, pad, act, alpha);
+        return z ? dc_max_pool2d(c, z, pkh, pkw, psh, psw) : NULL;
+    }
+    if (alpha == 0) alpha = act == DC_ACT_LEAKY_RELU ? 0.01f : 1.0f;
+    dc_conv_geom g;
+    if (!conv_prepare(c, "conv2d+max_pool2d", &x, &w, &b, sh, sw, pad, &g)) return NULL;
+    if (pkh <= 0 || pkw <= 0 || psh <= 0 || psw <= 0)
+        return dc_error_null(DC_ERR_ARG, "conv2d+max_pool2d: pool size (%d, %d) and stride (%d, %d) must be positive", pkh, pkw,
+                             psh, psw);
+    if (g.OH < pkh || g.OW < pkw)
+        return dc_error_null(DC_ERR_SHAPE, "conv2d+max_pool2d: pool %dx%d is larger than the convolution's output %lldx%lld", pkh,
+                             pkw, (long long)g.OH, (long long)g.OW);
+    const int64_t N = x->shape[0], F = w->shape[0], CKK = g.C * g.kh * g.kw, OHW = g.OH * g.OW;
+    if (OHW > INT32_MAX)
+        return dc_error_null(DC_ERR_SHAPE, "conv2d+max_pool2d: plane %lldx%lld too large", (long long)g.OH, (long long)g.OW);
+    const int64_t PH = (g.OH - pkh) / psh + 1, PW = (g.OW - pkw) / psw + 1, PHW = PH * PW;
+    dc_tensor *y = dc_out(c, 4, (int64_t[]){N, F, PH, PW});
+    if (!y) return NULL;
+    dc_tensor *in3[3] = {x, w, b};
+    const bool need = dc_needs_grad(c, 3, in3);
+    int32_t *arg = need ? dc_scratch(c, (size_t)(N * F * PHW) * sizeof *arg) : NULL;
+    const int T = N >= dc_max_threads() ? dc_max_threads() : 1;
+    float *cols = dc_scratch(c, (size_t)(T * CKK * OHW) * sizeof(float));
+    float *zs = dc_scratch(c, (size_t)(T * F * OHW) * sizeof(float));
+    if ((need && !arg) || !cols || !zs) return NULL;
+    const size_t wsz = dc_k_gemm_bf16_scratch(F, OHW, CKK);
+    char *ws = dc_op_gemm_scratch(c, T, wsz);
+    const float *X = x->data, *Wt = w->data, *B = b ? b->data : NULL;
+    float *Y = y->data;
+    const int64_t xs = g.C * g.H * g.W;
+#pragma omp parallel for schedule(static) if (T > 1)
+    for (int64_t n = 0; n < N; n++) {
+        const int t = T > 1 ? dc_thread_id() : 0;
+        float *col = cols + t * CKK * OHW, *z = zs + t * F * OHW;
+        dc_k_im2col(&g, X + n * xs, col);
+        if (B)
+            for (int64_t f = 0; f < F; f++)
+                for (int64_t j = 0; j < OHW; j++) z[f * OHW + j] = B[f];
+        dc_k_gemm_bf16(false, false, F, OHW, CKK, 1, Wt, CKK, col, OHW, B ? 1.0f : 0.0f, z, OHW, ws ? ws + t * wsz : NULL);
+        if (act != DC_ACT_NONE) dc_k_act_forward(act, alpha, z, z, F * OHW);
+        for (int64_t f = 0; f < F; f++)
+            dc_k_maxpool_plane(z + f * OHW, g.OW, pkh, pkw, psh, psw, PH, PW, Y + (n * F + f) * PHW,
+                               arg ? arg + (n * F + f) * PHW : NULL);
+    }
+    if (!need) return y;
+    convpool_saved *s = dc_scratch(c, sizeof *s);
+    dc_node *nd = s ? dc_record(c, "conv2d+max_pool2d", convpool_backward, y, 3, in3) : NULL;
+    if (!nd) return NULL;
+    *s = (convpool_saved){g, act, alpha, PH, PW, arg};
+    nd->saved = s;
+    return y;
 }
 
 /* ---- transposed convolution: the adjoint of conv2d with respect to its input ---- */

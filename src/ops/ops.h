@@ -34,4 +34,16 @@ dc_tensor *dc_act_op(dc_ctx *c, dc_tensor *x, dc_activation a, float alpha);
 dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh, int sw, const int *pad,
                          dc_activation act, float alpha);
 
+/* dc_max_pool2d(dc_conv2d_act(x, w, b, ...), pkh, pkw, psh, psw) as one node: each image's
+ * convolution output stays in a per-thread buffer while it is pooled, and backward keeps only the
+ * pooled output and the index of each maximum, so the full-size convolution output is never
+ * written to memory or read back. GELU falls back to the separate ops. */
+dc_tensor *dc_conv2d_act_maxpool(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh, int sw, const int *pad,
+                                 dc_activation act, float alpha, int pkh, int pkw, int psh, int psw);
+
+/* One plane of width W max-pooled into [OH, OW] (no padding); ap, when not NULL, gets each
+ * maximum's index in the plane (the first maximum, or the last NaN, in row-major window order). */
+void dc_k_maxpool_plane(const float *xp, int64_t W, int kh, int kw, int sh, int sw, int64_t OH, int64_t OW, float *yp,
+                        int32_t *ap);
+
 #endif

@@ -130,6 +130,44 @@ static void max2x2_row16(const float *r0, int64_t W, int64_t OW, int32_t base, f
 }
 #endif
 
+/* One plane of width W max-pooled into [OH, OW] (window kh x kw, stride sh x sw, no padding); ap,
+ * when not NULL, gets each maximum's index in the plane. A later element of the window (row-major
+ * order) wins when greater or NaN: the first maximum, or the last NaN. */
+void dc_k_maxpool_plane(const float *xp, int64_t W, int kh, int kw, int sh, int sw, int64_t OH, int64_t OW, float *yp,
+                        int32_t *ap) {
+#if defined(__AVX512F__)
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
+        for (int64_t oy = 0; oy < OH; oy++)
+            max2x2_row16(xp + 2 * oy * W, W, OW, (int32_t)(2 * oy * W), yp + oy * OW, ap ? ap + oy * OW : NULL);
+        return;
+    }
+#endif
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && W % 2 == 0 && OH * W <= PLANE_MAX) {
+        max2x2_plane(xp, W, OH, yp, ap);
+        return;
+    }
+    for (int64_t oy = 0; oy < OH; oy++) {
+        if (kh == 2 && kw == 2 && sw == 2) {
+            max2x2_row(xp + oy * sh * W, W, OW, (int32_t)(oy * sh * W), yp + oy * OW, ap ? ap + oy * OW : NULL);
+            continue;
+        }
+        for (int64_t ox = 0; ox < OW; ox++) {
+            int64_t best = oy * sh * W + ox * sw;
+            float m = xp[best];
+            for (int64_t ky = 0; ky < kh; ky++) {
+                const float *r = xp + (oy * sh + ky) * W + ox * sw;
+                for (int64_t kx = 0; kx < kw; kx++)
+                    if (r[kx] > m || isnan(r[kx])) {
+                        m = r[kx];
+                        best = (oy * sh + ky) * W + ox * sw + kx;
+                    }
+            }
+            yp[oy * OW + ox] = m;
+            if (ap) ap[oy * OW + ox] = (int32_t)best;
+        }
+    }
+}
+
 dc_tensor *dc_max_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw) {
     DC_CHECK_ARGS(c, "max_pool2d", x);
     dc_tensor *y = pool_out(c, "max_pool2d", &x, kh, kw, sh, sw);
@@ -142,42 +180,8 @@ dc_tensor *dc_max_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw
     const float *X = x->data;
     float *Y = y->data;
 #pragma omp parallel for if (y->numel > DC_PAR_MIN / 4)
-    for (int64_t p = 0; p < N * C; p++) {
-        const float *xp = X + p * H * W;
-        float *yp = Y + p * OH * OW;
-        int32_t *ap = arg ? arg + p * OH * OW : NULL;
-#if defined(__AVX512F__)
-        if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
-            for (int64_t oy = 0; oy < OH; oy++)
-                max2x2_row16(xp + 2 * oy * W, W, OW, (int32_t)(2 * oy * W), yp + oy * OW, ap ? ap + oy * OW : NULL);
-            continue;
-        }
-#endif
-        if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && W % 2 == 0 && OH * W <= PLANE_MAX) {
-            max2x2_plane(xp, W, OH, yp, ap);
-            continue;
-        }
-        for (int64_t oy = 0; oy < OH; oy++) {
-            if (kh == 2 && kw == 2 && sw == 2) {
-                max2x2_row(xp + oy * sh * W, W, OW, (int32_t)(oy * sh * W), yp + oy * OW, ap ? ap + oy * OW : NULL);
-                continue;
-            }
-            for (int64_t ox = 0; ox < OW; ox++) {
-                int64_t best = oy * sh * W + ox * sw;
-                float m = xp[best];
-                for (int64_t ky = 0; ky < kh; ky++) {
-                    const float *r = xp + (oy * sh + ky) * W + ox * sw;
-                    for (int64_t kx = 0; kx < kw; kx++)
-                        if (r[kx] > m || isnan(r[kx])) {
-                            m = r[kx];
-                            best = (oy * sh + ky) * W + ox * sw + kx;
-                        }
-                }
-                yp[oy * OW + ox] = m;
-                if (ap) ap[oy * OW + ox] = (int32_t)best;
-            }
-        }
-    }
+    for (int64_t p = 0; p < N * C; p++)
+        dc_k_maxpool_plane(X + p * H * W, W, kh, kw, sh, sw, OH, OW, Y + p * OH * OW, arg ? arg + p * OH * OW : NULL);
     if (need) {
         dc_node *n = DC_RECORD1(c, "max_pool2d", maxpool_backward, y, x);
         if (!n) return NULL;
