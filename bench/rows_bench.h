@@ -11,6 +11,8 @@
 #include "deepc.h"
 
 static const char *bench_prog = "bench";
+/* the initial weights' seed (make_model reads it) and the base of the epochs' shuffle seeds */
+static uint64_t bench_seed = 1234;
 
 static dc_tensor *load(const char *dir, const char *name, bool images) {
     char path[1024];
@@ -33,14 +35,15 @@ static dc_model *rows_compile(dc_model *m) {
     return m;
 }
 
-/*   PROG [FMNIST_DIR] [epochs (1)] [warm-up steps (100)] */
+/*   PROG [FMNIST_DIR] [epochs (1)] [warm-up steps (100)] [seed (1234)] */
 static int rows_bench_main(int argc, char **argv, const char *prog, const char *workload, dc_model *(*make_model)(void)) {
     bench_prog = prog;
     const char *dir = argc > 1 ? argv[1] : (getenv("FMNIST_DIR") ? getenv("FMNIST_DIR") : "/usr/share/datasets/fashion-mnist");
     int epochs = argc > 2 ? atoi(argv[2]) : 1;
     long warm = argc > 3 ? atol(argv[3]) : 100;
+    if (argc > 4) bench_seed = strtoull(argv[4], NULL, 10);
     if (epochs <= 0 || warm < 0) {
-        fprintf(stderr, "usage: %s [FMNIST_DIR] [epochs > 0] [warm-up steps >= 0]\n", prog);
+        fprintf(stderr, "usage: %s [FMNIST_DIR] [epochs > 0] [warm-up steps >= 0] [seed]\n", prog);
         return 2;
     }
     dc_tensor *xtr = load(dir, "train-images-idx3-ubyte.gz", true), *ytr = load(dir, "train-labels-idx1-ubyte.gz", false);
@@ -66,7 +69,7 @@ static int rows_bench_main(int argc, char **argv, const char *prog, const char *
     dc_model *m = make_model();
     double total = 0;
     for (int ep = 0; ep < epochs; ep++) {
-        o.seed = 1234 + (uint64_t)ep;
+        o.seed = bench_seed + (uint64_t)ep;
         dc_history *h = NULL;
         double t0 = dc_now();
         if (dc_model_fit(m, xtr, ytr, &o, &h)) {
