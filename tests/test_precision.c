@@ -1,7 +1,8 @@
 /* Mixed precision and threads: the bf16 GEMM against a double reference of bf16-rounded
  * operands and against float32 (odd sizes, transposes, alpha/beta, strides), bf16 rounding,
  * dense and conv forward+backward in bf16 against float32, the forced float32 fallback,
- * bit-identical training twice (dropout, 2 threads, float32 and bf16), DEEPC_THREADS parsing. */
+ * bit-identical training twice (dropout, 2 threads, float32 and bf16), DEEPC_THREADS parsing,
+ * and the float32 GEMM deepc splits over threads itself. */
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -96,6 +97,66 @@ static void test_gemm(void) {
     dc_k_gemm_bf16(false, false, 2, 2, 2, 1, A, 2, B, 2, 0, C, 2, ws);
     CHECK(C[0] == 1 && C[1] == 2 && C[2] == 3 && C[3] == 4);
     if (dc_k_bf16_available()) CHECK(dc_k_gemm_bf16_applies(1, 16, 32) && !dc_k_gemm_bf16_applies(64, 15, 64) && !dc_k_gemm_bf16_applies(64, 64, 31));
+}
+
+/* The float32 GEMM that deepc splits over threads itself (thin products, blas.c): against a
+ * double reference, at 1, 2 and 3 threads (slices of uneven length), by columns and by rows,
+ * every transpose, strides, alpha and beta; C's padding untouched; the same bits when repeated. */
+static void split_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, float beta, dc_rng *r) {
+    const int64_t pad = 5;
+    int64_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+    int64_t lda = ac + pad, ldb = bc + pad, ldc = N + pad;
+    float *A = malloc((size_t)(ar * lda) * 4), *B = malloc((size_t)(br * ldb) * 4);
+    float *C = malloc((size_t)(M * ldc) * 4), *C2 = malloc((size_t)(M * ldc) * 4), *C0 = malloc((size_t)(M * ldc) * 4);
+    fill(A, ar * lda, r);
+    fill(B, br * ldb, r);
+    fill(C0, M * ldc, r);
+    for (int threads = 1; threads <= 3; threads++) {
+        dc_set_threads(threads);
+        memcpy(C, C0, (size_t)(M * ldc) * 4);
+        memcpy(C2, C0, (size_t)(M * ldc) * 4);
+        dc_k_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        dc_k_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C2, ldc);
+        CHECK(memcmp(C, C2, (size_t)(M * ldc) * 4) == 0);
+        double worst = 0;
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                double s = 0, sa = 0;
+                for (int64_t k = 0; k < K; k++) {
+                    double a = ta ? A[k * lda + i] : A[i * lda + k], b = tb ? B[j * ldb + k] : B[k * ldb + j];
+                    s += a * b;
+                    sa += fabs(a * b);
+                }
+                double ref = alpha * s + (beta != 0 ? beta * (double)C0[i * ldc + j] : 0);
+                double e = fabs(C[i * ldc + j] - ref) / (fabs(alpha) * sa + fabs(beta * C0[i * ldc + j]) + 1e-30);
+                if (e > worst) worst = e;
+            }
+        int untouched = 1;
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = N; j < ldc; j++) untouched &= C[i * ldc + j] == C0[i * ldc + j];
+        CHECK(untouched);
+        CHECK(worst < 1e-5);
+        if (worst >= 1e-5)
+            fprintf(stderr, "  split case ta=%d tb=%d M=%lld N=%lld K=%lld threads=%d: %.3g\n", ta, tb, (long long)M,
+                    (long long)N, (long long)K, threads, worst);
+    }
+    dc_set_threads(0);
+    free(A);
+    free(B);
+    free(C);
+    free(C2);
+    free(C0);
+}
+
+static void test_gemm_split(void) {
+    dc_rng r;
+    dc_rng_seed(&r, 9);
+    /* thin: split by columns (N >= M), by rows (M > N); N and M not multiples of 16; one
+     * just above the size cut (2^19 multiply-adds); one too wide to split (both sides > 512) */
+    const int64_t sz[][3] = {{32, 601, 300}, {700, 40, 200}, {20, 130, 220}, {33, 47, 400}, {520, 530, 4}};
+    for (size_t s = 0; s < sizeof sz / sizeof sz[0]; s++)
+        for (int t = 0; t < 4; t++) split_case(t & 1, t & 2, sz[s][0], sz[s][1], sz[s][2], 0.7f, t == 3 ? 0.5f : 0.0f, &r);
+    split_case(false, true, 64, 256, 784, 1.0f, 1.0f, &r); /* the MLP's first layer */
 }
 
 /* loss = sum(f(x)^2) / 2 for a dense (linear) or conv op, in float32 and in bf16: outputs and
@@ -288,6 +349,7 @@ int main(void) {
     printf("bf16 kernel: %s\n", dc_bf16_kernel_available() ? "avx512bf16" : "float32 fallback");
     test_rounding();
     test_gemm();
+    test_gemm_split();
     op_case(false);
     op_case(true);
     test_api_errors();
