@@ -159,6 +159,36 @@ static void test_gemm_split(void) {
     split_case(false, true, 64, 256, 784, 1.0f, 1.0f, &r); /* the MLP's first layer */
 }
 
+/* The bf16 kernel splits a thin product over threads (one slice of C each): the same bits at
+ * 1, 2 and 3 threads, by columns and by rows, with every transpose. */
+static void test_gemm_bf16_split(void) {
+    if (!dc_k_bf16_available()) return;
+    dc_rng r;
+    dc_rng_seed(&r, 5);
+    const int64_t sz[][3] = {{64, 256, 784}, {700, 40, 200}, {33, 100, 301}, {9, 1000, 64}};
+    for (size_t s = 0; s < sizeof sz / sizeof sz[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            const bool ta = t & 1, tb = t & 2;
+            const int64_t M = sz[s][0], N = sz[s][1], K = sz[s][2];
+            float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(K * N) * 4), *C[3];
+            fill(A, M * K, &r);
+            fill(B, K * N, &r);
+            for (int th = 1; th <= 3; th++) {
+                dc_set_threads(th);
+                void *ws = malloc(dc_k_gemm_bf16_scratch(M, N, K));
+                C[th - 1] = malloc((size_t)(M * N) * 4);
+                fill(C[th - 1], M * N, &r);
+                dc_k_gemm_bf16(ta, tb, M, N, K, 1, A, ta ? M : K, B, tb ? K : N, 0, C[th - 1], N, ws);
+                free(ws);
+            }
+            CHECK(memcmp(C[0], C[1], (size_t)(M * N) * 4) == 0 && memcmp(C[0], C[2], (size_t)(M * N) * 4) == 0);
+            for (int i = 0; i < 3; i++) free(C[i]);
+            free(A);
+            free(B);
+        }
+    dc_set_threads(0);
+}
+
 /* loss = sum(f(x)^2) / 2 for a dense (linear) or conv op, in float32 and in bf16: outputs and
  * gradients agree to bf16 accuracy. */
 static void op_case(bool conv) {
@@ -350,6 +380,7 @@ int main(void) {
     test_rounding();
     test_gemm();
     test_gemm_split();
+    test_gemm_bf16_split();
     op_case(false);
     op_case(true);
     test_api_errors();
