@@ -34,9 +34,6 @@ static bool split_enabled(void) {
 
 /* below this many multiply-adds a product runs on one thread (OpenBLAS's own cut is 2^18) */
 #define SPLIT_MIN_MACS ((int64_t)1 << 19)
-/* a product whose C is at least this long on both sides is not thin: OpenBLAS's threads, which
- * share their packed panels, are the better split there */
-#define SPLIT_MAX_SHORT 512
 
 /* The number of threads to split C over, 1 to leave it to OpenBLAS. */
 static int split_threads(int64_t M, int64_t N, int64_t K) {
@@ -44,7 +41,7 @@ static int split_threads(int64_t M, int64_t N, int64_t K) {
     const int T = omp_get_max_threads();
     if (T < 2 || omp_in_parallel() || M * N * K < SPLIT_MIN_MACS) return 1;
     const int64_t shorter = M < N ? M : N, longer = M < N ? N : M;
-    if (shorter > SPLIT_MAX_SHORT || !split_enabled()) return 1;
+    if (shorter > DC_GEMM_THIN || !split_enabled()) return 1;
     int64_t t = longer / 16; /* slices of at least 16 */
     return t < 2 ? 1 : t < T ? (int)t : T;
 #else

@@ -77,14 +77,13 @@ static inline bool in_parallel(void) {
 static inline int64_t nblocks(int64_t n, int64_t b) { return (n + b - 1) / b; }
 static inline int64_t round64(int64_t bytes) { return (bytes + 63) & ~(int64_t)63; }
 
-/* A thin product (a layer on a batch: one side of C at most SPLIT_MAX_SHORT long) is split
+/* A thin product (a layer on a batch: one side of C at most DC_GEMM_THIN long) is split
  * into one slice of C per thread, columns (rows when C has more rows than columns) in whole
  * blocks; each thread packs the whole of the short side's operand and its slice of the other,
  * then multiplies its tiles, so nothing one thread packed is read by another and there is no
  * join inside. Sharing the packing (one region, then a second one for the tiles) made the
  * MLP's bf16 epoch at 2 threads slower than at 1. The tiles are the same as unsplit: the same
  * bits. */
-#define SPLIT_MAX_SHORT 512
 #define PAR_MIN_MACS ((int64_t)1 << 18)
 
 /* Threads for a split of C (1: none) and its direction; without regard to being inside a
@@ -92,7 +91,7 @@ static inline int64_t round64(int64_t bytes) { return (bytes + 63) & ~(int64_t)6
 static int split_plan(int64_t M, int64_t N, int64_t K, bool *by_cols) {
     *by_cols = N >= M;
     const int T = dc_max_threads();
-    if (T < 2 || M * N * K <= PAR_MIN_MACS || (M < N ? M : N) > SPLIT_MAX_SHORT) return 1;
+    if (T < 2 || M * N * K <= PAR_MIN_MACS || (M < N ? M : N) > DC_GEMM_THIN) return 1;
     const int64_t blocks = *by_cols ? nblocks(N, NR) : nblocks(M, MR);
     return blocks < 2 ? 1 : blocks < T ? (int)blocks : T;
 }
@@ -201,47 +200,44 @@ BF16_TARGET static void pack_rows_v(const float *X, int64_t ld, int64_t i0, int6
     }
 }
 
-/* Packs blocks b0..b1 of op(A) and c0..c1 of op(B), each at its place in Ap and Bp. */
+/* Block b of op(A) into its place in Ap: op(A)[i][k] = ta ? A[k*lda + i] (columns contiguous)
+ * : A[i*lda + k] (rows contiguous). */
+BF16_TARGET static inline void pack_a_block(bool ta, int64_t M, int64_t K, const float *A, int64_t lda, uint32_t *Ap, int64_t b) {
+    uint32_t *P = Ap + b * MR * ((K + 1) / 2);
+    if (ta)
+        pack_cols_v(A, lda, b * MR, M, K, MR, P);
+    else
+        pack_rows_v(A, lda, b * MR, M, K, MR, P);
+}
+
+/* Block b of op(B) into its place in Bp: op(B)[k][j] = tb ? B[j*ldb + k] (rows of B are columns
+ * of op(B)) : B[k*ldb + j]. */
+BF16_TARGET static inline void pack_b_block(bool tb, int64_t N, int64_t K, const float *B, int64_t ldb, uint32_t *Bp, int64_t b) {
+    uint32_t *P = Bp + b * NR * ((K + 1) / 2);
+    if (tb)
+        pack_rows_v(B, ldb, b * NR, N, K, NR, P);
+    else
+        pack_cols_v(B, ldb, b * NR, N, K, NR, P);
+}
+
+/* Packs blocks b0..b1 of op(A) and c0..c1 of op(B). */
 BF16_TARGET static void pack_range_v(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                                      const float *B, int64_t ldb, uint32_t *Ap, uint32_t *Bp, int64_t b0, int64_t b1,
                                      int64_t c0, int64_t c1) {
-    const int64_t KP = (K + 1) / 2;
-    for (int64_t b = b0; b < b1; b++) {
-        if (ta)
-            pack_cols_v(A, lda, b * MR, M, K, MR, Ap + b * MR * KP);
-        else
-            pack_rows_v(A, lda, b * MR, M, K, MR, Ap + b * MR * KP);
-    }
-    for (int64_t b = c0; b < c1; b++) {
-        if (tb)
-            pack_rows_v(B, ldb, b * NR, N, K, NR, Bp + b * NR * KP);
-        else
-            pack_cols_v(B, ldb, b * NR, N, K, NR, Bp + b * NR * KP);
-    }
+    for (int64_t b = b0; b < b1; b++) pack_a_block(ta, M, K, A, lda, Ap, b);
+    for (int64_t b = c0; b < c1; b++) pack_b_block(tb, N, K, B, ldb, Bp, b);
 }
 
 /* Packs op(A) and op(B) (threads over blocks when par). */
 BF16_TARGET static void pack_all_v(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                        int64_t ldb, uint32_t *Ap, uint32_t *Bp, bool par) {
-    const int64_t KP = (K + 1) / 2, nmb = nblocks(M, MR), nnb = nblocks(N, NR);
+    const int64_t nmb = nblocks(M, MR), nnb = nblocks(N, NR);
 #pragma omp parallel if (par)
     {
-        /* op(A)[i][k] = ta ? A[k*lda + i] (columns contiguous) : A[i*lda + k] (rows contiguous) */
 #pragma omp for schedule(static) nowait
-        for (int64_t b = 0; b < nmb; b++) {
-            if (ta)
-                pack_cols_v(A, lda, b * MR, M, K, MR, Ap + b * MR * KP);
-            else
-                pack_rows_v(A, lda, b * MR, M, K, MR, Ap + b * MR * KP);
-        }
-        /* op(B)[k][j] = tb ? B[j*ldb + k] (rows of B are columns of op(B)) : B[k*ldb + j] */
+        for (int64_t b = 0; b < nmb; b++) pack_a_block(ta, M, K, A, lda, Ap, b);
 #pragma omp for schedule(static)
-        for (int64_t b = 0; b < nnb; b++) {
-            if (tb)
-                pack_rows_v(B, ldb, b * NR, N, K, NR, Bp + b * NR * KP);
-            else
-                pack_cols_v(B, ldb, b * NR, N, K, NR, Bp + b * NR * KP);
-        }
+        for (int64_t b = 0; b < nnb; b++) pack_b_block(tb, N, K, B, ldb, Bp, b);
     }
 }
 #endif
@@ -278,28 +274,27 @@ BF16_TARGET static void micro_8x32(int64_t KP, const uint32_t *Ap, const uint32_
     }
 }
 
+/* Tile (ib, jb) of C: row block ib of Ap against column block jb of Bp. */
+static inline void tile(int64_t M, int64_t N, int64_t KP, const uint32_t *Ap, const uint32_t *Bp, float alpha, float beta,
+                        float *C, int64_t ldc, int64_t ib, int64_t jb) {
+    int64_t i0 = ib * MR, j0 = jb * NR;
+    int mr = (int)(M - i0 < MR ? M - i0 : MR), nr = (int)(N - j0 < NR ? N - j0 : NR);
+    micro_8x32(KP, Ap + ib * MR * KP, Bp + jb * NR * KP, C + i0 * ldc + j0, ldc, mr, nr, alpha, beta);
+}
+
 static void run_tiles(int64_t M, int64_t N, int64_t KP, const uint32_t *Ap, const uint32_t *Bp, float alpha, float beta,
                       float *C, int64_t ldc, bool par) {
     const int64_t nmb = nblocks(M, MR), nnb = nblocks(N, NR), tiles = nmb * nnb;
     /* column block outer, so consecutive tiles of a thread share their packed B block */
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t t = 0; t < tiles; t++) {
-        int64_t jb = t / nmb, ib = t % nmb;
-        int64_t i0 = ib * MR, j0 = jb * NR;
-        int mr = (int)(M - i0 < MR ? M - i0 : MR), nr = (int)(N - j0 < NR ? N - j0 : NR);
-        micro_8x32(KP, Ap + ib * MR * KP, Bp + jb * NR * KP, C + i0 * ldc + j0, ldc, mr, nr, alpha, beta);
-    }
+    for (int64_t t = 0; t < tiles; t++) tile(M, N, KP, Ap, Bp, alpha, beta, C, ldc, t % nmb, t / nmb);
 }
 
 /* Tiles of row blocks ib0..ib1 and column blocks jb0..jb1 of C. */
 static void tiles_range(int64_t M, int64_t N, int64_t KP, const uint32_t *Ap, const uint32_t *Bp, float alpha, float beta,
                         float *C, int64_t ldc, int64_t ib0, int64_t ib1, int64_t jb0, int64_t jb1) {
     for (int64_t jb = jb0; jb < jb1; jb++)
-        for (int64_t ib = ib0; ib < ib1; ib++) {
-            int64_t i0 = ib * MR, j0 = jb * NR;
-            int mr = (int)(M - i0 < MR ? M - i0 : MR), nr = (int)(N - j0 < NR ? N - j0 : NR);
-            micro_8x32(KP, Ap + ib * MR * KP, Bp + jb * NR * KP, C + i0 * ldc + j0, ldc, mr, nr, alpha, beta);
-        }
+        for (int64_t ib = ib0; ib < ib1; ib++) tile(M, N, KP, Ap, Bp, alpha, beta, C, ldc, ib, jb);
 }
 #endif
 

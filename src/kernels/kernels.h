@@ -11,6 +11,11 @@
 #include <omp.h>
 #endif
 
+/* A product with a side of C at most this long is thin (a layer on a batch): dc_k_gemm and
+ * dc_k_gemm_bf16 split it over threads themselves, one slice of C per thread. Longer on both
+ * sides, OpenBLAS's threads (float32) and shared packing (bf16), are the better split. */
+#define DC_GEMM_THIN 512
+
 /* Row-major C[M,N] = alpha op(A) op(B) + beta C through OpenBLAS; op = transpose if tX. */
 void dc_k_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
