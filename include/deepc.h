@@ -414,6 +414,17 @@ dc_layer *dc_upsample2d_layer(int fh, int fw);
  * trained; running mean/variance (non-trainable) follow PyTorch's momentum convention
  * (0 < momentum <= 1, default 0.1; Keras's momentum 0.99 is 0.01 here); eps default 1e-3. */
 dc_layer *dc_batch_norm_layer(float momentum, float eps);
+/* Synchronised batch statistics (Keras's synchronized=True, PyTorch's SyncBatchNorm): in a
+ * distributed fit (section 11) the training mean and variance are those of the whole global
+ * batch, every rank's rows together, and backward takes the output gradient's means over it too,
+ * so n ranks at batch B/n train exactly as one process at batch B (up to float summation order).
+ * Outside a distributed fit (one process, predict, evaluate, train_step) it changes nothing.
+ * It costs three small all-reduces per layer and step (channels + 1, channels and 2 x channels
+ * doubles) and one of a single double per step, before backward, by which a rank whose loss
+ * failed tells the others not to wait for it. An allocation failure inside the forward pass on
+ * one rank alone can still leave the others waiting in the next sum. Saved with the model
+ * ("synchronized" in its config). DC_ERR_ARG for a layer of another type. May be set any time. */
+dc_status dc_layer_set_synchronized(dc_layer *l, bool on);
 
 /* Options set before the layer is added to a model. */
 dc_status dc_layer_set_name(dc_layer *l, const char *name);
@@ -642,6 +653,9 @@ int dc_model_num_layers(const dc_model *m);
 int dc_model_num_metrics(const dc_model *m);
 dc_metric dc_model_metric(const dc_model *m, int i);
 dc_layer *dc_model_layer(dc_model *m, int i);
+/* dc_layer_set_synchronized on every BatchNormalization layer of the model (PyTorch's
+ * convert_sync_batchnorm); returns how many there are, -1 for a NULL model. */
+int dc_model_set_sync_batch_norm(dc_model *m, bool on);
 
 /* Functional (graph) models, as Keras's functional API: several inputs, and layers that take
  * several inputs (cross-attention, the Transformer decoder, BERT's embeddings). A model made by
@@ -1044,8 +1058,10 @@ dc_vocab *dc_vocab_load(const char *path, bool chars);
  *    whole batch; only rank 0 prints and writes checkpoint_path and best_path (resume reads the
  *    checkpoint on every rank, so it must be on a file system they all see).
  *  - dropout draws a different stream on each rank. BatchNormalization uses each rank's own batch
- *    statistics in training (synchronised batch statistics are not implemented); after every
- *    epoch rank 0's running statistics are broadcast to all (as PyTorch's
+ *    statistics in training, unless synchronised (dc_layer_set_synchronized,
+ *    dc_model_set_sync_batch_norm): then they are the whole global batch's, and every batch,
+ *    the last one too, must hold a row per rank (DC_ERR_ARG at the start of fit otherwise).
+ *    After every epoch rank 0's running statistics are broadcast to all (as PyTorch's
  *    DistributedDataParallel does), so evaluation and saved models see one model.
  *  - evaluate scores a contiguous part of the rows on each rank and sums the results, which every
  *    rank receives. predict and train_step stay local to the calling rank.

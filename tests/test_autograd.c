@@ -191,6 +191,20 @@ static dc_tensor *f_upsample(dc_ctx *c, dc_tensor **in) { return dc_upsample2d(c
 static dc_tensor *f_bn_train(dc_ctx *c, dc_tensor **in) {
     return dc_batch_norm(c, in[0], in[1], in[2], NULL, NULL, 0.1f, 1e-3f, true);
 }
+/* Synchronised statistics over one rank: the sum over the ranks is the identity, the weight 1
+ * (tests/test_dist.c checks two ranks against one process). */
+static int sync_sums; /* calls, so the check knows the synchronised path ran */
+static dc_status sum_one_rank(double *buf, int n) {
+    (void)buf;
+    (void)n;
+    sync_sums++;
+    return DC_OK;
+}
+static dc_tensor *f_bn_sync(dc_ctx *c, dc_tensor **in) {
+    c->sync_sum = sum_one_rank;
+    c->sync_w = 1;
+    return dc_batch_norm_op(c, in[0], in[1], in[2], NULL, NULL, 0.1f, 1e-3f, true, true);
+}
 static dc_tensor *f_bn_eval(dc_ctx *c, dc_tensor **in) {
     return dc_batch_norm(c, in[0], in[1], in[2], in[3], in[4], 0.1f, 1e-3f, false);
 }
@@ -554,6 +568,8 @@ static void image_ops(float eps, float tol) {
                         rand_tensor(NS(3), 0.5f, 1.5f)};
     gradcheck("batch_norm/train", f_bn_train, bn, 3, T, eps, tol);
     gradcheck("batch_norm/eval", f_bn_eval, bn, 3, T, eps, tol);
+    gradcheck("batch_norm/synchronised", f_bn_sync, bn, 3, T, eps, tol);
+    CHECK(sync_sums > 3); /* forward's two sums and backward's */
     dc_tensor *bn2[3] = {rand_nonzero(NS(6, 3)), bn[1], bn[2]};
     gradcheck("batch_norm/2d", f_bn_train, bn2, 3, T, eps, tol);
     dc_tensor_free(bn2[0]);

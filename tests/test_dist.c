@@ -2,7 +2,11 @@
  * slices of B/2 ends with the weights of a one-process fit at batch B (every rank also runs that
  * reference itself, with distribution switched off), up to float summation order; distributed
  * evaluate equals the local one; a failure on one rank stops every rank with its message; only
- * rank 0 writes checkpoints, and every rank resumes from them. Run alone (one rank) it checks the same paths without MPI.
+ * rank 0 writes checkpoints, and every rank resumes from them. Synchronised BatchNormalization
+ * makes a network with batch norms train at B/2 per rank as one process at B (and per-rank
+ * statistics, for contrast, do not); it survives a save and load, refuses a batch that would leave
+ * a rank without rows, and a loss failing on one rank after its synchronised forward stops both.
+ * Run alone (one rank) it checks the same paths without MPI.
  *
  * Tolerance: after 12 to 14 steps, max |w_ranks - w_one| <= 1e-5 * max(1, max |w_one|). The two
  * runs differ only in how each batch's per-row gradients are summed (two halves added versus one
@@ -56,6 +60,43 @@ static dc_model *cnn(dc_optimizer *opt) {
     dc_model_add(m, dc_dense(3, DC_ACT_SOFTMAX));
     dc_metric met[] = {DC_METRIC_ACCURACY};
     CHECK(dc_model_compile(m, opt, DC_LOSS_SPARSE_CCE, met, 1) == DC_OK);
+    return m;
+}
+
+/* Dense and convolutional BatchNormalization, synchronised over the ranks when sync. */
+static dc_model *bn_net(dc_optimizer *opt, bool sync) {
+    dc_model *m = dc_sequential();
+    dc_model_set_seed(m, 14);
+    dc_model_add(m, dc_input(3, (int64_t[]){1, 8, 8}));
+    /* no bias before a batch norm: its gradient is zero up to rounding, which Adam would amplify */
+    dc_layer *conv = dc_conv2d_layer(4, 3, 3, 1, DC_PAD_VALID, DC_ACT_NONE), *dense = dc_dense(8, DC_ACT_NONE);
+    dc_layer_set_use_bias(conv, false);
+    dc_layer_set_use_bias(dense, false);
+    dc_model_add(m, conv);
+    dc_model_add(m, dc_batch_norm_layer(0.1f, 1e-3f));
+    dc_model_add(m, dc_activation_layer(DC_ACT_RELU));
+    dc_model_add(m, dc_max_pool2d_layer(2, 2, 0));
+    dc_model_add(m, dc_flatten());
+    dc_model_add(m, dense);
+    dc_model_add(m, dc_batch_norm_layer(0.1f, 1e-3f));
+    dc_model_add(m, dc_activation_layer(DC_ACT_TANH));
+    dc_model_add(m, dc_dense(3, DC_ACT_SOFTMAX));
+    CHECK(dc_model_set_sync_batch_norm(m, sync) == 2);
+    dc_metric met[] = {DC_METRIC_ACCURACY};
+    CHECK(dc_model_compile(m, opt, DC_LOSS_SPARSE_CCE, met, 1) == DC_OK);
+    return m;
+}
+static dc_model *bn_sync(dc_optimizer *opt) { return bn_net(opt, true); }
+
+/* The synchronised model saved and loaded: the option travels in its config. */
+static dc_model *bn_sync_loaded(dc_optimizer *opt) {
+    dc_model *m = bn_net(opt, true);
+    char path[128];
+    snprintf(path, sizeof path, "%s/bn-rank%d.dcm", dir, rank);
+    CHECK(dc_model_save(m, path) == DC_OK);
+    dc_model_free(m);
+    m = dc_model_load(path);
+    CHECK(m != NULL);
     return m;
 }
 
@@ -132,6 +173,80 @@ static void compare(const char *name, dc_model *(*make)(dc_optimizer *), dc_opti
 }
 
 static dc_optimizer *sgd(void) { return dc_sgd(0.1f, 0.9f, false); }
+
+/* Without synchronisation each rank normalises by its own half-batch's statistics: the weights
+ * leave the one-process ones by far more than the tolerance, so the synchronised runs' agreement
+ * is the synchronisation's doing. Also the running statistics agree with the one process's. */
+static void test_sync_bn(const dc_tensor *x, const dc_tensor *y) {
+    dc_fit_opts o = dc_fit_defaults();
+    o.epochs = 2;
+    o.batch_size = 8;
+    o.seed = 5;
+    o.verbose = 0;
+    dc_model *md = bn_net(sgd(), false), *m1 = bn_net(sgd(), false), *ms = bn_net(sgd(), true);
+    CHECK(dc_model_fit(md, x, y, &o, NULL) == DC_OK);
+    CHECK(dc_model_fit(ms, x, y, &o, NULL) == DC_OK);
+    dc_dist_set_active(false);
+    CHECK(dc_model_fit(m1, x, y, &o, NULL) == DC_OK);
+    dc_dist_set_active(true);
+    int64_t n = dc_model_param_buffer_size(m1);
+    double dl = 0, ds = 0;
+    for (int64_t i = 0; i < n; i++) {
+        dl = fmax(dl, fabs((double)dc_model_params(md)[i] - dc_model_params(m1)[i]));
+        ds = fmax(ds, fabs((double)dc_model_params(ms)[i] - dc_model_params(m1)[i]));
+    }
+    if (rank == 0) printf("batch norm: max |w_ranks - w_one| = %.3g per-rank statistics, %.3g synchronised\n", dl, ds);
+    CHECK(ds <= TOL * fmax(1, max_abs(dc_model_params(m1), n)));
+    if (nranks > 1) CHECK(dl > 1e-3);
+    const char *st[] = {"batch_normalization.running_mean", "batch_normalization.running_var", "batch_normalization_1.running_var"};
+    for (int k = 0; k < 3; k++) {
+        dc_tensor *a = dc_model_param(ms, st[k]), *b = dc_model_param(m1, st[k]);
+        CHECK(a && b);
+        if (!a || !b) continue;
+        for (int64_t i = 0; i < dc_tensor_numel(a); i++) CHECK_NEAR(dc_tensor_data(a)[i], dc_tensor_data(b)[i], 1e-5);
+    }
+    /* one process: the option changes nothing */
+    dc_model *mo = bn_net(sgd(), true);
+    dc_dist_set_active(false);
+    CHECK(dc_model_fit(mo, x, y, &o, NULL) == DC_OK);
+    dc_dist_set_active(true);
+    CHECK(memcmp(dc_model_params(mo), dc_model_params(m1), (size_t)n * sizeof(float)) == 0);
+    /* a last batch of one row leaves a rank without rows: refused on every rank before any step */
+    if (nranks > 1) {
+        o.batch_size = 21; /* 64 rows: 3 batches of 21 and a last of 1 */
+        CHECK_ERR(dc_model_fit(ms, x, y, &o, NULL), DC_ERR_ARG, "synchronised BatchNormalization", "the last batch has 1 row", "ranks");
+        if (rank == 0) printf("sync batch norm, last batch of 1: %s\n", dc_last_error());
+        o.batch_size = 8;
+    }
+    /* rank 1's loss overflows after the synchronised forward, rank 0's does not: both stop with
+     * rank 1's message (rank 0 does not wait in backward's all-reduce) */
+    dc_tensor *xr, *yr;
+    make_data(64, 1, (int64_t[]){6}, 0, &xr, &yr);
+    dc_tensor *yb = dc_tensor_clone(yr);
+    for (int64_t i = 0; i < dc_tensor_numel(yb); i++) dc_tensor_data(yb)[i] = 1e30f;
+    dc_model *mr = dc_sequential();
+    dc_model_add(mr, dc_input(1, (int64_t[]){6}));
+    dc_model_add(mr, dc_dense(8, DC_ACT_NONE));
+    dc_model_add(mr, dc_batch_norm_layer(0.1f, 1e-3f));
+    dc_model_add(mr, dc_dense(1, DC_ACT_NONE));
+    CHECK(dc_model_set_sync_batch_norm(mr, true) == 1);
+    CHECK(dc_model_compile(mr, dc_sgd(0.01f, 0, false), DC_LOSS_MSE, NULL, 0) == DC_OK);
+    if (nranks > 1) CHECK_ERR(dc_model_fit(mr, xr, rank == 1 ? yb : yr, &o, NULL), DC_ERR_NUMERIC, "fit: rank 1 failed", "non-finite");
+    else CHECK_ERR(dc_model_fit(mr, xr, yb, &o, NULL), DC_ERR_NUMERIC, "non-finite");
+    if (rank == 0) printf("sync batch norm, rank 1's loss overflows: %s\n", dc_last_error());
+    /* and the ranks go on together afterwards */
+    CHECK(dc_model_fit(mr, xr, yr, &o, NULL) == DC_OK);
+    CHECK(dc_layer_set_synchronized(dc_model_layer(mr, 1), true) == DC_ERR_ARG);
+    CHECK_ERR(dc_layer_set_synchronized(dc_model_layer(mr, 1), true), DC_ERR_ARG, "Dense", "only BatchNormalization");
+    dc_model_free(mr);
+    dc_tensor_free(xr);
+    dc_tensor_free(yr);
+    dc_model_free(md);
+    dc_model_free(m1);
+    dc_model_free(ms);
+    dc_model_free(mo);
+    dc_tensor_free(yb);
+}
 static dc_optimizer *adam(void) { return dc_adam(1e-2f, 0.9f, 0.999f, 1e-7f); }
 
 /* A rank's failure reaches every rank, each returning its status and message. */
@@ -241,6 +356,9 @@ int main(int argc, char **argv) {
     compare("mlp sgd, uneven", mlp, sgd, x, y, 15, 0.25f); /* 72 rows: batches of 15 (8 + 7 rows) and a last of 12 */
     compare("cnn sgd", cnn, sgd, xi, yi, 8, 0);     /* 16 steps of 4 images per rank */
     compare("cnn adam", cnn, adam, xi, yi, 8, 0.25f);
+    compare("batch norm synchronised", bn_sync, sgd, xi, yi, 8, 0);
+    compare("batch norm synchronised, uneven, loaded", bn_sync_loaded, adam, xi, yi, 7, 0.25f); /* 48 rows: 4 + 3 rows, a last of 6 */
+    test_sync_bn(xi, yi);
     test_failures();
     test_resume();
     dc_tensor *all[] = {x, y, xi, yi};

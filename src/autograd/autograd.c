@@ -100,10 +100,12 @@ dc_status dc_backward(dc_ctx *c, dc_tensor *loss) {
     if (!g) return DC_ERR_NOMEM;
     g[0] += 1.0f;
     c->oom = false;
+    c->err = DC_OK;
     for (dc_node *n = c->tape; n; n = n->prev) {
         if (!n->out->grad) continue; /* not on a path from the loss */
         n->backward(c, n);
     }
+    if (c->err) return c->err;
     if (c->oom) return dc_error(DC_ERR_NOMEM, "dc_backward: out of memory for gradients");
     return DC_OK;
 }

@@ -75,6 +75,7 @@ static cJSON *layer_json(const dc_model *m, const dc_layer *l) {
     } else if (is(l, "BatchNormalization")) {
         cJSON_AddNumberToObject(o, "momentum", l->momentum);
         cJSON_AddNumberToObject(o, "epsilon", l->eps);
+        cJSON_AddBoolToObject(o, "synchronized", l->sync_bn);
     } else if (is(l, "Embedding")) {
         cJSON_AddNumberToObject(o, "input_dim", l->rate);
         cJSON_AddNumberToObject(o, "output_dim", (double)l->units);
@@ -441,8 +442,11 @@ static dc_layer *layer_from_json(const where *w, const cJSON *o) {
         if (get_pair(w, o, "size", k)) return NULL;
         l = dc_upsample2d_layer(k[0], k[1]);
     } else if (strcmp(cls, "BatchNormalization") == 0) {
-        if (get_num(w, o, "momentum", 0, 1, 0.1, false, &mom) || get_num(w, o, "epsilon", 0, 1, 1e-3, false, &eps)) return NULL;
+        if (get_num(w, o, "momentum", 0, 1, 0.1, false, &mom) || get_num(w, o, "epsilon", 0, 1, 1e-3, false, &eps) ||
+            get_bool(w, o, "synchronized", false, &flag))
+            return NULL;
         l = dc_batch_norm_layer((float)mom, (float)eps);
+        if (l) l->sync_bn = flag;
     } else if (strcmp(cls, "Embedding") == 0) {
         int64_t vocab;
         if (get_int(w, o, "input_dim", 1, 1 << 24, 0, true, &vocab) || get_int(w, o, "output_dim", 1, MAX_UNITS, 0, true, &units) ||

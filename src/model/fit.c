@@ -322,7 +322,17 @@ static dc_status step_grad(dc_model *m, const inputs *x, const dc_tensor *y, int
     so->loss = loss->data[0];
     so->out = out;
     so->yb = yb;
-    if (!isfinite(so->loss)) return dc_error(DC_ERR_NUMERIC, "the loss became non-finite (%g)", (double)so->loss);
+    dc_status s = isfinite(so->loss) ? DC_OK : dc_error(DC_ERR_NUMERIC, "the loss became non-finite (%g)", (double)so->loss);
+    if (c->sync_sum) {
+        /* backward sums over the ranks too: a rank whose loss failed must not leave the others
+         * waiting there. Each learns whether any failed; one that did not returns without a
+         * gradient, and the check point after the step reports the failing rank's message. */
+        double bad = s ? 1 : 0;
+        dc_status e = c->sync_sum(&bad, 1);
+        if (e) return e;
+        if (bad > 0 && !s) return DC_OK;
+    }
+    if (s) return s;
     float *g = m->gbuf;
     DC_FOR(i, m->ptotal, g[i] = 0;);
     return dc_backward(c, loss);
@@ -623,6 +633,7 @@ typedef struct fit_run {
     uint64_t seed;
     double best;
     int64_t *idx; /* the epoch's order of the training rows */
+    bool sync_bn; /* distributed, with synchronised BatchNormalization layers */
 } fit_run;
 
 /* Where a fit's time goes, per step (DEEPC_DIST_STATS=1 prints it). */
@@ -712,6 +723,20 @@ static dc_status check_ranks_agree(const fit_run *f) {
     return s;
 }
 
+/* Synchronised batch statistics are collectives inside every step's forward and backward: every
+ * rank must take a step on rows of its own, so each batch, the last one too, needs a row per rank. */
+static dc_status check_sync_bn(const dc_model *m, fit_run *f) {
+    for (int i = 0; i < m->nlayers && dc_dist_on(); i++) f->sync_bn |= m->layers[i]->sync_bn;
+    if (!f->sync_bn) return DC_OK;
+    int64_t last = f->ntr % f->batch ? f->ntr % f->batch : f->batch, least = DC_MIN(f->batch, last), R = dc_dist_size();
+    if (least < R)
+        return dc_error(DC_ERR_ARG, "fit: synchronised BatchNormalization needs a row of every batch on each of the %lld ranks, but %s "
+                        "has %lld row%s (%lld training rows in batches of %lld); change batch_size or the training rows",
+                        (long long)R, least == f->batch ? "each batch" : "the last batch", (long long)least, least == 1 ? "" : "s",
+                        (long long)f->ntr, (long long)f->batch);
+    return DC_OK;
+}
+
 /* The message of a failed step names where training stopped. */
 static dc_status step_error(dc_status s, int ep, int64_t b) {
     if (s == DC_ERR_NUMERIC) {
@@ -743,7 +768,10 @@ static dc_status train_epoch(dc_model *m, fit_run *f, int ep, acc *a, fit_clock 
         step_out so = {0};
         if (!s && nr > 0) {
             gather_all(m, &f->x, f->y, f->idx, lo, nr);
+            m->ctx->sync_sum = f->sync_bn ? dc_dist_sum_d : NULL;
+            m->ctx->sync_w = (float)nr / (float)n;
             s = step_grad(m, &f->x, f->y, nr, &so);
+            m->ctx->sync_sum = NULL;
             if (!s && nr != n) {
                 float w = (float)nr / (float)n;
                 for (int64_t i = 0; i < m->ptotal; i++) m->gbuf[i] *= w;
@@ -785,6 +813,7 @@ dc_status dc_model_fit_n(dc_model *m, int nx, const dc_tensor *const *xs, const 
     memset(&f, 0, sizeof f);
     dc_status s = dc_dist_agree(fit_setup(m, nx, xs, y, opts, &f), "fit");
     if (!s) s = check_ranks_agree(&f);
+    if (!s) s = check_sync_bn(m, &f);
     /* every rank starts from rank 0's weights */
     if (!s && dc_dist_on() && !(s = dc_dist_bcast_f(m->pbuf, m->ptotal))) s = dc_dist_bcast_f(m->sbuf, m->stotal);
     if (s) {

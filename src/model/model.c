@@ -418,6 +418,14 @@ dc_metric dc_model_metric(const dc_model *m, int i) {
 }
 dc_layer *dc_model_layer(dc_model *m, int i) { return (m && i >= 0 && i < m->nlayers) ? m->layers[i] : NULL; }
 
+int dc_model_set_sync_batch_norm(dc_model *m, bool on) {
+    if (!m) return dc_error(DC_ERR_ARG, "dc_model_set_sync_batch_norm: model is NULL"), -1;
+    int n = 0;
+    for (int i = 0; i < m->nlayers; i++)
+        if (strcmp(dc_layer_type(m->layers[i]), "BatchNormalization") == 0 && dc_layer_set_synchronized(m->layers[i], on) == DC_OK) n++;
+    return n;
+}
+
 dc_tensor *dc_model_param(dc_model *m, const char *name) {
     if (!m || !name) return dc_error_null(DC_ERR_ARG, "dc_model_param: model or name is NULL");
     for (int i = 0; i < m->np; i++)

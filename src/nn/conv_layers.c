@@ -224,7 +224,7 @@ static dc_status bn_build(dc_layer *l) {
     return s;
 }
 static dc_tensor *bn_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
-    return dc_batch_norm(c, x, l->param[0], l->param[1], l->param[2], l->param[3], l->momentum, l->eps, training);
+    return dc_batch_norm_op(c, x, l->param[0], l->param[1], l->param[2], l->param[3], l->momentum, l->eps, training, l->sync_bn);
 }
 static const dc_layer_ops bn_ops = {"BatchNormalization", "batch_normalization", bn_build, bn_forward, NULL, NULL, 0};
 
@@ -239,4 +239,13 @@ dc_layer *dc_batch_norm_layer(float momentum, float eps) {
         l->eps = eps;
     }
     return l;
+}
+
+dc_status dc_layer_set_synchronized(dc_layer *l, bool on) {
+    if (!l) return dc_error(DC_ERR_ARG, "dc_layer_set_synchronized: layer is NULL");
+    if (l->ops != &bn_ops)
+        return dc_error(DC_ERR_ARG, "dc_layer_set_synchronized: layer \"%s\" is a %s; only BatchNormalization has batch statistics to synchronise",
+                        l->name[0] ? l->name : l->ops->type, l->ops->type);
+    l->sync_bn = on;
+    return DC_OK;
 }

@@ -54,6 +54,7 @@ struct dc_layer {
     bool learned;           /* positional embedding: a trained table, else fixed sinusoids */
     bool separate_qkv;      /* attention: q, k, v projections of their own (the memory may be narrower or wider) */
     bool use_bias;
+    bool sync_bn;           /* BatchNormalization: batch statistics over every rank in a distributed fit */
     dc_init w_init, b_init;
     /* wiring: nin inputs (1 in a Sequential), from the layers at indices inputs[] of the
      * model (-1: the previous layer) */

@@ -10,25 +10,80 @@
 typedef struct bn_saved {
     float *mean, *inv_std;
     bool training;
+    /* synchronised statistics: the element count of every rank's batch, this rank's weight in the
+     * summed gradient and the ranks' sum (NULL: this rank's batch alone) */
+    double count;
+    float w;
+    dc_status (*sync_sum)(double *buf, int n);
+    double *sd; /* backward's sums, 4 C (made in forward, so backward allocates nothing before its sum) */
 } bn_saved;
+
+/* Channel ch's sums of gy and of gy * xhat over this rank's batch. */
+static inline void bn_channel_sums(const float *X, const float *gy, int64_t N, int64_t C, int64_t S, int64_t ch, float mu, float is,
+                                   double *sdy_out, double *sdyx_out) {
+    double sdy = 0, sdyx = 0;
+    for (int64_t i = 0; i < N; i++) {
+        const float *xr = X + (i * C + ch) * S, *gr = gy + (i * C + ch) * S;
+        for (int64_t j = 0; j < S; j++) {
+            sdy += gr[j];
+            sdyx += gr[j] * (xr[j] - mu) * is;
+        }
+    }
+    *sdy_out = sdy;
+    *sdyx_out = sdyx;
+}
+
+/* Synchronised backward. The loss is the sum over the ranks of w_r times rank r's own loss, and
+ * this rank's gradients are in its own loss's units (fit scales them by w_r afterwards): so the
+ * means of the output gradient over the whole batch are sums of w_r-weighted per-rank sums,
+ * divided by the global count, and this rank's input gradient takes them divided by its w. */
+static void bn_backward_sync(dc_ctx *c, dc_node *n) {
+    dc_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2];
+    bn_saved *s = n->saved;
+    int64_t N = x->shape[0], C = x->shape[1], S = x->numel / (N * C);
+    float *gx = dc_grad_buf(c, x), *gg = dc_grad_buf(c, gamma), *gbt = dc_grad_buf(c, beta);
+    double *sd = s->sd;
+    const float *gy = n->out->grad->data, *X = x->data;
+#pragma omp parallel for if (x->numel > DC_PAR_MIN)
+    for (int64_t ch = 0; ch < C; ch++) bn_channel_sums(X, gy, N, C, S, ch, s->mean[ch], s->inv_std[ch], &sd[ch], &sd[C + ch]);
+    for (int64_t ch = 0; ch < 2 * C; ch++) sd[2 * C + ch] = sd[ch] * (double)s->w;
+    dc_status st = s->sync_sum(sd + 2 * C, (int)(2 * C));
+    if (st) {
+        if (!c->err) c->err = st;
+        return;
+    }
+    for (int64_t ch = 0; ch < C; ch++) {
+        if (gg) gg[ch] += (float)sd[C + ch];
+        if (gbt) gbt[ch] += (float)sd[ch];
+    }
+    if (!gx) return;
+#pragma omp parallel for if (x->numel > DC_PAR_MIN)
+    for (int64_t ch = 0; ch < C; ch++) {
+        float mu = s->mean[ch], is = s->inv_std[ch], g = gamma ? gamma->data[ch] : 1.0f, k = g * is;
+        float a = (float)(sd[2 * C + ch] / s->count / s->w), b = (float)(sd[3 * C + ch] / s->count / s->w);
+        for (int64_t i = 0; i < N; i++) {
+            const float *xr = X + (i * C + ch) * S, *gr = gy + (i * C + ch) * S;
+            float *dr = gx + (i * C + ch) * S;
+            for (int64_t j = 0; j < S; j++) dr[j] += k * (gr[j] - a - (xr[j] - mu) * is * b);
+        }
+    }
+}
 
 static void bn_backward(dc_ctx *c, dc_node *n) {
     dc_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2];
     bn_saved *s = n->saved;
+    if (s->sync_sum) {
+        bn_backward_sync(c, n);
+        return;
+    }
     int64_t N = x->shape[0], C = x->shape[1], S = x->numel / (N * C), M = N * S;
     float *gx = dc_grad_buf(c, x), *gg = dc_grad_buf(c, gamma), *gbt = dc_grad_buf(c, beta);
     const float *gy = n->out->grad->data, *X = x->data;
 #pragma omp parallel for if (x->numel > DC_PAR_MIN)
     for (int64_t ch = 0; ch < C; ch++) {
         float mu = s->mean[ch], is = s->inv_std[ch], g = gamma ? gamma->data[ch] : 1.0f;
-        double sdy = 0, sdyx = 0;
-        for (int64_t i = 0; i < N; i++) {
-            const float *xr = X + (i * C + ch) * S, *gr = gy + (i * C + ch) * S;
-            for (int64_t j = 0; j < S; j++) {
-                sdy += gr[j];
-                sdyx += gr[j] * (xr[j] - mu) * is;
-            }
-        }
+        double sdy, sdyx;
+        bn_channel_sums(X, gy, N, C, S, ch, mu, is, &sdy, &sdyx);
         if (gg) gg[ch] += (float)sdyx;
         if (gbt) gbt[ch] += (float)sdy;
         if (!gx) continue;
@@ -42,8 +97,64 @@ static void bn_backward(dc_ctx *c, dc_node *n) {
     }
 }
 
-dc_tensor *dc_batch_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, dc_tensor *running_mean,
-                         dc_tensor *running_var, float momentum, float eps, bool training) {
+/* y = (x - mean) inv_std gamma + beta, channel ch. */
+static void bn_normalise(const float *X, float *Y, int64_t N, int64_t C, int64_t S, int64_t ch, float m, float is, float g, float b) {
+    for (int64_t i = 0; i < N; i++) {
+        const float *xr = X + (i * C + ch) * S;
+        float *yr = Y + (i * C + ch) * S;
+        for (int64_t j = 0; j < S; j++) yr[j] = (xr[j] - m) * is * g + b;
+    }
+}
+
+/* Training statistics over every rank's batch: two sums over the ranks, of the per-channel sums
+ * with the element count, then of the squared deviations from the global mean (the two-pass
+ * variance, as in one process). Fills s->mean, s->inv_std, s->count and updates the running
+ * statistics. Every rank calls it, so every rank gets the same error. */
+static dc_status bn_sync_stats(dc_ctx *c, const dc_tensor *x, bn_saved *s, dc_tensor *running_mean, dc_tensor *running_var,
+                               float momentum, float eps) {
+    int64_t N = x->shape[0], C = x->shape[1], S = x->numel / (N * C);
+    const float *X = x->data;
+    double *st = dc_scratch(c, (size_t)(2 * C + 1) * sizeof(double));
+    if (!st) return DC_ERR_NOMEM;
+#pragma omp parallel for if (x->numel > DC_PAR_MIN)
+    for (int64_t ch = 0; ch < C; ch++) {
+        double sum = 0;
+        for (int64_t i = 0; i < N; i++) {
+            const float *xr = X + (i * C + ch) * S;
+            for (int64_t j = 0; j < S; j++) sum += xr[j];
+        }
+        st[ch] = sum;
+    }
+    st[C] = (double)(N * S);
+    dc_status e = s->sync_sum(st, (int)(C + 1));
+    if (e) return e;
+    double M = st[C];
+    if (M < 2)
+        return dc_error(DC_ERR_SHAPE, "batch_norm: synchronised training needs more than one value per channel over the ranks, got %.0f",
+                        M);
+#pragma omp parallel for if (x->numel > DC_PAR_MIN)
+    for (int64_t ch = 0; ch < C; ch++) {
+        double mu = st[ch] / M, sq = 0;
+        for (int64_t i = 0; i < N; i++) {
+            const float *xr = X + (i * C + ch) * S;
+            for (int64_t j = 0; j < S; j++) sq += (xr[j] - mu) * (xr[j] - mu);
+        }
+        st[C + 1 + ch] = sq;
+    }
+    if ((e = s->sync_sum(st + C + 1, (int)C))) return e;
+    for (int64_t ch = 0; ch < C; ch++) {
+        double mu = st[ch] / M, var = st[C + 1 + ch] / M;
+        if (running_mean) running_mean->data[ch] = (float)((1 - momentum) * running_mean->data[ch] + momentum * mu);
+        if (running_var) running_var->data[ch] = (float)((1 - momentum) * running_var->data[ch] + momentum * var * M / (M - 1));
+        s->mean[ch] = (float)mu;
+        s->inv_std[ch] = (float)(1.0 / sqrt(var + eps));
+    }
+    s->count = M;
+    return DC_OK;
+}
+
+dc_tensor *dc_batch_norm_op(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, dc_tensor *running_mean,
+                            dc_tensor *running_var, float momentum, float eps, bool training, bool sync) {
     DC_CHECK_ARGS(c, "batch_norm", x);
     if (x->ndim < 2) return dc_error_null(DC_ERR_SHAPE, "batch_norm: expected input [N, C, ...], got %s", dc_tshape(x, 0));
     int64_t N = x->shape[0], C = x->shape[1];
@@ -57,48 +168,60 @@ dc_tensor *dc_batch_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *b
         return dc_error_null(DC_ERR_ARG, "batch_norm: inference needs running_mean and running_var");
     if (!(eps > 0)) return dc_error_null(DC_ERR_ARG, "batch_norm: eps must be positive, got %g", (double)eps);
     if (!(x = dc_contig(c, x))) return NULL;
+    sync = sync && training && c->sync_sum && c->sync_w > 0;
     int64_t S = (N && C) ? x->numel / (N * C) : 0, M = N * S;
-    if (training && M < 2)
+    if (training && !sync && M < 2)
         return dc_error_null(DC_ERR_SHAPE, "batch_norm: training needs more than one value per channel, got input %s",
                              dc_tshape(x, 0));
     dc_tensor *y = dc_out(c, x->ndim, x->shape);
     bn_saved *s = y ? dc_scratch(c, sizeof *s) : NULL;
     float *buf = s ? dc_scratch(c, (size_t)(2 * (C ? C : 1)) * sizeof(float)) : NULL;
     if (!buf) return NULL;
+    memset(s, 0, sizeof *s);
     s->mean = buf;
     s->inv_std = buf + C;
     s->training = training;
     const float *X = x->data;
+    if (sync) {
+        s->sync_sum = c->sync_sum;
+        s->w = c->sync_w;
+        s->sd = dc_scratch(c, (size_t)(4 * (C ? C : 1)) * sizeof(double));
+        if (!s->sd) return NULL;
+        dc_status e = bn_sync_stats(c, x, s, running_mean, running_var, momentum, eps);
+        if (e == DC_ERR_NOMEM) return dc_error_null(e, "batch_norm: out of memory for the synchronised statistics");
+        if (e) return NULL; /* the message names the failure */
 #pragma omp parallel for if (x->numel > DC_PAR_MIN)
-    for (int64_t ch = 0; ch < C; ch++) {
-        double mu, var;
-        if (training) {
-            double sum = 0, sq = 0;
-            for (int64_t i = 0; i < N; i++) {
-                const float *xr = X + (i * C + ch) * S;
-                for (int64_t j = 0; j < S; j++) sum += xr[j];
+        for (int64_t ch = 0; ch < C; ch++)
+            bn_normalise(X, y->data, N, C, S, ch, s->mean[ch], s->inv_std[ch], gamma ? gamma->data[ch] : 1.0f,
+                         beta ? beta->data[ch] : 0.0f);
+    } else {
+#pragma omp parallel for if (x->numel > DC_PAR_MIN)
+        for (int64_t ch = 0; ch < C; ch++) {
+            double mu, var;
+            if (training) {
+                double sum = 0, sq = 0;
+                for (int64_t i = 0; i < N; i++) {
+                    const float *xr = X + (i * C + ch) * S;
+                    for (int64_t j = 0; j < S; j++) sum += xr[j];
+                }
+                mu = sum / (double)M;
+                for (int64_t i = 0; i < N; i++) {
+                    const float *xr = X + (i * C + ch) * S;
+                    for (int64_t j = 0; j < S; j++) sq += (xr[j] - mu) * (xr[j] - mu);
+                }
+                var = sq / (double)M;
+                if (running_mean) running_mean->data[ch] = (float)((1 - momentum) * running_mean->data[ch] + momentum * mu);
+                if (running_var)
+                    running_var->data[ch] =
+                        (float)((1 - momentum) * running_var->data[ch] + momentum * var * (double)M / (double)(M - 1));
+            } else {
+                mu = running_mean->data[ch];
+                var = running_var->data[ch];
             }
-            mu = sum / (double)M;
-            for (int64_t i = 0; i < N; i++) {
-                const float *xr = X + (i * C + ch) * S;
-                for (int64_t j = 0; j < S; j++) sq += (xr[j] - mu) * (xr[j] - mu);
-            }
-            var = sq / (double)M;
-            if (running_mean) running_mean->data[ch] = (float)((1 - momentum) * running_mean->data[ch] + momentum * mu);
-            if (running_var)
-                running_var->data[ch] = (float)((1 - momentum) * running_var->data[ch] + momentum * var * (double)M / (double)(M - 1));
-        } else {
-            mu = running_mean->data[ch];
-            var = running_var->data[ch];
-        }
-        float is = (float)(1.0 / sqrt(var + eps)), m = (float)mu;
-        float g = gamma ? gamma->data[ch] : 1.0f, b = beta ? beta->data[ch] : 0.0f;
-        s->mean[ch] = m;
-        s->inv_std[ch] = is;
-        for (int64_t i = 0; i < N; i++) {
-            const float *xr = X + (i * C + ch) * S;
-            float *yr = y->data + (i * C + ch) * S;
-            for (int64_t j = 0; j < S; j++) yr[j] = (xr[j] - m) * is * g + b;
+            float is = (float)(1.0 / sqrt(var + eps)), m = (float)mu;
+            s->mean[ch] = m;
+            s->inv_std[ch] = is;
+            bn_normalise(X, y->data, N, C, S, ch, m, is, gamma ? gamma->data[ch] : 1.0f, beta ? beta->data[ch] : 0.0f);
         }
     }
     dc_tensor *in3[3] = {x, gamma, beta};
@@ -106,8 +229,15 @@ dc_tensor *dc_batch_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *b
         dc_node *n = dc_record(c, "batch_norm", bn_backward, y, 3, in3);
         if (!n) return NULL;
         n->saved = s;
+    } else {
+        s->sync_sum = NULL; /* no backward: nothing more to sum */
     }
     return y;
+}
+
+dc_tensor *dc_batch_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, dc_tensor *running_mean,
+                         dc_tensor *running_var, float momentum, float eps, bool training) {
+    return dc_batch_norm_op(c, x, gamma, beta, running_mean, running_var, momentum, eps, training, false);
 }
 
 /* ---- layer normalisation over the last axis: x [..., D] seen as rows [R, D] ---- */

@@ -26,6 +26,11 @@ void dc_op_gemm(dc_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, fl
  * out of memory: dc_k_gemm_bf16 then runs in float32). */
 void *dc_op_gemm_scratch(dc_ctx *c, int n, size_t each);
 
+/* dc_batch_norm; with sync, training inside a data-parallel fit (c->sync_sum set) takes the
+ * batch statistics, and the mean output gradients of backward, over every rank's batch. */
+dc_tensor *dc_batch_norm_op(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, dc_tensor *running_mean,
+                            dc_tensor *running_var, float momentum, float eps, bool training, bool sync);
+
 /* Fused element-wise activation op used by layers (records one node). */
 dc_tensor *dc_act_op(dc_ctx *c, dc_tensor *x, dc_activation a, float alpha);
 
