@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "kernels/kernels.h"
+#include "optim/optim.h"
 
 static float bf16_round(float f) {
     uint16_t h;
@@ -102,7 +103,7 @@ static void test_gemm(void) {
 /* The float32 GEMM that deepc splits over threads itself (thin products, blas.c): against a
  * double reference, at 1, 2 and 3 threads (slices of uneven length), by columns and by rows,
  * every transpose, strides, alpha and beta; C's padding untouched; the same bits when repeated. */
-static void split_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, float beta, dc_rng *r) {
+static void split_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, float beta, dc_rng *r, bool rows) {
     const int64_t pad = 5;
     int64_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
     int64_t lda = ac + pad, ldb = bc + pad, ldc = N + pad;
@@ -115,8 +116,8 @@ static void split_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float 
         dc_set_threads(threads);
         memcpy(C, C0, (size_t)(M * ldc) * 4);
         memcpy(C2, C0, (size_t)(M * ldc) * 4);
-        dc_k_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        dc_k_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C2, ldc);
+        dc_k_gemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, rows);
+        dc_k_gemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C2, ldc, rows);
         CHECK(memcmp(C, C2, (size_t)(M * ldc) * 4) == 0);
         double worst = 0;
         for (int64_t i = 0; i < M; i++)
@@ -137,8 +138,8 @@ static void split_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float 
         CHECK(untouched);
         CHECK(worst < 1e-5);
         if (worst >= 1e-5)
-            fprintf(stderr, "  split case ta=%d tb=%d M=%lld N=%lld K=%lld threads=%d: %.3g\n", ta, tb, (long long)M,
-                    (long long)N, (long long)K, threads, worst);
+            fprintf(stderr, "  split case ta=%d tb=%d M=%lld N=%lld K=%lld threads=%d rows=%d: %.3g\n", ta, tb, (long long)M,
+                    (long long)N, (long long)K, threads, rows, worst);
     }
     dc_set_threads(0);
     free(A);
@@ -155,12 +156,16 @@ static void test_gemm_split(void) {
      * just above the size cut (2^19 multiply-adds); one too wide to split (both sides > 512) */
     const int64_t sz[][3] = {{32, 601, 300}, {700, 40, 200}, {20, 130, 220}, {33, 47, 400}, {520, 530, 4}};
     for (size_t s = 0; s < sizeof sz / sizeof sz[0]; s++)
-        for (int t = 0; t < 4; t++) split_case(t & 1, t & 2, sz[s][0], sz[s][1], sz[s][2], 0.7f, t == 3 ? 0.5f : 0.0f, &r);
-    split_case(false, true, 64, 256, 784, 1.0f, 1.0f, &r); /* the MLP's first layer */
+        for (int t = 0; t < 4; t++) split_case(t & 1, t & 2, sz[s][0], sz[s][1], sz[s][2], 0.7f, t == 3 ? 0.5f : 0.0f, &r, false);
+    split_case(false, true, 64, 256, 784, 1.0f, 1.0f, &r, false); /* the MLP's first layer */
+    /* by rows although C is wider than tall: a weight gradient (linear's backward) */
+    split_case(true, false, 256, 784, 64, 1.0f, 1.0f, &r, true);
+    split_case(true, false, 100, 601, 40, 0.7f, 0.0f, &r, true);
 }
 
 /* The bf16 kernel splits a thin product over threads (one slice of C each): the same bits at
- * 1, 2 and 3 threads, by columns and by rows, with every transpose. */
+ * 1, 2 and 3 threads, by columns and by rows (the shape's own choice, and rows asked for), with
+ * every transpose. */
 static void test_gemm_bf16_split(void) {
     if (!dc_k_bf16_available()) return;
     dc_rng r;
@@ -170,23 +175,72 @@ static void test_gemm_bf16_split(void) {
         for (int t = 0; t < 4; t++) {
             const bool ta = t & 1, tb = t & 2;
             const int64_t M = sz[s][0], N = sz[s][1], K = sz[s][2];
-            float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(K * N) * 4), *C[3];
+            float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(K * N) * 4), *C[5];
             fill(A, M * K, &r);
             fill(B, K * N, &r);
-            for (int th = 1; th <= 3; th++) {
+            for (int k = 0; k < 5; k++) { /* 1, 2, 3 threads; 2 and 3 by rows */
+                const int th = k < 3 ? k + 1 : k - 1;
                 dc_set_threads(th);
                 void *ws = malloc(dc_k_gemm_bf16_scratch(M, N, K));
-                C[th - 1] = malloc((size_t)(M * N) * 4);
-                fill(C[th - 1], M * N, &r);
-                dc_k_gemm_bf16(ta, tb, M, N, K, 1, A, ta ? M : K, B, tb ? K : N, 0, C[th - 1], N, ws);
+                C[k] = malloc((size_t)(M * N) * 4);
+                fill(C[k], M * N, &r);
+                dc_k_gemm_bf16_ex(ta, tb, M, N, K, 1, A, ta ? M : K, B, tb ? K : N, 0, C[k], N, ws, k >= 3);
                 free(ws);
             }
-            CHECK(memcmp(C[0], C[1], (size_t)(M * N) * 4) == 0 && memcmp(C[0], C[2], (size_t)(M * N) * 4) == 0);
-            for (int i = 0; i < 3; i++) free(C[i]);
+            for (int k = 1; k < 5; k++) CHECK(memcmp(C[0], C[k], (size_t)(M * N) * 4) == 0);
+            for (int i = 0; i < 5; i++) free(C[i]);
             free(A);
             free(B);
         }
     dc_set_threads(0);
+}
+
+/* The split of a model's parameters over threads by their rows (dc_part_range): every element
+ * on exactly one thread at 1-4 threads, a matrix cut at whole groups of 32 rows (those of the
+ * GEMM splits), and the optimiser's update the same bits split so as evenly. */
+static void test_param_part(void) {
+    /* a Dense 256x784 weight, its bias, a 70x33 weight (padded to 16), a flat run */
+    const dc_part_seg seg[] = {{0, 200704, 256, 784}, {200704, 256, 0, 1}, {200960, 2320, 70, 33}, {203280, 1000, 0, 1}};
+    const int ns = 4;
+    const int64_t n = 204280;
+    unsigned char *hit = calloc((size_t)n, 1);
+    for (int T = 1; T <= 4; T++) {
+        memset(hit, 0, (size_t)n);
+        for (int t = 0; t < T; t++)
+            for (int s = 0; s < ns; s++) {
+                int64_t lo, hi;
+                dc_part_range(&seg[s], t, T, &lo, &hi);
+                CHECK(lo >= seg[s].off && hi <= seg[s].off + seg[s].len && lo <= hi);
+                if (s == 0 && t > 0) CHECK((lo - seg[s].off) % (32 * 784) == 0);
+                for (int64_t i = lo; i < hi; i++) hit[i]++;
+            }
+        int64_t bad = 0;
+        for (int64_t i = 0; i < n; i++) bad += hit[i] != 1;
+        CHECK(bad == 0);
+    }
+    int64_t lo, hi;
+    dc_part_range(&seg[0], 1, 2, &lo, &hi);
+    CHECK(lo == 128 * 784 && hi == 200704); /* the forward's columns 128.. of a 256-wide split */
+    free(hit);
+    dc_rng r;
+    dc_rng_seed(&r, 3);
+    float *w0 = malloc((size_t)n * 4), *w1 = malloc((size_t)n * 4), *g = malloc((size_t)n * 4);
+    fill(w0, n, &r);
+    memcpy(w1, w0, (size_t)n * 4);
+    dc_optimizer *a = dc_adam(1e-2f, 0.9f, 0.999f, 1e-7f), *b = dc_adam(1e-2f, 0.9f, 0.999f, 1e-7f);
+    dc_set_threads(2);
+    for (int step = 0; step < 3; step++) {
+        fill(g, n, &r);
+        CHECK(dc_optimizer_step(a, w0, g, n) == DC_OK);
+        CHECK(dc_optimizer_step_part(b, w1, g, n, seg, ns) == DC_OK);
+    }
+    dc_set_threads(0);
+    CHECK(memcmp(w0, w1, (size_t)n * 4) == 0);
+    dc_optimizer_free(a);
+    dc_optimizer_free(b);
+    free(w0);
+    free(w1);
+    free(g);
 }
 
 /* loss = sum(f(x)^2) / 2 for a dense (linear) or conv op, in float32 and in bf16: outputs and
@@ -381,6 +435,7 @@ int main(void) {
     test_gemm();
     test_gemm_split();
     test_gemm_bf16_split();
+    test_param_part();
     op_case(false);
     op_case(true);
     test_api_errors();

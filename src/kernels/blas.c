@@ -3,8 +3,8 @@
  * Thin products, those of a layer on a batch (one side 32-64 rows), gain little from
  * OpenBLAS's own threads: with 2 threads, the CNN's Dense forward (32x128x5408) took 290 us
  * against 340 us on one. For such a product deepc splits C itself: one contiguous slice of
- * columns per thread (of rows, when C has more rows than columns), cut at multiples of 16 so no
- * two threads write one cache line, and each thread runs OpenBLAS on its slice (OpenBLAS's
+ * columns per thread (of rows, when C has more rows than columns), cut at multiples of 32 so no
+ * two threads write one cache line (and at the rows dc_part_range gives each thread), and each thread runs OpenBLAS on its slice (OpenBLAS's
  * OpenMP build runs one thread inside a parallel region). The same forward then takes 200 us.
  * Every element of C is still one full-K dot product of one call; which thread computes it
  * depends on the thread count only. DEEPC_GEMM_SPLIT=off leaves the threading to OpenBLAS. */
@@ -42,7 +42,7 @@ static int split_threads(int64_t M, int64_t N, int64_t K) {
     if (T < 2 || omp_in_parallel() || M * N * K < SPLIT_MIN_MACS) return 1;
     const int64_t shorter = M < N ? M : N, longer = M < N ? N : M;
     if (shorter > DC_GEMM_THIN || !split_enabled()) return 1;
-    int64_t t = longer / 16; /* slices of at least 16 */
+    int64_t t = longer / 32; /* slices of at least 32 */
     return t < 2 ? 1 : t < T ? (int)t : T;
 #else
     (void)M, (void)N, (void)K;
@@ -52,6 +52,11 @@ static int split_threads(int64_t M, int64_t N, int64_t K) {
 
 void dc_k_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    dc_k_gemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, false);
+}
+
+void dc_k_gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc, bool split_rows) {
     if (M == 0 || N == 0) return;
     if (K == 0) {
         for (int64_t i = 0; i < M; i++)
@@ -63,12 +68,12 @@ void dc_k_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
         sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    const bool by_cols = N >= M;
-    const int64_t D = by_cols ? N : M, units = (D + 15) / 16;
+    const bool by_cols = !split_rows && N >= M;
+    const int64_t D = by_cols ? N : M, units = (D + 31) / 32; /* the cuts of dc_part_range */
 #pragma omp parallel num_threads(nt)
     {
         const int t = omp_get_thread_num(), n = omp_get_num_threads();
-        const int64_t lo = units * t / n * 16, hi0 = units * (t + 1) / n * 16, hi = hi0 < D ? hi0 : D;
+        const int64_t lo = units * t / n * 32, hi0 = units * (t + 1) / n * 32, hi = hi0 < D ? hi0 : D;
         if (hi > lo) {
             if (by_cols) /* columns lo..hi of op(B) and of C */
                 sgemm(ta, tb, M, hi - lo, K, alpha, A, lda, tb ? B + lo * ldb : B + lo, ldb, beta, C + lo, ldc);

@@ -88,8 +88,8 @@ static inline int64_t round64(int64_t bytes) { return (bytes + 63) & ~(int64_t)6
 
 /* Threads for a split of C (1: none) and its direction; without regard to being inside a
  * parallel region (the scratch is sized before). */
-static int split_plan(int64_t M, int64_t N, int64_t K, bool *by_cols) {
-    *by_cols = N >= M;
+static int split_plan(int64_t M, int64_t N, int64_t K, bool rows, bool *by_cols) {
+    *by_cols = !rows && N >= M;
     const int T = dc_max_threads();
     if (T < 2 || M * N * K <= PAR_MIN_MACS || (M < N ? M : N) > DC_GEMM_THIN) return 1;
     const int64_t blocks = *by_cols ? nblocks(N, NR) : nblocks(M, MR);
@@ -98,11 +98,16 @@ static int split_plan(int64_t M, int64_t N, int64_t K, bool *by_cols) {
 
 size_t dc_k_gemm_bf16_scratch(int64_t M, int64_t N, int64_t K) {
     int64_t KP = (K + 1) / 2;
-    bool by_cols;
-    const int nt = split_plan(M, N, K, &by_cols);
     const int64_t ap = round64(nblocks(M, MR) * MR * KP * 4), bp = round64(nblocks(N, NR) * NR * KP * 4);
-    /* a split keeps one copy of the short side's pack per thread */
-    return (size_t)((by_cols ? nt : 1) * ap + (by_cols ? 1 : nt) * bp + 64);
+    /* a split keeps one copy of the short side's pack per thread: room for either direction */
+    size_t most = 0;
+    for (int rows = 0; rows < 2; rows++) {
+        bool by_cols;
+        const int nt = split_plan(M, N, K, rows, &by_cols);
+        size_t need = (size_t)((by_cols ? nt : 1) * ap + (by_cols ? 1 : nt) * bp + 64);
+        if (need > most) most = need;
+    }
+    return most;
 }
 
 
@@ -306,6 +311,11 @@ bool dc_k_gemm_bf16_applies(int64_t M, int64_t N, int64_t K) {
 
 void dc_k_gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                     const float *B, int64_t ldb, float beta, float *C, int64_t ldc, void *scratch) {
+    dc_k_gemm_bf16_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, scratch, false);
+}
+
+void dc_k_gemm_bf16_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                       const float *B, int64_t ldb, float beta, float *C, int64_t ldc, void *scratch, bool split_rows) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (scratch && dc_k_gemm_bf16_applies(M, N, K)) {
         const int64_t KP = (K + 1) / 2;
@@ -314,7 +324,7 @@ void dc_k_gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
         /* threads only outside a parallel region (conv calls this per image from its own team) */
         bool par = dc_max_threads() > 1 && !in_parallel() && M * N * K > PAR_MIN_MACS;
         bool by_cols;
-        const int nt = par ? split_plan(M, N, K, &by_cols) : 1;
+        const int nt = par ? split_plan(M, N, K, split_rows, &by_cols) : 1;
         if (nt > 1) {
             const int64_t nmb = nblocks(M, MR), nnb = nblocks(N, NR);
             const int64_t apw = round64(nmb * MR * KP * 4) / 4, bpw = round64(nnb * NR * KP * 4) / 4;
@@ -328,7 +338,9 @@ void dc_k_gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
                     pack_range_v(ta, tb, M, N, K, A, lda, B, ldb, At, Bp0, 0, nmb, jb0, jb1);
                     tiles_range(M, N, KP, At, Bp0, alpha, beta, C, ldc, 0, nmb, jb0, jb1);
                 } else {
-                    const int64_t ib0 = nmb * t / n, ib1 = nmb * (t + 1) / n;
+                    /* in groups of 4 blocks, 32 rows: the cuts of dc_part_range */
+                    const int64_t ng = (nmb + 3) / 4, g0 = ng * t / n * 4, g1 = ng * (t + 1) / n * 4;
+                    const int64_t ib0 = g0 < nmb ? g0 : nmb, ib1 = t == n - 1 || g1 > nmb ? nmb : g1;
                     uint32_t *Bt = Bp0 + t * bpw;
                     pack_range_v(ta, tb, M, N, K, A, lda, B, ldb, Ap, Bt, ib0, ib1, 0, nnb);
                     tiles_range(M, N, KP, Ap, Bt, alpha, beta, C, ldc, ib0, ib1, 0, nnb);

@@ -280,11 +280,22 @@ static dc_status stage_inputs(dc_model *m, const inputs *x, int64_t n, dc_tensor
 }
 
 /* True if no element is NaN or Inf: an integer test on the exponent bits, which vectorises. */
-static bool all_finite(const float *g, int64_t n) {
-    const uint32_t *u = (const uint32_t *)g;
+static bool all_finite(const dc_model *m) {
+    const uint32_t *u = (const uint32_t *)m->gbuf;
+    const int64_t n = m->ptotal;
     uint32_t bad = 0; /* an OR: the same answer in any order */
-#pragma omp parallel for simd reduction(| : bad) if (n > DC_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) bad |= (u[i] & 0x7f800000u) == 0x7f800000u;
+    if (n <= DC_PAR_MIN || dc_max_threads() < 2) {
+#pragma omp simd reduction(| : bad)
+        for (int64_t i = 0; i < n; i++) bad |= (u[i] & 0x7f800000u) == 0x7f800000u;
+        return !bad;
+    }
+#pragma omp parallel reduction(| : bad)
+    for (int s = 0; s < m->npart; s++) { /* each thread the gradient rows it wrote */
+        int64_t lo, hi;
+        dc_part_range(&m->part[s], dc_thread_id(), dc_team_size(), &lo, &hi);
+#pragma omp simd reduction(| : bad)
+        for (int64_t i = lo; i < hi; i++) bad |= (u[i] & 0x7f800000u) == 0x7f800000u;
+    }
     return !bad;
 }
 
@@ -334,15 +345,15 @@ static dc_status step_grad(dc_model *m, const inputs *x, const dc_tensor *y, int
     }
     if (s) return s;
     float *g = m->gbuf;
-    DC_FOR(i, m->ptotal, g[i] = 0;);
+    DC_FOR_PART(i, m->ptotal, m->part, m->npart, g[i] = 0;); /* each thread the rows its GEMM slices accumulate into */
     return dc_backward(c, loss);
 }
 
 /* The optimiser step on the gradient in gbuf, then the metrics of the step's n rows (none if so
  * is NULL or n is 0). */
 static dc_status step_update(dc_model *m, const step_out *so, int64_t n, acc *a) {
-    if (!all_finite(m->gbuf, m->ptotal)) return nonfinite_grad(m);
-    dc_status s = dc_optimizer_step(m->opt, m->pbuf, m->gbuf, m->ptotal);
+    if (!all_finite(m)) return nonfinite_grad(m);
+    dc_status s = dc_optimizer_step_part(m->opt, m->pbuf, m->gbuf, m->ptotal, m->part, m->npart);
     if (s || !a || !so || n == 0) return s;
     a->loss += (double)so->loss * (double)n;
     return add_metrics(m, m->ctx, so->out, so->yb, a);

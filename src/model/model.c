@@ -29,6 +29,9 @@ static void free_params(dc_model *m) {
     dc_free(m->pbuf);
     dc_free(m->gbuf);
     dc_free(m->sbuf);
+    dc_free(m->part);
+    m->part = NULL;
+    m->npart = 0;
     m->ptens = m->gtens = NULL;
     m->pnames = NULL;
     m->pbuf = m->gbuf = m->sbuf = NULL;
@@ -286,7 +289,8 @@ static dc_status alloc_params(dc_model *m) {
         !(m->sbuf = dc_calloc((size_t)(state ? state : 1), sizeof(float))) ||
         !(m->ptens = dc_calloc((size_t)(np ? np : 1), sizeof *m->ptens)) ||
         !(m->gtens = dc_calloc((size_t)(np ? np : 1), sizeof *m->gtens)) ||
-        !(m->pnames = dc_calloc((size_t)(np ? np : 1), sizeof *m->pnames)))
+        !(m->pnames = dc_calloc((size_t)(np ? np : 1), sizeof *m->pnames)) ||
+        !(m->part = dc_calloc((size_t)(np ? np : 1), sizeof *m->part)))
         return DC_ERR_NOMEM;
     dc_rng_seed(&m->rng, m->seed);
     int64_t off = 0, soff = 0;
@@ -314,7 +318,12 @@ static dc_status alloc_params(dc_model *m) {
                 g->data = m->gbuf + off;
                 p->grad = g;
                 p->requires_grad = true;
-                off += (p->numel + 15) & ~(int64_t)15;
+                dc_part_seg *sg = &m->part[m->npart++];
+                sg->off = off;
+                sg->len = (p->numel + 15) & ~(int64_t)15;
+                sg->rows = p->ndim >= 2 ? p->shape[0] : 0;
+                sg->cols = sg->rows ? p->numel / sg->rows : 1;
+                off += sg->len;
             } else {
                 p->data = m->sbuf + soff;
                 soff += (p->numel + 15) & ~(int64_t)15;

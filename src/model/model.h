@@ -23,6 +23,8 @@ struct dc_model {
     /* parameters: one buffer of values, one of gradients, tensors viewing slices of them */
     float *pbuf, *gbuf;
     int64_t ptotal; /* trainable elements (with alignment padding): the optimiser's vector */
+    dc_part_seg *part; /* pbuf/gbuf split over threads as the GEMMs split the weights (one per trainable tensor) */
+    int npart;
     float *sbuf;    /* non-trainable state (running statistics) */
     int64_t stotal;
     int np;

@@ -7,13 +7,18 @@ void *dc_op_gemm_scratch(dc_ctx *c, int n, size_t each) {
     return c->bf16 && dc_k_bf16_available() ? dc_scratch(c, (size_t)n * each) : NULL;
 }
 
-void dc_op_gemm(dc_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
-                const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+void dc_op_gemm_ex(dc_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc, bool split_rows) {
     void *ws = c->bf16 && dc_k_gemm_bf16_applies(M, N, K) ? dc_scratch(c, dc_k_gemm_bf16_scratch(M, N, K)) : NULL;
     if (ws)
-        dc_k_gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ws);
+        dc_k_gemm_bf16_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ws, split_rows);
     else
-        dc_k_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        dc_k_gemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, split_rows);
+}
+
+void dc_op_gemm(dc_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    dc_op_gemm_ex(c, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, false);
 }
 
 /* How a 2-D operand can be handed to GEMM without a copy: row-major (trans = false) or
@@ -112,7 +117,8 @@ static void linear_backward(dc_ctx *c, dc_node *n) {
     const float *g = n->out->grad->data;
     float *gx = dc_grad_buf(c, x), *gW = dc_grad_buf(c, W), *gb = b ? dc_grad_buf(c, b) : NULL;
     if (gx) dc_op_gemm(c, false, false, R, in, out, 1, g, out, W->data, in, 1, gx, in);
-    if (gW) dc_op_gemm(c, true, false, out, in, R, 1, g, out, x->data, in, 1, gW, in);
+    /* by rows of the weight, as the forward's columns and the optimiser split it (dc_part_range) */
+    if (gW) dc_op_gemm_ex(c, true, false, out, in, R, 1, g, out, x->data, in, 1, gW, in, true);
     if (gb) {
         for (int64_t r = 0; r < R; r++) {
             const float *gr = g + r * out;

@@ -22,6 +22,9 @@ dc_tensor *dc_contig(dc_ctx *c, dc_tensor *x);
  * region: those take their scratch beforehand (dc_op_gemm_scratch) and call the kernel. */
 void dc_op_gemm(dc_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                 const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+/* dc_op_gemm, split over threads by C's rows when thin (dc_k_gemm_ex): for weight gradients. */
+void dc_op_gemm_ex(dc_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc, bool split_rows);
 /* n slots of `each` bytes of GEMM scratch from the arena when c->bf16 (NULL otherwise or when
  * out of memory: dc_k_gemm_bf16 then runs in float32). */
 void *dc_op_gemm_scratch(dc_ctx *c, int n, size_t each);

@@ -139,7 +139,9 @@ static dc_status clip_grad(dc_optimizer *o, const float **gp, int64_t n) {
     return DC_OK;
 }
 
-dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n) {
+dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n) { return dc_optimizer_step_part(o, w, g, n, NULL, 0); }
+
+dc_status dc_optimizer_step_part(dc_optimizer *o, float *w, const float *g, int64_t n, const dc_part_seg *part, int nseg) {
     if (!o || !w || !g || n <= 0) return dc_error(DC_ERR_ARG, "optimizer step: NULL buffers or no parameters");
     dc_status s = dc_optimizer_prepare(o, n);
     if (s) return s;
@@ -150,10 +152,10 @@ dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n
     switch (o->kind) {
     case DC_OPT_SGD:
         if (mom == 0) {
-            DC_FOR(i, n, w[i] -= lr * GRAD(i););
+            DC_FOR_PART(i, n, part, nseg, w[i] -= lr * GRAD(i););
         } else {
             const bool nest = o->nesterov, first = o->t == 1;
-            DC_FOR(i, n, {
+            DC_FOR_PART(i, n, part, nseg, {
                 float gi = GRAD(i);
                 float v = first ? gi : mom * s1[i] + gi; /* PyTorch starts the buffer at g */
                 s1[i] = v;
@@ -162,14 +164,14 @@ dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n
         }
         break;
     case DC_OPT_ADAGRAD:
-        DC_FOR(i, n, {
+        DC_FOR_PART(i, n, part, nseg, {
             float gi = GRAD(i);
             s1[i] += gi * gi;
             w[i] -= lr * gi / (sqrtf(s1[i]) + eps);
         });
         break;
     case DC_OPT_ADADELTA:
-        DC_FOR(i, n, {
+        DC_FOR_PART(i, n, part, nseg, {
             float gi = GRAD(i);
             s1[i] = b1 * s1[i] + (1 - b1) * gi * gi;
             float d = sqrtf(s2[i] + eps) / sqrtf(s1[i] + eps) * gi;
@@ -178,7 +180,7 @@ dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n
         });
         break;
     case DC_OPT_RMSPROP:
-        DC_FOR(i, n, {
+        DC_FOR_PART(i, n, part, nseg, {
             float gi = GRAD(i);
             s1[i] = b1 * s1[i] + (1 - b1) * gi * gi;
             w[i] -= lr * gi / (sqrtf(s1[i]) + eps);
@@ -187,7 +189,7 @@ dc_status dc_optimizer_step(dc_optimizer *o, float *w, const float *g, int64_t n
     case DC_OPT_ADAM: {
         const float bc1 = 1.0f - powf(b1, (float)o->t), bc2 = 1.0f - powf(b2, (float)o->t);
         const float step = lr / bc1, rbc2 = 1.0f / sqrtf(bc2);
-        DC_FOR(i, n, {
+        DC_FOR_PART(i, n, part, nseg, {
             float gi = GRAD(i);
             float m = s1[i] = b1 * s1[i] + (1 - b1) * gi;
             float v = s2[i] = b2 * s2[i] + (1 - b2) * gi * gi;
