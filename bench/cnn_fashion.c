@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnn_model.h"
 #include "deepc.h"
 
 static dc_tensor *load(const char *dir, const char *name, bool images) {
@@ -27,29 +28,8 @@ static dc_tensor *load(const char *dir, const char *name, bool images) {
 
 static bool bf16;
 
-static dc_model *make_model(void) {
-    dc_model *m = dc_sequential();
-    dc_model_set_mixed_precision(m, bf16);
-    dc_model_set_seed(m, 1234);
-    dc_model_add(m, dc_input(3, (int64_t[]){1, 28, 28}));
-    dc_model_add(m, dc_conv2d_layer(32, 3, 3, 1, DC_PAD_VALID, DC_ACT_RELU));
-    dc_model_add(m, dc_max_pool2d_layer(2, 2, 0));
-    dc_model_add(m, dc_flatten());
-    dc_model_add(m, dc_dense(128, DC_ACT_RELU));
-    dc_model_add(m, dc_dropout_layer(0.5f));
-    dc_model_add(m, dc_dense(10, DC_ACT_SOFTMAX));
-    dc_metric met[] = {DC_METRIC_ACCURACY};
-    if (dc_model_compile(m, dc_adam(1e-3f, 0.9f, 0.999f, 1e-8f), DC_LOSS_SPARSE_CCE, met, 1)) {
-        fprintf(stderr, "cnn_fashion: %s\n", dc_last_error());
-        exit(1);
-    }
-    return m;
-}
+static dc_model *make_model(void) { return cnn_bench_model(bf16, "cnn_fashion"); }
 
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     if (dc_dist_init(&argc, &argv)) {
@@ -125,7 +105,7 @@ int main(int argc, char **argv) {
         reps[r] = dc_now() - t0;
         dc_tensor_free(p);
     }
-    qsort(reps, 5, sizeof reps[0], cmp);
+    qsort(reps, 5, sizeof reps[0], cmp_double);
     int64_t nte = dc_tensor_dim(xte, 0);
     /* per rank: predict is not distributed */
     fprintf(out, "{%s, \"metric\": \"inference_images_per_s\", \"value\": %.1f, \"best\": %.1f, \"reps\": 5, \"batch\": 256}\n", w,

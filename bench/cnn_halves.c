@@ -10,24 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cnn_model.h"
 #include "deepc.h"
 
-static dc_model *make_model(void) {
-    dc_model *m = dc_sequential();
-    dc_model_set_seed(m, 1234);
-    dc_model_add(m, dc_input(3, (int64_t[]){1, 28, 28}));
-    dc_model_add(m, dc_conv2d_layer(32, 3, 3, 1, DC_PAD_VALID, DC_ACT_RELU));
-    dc_model_add(m, dc_max_pool2d_layer(2, 2, 0));
-    dc_model_add(m, dc_flatten());
-    dc_model_add(m, dc_dense(128, DC_ACT_RELU));
-    dc_model_add(m, dc_dropout_layer(0.5f));
-    dc_model_add(m, dc_dense(10, DC_ACT_SOFTMAX));
-    if (dc_model_compile(m, dc_adam(1e-3f, 0.9f, 0.999f, 1e-8f), DC_LOSS_SPARSE_CCE, NULL, 0)) {
-        fprintf(stderr, "cnn_halves: %s\n", dc_last_error());
-        exit(1);
-    }
-    return m;
-}
 
 typedef struct job {
     dc_model *m;
@@ -35,7 +20,7 @@ typedef struct job {
 } job;
 
 static job make_job(int64_t rows, uint64_t seed) {
-    job j = {make_model(), dc_tensor_new(4, (int64_t[]){rows, 1, 28, 28}), dc_tensor_new(1, (int64_t[]){rows})};
+    job j = {cnn_bench_model(false, "cnn_halves"), dc_tensor_new(4, (int64_t[]){rows, 1, 28, 28}), dc_tensor_new(1, (int64_t[]){rows})};
     dc_rng r;
     dc_rng_seed(&r, seed);
     for (int64_t i = 0; i < dc_tensor_numel(j.x); i++) dc_tensor_data(j.x)[i] = dc_rng_uniform(&r);
@@ -56,10 +41,6 @@ static double run(job *j) {
     return (dc_now() - t0) / steps;
 }
 
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     int reps = argc > 1 ? atoi(argv[1]) : 5;
@@ -87,9 +68,9 @@ int main(int argc, char **argv) {
         both[omp_get_thread_num()] = run(&half[omp_get_thread_num()]);
         tp[r] = both[0] > both[1] ? both[0] : both[1]; /* the pair's step ends with the slower */
     }
-    qsort(t32, (size_t)reps, sizeof *t32, cmp);
-    qsort(t16, (size_t)reps, sizeof *t16, cmp);
-    qsort(tp, (size_t)reps, sizeof *tp, cmp);
+    qsort(t32, (size_t)reps, sizeof *t32, cmp_double);
+    qsort(t16, (size_t)reps, sizeof *t16, cmp_double);
+    qsort(tp, (size_t)reps, sizeof *tp, cmp_double);
     double a = t32[reps / 2], b = t16[reps / 2], p = tp[reps / 2];
     printf("{\"workload\": \"cnn_halves\", \"metric\": \"step_us_32_rows_1_thread\", \"value\": %.1f, \"reps\": %d}\n", 1e6 * a, reps);
     printf("{\"workload\": \"cnn_halves\", \"metric\": \"step_us_16_rows_1_thread\", \"value\": %.1f, \"reps\": %d}\n", 1e6 * b, reps);

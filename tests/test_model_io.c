@@ -323,6 +323,9 @@ static void test_hostile_models(void) {
                    "kernel.safetensors", "kernel_size");
     CHECK_NULL_ERR(dc_model_load(arch_file("rate.safetensors", ARCH("{\"class\":\"Dropout\",\"name\":\"d\",\"rate\":1}," DENSE("3")))),
                    "rate.safetensors", "layer 0", "rate");
+    CHECK_NULL_ERR(dc_model_load(arch_file("sync.safetensors",
+                                           ARCH("{\"class\":\"BatchNormalization\",\"name\":\"bn\",\"synchronized\":1}," DENSE("3")))),
+                   "sync.safetensors", "layer 0", "synchronized", "true or false");
     CHECK_NULL_ERR(dc_model_load(arch_file("dup.safetensors", ARCH(DENSE("3") "," DENSE("3")))), "dup.safetensors", "layer 1",
                    "already");
     CHECK_NULL_ERR(dc_model_load(arch_file("name.safetensors",
