@@ -200,10 +200,9 @@ static dc_status sum_one_rank(double *buf, int n) {
     sync_sums++;
     return DC_OK;
 }
+static const dc_comm one_rank = {.rank = 0, .size = 1, .sum_d = sum_one_rank};
 static dc_tensor *f_bn_sync(dc_ctx *c, dc_tensor **in) {
-    c->sync_sum = sum_one_rank;
-    c->sync_w = 1;
-    return dc_batch_norm_op(c, in[0], in[1], in[2], NULL, NULL, 0.1f, 1e-3f, true, true);
+    return dc_batch_norm_op(c, in[0], in[1], in[2], NULL, NULL, 0.1f, 1e-3f, true, &one_rank, 1);
 }
 static dc_tensor *f_bn_eval(dc_ctx *c, dc_tensor **in) {
     return dc_batch_norm(c, in[0], in[1], in[2], in[3], in[4], 0.1f, 1e-3f, false);
@@ -221,7 +220,7 @@ static dc_tensor *f_lstm_last(dc_ctx *c, dc_tensor **in) {
 }
 static dc_tensor *f_gru(dc_ctx *c, dc_tensor **in) { return dc_gru(c, in[0], in[1], in[2], in[3], in[4], in[5], NULL); }
 static dc_tensor *f_gru_mask(dc_ctx *c, dc_tensor **in) { return dc_gru(c, in[0], in[1], in[2], in[3], in[4], in[5], seq_mask); }
-static dc_tensor *f_embed(dc_ctx *c, dc_tensor **in) { return dc_embedding(c, in[1], in[0], -1, false); }
+static dc_tensor *f_embed(dc_ctx *c, dc_tensor **in) { return dc_embedding(c, in[1], in[0], -1); }
 
 static void sequence_ops(float eps, float tol) {
     const bool T[6] = {true, true, true, true, true, true}, ET[2] = {true, false};
@@ -245,11 +244,20 @@ static void sequence_ops(float eps, float tol) {
     dc_ctx *c = dc_ctx_new();
     dc_tensor_set_requires_grad(e[0], true);
     dc_tensor_zero_grad(e[0]);
-    dc_tensor *emb = dc_embedding(c, e[1], e[0], 0, true);
+    dc_tensor *emb = dc_embedding(c, e[1], e[0], 0);
     dc_backward(c, dc_sum(c, emb));
     const float *ge = dc_tensor_data(dc_tensor_grad(e[0]));
     CHECK(ge[0] == 0 && ge[4 * 3] == 2 && ge[1 * 3 + 2] == 2); /* row 0 is padding; rows 1 and 4 used twice */
-    CHECK_NULL_ERR(dc_embedding(c, dc_full(c, 2, (int64_t[]){1, 2}, 5.0f), e[0], -1, false), "token id 5", "[0, 5)");
+    CHECK_NULL_ERR(dc_embedding(c, dc_full(c, 2, (int64_t[]){1, 2}, 5.0f), e[0], -1), "token id 5", "[0, 5)");
+    /* the padding mask: 1 where the id is not 0, read through a transposed view too */
+    const uint8_t *pm = dc_padding_mask(c, e[1]);
+    CHECK(pm && pm[0] == 1 && pm[1] == 1 && pm[2] == 1 && pm[3] == 0 && pm[4] == 1 && pm[5] == 1);
+    const uint8_t *pmt = dc_padding_mask(c, dc_transpose(c, e[1], 0, 1)); /* [3, 2]: {1, 0}, {4, 2}, {1, 4} */
+    CHECK(pmt && pmt[0] == 1 && pmt[1] == 0 && pmt[2] == 1 && pmt[3] == 1 && pmt[4] == 1 && pmt[5] == 1);
+    CHECK_NULL_ERR(dc_padding_mask(c, NULL), "dc_padding_mask", "NULL");
+    CHECK_NULL_ERR(dc_padding_mask(c, dc_full(c, 1, (int64_t[]){3}, 1.0f)), "dc_padding_mask", "[N, T]", "[3]");
+    /* a NULL made by a failed op passes through with that op's message */
+    CHECK_NULL_ERR(dc_padding_mask(c, dc_reshape(c, e[1], 2, (int64_t[]){4, 4})), "reshape", "[2, 3]");
     dc_ctx_free(c);
     for (int k = 1; k < 4; k++) {
         dc_tensor_free(l[k]);
@@ -518,6 +526,12 @@ static void transformer_ops(float eps, float tol) {
     CHECK(dc_last_status() == DC_ERR_ARG);
     CHECK_NULL_ERR(dc_attention(c, q4, k8, k8, NULL, false, 0, 0.1f, true, NULL), "needs an rng");
     CHECK_NULL_ERR(dc_attention(c, q4, k8, NULL, NULL, false, 0, 0, false, NULL), "attention: input 2 is NULL");
+    CHECK(dc_last_status() == DC_ERR_ARG);
+    /* a NULL that a failed op made passes through later ops with that op's status and message */
+    CHECK_NULL_ERR(dc_sum(c, dc_relu(c, dc_attention(c, q4, k7, k7, NULL, false, 0, 0, false, NULL))), "differ in d (8 vs 7)");
+    CHECK(dc_last_status() == DC_ERR_SHAPE && !strstr(dc_last_error(), "is NULL"));
+    dc_tensor *two[2] = {q4, dc_attention(c, q4, k7, k7, NULL, false, 0, 0, false, NULL)};
+    CHECK(!two[1] && !dc_concat(c, two, 2, 0) && dc_last_status() == DC_ERR_SHAPE && strstr(dc_last_error(), "differ in d"));
     CHECK_NULL_ERR(dc_layer_norm(c, ln2[0], ln3[0], NULL, 1e-5f), "layer_norm: gamma [2, 3, 5] has 30 elements",
                    "last axis 5 of input [4, 5]");
     CHECK_NULL_ERR(dc_layer_norm(c, ln2[0], NULL, dc_zeros(c, 1, S(4)), 1e-5f), "layer_norm: beta [4] has 4 elements");

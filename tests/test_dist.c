@@ -12,7 +12,7 @@
  * runs differ only in how each batch's per-row gradients are summed (two halves added versus one
  * sum), a relative difference of order 1e-7 per step. */
 #include "check.h"
-#include "model/dist.h"
+#include "base/comm.h"
 #include "tmpfiles.h"
 
 #include <stdlib.h>
@@ -121,7 +121,7 @@ static bool same_on_all_ranks(dc_model *m) {
     uint64_t h = 1469598103934665603ull;
     for (int64_t i = 0; i < dc_model_param_buffer_size(m) * 4; i++) h = (h ^ p[i]) * 1099511628211ull;
     int64_t v = (int64_t)(h >> 1), lo, hi;
-    return dc_dist_minmax(&v, 1, &lo, &hi) == DC_OK && lo == hi;
+    return dc_comm_minmax(dc_comm_active(), &v, 1, &lo, &hi) == DC_OK && lo == hi;
 }
 
 /* Fits make() distributed and in this process alone with the same options; compares weights,
@@ -237,7 +237,7 @@ static void test_sync_bn(const dc_tensor *x, const dc_tensor *y) {
     /* and the ranks go on together afterwards */
     CHECK(dc_model_fit(mr, xr, yr, &o, NULL) == DC_OK);
     CHECK(dc_layer_set_synchronized(dc_model_layer(mr, 1), true) == DC_ERR_ARG);
-    CHECK_ERR(dc_layer_set_synchronized(dc_model_layer(mr, 1), true), DC_ERR_ARG, "Dense", "only BatchNormalization");
+    CHECK_ERR(dc_layer_set_synchronized(dc_model_layer(mr, 1), true), DC_ERR_ARG, "Dense", "no option \"synchronized\"");
     dc_model_free(mr);
     dc_tensor_free(xr);
     dc_tensor_free(yr);
@@ -276,14 +276,20 @@ static void test_failures(void) {
     /* only rank 0 writes the checkpoint: the others' path is never opened */
     char path[256];
     snprintf(path, sizeof path, "%s/dist.ckpt", dir);
-    o.checkpoint_path = rank == 0 ? path : "/nonexistent-dir/dist.ckpt";
+    dc_callback *cb = dc_checkpoint_callback(rank == 0 ? path : "/nonexistent-dir/dist.ckpt", 1, false);
+    o.callbacks = &cb;
+    o.ncallbacks = 1;
     CHECK(dc_model_fit(m, x, y, &o, NULL) == DC_OK);
+    dc_callback_free(cb);
     FILE *f = rank == 0 ? fopen(path, "rb") : NULL;
     CHECK(rank != 0 || f != NULL);
     if (f) fclose(f);
     /* ... and when it cannot, every rank hears why */
-    o.checkpoint_path = rank == 0 ? "/nonexistent-dir/dist.ckpt" : path;
+    cb = dc_checkpoint_callback(rank == 0 ? "/nonexistent-dir/dist.ckpt" : path, 1, false);
     CHECK_ERR(dc_model_fit(m, x, y, &o, NULL), DC_ERR_IO, "checkpoint", nranks > 1 ? "rank 0 failed" : "fit");
+    dc_callback_free(cb);
+    o.callbacks = NULL;
+    o.ncallbacks = 0;
     /* evaluate: a bad argument on one rank */
     double r[1];
     CHECK_ERR(dc_model_evaluate(m, x, y, rank == nranks - 1 ? 0 : 16, r), DC_ERR_ARG, "batch_size must be positive");
@@ -299,7 +305,7 @@ static void share_dir(char *shared, size_t cap) {
     int64_t v = 0, lo, hi;
     if (rank == 0)
         for (int i = 0; i < 6; i++) v = v << 8 | (unsigned char)dir[strlen(dir) - 6 + (size_t)i];
-    dc_dist_minmax(&v, 1, &lo, &hi);
+    dc_comm_minmax(dc_comm_active(), &v, 1, &lo, &hi);
     char tail[7];
     for (int i = 5; i >= 0; i--, hi >>= 8) tail[i] = (char)(hi & 0xff);
     tail[6] = 0;
@@ -321,12 +327,13 @@ static void test_resume(void) {
     o.epochs = 3;
     dc_model *whole = mlp(adam());
     CHECK(dc_model_fit(whole, x, y, &o, NULL) == DC_OK);
-    o.checkpoint_path = path;
+    dc_callback *cb = dc_checkpoint_callback(path, 1, true);
+    o.callbacks = &cb;
+    o.ncallbacks = 1;
     o.epochs = 2;
     dc_model *first = mlp(adam());
     CHECK(dc_model_fit(first, x, y, &o, NULL) == DC_OK);
     o.epochs = 3;
-    o.resume = true;
     dc_model *resumed = mlp(adam());
     dc_history *h = NULL;
     CHECK(dc_model_fit(resumed, x, y, &o, &h) == DC_OK);
@@ -338,6 +345,7 @@ static void test_resume(void) {
     dc_model_free(whole);
     dc_model_free(first);
     dc_model_free(resumed);
+    dc_callback_free(cb);
     dc_tensor_free(x);
     dc_tensor_free(y);
 }
@@ -366,7 +374,7 @@ int main(int argc, char **argv) {
     tmp_dir_remove();
     /* every rank's verdict */
     int64_t f = check_fails, lo, hi;
-    dc_dist_minmax(&f, 1, &lo, &hi);
+    dc_comm_minmax(dc_comm_active(), &f, 1, &lo, &hi);
     int rc = check_report("test_dist");
     if (hi == 0 && rank == 0) printf("test_dist: %d rank%s: ok\n", nranks, nranks > 1 ? "s" : "");
     dc_dist_finalize();

@@ -233,12 +233,12 @@ static const char *op_name(const rnn_spec *s) {
     return s->cell == CELL_LSTM ? "dc_lstm" : s->cell == CELL_GRU ? "dc_gru" : "dc_simple_rnn";
 }
 
-/* The op routes' recurrent step over x with the case's weights, initial state and mask. */
-static dc_tensor *recurrent(dc_ctx *ctx, const rnn_spec *s, dc_tensor *x, run_io *io) {
+/* The op routes' recurrent step over x with the case's weights and initial state, and mask. */
+static dc_tensor *recurrent(dc_ctx *ctx, const rnn_spec *s, dc_tensor *x, run_io *io, const uint8_t *mask) {
     switch (s->cell) {
-    case CELL_LSTM: return dc_lstm(ctx, x, io->W_ih, io->W_hh, io->b, io->h0, io->c0, io->mask);
-    case CELL_GRU: return dc_gru(ctx, x, io->W_ih, io->W_hh, io->b_ih, io->b_hh, io->h0, io->mask);
-    default: return dc_simple_rnn(ctx, x, io->W_ih, io->W_hh, io->b, io->h0, rnn_act(s), io->mask);
+    case CELL_LSTM: return dc_lstm(ctx, x, io->W_ih, io->W_hh, io->b, io->h0, io->c0, mask);
+    case CELL_GRU: return dc_gru(ctx, x, io->W_ih, io->W_hh, io->b_ih, io->b_hh, io->h0, mask);
+    default: return dc_simple_rnn(ctx, x, io->W_ih, io->W_hh, io->b, io->h0, rnn_act(s), mask);
     }
 }
 
@@ -247,14 +247,26 @@ static dc_tensor *forward(gcase *c, dc_ctx *ctx, const rnn_spec *s, run_io *io) 
     dc_tensor *y = NULL;
     switch (s->kind) {
     case KIND_SEQ:
-        if (!(y = recurrent(ctx, s, io->x, io))) fail_dc(c, op_name(s));
+        if (!(y = recurrent(ctx, s, io->x, io, io->mask))) fail_dc(c, op_name(s));
         return y;
     case KIND_EMB:
-        if (!(y = dc_embedding(ctx, io->ids, io->table, 0, false))) fail_dc(c, "dc_embedding");
+        if (!(y = dc_embedding(ctx, io->ids, io->table, 0))) fail_dc(c, "dc_embedding");
         return y;
     case KIND_EMB_SEQ: {
-        dc_tensor *e = dc_embedding(ctx, io->ids, io->table, 0, true); /* its mask is io->mask */
-        dc_tensor *seq = e ? recurrent(ctx, s, e, io) : NULL;
+        /* the mask from the ids, which must be the one the golden lengths give */
+        const uint8_t *pm = dc_padding_mask(ctx, io->ids);
+        if (!pm) {
+            fail_dc(c, "dc_padding_mask");
+            return NULL;
+        }
+        const int64_t nt = dc_tensor_numel(io->ids);
+        for (int64_t i = 0; i < nt; i++)
+            if (pm[i] != io->mask[i]) {
+                cfail(c, "dc_padding_mask: element %lld is %d, the golden lengths give %d", (long long)i, pm[i], io->mask[i]);
+                return NULL;
+            }
+        dc_tensor *e = dc_embedding(ctx, io->ids, io->table, 0);
+        dc_tensor *seq = e ? recurrent(ctx, s, e, io, pm) : NULL;
         y = seq ? dc_last_step(ctx, seq) : NULL;
         if (!y) fail_dc(c, !e ? "dc_embedding" : !seq ? op_name(s) : "dc_last_step");
         return y;

@@ -93,6 +93,7 @@ static void run(const gcase *gc) {
     CHECK(dc_model_build(m, 0, NULL) == DC_OK);
     CHECK(dc_model_load_weights(m, path, true) == DC_OK);
     uint8_t mask[64], mmask[64];
+    const uint8_t *masks[2] = {NULL, NULL};
     static const char *const mask_names[2] = {"mask", "mem_mask"};
     for (int k = 0; k < 2; k++) {
         if (dc_safetensors_find(st, mask_names[k]) < 0) continue;
@@ -100,13 +101,13 @@ static void run(const gcase *gc) {
         dc_tensor *mt = dc_safetensors_read(st, mask_names[k]);
         for (int64_t i = 0; i < dc_tensor_numel(mt); i++) mk[i] = dc_tensor_data(mt)[i] != 0;
         dc_tensor_free(mt);
-        if (k) mem->mask = mk;
-        else x->mask = mk;
+        masks[k] = mk;
     }
     dc_tensor_set_requires_grad(x, true);
     if (mem) dc_tensor_set_requires_grad(mem, true);
     dc_ctx *c = dc_ctx_new();
-    dc_tensor *out = has_mem ? dc_model_forward_n(m, c, 2, (dc_tensor *[]){x, mem}, true) : dc_model_forward(m, c, x, true);
+    dc_tensor *out = has_mem ? dc_model_forward_masked(m, c, 2, (dc_tensor *[]){x, mem}, masks, true)
+                             : dc_model_forward_masked(m, c, 1, &x, masks, true);
     dc_tensor *loss = out ? dc_sum(c, dc_mul(c, out, g)) : NULL;
     CHECK(loss && dc_backward(c, loss) == DC_OK);
     if (out && loss) {

@@ -251,8 +251,8 @@ static void test_separate_projections(void) {
     CHECK(dc_layer_set_separate_projections(b, true) == DC_OK);
     CHECK(dc_model_add(pk, a) == DC_OK && dc_model_add(sp, b) == DC_OK);
     CHECK(dc_model_build(pk, 0, NULL) == DC_OK && dc_model_build(sp, 0, NULL) == DC_OK);
-    CHECK_ERR(dc_layer_set_separate_projections(b, false), DC_ERR_STATE, "already built");
-    CHECK_ERR(dc_layer_set_separate_projections(dc_model_layer(pk, 0), true), DC_ERR_ARG, "InputLayer", "not a MultiHeadAttention");
+    CHECK_ERR(dc_layer_set_separate_projections(b, false), DC_ERR_STATE, "att", "cannot change once the layer is built");
+    CHECK_ERR(dc_layer_set_separate_projections(dc_model_layer(pk, 0), true), DC_ERR_ARG, "InputLayer", "no option \"separate_projections\"");
     /* in_proj_weight's rows are q, k, v */
     dc_tensor *w = dc_model_param(pk, "att.in_proj_weight");
     static const char *const names[3] = {"att.q_proj_weight", "att.k_proj_weight", "att.v_proj_weight"};

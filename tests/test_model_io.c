@@ -307,7 +307,7 @@ static void test_hostile_models(void) {
     CHECK_NULL_ERR(dc_model_load(arch_file("str.safetensors", ARCH(DENSE("\"3\"")))), "str.safetensors", "units");
     CHECK_NULL_ERR(dc_model_load(arch_file("act.safetensors",
                                            ARCH("{\"class\":\"Dense\",\"name\":\"dense\",\"units\":3,\"activation\":\"swish\"}"))),
-                   "act.safetensors", "unknown activation", "swish");
+                   "act.safetensors", "\"activation\" must be one of", "swish");
     /* the weights in the file are [3, 4]: a model asking for 5 units is told so, before any allocation */
     CHECK_NULL_ERR(dc_model_load(arch_file("units.safetensors", ARCH(DENSE("5")))), "units.safetensors", "dense.weight", "[3, 4]",
                    "[5, 4]");
@@ -401,8 +401,11 @@ static void test_resume(void) {
         /* interrupted after epoch 2, then resumed in a new model object */
         dc_model *b = ckpt_model(opt);
         o = ckpt_opts(2);
-        o.checkpoint_path = in_dir("run.ckpt");
+        dc_callback *run_cb = dc_checkpoint_callback(in_dir("run.ckpt"), 1, false);
+        o.callbacks = &run_cb;
+        o.ncallbacks = 1;
         CHECK(dc_model_fit(b, x, y, &o, NULL) == DC_OK);
+        dc_callback_free(run_cb);
         dc_model_free(b);
         dc_model *c = ckpt_model(opt);
         CHECK(dc_model_load_checkpoint(c, in_dir("run.ckpt")) == DC_OK);
@@ -414,13 +417,14 @@ static void test_resume(void) {
         dc_model_free(c);
         dc_history_free(hc);
 
-        /* the same through fit's resume option: the first run writes every epoch and stops
-         * after 3; rerunning the program (a new model) continues from the file */
+        /* the same through the checkpoint callback's resume: the first run writes every epoch
+         * and stops after 3; rerunning the program (a new model) continues from the file */
         remove(in_dir("auto.ckpt"));
         dc_model *d = ckpt_model(opt);
         o = ckpt_opts(3);
-        o.checkpoint_path = in_dir("auto.ckpt");
-        o.resume = true;
+        dc_callback *auto_cb = dc_checkpoint_callback(in_dir("auto.ckpt"), 1, true);
+        o.callbacks = &auto_cb;
+        o.ncallbacks = 1;
         CHECK(dc_model_fit(d, x, y, &o, NULL) == DC_OK);
         dc_model_free(d);
         d = ckpt_model(opt);
@@ -435,6 +439,7 @@ static void test_resume(void) {
         CHECK(dc_model_fit(d, x, y, &o, &hc) == DC_OK);
         CHECK(same_weights(a, d) && dc_history_epochs(hc) == 5);
         dc_history_free(hc);
+        dc_callback_free(auto_cb);
         dc_model_free(d);
         dc_history_free(ha);
         dc_model_free(a);
@@ -455,9 +460,10 @@ static void test_resume(void) {
     a = ckpt_model(0);
     CHECK(dc_model_save(a, in_dir("plain.safetensors")) == DC_OK);
     CHECK_ERR(dc_model_load_checkpoint(a, in_dir("plain.safetensors")), DC_ERR_FORMAT, "plain.safetensors", "not a training checkpoint");
+    CHECK_ERR(dc_checkpoint_callback(NULL, 1, true) == NULL ? dc_last_status() : DC_OK, DC_ERR_ARG, "dc_checkpoint_callback", "path");
     o = ckpt_opts(2);
-    o.resume = true;
-    CHECK_ERR(dc_model_fit(a, x, y, &o, NULL), DC_ERR_ARG, "resume", "checkpoint_path");
+    o.ncallbacks = 1; /* a count without the array */
+    CHECK_ERR(dc_model_fit(a, x, y, &o, NULL), DC_ERR_ARG, "fit", "1 callbacks");
     dc_model_free(a);
     dc_tensor_free(x);
     dc_tensor_free(y);
@@ -472,7 +478,9 @@ static void test_best(void) {
     o.validation_split = 0;
     o.val_x = vx;
     o.val_y = vy;
-    o.best_path = in_dir("best.safetensors");
+    dc_callback *best_cb = dc_best_model_callback(in_dir("best.safetensors"), NULL);
+    o.callbacks = &best_cb;
+    o.ncallbacks = 1;
     dc_history *h = NULL;
     CHECK(dc_model_fit(m, x, y, &o, &h) == DC_OK);
     const double *vl = dc_history_get(h, "val_loss");
@@ -483,8 +491,11 @@ static void test_best(void) {
     double r[2] = {0, 0};
     if (b) CHECK(dc_model_evaluate(b, vx, vy, 32, r) == DC_OK);
     CHECK_NEAR(r[0], best, 1e-6);
-    o.monitor = "val_recall";
+    dc_callback *recall_cb = dc_best_model_callback(in_dir("best.safetensors"), "val_recall");
+    o.callbacks = &recall_cb;
     CHECK_ERR(dc_model_fit(m, x, y, &o, NULL), DC_ERR_ARG, "val_recall");
+    dc_callback_free(recall_cb);
+    dc_callback_free(best_cb);
     dc_history_free(h);
     dc_model_free(b);
     dc_model_free(m);
@@ -592,8 +603,11 @@ static void test_killed_writer(void) {
     dc_tensor *x = randn(2, (int64_t[]){8, 512}), *y = randn(2, (int64_t[]){8, 512});
     dc_fit_opts o = dc_fit_defaults();
     o.verbose = 0;
-    o.checkpoint_path = in_dir("no/such/dir/c.ckpt");
+    dc_callback *cb = dc_checkpoint_callback(in_dir("no/such/dir/c.ckpt"), 1, false);
+    o.callbacks = &cb;
+    o.ncallbacks = 1;
     CHECK_ERR(dc_model_fit(m, x, y, &o, NULL), DC_ERR_IO, "epoch 1", "checkpoint", "c.ckpt");
+    dc_callback_free(cb);
     dc_tensor_free(x);
     dc_tensor_free(y);
     dc_model_free(m);

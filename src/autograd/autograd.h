@@ -5,6 +5,8 @@
 #ifndef DC_AUTOGRAD_H
 #define DC_AUTOGRAD_H
 
+#include "deepc/autograd.h"
+
 #include "../tensor/tensor.h"
 
 #define DC_NODE_MAX_IN 8
@@ -30,11 +32,6 @@ struct dc_ctx {
     bool grad;
     bool oom; /* an allocation failed during backward */
     bool bf16; /* mixed precision: dense, matmul and conv GEMMs take bf16 operands (dc_op_gemm) */
-    /* Synchronised batch statistics in a data-parallel fit: sync_sum sums n doubles in place over
-     * every rank (a collective call each rank makes in the same order), sync_w is this rank's
-     * weight in the summed gradient (its rows over the global batch's). NULL outside such a fit. */
-    dc_status (*sync_sum)(double *buf, int n);
-    float sync_w;
     dc_status err; /* a backward function that failed other than for memory (message set) */
 };
 

@@ -2,7 +2,7 @@
 #ifndef DC_BASE_H
 #define DC_BASE_H
 
-#include "deepc.h"
+#include "deepc/base.h"
 
 #include <stdarg.h>
 

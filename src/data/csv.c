@@ -18,6 +18,8 @@
  *  - Numbers are parsed by strtod, so the decimal point is the C locale's unless the
  *    program changed LC_NUMERIC.
  */
+#include "deepc/data.h"
+
 #include "../tensor/tensor.h"
 
 #include <errno.h>

@@ -18,6 +18,8 @@
  *    whole byte array is never held next to it (MNIST's 47M pixels included).
  */
 #define _POSIX_C_SOURCE 200809L /* stat */
+#include "deepc/data.h"
+
 #include "../tensor/tensor.h"
 
 #include <errno.h>

@@ -8,6 +8,8 @@
  * dc_csv_load: blanks trimmed, quoted cells with "" for a quote) and then lets dc_csv_load
  * parse that column alone, so other columns such as dates may hold text.
  */
+#include "deepc/data.h"
+
 #include "../tensor/tensor.h"
 
 #include <errno.h>

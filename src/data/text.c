@@ -22,6 +22,8 @@
  * first chunk holding a NUL byte, so neither a gzip bomb nor a large binary file is read to
  * its end.
  */
+#include "deepc/data.h"
+
 #include "../base/atomic_file.h"
 #include "../tensor/tensor.h"
 

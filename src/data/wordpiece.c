@@ -17,6 +17,8 @@
  * Python's unicodedata by scripts/gen_unicode_tables.py). Vocabulary lookups are exact: the
  * file is loaded as a character-mode dc_vocab, whose hash table compares bytes.
  */
+#include "deepc/data.h"
+
 #include "../base/base.h"
 #include "unicode_tables.h"
 

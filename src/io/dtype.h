@@ -2,6 +2,8 @@
 #ifndef DC_IO_DTYPE_H
 #define DC_IO_DTYPE_H
 
+#include "deepc/io.h"
+
 #include "../base/base.h"
 
 /* The dtype whose safetensors name is `name` ("F32", "BF16", ...); DC_DTYPE_COUNT if none. */

@@ -2,6 +2,8 @@
 #ifndef DC_IO_SAFETENSORS_H
 #define DC_IO_SAFETENSORS_H
 
+#include "deepc/io.h"
+
 #include "../base/base.h"
 
 /* One tensor to write: its name, its shape (ndim 0 is a scalar, written as shape []) and its

@@ -3,9 +3,10 @@
 #define DC_KERNELS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "deepc.h"
+#include "deepc/kernels.h"
 
 #ifdef _OPENMP
 #include <omp.h>

@@ -2,6 +2,8 @@
 #ifndef DC_HISTORY_H
 #define DC_HISTORY_H
 
+#include "deepc/model.h"
+
 #include "../base/base.h"
 
 dc_history *dc_history_new(void);

@@ -1,14 +1,27 @@
-/* model: a Sequential stack of layers with one parameter buffer, compile/fit/evaluate/predict. */
+/* model: Sequential and graph models over one parameter buffer. The floor is split by job:
+ *   model.c      layers and their wiring
+ *   params.c     build: the parameter buffers, initialisation, the fusion plan; parameter access
+ *   summary.c    the Keras-style summary
+ *   executor.c   the graph executor: one forward pass over the layers with the forward context
+ *   objective.c  compile: the loss and metric tables, a user loss, the loss/activation fusion
+ *   step.c       the training step: forward, loss, backward, the optimiser's update
+ *   trainer.c    the fit loop and its callbacks
+ *   infer.c      evaluate and predict
+ *   staging.c    checking the data and staging batches, shared by the trainer and inference
+ *   history.c    per-epoch history */
 #ifndef DC_MODEL_H
 #define DC_MODEL_H
 
+#include "deepc/model.h"
+
+#include "../base/comm.h"
 #include "../nn/layer.h"
 #include "../optim/optim.h"
 
 #define DC_MAX_METRICS 8
 #define DC_MODEL_MAX_INPUTS 8
 
-/* How the final activation and the loss are combined. */
+/* How the final activation and the loss are combined (decided once, by compile). */
 typedef enum dc_fusion { DC_FUSE_NONE, DC_FUSE_SOFTMAX_CE, DC_FUSE_SIGMOID_BCE } dc_fusion;
 
 struct dc_model {
@@ -30,9 +43,14 @@ struct dc_model {
     int np;
     dc_tensor **ptens, **gtens; /* every parameter and state tensor; gtens NULL for state */
     char (*pnames)[96]; /* "layer.param": 47 + 1 + 39 + NUL at most */
+    /* the plan, made by build: fuse[i] when layer i runs as one op with layer i + 1 (which then
+     * runs no forward of its own) */
+    bool *fuse;
     /* compile */
     dc_optimizer *opt;
     dc_loss loss;
+    dc_loss_fn user_loss; /* a loss of the user's (compile_custom), else NULL */
+    void *user_loss_data;
     dc_metric metrics[DC_MAX_METRICS];
     int nmetrics;
     dc_fusion fusion;
@@ -50,15 +68,24 @@ struct dc_model {
     bool resuming;         /* restored from a checkpoint; the next fit continues it */
 };
 
-/* Architecture (and compile settings) as JSON text the caller frees with cJSON_free; NULL on error. */
-char *dc_model_arch_json(const dc_model *m);
+/* One forward pass of the graph (executor.c): x[i] feeds input i (the caller checked the
+ * shapes), masks[i] (masks or masks[i] may be NULL) is its time-step mask. With logits and a
+ * fused loss, the last layer leaves out its activation. comm and comm_w reach the layers that
+ * synchronise across ranks (NULL and 1 in one process). */
+dc_tensor *dc_model_run_ex(dc_model *m, dc_ctx *c, dc_tensor *const *x, const uint8_t *const *masks, bool training, bool logits,
+                           const dc_comm *comm, float comm_w);
+dc_tensor *dc_model_run(dc_model *m, dc_ctx *c, dc_tensor *const *x, bool training, bool logits);
 
 /* Output shape of the model (without batch) into shape[out_ndim]; returns out_ndim. */
 int dc_model_out_shape(const dc_model *m, int64_t *shape);
-/* Forward with the final activation applied or, when fused with the loss, skipped (logits);
- * x[i] feeds input i (the caller checked the shapes). */
-dc_tensor *dc_model_forward_impl(dc_model *m, dc_ctx *c, dc_tensor *const *x, bool training, bool logits);
 /* The shape (without batch) of input i into shape; returns its rank. */
 int dc_model_in_shape(const dc_model *m, int i, int64_t *shape);
+
+/* The plan of fusions between neighbouring layers (params.c, at build). */
+dc_status dc_model_plan(dc_model *m);
+/* Feeds layer l one input of shape ndim/shape and builds it (model.c). */
+dc_status dc_model_connect1(dc_layer *l, int ndim, const int64_t *shape);
+/* Frees the parameter buffers and tensors (params.c). */
+void dc_model_free_params(dc_model *m);
 
 #endif

@@ -1,9 +1,20 @@
-/* nn: a layer is parameters + a forward written with differentiable ops; the model owns
- * the parameter memory (one buffer for all layers) and asks each layer to declare what it
- * needs when its input shape becomes known. */
+/* nn: a layer is parameters + a forward written with differentiable ops. Each layer type is one
+ * record (dc_layer_type) in its own file: its class name, its options as a field schema over
+ * its own config struct, build (shapes and parameter declarations) and forward. The model owns
+ * the parameter memory (one buffer for all layers) and asks each layer to declare what it needs
+ * when its input shapes become known.
+ *
+ * A type registers itself with DC_REGISTER_LAYER(sym) on a line of its own in its file under
+ * src/nn/; the build collects those lines into the registry (dc_layer_type_find), so adding a
+ * type touches its own file and the nn header only. Saving, loading, the checked setters and
+ * the summary all come from the schema. */
 #ifndef DC_LAYER_H
 #define DC_LAYER_H
 
+#include "deepc/nn.h"
+
+#include "../base/comm.h"
+#include "../base/schema.h"
 #include "../ops/ops.h"
 
 #define DC_LAYER_MAX_PARAMS 24
@@ -18,44 +29,58 @@ typedef struct dc_param_decl {
     bool trainable; /* false: state such as running statistics, never touched by the optimiser */
 } dc_param_decl;
 
-typedef struct dc_layer_ops {
-    const char *type; /* Keras-style class name shown by summary: "Dense" */
-    const char *base; /* default name stem: "dense" */
-    /* From in_shape, sets out_shape and declares parameters; errors name the layer. */
+/* What a layer's forward receives besides its inputs: arguments of the step, never stashed on
+ * the layer or a tensor. */
+typedef struct dc_fwd {
+    dc_ctx *ctx;
+    bool training;
+    dc_rng *rng;          /* dropout */
+    bool logits;          /* the loss takes this layer's output as logits: leave the final activation out */
+    /* The time-step masks of the inputs: [N * T] bytes, 1 for a real step, 0 for padding, or NULL. */
+    const uint8_t *mask[DC_LAYER_MAX_INPUTS];
+    /* The output's mask. The executor sets it before the call to mask[0] when the output keeps
+     * the input's time axis (rank >= 2, same first dimension), else NULL; a layer that makes a
+     * mask (Embedding) or consumes one (pooling over time, a recurrent layer's last step) sets it. */
+    const uint8_t *out_mask;
+    const dc_comm *comm;  /* the collectives of a data-parallel fit, NULL in one process */
+    float comm_w;         /* this rank's rows over the global batch's (1 in one process) */
+} dc_fwd;
+
+enum {
+    DC_LAYER_INPUT = 1,  /* the type is InputLayer: it feeds data into the model */
+    DC_LAYER_LOGITS = 2, /* its last step is the activation of its "activation" field, and forward
+                          * leaves it out when f->logits: the loss may fuse softmax or sigmoid */
+};
+
+typedef struct dc_layer_type {
+    const char *name;   /* Keras-style class name, in summaries and model files: "Dense" */
+    const char *stem;   /* default name stem: "dense", "dense_1", ... */
+    size_t cfg_size;    /* sizeof the type's config struct */
+    const dc_field *fields;
+    int nfields;
+    /* From in_shape (and xin_* for several inputs), sets out_shape and declares parameters;
+     * errors name the layer. */
     dc_status (*build)(dc_layer *l);
-    /* x is [N, in_shape...]; returns [N, out_shape...]. */
-    dc_tensor *(*forward)(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng);
+    /* x[0..n) are [N, in_shape...] in the order the user wired them; returns [N, out_shape...]. */
+    dc_tensor *(*forward)(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n);
     /* Optional: adjusts parameters after the initialisers ran (e.g. LSTM's forget-gate bias). */
     void (*post_init)(dc_layer *l);
-    /* Layers that take several inputs in a graph model (dc_model_apply): x[0..n) in the order
-     * the user wired them, n in [1, max_inputs]; build reads their shapes from xin_ndim /
-     * xin_shape. NULL: the layer takes one input, through forward. */
-    dc_tensor *(*forward_n)(dc_layer *l, dc_ctx *c, dc_tensor **x, int n, bool training, dc_rng *rng);
-    int max_inputs; /* with forward_n */
-} dc_layer_ops;
+    /* Optional: checks the options together (one field against another) after construction,
+     * after a setter and after loading; errors name the layer. */
+    dc_status (*check)(const dc_layer *l);
+    /* Optional: whether this layer and the layer `next` that alone reads its output can run as
+     * one op, and that op (e.g. Conv2D + MaxPooling2D). The model plans fusions when it is built. */
+    bool (*can_fuse)(const dc_layer *l, const dc_layer *next);
+    dc_tensor *(*forward_fused)(dc_layer *l, const dc_layer *next, dc_fwd *f, dc_tensor *x);
+    int max_inputs;     /* 0 means 1 */
+    unsigned flags;     /* DC_LAYER_INPUT, DC_LAYER_LOGITS */
+} dc_layer_type;
 
 struct dc_layer {
-    const dc_layer_ops *ops;
+    const dc_layer_type *type;
     char name[48];
     bool named; /* user-given name */
-    /* options */
-    int64_t units;
-    dc_activation act;
-    float alpha, rate;
-    int kernel[2], stride[2], pad[4]; /* pad {top, left, bottom, right} */
-    dc_padding padding;
-    bool explicit_pad;
-    float momentum, eps;
-    bool return_sequences, mask_zero;
-    float forget_bias;
-    int heads;              /* attention heads */
-    int64_t ff_units;       /* a Transformer layer's feed-forward width */
-    bool causal, pre_norm;  /* attention masks future steps; LayerNorm before each sub-layer */
-    bool learned;           /* positional embedding: a trained table, else fixed sinusoids */
-    bool separate_qkv;      /* attention: q, k, v projections of their own (the memory may be narrower or wider) */
-    bool use_bias;
-    bool sync_bn;           /* BatchNormalization: batch statistics over every rank in a distributed fit */
-    dc_init w_init, b_init;
+    bool built; /* options that change shapes are frozen from here on */
     /* wiring: nin inputs (1 in a Sequential), from the layers at indices inputs[] of the
      * model (-1: the previous layer) */
     int nin;
@@ -68,9 +93,34 @@ struct dc_layer {
     int nparams;
     dc_param_decl decl[DC_LAYER_MAX_PARAMS];
     dc_tensor *param[DC_LAYER_MAX_PARAMS]; /* views into the model's buffer */
-    /* Set by the model for the last layer when the loss fuses its softmax/sigmoid. */
-    bool skip_act;
+    _Alignas(max_align_t) unsigned char cfg[]; /* the type's config struct (type->cfg_size bytes) */
 };
+
+/* The config struct of layer l, of type T. */
+#define DC_CFG(l, T) ((T *)(void *)(l)->cfg)
+#define DC_CCFG(l, T) ((const T *)(const void *)(l)->cfg)
+
+/* Registers a type (a non-static const dc_layer_type) in the registry; one per line. */
+#define DC_REGISTER_LAYER(sym) extern const dc_layer_type sym
+
+/* The registry: every layer type the build found. */
+int dc_layer_type_count(void);
+const dc_layer_type *dc_layer_type_at(int i);
+/* The type whose class name is name, or NULL. */
+const dc_layer_type *dc_layer_type_find(const char *name);
+
+/* A new layer of type t with every field at its default (NULL + error when out of memory). */
+dc_layer *dc_layer_create(const dc_layer_type *t);
+
+/* Checked setters of one field by key: a key the type does not have is DC_ERR_ARG naming the
+ * layer and the key; a field that shapes depend on, once the layer is built, DC_ERR_STATE; a
+ * value out of range DC_ERR_ARG with the value and the range. The type's check runs after. */
+dc_status dc_layer_set_field(dc_layer *l, const char *key, const double *v, int n);
+dc_status dc_layer_set_num(dc_layer *l, const char *key, double v);
+/* Reads a field; returns the count of values (0 if absent), -1 + error if the type lacks it. */
+int dc_layer_get_field(const dc_layer *l, const char *key, double *v);
+/* The type's cross-field check (DC_OK when the type has none). */
+dc_status dc_layer_check(const dc_layer *l);
 
 /* Declares a trainable parameter during build. */
 dc_status dc_layer_declare(dc_layer *l, const char *name, int ndim, const int64_t *shape, dc_init init,
@@ -78,20 +128,16 @@ dc_status dc_layer_declare(dc_layer *l, const char *name, int ndim, const int64_
 /* Declares non-trainable state (kept in the model, saved with it, not optimised). */
 dc_status dc_layer_declare_state(dc_layer *l, const char *name, int ndim, const int64_t *shape, dc_init init,
                                  float init_value);
-/* A new layer with default options (used by the constructors of every layer file). */
-dc_layer *dc_layer_new(const dc_layer_ops *ops);
-/* The activation a layer applies at its output (DC_ACT_NONE if none). */
+/* The activation a layer applies at its output (DC_ACT_NONE if the type has no "activation"). */
 dc_activation dc_layer_output_act(const dc_layer *l);
 /* A shape without the batch axis as Keras prints it, "(None, 28, 28)", into buf. */
 const char *dc_layer_shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
-/* Type name ("Dense"). */
-const char *dc_layer_type(const dc_layer *l);
+/* out_* = in_* (layers that keep the shape). */
+void dc_layer_same_shape(dc_layer *l);
 
-/* Whether a Conv2D followed by this MaxPooling2D can run as one op (the activation is
- * element-wise and computable from its output), and that op: the pooled output, with the
- * convolution's own output never materialised. The model uses it when nothing else reads the
- * convolution's output. */
-bool dc_layer_conv_pool_fusable(const dc_layer *conv, const dc_layer *pool);
-dc_tensor *dc_layer_conv_pool_forward(dc_layer *conv, dc_layer *pool, dc_ctx *c, dc_tensor *x);
+/* Names of the enums the schemas use, by value (for DC_F_ENUM). */
+const char *dc_act_name_of(int a);
+const char *dc_init_name_of(int i);
+const char *dc_padding_name_of(int p);
 
 #endif

@@ -2,10 +2,24 @@
 #include "layer.h"
 
 #include <math.h>
-#include <string.h>
+
+#define MAX_UNITS ((double)(INT64_C(1) << 31))
+
+/* The layer's name, or its type's stem before the model names it (for messages). */
+static const char *lname(const dc_layer *l) { return l->name[0] ? l->name : l->type->stem; }
 
 /* ---- Embedding ---- */
+typedef struct emb_cfg {
+    int64_t input_dim, output_dim; /* vocabulary, width of each row */
+    bool mask_zero;                /* id 0 is padding: no gradient, and the output gets a padding mask */
+} emb_cfg;
+static const dc_field emb_fields[] = {
+    DC_F_INT(emb_cfg, "input_dim", input_dim, 1, MAX_UNITS, 1, DC_FIELD_REQUIRED),
+    DC_F_INT(emb_cfg, "output_dim", output_dim, 1, MAX_UNITS, 1, DC_FIELD_REQUIRED),
+    DC_F_BOOL(emb_cfg, "mask_zero", mask_zero, false, 0),
+};
 static dc_status emb_build(dc_layer *l) {
+    const emb_cfg *c = DC_CCFG(l, emb_cfg);
     if (l->in_ndim != 1) {
         char b[160];
         return dc_error(DC_ERR_SHAPE, "%s: expected token ids (None, T), got input %s", l->name,
@@ -13,94 +27,159 @@ static dc_status emb_build(dc_layer *l) {
     }
     l->out_ndim = 2;
     l->out_shape[0] = l->in_shape[0];
-    l->out_shape[1] = l->units;
-    return dc_layer_declare(l, "weight", 2, (int64_t[]){(int64_t)l->rate, l->units}, DC_INIT_UNIFORM, 0.05f);
+    l->out_shape[1] = c->output_dim;
+    return dc_layer_declare(l, "weight", 2, (int64_t[]){c->input_dim, c->output_dim}, DC_INIT_UNIFORM, 0.05f);
 }
-static dc_tensor *emb_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
-    return dc_embedding(c, x, l->param[0], l->mask_zero ? 0 : -1, l->mask_zero);
+static dc_tensor *emb_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n) {
+    bool mask_zero = DC_CCFG(l, emb_cfg)->mask_zero;
+    dc_tensor *y = dc_embedding(f->ctx, x[0], l->param[0], mask_zero ? 0 : -1);
+    if (!mask_zero) {
+        f->out_mask = NULL;
+        return y;
+    }
+    if (!y) return NULL;
+    /* the steps whose id is 0 are padding for the recurrent, attention and pooling layers after */
+    f->out_mask = dc_padding_mask(f->ctx, x[0]);
+    return f->out_mask ? y : NULL;
 }
-static const dc_layer_ops emb_ops = {"Embedding", "embedding", emb_build, emb_forward, NULL, NULL, 0};
+const dc_layer_type dc_embedding_type = {
+    .name = "Embedding", .stem = "embedding", .cfg_size = sizeof(emb_cfg), .fields = emb_fields,
+    .nfields = DC_ARRAY_LEN(emb_fields), .build = emb_build, .forward = emb_forward,
+};
+DC_REGISTER_LAYER(dc_embedding_type);
 
 dc_layer *dc_embedding_layer(int64_t vocabulary, int64_t dim, bool mask_zero) {
-    if (vocabulary <= 0 || dim <= 0 || vocabulary > (1 << 24))
-        return dc_error_null(DC_ERR_ARG, "embedding: vocabulary %lld and dim %lld must be positive (vocabulary at most 2^24)",
+    if (vocabulary <= 0 || dim <= 0 || (double)vocabulary > MAX_UNITS || (double)dim > MAX_UNITS)
+        return dc_error_null(DC_ERR_ARG, "embedding: vocabulary %lld and dim %lld must be positive (each at most 2^31)",
                              (long long)vocabulary, (long long)dim);
-    dc_layer *l = dc_layer_new(&emb_ops);
+    dc_layer *l = dc_layer_create(&dc_embedding_type);
     if (!l) return NULL;
-    l->units = dim;
-    l->rate = (float)vocabulary; /* exact: at most 2^24 */
-    l->mask_zero = mask_zero;
+    emb_cfg *c = DC_CFG(l, emb_cfg);
+    c->input_dim = vocabulary;
+    c->output_dim = dim;
+    c->mask_zero = mask_zero;
     return l;
 }
 
-/* ---- recurrent ---- */
-static int gates_of(const dc_layer *l) {
-    return strcmp(l->ops->type, "LSTM") == 0 ? 4 : strcmp(l->ops->type, "GRU") == 0 ? 3 : 1;
-}
+/* ---- recurrent: SimpleRNN, LSTM, GRU ---- */
+/* One config for the three types; each type's schema names the fields it has. */
+typedef struct rec_cfg {
+    int64_t units;
+    int act;           /* SimpleRNN */
+    float forget_bias; /* LSTM: the forget gate's initial bias */
+    bool return_sequences;
+} rec_cfg;
+
+#define UNITS_FIELD DC_F_INT(rec_cfg, "units", units, 1, MAX_UNITS, 1, DC_FIELD_REQUIRED)
+#define RETURN_SEQUENCES_FIELD DC_F_BOOL(rec_cfg, "return_sequences", return_sequences, false, 0)
+
+static const dc_field rnn_fields[] = {
+    UNITS_FIELD,
+    DC_F_ENUM(rec_cfg, "activation", act, dc_act_name_of, DC_ACT_COUNT, DC_ACT_NONE, 0),
+    RETURN_SEQUENCES_FIELD,
+};
+static const dc_field lstm_fields[] = {
+    UNITS_FIELD,
+    /* 1 as Keras's unit_forget_bias; it acts at initialisation only */
+    DC_F_FLOAT(rec_cfg, "forget_bias", forget_bias, -1e6, 1e6, 1, 0),
+    RETURN_SEQUENCES_FIELD,
+};
+static const dc_field gru_fields[] = {
+    UNITS_FIELD,
+    RETURN_SEQUENCES_FIELD,
+};
+
+/* Declared ahead: build and forward tell the cells apart by their type record. */
+extern const dc_layer_type dc_lstm_type, dc_gru_type;
+
+static int gates_of(const dc_layer *l) { return l->type == &dc_lstm_type ? 4 : l->type == &dc_gru_type ? 3 : 1; }
 
 static dc_status rec_build(dc_layer *l) {
+    const rec_cfg *c = DC_CCFG(l, rec_cfg);
     if (l->in_ndim != 2) {
         char b[160];
         return dc_error(DC_ERR_SHAPE, "%s: expected sequences (None, T, features), got input %s", l->name,
                         dc_layer_shape_str(l->in_ndim, l->in_shape, b, sizeof b));
     }
-    int64_t H = l->units, G = gates_of(l) * H, F = l->in_shape[1];
+    int gates = gates_of(l);
+    int64_t H = c->units, G = gates * H, F = l->in_shape[1];
     float a = 1.0f / sqrtf((float)H);
-    l->out_ndim = l->return_sequences ? 2 : 1;
-    l->out_shape[0] = l->return_sequences ? l->in_shape[0] : H;
+    l->out_ndim = c->return_sequences ? 2 : 1;
+    l->out_shape[0] = c->return_sequences ? l->in_shape[0] : H;
     l->out_shape[1] = H;
     dc_status s = dc_layer_declare(l, "weight_ih", 2, (int64_t[]){G, F}, DC_INIT_UNIFORM, a);
     if (!s) s = dc_layer_declare(l, "weight_hh", 2, (int64_t[]){G, H}, DC_INIT_UNIFORM, a);
-    if (!s) s = dc_layer_declare(l, gates_of(l) == 3 ? "bias_ih" : "bias", 1, &G, DC_INIT_ZEROS, 0);
-    if (!s && gates_of(l) == 3) s = dc_layer_declare(l, "bias_hh", 1, &G, DC_INIT_ZEROS, 0);
+    if (!s) s = dc_layer_declare(l, gates == 3 ? "bias_ih" : "bias", 1, &G, DC_INIT_ZEROS, 0);
+    if (!s && gates == 3) s = dc_layer_declare(l, "bias_hh", 1, &G, DC_INIT_ZEROS, 0);
     return s;
 }
 
+/* The forget gate's slice of the bias (gates i, f, g, o) starts at its configured value. */
 static void lstm_post_init(dc_layer *l) {
-    int64_t H = l->units;
+    const rec_cfg *c = DC_CCFG(l, rec_cfg);
+    int64_t H = c->units;
     float *b = dc_tensor_data(l->param[2]);
-    for (int64_t j = 0; j < H; j++) b[H + j] = l->forget_bias;
+    for (int64_t j = 0; j < H; j++) b[H + j] = c->forget_bias;
 }
 
-static dc_tensor *rec_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
+static dc_tensor *rec_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n) {
+    const rec_cfg *c = DC_CCFG(l, rec_cfg);
+    dc_tensor *const *p = l->param;
+    const uint8_t *mask = f->mask[0]; /* padded steps keep the state */
     dc_tensor *y;
     switch (gates_of(l)) {
-    case 4: y = dc_lstm(c, x, l->param[0], l->param[1], l->param[2], NULL, NULL, x->mask); break;
-    case 3: y = dc_gru(c, x, l->param[0], l->param[1], l->param[2], l->param[3], NULL, x->mask); break;
-    default: y = dc_simple_rnn(c, x, l->param[0], l->param[1], l->param[2], NULL, l->act, x->mask); break;
+    case 4: y = dc_lstm(f->ctx, x[0], p[0], p[1], p[2], NULL, NULL, mask); break;
+    case 3: y = dc_gru(f->ctx, x[0], p[0], p[1], p[2], p[3], NULL, mask); break;
+    default: y = dc_simple_rnn(f->ctx, x[0], p[0], p[1], p[2], NULL, (dc_activation)c->act, mask); break;
     }
-    if (!y || l->return_sequences) return y;
-    return dc_last_step(c, y);
+    if (c->return_sequences) return y;
+    f->out_mask = NULL; /* the final state has no time axis left to mask */
+    return dc_last_step(f->ctx, y);
 }
 
-static const dc_layer_ops rnn_ops = {"SimpleRNN", "simple_rnn", rec_build, rec_forward, NULL, NULL, 0};
-static const dc_layer_ops lstm_ops = {"LSTM", "lstm", rec_build, rec_forward, lstm_post_init, NULL, 0};
-static const dc_layer_ops gru_ops = {"GRU", "gru", rec_build, rec_forward, NULL, NULL, 0};
+/* The activations the SimpleRNN cell implements. */
+static dc_status rnn_check(const dc_layer *l) {
+    dc_activation act = (dc_activation)DC_CCFG(l, rec_cfg)->act;
+    if (act != DC_ACT_TANH && act != DC_ACT_RELU && act != DC_ACT_SIGMOID && act != DC_ACT_NONE)
+        return dc_error(DC_ERR_ARG, "%s: activation %s is not supported (tanh, relu, sigmoid or linear)", lname(l),
+                        dc_activation_name(act));
+    return DC_OK;
+}
 
-static dc_layer *rec_new(const dc_layer_ops *ops, int64_t units, bool seq) {
-    if (units <= 0) return dc_error_null(DC_ERR_ARG, "%s: units must be positive, got %lld", ops->base, (long long)units);
-    dc_layer *l = dc_layer_new(ops);
+const dc_layer_type dc_simple_rnn_type = {
+    .name = "SimpleRNN", .stem = "simple_rnn", .cfg_size = sizeof(rec_cfg), .fields = rnn_fields,
+    .nfields = DC_ARRAY_LEN(rnn_fields), .build = rec_build, .forward = rec_forward, .check = rnn_check,
+};
+DC_REGISTER_LAYER(dc_simple_rnn_type);
+const dc_layer_type dc_lstm_type = {
+    .name = "LSTM", .stem = "lstm", .cfg_size = sizeof(rec_cfg), .fields = lstm_fields, .nfields = DC_ARRAY_LEN(lstm_fields),
+    .build = rec_build, .forward = rec_forward, .post_init = lstm_post_init,
+};
+DC_REGISTER_LAYER(dc_lstm_type);
+const dc_layer_type dc_gru_type = {
+    .name = "GRU", .stem = "gru", .cfg_size = sizeof(rec_cfg), .fields = gru_fields, .nfields = DC_ARRAY_LEN(gru_fields),
+    .build = rec_build, .forward = rec_forward,
+};
+DC_REGISTER_LAYER(dc_gru_type);
+
+static dc_layer *rec_new(const dc_layer_type *t, int64_t units, dc_activation act, bool seq) {
+    if (units <= 0 || (double)units > MAX_UNITS)
+        return dc_error_null(DC_ERR_ARG, "%s: units must be positive (at most 2^31), got %lld", t->stem, (long long)units);
+    dc_layer *l = dc_layer_create(t);
     if (!l) return NULL;
-    l->units = units;
-    l->return_sequences = seq;
-    l->forget_bias = 1.0f;
+    rec_cfg *c = DC_CFG(l, rec_cfg);
+    c->units = units;
+    c->act = (int)act;
+    c->return_sequences = seq;
+    if (dc_layer_check(l)) {
+        dc_layer_free(l);
+        return NULL;
+    }
     return l;
 }
 
 dc_layer *dc_simple_rnn_layer(int64_t units, dc_activation act, bool return_sequences) {
-    if (act != DC_ACT_TANH && act != DC_ACT_RELU && act != DC_ACT_SIGMOID && act != DC_ACT_NONE)
-        return dc_error_null(DC_ERR_ARG, "simple_rnn: activation %s is not supported (tanh, relu, sigmoid or linear)",
-                             dc_activation_name(act));
-    dc_layer *l = rec_new(&rnn_ops, units, return_sequences);
-    if (l) l->act = act;
-    return l;
+    return rec_new(&dc_simple_rnn_type, units, act, return_sequences);
 }
-dc_layer *dc_lstm_layer(int64_t units, bool return_sequences) { return rec_new(&lstm_ops, units, return_sequences); }
-dc_layer *dc_gru_layer(int64_t units, bool return_sequences) { return rec_new(&gru_ops, units, return_sequences); }
-
-dc_status dc_layer_set_forget_bias(dc_layer *l, float value) {
-    if (!l || l->ops != &lstm_ops) return dc_error(DC_ERR_ARG, "dc_layer_set_forget_bias: not an LSTM layer");
-    if (!isfinite(value)) return dc_error(DC_ERR_ARG, "dc_layer_set_forget_bias: value must be finite");
-    l->forget_bias = value;
-    return DC_OK;
-}
+dc_layer *dc_lstm_layer(int64_t units, bool return_sequences) { return rec_new(&dc_lstm_type, units, DC_ACT_NONE, return_sequences); }
+dc_layer *dc_gru_layer(int64_t units, bool return_sequences) { return rec_new(&dc_gru_type, units, DC_ACT_NONE, return_sequences); }

@@ -1,11 +1,27 @@
 /* Transformer layers on sequences [N, T, D]: LayerNormalization, positional embeddings,
- * multi-head self-attention, the Transformer encoder layer, and average pooling over steps.
- * Parameter names and layouts are PyTorch's (nn.LayerNorm, nn.MultiheadAttention,
- * nn.TransformerEncoderLayer), so weights exchange through safetensors files unchanged. */
+ * multi-head attention, the Transformer encoder and decoder layers, and average pooling over
+ * steps. Parameter names and layouts are PyTorch's (nn.LayerNorm, nn.MultiheadAttention,
+ * nn.TransformerEncoderLayer, nn.TransformerDecoderLayer), so weights exchange through
+ * safetensors files unchanged. Padding masks come in through the forward context (f->mask[i] of
+ * input i); every layer here but the pooling keeps its first input's time axis, and so its mask,
+ * which the executor passes on. */
 #include "layer.h"
 
+#include <float.h>
 #include <math.h>
-#include <string.h>
+#include <stdio.h>
+
+#define MAX_UNITS ((double)(INT64_C(1) << 31))
+#define MAX_HEADS 4096
+/* Dropout rates in [0, 1): the largest float below 1 is the top (a rate of 1 would drop
+ * everything and scale by infinity). */
+#define MAX_RATE 0x1.fffffep-1
+/* Any positive float: dc_layer_norm needs eps > 0, and the constructors and dc_layer_set_epsilon
+ * took any such value; model files hold [1e-30, 1]. */
+#define EPS_FIELD(T) DC_F_FLOAT(T, "epsilon", eps, FLT_TRUE_MIN, FLT_MAX, 1e-5, DC_FIELD_RUNTIME)
+
+/* The layer's name, or its type's stem before the model names it (for messages). */
+static const char *lname(const dc_layer *l) { return l->name[0] ? l->name : l->type->stem; }
 
 static dc_status need_seq(const dc_layer *l) {
     if (l->in_ndim == 2) return DC_OK;
@@ -14,116 +30,138 @@ static dc_status need_seq(const dc_layer *l) {
                     dc_layer_shape_str(l->in_ndim, l->in_shape, b, sizeof b));
 }
 
-static void same_shape_out(dc_layer *l) {
-    l->out_ndim = l->in_ndim;
-    memcpy(l->out_shape, l->in_shape, sizeof l->out_shape);
-}
-
-/* Step tensors made from x keep its padding mask, so the layers after see it too. */
-static dc_tensor *keep_mask(dc_tensor *y, const dc_tensor *x) {
-    if (y) y->mask = x->mask;
-    return y;
-}
-
 /* ---- LayerNormalization over the last axis ---- */
+typedef struct ln_cfg {
+    float eps;
+} ln_cfg;
+static const dc_field ln_fields[] = {
+    EPS_FIELD(ln_cfg),
+};
 static dc_status ln_build(dc_layer *l) {
     if (l->in_ndim < 1) return dc_error(DC_ERR_SHAPE, "%s: input has no features", l->name);
-    same_shape_out(l);
+    dc_layer_same_shape(l);
     int64_t D = l->in_shape[l->in_ndim - 1];
     dc_status s = dc_layer_declare(l, "weight", 1, &D, DC_INIT_ONES, 0);
     return s ? s : dc_layer_declare(l, "bias", 1, &D, DC_INIT_ZEROS, 0);
 }
-static dc_tensor *ln_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
-    return keep_mask(dc_layer_norm(c, x, l->param[0], l->param[1], l->eps), x);
+static dc_tensor *ln_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n) {
+    return dc_layer_norm(f->ctx, x[0], l->param[0], l->param[1], DC_CCFG(l, ln_cfg)->eps);
 }
-static const dc_layer_ops ln_ops = {"LayerNormalization", "layer_normalization", ln_build, ln_forward, NULL, NULL, 0};
+const dc_layer_type dc_layer_normalization_type = {
+    .name = "LayerNormalization", .stem = "layer_normalization", .cfg_size = sizeof(ln_cfg), .fields = ln_fields,
+    .nfields = DC_ARRAY_LEN(ln_fields), .build = ln_build, .forward = ln_forward,
+};
+DC_REGISTER_LAYER(dc_layer_normalization_type);
 
 dc_layer *dc_layer_norm_layer(float eps) {
     if (!(eps >= 0) || !isfinite(eps)) return dc_error_null(DC_ERR_ARG, "layer_normalization: eps %g must be >= 0", (double)eps);
-    dc_layer *l = dc_layer_new(&ln_ops);
-    if (l) l->eps = eps > 0 ? eps : 1e-5f;
+    dc_layer *l = dc_layer_create(&dc_layer_normalization_type);
+    if (l && eps > 0) DC_CFG(l, ln_cfg)->eps = eps; /* 0: the field's default, 1e-5 */
     return l;
 }
 
-dc_status dc_layer_set_epsilon(dc_layer *l, float eps) {
-    if (!l || !(eps > 0) || !isfinite(eps)) return dc_error(DC_ERR_ARG, "dc_layer_set_epsilon: layer is NULL or eps is not positive");
-    l->eps = eps;
-    return DC_OK;
-}
-
 /* ---- positional embeddings: x + table[0..T) ---- */
+typedef struct pos_cfg {
+    int64_t max_len;
+    bool learned; /* a trained table, else the fixed sinusoids */
+} pos_cfg;
+static const dc_field pos_fields[] = {
+    DC_F_INT(pos_cfg, "max_len", max_len, 1, 1 << 24, 1, DC_FIELD_REQUIRED),
+    DC_F_BOOL(pos_cfg, "learned", learned, true, 0),
+};
 static dc_status pos_build(dc_layer *l) {
+    const pos_cfg *c = DC_CCFG(l, pos_cfg);
     dc_status s = need_seq(l);
     if (s) return s;
-    same_shape_out(l);
+    dc_layer_same_shape(l);
     int64_t D = l->in_shape[1];
-    if (l->in_shape[0] > l->units)
+    if (l->in_shape[0] > c->max_len)
         return dc_error(DC_ERR_SHAPE, "%s: sequences of %lld steps are longer than its table of %lld positions", l->name,
-                        (long long)l->in_shape[0], (long long)l->units);
-    if (l->learned) /* as BERT's position embeddings; N(0, 0.02) */
-        return dc_layer_declare(l, "weight", 2, (int64_t[]){l->units, D}, DC_INIT_NORMAL, 0.02f);
-    return dc_layer_declare_state(l, "table", 2, (int64_t[]){l->units, D}, DC_INIT_ZEROS, 0);
+                        (long long)l->in_shape[0], (long long)c->max_len);
+    if (c->learned) /* as BERT's position embeddings; N(0, 0.02) */
+        return dc_layer_declare(l, "weight", 2, (int64_t[]){c->max_len, D}, DC_INIT_NORMAL, 0.02f);
+    return dc_layer_declare_state(l, "table", 2, (int64_t[]){c->max_len, D}, DC_INIT_ZEROS, 0);
 }
 /* The fixed table of Vaswani et al.: sin at even features, cos at odd ones. */
 static void pos_post_init(dc_layer *l) {
-    if (l->learned) return;
+    if (DC_CCFG(l, pos_cfg)->learned) return;
     dc_tensor *t = l->param[0];
     int64_t P = t->shape[0], D = t->shape[1];
     for (int64_t p = 0; p < P; p++)
         for (int64_t i = 0; i < D; i++) {
-            double f = pow(10000.0, -(double)(i - i % 2) / (double)D);
-            t->data[p * D + i] = (float)(i % 2 ? cos((double)p * f) : sin((double)p * f));
+            double w = pow(10000.0, -(double)(i - i % 2) / (double)D);
+            t->data[p * D + i] = (float)(i % 2 ? cos((double)p * w) : sin((double)p * w));
         }
 }
-static dc_tensor *pos_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
-    int64_t T = x->shape[1];
-    if (T > l->units)
+static dc_tensor *pos_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n) {
+    int64_t T = x[0]->shape[1], P = DC_CCFG(l, pos_cfg)->max_len;
+    if (T > P)
         return dc_error_null(DC_ERR_SHAPE, "%s: a sequence of %lld steps is longer than its table of %lld positions", l->name,
-                             (long long)T, (long long)l->units);
-    dc_tensor *p = dc_slice(c, l->param[0], 0, 0, T);
-    return keep_mask(p ? dc_add(c, x, p) : NULL, x);
+                             (long long)T, (long long)P);
+    return dc_add(f->ctx, x[0], dc_slice(f->ctx, l->param[0], 0, 0, T));
 }
-static const dc_layer_ops pos_ops = {"PositionalEmbedding", "positional_embedding", pos_build, pos_forward, pos_post_init, NULL, 0};
+const dc_layer_type dc_positional_embedding_type = {
+    .name = "PositionalEmbedding", .stem = "positional_embedding", .cfg_size = sizeof(pos_cfg), .fields = pos_fields,
+    .nfields = DC_ARRAY_LEN(pos_fields), .build = pos_build, .forward = pos_forward, .post_init = pos_post_init,
+};
+DC_REGISTER_LAYER(dc_positional_embedding_type);
 
 dc_layer *dc_positional_embedding_layer(int64_t max_len, bool learned) {
     if (max_len <= 0 || max_len > (1 << 24))
         return dc_error_null(DC_ERR_ARG, "positional_embedding: max_len %lld must be in [1, 2^24]", (long long)max_len);
-    dc_layer *l = dc_layer_new(&pos_ops);
+    dc_layer *l = dc_layer_create(&dc_positional_embedding_type);
     if (!l) return NULL;
-    l->units = max_len;
-    l->learned = learned;
+    pos_cfg *c = DC_CFG(l, pos_cfg);
+    c->max_len = max_len;
+    c->learned = learned;
     return l;
 }
 
-/* ---- multi-head self-attention ---- */
-/* y = out_proj(attention(x W_in^T + b_in)) for x [N, T, D]; W_in packs q, k, v, and the
- * attention reads the heads straight out of the packed projection. */
-static dc_tensor *self_attention(dc_layer *l, dc_ctx *c, dc_tensor *x, dc_tensor *w_in, dc_tensor *b_in, dc_tensor *w_out,
-                                 dc_tensor *b_out, bool training, dc_rng *rng) {
-    dc_tensor *qkv = dc_linear(c, x, w_in, b_in); /* [N, T, 3D] */
-    dc_tensor *o = qkv ? dc_attention_packed(c, qkv, l->heads, x->mask, l->causal, 0, l->rate, training, rng) : NULL;
-    return o ? dc_linear(c, o, w_out, b_out) : NULL;
+/* ---- attention: the config of MultiHeadAttention and of the encoder and decoder layers ---- */
+typedef struct attn_cfg {
+    int64_t heads;
+    int64_t ff_units; /* encoder, decoder: the feed-forward network's width */
+    int act;          /* encoder, decoder: its activation */
+    float dropout;    /* on the attention weights, and after each encoder/decoder sub-layer */
+    float eps;        /* encoder, decoder: their LayerNorms' epsilon */
+    bool causal;      /* self-attention sees no later step */
+    bool separate;    /* MultiHeadAttention: q, k and v projections of their own */
+    bool pre_norm;    /* encoder, decoder: LayerNorm before each sub-layer, else after each residual */
+} attn_cfg;
+
+#define HEADS_FIELD DC_F_INT(attn_cfg, "heads", heads, 1, MAX_HEADS, 1, DC_FIELD_REQUIRED)
+#define DROPOUT_FIELD DC_F_FLOAT(attn_cfg, "dropout", dropout, 0, MAX_RATE, 0, DC_FIELD_RUNTIME)
+
+/* y = out_proj(attention(x W_in^T + b_in)) for x [N, T, D]; w[0..4) are in_proj_weight (q, k, v
+ * packed), in_proj_bias, out_proj.weight, out_proj.bias, and the attention reads the heads
+ * straight out of the packed projection. mask: x's padding, applied to the keys. */
+static dc_tensor *self_attention(const attn_cfg *a, dc_fwd *f, dc_tensor *x, const uint8_t *mask, dc_tensor *const *w) {
+    dc_tensor *qkv = dc_linear(f->ctx, x, w[0], w[1]); /* [N, T, 3D] */
+    dc_tensor *o = dc_attention_packed(f->ctx, qkv, (int)a->heads, mask, a->causal, 0, a->dropout, f->training, f->rng);
+    return dc_linear(f->ctx, o, w[2], w[3]);
 }
 
 /* Cross-attention: queries from x [N, Tq, D], keys and values from mem [N, Tk, D] (its padding
- * mask applies), with the packed W_in split into W_q and W_kv as nn.MultiheadAttention does. */
-static dc_tensor *cross_attention(dc_layer *l, dc_ctx *c, dc_tensor *x, dc_tensor *mem, dc_tensor *w_in, dc_tensor *b_in,
-                                  dc_tensor *w_out, dc_tensor *b_out, bool training, dc_rng *rng) {
-    int64_t D = w_in->shape[1];
-    dc_tensor *wq = dc_slice(c, w_in, 0, 0, D), *bq = dc_slice(c, b_in, 0, 0, D);
-    dc_tensor *wkv = dc_slice(c, w_in, 0, D, 3 * D), *bkv = dc_slice(c, b_in, 0, D, 3 * D);
-    if (!wq || !bq || !wkv || !bkv) return NULL;
-    dc_tensor *q = dc_linear(c, x, wq, bq), *kv = q ? dc_linear(c, mem, wkv, bkv) : NULL;
-    dc_tensor *o = kv ? dc_attention_cross(c, q, kv, l->heads, mem->mask, false, 0, l->rate, training, rng) : NULL;
-    return o ? dc_linear(c, o, w_out, b_out) : NULL;
+ * mem_mask applies), with the packed W_in split into W_q and W_kv as nn.MultiheadAttention does;
+ * w[0..4) as for self_attention. */
+static dc_tensor *cross_attention(const attn_cfg *a, dc_fwd *f, dc_tensor *x, dc_tensor *mem, const uint8_t *mem_mask,
+                                  dc_tensor *const *w) {
+    dc_ctx *c = f->ctx;
+    int64_t D = w[0]->shape[1];
+    dc_tensor *wq = dc_slice(c, w[0], 0, 0, D), *bq = dc_slice(c, w[1], 0, 0, D);
+    dc_tensor *wkv = dc_slice(c, w[0], 0, D, 3 * D), *bkv = dc_slice(c, w[1], 0, D, 3 * D);
+    if (!wq || !bq || !wkv || !bkv) return NULL; /* a NULL bias would mean none to dc_linear */
+    dc_tensor *q = dc_linear(c, x, wq, bq), *kv = dc_linear(c, mem, wkv, bkv);
+    dc_tensor *o = dc_attention_cross(c, q, kv, (int)a->heads, mem_mask, false, 0, a->dropout, f->training, f->rng);
+    return dc_linear(c, o, w[2], w[3]);
 }
 
 /* The second input of a layer that attends to a memory: [N, Tk, D] with x's batch and width
  * (any width with separate projections). */
-static dc_status check_memory(const dc_layer *l) {
+static dc_status check_memory(const dc_layer *l, bool separate) {
     if (l->nin < 2) return DC_OK;
     const int64_t *m = l->xin_shape[1];
-    if (l->separate_qkv && l->xin_ndim[1] == 2) return DC_OK;
+    if (separate && l->xin_ndim[1] == 2) return DC_OK;
     if (l->xin_ndim[1] != 2 || m[1] != l->in_shape[1]) {
         char b[160];
         return dc_error(DC_ERR_SHAPE, "%s: the memory (input 1) must be (None, T, %lld) like the queries' width, got %s", l->name,
@@ -132,17 +170,22 @@ static dc_status check_memory(const dc_layer *l) {
     return DC_OK;
 }
 
+static dc_status check_divides(const dc_layer *l, int64_t heads, int64_t D) {
+    if (D % heads) return dc_error(DC_ERR_SHAPE, "%s: %lld heads do not divide the model width %lld", l->name, (long long)heads, (long long)D);
+    return DC_OK;
+}
+
 /* Declares the attention block's four tensors with nn.MultiheadAttention's names under prefix. */
 static dc_status declare_attention(dc_layer *l, const char *prefix, int64_t D) {
-    if (D % l->heads)
-        return dc_error(DC_ERR_SHAPE, "%s: %d heads do not divide the model width %lld", l->name, l->heads, (long long)D);
+    dc_status s = check_divides(l, DC_CCFG(l, attn_cfg)->heads, D);
+    if (s) return s;
     char n[4][40];
     snprintf(n[0], sizeof n[0], "%sin_proj_weight", prefix);
     snprintf(n[1], sizeof n[1], "%sin_proj_bias", prefix);
     snprintf(n[2], sizeof n[2], "%sout_proj.weight", prefix);
     snprintf(n[3], sizeof n[3], "%sout_proj.bias", prefix);
     int64_t D3 = 3 * D;
-    dc_status s = dc_layer_declare(l, n[0], 2, (int64_t[]){D3, D}, DC_INIT_GLOROT_UNIFORM, 0);
+    s = dc_layer_declare(l, n[0], 2, (int64_t[]){D3, D}, DC_INIT_GLOROT_UNIFORM, 0);
     if (!s) s = dc_layer_declare(l, n[1], 1, &D3, DC_INIT_ZEROS, 0);
     if (!s) s = dc_layer_declare(l, n[2], 2, (int64_t[]){D, D}, DC_INIT_UNIFORM, 1.0f / sqrtf((float)D));
     if (!s) s = dc_layer_declare(l, n[3], 1, &D, DC_INIT_ZEROS, 0);
@@ -154,10 +197,10 @@ static dc_status declare_attention(dc_layer *l, const char *prefix, int64_t D) {
  * self-attention), in_proj_bias [3D] (q, k, v), out_proj.weight/bias. */
 enum { S_WQ, S_WK, S_WV, S_BIN, S_WOUT, S_BOUT };
 static dc_status declare_separate(dc_layer *l, int64_t D, int64_t Dm) {
-    if (D % l->heads)
-        return dc_error(DC_ERR_SHAPE, "%s: %d heads do not divide the model width %lld", l->name, l->heads, (long long)D);
+    dc_status s = check_divides(l, DC_CCFG(l, attn_cfg)->heads, D);
+    if (s) return s;
     int64_t D3 = 3 * D;
-    dc_status s = dc_layer_declare(l, "q_proj_weight", 2, (int64_t[]){D, D}, DC_INIT_GLOROT_UNIFORM, 0);
+    s = dc_layer_declare(l, "q_proj_weight", 2, (int64_t[]){D, D}, DC_INIT_GLOROT_UNIFORM, 0);
     if (!s) s = dc_layer_declare(l, "k_proj_weight", 2, (int64_t[]){D, Dm}, DC_INIT_GLOROT_UNIFORM, 0);
     if (!s) s = dc_layer_declare(l, "v_proj_weight", 2, (int64_t[]){D, Dm}, DC_INIT_GLOROT_UNIFORM, 0);
     if (!s) s = dc_layer_declare(l, "in_proj_bias", 1, &D3, DC_INIT_ZEROS, 0);
@@ -166,131 +209,184 @@ static dc_status declare_separate(dc_layer *l, int64_t D, int64_t Dm) {
     return s;
 }
 
-/* q from x, k and v from mem (x itself for self-attention) through their own projections. */
-static dc_tensor *separate_attention(dc_layer *l, dc_ctx *c, dc_tensor *x, dc_tensor *mem, bool training, dc_rng *rng) {
-    dc_tensor **p = l->param;
+/* q from x, k and v from mem (x itself for self-attention) through their own projections;
+ * mem_mask is mem's padding. */
+static dc_tensor *separate_attention(const attn_cfg *a, dc_fwd *f, dc_tensor *x, dc_tensor *mem, const uint8_t *mem_mask,
+                                     bool causal, dc_tensor *const *p) {
+    dc_ctx *c = f->ctx;
     int64_t D = p[S_WQ]->shape[0];
     dc_tensor *b[3];
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) /* a NULL bias would mean none to dc_linear */
         if (!(b[i] = dc_slice(c, p[S_BIN], 0, i * D, (i + 1) * D))) return NULL;
     dc_tensor *q = dc_linear(c, x, p[S_WQ], b[0]);
-    dc_tensor *k = q ? dc_linear(c, mem, p[S_WK], b[1]) : NULL;
-    dc_tensor *v = k ? dc_linear(c, mem, p[S_WV], b[2]) : NULL;
-    dc_tensor *o = v ? dc_attention_heads(c, q, k, v, l->heads, mem->mask, l->causal && mem == x, 0, l->rate, training, rng) : NULL;
-    return o ? dc_linear(c, o, p[S_WOUT], p[S_BOUT]) : NULL;
+    dc_tensor *k = dc_linear(c, mem, p[S_WK], b[1]);
+    dc_tensor *v = dc_linear(c, mem, p[S_WV], b[2]);
+    dc_tensor *o = dc_attention_heads(c, q, k, v, (int)a->heads, mem_mask, causal, 0, a->dropout, f->training, f->rng);
+    return dc_linear(c, o, p[S_WOUT], p[S_BOUT]);
 }
 
+/* ---- MultiHeadAttention ---- */
+static const dc_field mha_fields[] = {
+    HEADS_FIELD,
+    DC_F_BOOL(attn_cfg, "causal", causal, false, DC_FIELD_RUNTIME),
+    DROPOUT_FIELD,
+    DC_F_BOOL(attn_cfg, "separate_projections", separate, false, 0),
+};
 static dc_status mha_build(dc_layer *l) {
+    const attn_cfg *a = DC_CCFG(l, attn_cfg);
     dc_status s = need_seq(l);
-    if (s || (s = check_memory(l))) return s;
-    same_shape_out(l);
-    if (l->separate_qkv) return declare_separate(l, l->in_shape[1], l->nin > 1 ? l->xin_shape[1][1] : l->in_shape[1]);
+    if (s || (s = check_memory(l, a->separate))) return s;
+    dc_layer_same_shape(l);
+    if (a->separate) return declare_separate(l, l->in_shape[1], l->nin > 1 ? l->xin_shape[1][1] : l->in_shape[1]);
     return declare_attention(l, "", l->in_shape[1]);
 }
-static dc_tensor *mha_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
-    if (l->separate_qkv) return keep_mask(separate_attention(l, c, x, x, training, rng), x);
-    return keep_mask(self_attention(l, c, x, l->param[0], l->param[1], l->param[2], l->param[3], training, rng), x);
+/* One input: self-attention (causal if asked); two: the queries attend to the second input
+ * (cross-attention), whose padding mask is f->mask[1]. */
+static dc_tensor *mha_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n) {
+    const attn_cfg *a = DC_CCFG(l, attn_cfg);
+    dc_tensor *mem = n > 1 ? x[1] : x[0];
+    const uint8_t *mem_mask = f->mask[n > 1 ? 1 : 0];
+    if (a->separate) return separate_attention(a, f, x[0], mem, mem_mask, a->causal && mem == x[0], l->param);
+    if (n > 1) return cross_attention(a, f, x[0], mem, mem_mask, l->param);
+    return self_attention(a, f, x[0], mem_mask, l->param);
 }
-/* One input: self-attention; two: the queries attend to the second input (cross-attention). */
-static dc_tensor *mha_forward_n(dc_layer *l, dc_ctx *c, dc_tensor **x, int n, bool training, dc_rng *rng) {
-    if (n == 1) return mha_forward(l, c, x[0], training, rng);
-    if (l->separate_qkv) return keep_mask(separate_attention(l, c, x[0], x[1], training, rng), x[0]);
-    return keep_mask(cross_attention(l, c, x[0], x[1], l->param[0], l->param[1], l->param[2], l->param[3], training, rng), x[0]);
-}
-static const dc_layer_ops mha_ops = {"MultiHeadAttention", "multi_head_attention", mha_build, mha_forward, NULL, mha_forward_n, 2};
+const dc_layer_type dc_multi_head_attention_type = {
+    .name = "MultiHeadAttention", .stem = "multi_head_attention", .cfg_size = sizeof(attn_cfg), .fields = mha_fields,
+    .nfields = DC_ARRAY_LEN(mha_fields), .build = mha_build, .forward = mha_forward, .max_inputs = 2,
+};
+DC_REGISTER_LAYER(dc_multi_head_attention_type);
 
 static dc_status check_heads(const char *who, int heads, float dropout) {
-    if (heads <= 0 || heads > 4096) return dc_error(DC_ERR_ARG, "%s: heads must be in [1, 4096], got %d", who, heads);
+    if (heads <= 0 || heads > MAX_HEADS) return dc_error(DC_ERR_ARG, "%s: heads must be in [1, %d], got %d", who, MAX_HEADS, heads);
     if (!(dropout >= 0 && dropout < 1)) return dc_error(DC_ERR_ARG, "%s: dropout %g is outside [0, 1)", who, (double)dropout);
-    return DC_OK;
-}
-
-dc_status dc_layer_set_separate_projections(dc_layer *l, bool on) {
-    if (!l || strcmp(l->ops->type, "MultiHeadAttention") != 0)
-        return dc_error(DC_ERR_ARG, "dc_layer_set_separate_projections: %s is not a MultiHeadAttention layer",
-                        l ? l->ops->type : "NULL");
-    if (l->nparams) return dc_error(DC_ERR_STATE, "dc_layer_set_separate_projections: %s is already built", l->name);
-    l->separate_qkv = on;
     return DC_OK;
 }
 
 dc_layer *dc_multi_head_attention_layer(int heads, bool causal, float dropout) {
     if (check_heads("multi_head_attention", heads, dropout)) return NULL;
-    dc_layer *l = dc_layer_new(&mha_ops);
+    dc_layer *l = dc_layer_create(&dc_multi_head_attention_type);
     if (!l) return NULL;
-    l->heads = heads;
-    l->causal = causal;
-    l->rate = dropout;
+    attn_cfg *a = DC_CFG(l, attn_cfg);
+    a->heads = heads;
+    a->causal = causal;
+    a->dropout = dropout;
     return l;
+}
+
+/* ---- the encoder and decoder layers' shared options and checks ---- */
+#define FF_FIELDS                                                                         \
+    DC_F_INT(attn_cfg, "ff_units", ff_units, 1, MAX_UNITS, 1, DC_FIELD_REQUIRED),         \
+    DC_F_ENUM(attn_cfg, "activation", act, dc_act_name_of, DC_ACT_COUNT, DC_ACT_RELU, 0), \
+    DC_F_BOOL(attn_cfg, "pre_norm", pre_norm, false, 0),                                  \
+    EPS_FIELD(attn_cfg)
+
+static bool ff_act_ok(dc_activation act) { return act == DC_ACT_RELU || act == DC_ACT_GELU || act == DC_ACT_GELU_TANH; }
+
+/* The activations nn.TransformerEncoderLayer / DecoderLayer offer. */
+static dc_status ff_check(const dc_layer *l) {
+    dc_activation act = (dc_activation)DC_CCFG(l, attn_cfg)->act;
+    if (!ff_act_ok(act))
+        return dc_error(DC_ERR_ARG, "%s: activation %s is not supported (relu, gelu or gelu_tanh)", lname(l), dc_activation_name(act));
+    return DC_OK;
+}
+
+/* A new encoder or decoder layer of type t; who names it in errors. */
+static dc_layer *ff_layer_new(const dc_layer_type *t, const char *who, int heads, int64_t ff_units, float dropout, dc_activation act,
+                              bool pre_norm, bool causal) {
+    if (check_heads(who, heads, dropout)) return NULL;
+    if (ff_units <= 0 || (double)ff_units > MAX_UNITS)
+        return dc_error_null(DC_ERR_ARG, "%s: ff_units %lld must be in [1, 2^31]", who, (long long)ff_units);
+    if (!ff_act_ok(act))
+        return dc_error_null(DC_ERR_ARG, "%s: activation %s is not supported (relu, gelu or gelu_tanh)", who, dc_activation_name(act));
+    dc_layer *l = dc_layer_create(t);
+    if (!l) return NULL;
+    attn_cfg *a = DC_CFG(l, attn_cfg);
+    a->heads = heads;
+    a->ff_units = ff_units;
+    a->dropout = dropout;
+    a->act = (int)act;
+    a->pre_norm = pre_norm;
+    a->causal = causal;
+    return l;
+}
+
+/* Declares linear1/linear2 with nn.Linear's U(-1/sqrt(in), 1/sqrt(in)) for weights and biases. */
+static dc_status declare_ff(dc_layer *l, int64_t D, int64_t F) {
+    float a1 = 1.0f / sqrtf((float)D), a2 = 1.0f / sqrtf((float)F);
+    dc_status s = dc_layer_declare(l, "linear1.weight", 2, (int64_t[]){F, D}, DC_INIT_UNIFORM, a1);
+    if (!s) s = dc_layer_declare(l, "linear1.bias", 1, &F, DC_INIT_UNIFORM, a1);
+    if (!s) s = dc_layer_declare(l, "linear2.weight", 2, (int64_t[]){D, F}, DC_INIT_UNIFORM, a2);
+    if (!s) s = dc_layer_declare(l, "linear2.bias", 1, &D, DC_INIT_UNIFORM, a2);
+    return s;
+}
+
+/* linear2(dropout(act(linear1(x)))); w[0..4) are linear1.weight/bias, linear2.weight/bias. */
+static dc_tensor *feed_forward(const attn_cfg *a, dc_fwd *f, dc_tensor *x, dc_tensor *const *w) {
+    dc_tensor *t = dc_linear(f->ctx, x, w[0], w[1]);
+    t = dc_activate(f->ctx, t, (dc_activation)a->act, 0);
+    t = dc_dropout(f->ctx, t, a->dropout, f->training, f->rng);
+    return dc_linear(f->ctx, t, w[2], w[3]);
 }
 
 /* ---- Transformer encoder layer ---- */
 enum { E_WIN, E_BIN, E_WOUT, E_BOUT, E_W1, E_B1, E_W2, E_B2, E_N1W, E_N1B, E_N2W, E_N2B };
 
+static const dc_field enc_fields[] = {
+    HEADS_FIELD,
+    DC_F_BOOL(attn_cfg, "causal", causal, false, DC_FIELD_RUNTIME),
+    DROPOUT_FIELD,
+    FF_FIELDS,
+};
+
 static dc_status enc_build(dc_layer *l) {
     dc_status s = need_seq(l);
     if (s) return s;
-    same_shape_out(l);
-    int64_t D = l->in_shape[1], F = l->ff_units;
-    if ((s = declare_attention(l, "self_attn.", D))) return s;
-    float a1 = 1.0f / sqrtf((float)D), a2 = 1.0f / sqrtf((float)F); /* nn.Linear's U(-1/sqrt(in), 1/sqrt(in)) */
-    if (!s) s = dc_layer_declare(l, "linear1.weight", 2, (int64_t[]){F, D}, DC_INIT_UNIFORM, a1);
-    if (!s) s = dc_layer_declare(l, "linear1.bias", 1, &F, DC_INIT_UNIFORM, a1);
-    if (!s) s = dc_layer_declare(l, "linear2.weight", 2, (int64_t[]){D, F}, DC_INIT_UNIFORM, a2);
-    if (!s) s = dc_layer_declare(l, "linear2.bias", 1, &D, DC_INIT_UNIFORM, a2);
-    if (!s) s = dc_layer_declare(l, "norm1.weight", 1, &D, DC_INIT_ONES, 0);
-    if (!s) s = dc_layer_declare(l, "norm1.bias", 1, &D, DC_INIT_ZEROS, 0);
-    if (!s) s = dc_layer_declare(l, "norm2.weight", 1, &D, DC_INIT_ONES, 0);
-    if (!s) s = dc_layer_declare(l, "norm2.bias", 1, &D, DC_INIT_ZEROS, 0);
+    dc_layer_same_shape(l);
+    int64_t D = l->in_shape[1], F = DC_CCFG(l, attn_cfg)->ff_units;
+    if ((s = declare_attention(l, "self_attn.", D)) || (s = declare_ff(l, D, F))) return s;
+    static const char *const norms[4] = {"norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias"};
+    for (int i = 0; i < 4 && !s; i++) s = dc_layer_declare(l, norms[i], 1, &D, i % 2 ? DC_INIT_ZEROS : DC_INIT_ONES, 0);
     return s;
 }
 
-static dc_tensor *enc_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
+static dc_tensor *enc_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n) {
+    const attn_cfg *a = DC_CCFG(l, attn_cfg);
+    dc_ctx *c = f->ctx;
     dc_tensor **p = l->param;
-    const uint8_t *mask = x->mask;
-    dc_tensor *h = x, *a, *f;
-    /* self-attention block */
-    a = l->pre_norm ? dc_layer_norm(c, x, p[E_N1W], p[E_N1B], l->eps) : x;
-    if (a) a->mask = mask;
-    a = a ? self_attention(l, c, a, p[E_WIN], p[E_BIN], p[E_WOUT], p[E_BOUT], training, rng) : NULL;
-    a = a ? dc_dropout(c, a, l->rate, training, rng) : NULL;
-    h = a ? dc_add(c, x, a) : NULL;
-    if (h && !l->pre_norm) h = dc_layer_norm(c, h, p[E_N1W], p[E_N1B], l->eps);
+    /* self-attention block; the keys are x's steps, so x's padding mask applies */
+    dc_tensor *t = a->pre_norm ? dc_layer_norm(c, x[0], p[E_N1W], p[E_N1B], a->eps) : x[0];
+    t = self_attention(a, f, t, f->mask[0], &p[E_WIN]);
+    t = dc_dropout(c, t, a->dropout, f->training, f->rng);
+    dc_tensor *h = dc_add(c, x[0], t);
+    if (!a->pre_norm) h = dc_layer_norm(c, h, p[E_N1W], p[E_N1B], a->eps);
     /* feed-forward block */
-    f = h && l->pre_norm ? dc_layer_norm(c, h, p[E_N2W], p[E_N2B], l->eps) : h;
-    f = f ? dc_linear(c, f, p[E_W1], p[E_B1]) : NULL;
-    f = f ? dc_activate(c, f, l->act, 0) : NULL;
-    f = f ? dc_dropout(c, f, l->rate, training, rng) : NULL;
-    f = f ? dc_linear(c, f, p[E_W2], p[E_B2]) : NULL;
-    f = f ? dc_dropout(c, f, l->rate, training, rng) : NULL;
-    dc_tensor *y = f ? dc_add(c, h, f) : NULL;
-    if (y && !l->pre_norm) y = dc_layer_norm(c, y, p[E_N2W], p[E_N2B], l->eps);
-    if (y) y->mask = mask;
+    t = a->pre_norm ? dc_layer_norm(c, h, p[E_N2W], p[E_N2B], a->eps) : h;
+    t = feed_forward(a, f, t, &p[E_W1]);
+    t = dc_dropout(c, t, a->dropout, f->training, f->rng);
+    dc_tensor *y = dc_add(c, h, t);
+    if (!a->pre_norm) y = dc_layer_norm(c, y, p[E_N2W], p[E_N2B], a->eps);
     return y;
 }
-static const dc_layer_ops enc_ops = {"TransformerEncoderLayer", "transformer_encoder", enc_build, enc_forward, NULL, NULL, 0};
+const dc_layer_type dc_transformer_encoder_layer_type = {
+    .name = "TransformerEncoderLayer", .stem = "transformer_encoder", .cfg_size = sizeof(attn_cfg), .fields = enc_fields,
+    .nfields = DC_ARRAY_LEN(enc_fields), .build = enc_build, .forward = enc_forward, .check = ff_check,
+};
+DC_REGISTER_LAYER(dc_transformer_encoder_layer_type);
 
 dc_layer *dc_transformer_encoder_layer(int heads, int64_t ff_units, float dropout, dc_activation act, bool pre_norm, bool causal) {
-    if (check_heads("transformer_encoder", heads, dropout)) return NULL;
-    if (ff_units <= 0 || ff_units > ((int64_t)1 << 31))
-        return dc_error_null(DC_ERR_ARG, "transformer_encoder: ff_units %lld must be in [1, 2^31]", (long long)ff_units);
-    if (act != DC_ACT_RELU && act != DC_ACT_GELU && act != DC_ACT_GELU_TANH)
-        return dc_error_null(DC_ERR_ARG, "transformer_encoder: activation %s is not supported (relu, gelu or gelu_tanh)",
-                             dc_activation_name(act));
-    dc_layer *l = dc_layer_new(&enc_ops);
-    if (!l) return NULL;
-    l->heads = heads;
-    l->ff_units = ff_units;
-    l->rate = dropout;
-    l->act = act;
-    l->pre_norm = pre_norm;
-    l->causal = causal;
-    l->eps = 1e-5f;
-    return l;
+    return ff_layer_new(&dc_transformer_encoder_layer_type, "transformer_encoder", heads, ff_units, dropout, act, pre_norm, causal);
 }
 
 /* ---- Transformer decoder layer ---- */
 enum { D_SWIN, D_SBIN, D_SWOUT, D_SBOUT, D_CWIN, D_CBIN, D_CWOUT, D_CBOUT, D_W1, D_B1, D_W2, D_B2, D_N1W, D_N1B, D_N2W, D_N2B, D_N3W, D_N3B };
+
+static const dc_field dec_fields[] = {
+    HEADS_FIELD,
+    /* a decoder's self-attention is causal unless asked otherwise */
+    DC_F_BOOL(attn_cfg, "causal", causal, true, DC_FIELD_RUNTIME),
+    DROPOUT_FIELD,
+    FF_FIELDS,
+};
 
 static dc_status dec_build(dc_layer *l) {
     dc_status s = need_seq(l);
@@ -298,62 +394,49 @@ static dc_status dec_build(dc_layer *l) {
     if (l->nin != 2)
         return dc_error(DC_ERR_ARG, "%s: a decoder layer takes two inputs, the target sequence and the encoder's output (memory); "
                         "wire it with dc_model_apply", l->name);
-    if ((s = check_memory(l))) return s;
-    same_shape_out(l);
-    int64_t D = l->in_shape[1], F = l->ff_units;
-    if ((s = declare_attention(l, "self_attn.", D)) || (s = declare_attention(l, "multihead_attn.", D))) return s;
-    float a1 = 1.0f / sqrtf((float)D), a2 = 1.0f / sqrtf((float)F);
-    if (!s) s = dc_layer_declare(l, "linear1.weight", 2, (int64_t[]){F, D}, DC_INIT_UNIFORM, a1);
-    if (!s) s = dc_layer_declare(l, "linear1.bias", 1, &F, DC_INIT_UNIFORM, a1);
-    if (!s) s = dc_layer_declare(l, "linear2.weight", 2, (int64_t[]){D, F}, DC_INIT_UNIFORM, a2);
-    if (!s) s = dc_layer_declare(l, "linear2.bias", 1, &D, DC_INIT_UNIFORM, a2);
+    if ((s = check_memory(l, false))) return s;
+    dc_layer_same_shape(l);
+    int64_t D = l->in_shape[1], F = DC_CCFG(l, attn_cfg)->ff_units;
+    if ((s = declare_attention(l, "self_attn.", D)) || (s = declare_attention(l, "multihead_attn.", D)) || (s = declare_ff(l, D, F)))
+        return s;
     static const char *const norms[6] = {"norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias", "norm3.weight", "norm3.bias"};
     for (int i = 0; i < 6 && !s; i++) s = dc_layer_declare(l, norms[i], 1, &D, i % 2 ? DC_INIT_ZEROS : DC_INIT_ONES, 0);
     return s;
 }
 
 /* x + dropout(sub-layer(x)), normalised after (post-norm) or before the sub-layer (pre-norm);
- * which = 0 self-attention, 1 cross-attention, 2 feed-forward. */
-static dc_tensor *dec_block(dc_layer *l, dc_ctx *c, dc_tensor *x, dc_tensor *mem, int which, bool training, dc_rng *rng) {
-    dc_tensor **p = l->param;
+ * which = 0 self-attention (keys: the target's steps, its padding mask x_mask), 1
+ * cross-attention (keys: the memory's steps, its padding mask mem_mask), 2 feed-forward. */
+static dc_tensor *dec_block(const attn_cfg *a, dc_fwd *f, dc_tensor *const *p, dc_tensor *x, const uint8_t *x_mask, dc_tensor *mem,
+                            const uint8_t *mem_mask, int which) {
+    dc_ctx *c = f->ctx;
     dc_tensor *nw = p[D_N1W + 2 * which], *nb = p[D_N1B + 2 * which];
-    const uint8_t *mask = x->mask;
-    dc_tensor *a = l->pre_norm ? dc_layer_norm(c, x, nw, nb, l->eps) : x;
-    if (!a) return NULL;
-    a->mask = mask;
-    if (which == 0) {
-        a = self_attention(l, c, a, p[D_SWIN], p[D_SBIN], p[D_SWOUT], p[D_SBOUT], training, rng);
-    } else if (which == 1) {
-        a = cross_attention(l, c, a, mem, p[D_CWIN], p[D_CBIN], p[D_CWOUT], p[D_CBOUT], training, rng);
-    } else {
-        a = dc_linear(c, a, p[D_W1], p[D_B1]);
-        a = a ? dc_activate(c, a, l->act, 0) : NULL;
-        a = a ? dc_dropout(c, a, l->rate, training, rng) : NULL;
-        a = a ? dc_linear(c, a, p[D_W2], p[D_B2]) : NULL;
-    }
-    a = a ? dc_dropout(c, a, l->rate, training, rng) : NULL;
-    dc_tensor *h = a ? dc_add(c, x, a) : NULL;
-    if (h && !l->pre_norm) h = dc_layer_norm(c, h, nw, nb, l->eps);
-    if (h) h->mask = mask;
+    dc_tensor *t = a->pre_norm ? dc_layer_norm(c, x, nw, nb, a->eps) : x;
+    if (which == 0) t = self_attention(a, f, t, x_mask, &p[D_SWIN]);
+    else if (which == 1) t = cross_attention(a, f, t, mem, mem_mask, &p[D_CWIN]);
+    else t = feed_forward(a, f, t, &p[D_W1]);
+    t = dc_dropout(c, t, a->dropout, f->training, f->rng);
+    dc_tensor *h = dc_add(c, x, t);
+    if (!a->pre_norm) h = dc_layer_norm(c, h, nw, nb, a->eps);
     return h;
 }
 
-static dc_tensor *dec_forward_n(dc_layer *l, dc_ctx *c, dc_tensor **x, int n, bool training, dc_rng *rng) {
-    if (n != 2) return dc_error_null(DC_ERR_ARG, "%s: needs the target sequence and the memory, got %d input", l->name, n);
+static dc_tensor *dec_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n) {
+    if (n != 2)
+        return dc_error_null(DC_ERR_ARG, "%s: needs the target sequence and the memory, got %d input%s", l->name, n, n == 1 ? "" : "s");
+    const attn_cfg *a = DC_CCFG(l, attn_cfg);
     dc_tensor *h = x[0];
-    for (int which = 0; which < 3 && h; which++) h = dec_block(l, c, h, x[1], which, training, rng);
+    for (int which = 0; which < 3; which++) h = dec_block(a, f, l->param, h, f->mask[0], x[1], f->mask[1], which);
     return h;
 }
-static dc_tensor *dec_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
-    return dec_forward_n(l, c, &x, 1, training, rng);
-}
-static const dc_layer_ops dec_ops = {"TransformerDecoderLayer", "transformer_decoder", dec_build, dec_forward, NULL, dec_forward_n, 2};
+const dc_layer_type dc_transformer_decoder_layer_type = {
+    .name = "TransformerDecoderLayer", .stem = "transformer_decoder", .cfg_size = sizeof(attn_cfg), .fields = dec_fields,
+    .nfields = DC_ARRAY_LEN(dec_fields), .build = dec_build, .forward = dec_forward, .check = ff_check, .max_inputs = 2,
+};
+DC_REGISTER_LAYER(dc_transformer_decoder_layer_type);
 
 dc_layer *dc_transformer_decoder_layer(int heads, int64_t ff_units, float dropout, dc_activation act, bool pre_norm) {
-    dc_layer *l = dc_transformer_encoder_layer(heads, ff_units, dropout, act, pre_norm, true);
-    if (!l) return dc_error_prefix("transformer_decoder"), NULL;
-    l->ops = &dec_ops;
-    return l;
+    return ff_layer_new(&dc_transformer_decoder_layer_type, "transformer_decoder", heads, ff_units, dropout, act, pre_norm, true);
 }
 
 /* ---- mean over the steps of [N, T, D] ---- */
@@ -364,20 +447,24 @@ static dc_status gap1_build(dc_layer *l) {
     l->out_shape[0] = l->in_shape[1];
     return DC_OK;
 }
-static dc_tensor *gap1_forward(dc_layer *l, dc_ctx *c, dc_tensor *x, bool training, dc_rng *rng) {
-    if (!x->mask) return dc_mean_axis(c, x, 1, false);
+static dc_tensor *gap1_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n) {
+    const uint8_t *mask = f->mask[0];
+    f->out_mask = NULL; /* the time axis is gone */
+    if (!mask) return dc_mean_axis(f->ctx, x[0], 1, false);
     /* only the real steps count: weights mask / (number of real steps) */
-    int64_t N = x->shape[0], T = x->shape[1];
-    dc_tensor *w = dc_empty(c, 3, (int64_t[]){N, T, 1});
+    int64_t N = x[0]->shape[0], T = x[0]->shape[1];
+    dc_tensor *w = dc_empty(f->ctx, 3, (int64_t[]){N, T, 1});
     if (!w) return NULL;
-    for (int64_t n = 0; n < N; n++) {
+    for (int64_t i = 0; i < N; i++) {
         int64_t real = 0;
-        for (int64_t t = 0; t < T; t++) real += x->mask[n * T + t] != 0;
-        for (int64_t t = 0; t < T; t++) w->data[n * T + t] = real && x->mask[n * T + t] ? 1.0f / (float)real : 0.0f;
+        for (int64_t t = 0; t < T; t++) real += mask[i * T + t] != 0;
+        for (int64_t t = 0; t < T; t++) w->data[i * T + t] = real && mask[i * T + t] ? 1.0f / (float)real : 0.0f;
     }
-    dc_tensor *y = dc_mul(c, x, w);
-    return y ? dc_sum_axis(c, y, 1, false) : NULL;
+    return dc_sum_axis(f->ctx, dc_mul(f->ctx, x[0], w), 1, false);
 }
-static const dc_layer_ops gap1_ops = {"GlobalAveragePooling1D", "global_average_pooling1d", gap1_build, gap1_forward, NULL, NULL, 0};
+const dc_layer_type dc_global_average_pooling1d_type = {
+    .name = "GlobalAveragePooling1D", .stem = "global_average_pooling1d", .build = gap1_build, .forward = gap1_forward,
+};
+DC_REGISTER_LAYER(dc_global_average_pooling1d_type);
 
-dc_layer *dc_global_avg_pool1d_layer(void) { return dc_layer_new(&gap1_ops); }
+dc_layer *dc_global_avg_pool1d_layer(void) { return dc_layer_create(&dc_global_average_pooling1d_type); }

@@ -176,8 +176,7 @@ dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, in
         return dc_error_null(DC_ERR_ARG, "conv2d: activation %d cannot be fused (element-wise ones only)", (int)act);
     if (act == DC_ACT_GELU || act == DC_ACT_GELU_TANH) {
         /* GELU's derivative needs its input, which the fused path overwrites: a separate op */
-        dc_tensor *z = dc_conv2d_act(c, x, w, b, sh, sw, pad, DC_ACT_NONE, 0);
-        return z ? dc_act_op(c, z, act, alpha) : NULL;
+        return dc_act_op(c, dc_conv2d_act(c, x, w, b, sh, sw, pad, DC_ACT_NONE, 0), act, alpha);
     }
     if (alpha == 0) alpha = act == DC_ACT_LEAKY_RELU ? 0.01f : 1.0f;
     dc_conv_geom g;
@@ -278,8 +277,7 @@ dc_tensor *dc_conv2d_act_maxpool(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tenso
     if ((unsigned)act >= DC_ACT_COUNT || act == DC_ACT_SOFTMAX || act == DC_ACT_LOG_SOFTMAX)
         return dc_error_null(DC_ERR_ARG, "conv2d+max_pool2d: activation %d cannot be fused (element-wise ones only)", (int)act);
     if (act == DC_ACT_GELU || act == DC_ACT_GELU_TANH) {
-        dc_tensor *z = dc_conv2d_act(c, x, w, b, sh, sw, pad, act, alpha);
-        return z ? dc_max_pool2d(c, z, pkh, pkw, psh, psw) : NULL;
+        return dc_max_pool2d(c, dc_conv2d_act(c, x, w, b, sh, sw, pad, act, alpha), pkh, pkw, psh, psw);
     }
     if (alpha == 0) alpha = act == DC_ACT_LEAKY_RELU ? 0.01f : 1.0f;
     dc_conv_geom g;

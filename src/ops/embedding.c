@@ -1,4 +1,5 @@
-/* Embedding lookup (gather forward, scatter-add backward) and the last step of a sequence. */
+/* Embedding lookup (gather forward, scatter-add backward), the padding mask of token ids and the
+ * last step of a sequence. */
 #include "ops.h"
 
 #include <math.h>
@@ -18,7 +19,7 @@ static void embedding_backward(dc_ctx *c, dc_node *n) {
     }
 }
 
-dc_tensor *dc_embedding(dc_ctx *c, dc_tensor *ids, dc_tensor *table, int64_t padding_idx, bool mask_zero) {
+dc_tensor *dc_embedding(dc_ctx *c, dc_tensor *ids, dc_tensor *table, int64_t padding_idx) {
     DC_CHECK_ARGS(c, "embedding", ids, table);
     if (table->ndim != 2) return dc_error_null(DC_ERR_SHAPE, "embedding: table must be [vocabulary, dim], got %s", dc_tshape(table, 0));
     if (ids->ndim != 2) return dc_error_null(DC_ERR_SHAPE, "embedding: expected token ids [N, T], got %s", dc_tshape(ids, 0));
@@ -34,18 +35,30 @@ dc_tensor *dc_embedding(dc_ctx *c, dc_tensor *ids, dc_tensor *table, int64_t pad
     if (!y) return NULL;
     for (int64_t r = 0; r < ids->numel; r++)
         memcpy(y->data + r * D, table->data + (int64_t)ids->data[r] * D, (size_t)D * sizeof(float));
-    if (mask_zero) {
-        uint8_t *m = dc_scratch(c, (size_t)(ids->numel ? ids->numel : 1));
-        if (!m) return NULL;
-        for (int64_t r = 0; r < ids->numel; r++) m[r] = ids->data[r] != 0;
-        y->mask = m;
-    }
     if (DC_NEEDS1(c, table)) {
         dc_node *n = DC_RECORD2(c, "embedding", embedding_backward, y, ids, table);
         if (!n) return NULL;
         n->i[0] = padding_idx;
     }
     return y;
+}
+
+const uint8_t *dc_padding_mask(dc_ctx *c, const dc_tensor *ids) {
+    if (!c) return dc_error_null(DC_ERR_ARG, "dc_padding_mask: context is NULL");
+    if (!ids) {
+        /* a NULL that an earlier failure produced keeps that failure's message */
+        if (dc_last_status() != DC_OK) return NULL;
+        return dc_error_null(DC_ERR_ARG, "dc_padding_mask: ids is NULL");
+    }
+    if (ids->ndim != 2)
+        return dc_error_null(DC_ERR_SHAPE, "dc_padding_mask: expected token ids [N, T], got %s", dc_tshape(ids, 0));
+    int64_t N = ids->shape[0], T = ids->shape[1];
+    uint8_t *m = dc_scratch(c, (size_t)(N * T > 0 ? N * T : 1));
+    if (!m) return dc_error_null(DC_ERR_NOMEM, "dc_padding_mask: out of memory for a [%lld, %lld] mask", (long long)N, (long long)T);
+    /* read through the strides: ids may be a view */
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t t = 0; t < T; t++) m[n * T + t] = ids->data[n * ids->stride[0] + t * ids->stride[1]] != 0;
+    return m;
 }
 
 static void last_backward(dc_ctx *c, dc_node *n) {

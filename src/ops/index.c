@@ -26,7 +26,11 @@ static void concat_backward(dc_ctx *c, dc_node *n) {
 dc_tensor *dc_concat(dc_ctx *c, dc_tensor *const *xs, int n, int axis) {
     if (!c || !xs || n <= 0) return dc_error_null(DC_ERR_ARG, "concat: needs a context and at least one tensor");
     for (int k = 0; k < n; k++)
-        if (!xs[k]) return dc_error_null(DC_ERR_ARG, "concat: input %d is NULL", k);
+        if (!xs[k]) {
+            /* as DC_CHECK_ARGS: a NULL from an earlier failure keeps that failure's message */
+            if (dc_last_status() != DC_OK) return NULL;
+            return dc_error_null(DC_ERR_ARG, "concat: input %d is NULL", k);
+        }
     if (n > DC_NODE_MAX_IN) {
         dc_tensor *head = dc_concat(c, xs, DC_NODE_MAX_IN, axis);
         if (!head) return NULL;

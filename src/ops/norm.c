@@ -11,10 +11,11 @@ typedef struct bn_saved {
     float *mean, *inv_std;
     bool training;
     /* synchronised statistics: the element count of every rank's batch, this rank's weight in the
-     * summed gradient and the ranks' sum (NULL: this rank's batch alone) */
+     * summed gradient and the communicator whose sum_d sums over the ranks (NULL: this rank's
+     * batch alone). The communicator must outlive the step: backward sums through it again. */
     double count;
     float w;
-    dc_status (*sync_sum)(double *buf, int n);
+    const dc_comm *comm;
     double *sd; /* backward's sums, 4 C (made in forward, so backward allocates nothing before its sum) */
 } bn_saved;
 
@@ -47,7 +48,7 @@ static void bn_backward_sync(dc_ctx *c, dc_node *n) {
 #pragma omp parallel for if (x->numel > DC_PAR_MIN)
     for (int64_t ch = 0; ch < C; ch++) bn_channel_sums(X, gy, N, C, S, ch, s->mean[ch], s->inv_std[ch], &sd[ch], &sd[C + ch]);
     for (int64_t ch = 0; ch < 2 * C; ch++) sd[2 * C + ch] = sd[ch] * (double)s->w;
-    dc_status st = s->sync_sum(sd + 2 * C, (int)(2 * C));
+    dc_status st = s->comm->sum_d(sd + 2 * C, (int)(2 * C));
     if (st) {
         if (!c->err) c->err = st;
         return;
@@ -72,7 +73,7 @@ static void bn_backward_sync(dc_ctx *c, dc_node *n) {
 static void bn_backward(dc_ctx *c, dc_node *n) {
     dc_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2];
     bn_saved *s = n->saved;
-    if (s->sync_sum) {
+    if (s->comm) {
         bn_backward_sync(c, n);
         return;
     }
@@ -126,7 +127,7 @@ static dc_status bn_sync_stats(dc_ctx *c, const dc_tensor *x, bn_saved *s, dc_te
         st[ch] = sum;
     }
     st[C] = (double)(N * S);
-    dc_status e = s->sync_sum(st, (int)(C + 1));
+    dc_status e = s->comm->sum_d(st, (int)(C + 1));
     if (e) return e;
     double M = st[C];
     if (M < 2)
@@ -141,7 +142,7 @@ static dc_status bn_sync_stats(dc_ctx *c, const dc_tensor *x, bn_saved *s, dc_te
         }
         st[C + 1 + ch] = sq;
     }
-    if ((e = s->sync_sum(st + C + 1, (int)C))) return e;
+    if ((e = s->comm->sum_d(st + C + 1, (int)C))) return e;
     for (int64_t ch = 0; ch < C; ch++) {
         double mu = st[ch] / M, var = st[C + 1 + ch] / M;
         if (running_mean) running_mean->data[ch] = (float)((1 - momentum) * running_mean->data[ch] + momentum * mu);
@@ -154,7 +155,8 @@ static dc_status bn_sync_stats(dc_ctx *c, const dc_tensor *x, bn_saved *s, dc_te
 }
 
 dc_tensor *dc_batch_norm_op(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, dc_tensor *running_mean,
-                            dc_tensor *running_var, float momentum, float eps, bool training, bool sync) {
+                            dc_tensor *running_var, float momentum, float eps, bool training, const dc_comm *comm,
+                            float comm_w) {
     DC_CHECK_ARGS(c, "batch_norm", x);
     if (x->ndim < 2) return dc_error_null(DC_ERR_SHAPE, "batch_norm: expected input [N, C, ...], got %s", dc_tshape(x, 0));
     int64_t N = x->shape[0], C = x->shape[1];
@@ -168,7 +170,7 @@ dc_tensor *dc_batch_norm_op(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor
         return dc_error_null(DC_ERR_ARG, "batch_norm: inference needs running_mean and running_var");
     if (!(eps > 0)) return dc_error_null(DC_ERR_ARG, "batch_norm: eps must be positive, got %g", (double)eps);
     if (!(x = dc_contig(c, x))) return NULL;
-    sync = sync && training && c->sync_sum && c->sync_w > 0;
+    bool sync = comm && training && comm_w > 0;
     int64_t S = (N && C) ? x->numel / (N * C) : 0, M = N * S;
     if (training && !sync && M < 2)
         return dc_error_null(DC_ERR_SHAPE, "batch_norm: training needs more than one value per channel, got input %s",
@@ -183,8 +185,8 @@ dc_tensor *dc_batch_norm_op(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor
     s->training = training;
     const float *X = x->data;
     if (sync) {
-        s->sync_sum = c->sync_sum;
-        s->w = c->sync_w;
+        s->comm = comm;
+        s->w = comm_w;
         s->sd = dc_scratch(c, (size_t)(4 * (C ? C : 1)) * sizeof(double));
         if (!s->sd) return NULL;
         dc_status e = bn_sync_stats(c, x, s, running_mean, running_var, momentum, eps);
@@ -230,14 +232,14 @@ dc_tensor *dc_batch_norm_op(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor
         if (!n) return NULL;
         n->saved = s;
     } else {
-        s->sync_sum = NULL; /* no backward: nothing more to sum */
+        s->comm = NULL; /* no backward: nothing more to sum */
     }
     return y;
 }
 
 dc_tensor *dc_batch_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, dc_tensor *running_mean,
                          dc_tensor *running_var, float momentum, float eps, bool training) {
-    return dc_batch_norm_op(c, x, gamma, beta, running_mean, running_var, momentum, eps, training, false);
+    return dc_batch_norm_op(c, x, gamma, beta, running_mean, running_var, momentum, eps, training, NULL, 1);
 }
 
 /* ---- layer normalisation over the last axis: x [..., D] seen as rows [R, D] ---- */

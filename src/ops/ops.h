@@ -2,18 +2,27 @@
 #ifndef DC_OPS_H
 #define DC_OPS_H
 
+#include "deepc/ops.h"
+
 #include "../autograd/autograd.h"
+#include "../base/comm.h"
 #include "../kernels/kernels.h"
 
 /* Returns x if contiguous, else a recorded contiguous copy. */
 dc_tensor *dc_contig(dc_ctx *c, dc_tensor *x);
-/* Common argument check: names the op in the message. */
+/* Common argument check: names the op in the message. A NULL input that an earlier failure
+ * produced (an error is recorded) passes through: the op returns NULL keeping that error's status
+ * and message, so a chain of ops needs no test between calls. A NULL input with no error
+ * recorded is this op's argument error. */
 #define DC_CHECK_ARGS(c, op, ...)                                                               \
     do {                                                                                          \
         if (!(c)) return dc_error_null(DC_ERR_ARG, "%s: context is NULL", op);                   \
         dc_tensor *const _args[] = {__VA_ARGS__};                                                 \
         for (size_t _i = 0; _i < sizeof _args / sizeof _args[0]; _i++)                           \
-            if (!_args[_i]) return dc_error_null(DC_ERR_ARG, "%s: input %zu is NULL", op, _i);    \
+            if (!_args[_i]) {                                                                     \
+                if (dc_last_status() != DC_OK) return NULL;                                       \
+                return dc_error_null(DC_ERR_ARG, "%s: input %zu is NULL", op, _i);                \
+            }                                                                                     \
     } while (0)
 
 /* Row-major C[M,N] = alpha op(A) op(B) + beta C in the context's precision: with c->bf16 the
@@ -29,10 +38,11 @@ void dc_op_gemm_ex(dc_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
  * out of memory: dc_k_gemm_bf16 then runs in float32). */
 void *dc_op_gemm_scratch(dc_ctx *c, int n, size_t each);
 
-/* dc_batch_norm; with sync, training inside a data-parallel fit (c->sync_sum set) takes the
- * batch statistics, and the mean output gradients of backward, over every rank's batch. */
+/* dc_batch_norm; with a communicator (a data-parallel fit), training takes the batch statistics,
+ * and the mean output gradients of backward, over every rank's batch, this rank's rows weighing
+ * comm_w of the global batch. comm NULL: this process's batch alone. */
 dc_tensor *dc_batch_norm_op(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, dc_tensor *running_mean,
-                            dc_tensor *running_var, float momentum, float eps, bool training, bool sync);
+                            dc_tensor *running_var, float momentum, float eps, bool training, const dc_comm *comm, float comm_w);
 
 /* Fused element-wise activation op used by layers (records one node). */
 dc_tensor *dc_act_op(dc_ctx *c, dc_tensor *x, dc_activation a, float alpha);

@@ -235,8 +235,7 @@ dc_tensor *dc_avg_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw
 dc_tensor *dc_global_avg_pool2d(dc_ctx *c, dc_tensor *x) {
     DC_CHECK_ARGS(c, "global_avg_pool2d", x);
     if (x->ndim != 4) return dc_error_null(DC_ERR_SHAPE, "global_avg_pool2d: expected input [N, C, H, W], got %s", dc_tshape(x, 0));
-    dc_tensor *r = dc_reshape(c, x, 3, (int64_t[]){x->shape[0], x->shape[1], -1});
-    return r ? dc_mean_axis(c, r, 2, false) : NULL;
+    return dc_mean_axis(c, dc_reshape(c, x, 3, (int64_t[]){x->shape[0], x->shape[1], -1}), 2, false);
 }
 
 static void upsample_backward(dc_ctx *c, dc_node *n) {

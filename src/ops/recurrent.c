@@ -318,7 +318,6 @@ static dc_tensor *recurrent(dc_ctx *c, int cell, const char *op, dc_tensor *x, d
     for (int64_t n = 0; n < N; n++)
         for (int64_t t = 0; t < T; t++)
             memcpy(y->data + (n * T + t) * H, s->hs + ((t + 1) * N + n) * H, (size_t)H * sizeof(float));
-    y->mask = s->mask;
     dc_tensor *in[DC_NODE_MAX_IN];
     int nin = 0;
     in[nin++] = x;

@@ -1,126 +1,135 @@
-/* SGD (momentum, Nesterov), Adagrad, Adadelta, RMSprop and Adam, with PyTorch's update
- * formulas; L2 weight decay adds wd * w to the gradient first. */
-#include "optim.h"
+/* What every optimiser shares: creation from a type record, the checked setters over the common
+ * fields (lr, weight_decay, clipnorm, clipvalue) and the type's own, the state buffers, gradient
+ * clipping and the step that hands the clipped gradient to the type's update. The update rules
+ * themselves are in sgd.c, adagrad.c, adadelta.c, rmsprop.c and adam.c. */
+#include "optim_registry.h"
 
-#include "../kernels/kernels.h"
-
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
-static const char *const opt_names[] = {"SGD", "Adagrad", "Adadelta", "RMSprop", "Adam"};
-_Static_assert(DC_ARRAY_LEN(opt_names) == DC_OPT_COUNT, "optimizer name table");
+/* The options every optimiser has, over struct dc_optimizer itself. None of them changes the
+ * state buffers, so all may change between steps. The learning rate's lower bound is the
+ * smallest float above 0: the range (0, 1e6] for a float. */
+const dc_field dc_optimizer_common_fields[] = {
+    DC_F_FLOAT(dc_optimizer, "lr", lr, FLT_TRUE_MIN, 1e6, 1e-3, DC_FIELD_REQUIRED | DC_FIELD_RUNTIME),
+    DC_F_FLOAT(dc_optimizer, "weight_decay", wd, 0, 1e6, 0, DC_FIELD_RUNTIME),
+    DC_F_FLOAT(dc_optimizer, "clipnorm", clipnorm, 0, 1e30, 0, DC_FIELD_RUNTIME),
+    DC_F_FLOAT(dc_optimizer, "clipvalue", clipvalue, 0, 1e30, 0, DC_FIELD_RUNTIME),
+};
+const int dc_optimizer_common_nfields = (int)DC_ARRAY_LEN(dc_optimizer_common_fields);
 
-static dc_optimizer *opt_new(dc_opt_kind k, float lr) {
-    if (!(lr > 0) || !isfinite(lr)) return dc_error_null(DC_ERR_ARG, "%s: learning rate must be positive and finite, got %g", opt_names[k], (double)lr);
-    dc_optimizer *o = dc_calloc(1, sizeof *o);
+int dc_optimizer_type_count(void) { return dc_optim_registry_count; }
+const dc_optimizer_type *dc_optimizer_type_at(int i) { return i >= 0 && i < dc_optim_registry_count ? dc_optim_registry[i] : NULL; }
+const dc_optimizer_type *dc_optimizer_type_find(const char *name) {
+    for (int i = 0; name && i < dc_optim_registry_count; i++)
+        if (strcmp(dc_optim_registry[i]->name, name) == 0) return dc_optim_registry[i];
+    return NULL;
+}
+
+dc_optimizer *dc_optimizer_create(const dc_optimizer_type *t, float lr) {
+    if (!t || !t->name || !t->nstate || !t->update)
+        return dc_error_null(DC_ERR_ARG, "dc_optimizer_create: type is NULL or lacks its name, nstate or update");
+    /* the constructors' message of old, with the field's bounds */
+    const dc_field *f = &dc_optimizer_common_fields[0];
+    if (!(lr >= f->lo && lr <= f->hi))
+        return dc_error_null(DC_ERR_ARG, "%s: learning rate must be positive, finite and at most %g, got %g", t->name, f->hi, (double)lr);
+    dc_optimizer *o = dc_calloc(1, sizeof *o + t->cfg_size);
     if (!o) return NULL;
-    o->kind = k;
+    o->type = t;
+    dc_field_defaults(dc_optimizer_common_fields, dc_optimizer_common_nfields, o);
+    dc_field_defaults(t->fields, t->nfields, o->cfg);
     o->lr = lr;
-    return o;
-}
-
-dc_optimizer *dc_sgd(float lr, float momentum, bool nesterov) {
-    if (!(momentum >= 0 && momentum < 1)) return dc_error_null(DC_ERR_ARG, "SGD: momentum %g is outside [0, 1)", (double)momentum);
-    if (nesterov && momentum == 0) return dc_error_null(DC_ERR_ARG, "SGD: Nesterov needs a momentum > 0");
-    dc_optimizer *o = opt_new(DC_OPT_SGD, lr);
-    if (o) {
-        o->momentum = momentum;
-        o->nesterov = nesterov;
-    }
-    return o;
-}
-
-dc_optimizer *dc_adagrad(float lr, float eps) {
-    dc_optimizer *o = opt_new(DC_OPT_ADAGRAD, lr);
-    if (o) o->eps = eps > 0 ? eps : 1e-10f;
-    return o;
-}
-
-dc_optimizer *dc_adadelta(float lr, float rho, float eps) {
-    if (!(rho > 0 && rho < 1)) return dc_error_null(DC_ERR_ARG, "Adadelta: rho %g is outside (0, 1)", (double)rho);
-    dc_optimizer *o = opt_new(DC_OPT_ADADELTA, lr);
-    if (o) {
-        o->b1 = rho;
-        o->eps = eps > 0 ? eps : 1e-6f;
-    }
-    return o;
-}
-
-dc_optimizer *dc_rmsprop(float lr, float rho, float eps) {
-    if (!(rho > 0 && rho < 1)) return dc_error_null(DC_ERR_ARG, "RMSprop: rho %g is outside (0, 1)", (double)rho);
-    dc_optimizer *o = opt_new(DC_OPT_RMSPROP, lr);
-    if (o) {
-        o->b1 = rho;
-        o->eps = eps > 0 ? eps : 1e-8f;
-    }
-    return o;
-}
-
-dc_optimizer *dc_adam(float lr, float beta1, float beta2, float eps) {
-    if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
-        return dc_error_null(DC_ERR_ARG, "Adam: betas (%g, %g) must be in [0, 1)", (double)beta1, (double)beta2);
-    dc_optimizer *o = opt_new(DC_OPT_ADAM, lr);
-    if (o) {
-        o->b1 = beta1;
-        o->b2 = beta2;
-        o->eps = eps > 0 ? eps : 1e-8f;
-    }
     return o;
 }
 
 void dc_optimizer_free(dc_optimizer *o) {
     if (!o) return;
-    dc_free(o->s1);
-    dc_free(o->s2);
+    for (int k = 0; k < DC_OPT_MAX_STATE; k++) dc_free(o->state[k]);
     dc_free(o->clipped);
     dc_free(o);
 }
 
-dc_status dc_optimizer_set_weight_decay(dc_optimizer *o, float wd) {
-    if (!o || !(wd >= 0) || !isfinite(wd)) return dc_error(DC_ERR_ARG, "weight decay must be >= 0 and finite");
-    o->wd = wd;
-    return DC_OK;
+const dc_field *dc_optimizer_field(const dc_optimizer *o, const char *key, const void **cfg) {
+    if (!o || !key) return NULL;
+    const dc_field *f = dc_field_find(dc_optimizer_common_fields, dc_optimizer_common_nfields, key);
+    if (f) {
+        if (cfg) *cfg = o;
+        return f;
+    }
+    f = dc_field_find(o->type->fields, o->type->nfields, key);
+    if (f && cfg) *cfg = o->cfg;
+    return f;
 }
 
-dc_status dc_optimizer_set_lr(dc_optimizer *o, float lr) {
-    if (!o || !(lr > 0) || !isfinite(lr)) return dc_error(DC_ERR_ARG, "learning rate must be positive and finite");
-    o->lr = lr;
-    return DC_OK;
+dc_status dc_optimizer_set_field(dc_optimizer *o, const char *key, const double *v, int n) {
+    if (!o || !key) return dc_error(DC_ERR_ARG, "dc_optimizer_set_field: optimizer or key is NULL");
+    const char *name = o->type->name;
+    const void *where;
+    const dc_field *f = dc_optimizer_field(o, key, &where);
+    if (!f) return dc_error(DC_ERR_ARG, "%s: the optimizer has no option \"%s\"", name, key);
+    /* an option that decides the number of state buffers (SGD's momentum) is fixed once they exist */
+    if (o->n && !(f->flags & DC_FIELD_RUNTIME))
+        return dc_error(DC_ERR_STATE, "%s: \"%s\" cannot change once the optimizer has taken a step (its state depends on it)", name, key);
+    /* the old values are kept: a value the type's check refuses leaves the optimiser as it was */
+    const float common[4] = {o->lr, o->wd, o->clipnorm, o->clipvalue};
+    unsigned char small[256], *saved = o->type->cfg_size <= sizeof small ? small : dc_alloc(o->type->cfg_size);
+    if (!saved) return DC_ERR_NOMEM;
+    if (o->type->cfg_size) memcpy(saved, o->cfg, o->type->cfg_size);
+    dc_status s = dc_field_set(f, (void *)where, v, n, name);
+    const bool written = !s;
+    if (!s && o->type->check) s = o->type->check(o);
+    if (!s && o->n && o->type->nstate(o) != o->nstate) /* a type whose flags missed such an option */
+        s = dc_error(DC_ERR_STATE, "%s: \"%s\" cannot change once the optimizer has taken a step (its state depends on it)", name, key);
+    if (s && written) {
+        o->lr = common[0];
+        o->wd = common[1];
+        o->clipnorm = common[2];
+        o->clipvalue = common[3];
+        if (o->type->cfg_size) memcpy(o->cfg, saved, o->type->cfg_size);
+    }
+    if (saved != small) dc_free(saved);
+    return s;
 }
+
+static dc_status set_num(dc_optimizer *o, const char *key, float v, const char *fn) {
+    if (!o) return dc_error(DC_ERR_ARG, "%s: optimizer is NULL", fn);
+    const double d = v;
+    return dc_optimizer_set_field(o, key, &d, 1);
+}
+
+dc_status dc_optimizer_set_weight_decay(dc_optimizer *o, float wd) { return set_num(o, "weight_decay", wd, "dc_optimizer_set_weight_decay"); }
+dc_status dc_optimizer_set_lr(dc_optimizer *o, float lr) { return set_num(o, "lr", lr, "dc_optimizer_set_lr"); }
+dc_status dc_optimizer_set_clipnorm(dc_optimizer *o, float max_norm) { return set_num(o, "clipnorm", max_norm, "dc_optimizer_set_clipnorm"); }
+dc_status dc_optimizer_set_clipvalue(dc_optimizer *o, float max_abs) { return set_num(o, "clipvalue", max_abs, "dc_optimizer_set_clipvalue"); }
 
 float dc_optimizer_lr(const dc_optimizer *o) { return o ? o->lr : 0; }
-const char *dc_optimizer_name(const dc_optimizer *o) { return o ? opt_names[o->kind] : ""; }
+const char *dc_optimizer_name(const dc_optimizer *o) { return o ? o->type->name : ""; }
 
 dc_status dc_optimizer_prepare(dc_optimizer *o, int64_t n) {
+    if (!o || n <= 0) return dc_error(DC_ERR_ARG, "dc_optimizer_prepare: optimizer is NULL or no parameters (%lld)", (long long)n);
     if (o->n == n) return DC_OK;
     if (o->n)
-        return dc_error(DC_ERR_STATE, "%s: state was made for %lld parameters, step called with %lld", opt_names[o->kind],
+        return dc_error(DC_ERR_STATE, "%s: state was made for %lld parameters, step called with %lld", o->type->name,
                         (long long)o->n, (long long)n);
-    bool two = o->kind == DC_OPT_ADAM || o->kind == DC_OPT_ADADELTA;
-    bool one = two || o->kind == DC_OPT_ADAGRAD || o->kind == DC_OPT_RMSPROP || o->momentum > 0;
-    if (one && !(o->s1 = dc_calloc((size_t)n, sizeof(float)))) return DC_ERR_NOMEM;
-    if (two && !(o->s2 = dc_calloc((size_t)n, sizeof(float)))) return DC_ERR_NOMEM;
+    const int k = o->type->nstate(o);
+    if (k < 0 || k > DC_OPT_MAX_STATE)
+        return dc_error(DC_ERR_STATE, "%s: %d state buffers asked for, at most %d are kept", o->type->name, k, DC_OPT_MAX_STATE);
+    for (int i = 0; i < k; i++)
+        if (!(o->state[i] = dc_calloc((size_t)n, sizeof(float)))) {
+            for (int j = 0; j < i; j++) {
+                dc_free(o->state[j]);
+                o->state[j] = NULL;
+            }
+            return DC_ERR_NOMEM;
+        }
+    o->nstate = k;
     o->n = n;
     return DC_OK;
 }
 
-dc_status dc_optimizer_set_clipnorm(dc_optimizer *o, float max_norm) {
-    if (!o || !(max_norm >= 0) || !isfinite(max_norm)) return dc_error(DC_ERR_ARG, "clipnorm must be >= 0 and finite (0 = off)");
-    o->clipnorm = max_norm;
-    return DC_OK;
-}
-
-dc_status dc_optimizer_set_clipvalue(dc_optimizer *o, float max_abs) {
-    if (!o || !(max_abs >= 0) || !isfinite(max_abs)) return dc_error(DC_ERR_ARG, "clipvalue must be >= 0 and finite (0 = off)");
-    o->clipvalue = max_abs;
-    return DC_OK;
-}
-
-/* The update rules read g[i] + wd w[i]; clipping, when on, first writes
- * clip(g * min(1, clipnorm / ||g||), -clipvalue, clipvalue) to a buffer that stands in for g,
- * so the rules' loops stay free of it (and vectorised) otherwise. */
-#define GRAD(i) (g[i] + wd * w[i])
-
+/* Clipping, when on, writes clip(g * min(1, clipnorm / ||g||), -clipvalue, clipvalue) to a
+ * buffer that stands in for g, so the update rules' loops stay free of it (and vectorised). */
 static dc_status clip_grad(dc_optimizer *o, const float **gp, int64_t n) {
     const float *g = *gp;
     float scale = 1.0f;
@@ -128,7 +137,7 @@ static dc_status clip_grad(dc_optimizer *o, const float **gp, int64_t n) {
         double sq = 0;
         for (int64_t i = 0; i < n; i++) sq += (double)g[i] * g[i];
         double norm = sqrt(sq);
-        if (!isfinite(norm)) return dc_error(DC_ERR_NUMERIC, "%s: the gradient norm is not finite", opt_names[o->kind]);
+        if (!isfinite(norm)) return dc_error(DC_ERR_NUMERIC, "%s: the gradient norm is not finite", o->type->name);
         if (norm > o->clipnorm) scale = (float)(o->clipnorm / norm);
     }
     const float cv = o->clipvalue > 0 ? o->clipvalue : INFINITY;
@@ -147,57 +156,6 @@ dc_status dc_optimizer_step_part(dc_optimizer *o, float *w, const float *g, int6
     if (s) return s;
     if ((o->clipnorm > 0 || o->clipvalue > 0) && (s = clip_grad(o, &g, n))) return s;
     o->t++;
-    const float lr = o->lr, wd = o->wd, eps = o->eps, b1 = o->b1, b2 = o->b2, mom = o->momentum;
-    float *s1 = o->s1, *s2 = o->s2;
-    switch (o->kind) {
-    case DC_OPT_SGD:
-        if (mom == 0) {
-            DC_FOR_PART(i, n, part, nseg, w[i] -= lr * GRAD(i););
-        } else {
-            const bool nest = o->nesterov, first = o->t == 1;
-            DC_FOR_PART(i, n, part, nseg, {
-                float gi = GRAD(i);
-                float v = first ? gi : mom * s1[i] + gi; /* PyTorch starts the buffer at g */
-                s1[i] = v;
-                w[i] -= lr * (nest ? gi + mom * v : v);
-            });
-        }
-        break;
-    case DC_OPT_ADAGRAD:
-        DC_FOR_PART(i, n, part, nseg, {
-            float gi = GRAD(i);
-            s1[i] += gi * gi;
-            w[i] -= lr * gi / (sqrtf(s1[i]) + eps);
-        });
-        break;
-    case DC_OPT_ADADELTA:
-        DC_FOR_PART(i, n, part, nseg, {
-            float gi = GRAD(i);
-            s1[i] = b1 * s1[i] + (1 - b1) * gi * gi;
-            float d = sqrtf(s2[i] + eps) / sqrtf(s1[i] + eps) * gi;
-            s2[i] = b1 * s2[i] + (1 - b1) * d * d;
-            w[i] -= lr * d;
-        });
-        break;
-    case DC_OPT_RMSPROP:
-        DC_FOR_PART(i, n, part, nseg, {
-            float gi = GRAD(i);
-            s1[i] = b1 * s1[i] + (1 - b1) * gi * gi;
-            w[i] -= lr * gi / (sqrtf(s1[i]) + eps);
-        });
-        break;
-    case DC_OPT_ADAM: {
-        const float bc1 = 1.0f - powf(b1, (float)o->t), bc2 = 1.0f - powf(b2, (float)o->t);
-        const float step = lr / bc1, rbc2 = 1.0f / sqrtf(bc2);
-        DC_FOR_PART(i, n, part, nseg, {
-            float gi = GRAD(i);
-            float m = s1[i] = b1 * s1[i] + (1 - b1) * gi;
-            float v = s2[i] = b2 * s2[i] + (1 - b2) * gi * gi;
-            w[i] -= step * m / (sqrtf(v) * rbc2 + eps);
-        });
-        break;
-    }
-    default: return dc_error(DC_ERR_STATE, "optimizer: unknown kind %d", (int)o->kind);
-    }
+    o->type->update(o, w, g, n, part, nseg);
     return DC_OK;
 }

@@ -1,5 +1,7 @@
 /* SVG line charts in the style of matplotlib: learning curves of a dc_history and plain
  * line plots. The files are self-contained and open in any browser. */
+#include "deepc/plot.h"
+
 #include "../base/atomic_file.h"
 
 #include <math.h>

@@ -298,3 +298,50 @@ dc_tensor *dc_nhwc_to_nchw(const dc_tensor *t) {
                         t->data[n * t->stride[0] + y * t->stride[1] + x * t->stride[2] + c * t->stride[3]];
     return o;
 }
+
+/* ---- finiteness ---- */
+static dc_status report_nonfinite(const dc_tensor *t, const char *what, int64_t flat, float v) {
+    char where[DC_MAX_DIMS * 24 + 16] = "", buf[DC_MAX_DIMS * 24];
+    if (t->ndim > 1) {
+        int64_t idx[DC_MAX_DIMS];
+        int64_t r = flat;
+        for (int d = t->ndim - 1; d >= 0; d--) {
+            idx[d] = r % t->shape[d];
+            r /= t->shape[d];
+        }
+        snprintf(where, sizeof where, " (index %s)", dc_shape_str(t->ndim, idx, buf, sizeof buf));
+    }
+    const char *kind = isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; /* printf may write "-nan" */
+    return dc_error(DC_ERR_NUMERIC, "%s: element %lld%s of %s is %s", what ? what : "tensor", (long long)flat, where,
+                    dc_tshape(t, 0), kind);
+}
+
+/* Index of the first non-finite element in row-major order, or -1; *bad gets its value. */
+static int64_t first_nonfinite(const dc_tensor *t, float *bad) {
+    if (dc_tensor_is_contiguous(t)) {
+        for (int64_t k = 0; k < t->numel; k++)
+            if (!isfinite(t->data[k])) {
+                *bad = t->data[k];
+                return k;
+            }
+        return -1;
+    }
+    int64_t idx[DC_MAX_DIMS] = {0};
+    for (int64_t k = 0; k < t->numel; k++) {
+        int64_t off = 0;
+        for (int d = 0; d < t->ndim; d++) off += idx[d] * t->stride[d];
+        if (!isfinite(t->data[off])) {
+            *bad = t->data[off];
+            return k;
+        }
+        for (int d = t->ndim - 1; d >= 0 && ++idx[d] == t->shape[d]; d--) idx[d] = 0;
+    }
+    return -1;
+}
+
+dc_status dc_check_finite(const dc_tensor *t, const char *what) {
+    if (!t) return dc_error(DC_ERR_ARG, "check_finite: %s is NULL", what ? what : "tensor");
+    float bad = 0;
+    int64_t k = first_nonfinite(t, &bad);
+    return k < 0 ? DC_OK : report_nonfinite(t, what, k, bad);
+}

@@ -2,6 +2,8 @@
 #ifndef DC_TENSOR_H
 #define DC_TENSOR_H
 
+#include "deepc/tensor.h"
+
 #include "../base/arena.h"
 #include "../base/base.h"
 
@@ -24,7 +26,6 @@ struct dc_tensor {
     dc_tensor *grad;             /* contiguous, same shape; NULL until needed */
     struct dc_node *node;        /* the op that made this tensor (graph mode only) */
     void *heap;                  /* owned tensors: the block to free (struct + data) */
-    const uint8_t *mask;         /* [N, T] real steps of a sequence batch (1) vs padding (0), or NULL */
 };
 
 /* Validates a shape (0 < ndim <= DC_MAX_DIMS, dims >= 0, product fits); element count in *numel. */

@@ -1,5 +1,6 @@
-/* Data parallelism over MPI: initialisation, and the few collectives fit and evaluate use.
- * Built with MPI when CMake finds it (DC_HAVE_MPI); otherwise one rank and no-ops. */
+/* Data parallelism over MPI: initialisation, and the communicator (base/comm.h) that fit,
+ * evaluate and synchronised batch norm call through. Built with MPI when CMake finds it
+ * (DC_HAVE_MPI); otherwise one rank, and no communicator is ever installed. */
 #include "dist.h"
 
 #include <stdio.h>
@@ -23,8 +24,13 @@ bool dc_dist_available(void) {
     return false;
 #endif
 }
-void dc_dist_set_active(bool active) { g_active = active; }
-bool dc_dist_on(void) { return g_init && g_active && g_size > 1; }
+
+static void install(void);
+
+void dc_dist_set_active(bool active) {
+    g_active = active;
+    install();
+}
 
 #ifdef DC_HAVE_MPI
 static dc_status mpi_fail(int rc, const char *what) {
@@ -89,63 +95,60 @@ dc_status dc_dist_init(int *argc, char ***argv) {
                         n);
 #endif
     g_init = true;
+    install();
     return DC_OK;
 }
 
 void dc_dist_finalize(void) {
+    g_init = false;
+    install(); /* none: nothing may reach MPI after it is finalised */
 #ifdef DC_HAVE_MPI
     int done = 0;
     MPI_Finalized(&done);
     if (g_owns_mpi && !done) MPI_Finalize();
 #endif
-    g_init = g_owns_mpi = false;
+    g_owns_mpi = false;
     g_rank = 0;
     g_size = 1;
 }
 
-dc_status dc_dist_sum_f(float *buf, int64_t n) {
 #ifdef DC_HAVE_MPI
-    if (!dc_dist_on()) return DC_OK;
+/* True when the collectives go over MPI: dc_dist_init ran, there is more than one rank, and
+ * dc_dist_set_active has not switched them off. Exactly then the communicator is installed. */
+static bool dist_on(void) { return g_init && g_active && g_size > 1; }
+
+/* The collectives over MPI_COMM_WORLD. Each is reached only through the installed communicator;
+ * a caller that kept the pointer past dc_dist_set_active(false) or dc_dist_finalize gets the
+ * one-process result, as with no communicator, instead of a call into MPI. */
+
+static dc_status mpi_sum_f(float *buf, int64_t n) {
+    if (!dist_on()) return DC_OK;
     for (int64_t off = 0; off < n; off += DC_DIST_BUCKET) {
         int cnt = (int)DC_MIN(DC_DIST_BUCKET, n - off);
         MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "all-reduce of the gradients");
     }
-#else
-    (void)buf;
-    (void)n;
-#endif
     return DC_OK;
 }
 
-dc_status dc_dist_sum_d(double *buf, int n) {
-#ifdef DC_HAVE_MPI
-    if (!dc_dist_on()) return DC_OK;
+static dc_status mpi_sum_d(double *buf, int n) {
+    if (!dist_on()) return DC_OK;
     MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "all-reduce of the metrics");
-#else
-    (void)buf;
-    (void)n;
-#endif
     return DC_OK;
 }
 
-dc_status dc_dist_bcast_f(float *buf, int64_t n) {
-#ifdef DC_HAVE_MPI
-    if (!dc_dist_on()) return DC_OK;
+static dc_status mpi_bcast_f(float *buf, int64_t n) {
+    if (!dist_on()) return DC_OK;
     for (int64_t off = 0; off < n; off += DC_DIST_BUCKET) {
         int cnt = (int)DC_MIN(DC_DIST_BUCKET, n - off);
         MPI_TRY(MPI_Bcast(buf + off, cnt, MPI_FLOAT, 0, MPI_COMM_WORLD), "broadcast of the parameters");
     }
-#else
-    (void)buf;
-    (void)n;
-#endif
     return DC_OK;
 }
 
-dc_status dc_dist_minmax(const int64_t *v, int n, int64_t *lo, int64_t *hi) {
+/* One all-reduce of 2n values: the maximum of -v gives the minimum of v. */
+static dc_status mpi_minmax(const int64_t *v, int n, int64_t *lo, int64_t *hi) {
     for (int i = 0; i < n; i++) lo[i] = hi[i] = v[i];
-#ifdef DC_HAVE_MPI
-    if (!dc_dist_on()) return DC_OK;
+    if (!dist_on()) return DC_OK;
     long long b[32];
     if (n > 16) return dc_error(DC_ERR_ARG, "dist: minmax of %d values (16 at most)", n);
     for (int i = 0; i < n; i++) {
@@ -157,17 +160,16 @@ dc_status dc_dist_minmax(const int64_t *v, int n, int64_t *lo, int64_t *hi) {
         lo[i] = -(int64_t)b[i];
         hi[i] = (int64_t)b[n + i];
     }
-#endif
     return DC_OK;
 }
 
-dc_status dc_dist_agree(dc_status s, const char *who) {
-#ifdef DC_HAVE_MPI
-    if (!dc_dist_on()) return s;
+/* The lowest failing rank (size if none) by an all-reduce, then its status and message by a
+ * broadcast from it, so no rank waits for one that has given up. */
+static dc_status mpi_agree(dc_status s, const char *who) {
+    if (!dist_on()) return s;
     int first = s ? g_rank : g_size;
     MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "status all-reduce");
     if (first == g_size) return DC_OK;
-    /* the failing rank's status and message, sent to all */
     struct {
         int status;
         char msg[480];
@@ -182,8 +184,27 @@ dc_status dc_dist_agree(dc_status s, const char *who) {
     }
     MPI_TRY(MPI_Bcast(&m, (int)sizeof m, MPI_BYTE, first, MPI_COMM_WORLD), "error broadcast");
     return dc_error((dc_status)m.status, "%s: rank %d failed: %s", who, first, m.msg);
-#else
-    (void)who;
-    return s;
+}
+
+/* rank and size are filled in by install(), before the pointer is published. */
+static dc_comm mpi_comm = {
+    .sum_f = mpi_sum_f,
+    .sum_d = mpi_sum_d,
+    .bcast_f = mpi_bcast_f,
+    .minmax = mpi_minmax,
+    .agree = mpi_agree,
+};
 #endif
+
+/* Installs the MPI communicator while the collectives are on, and none otherwise. */
+static void install(void) {
+#ifdef DC_HAVE_MPI
+    if (dist_on()) {
+        mpi_comm.rank = g_rank;
+        mpi_comm.size = g_size;
+        dc_comm_install(&mpi_comm);
+        return;
+    }
+#endif
+    dc_comm_install(NULL);
 }

@@ -1,0 +1,83 @@
+/*
+ * deepc/base.h - floor base (src/base): status codes and the last error, the thread count,
+ * the clock, seeded random numbers and the allocation counter.
+ */
+#ifndef DEEPC_BASE_H
+#define DEEPC_BASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DC_VERSION_MAJOR 0
+#define DC_VERSION_MINOR 1
+
+typedef enum dc_status {
+    DC_OK = 0,
+    DC_ERR_ARG,     /* an argument is invalid (NULL, zero batch size, unknown option) */
+    DC_ERR_SHAPE,   /* shapes do not fit together */
+    DC_ERR_NOMEM,   /* an allocation failed */
+    DC_ERR_IO,      /* a file could not be opened, read or written */
+    DC_ERR_FORMAT,  /* a file's content is malformed */
+    DC_ERR_STATE,   /* the call is not allowed in the object's current state */
+    DC_ERR_NUMERIC, /* a NaN or Inf where a finite number is needed */
+    DC_STATUS_COUNT
+} dc_status;
+
+/* The message of the last failure on this thread ("" if none). */
+const char *dc_last_error(void);
+/* The status of the last failure on this thread (DC_OK if none): tells why a function that
+ * returns NULL failed. */
+dc_status dc_last_status(void);
+/* A short name for a status: "DC_ERR_SHAPE", ... */
+const char *dc_status_name(dc_status s);
+/* Forget the last error message. */
+void dc_clear_error(void);
+
+/* Threads used by deepc's kernels and OpenBLAS: one OpenMP pool, since deepc links
+ * OpenBLAS's OpenMP build, and both are set to the same count, so they never oversubscribe.
+ * Default: the DEEPC_THREADS environment variable when it is a whole number from 1 to 1024
+ * (anything else, "abc", "0", "-3", "2x", is ignored), else the number of online cores.
+ * n <= 0 restores that default. Safe to call from any thread.
+ * Results are reproducible: the same seed, data and thread count give bit-identical weights,
+ * losses and predictions from run to run. deepc's kernels split work by (thread index, thread
+ * count) with static schedules and sum partial results in a fixed order, OpenBLAS partitions
+ * a GEMM by the thread count alone, and OpenMP's dynamic team sizes are off
+ * (omp_set_dynamic(0)), so a team always has the requested number of threads. Results at
+ * different thread counts may differ in the last bits (GEMM blocking changes the order of
+ * sums). */
+void dc_set_threads(int n);
+int dc_get_threads(void);
+
+/* Monotonic wall-clock seconds (for timing training). */
+double dc_now(void);
+
+/* Seeded pseudo-random numbers (xoshiro256**). The state is public so it can be embedded
+ * and saved; same seed, same sequence on every platform. */
+typedef struct dc_rng {
+    uint64_t s[4];
+} dc_rng;
+void dc_rng_seed(dc_rng *r, uint64_t seed);
+uint64_t dc_rng_next(dc_rng *r);
+/* uniform in [0, 1) */
+float dc_rng_uniform(dc_rng *r);
+/* standard normal (Box-Muller) */
+float dc_rng_normal(dc_rng *r);
+/* uniform integer in [0, n) without modulo bias; n > 0 */
+uint64_t dc_rng_below(dc_rng *r, uint64_t n);
+/* Fisher-Yates shuffle of idx[0..n) */
+void dc_rng_shuffle(dc_rng *r, int64_t *idx, int64_t n);
+
+/* Number of system allocations deepc has made since the process started (all contexts,
+ * tensors, models). A training step that has run once makes none. */
+uint64_t dc_alloc_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DEEPC_BASE_H */

@@ -1,0 +1,127 @@
+/*
+ * deepc/io.h - floor io (src/io): files - models, weights, training checkpoints and the fit
+ * callbacks that write them, safetensors, NumPy .npy/.npz.
+ */
+#ifndef DEEPC_IO_H
+#define DEEPC_IO_H
+
+#include "deepc/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Every writer below replaces its file atomically: it writes "<path>.tmp.<pid>" in the same
+ * directory, fsyncs it, renames it over path and fsyncs the directory, so a crash, a kill or a
+ * full disk leaves either the old file or the complete new one. Every reader validates sizes,
+ * offsets and shapes against the file before it allocates or reads, and answers a broken or
+ * hostile file with DC_ERR_FORMAT (or DC_ERR_IO) naming the file, the entry and the numbers. */
+
+/* Element types in files. deepc computes in float32 and converts on load and save. */
+typedef enum dc_dtype {
+    DC_DTYPE_F32, DC_DTYPE_F64, DC_DTYPE_F16, DC_DTYPE_BF16,
+    DC_DTYPE_I8, DC_DTYPE_I16, DC_DTYPE_I32, DC_DTYPE_I64,
+    DC_DTYPE_U8, DC_DTYPE_U16, DC_DTYPE_U32, DC_DTYPE_U64,
+    DC_DTYPE_BOOL,
+    DC_DTYPE_COUNT
+} dc_dtype;
+/* safetensors' names: "F32", "F64", "F16", "BF16", "I8", ..., "U64", "BOOL". */
+const char *dc_dtype_name(dc_dtype t);
+/* Bytes per element (0 for an unknown dtype). */
+size_t dc_dtype_size(dc_dtype t);
+
+/* ---- safetensors: an 8-byte little-endian header size, a JSON header
+ * {"__metadata__": {key: string}, name: {"dtype", "shape", "data_offsets": [begin, end]}},
+ * then the data, little-endian, C order. The format of the Python ecosystem's weights. ---- */
+typedef struct dc_safetensors dc_safetensors;
+/* Opens a file and validates its header: JSON (UTF-8), dtypes, shapes and offsets as plain
+ * integers below 2^53, offsets inside the data and covering it without holes or overlaps (other
+ * dtypes such as F8_* are DC_ERR_FORMAT). Tensors are read on demand; several threads may read
+ * from one open file at once. NULL on error. */
+dc_safetensors *dc_safetensors_open(const char *path);
+void dc_safetensors_close(dc_safetensors *st);
+/* Tensors in the file, in the order of their data. */
+int dc_safetensors_count(const dc_safetensors *st);
+const char *dc_safetensors_name(const dc_safetensors *st, int i);
+/* Index of a tensor by name, or -1. */
+int dc_safetensors_find(const dc_safetensors *st, const char *name);
+/* Shape (into shape[DC_MAX_DIMS]) and dtype of tensor i; returns its rank, or -1 if i is out of
+ * range. A 0-d (scalar) tensor is reported as shape [1]. */
+int dc_safetensors_shape(const dc_safetensors *st, int i, int64_t *shape, dc_dtype *dtype);
+/* Tensor `name` as a new owned float32 tensor (F16, BF16, F64 and integers converted). An
+ * unknown name is DC_ERR_ARG; an integer float32 cannot hold exactly, or an F64 beyond float32's
+ * range, is DC_ERR_NUMERIC naming the tensor and the element. */
+dc_tensor *dc_safetensors_read(const dc_safetensors *st, const char *name);
+/* Reads tensor `name` into the contiguous tensor dst (else DC_ERR_ARG), whose shape must be the
+ * file's: DC_ERR_SHAPE names the tensor and both shapes. */
+dc_status dc_safetensors_read_into(const dc_safetensors *st, const char *name, dc_tensor *dst);
+/* A "__metadata__" value, or NULL if absent. */
+const char *dc_safetensors_meta(const dc_safetensors *st, const char *key);
+/* Writes n tensors (any strides) named names[i], stored as dtype (F32, F16 or BF16; F16/BF16
+ * round to nearest even), with nmeta metadata pairs keys[i] -> values[i] (nmeta may be 0).
+ * Names must be unique, non-empty, valid UTF-8 and not "__metadata__" (else DC_ERR_ARG, nothing
+ * written). The header is compact JSON with "__metadata__" first, byte for byte what Python's
+ * json.dumps(separators=(",", ":"), ensure_ascii=False) gives for the same content. */
+dc_status dc_safetensors_save(const char *path, int n, const char *const *names, const dc_tensor *const *tensors,
+                              dc_dtype dtype, int nmeta, const char *const *keys, const char *const *values);
+
+/* ---- NumPy .npy and .npz ---- */
+/* Loads an .npy array (format 1.0, 2.0 or 3.0; float16/32/64, int8-64, uint8-64 or bool; little
+ * or big endian; C order) as an owned float32 tensor. DC_ERR_FORMAT for Fortran order or other
+ * dtypes; DC_ERR_NUMERIC for an integer float32 cannot hold exactly (such as 2^24 + 1) or a
+ * float64 beyond float32's range, naming the element. A 0-d array comes back as shape [1]; an
+ * array with a zero dimension as an empty tensor. */
+dc_tensor *dc_npy_load(const char *path);
+/* Saves t (any strides) as dtype: F32, F64, F16, I8-I64, U8-U64 or BOOL (BF16, which NumPy lacks,
+ * is DC_ERR_ARG), with NumPy's own header: the bytes equal np.save's.
+ * For integer and bool dtypes every value must be a whole number in range (bool: 0 or 1);
+ * DC_ERR_NUMERIC names the first that is not, and nothing is written. */
+dc_status dc_npy_save(const char *path, const dc_tensor *t, dc_dtype dtype);
+/* Loads every array of an .npz archive (stored or deflated, as np.savez and
+ * np.savez_compressed write them; zip64 too): *n arrays, names without ".npy" (other member
+ * names kept as they are). A damaged member, a CRC mismatch or two members of one name are
+ * DC_ERR_FORMAT naming the archive and the member. Free with dc_npz_free. */
+dc_status dc_npz_load(const char *path, int *n, char ***names, dc_tensor ***arrays);
+void dc_npz_free(int n, char **names, dc_tensor **arrays);
+/* Saves n float32 arrays as an .npz archive (deflated if compress, as np.savez_compressed). */
+dc_status dc_npz_save(const char *path, int n, const char *const *names, const dc_tensor *const *arrays,
+                      bool compress);
+
+/* ---- models ---- */
+/* Saves a built model in one safetensors file: its parameters and state under their names
+ * ("dense_1.weight", "batch_normalization.running_mean"), the architecture as JSON in the
+ * metadata key "deepc.model", and the loss, metrics and optimiser settings if compiled. Python's
+ * safetensors reads the weights as they are. */
+dc_status dc_model_save(const dc_model *m, const char *path);
+/* A model rebuilt from dc_model_save's file, with its weights, compiled as it was saved (with a
+ * fresh optimiser) if it was compiled. NULL on error. */
+dc_model *dc_model_load(const char *path);
+/* Weights only, in safetensors: every parameter and state tensor of a built model. */
+dc_status dc_model_save_weights(const dc_model *m, const char *path);
+/* Loads weights into a built model from a safetensors file (deepc's or another framework's with
+ * the same names): every parameter and state tensor must be present with its shape, and extra
+ * tensors are an error unless allow_extra. Values are checked finite. Nothing changes on error. */
+dc_status dc_model_load_weights(dc_model *m, const char *path, bool allow_extra);
+/* Training checkpoint: weights, state, the optimiser's state and step count, the epoch reached,
+ * the seed and random-number state, and the history so far. */
+dc_status dc_model_save_checkpoint(const dc_model *m, const char *path);
+/* Restores a checkpoint into a compiled model of the same architecture and optimiser; the next
+ * dc_model_fit resumes at the epoch after the checkpoint's and, given the same data, batch size
+ * and thread count, ends bit-identical to a run that was never interrupted. */
+dc_status dc_model_load_checkpoint(dc_model *m, const char *path);
+/* Fit callbacks that write files, each atomically; a failed write stops training with the error
+ * and the previous file stays intact. Only the writer (rank 0 of a data-parallel fit) writes.
+ * dc_checkpoint_callback: a training checkpoint at path every `every` epochs (1 if <= 0) and
+ * after the last one; with resume, a checkpoint already at path is restored when training
+ * starts, so that rerunning the same program after a crash or a kill continues it.
+ * dc_best_model_callback: the model (dc_model_save) at path whenever `monitor` improves: a
+ * history key, NULL for "val_loss" with validation data, else "loss"; keys holding "loss", "mae"
+ * or "mse" are minimised, others maximised; a key fit does not record stops fit with DC_ERR_ARG.
+ * The path and monitor strings must outlive the callback. Free with dc_callback_free. */
+dc_callback *dc_checkpoint_callback(const char *path, int every, bool resume);
+dc_callback *dc_best_model_callback(const char *path, const char *monitor);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DEEPC_IO_H */

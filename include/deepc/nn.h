@@ -1,0 +1,183 @@
+/*
+ * deepc/nn.h - floor nn (src/nn): layers, their options and the BERT layers.
+ */
+#ifndef DEEPC_NN_H
+#define DEEPC_NN_H
+
+#include "deepc/ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dc_layer dc_layer;
+
+/* Declares the input shape of a model (without the batch dimension), as Keras's Input. */
+dc_layer *dc_input(int ndim, const int64_t *shape);
+/* Fully connected: y = act(x . W^T + b), W [units, in] (Glorot-uniform), b [units] (zeros). */
+dc_layer *dc_dense(int64_t units, dc_activation act);
+/* Element-wise activation (or softmax over the last axis) as a layer. */
+dc_layer *dc_activation_layer(dc_activation act);
+/* Inverted dropout, active only in training. */
+dc_layer *dc_dropout_layer(float rate);
+/* Flattens [N, d1, d2, ...] to [N, d1*d2*...]. */
+dc_layer *dc_flatten(void);
+/* Merging the branches of a graph model (dc_model_apply with 2 to 4 inputs): Add sums inputs of
+ * one shape; Concatenate joins them along the last axis (the other axes equal). */
+dc_layer *dc_add_layer(void);
+dc_layer *dc_concatenate_layer(void);
+
+/* Padding of convolution layers: VALID = none; SAME = output size ceil(input / stride), the
+ * extra row/column going to the bottom/right as in Keras/TensorFlow. */
+typedef enum dc_padding { DC_PAD_VALID, DC_PAD_SAME } dc_padding;
+/* Conv2D on [N, C, H, W]: filters of kh x kw, square stride, weight [filters, C, kh, kw]
+ * (Glorot-uniform), bias [filters]. */
+dc_layer *dc_conv2d_layer(int64_t filters, int kh, int kw, int stride, dc_padding pad, dc_activation act);
+/* Conv2DTranspose: weight [C, filters, kh, kw]; VALID output (H - 1) stride + kh, SAME H stride. */
+dc_layer *dc_conv2d_transpose_layer(int64_t filters, int kh, int kw, int stride, dc_padding pad, dc_activation act);
+/* Different vertical/horizontal strides, and explicit padding {top, left, bottom, right};
+ * DC_ERR_STATE once the layer is built. */
+dc_status dc_layer_set_strides(dc_layer *l, int sh, int sw);
+dc_status dc_layer_set_padding(dc_layer *l, const int pad[4]);
+/* MaxPooling2D / AveragePooling2D: window kh x kw, stride (0 = the window size), no padding. */
+dc_layer *dc_max_pool2d_layer(int kh, int kw, int stride);
+dc_layer *dc_avg_pool2d_layer(int kh, int kw, int stride);
+/* GlobalAveragePooling2D: [N, C, H, W] -> [N, C]. */
+dc_layer *dc_global_avg_pool2d_layer(void);
+/* UpSampling2D (nearest): [N, C, H, W] -> [N, C, H fh, W fw]. */
+dc_layer *dc_upsample2d_layer(int fh, int fw);
+/* BatchNormalization over axis 1 of [N, C] or [N, C, H, W]: gamma (ones) and beta (zeros) are
+ * trained; running mean/variance (non-trainable) follow PyTorch's momentum convention
+ * (0 < momentum <= 1, default 0.1; Keras's momentum 0.99 is 0.01 here); eps default 1e-3. */
+dc_layer *dc_batch_norm_layer(float momentum, float eps);
+/* Synchronised batch statistics (Keras's synchronized=True, PyTorch's SyncBatchNorm): in a
+ * distributed fit (deepc/dist.h) the training mean and variance are those of the whole global
+ * batch, every rank's rows together, and backward takes the output gradient's means over it too,
+ * so n ranks at batch B/n train exactly as one process at batch B (up to float summation order).
+ * Outside a distributed fit (one process, predict, evaluate, train_step) it changes nothing.
+ * It costs three small all-reduces per layer and step (channels + 1, channels and 2 x channels
+ * doubles) and one of a single double per step, before backward, by which a rank whose loss
+ * failed tells the others not to wait for it. An allocation failure inside the forward pass on
+ * one rank alone can still leave the others waiting in the next sum. Saved with the model
+ * ("synchronized" in its config). DC_ERR_ARG for a layer of another type. May be set any time. */
+dc_status dc_layer_set_synchronized(dc_layer *l, bool on);
+
+/* Options by name, as model files store them ("units", "strides", "epsilon", ...), checked
+ * against the layer type's schema: a name the type does not have is DC_ERR_ARG naming the layer
+ * and the option; an option that shapes depend on, once the layer is in a built model,
+ * DC_ERR_STATE; a value outside the option's range DC_ERR_ARG with the value and the range.
+ * Enumerations (activation, kernel_initializer, bias_initializer, padding) take the enum value. */
+dc_status dc_layer_set_int(dc_layer *l, const char *key, int64_t v);
+dc_status dc_layer_set_float(dc_layer *l, const char *key, float v);
+dc_status dc_layer_set_bool(dc_layer *l, const char *key, bool v);
+dc_status dc_layer_set_ints(dc_layer *l, const char *key, const int *v, int n);
+/* The class name of a layer ("Dense"). */
+const char *dc_layer_type_name(const dc_layer *l);
+
+/* Options set before the layer is added to a model. */
+dc_status dc_layer_set_name(dc_layer *l, const char *name);
+dc_status dc_layer_set_alpha(dc_layer *l, float alpha); /* leaky_relu / elu slope */
+dc_status dc_layer_set_init(dc_layer *l, dc_init weight_init, dc_init bias_init);
+dc_status dc_layer_set_use_bias(dc_layer *l, bool on);
+const char *dc_layer_name(const dc_layer *l);
+/* Output shape without the batch dimension into shape[DC_MAX_DIMS]; returns its rank
+ * (0 while the layer is not connected to an input). */
+int dc_layer_output_shape(const dc_layer *l, int64_t *shape);
+/* Frees a layer that was never added to a model (a model frees its own layers). */
+void dc_layer_free(dc_layer *l);
+
+/* Embedding(vocabulary, dim): token ids [N, T] (whole numbers as floats) -> [N, T, dim]; table
+ * U(-0.05, 0.05) as Keras. mask_zero: id 0 is padding (no gradient, and the next recurrent layer
+ * skips those steps). vocabulary and dim must be in [1, 2^31] (DC_ERR_ARG otherwise); ids travel
+ * as float32, so ids above 2^24 cannot name every row exactly. */
+dc_layer *dc_embedding_layer(int64_t vocabulary, int64_t dim, bool mask_zero);
+/* Recurrent layers on [N, T, F]: output [N, T, units] if return_sequences, else the final state
+ * [N, units]. Weights as in dc_simple_rnn / dc_lstm / dc_gru (PyTorch's layouts and gate orders),
+ * initialised U(-1/sqrt(units), 1/sqrt(units)) as PyTorch; biases zero except the LSTM's
+ * forget gate, 1 as Keras's unit_forget_bias (dc_layer_set_forget_bias changes it). A mask from
+ * an Embedding(mask_zero) makes them skip padded steps. Stack them with return_sequences. */
+dc_layer *dc_simple_rnn_layer(int64_t units, dc_activation act, bool return_sequences);
+dc_layer *dc_lstm_layer(int64_t units, bool return_sequences);
+dc_layer *dc_gru_layer(int64_t units, bool return_sequences);
+/* The initial bias of the LSTM's forget gate (1 by default): LSTM only, before the model is built,
+ * value in [-1e6, 1e6]. */
+dc_status dc_layer_set_forget_bias(dc_layer *l, float value);
+
+/* Transformer layers on sequences [N, T, D]. Parameter names and layouts are PyTorch's, so a
+ * state_dict saved as safetensors loads with dc_model_load_weights (see README).
+ * LayerNormalization over the last axis: weight (ones) and bias (zeros) [D]; eps 0 = 1e-5. */
+dc_layer *dc_layer_norm_layer(float eps);
+/* The epsilon of a LayerNormalization, BatchNormalization, the Transformer encoder/decoder
+ * layers and BERT's layers (BERT uses 1e-12): any positive float, at any time. */
+dc_status dc_layer_set_epsilon(dc_layer *l, float eps);
+/* x + table[0..T): a learned table "weight" [max_len, D] (N(0, 0.02), as BERT's position
+ * embeddings) or the fixed sinusoids of Vaswani et al. ("table", not trained). A sequence longer
+ * than max_len is DC_ERR_SHAPE naming both numbers. */
+dc_layer *dc_positional_embedding_layer(int64_t max_len, bool learned);
+/* Multi-head self-attention [N, T, D] -> [N, T, D], D divisible by heads: q, k, v = x W_in^T + b_in
+ * (packed: in_proj_weight [3D, D], in_proj_bias [3D]), softmax(q k^T / sqrt(D/heads) + masks) v per
+ * head, then out_proj.weight [D, D], out_proj.bias [D] (nn.MultiheadAttention's names). causal
+ * masks future steps; steps padded by an Embedding(mask_zero) are never attended to; dropout
+ * applies to the attention weights in training. Wired to two inputs with dc_model_apply (queries
+ * [N, Tq, D], memory [N, Tk, D]) it is cross-attention: q from the first input, k and v from the
+ * second (W_in split into query and key/value rows as PyTorch does), the memory's padding mask
+ * applied to the keys. */
+dc_layer *dc_multi_head_attention_layer(int heads, bool causal, float dropout);
+/* Separate q, k and v projections instead of the packed in_proj_weight, as nn.MultiheadAttention
+ * with kdim/vdim: q_proj_weight [D, D], k_proj_weight and v_proj_weight [D, Dm], in_proj_bias
+ * [3D], out_proj.*; Dm is the memory's width, which may then differ from D (D for
+ * self-attention). Set before the model is built. */
+dc_status dc_layer_set_separate_projections(dc_layer *l, bool on);
+/* nn.TransformerEncoderLayer (batch first): self-attention, then a feed-forward network
+ * D -> ff_units -> D with act (relu, gelu or gelu_tanh), each followed by dropout and a residual
+ * connection, with LayerNorm after each residual (post-norm: the original Transformer, BERT) or
+ * before each sub-layer (pre_norm). Parameters: self_attn.in_proj_weight, self_attn.in_proj_bias,
+ * self_attn.out_proj.weight/bias, linear1.weight/bias, linear2.weight/bias, norm1.weight/bias,
+ * norm2.weight/bias; LayerNorm eps 1e-5 (dc_layer_set_epsilon). */
+dc_layer *dc_transformer_encoder_layer(int heads, int64_t ff_units, float dropout, dc_activation act, bool pre_norm,
+                                       bool causal);
+/* nn.TransformerDecoderLayer (batch first), wired with dc_model_apply to two inputs: the target
+ * sequence [N, T, D] and the memory [N, S, D] (the encoder's output). Causal self-attention over
+ * the target, cross-attention to the memory (its padding mask from Embedding(mask_zero) applies),
+ * feed-forward; post-norm, or pre-norm with pre_norm. Parameters self_attn.*, multihead_attn.*,
+ * linear1/2.*, norm1/2/3.* as PyTorch names them; dropout after each block and inside the
+ * feed-forward network. Causal by default; dc_layer_set_bool(l, "causal", false) turns it off. */
+dc_layer *dc_transformer_decoder_layer(int heads, int64_t ff_units, float dropout, dc_activation act, bool pre_norm);
+/* [N, T, D] -> [N, D]: the mean over the steps (the real ones, when an Embedding(mask_zero) mask
+ * is present). */
+dc_layer *dc_global_avg_pool1d_layer(void);
+
+/* ---- BERT: Devlin et al.'s encoder, with Hugging Face's BertModel names (the layers in
+ * src/nn/bert_layers.c; the loader, dc_bert_load, in src/zoo/bert.c and deepc/zoo.h) ----
+ * Named "embeddings", "encoder.layer.<i>" and "pooler" (dc_layer_set_name), these layers'
+ * parameters are named as in a public BERT checkpoint ("encoder.layer.0.attention.self.query.weight"),
+ * so dc_model_load_weights reads one converted to safetensors; dc_bert_load does it all.
+ * BertEmbeddings: token ids [N, T] (whole numbers as floats), and in a graph model optionally
+ * token_type_ids [N, T] as a second input (segment 0 when absent) -> [N, T, hidden]:
+ *   y = dropout(LayerNorm(word[ids] + position[0..T) + token_type[types]))
+ * Parameters word_embeddings.weight [vocab, hidden], position_embeddings.weight [max_positions,
+ * hidden], token_type_embeddings.weight [type_vocab, hidden] (N(0, 0.02)), LayerNorm.weight/bias
+ * [hidden]. [PAD] is id 0: its steps carry a padding mask that the encoder layers' attention
+ * skips, and its row gets no gradient. Errors: DC_ERR_SHAPE naming the layer and both numbers
+ * for T > max_positions (when connected, and for a longer batch in forward); DC_ERR_ARG naming
+ * the id, its place and the vocabulary size for an id outside [0, vocab) (or [0, type_vocab)). */
+dc_layer *dc_bert_embeddings_layer(int64_t vocab, int64_t hidden, int64_t max_positions, int64_t type_vocab, float eps,
+                                   float dropout);
+/* BertLayer: a post-norm encoder layer on [N, T, D] -> [N, T, D]:
+ *   a = LayerNorm(x + dropout(attention(x) W_o^T + b_o))       attention.output.{dense,LayerNorm}
+ *   y = LayerNorm(a + dropout(GELU(a W_i^T + b_i) W_2^T + b_2)) intermediate.dense, output.{dense,LayerNorm}
+ * attention: separate projections attention.self.{query,key,value}.{weight [D, D], bias [D]},
+ * softmax(q k^T / sqrt(D / heads)) v per head (dc_attention_heads), padded keys (the embeddings'
+ * mask) skipped; GELU
+ * exact (erf). dropout applies to the attention weights and both sub-layer outputs in training.
+ * Errors: DC_ERR_ARG for heads outside [1, 4096], intermediate <= 0, eps <= 0, dropout outside
+ * [0, 1); DC_ERR_SHAPE naming the layer and both numbers when heads do not divide D. */
+dc_layer *dc_bert_layer(int heads, int64_t intermediate, float eps, float dropout);
+/* BertPooler: [N, T, D] -> [N, D], y = tanh(x[:, 0] W^T + b) (dense.weight [D, D], dense.bias [D]):
+ * the [CLS] step, as classifiers on BERT read it. */
+dc_layer *dc_bert_pooler_layer(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DEEPC_NN_H */

@@ -1,0 +1,70 @@
+/* The graph executor: one forward pass over the layers in topological order. Each layer gets its
+ * inputs' values and masks and the step's arguments in a forward context; the fusions planned at
+ * build run as one op. */
+#include "staging.h"
+
+#include <string.h>
+
+/* Names the layer in the current message, unless it already starts with the layer's name. */
+static void name_layer(const dc_layer *l) {
+    size_t nl = strlen(l->name);
+    if (!(strncmp(dc_last_error(), l->name, nl) == 0 && dc_last_error()[nl] == ':')) dc_error_prefix("%s", l->name); /* keeps the status */
+}
+
+/* Whether layer l's output keeps its input's time axis, so a mask on the input still applies. */
+static bool keeps_time_axis(const dc_layer *l) { return l->in_ndim >= 2 && l->out_ndim >= 2 && l->out_shape[0] == l->in_shape[0]; }
+
+dc_tensor *dc_model_run_ex(dc_model *m, dc_ctx *c, dc_tensor *const *x, const uint8_t *const *masks, bool training, bool logits,
+                           const dc_comm *comm, float comm_w) {
+    int L = m->nlayers, last = L - 1;
+    dc_tensor **val = dc_scratch(c, (size_t)L * sizeof *val);
+    const uint8_t **mask = dc_scratch(c, (size_t)L * sizeof *mask);
+    if (!val || !mask) return NULL;
+    dc_fwd f = {.ctx = c, .training = training, .rng = &m->rng, .comm = comm, .comm_w = comm_w};
+    int next_input = 0;
+    for (int i = 0; i < L; i++) {
+        dc_layer *l = m->layers[i];
+        if (l->nin == 0) { /* an input layer */
+            mask[i] = masks ? masks[next_input] : NULL;
+            val[i] = x[next_input++];
+            continue;
+        }
+        dc_tensor *in[DC_LAYER_MAX_INPUTS];
+        for (int j = 0; j < l->nin; j++) {
+            int src = l->inputs[j] < 0 ? i - 1 : l->inputs[j];
+            in[j] = src < 0 ? x[0] : val[src];
+            f.mask[j] = src < 0 ? NULL : mask[src];
+        }
+        for (int j = l->nin; j < DC_LAYER_MAX_INPUTS; j++) f.mask[j] = NULL;
+        f.out_mask = keeps_time_axis(l) ? f.mask[0] : NULL;
+        dc_tensor *y;
+        if (m->fuse[i]) { /* this layer and the next as one op: the next layer's value */
+            dc_layer *next = m->layers[i + 1];
+            f.logits = logits && i + 1 == last;
+            y = l->type->forward_fused(l, next, &f, in[0]);
+            if (!y) return name_layer(l), NULL;
+            val[i] = NULL;
+            mask[i] = NULL;
+            l = next;
+            i++;
+        } else {
+            f.logits = logits && i == last;
+            y = l->type->forward(l, &f, in, l->nin);
+        }
+        if (!y) return name_layer(l), NULL;
+        val[i] = y;
+        mask[i] = f.out_mask;
+    }
+    return val[last];
+}
+
+dc_tensor *dc_model_run(dc_model *m, dc_ctx *c, dc_tensor *const *x, bool training, bool logits) {
+    return dc_model_run_ex(m, c, x, NULL, training, logits, NULL, 1.0f);
+}
+
+dc_tensor *dc_model_forward_masked(dc_model *m, dc_ctx *c, int nx, dc_tensor *const *x, const uint8_t *const *masks, bool training) {
+    if (!m || !c || !x) return dc_error_null(DC_ERR_ARG, "dc_model_forward: model, context or input is NULL");
+    if (!m->built) return dc_error_null(DC_ERR_STATE, "dc_model_forward: the model is not built");
+    if (dc_check_inputs(m, nx, (const dc_tensor *const *)x, "forward")) return NULL;
+    return dc_model_run_ex(m, c, x, masks, training, false, NULL, 1.0f);
+}

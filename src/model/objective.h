@@ -1,0 +1,27 @@
+/* model: the objective: the loss and metric tables that compile chooses from, the loss of a
+ * batch, and the running sums of the loss and metrics over batches. */
+#ifndef DC_OBJECTIVE_H
+#define DC_OBJECTIVE_H
+
+#include "model.h"
+
+/* Running sums of the loss and metrics over batches. */
+typedef struct dc_acc {
+    double loss, metric[DC_MAX_METRICS];
+    int64_t rows, elems;
+} dc_acc;
+
+/* The classes of a classifier: the output's last axis. */
+int64_t dc_obj_classes(const dc_model *m);
+/* Labels are class indices (one per step) rather than one value per output. */
+bool dc_obj_sparse_labels(const dc_model *m, int64_t out_cols, int64_t y_cols);
+/* The mean loss of a batch: out are the model's outputs (logits when the loss is fused). */
+dc_tensor *dc_obj_loss(dc_model *m, dc_ctx *c, dc_tensor *out, dc_tensor *y);
+/* Adds the metrics of a batch to a (out as for dc_obj_loss). */
+dc_status dc_obj_add_metrics(dc_model *m, dc_ctx *c, const dc_tensor *out, const dc_tensor *y, dc_acc *a);
+/* The value of metric i over the batches summed in a. */
+double dc_obj_metric_value(const dc_model *m, const dc_acc *a, int i);
+/* Whether a history key is minimised (losses and errors) rather than maximised (accuracies). */
+bool dc_obj_minimised(const char *key);
+
+#endif

@@ -1,0 +1,55 @@
+/* RMSprop: s = rho s + (1-rho) g^2; w -= lr g / (sqrt s + eps). */
+#include "optim.h"
+
+#include <float.h>
+#include <math.h>
+
+/* The rule's gradient: g plus the L2 weight decay's wd w. */
+#define GRAD(i) (g[i] + wd * w[i])
+
+/* (0, 1) for a float: the smallest float above 0, the largest below 1 */
+#define ABOVE_ZERO ((double)FLT_TRUE_MIN)
+#define BELOW_ONE (1.0 - 0x1p-24)
+
+typedef struct rmsprop_cfg {
+    float rho, eps;
+} rmsprop_cfg;
+static const dc_field rmsprop_fields[] = {
+    DC_F_FLOAT(rmsprop_cfg, "rho", rho, ABOVE_ZERO, BELOW_ONE, 0.9, DC_FIELD_RUNTIME),
+    DC_F_FLOAT(rmsprop_cfg, "epsilon", eps, 0, 1e30, 1e-8, DC_FIELD_RUNTIME),
+};
+
+static int rmsprop_nstate(const dc_optimizer *o) { return 1; }
+
+/* state[0]: the running mean of g^2 (s) */
+static void rmsprop_update(dc_optimizer *o, float *w, const float *g, int64_t n, const dc_part_seg *part, int nseg) {
+    const rmsprop_cfg *c = DC_OPT_CCFG(o, rmsprop_cfg);
+    const float lr = o->lr, wd = o->wd, eps = c->eps, b1 = c->rho;
+    float *s1 = o->state[0];
+    DC_FOR_PART(i, n, part, nseg, {
+        float gi = GRAD(i);
+        s1[i] = b1 * s1[i] + (1 - b1) * gi * gi;
+        w[i] -= lr * gi / (sqrtf(s1[i]) + eps);
+    });
+}
+
+const dc_optimizer_type dc_rmsprop_type = {
+    .name = "RMSprop", .cfg_size = sizeof(rmsprop_cfg), .fields = rmsprop_fields, .nfields = DC_ARRAY_LEN(rmsprop_fields),
+    .nstate = rmsprop_nstate, .update = rmsprop_update,
+};
+DC_REGISTER_OPTIMIZER(dc_rmsprop_type);
+
+/* eps <= 0 (or NaN): the default, 1e-8 */
+dc_optimizer *dc_rmsprop(float lr, float rho, float eps) {
+    if (!(rho > 0 && rho < 1)) return dc_error_null(DC_ERR_ARG, "RMSprop: rho %g is outside (0, 1)", (double)rho);
+    dc_optimizer *o = dc_optimizer_create(&dc_rmsprop_type, lr);
+    const double e = eps;
+    if (!o) return NULL;
+    rmsprop_cfg *c = DC_OPT_CFG(o, rmsprop_cfg);
+    c->rho = rho;
+    if (eps > 0 && dc_optimizer_set_field(o, "epsilon", &e, 1)) {
+        dc_optimizer_free(o);
+        return NULL;
+    }
+    return o;
+}
