@@ -86,7 +86,18 @@ static int candidates(const dc_field *f, const void *cfg, double v[][DC_FIELD_MA
         }
         break;
     }
-    case DC_FIELD_DIMS: break; /* an input's shape: fixed by the inputs chosen */
+    case DC_FIELD_DIMS: { /* shapes, -1 standing for what the others leave (as a reshape takes them) */
+        static const double dims[][4] = {{-1}, {2, -1}, {-1, 2}, {2, 2, -1}, {8}, {6, 8}};
+        static const int nd[] = {1, 2, 2, 3, 1, 2};
+        for (size_t i = 0; i < DC_ARRAY_LEN(nd); i++) {
+            bool ok = nd[i] <= f->count;
+            for (int j = 0; ok && j < nd[i]; j++) ok = dims[i][j] >= f->lo && dims[i][j] <= f->hi;
+            if (!ok) continue;
+            len[k] = nd[i];
+            memcpy(v[k++], dims[i], (size_t)nd[i] * sizeof(double));
+        }
+        break;
+    }
     }
     return k;
 }
@@ -122,7 +133,6 @@ static void test_type(const dc_layer_type *t) {
     bool builds = l && buildable(l, &n, &s); /* the defaults may not: a table of 1 position */
     for (int i = 0; l && i < t->nfields; i++) {
         const dc_field *f = &t->fields[i];
-        if (f->kind == DC_FIELD_DIMS) continue;
         double v[24][DC_FIELD_MAX_COUNT];
         int len[24], k = candidates(f, l->cfg, v, len);
         unsigned char saved[512];
