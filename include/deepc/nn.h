@@ -22,6 +22,11 @@ dc_layer *dc_activation_layer(dc_activation act);
 dc_layer *dc_dropout_layer(float rate);
 /* Flattens [N, d1, d2, ...] to [N, d1*d2*...]. */
 dc_layer *dc_flatten(void);
+/* Keras's Reshape: [N, in...] to [N, target_shape...], each row's values in the same order;
+ * one dimension of target_shape (ndim of them, without the batch axis) may be -1 for what the
+ * others leave. Saved as "target_shape". Errors: DC_ERR_ARG for ndim outside 1..7, a 0 or more
+ * than one -1; at build, DC_ERR_SHAPE naming both shapes when the row's values do not fit. */
+dc_layer *dc_reshape_layer(int ndim, const int64_t *target_shape);
 /* Merging the branches of a graph model (dc_model_apply with 2 to 4 inputs): Add sums inputs of
  * one shape; Concatenate joins them along the last axis (the other axes equal). */
 dc_layer *dc_add_layer(void);
