@@ -271,6 +271,28 @@ static void test_setters(void) {
     dc_model_free(m);
 }
 
+/* Reshape's bad targets, answered with the numbers; a reshape keeps each row's values in order. */
+static void test_reshape(void) {
+    CHECK_NULL_ERR(dc_reshape_layer(2, (const int64_t[]){3, 0}), "reshape", "dimension 1", "is 0");
+    CHECK_NULL_ERR(dc_reshape_layer(2, (const int64_t[]){-1, -1}), "reshape", "2 dimensions of -1");
+    CHECK_NULL_ERR(dc_reshape_layer(0, (const int64_t[]){1}), "reshape", "1 to 7", "got 0");
+    dc_model *m = dc_sequential();
+    dc_model_add(m, dc_input(2, (int64_t[]){6, 8}));
+    CHECK_ERR(dc_model_add(m, dc_reshape_layer(2, (const int64_t[]){5, -1})), DC_ERR_SHAPE, "reshape", "(None, 6, 8)", "48 values",
+              "(None, 5, -1)");
+    CHECK(dc_model_add(m, dc_reshape_layer(3, (const int64_t[]){4, -1, 3})) == DC_OK);
+    int64_t sh[DC_MAX_DIMS];
+    CHECK(dc_layer_output_shape(dc_model_layer(m, 1), sh) == 3 && sh[0] == 4 && sh[1] == 4 && sh[2] == 3);
+    CHECK(dc_model_build(m, 0, NULL) == DC_OK);
+    dc_tensor *x = data(2, (int64_t[]){6, 8}, 5);
+    dc_tensor *y = dc_model_predict(m, x, 8);
+    CHECK(y && dc_tensor_ndim(y) == 4 && dc_tensor_numel(y) == dc_tensor_numel(x) &&
+          memcmp(dc_tensor_data(y), dc_tensor_data(x), (size_t)dc_tensor_numel(x) * sizeof(float)) == 0);
+    dc_tensor_free(x);
+    dc_tensor_free(y);
+    dc_model_free(m);
+}
+
 /* Files written by deepc 7b9eca9 load: the same predictions, and their checkpoints resume. */
 static void test_old_models(void) {
     static const char *const names[] = {"mlp", "cnn", "rnn", "graph", "bert"};
@@ -314,6 +336,7 @@ int main(void) {
     test_registry();
     test_optimizers();
     test_setters();
+    test_reshape();
     test_old_models();
     tmp_dir_remove();
     return check_report("test_registry");
