@@ -365,6 +365,83 @@ static void test_metrics(void) {
     dc_tensor_free(y);
 }
 
+/* A loss of the user's: mean squared error written with ops, and one that fails. */
+static dc_tensor *user_mse(dc_ctx *c, dc_tensor *pred, dc_tensor *target, void *user) {
+    (*(int *)user)++;
+    return dc_mean(c, dc_square(c, dc_sub(c, pred, target)));
+}
+static dc_tensor *user_fails(dc_ctx *c, dc_tensor *pred, dc_tensor *target, void *user) {
+    return dc_mean(c, dc_sub(c, pred, dc_reshape(c, target, 1, (int64_t[]){-1}))); /* shapes that do not broadcast */
+}
+
+static dc_model *linear(uint64_t seed) {
+    dc_model *m = dc_sequential();
+    dc_model_set_seed(m, seed);
+    dc_model_add(m, dc_input(1, (int64_t[]){6}));
+    dc_model_add(m, dc_dense(3, DC_ACT_NONE));
+    return m;
+}
+
+/* Callbacks: one that stops training after epoch 2, one that fails at epoch 1. */
+static dc_status stop_after_two(dc_callback *cb, dc_model *m, const dc_fit_opts *o, int epoch, bool *stop) {
+    (*(int *)cb->user)++;
+    *stop = epoch == 1;
+    return DC_OK;
+}
+static dc_status fail_at_one(dc_callback *cb, dc_model *m, const dc_fit_opts *o, int epoch, bool *stop) {
+    return dc_error(DC_ERR_ARG, "callback refuses epoch %d", epoch + 1);
+}
+
+static void test_custom_loss_and_callbacks(void) {
+    dc_tensor *x = dc_tensor_new(2, (int64_t[]){64, 6}), *y = dc_tensor_new(2, (int64_t[]){64, 3});
+    for (int64_t i = 0; i < 64 * 6; i++) dc_tensor_data(x)[i] = dc_rng_normal(&rng);
+    for (int64_t i = 0; i < 64 * 3; i++) dc_tensor_data(y)[i] = dc_rng_normal(&rng);
+    dc_model *a = linear(3), *b = linear(3);
+    int calls = 0;
+    CHECK(dc_model_compile(a, dc_sgd(0.05f, 0, false), DC_LOSS_MSE, NULL, 0) == DC_OK);
+    CHECK(dc_model_compile_custom(b, dc_sgd(0.05f, 0, false), user_mse, &calls, (dc_metric[]){DC_METRIC_MAE}, 1) == DC_OK);
+    dc_fit_opts o = dc_fit_defaults();
+    o.verbose = 0;
+    o.epochs = 3;
+    o.batch_size = 16;
+    dc_history *ha = NULL, *hb = NULL;
+    CHECK(dc_model_fit(a, x, y, &o, &ha) == DC_OK && dc_model_fit(b, x, y, &o, &hb) == DC_OK);
+    CHECK(calls == 3 * 4); /* once per step */
+    const float *wa = dc_tensor_data(dc_model_param(a, "dense.weight")), *wb = dc_tensor_data(dc_model_param(b, "dense.weight"));
+    double worst = 0;
+    for (int i = 0; i < 18; i++) worst = fmax(worst, fabs((double)wa[i] - wb[i]));
+    CHECK(worst < 1e-6); /* the same loss, written with ops */
+    CHECK_NEAR(dc_history_get(ha, "loss")[2], dc_history_get(hb, "loss")[2], 1e-6);
+    CHECK(dc_history_get(hb, "mae") != NULL);
+    /* a user loss that fails stops fit with its error */
+    dc_model *f = linear(3);
+    CHECK(dc_model_compile_custom(f, dc_sgd(0.05f, 0, false), user_fails, NULL, NULL, 0) == DC_OK);
+    CHECK_ERR(dc_model_fit(f, x, y, &o, NULL), DC_ERR_SHAPE, "epoch 1", "batch 1");
+    CHECK_ERR(dc_model_compile_custom(f, dc_sgd(0.05f, 0, false), NULL, NULL, NULL, 0), DC_ERR_ARG, "loss function is NULL");
+    /* the optimiser's own error, not "optimizer is NULL" */
+    CHECK_ERR(dc_model_compile(f, dc_adam(NAN, 0.9f, 0.999f, 1e-7f), DC_LOSS_MSE, NULL, 0), DC_ERR_ARG, "learning rate");
+    dc_model_free(f);
+    /* callbacks: stop after epoch 2 of 5, in the order given; an error stops fit */
+    int seen = 0;
+    dc_callback stopper = {.on_epoch_end = stop_after_two, .user = &seen}, failer = {.on_epoch_end = fail_at_one};
+    dc_callback *cbs[] = {&stopper, &failer};
+    o.epochs = 5;
+    o.callbacks = cbs;
+    o.ncallbacks = 1;
+    dc_history *hs = NULL;
+    CHECK(dc_model_fit(a, x, y, &o, &hs) == DC_OK);
+    CHECK(seen == 2 && dc_history_epochs(hs) == 2 && dc_model_epoch(a) == 2);
+    o.ncallbacks = 2;
+    CHECK_ERR(dc_model_fit(a, x, y, &o, NULL), DC_ERR_ARG, "callback refuses epoch 1");
+    dc_history_free(ha);
+    dc_history_free(hb);
+    dc_history_free(hs);
+    dc_model_free(a);
+    dc_model_free(b);
+    dc_tensor_free(x);
+    dc_tensor_free(y);
+}
+
 int main(void) {
     dc_rng_seed(&rng, 99);
     test_metrics();
@@ -375,5 +452,6 @@ int main(void) {
     test_clipping();
     test_ops_errors();
     test_views_share_memory();
+    test_custom_loss_and_callbacks();
     return check_report("test_model");
 }

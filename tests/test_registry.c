@@ -271,6 +271,36 @@ static void test_setters(void) {
     dc_model_free(m);
 }
 
+/* A model compiled with a user loss keeps its loss's name; it loads uncompiled, to be compiled
+ * again, since a function cannot be saved. */
+static dc_tensor *half_mse(dc_ctx *c, dc_tensor *pred, dc_tensor *target, void *user) {
+    return dc_scale(c, dc_mean(c, dc_square(c, dc_sub(c, pred, target))), 0.5f);
+}
+static void test_custom_loss_file(void) {
+    dc_model *m = dc_sequential();
+    dc_model_add(m, dc_input(1, (int64_t[]){4}));
+    dc_model_add(m, dc_dense(2, DC_ACT_NONE));
+    CHECK(dc_model_compile_custom(m, dc_adam(1e-3f, 0.9f, 0.999f, 1e-7f), half_mse, NULL, NULL, 0) == DC_OK);
+    char p[300];
+    snprintf(p, sizeof p, "%s/custom.safetensors", dir);
+    CHECK(dc_model_save(m, p) == DC_OK);
+    char *j = arch_of(p);
+    CHECK(j && strstr(j, "\"loss\":\"custom\""));
+    free(j);
+    dc_model *l = dc_model_load(p);
+    CHECK(l != NULL);
+    dc_tensor *x = data(1, (int64_t[]){4}, 3), *y = data(1, (int64_t[]){2}, 4);
+    CHECK_ERR(dc_model_fit(l, x, y, NULL, NULL), DC_ERR_STATE, "compile the model first");
+    CHECK(dc_model_compile_custom(l, dc_adam(1e-3f, 0.9f, 0.999f, 1e-7f), half_mse, NULL, NULL, 0) == DC_OK);
+    dc_fit_opts o = dc_fit_defaults();
+    o.verbose = 0;
+    CHECK(dc_model_fit(l, x, y, &o, NULL) == DC_OK);
+    dc_tensor_free(x);
+    dc_tensor_free(y);
+    dc_model_free(l);
+    dc_model_free(m);
+}
+
 /* Reshape's bad targets, answered with the numbers; a reshape keeps each row's values in order. */
 static void test_reshape(void) {
     CHECK_NULL_ERR(dc_reshape_layer(2, (const int64_t[]){3, 0}), "reshape", "dimension 1", "is 0");
@@ -337,6 +367,7 @@ int main(void) {
     test_optimizers();
     test_setters();
     test_reshape();
+    test_custom_loss_file();
     test_old_models();
     tmp_dir_remove();
     return check_report("test_registry");

@@ -38,6 +38,9 @@ dc_status dc_last_status(void);
 const char *dc_status_name(dc_status s);
 /* Forget the last error message. */
 void dc_clear_error(void);
+/* Records status s and a printf-style message for dc_last_error() and returns s: how a fit
+ * callback or a user loss (dc_model_compile_custom) reports why it failed. */
+dc_status dc_error(dc_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Threads used by deepc's kernels and OpenBLAS: one OpenMP pool, since deepc links
  * OpenBLAS's OpenMP build, and both are set to the same count, so they never oversubscribe.

@@ -6,8 +6,6 @@
 
 #include <stdarg.h>
 
-/* Records a formatted message for dc_last_error() and returns status. */
-dc_status dc_error(dc_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Same, returning NULL (for constructors). */
 void *dc_error_null(dc_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends context in front of the current message: "<prefix>: <old message>". */
