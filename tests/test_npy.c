@@ -811,6 +811,95 @@ static void test_bad_save(void) {
     dc_tensor_free(old);
 }
 
+/* A member's name becomes a file name when an archive is unpacked (and np.load's keys are
+ * often used as file names): one holding a path separator, or naming '.' or '..', is refused on
+ * load naming the member, and on save naming the array, with nothing written. Names with dots
+ * inside ("a..b") are plain names and still load and save. */
+static void test_npz_member_names(void) {
+    static unsigned char z[1 << 14];
+    unsigned char npy[512];
+    const float six[6] = {1, 2, 3, 4, 5, 6};
+    size_t nn = npy_bytes(npy, 1, -1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", six, 24);
+    const char *bad[] = {"../../evil.npy", "/etc/evil.npy", "dir/a.npy", "a\\b.npy", "..\\evil.npy", "..", "...npy",
+                         "..npy", "."};
+    for (size_t i = 0; i < DC_ARRAY_LEN(bad); i++) {
+        zmember m[] = {{"ok.npy", npy, nn, 0}, {bad[i], npy, nn, 8}};
+        size_t n = build_zip(z, m, 2);
+        char member[64];
+        snprintf(member, sizeof member, "'%s'", bad[i]);
+        CHECK_ERR(load_bytes("names.npz", z, n), DC_ERR_FORMAT, "names.npz: member ", member, "not a plain file name");
+    }
+    zmember dots[] = {{"a..b.npy", npy, nn, 0}, {"c.d", npy, nn, 8}};
+    size_t n = build_zip(z, dots, 2);
+    int m = 0;
+    char **names = NULL;
+    dc_tensor **arrays = NULL;
+    CHECK(dc_npz_load(write_file("dots.npz", z, n, false), &m, &names, &arrays) == DC_OK && m == 2);
+    CHECK(m == 2 && !strcmp(names[0], "a..b") && !strcmp(names[1], "c.d"));
+    dc_npz_free(m, names, arrays);
+
+    dc_tensor *t = dc_tensor_from(1, (int64_t[]){2}, (const float[]){1, 2});
+    const dc_tensor *arr[] = {t, t};
+    const char *save_bad[] = {"../../evil", "/abs", "dir/a", "a\\b", "..", ".", "C:\\x"};
+    for (size_t i = 0; i < DC_ARRAY_LEN(save_bad); i++) {
+        const char *nm[] = {"ok", save_bad[i]};
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "array 1 ('%s')", save_bad[i]);
+        CHECK_ERR(dc_npz_save(in_dir("evil.npz"), 2, nm, arr, i % 2 == 0), DC_ERR_ARG, "evil.npz: ", quoted,
+                  "not a plain file name", "nothing was written");
+        CHECK(access(in_dir("evil.npz"), F_OK) != 0);
+    }
+    const char *fine[] = {"a..b", "x.y"};
+    CHECK(dc_npz_save(in_dir("fine.npz"), 2, fine, arr, false) == DC_OK);
+    CHECK(npz_load_count(in_dir("fine.npz")) == 2);
+    CHECK(no_tmp_files());
+    dc_tensor_free(t);
+}
+
+/* 0-d arrays (NumPy scalars, shape ()): deepc's tensors have 1 to DC_MAX_DIMS dimensions, so a
+ * 0-d array loads as shape [1] with its one value, in every dtype and inside archives too; and
+ * what deepc saves says what it holds: the [1] tensor is written as shape (1,), never as a 0-d
+ * array, so a loaded scalar saved back is a 1-element array (NumPy reads it as shape (1,)). */
+static void test_zero_d(void) {
+    const double d = -2.5;
+    const int64_t i = 1234567;
+    const unsigned char b = 1;
+    dc_tensor *t = dc_npy_load(write_npy("s_f8.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (), }", &d, 8));
+    CHECK(t && dc_tensor_ndim(t) == 1 && dc_tensor_dim(t, 0) == 1 && dc_tensor_data(t)[0] == -2.5f);
+    dc_tensor *ti = dc_npy_load(write_npy("s_i8.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (), }", &i, 8));
+    CHECK(ti && dc_tensor_ndim(ti) == 1 && dc_tensor_numel(ti) == 1 && dc_tensor_data(ti)[0] == 1234567.0f);
+    dc_tensor *tb = dc_npy_load(write_npy("s_b1.npy", "{'descr': '|b1', 'fortran_order': False, 'shape': (), }", &b, 1));
+    CHECK(tb && dc_tensor_ndim(tb) == 1 && dc_tensor_data(tb)[0] == 1);
+    /* 0-d with data missing or extra: the one element's size is checked as for any shape */
+    CHECK_NULL_ERR(dc_npy_load(write_npy("s_short.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (), }", &d, 4)),
+                   "s_short.npy", "shape () of '<f8' needs 8 bytes");
+    /* saved back: shape (1,), as np.save writes a 1-element array */
+    const char *p = in_dir("s_back.npy");
+    CHECK(t && dc_npy_save(p, t, DC_DTYPE_F64) == DC_OK);
+    size_t tn = 0;
+    char *text = slurp_n(p, &tn);
+    CHECK(text && tn > 10 && strstr(text + 10, "'shape': (1,)") && !strstr(text + 10, "'shape': ()")); /* after the magic */
+    free(text);
+    dc_tensor *back = dc_npy_load(p);
+    CHECK(back && dc_tensor_ndim(back) == 1 && dc_tensor_dim(back, 0) == 1 && dc_tensor_data(back)[0] == -2.5f);
+    dc_tensor_free(back);
+    /* in an archive */
+    static unsigned char z[4096];
+    unsigned char npy[256];
+    size_t nn = npy_bytes(npy, 1, -1, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }", &d, 8);
+    zmember m[] = {{"s.npy", npy, nn, 8}};
+    size_t zn = build_zip(z, m, 1);
+    int k = 0;
+    char **names = NULL;
+    dc_tensor **arrays = NULL;
+    CHECK(dc_npz_load(write_file("s.npz", z, zn, false), &k, &names, &arrays) == DC_OK && k == 1);
+    CHECK(k == 1 && dc_tensor_ndim(arrays[0]) == 1 && dc_tensor_dim(arrays[0], 0) == 1 && dc_tensor_data(arrays[0])[0] == -2.5f);
+    dc_npz_free(k, names, arrays);
+    dc_tensor_free(t);
+    dc_tensor_free(ti);
+    dc_tensor_free(tb);
+}
+
 int main(int argc, char **argv) {
     if (!tmp_dir_create()) return 1;
     if (argc > 1) {
@@ -829,6 +918,8 @@ int main(int argc, char **argv) {
     test_bad_npy();
     test_bad_npz();
     test_bad_save();
+    test_npz_member_names();
+    test_zero_d();
     if (!tmp_dir_remove()) return 1;
     return check_report("test_npy");
 }

@@ -118,6 +118,18 @@ static void test_read_types(void) {
     dc_tensor *sc = dc_safetensors_read(st, "scalar"), *em = dc_safetensors_read(st, "empty");
     CHECK(sc && dc_tensor_ndim(sc) == 1 && dc_tensor_dim(sc, 0) == 1 && dc_tensor_data(sc)[0] == 7.5f);
     CHECK(em && dc_tensor_ndim(em) == 2 && dc_tensor_dim(em, 0) == 0 && dc_tensor_dim(em, 1) == 3 && dc_tensor_numel(em) == 0);
+    {
+        int64_t shp[DC_MAX_DIMS] = {0};
+        int si = dc_safetensors_find(st, "scalar");
+        CHECK(si >= 0 && dc_safetensors_shape(st, si, shp, NULL) == 1 && shp[0] == 1);
+        /* saved back, the [1] tensor says it is [1]: deepc does not write it as a 0-d tensor */
+        const char *nm[] = {"scalar"}, *sp = in_dir("scalar_back.safetensors");
+        const dc_tensor *one[] = {sc};
+        CHECK(sc && dc_safetensors_save(sp, 1, nm, one, DC_DTYPE_F32, 0, NULL, NULL) == DC_OK);
+        char *text = slurp_n(sp, NULL);
+        CHECK(text && strstr(text + 8, "\"shape\":[1]") && !strstr(text + 8, "\"shape\":[]"));
+        free(text);
+    }
     dc_tensor_free(sc);
     dc_tensor_free(em);
     /* metadata: \u escapes decoded to UTF-8 */

@@ -9,11 +9,14 @@
  *
  * CSV inputs hold numbers only, one row per sample, no header. A 2-D input whose rows have as
  * many values as one model input is reshaped to the model's input shape (flat images work). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "deepc.h"
+/* Files are written with the library's atomic writer (dc_write_file_atomic): a failed write
+ * leaves an existing file whole and names the file and the system's reason. */
 
 static int usage(void) {
     fprintf(stderr, "usage:\n"
@@ -24,8 +27,13 @@ static int usage(void) {
     return 2;
 }
 
+/* "deepc: <what>: <the library's message>", what said once: the library's messages often begin
+ * with it already ("evaluate: x has 10 rows but y has 9"). */
 static int fail(const char *what) {
-    fprintf(stderr, "deepc: %s: %s\n", what, dc_last_error());
+    const char *msg = dc_last_error();
+    size_t n = strlen(what);
+    if (strncmp(msg, what, n) == 0 && msg[n] == ':') fprintf(stderr, "deepc: %s\n", msg);
+    else fprintf(stderr, "deepc: %s: %s\n", what, msg);
     return 1;
 }
 
@@ -105,6 +113,17 @@ static void free_inputs(dc_tensor **x, int n) {
     free(x);
 }
 
+/* The predictions as CSV, one row per sample; stops early once a write has failed (the stream's
+ * error flag, which the caller checks). */
+static dc_status write_predictions(FILE *f, void *arg) {
+    dc_tensor *p = arg;
+    int64_t rows = dc_tensor_dim(p, 0), cols = dc_tensor_numel(p) / (rows ? rows : 1);
+    const float *d = dc_tensor_data(p);
+    for (int64_t r = 0; r < rows && !ferror(f); r++)
+        for (int64_t c = 0; c < cols; c++) fprintf(f, "%.9g%c", d[r * cols + c], c + 1 < cols ? ',' : '\n');
+    return DC_OK;
+}
+
 /* args: the X files, then OUT if there is one more */
 static int predict(const char *model, int nargs, char **args) {
     dc_model *m = dc_model_load(model);
@@ -124,18 +143,15 @@ static int predict(const char *model, int nargs, char **args) {
     if (!p) {
         rc = fail("predict");
     } else if (out && ends_with(out, ".npy")) {
-        if (dc_npy_save(out, p, DC_DTYPE_F32)) rc = fail("writing the predictions");
+        if (dc_npy_save(out, p, DC_DTYPE_F32)) rc = fail("saving the predictions");
+    } else if (out) { /* the error names the file and the reason; an old OUT stays whole */
+        if (dc_write_file_atomic(out, write_predictions, p)) rc = fail("saving the predictions");
     } else {
-        FILE *f = out ? fopen(out, "w") : stdout;
-        if (!f) {
-            fprintf(stderr, "deepc: cannot write %s\n", out);
+        errno = 0;
+        write_predictions(stdout, p);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "deepc: saving the predictions: writing to standard output: %s\n", strerror(errno ? errno : EIO));
             rc = 1;
-        } else {
-            int64_t rows = dc_tensor_dim(p, 0), cols = dc_tensor_numel(p) / (rows ? rows : 1);
-            const float *d = dc_tensor_data(p);
-            for (int64_t r = 0; r < rows; r++)
-                for (int64_t c = 0; c < cols; c++) fprintf(f, "%.9g%c", d[r * cols + c], c + 1 < cols ? ',' : '\n');
-            if (out && fclose(f)) rc = 1;
         }
     }
     dc_tensor_free(p);

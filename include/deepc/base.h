@@ -42,6 +42,34 @@ void dc_clear_error(void);
  * callback or a user loss (dc_model_compile_custom) reports why it failed. */
 dc_status dc_error(dc_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Atomic file replacement, which every file deepc writes goes through: readers of `path` see
+ * either the old file or the complete new one, never a half-written file, even if the process
+ * dies or the disk fills up. */
+/* Writes the content of a file to f; returns DC_OK or a dc_error() status. Failed stdio
+ * calls need no checking: the stream's error flag is checked afterwards. */
+typedef dc_status (*dc_write_fn)(FILE *f, void *arg);
+
+/* Calls write(f, arg) on a temporary file beside path, flushes and fsyncs it, renames it over
+ * path and fsyncs the directory. On failure the temporary file is removed, an existing file at
+ * path is left untouched, and the status is DC_ERR_IO (naming the path and the system's reason),
+ * DC_ERR_ARG or the callback's own status.
+ *
+ * Temporary files: "<name>.tmp.<pid>.<n>" in the file's own directory, created with O_EXCL; n is
+ * a per-process counter, so threads and processes saving the same path at once never share one:
+ * each save lands whole or fails cleanly, and the file is always one writer's complete file (the
+ * last rename wins). <name> is the file's name, cut (between UTF-8 characters) where the whole
+ * temporary name would pass the directory's NAME_MAX, so any valid file name can be saved.
+ * Temporary files that writers killed mid-write left there (these names, and the older
+ * "<name>.tmp.<pid>") are removed once their process is gone.
+ *
+ * Symbolic links are written through: when path is a link (or a chain of links), the file it
+ * leads to is replaced atomically in that file's own directory and the link stays as it is; a
+ * dangling link's target is created. More than 40 links in a row is an error (ELOOP).
+ * A FIFO or character device (a pipe, a terminal, /dev/null; /dev/stdout leads to one) has no
+ * file to replace: it is written in place, never replaced by a regular file. A directory is not
+ * replaced (DC_ERR_IO), nor is any other kind of file (DC_ERR_ARG). */
+dc_status dc_write_file_atomic(const char *path, dc_write_fn write, void *arg);
+
 /* Threads used by deepc's kernels and OpenBLAS: one OpenMP pool, since deepc links
  * OpenBLAS's OpenMP build, and both are set to the same count, so they never oversubscribe.
  * Default: the DEEPC_THREADS environment variable when it is a whole number from 1 to 1024

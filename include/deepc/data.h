@@ -23,9 +23,10 @@ typedef struct dc_csv_opts {
 } dc_csv_opts;
 dc_csv_opts dc_csv_defaults(void);
 /* x [rows, features]; y [rows] (NULL if y_out is NULL or there is no label). On error both
- * stay NULL. DC_ERR_FORMAT naming the file, line and column: a cell that is not a number
- * ("abc", "1.5x", an empty cell), a row with another column count than the first, a NUL byte,
- * a line over 16 MiB, an unterminated quote, no data rows, corrupt or truncated gzip data.
+ * stay NULL. DC_ERR_FORMAT naming the file, line and column: a cell that is not a decimal
+ * number ("abc", "1.5x", "0x10", an empty cell), a row with another column count than the first, a NUL byte,
+ * a line over 16 MiB, an unterminated quote, no data rows, corrupt or truncated gzip data (a
+ * missing or cut trailer included).
  * DC_ERR_NUMERIC naming the line and column: NaN, Inf or a value beyond float32 ("nan", "inf",
  * "1e999", "1e39"). DC_ERR_ARG: an out-of-range label_col or feature_cols entry, a label_name
  * missing from the header. DC_ERR_IO: a file that cannot be opened. */

@@ -15,14 +15,19 @@
  *    number is DC_ERR_FORMAT.
  *  - With label_name, the header is the last skipped line (the one just before the data).
  *  - A UTF-8 byte order mark at the start of the file is ignored.
+ *  - Numbers are decimal: digits, an optional sign, point and exponent ("-1.5e3"). Hexadecimal
+ *    ("0x10", "0x1p3") and white space inside a cell other than the blanks and tabs trimmed
+ *    around it are not numbers, though strtod would read them.
  *  - Numbers are parsed by strtod, so the decimal point is the C locale's unless the
  *    program changed LC_NUMERIC.
+ *  - A gzip stream must end with its trailer (its CRC-32 and length checked): a file cut
+ *    short is refused (gz.h).
  */
 #include "deepc/data.h"
 
 #include "../tensor/tensor.h"
+#include "gz.h"
 
-#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -33,6 +38,7 @@
  * binary file without newlines from growing the line buffer without bound. */
 #define CSV_MAX_LINE ((size_t)16 << 20)
 #define CSV_CHUNK ((size_t)64 << 10)
+#define CSV_MIN_CHUNK ((size_t)4 << 10)
 /* Longest cell text tried as a number; longer cells are reported as not numbers. */
 #define CSV_MAX_NUMBER 127
 
@@ -44,7 +50,8 @@ typedef struct csv_span {
 typedef struct csv_reader {
     gzFile gz;
     const char *path;
-    unsigned char chunk[CSV_CHUNK];
+    unsigned char *chunk; /* CSV_CHUNK bytes, or fewer for a smaller file */
+    size_t chunk_cap;
     size_t pos, len; /* unread bytes are chunk[pos..len) */
     bool eof;
     char *line; /* the current line without its end, NUL-terminated */
@@ -92,32 +99,17 @@ static const char *quote_cell(csv_span c, char *buf, size_t size) {
     return buf;
 }
 
-/* Turns a zlib read failure into a status naming the file. */
-static dc_status gz_fail(gzFile gz, const char *path) {
-    int err = Z_OK;
-    const char *msg = gzerror(gz, &err);
-    /* zlib's message starts with the path, which ours names already */
-    size_t plen = strlen(path);
-    if (msg && !strncmp(msg, path, plen) && !strncmp(msg + plen, ": ", 2)) msg += plen + 2;
-    if (err == Z_ERRNO) return dc_error(DC_ERR_IO, "%s: read error: %s", path, strerror(errno));
-    if (err == Z_MEM_ERROR) return dc_error(DC_ERR_NOMEM, "%s: out of memory while decompressing", path);
-    if (err == Z_BUF_ERROR)
-        return dc_error(DC_ERR_FORMAT, "%s: the gzip data ends early (truncated file)", path);
-    return dc_error(DC_ERR_FORMAT, "%s: corrupt gzip data (%s)", path, msg ? msg : "unknown zlib error");
-}
-
 static dc_status fill_chunk(csv_reader *r) {
-    int got = gzread(r->gz, r->chunk, (unsigned)CSV_CHUNK);
-    if (got < 0) return gz_fail(r->gz, r->path);
+    size_t got = 0;
+    dc_status s = dc_gz_read(r->gz, r->path, r->chunk, r->chunk_cap, &got);
+    if (s) return s;
+    /* at the end, a gzip stream cut short (its trailer with the CRC-32 missing) is refused */
     if (got == 0) {
-        /* zlib reports a truncated gzip stream as end of file plus Z_BUF_ERROR */
-        int err = Z_OK;
-        gzerror(r->gz, &err);
-        if (err != Z_OK) return gz_fail(r->gz, r->path);
+        if ((s = dc_gz_end(r->gz, r->path)) != DC_OK) return s;
         r->eof = true;
     }
     r->pos = 0;
-    r->len = (size_t)got;
+    r->len = got;
     return DC_OK;
 }
 
@@ -233,15 +225,38 @@ static dc_status split_line(const char *line, size_t n, char delim, csv_cells *c
     }
 }
 
+/* Is cell a decimal number's spelling as far as its characters go: digits, a point, signs and
+ * an exponent's 'e'? strtod also reads hexadecimal ("0x10", "0x1p3") and skips leading white
+ * space such as '\v', which a CSV number is not. A cell starting with a letter after its sign
+ * is left to strtod, so that NaN and Inf spellings are reported as not finite. */
+static bool decimal_chars(csv_span c) {
+    size_t i = c.n && (c.p[0] == '+' || c.p[0] == '-') ? 1 : 0;
+    if (i < c.n && ((c.p[i] | 0x20) == 'n' || (c.p[i] | 0x20) == 'i')) return true;
+    for (; i < c.n; i++) {
+        char ch = c.p[i];
+        if (!((ch >= '0' && ch <= '9') || ch == '.' || ch == 'e' || ch == 'E' || ch == '+' || ch == '-')) return false;
+    }
+    return true;
+}
+
+/* A hexadecimal prefix after an optional sign: "0x", "-0X". */
+static bool hex_prefix(csv_span c) {
+    size_t i = c.n && (c.p[0] == '+' || c.p[0] == '-') ? 1 : 0;
+    return c.n - i >= 2 && c.p[i] == '0' && (c.p[i + 1] | 0x20) == 'x';
+}
+
 static dc_status parse_cell(const csv_cells *c, size_t col, float *out) {
     csv_span cell = c->v[col];
     char text[CSV_MAX_NUMBER + 1], shown[200];
     if (cell.n == 0)
         return dc_error(DC_ERR_FORMAT, "%s:%lld: column %zu: empty cell, expected a number", c->path,
                         (long long)c->lineno, col + 1);
+    if (hex_prefix(cell))
+        return dc_error(DC_ERR_FORMAT, "%s:%lld: column %zu: \"%s\" is not a decimal number (hexadecimal is not read)",
+                        c->path, (long long)c->lineno, col + 1, quote_cell(cell, shown, sizeof shown));
     char *end = text;
     double v = 0;
-    if (cell.n <= CSV_MAX_NUMBER) {
+    if (cell.n <= CSV_MAX_NUMBER && decimal_chars(cell)) {
         memcpy(text, cell.p, cell.n);
         text[cell.n] = 0;
         v = strtod(text, &end);
@@ -440,16 +455,20 @@ dc_status dc_csv_load(const char *path, const dc_csv_opts *o, dc_tensor **x_out,
     csv_load L = {.o = o, .cells = {.path = path}};
     if (!(L.r = dc_calloc(1, sizeof *L.r))) return DC_ERR_NOMEM;
     L.r->path = path;
-    errno = 0;
-    L.r->gz = gzopen(path, "rb");
+    uint64_t size = 0;
+    L.r->gz = dc_gz_open(path, &size);
+    /* a small file gets a small chunk rather than 64 KiB allocated and never filled (a gzip file
+     * only takes more reads to fill it) */
+    L.r->chunk_cap = size < CSV_CHUNK ? DC_MAX((size_t)size, CSV_MIN_CHUNK) : CSV_CHUNK;
     if (!L.r->gz) {
-        s = dc_error(DC_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+        s = dc_last_status();
     } else {
-        gzbuffer(L.r->gz, 128 << 10);
-        if (!(s = skip_header(&L)) && !(s = read_rows(&L, y_out != NULL))) s = make_outputs(&L, x_out, y_out);
+        if (!(L.r->chunk = dc_alloc(L.r->chunk_cap))) s = DC_ERR_NOMEM;
+        else if (!(s = skip_header(&L)) && !(s = read_rows(&L, y_out != NULL))) s = make_outputs(&L, x_out, y_out);
         gzclose(L.r->gz);
     }
     dc_free(L.r->line);
+    dc_free(L.r->chunk);
     dc_free(L.r);
     dc_free(L.cells.v);
     dc_free(L.header);

@@ -16,13 +16,15 @@
  *    means the header does not describe the file.
  *  - Once the tensor exists, the bytes are converted piece by piece as they arrive, so the
  *    whole byte array is never held next to it (MNIST's 47M pixels included).
+ *  - A gzip stream must end with its trailer, whose CRC-32 and length zlib checks: a stream
+ *    cut short is refused even when every byte the header describes arrived (gz.h).
  */
 #define _POSIX_C_SOURCE 200809L /* stat */
 #include "deepc/data.h"
 
 #include "../tensor/tensor.h"
+#include "gz.h"
 
-#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
@@ -32,37 +34,8 @@
 /* deflate's largest expansion: 258 bytes from 2 bits */
 #define IDX_GZIP_RATIO 1032u
 
-/* Turns a zlib read failure into a status naming the file. */
-static dc_status gz_fail(gzFile gz, const char *path) {
-    int err = Z_OK;
-    const char *msg = gzerror(gz, &err);
-    /* zlib's message starts with the path, which ours names already */
-    size_t plen = strlen(path);
-    if (msg && !strncmp(msg, path, plen) && !strncmp(msg + plen, ": ", 2)) msg += plen + 2;
-    if (err == Z_ERRNO) return dc_error(DC_ERR_IO, "%s: read error: %s", path, strerror(errno));
-    if (err == Z_MEM_ERROR) return dc_error(DC_ERR_NOMEM, "%s: out of memory while decompressing", path);
-    return dc_error(DC_ERR_FORMAT, "%s: corrupt gzip data (%s)", path, msg ? msg : "unknown zlib error");
-}
-
-/* Reads up to n bytes into buf; fewer (*got < n) only at the end of the data. */
-static dc_status read_upto(gzFile gz, const char *path, unsigned char *buf, size_t n, size_t *got) {
-    *got = 0;
-    while (*got < n) {
-        size_t want = DC_MIN(n - *got, IDX_PIECE);
-        int r = gzread(gz, buf + *got, (unsigned)want);
-        if (r < 0) return gz_fail(gz, path);
-        if (r == 0) break;
-        *got += (size_t)r;
-    }
-    return DC_OK;
-}
-
-/* zlib reports a gzip stream cut short as an early end of file plus Z_BUF_ERROR. */
-static const char *gz_cut_note(gzFile gz) {
-    int err = Z_OK;
-    gzerror(gz, &err);
-    return err == Z_BUF_ERROR ? " (the gzip data ends early)" : "";
-}
+/* A message's note when the data ended because the gzip stream was cut. */
+static const char *gz_cut_note(gzFile gz) { return dc_gz_cut(gz) ? " (the gzip data ends early)" : ""; }
 
 static const char *type_name(unsigned t) {
     switch (t) {
@@ -80,7 +53,7 @@ static const char *type_name(unsigned t) {
 static dc_status read_header(gzFile gz, const char *path, int *ndim, int64_t *shape, uint64_t *numel) {
     unsigned char h[4 * (DC_MAX_DIMS + 1)];
     size_t got;
-    dc_status s = read_upto(gz, path, h, 4, &got);
+    dc_status s = dc_gz_read(gz, path, h, 4, &got);
     if (s) return s;
     if (got < 4) return dc_error(DC_ERR_FORMAT, "%s: %zu bytes are too short for an IDX header%s", path, got, gz_cut_note(gz));
     uint32_t magic = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
@@ -94,7 +67,7 @@ static dc_status read_header(gzFile gz, const char *path, int *ndim, int64_t *sh
         return dc_error(DC_ERR_FORMAT, "%s: IDX magic 0x%08x declares %d dimensions (1..%d are supported)", path, magic,
                         h[3], DC_MAX_DIMS);
     *ndim = h[3];
-    if ((s = read_upto(gz, path, h, 4 * (size_t)*ndim, &got)) != DC_OK) return s;
+    if ((s = dc_gz_read(gz, path, h, 4 * (size_t)*ndim, &got)) != DC_OK) return s;
     if (got < 4 * (size_t)*ndim)
         return dc_error(DC_ERR_FORMAT, "%s: truncated IDX header: %d dimensions need %d bytes, found %zu%s", path, *ndim,
                         4 * *ndim, got, gz_cut_note(gz));
@@ -170,7 +143,7 @@ static dc_status gather(gzFile gz, const char *path, const char *dims, size_t wa
         buf = b2;
         cap = next;
         size_t got;
-        if ((s = read_upto(gz, path, buf + have, cap - have, &got)) != DC_OK) break;
+        if ((s = dc_gz_read(gz, path, buf + have, cap - have, &got)) != DC_OK) break;
         have += got;
         if (have < cap) s = truncated(gz, path, dims, want, have);
     }
@@ -191,14 +164,18 @@ static dc_status fill(gzFile gz, const char *path, const char *dims, const unsig
     dc_status s = piece ? DC_OK : DC_ERR_NOMEM;
     while (!s && have < want) {
         size_t got, ask = DC_MIN(want - have, IDX_PIECE);
-        if ((s = read_upto(gz, path, piece, ask, &got)) != DC_OK) break;
+        if ((s = dc_gz_read(gz, path, piece, ask, &got)) != DC_OK) break;
         to_floats(piece, got, t->data + have, scale);
         have += got;
         if (got < ask) s = truncated(gz, path, dims, want, have);
     }
+    /* nothing may follow, and a gzip stream must end with its trailer: its CRC-32 and length
+     * are checked only when the end is read */
     size_t more = 0;
-    if (!s && (s = read_upto(gz, path, piece, 1, &more)) == DC_OK && more)
-        s = dc_error(DC_ERR_FORMAT, "%s: more data than the IDX dimensions %s describe (%zu bytes)", path, dims, want);
+    if (!s && (s = dc_gz_read(gz, path, piece, 1, &more)) == DC_OK) {
+        if (more) s = dc_error(DC_ERR_FORMAT, "%s: more data than the IDX dimensions %s describe (%zu bytes)", path, dims, want);
+        else s = dc_gz_end(gz, path);
+    }
     dc_free(piece);
     return s;
 }
@@ -228,10 +205,8 @@ static dc_tensor *idx_read(gzFile gz, const char *path, bool scale) {
 
 dc_tensor *dc_idx_load(const char *path, bool scale) {
     if (!path) return dc_error_null(DC_ERR_ARG, "dc_idx_load: path is NULL");
-    errno = 0;
-    gzFile gz = gzopen(path, "rb");
-    if (!gz) return dc_error_null(DC_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
-    gzbuffer(gz, 128 << 10);
+    gzFile gz = dc_gz_open(path, NULL);
+    if (!gz) return NULL;
     dc_tensor *t = idx_read(gz, path, scale);
     gzclose(gz);
     return t;

@@ -23,6 +23,7 @@
  * its end.
  */
 #include "deepc/data.h"
+#include "gz.h"
 
 #include "../base/atomic_file.h"
 #include "../tensor/tensor.h"
@@ -211,10 +212,12 @@ static const char *gz_message(const char *msg, const char *path) {
  * holds every byte before it), or SIZE_MAX when the file has none. */
 static dc_status read_all(const char *path, char **out, size_t *size, size_t *nul_at) {
     *nul_at = SIZE_MAX;
-    errno = 0;
-    gzFile gz = gzopen(path, "rb");
-    if (!gz) return dc_error(DC_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
-    size_t n = 0, cap = 1 << 16;
+    uint64_t fsize = 0;
+    gzFile gz = dc_gz_open(path, &fsize);
+    if (!gz) return dc_last_status();
+    /* a first buffer the size of the file (it doubles for compressed text): small files, and
+     * the fuzzer's, allocate little */
+    size_t n = 0, cap = (size_t)DC_MAX(DC_MIN(fsize + 2, (uint64_t)1 << 16), 256);
     char *buf = dc_alloc(cap);
     dc_status s = buf ? DC_OK : DC_ERR_NOMEM;
     while (!s) {

@@ -13,7 +13,9 @@
  *  - Sizes are checked before anything is allocated: the header length against the file, the
  *    shape's element count against overflow and deepc's tensor limit, and the data size
  *    against the bytes the file actually holds - short data and trailing data are both errors.
- *  - A 0-d array loads as shape [1]; an array with a zero dimension as an empty tensor.
+ *  - A 0-d array (a NumPy scalar) loads as shape [1], since deepc's tensors have 1 to
+ *    DC_MAX_DIMS dimensions; saved back it is what it now is, a 1-element array of shape (1,),
+ *    never written as 0-d. An array with a zero dimension loads as an empty tensor.
  *  - Integers that float32 cannot hold exactly, and float64 values beyond its range, are
  *    DC_ERR_NUMERIC naming the element: a loaded tensor never holds silently changed numbers.
  *  - Saving writes exactly the header NumPy 1.24's np.save writes (version 1.0, keys sorted,
@@ -21,7 +23,9 @@
  *
  * .npz: a zip archive of NAME.npy members (zip.c), each parsed by the same code from a stream
  * of the member's bytes; a member that fails to parse is also checked for a CRC-32 or deflate
- * error, which is reported instead when present. */
+ * error, which is reported instead when present. Member and array names must be plain file
+ * names, on load and on save (zip.h's dc_zip_name_problem): no archive deepc reads or writes
+ * can make whoever unpacks it write outside a folder. */
 #define _FILE_OFFSET_BITS 64
 #define _POSIX_C_SOURCE 200809L
 
@@ -592,10 +596,17 @@ static dc_status npy_emit(npy_sink sink, void *ctx, const dc_tensor *t, const fl
     return s;
 }
 
+/* An open .npy file and its path, which a write error names. */
+typedef struct file_out {
+    FILE *f;
+    const char *path;
+} file_out;
+
 static dc_status file_sink(void *ctx, const void *buf, size_t n) {
-    FILE *f = ctx;
+    file_out *o = ctx;
     errno = 0;
-    if (n && fwrite(buf, 1, n, f) != n) return dc_error(DC_ERR_IO, "write failed: %s", strerror(errno ? errno : EIO));
+    if (n && fwrite(buf, 1, n, o->f) != n)
+        return dc_error(DC_ERR_IO, "writing '%s': write failed: %s", o->path, strerror(errno ? errno : EIO));
     return DC_OK;
 }
 
@@ -611,6 +622,7 @@ static const float *contiguous(const dc_tensor *t, float **copy) {
 }
 
 typedef struct npy_job {
+    const char *path;
     const dc_tensor *t;
     const float *data;
     dc_dtype dtype;
@@ -618,7 +630,8 @@ typedef struct npy_job {
 
 static dc_status npy_write(FILE *f, void *arg) {
     npy_job *j = arg;
-    return npy_emit(file_sink, f, j->t, j->data, j->dtype);
+    file_out o = {f, j->path};
+    return npy_emit(file_sink, &o, j->t, j->data, j->dtype);
 }
 
 /* The dtype is one NumPy has and deepc writes. */
@@ -635,7 +648,7 @@ dc_status dc_npy_save(const char *path, const dc_tensor *t, dc_dtype dtype) {
     dc_status s = check_save_dtype(path, dtype);
     if (s) return s;
     float *copy;
-    npy_job job = {.t = t, .dtype = dtype, .data = contiguous(t, &copy)};
+    npy_job job = {.path = path, .t = t, .dtype = dtype, .data = contiguous(t, &copy)};
     if (!job.data) return DC_ERR_NOMEM;
     if ((s = check_values(path, t, job.data, dtype)) == DC_OK) s = dc_write_file_atomic(path, npy_write, &job);
     dc_free(copy);
@@ -703,6 +716,13 @@ dc_status dc_npz_load(const char *path, int *n, char ***names, dc_tensor ***arra
             memcpy(nm[i], z.e[i].name, len);
             nm[i][len] = 0;
         }
+    }
+    for (int i = 0; !s && i < m; i++) { /* "..npy" and "...npy" load as the arrays "." and ".." */
+        const char *why = dc_zip_name_problem(nm[i]);
+        if (why)
+            s = dc_error(DC_ERR_FORMAT,
+                         "%s: member '%s' loads as the array '%s': the name %s, so it is not a plain file name", path,
+                         z.e[i].name, nm[i], why);
     }
     const char *dup = s ? NULL : duplicate(m, (const char *const *)nm, sorted);
     if (dup) s = dc_error(DC_ERR_FORMAT, "%s: two members load as the array '%s'", path, dup);
@@ -776,6 +796,11 @@ dc_status dc_npz_save(const char *path, int n, const char *const *names, const d
         if (strlen(names[i]) > 0xFFFF - 4)
             return dc_error(DC_ERR_ARG, "%s: the name of array %d is %zu bytes long (65531 at most)", path, i,
                             strlen(names[i]));
+        const char *why = dc_zip_name_problem(names[i]);
+        if (why)
+            return dc_error(DC_ERR_ARG,
+                            "%s: the name of array %d ('%s') %s, so it is not a plain file name; nothing was written",
+                            path, i, names[i], why);
         if (!arrays[i]) return dc_error(DC_ERR_ARG, "%s: array %d ('%s') is NULL", path, i, names[i]);
     }
     const char **sorted = dc_alloc((size_t)DC_MAX(n, 1) * sizeof *sorted);

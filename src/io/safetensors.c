@@ -15,7 +15,9 @@
  * strings. Numbers in shapes and offsets must be written as plain integers ("1.0", "1e3",
  * "-0" and "01" are refused, as the reference implementation refuses them). Tensors are then
  * read on demand with pread() at the validated offsets, so a big file is never read whole and
- * several threads may read tensors of one open file at the same time.
+ * several threads may read tensors of one open file at the same time. A 0-d tensor (shape [])
+ * is reported and read as shape [1], since deepc's tensors have 1 to DC_MAX_DIMS dimensions;
+ * dc_safetensors_save writes a tensor's own shape, so such a tensor saved back says [1].
  *
  * Writing: the header is built by hand so that it is byte for byte what Python's
  * json.dumps(header, separators=(",", ":"), ensure_ascii=False) writes: "__metadata__" first

@@ -90,6 +90,14 @@ static dc_status zip64_extra(const dc_zip *z, const char *name, const unsigned c
     return DC_OK;
 }
 
+const char *dc_zip_name_problem(const char *name) {
+    if (!name || !*name) return "is empty";
+    if (strchr(name, '/')) return "holds the path separator '/'";
+    if (strchr(name, '\\')) return "holds the path separator '\\'";
+    if (!strcmp(name, ".") || !strcmp(name, "..")) return "is a folder's name ('.' or '..')";
+    return NULL;
+}
+
 /* Parses central directory entry i at cd[*p] into z->e[i]. */
 static dc_status central_entry(dc_zip *z, int i, const unsigned char *cd, uint64_t cd_size, size_t *p) {
     if (cd_size - *p < CENTRAL_SIZE)
@@ -115,6 +123,10 @@ static dc_status central_entry(dc_zip *z, int i, const unsigned char *cd, uint64
     if (!(e->name = dc_alloc((size_t)nl + 1))) return DC_ERR_NOMEM;
     memcpy(e->name, q + CENTRAL_SIZE, nl);
     e->name[nl] = 0;
+    const char *why = dc_zip_name_problem(e->name);
+    if (why)
+        return dc_error(DC_ERR_FORMAT, "%s: member '%s': the name %s, so it is not a plain file name", z->path, e->name,
+                        why);
     e->method = method;
     e->crc = rd32(q + 16);
     e->comp_size = rd32(q + 20);

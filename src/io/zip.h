@@ -1,5 +1,7 @@
 /* io: the zip container of .npz archives, read and written member by member.
  *
+ * Member names must be plain file names (dc_zip_name_problem), read or written.
+ *
  * Reading trusts only the central directory (local headers are checked against it): the
  * end-of-central-directory record is looked for in the last 65557 bytes, zip64 records and
  * extra fields are understood, and every offset and size is checked to lie inside the file
@@ -37,6 +39,13 @@ typedef struct dc_zip {
     int n;
     dc_zip_entry *e;
 } dc_zip;
+
+/* Why name cannot name a member, or NULL if it can. A member's name becomes a file name when
+ * the archive is unpacked, and np.load's keys are often used as file names, so it must be one
+ * plain file name: no '/' or '\\' (a path, absolute when it starts with one, or one climbing out
+ * of its folder through ".."), and not "." or "..", which name folders. Dots inside a name
+ * ("a..b") are harmless without a separator and allowed. The reason reads after "the name". */
+const char *dc_zip_name_problem(const char *name);
 
 /* Opens path for reading after checking it is a regular file; its size in *size. NULL with a
  * DC_ERR_IO message naming the file on failure. */
