@@ -82,6 +82,10 @@ golden:
 	/usr/bin/python3 scripts/golden/gen_golden_transformer.py tests/golden/transformer
 	/usr/bin/python3 scripts/golden/gen_wordpiece.py
 	/usr/bin/python3 scripts/golden/gen_golden_bert.py tests/golden/bert
+	/usr/bin/python3 scripts/golden/gen_golden_loss.py tests/golden/loss
+	/usr/bin/python3 scripts/golden/gen_golden_optim.py tests/golden/optim
+	/usr/bin/python3 scripts/golden/gen_golden_convt.py tests/golden/convt
+	/usr/bin/python3 scripts/golden/gen_golden_transfer.py tests/golden/transfer
 
 # Files written by deepc, read back by NumPy, PyTorch and a plain Python safetensors reader
 # (needs python3-numpy and python3-torch: scripts/deps.sh --bench).

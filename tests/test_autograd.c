@@ -140,6 +140,7 @@ static dc_tensor *f_cce(dc_ctx *c, dc_tensor **in) { return dc_cce_loss(c, dc_so
 static dc_tensor *f_softmax_cce(dc_ctx *c, dc_tensor **in) { return dc_softmax_cce_loss(c, in[0], in[1]); }
 static dc_tensor *f_sparse(dc_ctx *c, dc_tensor **in) { return dc_sparse_cce_loss(c, dc_softmax(c, in[0]), in[1]); }
 static dc_tensor *f_softmax_sparse(dc_ctx *c, dc_tensor **in) { return dc_softmax_sparse_cce_loss(c, in[0], in[1]); }
+static dc_tensor *f_nll_logsoftmax(dc_ctx *c, dc_tensor **in) { return dc_nll_loss(c, dc_log_softmax(c, in[0]), in[1]); }
 static dc_tensor *f_dropout(dc_ctx *c, dc_tensor **in) {
     dc_rng r;
     dc_rng_seed(&r, 7); /* the same mask at every evaluation */
@@ -618,10 +619,179 @@ static void nonfinite_exp(void) {
     dc_ctx_free(c);
 }
 
+/* ---- Losses through dc_loss_ex: every loss, its options, reductions and weights ---- */
+
+static dc_loss lx_kind;
+static dc_loss_opts lx_opts;
+static dc_reduction lx_red;
+static dc_tensor *lx_sw, *lx_cw; /* sample and class weights of the loss checked, or NULL */
+static dc_tensor *f_loss_ex(dc_ctx *c, dc_tensor **in) {
+    return dc_loss_ex(c, lx_kind, in[0], in[1], &lx_opts, lx_red, lx_sw, lx_cw);
+}
+
+/* Fills t with whole numbers in [0, k) (class indices) */
+static void fill_labels(dc_tensor *t, int k) {
+    float *d = dc_tensor_data(t);
+    for (int64_t i = 0; i < dc_tensor_numel(t); i++) d[i] = (float)((int)(dc_rng_uniform(&rng) * (float)k) % k);
+}
+
+/* Gradient checks of one loss under each reduction, with and without both weights; tgrad: the
+ * target is checked too. */
+static void loss_check(const char *name, dc_loss kind, dc_loss_opts o, dc_tensor *p, dc_tensor *t, bool tgrad, float eps,
+                       float tol) {
+    const bool wrt[MAXIN] = {true, tgrad};
+    int64_t N = dc_tensor_dim(p, 0), K = dc_tensor_ndim(p) >= 2 ? dc_tensor_dim(p, -1) : 1;
+    dc_tensor *sw = rand_tensor(1, S(N), 0.2f, 2.0f), *cw = rand_tensor(1, S(K), 0.2f, 2.0f);
+    static const char *const wname[] = {"", "/weighted"};
+    for (int r = 0; r < DC_REDUCE_COUNT; r++)
+        for (int w = 0; w < 2; w++) {
+            char nm[96];
+            snprintf(nm, sizeof nm, "%s/%s%s", name, dc_reduction_name((dc_reduction)r), wname[w]);
+            lx_kind = kind, lx_opts = o, lx_red = (dc_reduction)r;
+            lx_sw = w ? sw : NULL;
+            lx_cw = w && kind != DC_LOSS_COSINE ? cw : NULL;
+            dc_tensor *in[2] = {p, t};
+            gradcheck(nm, f_loss_ex, in, 2, wrt, eps, tol);
+        }
+    lx_sw = lx_cw = NULL;
+    dc_tensor_free(sw);
+    dc_tensor_free(cw);
+}
+
+/* The loss must not read the caller's target after the call: forward, free the target (and the
+ * weights), then backward. Under AddressSanitizer a kept pointer is a use-after-free here. */
+static void loss_target_freed(dc_loss kind, dc_loss_opts o, const dc_tensor *p0, const dc_tensor *t0) {
+    dc_ctx *c = dc_ctx_new();
+    dc_tensor *p = dc_tensor_clone(p0), *t = dc_tensor_clone(t0);
+    int64_t N = dc_tensor_dim(p, 0), K = dc_tensor_dim(p, -1);
+    dc_tensor *sw = dc_tensor_new(1, S(N)), *cw = kind == DC_LOSS_COSINE ? NULL : dc_tensor_new(1, S(K));
+    dc_tensor_fill(sw, 0.5f);
+    if (cw) dc_tensor_fill(cw, 2.0f);
+    dc_tensor_set_requires_grad(p, true);
+    /* a view of the target (its header in the arena, its data owned) as the model passes it */
+    dc_tensor *tv = dc_reshape(c, t, dc_tensor_ndim(t), dc_tensor_shape(t));
+    dc_tensor *l = dc_loss_ex(c, kind, p, tv, &o, DC_REDUCE_MEAN, sw, cw);
+    float before = l ? dc_tensor_data(l)[0] : NAN;
+    /* the reference gradient, from a second context that keeps its target */
+    dc_ctx *c2 = dc_ctx_new();
+    dc_tensor *l2 = dc_loss_ex(c2, kind, p, t, &o, DC_REDUCE_MEAN, sw, cw);
+    CHECK(l2 && dc_backward(c2, l2) == DC_OK);
+    dc_tensor *g_ref = dc_tensor_clone(dc_tensor_grad(p));
+    dc_tensor_zero_grad(p);
+    dc_tensor_free(t);
+    dc_tensor_free(sw);
+    dc_tensor_free(cw);
+    CHECK(l && dc_backward(c, l) == DC_OK);
+    CHECK(l && dc_tensor_data(l)[0] == before);
+    const float *g = dc_tensor_data(dc_tensor_grad(p)), *gr = dc_tensor_data(g_ref);
+    bool same = g && gr;
+    for (int64_t i = 0; same && i < dc_tensor_numel(p); i++) same = g[i] == gr[i];
+    CHECK(same);
+    if (!same) fprintf(stderr, "%s: the gradient after freeing the target differs\n", dc_loss_name(kind));
+    dc_tensor_free(g_ref);
+    dc_tensor_free(p);
+    dc_ctx_free(c2);
+    dc_ctx_free(c);
+}
+
+static void loss_ops(float eps, float tol) {
+    dc_loss_opts o = dc_loss_opts_default(), lg = o, sm = o, smlg = o;
+    lg.from_logits = true;
+    sm.label_smoothing = 0.2f;
+    smlg.label_smoothing = 0.1f, smlg.from_logits = true;
+    /* element-wise losses on [4, 3] */
+    dc_tensor *z = rand_tensor(NS(4, 3), -3, 3), *yr = rand_tensor(NS(4, 3), -1, 1);
+    dc_tensor *pr = rand_tensor(NS(4, 3), 0.05f, 0.95f), *y01 = dc_tensor_new(NS(4, 3));
+    float *d01 = dc_tensor_data(y01);
+    for (int i = 0; i < 12; i++) d01[i] = (float)(i % 3 == 0 || i % 5 == 0);
+    loss_check("mse", DC_LOSS_MSE, o, z, yr, true, eps, tol);
+    loss_check("mae", DC_LOSS_MAE, o, z, yr, true, 1e-3f, tol);
+    dc_loss_opts hub = o;
+    hub.delta = 0.7f; /* both branches: |z - y| ranges over [0, 4] */
+    loss_check("huber", DC_LOSS_HUBER, hub, z, yr, true, 1e-3f, tol);
+    loss_check("bce", DC_LOSS_BCE, o, pr, y01, true, 1e-3f, tol);
+    loss_check("bce/logits", DC_LOSS_BCE, lg, z, y01, true, eps, tol);
+    dc_loss_opts foc = o, foc_lg = lg, foc_g05 = o;
+    foc_lg.gamma = 1.5f, foc_lg.alpha = -1; /* no alpha weighting */
+    foc_g05.gamma = 0.5f, foc_g05.alpha = 0.6f;
+    loss_check("focal", DC_LOSS_BINARY_FOCAL, foc, pr, y01, false, 1e-3f, tol);
+    loss_check("focal/gamma0.5", DC_LOSS_BINARY_FOCAL, foc_g05, pr, y01, false, 1e-3f, tol);
+    loss_check("focal/logits", DC_LOSS_BINARY_FOCAL, foc_lg, z, y01, false, eps, tol);
+    loss_check("focal/logits-default", DC_LOSS_BINARY_FOCAL, lg, z, y01, false, eps, tol);
+    /* hinge: labels {0, 1} (converted) and {-1, 1}; predictions away from the kink at y p = 1 */
+    dc_tensor *hp = rand_tensor(NS(4, 3), -2, 2), *ypm = dc_tensor_new(NS(4, 3));
+    float *hd = dc_tensor_data(hp), *pm = dc_tensor_data(ypm);
+    for (int i = 0; i < 12; i++) {
+        if (fabsf(fabsf(hd[i]) - 1) < 0.1f) hd[i] *= 1.3f;
+        pm[i] = d01[i] ? 1.0f : -1.0f;
+    }
+    loss_check("hinge/01", DC_LOSS_HINGE, o, hp, y01, false, 1e-3f, tol);
+    loss_check("hinge/pm1", DC_LOSS_HINGE, o, hp, ypm, false, 1e-3f, tol);
+    loss_check("squared_hinge/01", DC_LOSS_SQUARED_HINGE, o, hp, y01, false, 1e-3f, tol);
+    loss_check("squared_hinge/pm1", DC_LOSS_SQUARED_HINGE, o, hp, ypm, false, 1e-3f, tol);
+    dc_tensor *rate = rand_tensor(NS(4, 3), 0.2f, 2.0f), *cnt = rand_tensor(NS(4, 3), 0, 3);
+    loss_check("poisson", DC_LOSS_POISSON, o, rate, cnt, true, 1e-3f, tol);
+    /* class-axis losses on [4, 3] and on [2, 3, 4] (three positions per row) */
+    const int64_t shp[2][3] = {{4, 3, 0}, {2, 3, 4}};
+    for (int s = 0; s < 2; s++) {
+        int nd = s ? 3 : 2;
+        int64_t K = shp[s][nd - 1];
+        char nm[64];
+        dc_tensor *zc = rand_tensor(nd, shp[s], -3, 3), *pc = rand_tensor(nd, shp[s], 0.05f, 0.9f);
+        dc_tensor *soft = rand_tensor(nd, shp[s], 0.05f, 0.9f), *lab = dc_tensor_new(nd - 1, shp[s]);
+        fill_labels(lab, (int)K);
+#define LC(label, kind, opts, p, t, tg, e)                             \
+    snprintf(nm, sizeof nm, "%s%s", label, s ? "/positions" : ""); \
+    loss_check(nm, kind, opts, p, t, tg, e, tol)
+        LC("cce", DC_LOSS_CCE, o, pc, soft, true, 1e-3f);
+        LC("cce/smoothing", DC_LOSS_CCE, sm, pc, soft, true, 1e-3f);
+        LC("cce/logits", DC_LOSS_CCE, lg, zc, soft, true, eps);
+        LC("cce/logits-smoothing", DC_LOSS_CCE, smlg, zc, soft, true, eps);
+        LC("sparse_cce", DC_LOSS_SPARSE_CCE, o, pc, lab, false, 1e-3f);
+        LC("sparse_cce/smoothing", DC_LOSS_SPARSE_CCE, sm, pc, lab, false, 1e-3f);
+        LC("sparse_cce/logits", DC_LOSS_SPARSE_CCE, lg, zc, lab, false, eps);
+        LC("sparse_cce/logits-smoothing", DC_LOSS_SPARSE_CCE, smlg, zc, lab, false, eps);
+        LC("nll", DC_LOSS_NLL, o, zc, lab, false, eps);
+        LC("kld", DC_LOSS_KLD, o, pc, soft, true, 1e-3f);
+        LC("cosine", DC_LOSS_COSINE, o, zc, soft, true, eps);
+#undef LC
+        dc_tensor_free(zc);
+        dc_tensor_free(pc);
+        dc_tensor_free(soft);
+        dc_tensor_free(lab);
+    }
+    {   /* nll after log_softmax is the fused sparse cross-entropy */
+        dc_tensor *lab = dc_tensor_from(NS(4), (const float[]){2, 0, 1, 2});
+        dc_tensor *in[2] = {z, lab};
+        gradcheck("nll/log_softmax", f_nll_logsoftmax, in, 2, (const bool[MAXIN]){true, false}, eps, tol);
+        dc_tensor_free(lab);
+    }
+    /* freeing the target (and weights) between forward and backward */
+    dc_tensor *lab4 = dc_tensor_from(NS(4), (const float[]){2, 0, 1, 2});
+    loss_target_freed(DC_LOSS_MSE, o, z, yr);
+    loss_target_freed(DC_LOSS_MAE, o, z, yr);
+    loss_target_freed(DC_LOSS_HUBER, o, z, yr);
+    loss_target_freed(DC_LOSS_BCE, o, pr, y01);
+    loss_target_freed(DC_LOSS_BCE, lg, z, y01);
+    loss_target_freed(DC_LOSS_CCE, o, pr, y01);
+    loss_target_freed(DC_LOSS_CCE, smlg, z, y01);
+    loss_target_freed(DC_LOSS_SPARSE_CCE, o, pr, lab4);
+    loss_target_freed(DC_LOSS_SPARSE_CCE, lg, z, lab4);
+    loss_target_freed(DC_LOSS_NLL, o, z, lab4);
+    loss_target_freed(DC_LOSS_KLD, o, pr, pr);
+    loss_target_freed(DC_LOSS_HINGE, o, hp, y01);
+    loss_target_freed(DC_LOSS_SQUARED_HINGE, o, hp, ypm);
+    loss_target_freed(DC_LOSS_BINARY_FOCAL, lg, z, y01);
+    loss_target_freed(DC_LOSS_COSINE, o, z, yr);
+    loss_target_freed(DC_LOSS_POISSON, o, rate, cnt);
+    dc_tensor *all[] = {z, yr, pr, y01, hp, ypm, rate, cnt, lab4};
+    for (size_t i = 0; i < DC_ARRAY_LEN(all); i++) dc_tensor_free(all[i]);
+}
+
 int main(void) {
     dc_rng_seed(&rng, 1234);
     nonfinite_exp();
-    const float eps = 1e-2f, tol = 3e-3f; /* worst seen: 3e-4 (div) */
+    const float eps = 1e-2f, tol = 3e-3f; /* worst seen: 4e-4 (squared_hinge), 3e-4 (div) */
     const bool T[MAXIN] = {true, true, true, true}, TF[MAXIN] = {true, false, false, false};
     struct {
         const char *name;
@@ -727,5 +897,6 @@ int main(void) {
     sequence_ops(eps, tol);
     recurrent_threads();
     transformer_ops(eps, tol);
+    loss_ops(eps, tol);
     return check_report("test_autograd");
 }

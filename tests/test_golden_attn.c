@@ -9,6 +9,13 @@
  * sum(y * gy). Each case runs with 1, 2 and 3 threads with a gradient (outputs and every
  * gradient compared) and with grad mode off (outputs: for attention, the blocked path).
  *
+ * attn_mha_cross_causal*: the MultiHeadAttention layer (causal) wired to two inputs, queries
+ * [B, Tq, D] and a memory [B, Tk, Dm] with Tq != Tk, packed or separate projections, with and
+ * without the memory's padding mask, against nn.MultiheadAttention with the attn_mask of the
+ * rule j <= i + (Tk - Tq) (issue 19: the layer ignored causal in cross-attention). Five chosen
+ * cases (queries that see no key among them: zeros from the attention) and eight seeded random
+ * ones; output, dx, dmem and every parameter's gradient compared.
+ *
  * Tolerance: |got - expected| <= 1e-6 + 1e-5 |expected| (float32 arithmetic on values of order
  * one); the largest differences seen are printed at the end.
  *
@@ -121,6 +128,93 @@ static int run_case(const char *name, kind kd) {
     for (int i = 0; i < nin; i++) dc_tensor_free(in[i]);
     dc_tensor_free(gy);
     free(key_mask);
+    return case_close(&gc);
+}
+
+/* MultiHeadAttention(heads, causal) wired to two inputs (queries x, memory mem, the memory's
+ * padding mask mem_mask where the case has one): a graph model given the golden parameters,
+ * run with 1, 2 and 3 threads, with a gradient (output, dx, dmem and every parameter's gradient
+ * compared) and with grad mode off (output). */
+static int run_mha_case(const char *name) {
+    gcase gc;
+    if (!case_open(&gc, "tests/golden", name)) return case_close(&gc);
+    gc.abs_tol = 1e-6;
+    gc.rel_tol = 1e-5;
+    const gt_tensor *cf = need(&gc, "cfg");
+    int heads = cf && cf->numel >= 3 ? (int)cf->v[0] : 0;
+    bool separate = cf && cf->numel >= 3 && cf->v[1] != 0, has_mask = cf && cf->numel >= 3 && cf->v[2] != 0;
+    static const char *const packed[] = {"in_proj_weight", "in_proj_bias", "out_proj_weight", "out_proj_bias"};
+    static const char *const sep[] = {"q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "out_proj_weight",
+                                      "out_proj_bias"};
+    const char *const *pn = separate ? sep : packed;
+    int np = separate ? 6 : 4;
+    dc_tensor *x = load_tensor(&gc, "x", true), *mem = load_tensor(&gc, "mem", true), *gy = load_tensor(&gc, "gy", false);
+    uint8_t *mm = NULL;
+    const gt_tensor *km = has_mask ? need(&gc, "mem_mask") : NULL;
+    if (km && (mm = malloc((size_t)km->numel)))
+        for (int64_t i = 0; i < km->numel; i++) mm[i] = km->v[i] != 0;
+    dc_model *m = NULL;
+    char pname[6][64]; /* the model's names: mha.<PyTorch's name> */
+    for (int i = 0; i < np; i++) {
+        snprintf(pname[i], sizeof pname[i], "mha.%s", pn[i]);
+        char *u = strstr(pname[i], "out_proj_");
+        if (u) u[8] = '.'; /* out_proj_weight -> out_proj.weight */
+    }
+    if (x && mem && gy && heads > 0 && (!has_mask || mm)) {
+        m = dc_sequential();
+        int i0 = dc_model_input(m, "x", 2, dc_tensor_shape(x) + 1), i1 = dc_model_input(m, "mem", 2, dc_tensor_shape(mem) + 1);
+        dc_layer *l = dc_multi_head_attention_layer(heads, true, 0);
+        if (!l || dc_layer_set_name(l, "mha") || (separate && dc_layer_set_separate_projections(l, true)) ||
+            dc_model_apply(m, l, 2, (int[]){i0, i1}) < 0 || dc_model_build(m, 0, NULL) != DC_OK) {
+            fail_dc(&gc, "building the model");
+            dc_model_free(m);
+            m = NULL;
+        }
+        for (int i = 0; m && i < np; i++) {
+            dc_tensor *t = load_tensor(&gc, pn[i], false);
+            if (t) set_param(&gc, m, pname[i], t);
+            dc_tensor_free(t);
+        }
+    }
+    bool ok = m && !gc.failures;
+    for (int threads = 1; ok && threads <= 3; threads++) {
+        dc_set_threads(threads);
+        for (int grad = 1; grad >= 0; grad--) {
+            char route[64];
+            snprintf(route, sizeof route, "layer, %d thread%s, grad %s", threads, threads > 1 ? "s" : "", grad ? "on" : "off");
+            gc.route = route;
+            dc_ctx *c = dc_ctx_new();
+            dc_ctx_set_grad(c, grad);
+            dc_tensor_zero_grad(x);
+            dc_tensor_zero_grad(mem);
+            memset(dc_model_grads(m), 0, (size_t)dc_model_param_buffer_size(m) * sizeof(float));
+            const uint8_t *masks[2] = {NULL, mm};
+            dc_tensor *y = dc_model_forward_masked(m, c, 2, (dc_tensor *[]){x, mem}, masks, true);
+            if (!y) {
+                fail_dc(&gc, "forward");
+            } else {
+                cmp(&gc, "y", y);
+                if (grad && dc_backward(c, dc_sum(c, dc_mul(c, y, gy))) != DC_OK) {
+                    fail_dc(&gc, "dc_backward");
+                } else if (grad) {
+                    cmp_grad(&gc, "dx", x);
+                    cmp_grad(&gc, "dmem", mem);
+                    for (int i = 0; i < np; i++) {
+                        char gname[40];
+                        snprintf(gname, sizeof gname, "d_%s", pn[i]);
+                        cmp_grad(&gc, gname, dc_model_param(m, pname[i]));
+                    }
+                }
+            }
+            dc_ctx_free(c);
+        }
+    }
+    dc_set_threads(0);
+    dc_model_free(m);
+    dc_tensor_free(x);
+    dc_tensor_free(mem);
+    dc_tensor_free(gy);
+    free(mm);
     return case_close(&gc);
 }
 
@@ -258,9 +352,25 @@ int main(void) {
             check_fails++;
         }
     }
-    printf("golden attention cases: %d of %zu failed; largest |diff| %.2e, largest relative diff (|expected| >= 0.01) "
+    /* MultiHeadAttention as causal cross-attention: the hand-picked cases, then the generator's
+     * MHA_RANDOM_CASES seeded random ones */
+    static const char *const mha_cases[] = {"attn_mha_cross_causal", "attn_mha_cross_causal_pad", "attn_mha_cross_causal_long_q",
+                                            "attn_mha_cross_causal_sep", "attn_mha_cross_causal_sep_long_q"};
+    enum { MHA_RANDOM_CASES = 8 };
+    int ncases = (int)(sizeof cases / sizeof cases[0]) + (int)(sizeof mha_cases / sizeof mha_cases[0]) + MHA_RANDOM_CASES;
+    for (int i = 0; i < (int)(sizeof mha_cases / sizeof mha_cases[0]) + MHA_RANDOM_CASES; i++) {
+        char name[48];
+        if (i < (int)(sizeof mha_cases / sizeof mha_cases[0])) snprintf(name, sizeof name, "%s", mha_cases[i]);
+        else snprintf(name, sizeof name, "attn_mha_cross_causal_r%d", i - (int)(sizeof mha_cases / sizeof mha_cases[0]));
+        check_count++;
+        if (run_mha_case(name)) {
+            failed++;
+            check_fails++;
+        }
+    }
+    printf("golden attention cases: %d of %d failed; largest |diff| %.2e, largest relative diff (|expected| >= 0.01) "
            "%.2e, largest fraction of the tolerance %.2f\n",
-           failed, sizeof cases / sizeof cases[0], worst_abs, worst_rel, worst_frac);
+           failed, ncases, worst_abs, worst_rel, worst_frac);
     inference_path(2, 4, 512, 512, 16, true);
     inference_path(1, 3, 200, 300, 8, true);
     gelu_layers();

@@ -75,6 +75,7 @@ static void test_two_inputs(void) {
     /* validation tensors per input */
     o.validation_split = 0;
     o.epochs = 1;
+    o.initial_epoch = 0; /* one epoch over again (fit otherwise goes on after the 30 done) */
     o.val_xs = x;
     o.val_y = y;
     CHECK(dc_model_fit_n(m, 2, x, y, &o, NULL) == DC_OK);
@@ -308,6 +309,89 @@ static void test_separate_projections(void) {
     dc_tensor_free(x);
 }
 
+/* Max |a - b| over rows [r0, r1) of the step axis of two [N, T, D] outputs. */
+static double rows_diff(const dc_tensor *a, const dc_tensor *b, int64_t r0, int64_t r1) {
+    if (!a || !b || dc_tensor_numel(a) != dc_tensor_numel(b)) return INFINITY;
+    int64_t N = dc_tensor_dim(a, 0), T = dc_tensor_dim(a, 1), D = dc_tensor_dim(a, 2);
+    double d = 0;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t t = r0; t < r1; t++)
+            for (int64_t k = 0; k < D; k++) {
+                int64_t i = (n * T + t) * D + k;
+                d = fmax(d, fabs(dc_tensor_data((dc_tensor *)a)[i] - dc_tensor_data((dc_tensor *)b)[i]));
+            }
+    return d;
+}
+
+/* Regression (issue 19): MultiHeadAttention(causal) wired to two inputs applies the causal rule
+ * j <= i + (Tk - Tq) to the memory instead of ignoring it, packed and with separate projections:
+ * with Tq = 3, Tk = 5, changing memory step 4 changes query 2's output only, step 3 queries 1
+ * and 2; the non-causal layer's query 0 sees both. With Tq = 4, Tk = 2 queries 0 and 1 see no
+ * step and give out_proj.bias. */
+static void test_causal_cross_attention(void) {
+    for (int separate = 0; separate < 2; separate++) {
+        int64_t N = 2, D = 8, Dm = separate ? 5 : 8;
+        for (int shape = 0; shape < 2; shape++) {
+            int64_t Tq = shape ? 4 : 3, Tk = shape ? 2 : 5;
+            dc_model *m[2];
+            for (int causal = 0; causal < 2; causal++) {
+                m[causal] = dc_sequential();
+                int q = dc_model_input(m[causal], "q", 2, (int64_t[]){Tq, D});
+                int k = dc_model_input(m[causal], "memory", 2, (int64_t[]){Tk, Dm});
+                dc_layer *l = dc_multi_head_attention_layer(2, causal, 0);
+                CHECK(dc_layer_set_separate_projections(l, separate) == DC_OK);
+                CHECK(dc_model_apply(m[causal], l, 2, (int[]){q, k}) == 2);
+                CHECK(dc_model_build(m[causal], 0, NULL) == DC_OK);
+            }
+            int64_t nb = dc_model_param_buffer_size(m[0]); /* the same weights in both */
+            CHECK(nb == dc_model_param_buffer_size(m[1]));
+            memcpy(dc_model_params(m[1]), dc_model_params(m[0]), (size_t)nb * sizeof(float));
+            dc_tensor *bias = dc_model_param(m[1], "multi_head_attention.out_proj.bias");
+            for (int64_t i = 0; bias && i < D; i++) dc_tensor_data(bias)[i] = 0.1f * (float)(i + 1); /* nonzero */
+            if (bias) memcpy(dc_tensor_data(dc_model_param(m[0], "multi_head_attention.out_proj.bias")), dc_tensor_data(bias),
+                             (size_t)D * sizeof(float));
+            dc_tensor *x = randn(3, (int64_t[]){N, Tq, D}), *mem = randn(3, (int64_t[]){N, Tk, Dm});
+            const dc_tensor *in[2] = {x, mem};
+            dc_tensor *y[2] = {dc_model_predict_n(m[0], 2, in, 8), dc_model_predict_n(m[1], 2, in, 8)};
+            CHECK(y[0] && y[1]);
+            if (shape == 0) {
+                /* the last query sees every step: both layers agree there, and only there */
+                CHECK(rows_diff(y[0], y[1], 2, 3) < 1e-6);
+                CHECK(rows_diff(y[0], y[1], 0, 2) > 1e-3);
+                for (int64_t step = 4; step >= 3; step--) {
+                    dc_tensor *m2 = dc_tensor_clone(mem);
+                    for (int64_t n = 0; n < N; n++)
+                        for (int64_t k = 0; k < Dm; k++) dc_tensor_data(m2)[(n * Tk + step) * Dm + k] += 3.0f;
+                    const dc_tensor *in2[2] = {x, m2};
+                    dc_tensor *z[2] = {dc_model_predict_n(m[0], 2, in2, 8), dc_model_predict_n(m[1], 2, in2, 8)};
+                    int64_t first = step - (Tk - Tq); /* the first query that sees the step */
+                    CHECK(rows_diff(y[1], z[1], 0, first) == 0);
+                    CHECK(rows_diff(y[1], z[1], first, Tq) > 1e-3);
+                    CHECK(rows_diff(y[0], z[0], 0, 1) > 1e-3);
+                    dc_tensor_free(z[0]);
+                    dc_tensor_free(z[1]);
+                    dc_tensor_free(m2);
+                }
+            } else {
+                /* queries 0 and 1 see no step: attention output 0, so y = out_proj.bias (to rounding) */
+                double d = 0;
+                for (int64_t n = 0; y[1] && n < N; n++)
+                    for (int64_t t = 0; t < 2; t++)
+                        for (int64_t k = 0; k < D; k++)
+                            d = fmax(d, fabs(dc_tensor_data(y[1])[(n * Tq + t) * D + k] - 0.1f * (float)(k + 1)));
+                CHECK(y[1] && d < 1e-6);
+                CHECK(rows_diff(y[0], y[1], 3, 4) < 1e-6);
+            }
+            dc_tensor_free(y[0]);
+            dc_tensor_free(y[1]);
+            dc_tensor_free(x);
+            dc_tensor_free(mem);
+            dc_model_free(m[0]);
+            dc_model_free(m[1]);
+        }
+    }
+}
+
 /* Graph files that are broken in their wiring. */
 static void test_hostile_graphs(void) {
     dc_tensor *w = dc_tensor_new(2, (int64_t[]){3, 4}), *b = dc_tensor_new(1, (int64_t[]){3});
@@ -366,6 +450,7 @@ int main(void) {
     test_wiring_errors();
     test_encoder_decoder();
     test_separate_projections();
+    test_causal_cross_attention();
     test_hostile_graphs();
     tmp_dir_remove();
     return check_report("test_graph");

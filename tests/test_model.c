@@ -384,8 +384,7 @@ static dc_model *linear(uint64_t seed) {
 
 /* Callbacks: one that stops training after epoch 2, one that fails at epoch 1. */
 static dc_status stop_after_two(dc_callback *cb, dc_model *m, const dc_fit_opts *o, int epoch, bool *stop) {
-    (*(int *)cb->user)++;
-    *stop = epoch == 1;
+    *stop = ++*(int *)cb->user == 2;
     return DC_OK;
 }
 static dc_status fail_at_one(dc_callback *cb, dc_model *m, const dc_fit_opts *o, int epoch, bool *stop) {
@@ -421,7 +420,7 @@ static void test_custom_loss_and_callbacks(void) {
     /* the optimiser's own error, not "optimizer is NULL" */
     CHECK_ERR(dc_model_compile(f, dc_adam(NAN, 0.9f, 0.999f, 1e-7f), DC_LOSS_MSE, NULL, 0), DC_ERR_ARG, "learning rate");
     dc_model_free(f);
-    /* callbacks: stop after epoch 2 of 5, in the order given; an error stops fit */
+    /* callbacks: stop after 2 of 5 more epochs, in the order given; an error stops fit */
     int seen = 0;
     dc_callback stopper = {.on_epoch_end = stop_after_two, .user = &seen}, failer = {.on_epoch_end = fail_at_one};
     dc_callback *cbs[] = {&stopper, &failer};
@@ -430,13 +429,57 @@ static void test_custom_loss_and_callbacks(void) {
     o.ncallbacks = 1;
     dc_history *hs = NULL;
     CHECK(dc_model_fit(a, x, y, &o, &hs) == DC_OK);
-    CHECK(seen == 2 && dc_history_epochs(hs) == 2 && dc_model_epoch(a) == 2);
+    CHECK(seen == 2 && dc_history_epochs(hs) == 3 + 2 && dc_model_epoch(a) == 3 + 2); /* after the first fit's 3 */
     o.ncallbacks = 2;
-    CHECK_ERR(dc_model_fit(a, x, y, &o, NULL), DC_ERR_ARG, "callback refuses epoch 1");
+    CHECK_ERR(dc_model_fit(a, x, y, &o, NULL), DC_ERR_ARG, "callback refuses epoch 6");
     dc_history_free(ha);
     dc_history_free(hb);
     dc_history_free(hs);
     dc_model_free(a);
+    dc_model_free(b);
+    dc_tensor_free(x);
+    dc_tensor_free(y);
+}
+
+/* A layer whose constructor failed (NULL) and was handed to the model anyway, as the README's
+ * example would hand it (it does not check what dc_model_add returns): the model refuses to
+ * build, compile or fit, naming the constructor's error, instead of running without the layer. */
+static void test_failed_layer(void) {
+    dc_tensor *x, *y;
+    make_data(40, 8, &x, &y);
+    dc_fit_opts o = dc_fit_defaults();
+    o.verbose = 0;
+    const int64_t bad[] = {0, -5};
+    for (int i = 0; i < 2; i++) {
+        char got[32];
+        snprintf(got, sizeof got, "got %lld", (long long)bad[i]);
+        dc_model *m = dc_sequential();
+        dc_model_add(m, dc_input(1, (int64_t[]){8}));
+        dc_model_add(m, dc_dense(bad[i], DC_ACT_RELU));
+        dc_model_add(m, dc_dropout_layer(1.5f)); /* a second failure: the first one is reported */
+        dc_model_add(m, dc_dense(3, DC_ACT_SOFTMAX));
+        CHECK_ERR(dc_model_build(m, 0, NULL), DC_ERR_STATE, "dc_model_build", "the model was given a layer that failed", "units", got);
+        CHECK(!strstr(dc_last_error(), "rate"));
+        CHECK_ERR(dc_model_compile(m, dc_adam(1e-2f, 0.9f, 0.999f, 1e-7f), DC_LOSS_SPARSE_CCE, NULL, 0), DC_ERR_STATE,
+                  "dc_model_compile", "a layer that failed", "units", got);
+        CHECK_ERR(dc_model_fit(m, x, y, &o, NULL), DC_ERR_STATE, "fit");
+        CHECK_NULL_ERR(dc_model_predict(m, x, 8), "predict");
+        CHECK_ERR(dc_model_save(m, "unused.safetensors"), DC_ERR_STATE, "not built");
+        dc_model_free(m);
+    }
+    /* the same through the graph API, and a model built before it was given the failed layer */
+    dc_model *g = dc_sequential();
+    int in = dc_model_input(g, "x", 1, (int64_t[]){8});
+    CHECK(dc_model_apply(g, dc_dense(-5, DC_ACT_RELU), 1, &in) < 0);
+    int out = dc_model_apply(g, dc_dense(3, DC_ACT_SOFTMAX), 1, &in);
+    CHECK(out > 0);
+    CHECK_ERR(dc_model_compile(g, dc_sgd(0.1f, 0, false), DC_LOSS_SPARSE_CCE, NULL, 0), DC_ERR_STATE, "a layer that failed", "got -5");
+    dc_model_free(g);
+    dc_model *b = mlp(8, 3);
+    dc_clear_error();
+    CHECK_ERR(dc_model_add(b, NULL), DC_ERR_ARG, "dc_model_add", "NULL");
+    CHECK_ERR(dc_model_compile(b, dc_sgd(0.1f, 0, false), DC_LOSS_SPARSE_CCE, NULL, 0), DC_ERR_STATE, "dc_model_compile",
+              "a layer that failed", "NULL");
     dc_model_free(b);
     dc_tensor_free(x);
     dc_tensor_free(y);
@@ -453,5 +496,6 @@ int main(void) {
     test_ops_errors();
     test_views_share_memory();
     test_custom_loss_and_callbacks();
+    test_failed_layer();
     return check_report("test_model");
 }

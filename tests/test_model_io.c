@@ -273,17 +273,20 @@ static void test_weight_errors(void) {
 
 /* ---- hostile architectures: each file holds the weights of a valid two-layer model and a
  * "deepc.model" text that is broken in one way ---- */
-static const char *arch_file(const char *name, const char *json) {
+/* The same, with one more tensor named extra (of shape [3]) when extra is not NULL. */
+static const char *arch_file_extra(const char *name, const char *json, const char *extra) {
     dc_tensor *w = dc_tensor_new(2, (int64_t[]){3, 4}), *b = dc_tensor_new(1, (int64_t[]){3});
-    const char *names[] = {"dense.weight", "dense.bias"};
-    const dc_tensor *ts[] = {w, b};
+    const char *names[] = {"dense.weight", "dense.bias", extra};
+    const dc_tensor *ts[] = {w, b, b};
     const char *keys[] = {"deepc.model"};
     const char *path = in_dir(name);
-    CHECK(dc_safetensors_save(path, 2, names, ts, DC_DTYPE_F32, 1, keys, &json) == DC_OK);
+    CHECK(dc_safetensors_save(path, extra ? 3 : 2, names, ts, DC_DTYPE_F32, 1, keys, &json) == DC_OK);
     dc_tensor_free(w);
     dc_tensor_free(b);
     return path;
 }
+
+static const char *arch_file(const char *name, const char *json) { return arch_file_extra(name, json, NULL); }
 
 #define ARCH(layers) "{\"format\":\"deepc.sequential\",\"version\":1,\"input_shape\":[4],\"layers\":[" layers "]}"
 #define DENSE(units) "{\"class\":\"Dense\",\"name\":\"dense\",\"units\":" units ",\"activation\":\"relu\"}"
@@ -337,12 +340,48 @@ static void test_hostile_models(void) {
                    "shape.safetensors", "expected images");
     CHECK_NULL_ERR(dc_model_load(arch_file("compile.safetensors",
                                            "{\"format\":\"deepc.sequential\",\"version\":1,\"input_shape\":[4],\"layers\":[" DENSE("3")
-                                           "],\"compile\":{\"loss\":\"hinge\",\"optimizer\":{\"class\":\"SGD\",\"lr\":0.1}}}")),
+                                           "],\"compile\":{\"loss\":\"no_such_loss\",\"optimizer\":{\"class\":\"SGD\",\"lr\":0.1}}}")),
                    "compile.safetensors", "loss", "unknown loss");
     CHECK_NULL_ERR(dc_model_load(arch_file("lr.safetensors",
                                            "{\"format\":\"deepc.sequential\",\"version\":1,\"input_shape\":[4],\"layers\":[" DENSE("3")
                                            "],\"compile\":{\"loss\":\"mse\",\"optimizer\":{\"class\":\"SGD\",\"lr\":-1}}}")),
                    "lr.safetensors", "lr", "-1");
+    /* tensors the architecture does not declare are refused, as dc_model_load_weights refuses them */
+    CHECK_NULL_ERR(dc_model_load(arch_file_extra("junk.safetensors", ARCH(DENSE("3")), "junk.weight")), "junk.safetensors",
+                   "\"junk.weight\"", "no parameter");
+    CHECK_NULL_ERR(dc_model_load(arch_file("nobias.safetensors", ARCH("{\"class\":\"Dense\",\"name\":\"dense\",\"units\":3,"
+                                                                      "\"use_bias\":false}"))),
+                   "nobias.safetensors", "\"dense.bias\"", "no parameter");
+    CHECK_NULL_ERR(dc_model_load(arch_file_extra("opt.safetensors", ARCH(DENSE("3")), "optimizer.junk")), "opt.safetensors",
+                   "\"optimizer.junk\"");
+    CHECK_NULL_ERR(dc_model_load(arch_file_extra("state9.safetensors", ARCH(DENSE("3")), "optimizer.state9.dense.bias")),
+                   "state9.safetensors", "\"optimizer.state9.dense.bias\"");
+    /* optimizer state of a parameter the model has (as checkpoints hold) is allowed */
+    m = dc_model_load(arch_file_extra("state1.safetensors", ARCH(DENSE("3")), "optimizer.state1.dense.bias"));
+    CHECK(m != NULL);
+    dc_model_free(m);
+    /* JSON nested deeper than any model file: a clean format error, at cJSON's own limit and below it */
+    for (int depth = 40; depth <= 200000; depth *= 50) {
+        size_t len = (size_t)depth * 2 + 256;
+        char *deep = malloc(len);
+        int o = snprintf(deep, len, "%s", "{\"format\":\"deepc.sequential\",\"version\":1,\"input_shape\":[4],\"layers\":["
+                                          DENSE("3") "],\"x\":");
+        for (int i = 0; i < depth; i++) deep[o++] = '[';
+        for (int i = 0; i < depth; i++) deep[o++] = ']';
+        snprintf(deep + o, len - (size_t)o, "}");
+        CHECK_NULL_ERR(dc_model_load(arch_file("deep.safetensors", deep)), "deep.safetensors", "deepc.model", "nested deeper than");
+        free(deep);
+    }
+    /* more layers than a model holds: refused before any is read */
+    {
+        size_t len = 100001 * 3 + 256;
+        char *many = malloc(len);
+        int o = snprintf(many, len, "{\"format\":\"deepc.sequential\",\"version\":1,\"input_shape\":[4],\"layers\":[");
+        for (int i = 0; i < 100001; i++) o += snprintf(many + o, len - (size_t)o, "%s{}", i ? "," : "");
+        snprintf(many + o, len - (size_t)o, "]}");
+        CHECK_NULL_ERR(dc_model_load(arch_file("many.safetensors", many)), "many.safetensors", "100001 layers", "at most 100000");
+        free(many);
+    }
     /* not a safetensors file at all */
     CHECK_NULL_ERR(dc_model_load(write_file("text.safetensors", "hello", 5, false)), "text.safetensors");
     CHECK_NULL_ERR(dc_model_load(in_dir("absent.safetensors")), "absent.safetensors");
@@ -353,12 +392,14 @@ typedef struct run {
     dc_tensor *x, *y;
 } run;
 
-static dc_model *ckpt_model(int opt) {
-    dc_model *m = mlp(11, false);
+static dc_model *ckpt_model_seed(int opt, uint64_t seed) {
+    dc_model *m = mlp(seed, false);
     dc_optimizer *o = opt == 0 ? dc_adam(0.01f, 0.9f, 0.999f, 1e-7f) : dc_sgd(0.05f, 0.9f, false);
     CHECK(dc_model_compile(m, o, DC_LOSS_SPARSE_CCE, (dc_metric[]){DC_METRIC_ACCURACY}, 1) == DC_OK);
     return m;
 }
+
+static dc_model *ckpt_model(int opt) { return ckpt_model_seed(opt, 11); }
 
 static dc_fit_opts ckpt_opts(int epochs) {
     dc_fit_opts o = dc_fit_defaults();
@@ -467,6 +508,210 @@ static void test_resume(void) {
     dc_model_free(a);
     dc_tensor_free(x);
     dc_tensor_free(y);
+}
+
+/* Copies the safetensors file src to dst with element elem of tensor `tensor` set to v (tensor
+ * NULL: none) and metadata key `key` set to `value` (key NULL: none); the deepc keys are kept. */
+static void rewrite(const char *src, const char *dst, const char *tensor, int64_t elem, float v, const char *key, const char *value) {
+    dc_safetensors *st = dc_safetensors_open(src);
+    CHECK(st != NULL);
+    if (!st) return;
+    int n = dc_safetensors_count(st);
+    const char **names = calloc((size_t)n, sizeof *names);
+    dc_tensor **ts = calloc((size_t)n, sizeof *ts);
+    for (int i = 0; i < n; i++) {
+        names[i] = dc_safetensors_name(st, i);
+        ts[i] = dc_safetensors_read(st, names[i]);
+        if (tensor && strcmp(names[i], tensor) == 0) dc_tensor_data(ts[i])[elem] = v;
+    }
+    const char *all[] = {"deepc.model", "deepc.checkpoint", "deepc.history"}, *keys[3], *vals[3];
+    int nm = 0;
+    for (int k = 0; k < 3; k++) {
+        const char *val = key && strcmp(key, all[k]) == 0 ? value : dc_safetensors_meta(st, all[k]);
+        if (val) keys[nm] = all[k], vals[nm++] = val;
+    }
+    CHECK(dc_safetensors_save(dst, n, names, (const dc_tensor *const *)ts, DC_DTYPE_F32, nm, keys, vals) == DC_OK);
+    for (int i = 0; i < n; i++) dc_tensor_free(ts[i]);
+    free(ts);
+    free(names);
+    dc_safetensors_close(st);
+}
+
+static int occurrences(const char *text, const char *word) {
+    int n = 0;
+    for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) n++;
+    return n;
+}
+
+/* ---- checkpoints written before any fit: after compile, after dc_model_train_step ---- */
+static void test_early_checkpoint(void) {
+    dc_tensor *x = randn(2, (int64_t[]){96, 12}), *y = labels3(x);
+    dc_tensor *xb = randn(2, (int64_t[]){24, 12}), *yb = labels3(xb);
+    for (int opt = 0; opt < 2; opt++) {
+        /* compiled only: the restored model is the original, and its first fit starts afresh */
+        dc_model *a = ckpt_model(opt), *b = ckpt_model_seed(opt, 77);
+        CHECK(dc_model_save_checkpoint(a, in_dir("compiled.ckpt")) == DC_OK);
+        CHECK(dc_model_load_checkpoint(b, in_dir("compiled.ckpt")) == DC_OK);
+        CHECK(same_weights(a, b) && dc_model_epoch(b) == 0);
+        dc_fit_opts o = ckpt_opts(2);
+        dc_history *ha = NULL, *hb = NULL;
+        CHECK(dc_model_fit(a, x, y, &o, &ha) == DC_OK);
+        CHECK(dc_model_fit(b, x, y, &o, &hb) == DC_OK);
+        CHECK(same_weights(a, b) && same_history(ha, hb, 2));
+        dc_history_free(ha);
+        dc_history_free(hb);
+        dc_model_free(a);
+        dc_model_free(b);
+
+        /* after train_step: the optimiser's state and step count come back, so the next step is
+         * the same bit for bit (Adam's bias correction reads the step count) */
+        a = ckpt_model(opt);
+        b = ckpt_model_seed(opt, 78);
+        float la = 0, lb = 0;
+        CHECK(dc_model_train_step(a, xb, yb, &la) == DC_OK && dc_model_train_step(a, x, y, &la) == DC_OK);
+        CHECK(dc_model_save_checkpoint(a, in_dir("stepped.ckpt")) == DC_OK);
+        CHECK(dc_model_load_checkpoint(b, in_dir("stepped.ckpt")) == DC_OK);
+        CHECK(same_weights(a, b));
+        CHECK(dc_model_train_step(a, xb, yb, &la) == DC_OK && dc_model_train_step(b, xb, yb, &lb) == DC_OK);
+        CHECK(la == lb && same_weights(a, b));
+        /* and a fit of any size follows (nothing to resume) */
+        CHECK(dc_model_fit(a, x, y, &o, &ha) == DC_OK);
+        CHECK(dc_model_fit(b, x, y, &o, &hb) == DC_OK);
+        CHECK(same_weights(a, b) && same_history(ha, hb, 2));
+        dc_history_free(ha);
+        dc_history_free(hb);
+        dc_model_free(a);
+        dc_model_free(b);
+    }
+    /* a checkpoint that claims a fit of 0 rows after some epochs is inconsistent */
+    dc_model *m = ckpt_model(0);
+    CHECK(dc_model_save_checkpoint(m, in_dir("compiled.ckpt")) == DC_OK);
+    dc_safetensors *st = dc_safetensors_open(in_dir("compiled.ckpt"));
+    char ck[512];
+    snprintf(ck, sizeof ck, "%s", st ? dc_safetensors_meta(st, "deepc.checkpoint") : "");
+    dc_safetensors_close(st);
+    char *e = strstr(ck, "\"epoch\":0");
+    CHECK(e != NULL);
+    if (e) e[8] = '3';
+    rewrite(in_dir("compiled.ckpt"), in_dir("rows0.ckpt"), NULL, 0, 0, "deepc.checkpoint", ck);
+    CHECK_ERR(dc_model_load_checkpoint(m, in_dir("rows0.ckpt")), DC_ERR_FORMAT, "rows0.ckpt", "\"rows\" 0", "\"epoch\" 3", "do not agree");
+    dc_model_free(m);
+    dc_tensor_free(x);
+    dc_tensor_free(y);
+    dc_tensor_free(xb);
+    dc_tensor_free(yb);
+}
+
+/* ---- state tensors outside their domain: a negative variance ---- */
+static void test_state_domain(void) {
+    dc_model *a = ckpt_model(0);
+    const char *rv = "batch_normalization.running_var";
+    CHECK(dc_model_save(a, in_dir("bn.safetensors")) == DC_OK);
+    CHECK(dc_model_save_checkpoint(a, in_dir("bn.ckpt")) == DC_OK);
+    rewrite(in_dir("bn.safetensors"), in_dir("negvar.safetensors"), rv, 2, -0.5f, NULL, NULL);
+    rewrite(in_dir("bn.ckpt"), in_dir("negvar.ckpt"), rv, 2, -0.5f, NULL, NULL);
+    CHECK_NULL_ERR(dc_model_load(in_dir("negvar.safetensors")), "negvar.safetensors", rv, "element 2", "-0.5", ">= 0");
+    CHECK(dc_last_status() == DC_ERR_NUMERIC);
+    dc_model *b = ckpt_model_seed(0, 5);
+    CHECK_ERR(dc_model_load_weights(b, in_dir("negvar.safetensors"), false), DC_ERR_NUMERIC, "negvar.safetensors", rv, "element 2",
+              "-0.5");
+    CHECK_ERR(dc_model_load_checkpoint(b, in_dir("negvar.ckpt")), DC_ERR_NUMERIC, "negvar.ckpt", rv, "element 2", "-0.5");
+    CHECK(!same_weights(a, b)); /* nothing was loaded */
+    /* a variance of 0 is in the domain */
+    rewrite(in_dir("bn.safetensors"), in_dir("zerovar.safetensors"), rv, 2, 0.0f, NULL, NULL);
+    dc_model *c = dc_model_load(in_dir("zerovar.safetensors"));
+    CHECK(c != NULL);
+    dc_model_free(c);
+    dc_model_free(b);
+    dc_model_free(a);
+}
+
+/* ---- a bad history names its place once ---- */
+static void test_history_message(void) {
+    dc_tensor *x = randn(2, (int64_t[]){64, 12}), *y = labels3(x);
+    dc_model *m = ckpt_model(0);
+    dc_fit_opts o = ckpt_opts(2);
+    CHECK(dc_model_fit(m, x, y, &o, NULL) == DC_OK);
+    CHECK(dc_model_save_checkpoint(m, in_dir("k21.safetensors")) == DC_OK);
+    rewrite(in_dir("k21.safetensors"), in_dir("k21.safetensors"), NULL, 0, 0, "deepc.history",
+            "{\"epochs\":2,\"series\":[{\"name\":\"loss\",\"values\":[1,\"x\"]}]}");
+    CHECK_ERR(dc_model_load_checkpoint(m, in_dir("k21.safetensors")), DC_ERR_FORMAT, "k21.safetensors: history: ", "loss",
+              "numbers or null");
+    CHECK(occurrences(dc_last_error(), "k21.safetensors") == 1 && occurrences(dc_last_error(), "history") == 1);
+    rewrite(in_dir("k21.safetensors"), in_dir("k21.safetensors"), NULL, 0, 0, "deepc.history", "{\"epochs\":5,\"series\":[]}");
+    CHECK_ERR(dc_model_load_checkpoint(m, in_dir("k21.safetensors")), DC_ERR_FORMAT, "k21.safetensors: history: ", "epoch 2");
+    CHECK(occurrences(dc_last_error(), "k21.safetensors") == 1 && occurrences(dc_last_error(), "history") == 1);
+    dc_model_free(m);
+    dc_tensor_free(x);
+    dc_tensor_free(y);
+}
+
+/* ---- loading is linear in the layer count ---- */
+/* This thread's CPU time: other processes on the machine do not count. */
+static double cpu_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Builds and saves a model of n Activation layers (graph: wired by name) and loads it twice; the
+ * CPU seconds of the second load (the first grows the heap: the first touch of new memory costs
+ * more than the work). */
+static double deep_model_load(int n, bool graph) {
+    dc_model *m = dc_sequential();
+    if (graph) {
+        int prev = dc_model_input(m, "in", 1, (int64_t[]){4});
+        for (int i = 0; i < n; i++) prev = dc_model_apply(m, dc_activation_layer(DC_ACT_RELU), 1, &prev);
+    } else {
+        dc_model_add(m, dc_input(1, (int64_t[]){4}));
+        for (int i = 0; i < n; i++) dc_model_add(m, dc_activation_layer(DC_ACT_RELU));
+    }
+    CHECK(dc_model_build(m, 0, NULL) == DC_OK);
+    char last[48];
+    snprintf(last, sizeof last, "activation_%d", n - 1);
+    CHECK(strcmp(dc_layer_name(dc_model_layer(m, n)), last) == 0);
+    CHECK(dc_model_save(m, in_dir("deep.safetensors")) == DC_OK);
+    dc_model_free(m);
+    m = dc_model_load(in_dir("deep.safetensors"));
+    CHECK(m && dc_model_num_layers(m) == n + 1);
+    dc_model_free(m);
+    double t = cpu_seconds();
+    m = dc_model_load(in_dir("deep.safetensors"));
+    t = cpu_seconds() - t;
+    CHECK(m && dc_model_num_layers(m) == n + 1);
+    dc_model_free(m);
+    return t;
+}
+
+static void test_many_layers(void) {
+    for (int graph = 0; graph < 2; graph++) {
+        double t10 = deep_model_load(10000, graph), t40 = deep_model_load(40000, graph);
+        /* quadratic work makes 4x the layers take 16x the time (the 40000 took 15 s before); a
+         * slow machine (or a sanitizer) may take longer, but not 10x for 4x the layers */
+        bool linear = t40 < 1.0 || t40 < 10 * t10;
+        CHECK(linear);
+        if (!linear) fprintf(stderr, "%s: 10000 layers %.3f s, 40000 layers %.3f s\n", graph ? "graph" : "sequential", t10, t40);
+    }
+    /* automatic names skip the names users gave */
+    dc_model *m = dc_sequential();
+    dc_model_add(m, dc_input(1, (int64_t[]){4}));
+    dc_layer *l = dc_dense(2, DC_ACT_NONE);
+    dc_layer_set_name(l, "dense_1");
+    dc_model_add(m, l);
+    dc_model_add(m, dc_dense(2, DC_ACT_NONE));
+    dc_model_add(m, dc_dense(2, DC_ACT_NONE));
+    CHECK(strcmp(dc_layer_name(dc_model_layer(m, 2)), "dense_2") == 0 && strcmp(dc_layer_name(dc_model_layer(m, 3)), "dense_3") == 0);
+    l = dc_dense(2, DC_ACT_NONE);
+    dc_layer_set_name(l, "dense_2");
+    CHECK_ERR(dc_model_add(m, l), DC_ERR_ARG, "dense_2", "already in the model (layer 2)");
+    dc_model_free(m);
+    /* a layer renamed inside the model (before it is built) to another's name is caught by build */
+    m = dc_sequential();
+    dc_model_add(m, dc_dense(2, DC_ACT_NONE));
+    dc_model_add(m, dc_dense(2, DC_ACT_NONE));
+    CHECK(dc_layer_set_name(dc_model_layer(m, 1), "dense") == DC_OK);
+    CHECK_ERR(dc_model_build(m, 1, (int64_t[]){4}), DC_ERR_ARG, "\"dense\"", "layers 0 and 1");
+    dc_model_free(m);
 }
 
 /* ---- the best model is the one of the best epoch ---- */
@@ -698,6 +943,10 @@ int main(int argc, char **argv) {
     test_weight_errors();
     test_hostile_models();
     test_resume();
+    test_early_checkpoint();
+    test_state_domain();
+    test_history_message();
+    test_many_layers();
     test_best();
     test_killed_writer();
     test_nonfinite_gradient();

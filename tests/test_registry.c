@@ -6,6 +6,7 @@
  * (tests/golden/old_models, written by scripts/golden/gen_old_models.c) still load. */
 #include "check.h"
 #include "nn/layer.h"
+#include "model/model.h"
 #include "optim/optim.h"
 #include "tmpfiles.h"
 
@@ -237,6 +238,56 @@ static void test_optimizers(void) {
     }
 }
 
+/* Every learning-rate schedule, every option at another value than its default, attached to an
+ * optimiser and saved with the model: the same JSON after save -> load -> save, and the loaded
+ * optimiser's rates equal step by step. */
+static void test_schedules(void) {
+    int n = dc_schedule_type_count();
+    CHECK(n >= 5);
+    for (int i = 0; i < n; i++) {
+        const dc_schedule_type *t = dc_schedule_type_at(i);
+        dc_schedule *sch = dc_schedule_create(t);
+        CHECK(sch != NULL);
+        if (!sch) continue;
+        for (int j = 0; j < t->nfields; j++) {
+            double v[24][DC_FIELD_MAX_COUNT];
+            int len[24], k = candidates(&t->fields[j], sch->cfg, v, len), ok = 0;
+            for (int c = 0; c < k && !ok; c++) ok = dc_schedule_set_field(sch, t->fields[j].key, v[c], len[c]) == DC_OK;
+            if (!ok) fprintf(stderr, "%s: no other value of \"%s\" is accepted\n", t->name, t->fields[j].key);
+            CHECK(ok);
+        }
+        dc_optimizer *o = dc_sgd(0.1f, 0.5f, false);
+        CHECK(dc_optimizer_set_schedule(o, sch) == DC_OK);
+        dc_model *m = dc_sequential();
+        dc_model_add(m, dc_input(1, (int64_t[]){3}));
+        dc_model_add(m, dc_dense(2, DC_ACT_NONE));
+        CHECK(dc_model_compile(m, o, DC_LOSS_MSE, NULL, 0) == DC_OK);
+        char p1[300], p2[300];
+        snprintf(p1, sizeof p1, "%s/sched_%s_1.safetensors", dir, t->name);
+        snprintf(p2, sizeof p2, "%s/sched_%s_2.safetensors", dir, t->name);
+        CHECK(dc_model_save(m, p1) == DC_OK);
+        dc_model *b = dc_model_load(p1);
+        CHECK(b && dc_model_save(b, p2) == DC_OK);
+        char *j1 = arch_of(p1), *j2 = arch_of(p2);
+        CHECK(j1 && j2 && strcmp(j1, j2) == 0 && strstr(j1, t->name));
+        bool same = b != NULL;
+        for (int step = 0; same && step < 30; step++) {
+            dc_optimizer *oa = o, *ob = b->opt;
+            same = dc_optimizer_current_lr(oa) == dc_optimizer_current_lr(ob);
+            float w[2] = {1, 2}, g[2] = {0.5f, -0.25f}, w2[2] = {1, 2};
+            dc_optimizer_step(oa, w, g, 2);
+            dc_optimizer_step(ob, w2, g, 2);
+            if (step % 5 == 4) dc_optimizer_epoch_end(oa, 1.0), dc_optimizer_epoch_end(ob, 1.0);
+        }
+        CHECK(same);
+        printf("%-18s %d options  round trip %s\n", t->name, t->nfields, j1 && j2 && !strcmp(j1, j2) && same ? "ok" : "FAILED");
+        free(j1);
+        free(j2);
+        dc_model_free(m);
+        dc_model_free(b);
+    }
+}
+
 /* Setters go through the schema: an option the type lacks, a shape option after build, a value
  * out of range, and the type's own check, each answered with the layer and the numbers. */
 static void test_setters(void) {
@@ -365,6 +416,7 @@ int main(void) {
     if (!tmp_dir_create()) return puts("cannot make a temporary directory"), 1;
     test_registry();
     test_optimizers();
+    test_schedules();
     test_setters();
     test_reshape();
     test_custom_loss_file();

@@ -102,6 +102,39 @@ dc_status dc_model_save_weights(const dc_model *m, const char *path);
  * the same names): every parameter and state tensor must be present with its shape, and extra
  * tensors are an error unless allow_extra. Values are checked finite. Nothing changes on error. */
 dc_status dc_model_load_weights(dc_model *m, const char *path, bool allow_extra);
+/* ---- loading weights by name (transfer learning) ---- */
+/* Maps a tensor name of the file to the model parameter it loads into ("dense.weight",
+ * "batch_normalization.running_mean"): returns name itself to keep it, a name written into
+ * buf (size bytes) to rename it, or NULL to skip the tensor. */
+typedef const char *(*dc_weights_map_fn)(const char *name, char *buf, size_t size, void *user);
+typedef struct dc_weights_opts {
+    dc_weights_map_fn map; /* NULL: the file's names as they are */
+    void *user;            /* passed to map */
+    /* PyTorch's state_dict names of recurrent layers, with the layer's name as the prefix:
+     * "<layer>.weight_ih_l0" and "<layer>.weight_hh_l0" load into weight_ih and weight_hh (same
+     * shapes and gate order); GRU's "bias_ih_l0" and "bias_hh_l0" into bias_ih and bias_hh; the
+     * one bias of LSTM and SimpleRNN is bias_ih_l0 + bias_hh_l0 (the file must hold both).
+     * Other layers of PyTorch's stacks ("_l1", "_reverse") match nothing and are skipped. */
+    bool pytorch_names;
+} dc_weights_opts;
+/* What a load by name did: names in the order of the model (loaded, missing) or the file
+ * (skipped). Free with dc_weights_report_free. */
+typedef struct dc_weights_report {
+    int nloaded, nskipped, nmissing;
+    char **loaded;  /* model parameters and state written from the file */
+    char **skipped; /* file tensors that match no parameter (or that map skipped) */
+    char **missing; /* model parameters and state the file does not hold: left as they were */
+} dc_weights_report;
+/* Loads into a built model every tensor of a safetensors file whose name (after opts->map)
+ * names one of its parameters or state tensors, non-strict: tensors of the file the model lacks
+ * are skipped, parameters the file lacks keep their values, and *report (may be NULL) says
+ * which. BatchNormalization's gamma and beta also load from PyTorch's "<layer>.weight" and
+ * "<layer>.bias" ("running_mean" and "running_var" are the same in both). Shapes must match
+ * (DC_ERR_SHAPE naming the tensor, the parameter and both shapes); two tensors for one
+ * parameter are DC_ERR_FORMAT; values are checked finite and within the parameter's domain.
+ * Nothing changes on error (and *report is left empty). opts may be NULL. */
+dc_status dc_model_load_weights_by_name(dc_model *m, const char *path, const dc_weights_opts *opts, dc_weights_report *report);
+void dc_weights_report_free(dc_weights_report *r);
 /* Training checkpoint: weights, state, the optimiser's state and step count, the epoch reached,
  * the seed and random-number state, and the history so far. */
 dc_status dc_model_save_checkpoint(const dc_model *m, const char *path);

@@ -34,6 +34,13 @@ dc_status dc_model_set_seed(dc_model *m, uint64_t seed);
 /* The model takes ownership of opt (even on failure). */
 dc_status dc_model_compile(dc_model *m, dc_optimizer *opt, dc_loss loss,
                            const dc_metric *metrics, int nmetrics);
+/* The options of the compiled loss (deepc/ops.h, dc_loss_opts: from_logits, label_smoothing,
+ * Huber's delta, the focal loss's gamma and alpha), checked against their ranges; before or after
+ * compile, kept by later compiles and saved with the model ("loss_options"). With from_logits the
+ * model's outputs are taken as logits (a linear last layer) and the loss applies the softmax or
+ * sigmoid itself; otherwise a last Dense or Activation with softmax (sigmoid) and a cross-entropy
+ * (binary or focal) loss are fused in training as before. */
+dc_status dc_model_set_loss_options(dc_model *m, const dc_loss_opts *opts);
 /* A loss of the user's: the mean loss of a batch as a [1] tensor made with ops on c from the
  * model's outputs pred [N, ...] and the targets [N, ...] as given to fit (so its gradient reaches
  * the model); NULL with an error set stops fit with that error. user is passed through. */
@@ -117,11 +124,26 @@ dc_status dc_history_write_csv(const dc_history *h, const char *path);
 void dc_history_free(dc_history *h);
 
 /* A callback of fit (Keras's Callback). Each hook may be NULL; an error it returns stops fit with
- * that error. on_train_begin runs after the arguments are checked and before the first epoch
- * (it may restore the model, as resuming from a checkpoint does); on_epoch_end runs after epoch
- * `epoch` (0-based) is recorded in the model's history, and may set *stop to end training
- * there. In a data-parallel fit every rank calls them; dc_callback_is_writer says whether this
- * process is the one that prints and writes files. free releases the callback (dc_callback_free). */
+ * that error (on_train_end is then not called). In order:
+ *   on_train_begin  after the arguments are checked and before the epoch to start at is decided
+ *                   (it may restore the model, as resuming from a checkpoint does);
+ *   on_batch_end    after every optimiser step: `batch` is the step's index in epoch `epoch`
+ *                   (both 0-based), `loss` the mean loss of the step's rows (this rank's rows in
+ *                   a data-parallel fit; NaN on a rank that had none). Setting *stop ends
+ *                   training after this batch, as Keras's model.stop_training set in
+ *                   on_train_batch_end does: the epoch is cut short but still completed as one
+ *                   (its loss and metrics over the batches it took, its validation, the history
+ *                   record, the learning-rate schedule's epoch end, every on_epoch_end), and it
+ *                   counts as done (dc_model_epoch), so a later fit continues with the next one;
+ *   on_epoch_end    after epoch `epoch` (0-based) is recorded in the model's history (and after
+ *                   the schedule's dc_optimizer_epoch_end); may set *stop to end training there;
+ *   on_train_end    once after the last epoch, whether training ran to opts->epochs or a
+ *                   callback stopped it (not after an error).
+ * In a data-parallel fit every rank calls them; a stop asked on any rank stops all of them
+ * after the same batch or epoch, and dc_callback_is_writer says whether this process is the
+ * one that prints and writes files. free releases the callback (dc_callback_free). The two
+ * hooks after `user` came later: an initialiser that names the fields, or one that lists the
+ * first four, leaves them NULL. */
 typedef struct dc_fit_opts dc_fit_opts;
 typedef struct dc_callback dc_callback;
 struct dc_callback {
@@ -129,14 +151,38 @@ struct dc_callback {
     dc_status (*on_epoch_end)(dc_callback *cb, dc_model *m, const dc_fit_opts *o, int epoch, bool *stop);
     void (*free)(dc_callback *cb);
     void *user;
+    dc_status (*on_batch_end)(dc_callback *cb, dc_model *m, const dc_fit_opts *o, int epoch, int64_t batch, double loss,
+                              bool *stop);
+    dc_status (*on_train_end)(dc_callback *cb, dc_model *m, const dc_fit_opts *o);
 };
 void dc_callback_free(dc_callback *cb);
 /* True in one process, and on rank 0 of a data-parallel fit. */
 bool dc_callback_is_writer(void);
-/* The history the model's current fit is recording (epochs so far; NULL before any fit). */
+/* The history the model's fits are recording (every epoch so far; NULL before any fit). */
 const dc_history *dc_model_history(const dc_model *m);
-/* The epochs completed by the model's last fit or restored checkpoint. */
+/* The epochs the model has completed: by its fits (a later fit continues after them), or as
+ * restored from a checkpoint. */
 int dc_model_epoch(const dc_model *m);
+/* Keras's EarlyStopping: stops fit once the monitored history series has not improved for
+ * `patience` epochs. monitor: a history key ("val_loss", "val_accuracy", "loss", ...); NULL
+ * for "val_loss" when the fit has validation data (val_x/val_xs or validation_split), else
+ * "loss". Whether a key is minimised or maximised follows its name: keys with "loss" and the
+ * error metrics (mae, mse) are minimised, the others (accuracy) maximised. An epoch improves
+ * when its value is finite and beats the best of this fit by more than min_delta (minimised:
+ * value < best - min_delta; maximised: value > best + min_delta); the first finite value
+ * always improves. After an epoch that does not improve, `patience` (>= 0) epochs without
+ * improvement in a row stop training (not at the model's first epoch, as Keras). With
+ * restore_best_weights, the callback keeps a copy of the parameters and of the non-trainable
+ * state (batch norm's running statistics) as they were after the best epoch (after the fit's
+ * first epoch while none improved) and puts them back in the model when training ends, whether
+ * it stopped early or not, as Keras 3 does; the optimiser's state, the epoch count and the
+ * history stay those of the last epoch. Each fit starts afresh (best, count and copy). With
+ * fit's verbose on, the writer prints "Epoch N: early stopping" after the stop (N 1-based)
+ * and "Restoring model weights from the end of the best epoch: N." when it restores.
+ * Errors: NULL with DC_ERR_ARG for patience < 0, min_delta negative or not finite, a monitor
+ * that is empty or over 63 characters; fit fails with DC_ERR_ARG naming the key when the
+ * monitored series is not recorded. Free it with dc_callback_free. */
+dc_callback *dc_early_stopping_callback(const char *monitor, int patience, double min_delta, bool restore_best_weights);
 
 struct dc_fit_opts {
     int epochs;              /* default 1 */
@@ -148,21 +194,61 @@ struct dc_fit_opts {
                                        input (with val_y); overrides val_x */
     bool shuffle;            /* reshuffle the training rows every epoch, default true */
     uint64_t seed;           /* shuffling and dropout seed, default 42 */
-    int verbose;             /* 0 silent, 1 one line per epoch (default) */
+    /* 0 silent; 1 (default) Keras's progress bar when the log is a terminal (isatty), one line
+     * per epoch otherwise; 2 one line per epoch. The bar is one line rewritten in place
+     * (carriage return) at most ten times a second: "1200/1688 [====================>.........]
+     * - ETA: 3s - loss: 0.4100 - accuracy: 0.8700", counting batches and showing the running
+     * means of the epoch so far; at the epoch's end it becomes "1688/1688 [====...] - 5s
+     * 3ms/step - loss: ... - val_loss: ...", under a line "Epoch 3/10". The one-line form is
+     * "Epoch 3/10 - 5.12s - loss: ... - val_loss: ...". Both add " - lr: ..." when the
+     * optimiser has a schedule. Only the writer rank prints; in a data-parallel fit the bar's
+     * running values are its own rows', the epoch's final ones every rank's. */
+    int verbose;
     FILE *log;               /* where progress goes, default stdout */
-    /* Called in order at the start of training and after every epoch (the caller keeps
-     * ownership): dc_checkpoint_callback and dc_best_model_callback (deepc/io.h) write files. */
+    /* Called in order at the start of training, after every batch and epoch, and at the end
+     * (the caller keeps ownership): dc_checkpoint_callback and dc_best_model_callback
+     * (deepc/io.h) write files, dc_early_stopping_callback stops training. */
     dc_callback *const *callbacks;
     int ncallbacks;
+    /* Where the fit starts:
+     *   -1 (the default): continue after the epochs the model has done (dc_model_epoch) and train
+     *      opts->epochs more: after a fit of 4 epochs, a fit of 6 trains epochs 5..10, its
+     *      history grows the model's, and its shuffle and dropout streams are those of epochs
+     *      5..10 (functions of the seed and the epoch number), so with the same seed, data and
+     *      batch size the two fits end bit-identical to one fit of 10 epochs; a loop of
+     *      fit(epochs = 1) trains one epoch a call. Right after a restored checkpoint, epochs is
+     *      the run's total instead (rerunning the same program continues it to its end; a
+     *      finished run has nothing left to do and returns DC_OK), and the checkpoint decides
+     *      the seed and must match the rows and batch size.
+     *    0: start over: the history and the epoch count are cleared, the streams are epoch 1's;
+     *    k: start after epoch k: the history keeps its epochs 1..k and drops later ones.
+     *   With 0 or k, epochs is the epoch to reach, as Keras's with initial_epoch (epochs not
+     *   beyond initial_epoch is DC_ERR_ARG: nothing to train).
+     * The weights, the optimiser's state and step count (and so a schedule's position) are
+     * never reset: they go on from where the model is. */
+    int initial_epoch;
+    /* Weights of the training loss (NULL: none), as Keras's fit: sample_weight [N], one finite
+     * value >= 0 per row of y, multiplies each row's loss (rows taken by validation_split keep
+     * theirs in val_loss); class_weight [K], one per class of the output's last axis, multiplies
+     * each class's term in the training steps' loss (not in val_loss or evaluate). The mean over
+     * a batch still divides by its rows, as Keras's. Not with a user loss. */
+    const dc_tensor *sample_weight;
+    const dc_tensor *class_weight;
 };
 dc_fit_opts dc_fit_defaults(void);
-/* Trains to epoch opts->epochs; if history is not NULL it receives a new dc_history the caller
- * frees. Every epoch's shuffle and dropout streams derive from the seed and the epoch number, so
- * a run resumed from a checkpoint (dc_model_load_checkpoint or dc_checkpoint_callback) starts at the epoch
- * after the checkpoint's and ends bit-identical to one that was never interrupted, its history
- * holding every epoch. A non-finite loss or gradient stops training with DC_ERR_NUMERIC naming
- * the epoch, the batch and (for a gradient) the first parameter that went non-finite. After
- * dc_dist_init on several MPI ranks, fit and evaluate are data parallel (deepc/dist.h). */
+/* Trains opts->epochs epochs (see initial_epoch: by default after the epochs the model has
+ * done); if history is not NULL it receives a new dc_history the caller frees, a copy of the
+ * model's (every epoch so far). Each epoch records "loss", the compiled metrics, their "val_"
+ * twins with validation data, "lr" (the learning rate at the epoch's end: the next step's,
+ * read before the schedule's epoch end) and "seconds"; then the optimiser's schedule sees
+ * dc_optimizer_epoch_end(val_loss with validation data, else loss), then the callbacks'
+ * on_epoch_end. Every epoch's shuffle and dropout streams derive from the seed and the epoch
+ * number, so a run resumed from a checkpoint (dc_model_load_checkpoint or
+ * dc_checkpoint_callback) starts at the epoch after the checkpoint's and ends bit-identical
+ * to one that was never interrupted, its history holding every epoch. A non-finite loss or
+ * gradient stops training with DC_ERR_NUMERIC naming the epoch, the batch and (for a
+ * gradient) the first parameter that went non-finite. After dc_dist_init on several MPI
+ * ranks, fit and evaluate are data parallel (deepc/dist.h). */
 dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y,
                        const dc_fit_opts *opts, dc_history **history);
 /* Loss then the compiled metrics, in order, into results[1 + nmetrics]. Inference (evaluate and
@@ -174,6 +260,12 @@ dc_status dc_model_evaluate(dc_model *m, const dc_tensor *x, const dc_tensor *y,
                             int64_t batch_size, double *results);
 /* Owned tensor of outputs for every row of x (inference mode, batch by batch). */
 dc_tensor *dc_model_predict(dc_model *m, const dc_tensor *x, int64_t batch_size);
+/* Sets the model's gradient buffer (dc_model_grads: every trainable parameter's gradient) to
+ * zero. dc_backward adds to the gradients, so a hand-written loop calls it before each
+ * backward pass (PyTorch's optimizer.zero_grad()); see the README's "Training loops". fit and
+ * train_step clear the gradients themselves. Errors: DC_ERR_ARG for NULL, DC_ERR_STATE for a
+ * model not built. */
+dc_status dc_model_zero_grad(dc_model *m);
 /* One training step on a batch (forward, backward, update); loss in *loss if non-NULL. */
 dc_status dc_model_train_step(dc_model *m, const dc_tensor *x, const dc_tensor *y, float *loss);
 /* Forward pass in ctx (for custom losses and loops); training selects dropout etc. */

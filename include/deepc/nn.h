@@ -38,7 +38,9 @@ typedef enum dc_padding { DC_PAD_VALID, DC_PAD_SAME } dc_padding;
 /* Conv2D on [N, C, H, W]: filters of kh x kw, square stride, weight [filters, C, kh, kw]
  * (Glorot-uniform), bias [filters]. */
 dc_layer *dc_conv2d_layer(int64_t filters, int kh, int kw, int stride, dc_padding pad, dc_activation act);
-/* Conv2DTranspose: weight [C, filters, kh, kw]; VALID output (H - 1) stride + kh, SAME H stride. */
+/* Conv2DTranspose: weight [C, filters, kh, kw]; VALID output (H - 1) stride + kh, SAME H stride
+ * for every kernel, as Keras: the full output cropped by kh - stride (the odd row at the bottom),
+ * or, with kh < stride, stride - kh rows of output padding added at the bottom (bias only). */
 dc_layer *dc_conv2d_transpose_layer(int64_t filters, int kh, int kw, int stride, dc_padding pad, dc_activation act);
 /* Different vertical/horizontal strides, and explicit padding {top, left, bottom, right};
  * DC_ERR_STATE once the layer is built. */
@@ -85,6 +87,15 @@ dc_status dc_layer_set_alpha(dc_layer *l, float alpha); /* leaky_relu / elu slop
 dc_status dc_layer_set_init(dc_layer *l, dc_init weight_init, dc_init bias_init);
 dc_status dc_layer_set_use_bias(dc_layer *l, bool on);
 const char *dc_layer_name(const dc_layer *l);
+/* Keras's layer.trainable, settable at any time (before or after build, between fits). A frozen
+ * layer (trainable false) gets no gradient and no optimiser update: its weights, and the
+ * optimiser's state for them (momentum, moments), stay bit-identical through fit, weight decay
+ * included. It also runs in inference mode during training, as Keras does for a frozen
+ * BatchNormalization: running statistics are used and not updated, Dropout is off. Gradients
+ * still flow through it to the layers before. Saved in model files. NULL: DC_ERR_ARG. */
+dc_status dc_layer_set_trainable(dc_layer *l, bool trainable);
+/* Whether the layer is trainable (layers start trainable; false for NULL). */
+bool dc_layer_trainable(const dc_layer *l);
 /* Output shape without the batch dimension into shape[DC_MAX_DIMS]; returns its rank
  * (0 while the layer is not connected to an input). */
 int dc_layer_output_shape(const dc_layer *l, int64_t *shape);
@@ -126,7 +137,13 @@ dc_layer *dc_positional_embedding_layer(int64_t max_len, bool learned);
  * applies to the attention weights in training. Wired to two inputs with dc_model_apply (queries
  * [N, Tq, D], memory [N, Tk, D]) it is cross-attention: q from the first input, k and v from the
  * second (W_in split into query and key/value rows as PyTorch does), the memory's padding mask
- * applied to the keys. */
+ * applied to the keys.
+ * causal applies to cross-attention too (as Keras's use_causal_mask), with dc_attention's rule:
+ * query i sees memory step j only when j <= i + (Tk - Tq), so the last query sees every step
+ * (for Tq = Tk, j <= i). Keras aligns its mask at the first steps instead (j <= i); the two agree
+ * when Tq = Tk. With Tq > Tk the first Tq - Tk queries see no step: their attention output is 0
+ * (the layer gives out_proj.bias there; PyTorch's nn.MultiheadAttention with that attn_mask gives
+ * NaN), and so is a query whose visible steps are all padding. */
 dc_layer *dc_multi_head_attention_layer(int heads, bool causal, float dropout);
 /* Separate q, k and v projections instead of the packed in_proj_weight, as nn.MultiheadAttention
  * with kdim/vdim: q_proj_weight [D, D], k_proj_weight and v_proj_weight [D, Dm], in_proj_bias

@@ -73,29 +73,144 @@ dc_tensor *dc_concat(dc_ctx *c, dc_tensor *const *xs, int n, int axis);
 /* out[i, ...] = x[idx[i], ...] (rows of x along axis 0); idx holds n indices */
 dc_tensor *dc_gather_rows(dc_ctx *c, dc_tensor *x, const int64_t *idx, int64_t n);
 
-/* Losses (mean reduction; the result has shape [1]) */
+/* ---- Losses ----
+ * Every loss is one differentiable op, dc_loss_ex, with the named functions below as shorthands
+ * for its mean form. Terms and conventions:
+ *  - N rows: the first axis of pred. Each row n gets one loss l_n:
+ *    element-wise losses (MSE, MAE, Huber, BCE, hinge, squared hinge, focal, Poisson) take the
+ *    mean of their element terms over the row (Keras's mean over the non-batch axes);
+ *    class losses (CCE, sparse CCE, NLL, KL divergence, cosine similarity) compute a term per
+ *    position (a vector along the last axis, K classes) and take the mean over the row's
+ *    positions: pred [N, K] has one position per row, pred [N, T, K] T of them.
+ *  - Weights: sample_weight [N] multiplies l_n; class_weight [K] (K = pred's last axis, 1 for a
+ *    1-D pred) multiplies each class's term: element (.., k) of an element-wise loss (PyTorch's
+ *    `weight` of BCELoss broadcast over the last axis), class k's term of a cross-entropy, NLL
+ *    or KL divergence (PyTorch's `weight` of CrossEntropyLoss / NLLLoss). The cosine loss takes
+ *    no class weights. Weights must be finite and >= 0; they get no gradient.
+ *  - Reductions: DC_REDUCE_MEAN gives [1] = sum_n w_n l_n / N, DC_REDUCE_SUM [1] = sum_n w_n l_n,
+ *    DC_REDUCE_NONE [N] = w_n l_n. The mean divides by the number of rows (Keras's
+ *    sum-over-batch-size), not by the sum of the weights as PyTorch's weighted CrossEntropyLoss /
+ *    NLLLoss on class indices do (their value is DC_REDUCE_SUM over the sum of w_label); SUM adds the rows'
+ *    means, as Keras does, where PyTorch's reduction='sum' of an element-wise loss adds every
+ *    element (the two agree for [N] or [N, 1] predictions).
+ *  - Probabilities are clamped to [DC_LOSS_EPSILON, 1 - DC_LOSS_EPSILON] (Keras's epsilon
+ *    1e-7) before their logarithm in BCE, CCE, sparse CCE and focal loss given probabilities;
+ *    KL divergence clamps pred and target to [DC_LOSS_EPSILON, 1]; Poisson adds DC_LOSS_EPSILON
+ *    inside its logarithm. Where a value was clamped its gradient is 0. The logit forms
+ *    (from_logits) need no clamp: they use log-sum-exp and log(1 + e^-|z|).
+ *  - Gradients go to pred, and to a target that requires grad for MSE, MAE, Huber, BCE, CCE,
+ *    KL divergence, Poisson and cosine similarity. A loss on class indices (sparse CCE, NLL) or
+ *    on labels (hinge, squared hinge, focal) refuses a target that requires grad (DC_ERR_ARG).
+ *  - The op reads the target and the weights during the call only: it keeps no pointer to them
+ *    (a target that requires grad is an input of the graph, kept like any other), so they may be
+ *    freed before dc_backward. */
+#define DC_LOSS_EPSILON 1e-7f
+
 typedef enum dc_loss {
-    DC_LOSS_MSE,              /* mean (p - y)^2 */
-    DC_LOSS_MAE,              /* mean |p - y| */
-    DC_LOSS_BCE,              /* -mean(y log p + (1-y) log(1-p)), p in (0,1) */
-    DC_LOSS_CCE,              /* -mean_n sum_k y_nk log p_nk, y one-hot or soft */
-    DC_LOSS_SPARSE_CCE,       /* -mean_n log p_n,label[n], labels are class indices */
+    DC_LOSS_MSE,           /* (p - y)^2 */
+    DC_LOSS_MAE,           /* |p - y| */
+    DC_LOSS_BCE,           /* -(y log p + (1-y) log(1-p)), p clamped to [1e-7, 1-1e-7]; from_logits: sigmoid(z) */
+    DC_LOSS_CCE,           /* -sum_k y_k log p_k per position (y one-hot or soft, p clamped); from_logits: softmax(z) */
+    DC_LOSS_SPARSE_CCE,    /* -log p_label per position (labels: class indices, p clamped); from_logits as CCE */
+    DC_LOSS_HUBER,         /* d = p - y: d^2 / 2 where |d| <= delta, else delta (|d| - delta / 2) (PyTorch's HuberLoss) */
+    DC_LOSS_NLL,           /* -lp_label per position: pred holds log-probabilities, no clamp (PyTorch's NLLLoss) */
+    DC_LOSS_KLD,           /* sum_k y_k log(y_k / p_k) per position, y and p clamped to [1e-7, 1] (Keras's KLDivergence) */
+    DC_LOSS_HINGE,         /* max(0, 1 - y p), y in {-1, 1} (Keras's Hinge) */
+    DC_LOSS_SQUARED_HINGE, /* max(0, 1 - y p)^2 (Keras's SquaredHinge) */
+    DC_LOSS_BINARY_FOCAL,  /* alpha_t (1 - p_t)^gamma BCE(p, y), BCE's clamp (torchvision's sigmoid_focal_loss) */
+    DC_LOSS_COSINE,        /* -cos(p, y) over the last axis (Keras's CosineSimilarity loss) */
+    DC_LOSS_POISSON,       /* p - y log(p + 1e-7), p >= 0 (Keras's Poisson) */
     DC_LOSS_COUNT
 } dc_loss;
+/* "mse", "mae", "binary_crossentropy", "categorical_crossentropy",
+ * "sparse_categorical_crossentropy", "huber", "nll", "kl_divergence", "hinge", "squared_hinge",
+ * "binary_focal_crossentropy", "cosine_similarity", "poisson"; "unknown" out of range. */
 const char *dc_loss_name(dc_loss l);
+
+typedef enum dc_reduction {
+    DC_REDUCE_MEAN, /* [1]: sum_n w_n l_n / N */
+    DC_REDUCE_SUM,  /* [1]: sum_n w_n l_n */
+    DC_REDUCE_NONE, /* [N]: w_n l_n */
+    DC_REDUCE_COUNT
+} dc_reduction;
+/* "mean", "sum", "none"; "unknown" out of range. */
+const char *dc_reduction_name(dc_reduction r);
+
+/* A loss's options. A field that a loss does not use is ignored, except from_logits and
+ * label_smoothing, which a loss without them refuses when set (DC_ERR_ARG). */
+typedef struct dc_loss_opts {
+    /* BCE, CCE, sparse CCE, binary focal: pred holds logits and the sigmoid (BCE, focal) or the
+     * softmax over the last axis (CCE, sparse CCE) is part of the loss, computed stably. */
+    bool from_logits;
+    /* CCE and sparse CCE, eps in [0, 1]: the target becomes (1 - eps) y + eps / K, as PyTorch's
+     * CrossEntropyLoss(label_smoothing=eps) (with class weights: -sum_k w_k q_k log p_k). */
+    float label_smoothing;
+    float delta; /* Huber: the threshold, > 0 (default 1) */
+    /* Binary focal: gamma >= 0 (default 2); alpha in [0, 1] weighs positives alpha and negatives
+     * 1 - alpha, alpha < 0 turns that weighting off (default 0.25, as torchvision). */
+    float gamma, alpha;
+} dc_loss_opts;
+/* The defaults: no logits, no smoothing, delta 1, gamma 2, alpha 0.25. */
+dc_loss_opts dc_loss_opts_default(void);
+
+/* The loss `loss` of pred and target, as defined above, with options opts (NULL: the defaults),
+ * reduction, and optional sample_weight [N] and class_weight [K] (NULL: all 1).
+ * Shapes: element-wise losses take a target of pred's element count and first axis ([N, 1] and
+ * [N] pair); CCE, KL divergence and cosine a target of pred's elements with pred [N, ..., K];
+ * sparse CCE and NLL labels [N, ...] holding one class index in [0, K) per position (whole
+ * numbers stored as floats). Per loss:
+ *  - BCE: probabilities clamped (above); from_logits: max(z,0) - z y + log(1 + e^-|z|).
+ *  - CCE, sparse CCE: on probabilities, clamped, not renormalised (Keras divides each row by its
+ *    sum first: the same for softmax outputs); from_logits: log_softmax(z), fused, the gradient
+ *    (sum_k w_k q_k) softmax(z) - w q. Label smoothing as described at dc_loss_opts.
+ *  - NLL: pred holds log-probabilities (e.g. dc_log_softmax), -w_label lp_label; no clamp.
+ *  - KL divergence: Keras's convention on probabilities, not PyTorch's KLDivLoss on log-inputs:
+ *    sum_k w_k y_k log(y_k / p_k) with y and p clamped to [DC_LOSS_EPSILON, 1]; PyTorch's value is
+ *    F.kl_div(log(clamp(p)), clamp(y), reduction='none').sum(-1).
+ *  - Hinge, squared hinge: Keras's labels: when every target of the call is 0 or 1 they are taken
+ *    as {0, 1} labels and converted to y = 2 y - 1; otherwise used as they are ({-1, 1}). As in
+ *    Keras the test is per call (per batch); a batch of {-1, 1} labels never passes it unless all
+ *    are 1, which the conversion leaves 1.
+ *  - Binary focal: p_t = p y + (1-p)(1-y), alpha_t = alpha y + (1-alpha)(1-y) (1 when alpha < 0),
+ *    term alpha_t (1 - p_t)^gamma BCE(p, y): BCE from logits with from_logits (torchvision's
+ *    sigmoid_focal_loss), else on probabilities with BCE's clamp (the factor (1 - p_t)^gamma on
+ *    the unclamped p, as Keras's BinaryFocalCrossentropy). Where 1 - p_t = 0 with gamma < 1 the
+ *    factor's (infinite) derivative is taken as 0.
+ *  - Cosine: -sum_k (y_k / ||y||) (p_k / ||p||) with each norm at least 1e-6 (Keras's
+ *    l2_normalize, epsilon 1e-12 on the squared norm); -1 for parallel vectors.
+ *  - Poisson: p - y log(p + DC_LOSS_EPSILON); pred must be >= 0 (a rate).
+ * Errors: DC_ERR_ARG for an unknown loss or reduction, an option out of range, from_logits or
+ * label_smoothing on a loss without them, a label that is not a class index, weights of the
+ * wrong size or not finite and >= 0, a negative Poisson rate, a target requiring grad where the
+ * loss gives it none; DC_ERR_SHAPE for shapes that do not pair (each message names the loss and
+ * the numbers). */
+dc_tensor *dc_loss_ex(dc_ctx *c, dc_loss loss, dc_tensor *pred, dc_tensor *target, const dc_loss_opts *opts,
+                      dc_reduction reduction, const dc_tensor *sample_weight, const dc_tensor *class_weight);
+
+/* The mean forms (dc_loss_ex with DC_REDUCE_MEAN, no weights); the result has shape [1]. */
 dc_tensor *dc_mse_loss(dc_ctx *c, dc_tensor *pred, dc_tensor *target);
 dc_tensor *dc_mae_loss(dc_ctx *c, dc_tensor *pred, dc_tensor *target);
-dc_tensor *dc_bce_loss(dc_ctx *c, dc_tensor *prob, dc_tensor *target);
-/* BCE from logits, stable: max(z,0) - z y + log(1 + e^-|z|) */
+dc_tensor *dc_bce_loss(dc_ctx *c, dc_tensor *prob, dc_tensor *target); /* probabilities, clamped */
+/* BCE from logits (from_logits), stable: max(z,0) - z y + log(1 + e^-|z|) */
 dc_tensor *dc_bce_with_logits_loss(dc_ctx *c, dc_tensor *logits, dc_tensor *target);
-/* CCE from probabilities p [N, K] and targets [N, K] */
+/* CCE from probabilities p [N, K] (clamped) and targets [N, K] */
 dc_tensor *dc_cce_loss(dc_ctx *c, dc_tensor *prob, dc_tensor *target);
-/* Softmax + CCE fused: logits [N, K], targets [N, K]; gradient (softmax - y) / N */
+/* Softmax + CCE fused (from_logits): logits [N, K], targets [N, K]; gradient (softmax - y) / N
+ * for targets summing to 1 */
 dc_tensor *dc_softmax_cce_loss(dc_ctx *c, dc_tensor *logits, dc_tensor *target);
-/* Sparse CCE from probabilities p [N, K] and labels [N] (class indices stored as floats) */
+/* Sparse CCE from probabilities p [N, K] (clamped) and labels [N] (class indices stored as floats) */
 dc_tensor *dc_sparse_cce_loss(dc_ctx *c, dc_tensor *prob, dc_tensor *labels);
-/* Softmax + sparse CCE fused (log-sum-exp): logits [N, K], labels [N] */
+/* Softmax + sparse CCE fused (from_logits, log-sum-exp): logits [N, K], labels [N] */
 dc_tensor *dc_softmax_sparse_cce_loss(dc_ctx *c, dc_tensor *logits, dc_tensor *labels);
+dc_tensor *dc_huber_loss(dc_ctx *c, dc_tensor *pred, dc_tensor *target, float delta);
+dc_tensor *dc_nll_loss(dc_ctx *c, dc_tensor *logprob, dc_tensor *labels); /* log-probabilities, no clamp */
+dc_tensor *dc_kld_loss(dc_ctx *c, dc_tensor *prob, dc_tensor *target); /* prob and target clamped to [1e-7, 1] */
+dc_tensor *dc_hinge_loss(dc_ctx *c, dc_tensor *pred, dc_tensor *target);
+dc_tensor *dc_squared_hinge_loss(dc_ctx *c, dc_tensor *pred, dc_tensor *target);
+/* probabilities clamped as BCE's in the BCE factor, or logits with from_logits */
+dc_tensor *dc_binary_focal_loss(dc_ctx *c, dc_tensor *pred, dc_tensor *target, float gamma, float alpha, bool from_logits);
+dc_tensor *dc_cosine_similarity_loss(dc_ctx *c, dc_tensor *pred, dc_tensor *target);
+dc_tensor *dc_poisson_loss(dc_ctx *c, dc_tensor *rate, dc_tensor *target); /* log(rate + 1e-7) */
 
 /* Convolutions and pooling, NCHW layout ([N, channels, height, width]).
  * pad = {top, left, bottom, right} zero padding, NULL for none. */
@@ -103,7 +218,12 @@ dc_tensor *dc_softmax_sparse_cce_loss(dc_ctx *c, dc_tensor *logits, dc_tensor *l
  * OH = (H + top + bottom - kh) / sh + 1 (likewise OW). w [F, C, kh, kw], b [F] or NULL. */
 dc_tensor *dc_conv2d(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh, int sw, const int *pad);
 /* The adjoint of dc_conv2d in its input ("deconvolution"): x [N,C,H,W], w [C, F, kh, kw] (PyTorch's
- * ConvTranspose2d layout), OH = (H - 1) sh + kh - top - bottom (likewise OW). */
+ * ConvTranspose2d layout), OH = (H - 1) sh + kh - top - bottom (likewise OW). pad crops the full
+ * output (H - 1) sh + kh: top rows at the top, bottom rows at the bottom. A negative bottom
+ * (right) is output padding: -bottom rows added at the bottom that no input reaches (the bias
+ * only), down to -(sh - 1). PyTorch's ConvTranspose2d(padding=p, output_padding=op) is
+ * {p_h, p_w, p_h - op_h, p_w - op_w}. Errors: DC_ERR_ARG for a negative top or left, or a
+ * bottom (right) <= -sh (-sw); DC_ERR_SHAPE when no output is left. */
 dc_tensor *dc_conv2d_transpose(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh, int sw, const int *pad);
 /* y = max over each kh x kw window (no padding); gradient to the (first) max */
 dc_tensor *dc_max_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw);

@@ -38,7 +38,7 @@ void dc_field_defaults(const dc_field *fields, int n, void *cfg) {
 const char *dc_field_kind_name(const dc_field *f, char *buf, size_t size) {
     switch (f->kind) {
     case DC_FIELD_INT: snprintf(buf, size, "a whole number in [%.17g, %.17g]", f->lo, f->hi); break;
-    case DC_FIELD_FLOAT: snprintf(buf, size, "a number in [%g, %g]", f->lo, f->hi); break;
+    case DC_FIELD_FLOAT: snprintf(buf, size, "a number in [%.9g, %.9g]", f->lo, f->hi); break;
     case DC_FIELD_BOOL: snprintf(buf, size, "true or false"); break;
     case DC_FIELD_ENUM: {
         int o = snprintf(buf, size, "one of");

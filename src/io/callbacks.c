@@ -28,7 +28,11 @@ static dc_status ckpt_begin(dc_callback *cb, dc_model *m, const dc_fit_opts *o) 
     if (!c->resume || !file_exists(c->path)) return DC_OK;
     dc_status s = dc_model_load_checkpoint(m, c->path);
     if (s) return dc_error_prefix("fit: resume"), s;
-    if (o->verbose && dc_callback_is_writer()) fprintf(o->log ? o->log : stdout, "Resuming from %s after epoch %d\n", c->path, m->epoch);
+    if (o->verbose && dc_callback_is_writer()) {
+        FILE *f = o->log ? o->log : stdout;
+        if (m->resuming) fprintf(f, "Resuming from %s after epoch %d\n", c->path, m->epoch);
+        else fprintf(f, "Restored %s, written before any fit; training starts at epoch 1\n", c->path);
+    }
     return DC_OK;
 }
 

@@ -1,7 +1,10 @@
 /* Training checkpoints: the model's file plus the optimiser's state tensors
  * ("optimizer.state<k>.<param>", one per state buffer the optimiser keeps) and the training
  * progress ("deepc.checkpoint", "deepc.history"); restoring checks everything before it
- * changes the model. */
+ * changes the model. A checkpoint written before any fit (after compile, or after
+ * dc_model_train_step) holds rows 0 and batch_size 0 at epoch 0: restoring it restores the
+ * weights, the optimiser's state and step count and the random stream, and the next fit starts
+ * afresh rather than continuing one. */
 #include "model_file.h"
 
 #include <cjson/cJSON.h>
@@ -66,15 +69,17 @@ static dc_status history_from_json(const dc_where *w0, const cJSON *j, int epoch
                 s = dc_json_bad(&w, name, "values must be numbers or null");
                 break;
             }
-            if ((e == 0 || cJSON_IsNumber(v)) && (s = dc_history_record(h, e, name, cJSON_IsNumber(v) ? v->valuedouble : NAN)))
+            if ((e == 0 || cJSON_IsNumber(v)) && (s = dc_history_record(h, e, name, cJSON_IsNumber(v) ? v->valuedouble : NAN))) {
+                dc_error_prefix("%s: history", w.path); /* dc_json_bad's messages name the place already */
                 break;
+            }
             e++;
         }
         if (s) break;
     }
     if (s) {
         dc_history_free(h);
-        return dc_error_prefix("%s: history", w.path), s;
+        return s;
     }
     *out = h;
     return DC_OK;
@@ -98,9 +103,14 @@ dc_status dc_model_load_checkpoint(dc_model *m, const char *path) {
     s = hj ? DC_OK : dc_last_status();
     if (!s && (dc_json_int(&w, ck, "version", 1, 1000, 0, true, &ver) || dc_json_int(&w, ck, "epoch", 0, 100000000, 0, true, &epoch) ||
                dc_json_int(&w, ck, "step", 0, INT64_C(1) << 52, 0, true, &step) ||
-               dc_json_int(&w, ck, "rows", 1, INT64_C(1) << 52, 0, true, &rows) ||
-               dc_json_int(&w, ck, "batch_size", 1, INT64_C(1) << 52, 0, true, &batch) || dc_mf_parse_u64(&w, ck, "fit_seed", &seed)))
+               dc_json_int(&w, ck, "rows", 0, INT64_C(1) << 52, 0, true, &rows) ||
+               dc_json_int(&w, ck, "batch_size", 0, INT64_C(1) << 52, 0, true, &batch) || dc_mf_parse_u64(&w, ck, "fit_seed", &seed)))
         s = DC_ERR_FORMAT;
+    /* rows and batch_size 0: written before any fit, so at epoch 0 */
+    if (!s && ((rows == 0) != (batch == 0) || (rows == 0 && epoch != 0)))
+        s = dc_error(DC_ERR_FORMAT, "%s: checkpoint: \"rows\" %lld, \"batch_size\" %lld and \"epoch\" %lld do not agree (rows and "
+                     "batch_size are both 0 before any fit, at epoch 0, and both positive after one)", path, (long long)rows,
+                     (long long)batch, (long long)epoch);
     if (!s && ver > CKPT_VERSION)
         s = dc_error(DC_ERR_FORMAT, "%s: checkpoint version %lld is newer than this deepc reads (%d)", path, (long long)ver, CKPT_VERSION);
     const cJSON *ra = ck ? cJSON_GetObjectItemCaseSensitive(ck, "rng") : NULL;
@@ -114,8 +124,27 @@ dc_status dc_model_load_checkpoint(dc_model *m, const char *path) {
     if (!s && strcmp(oname, op->type->name) != 0)
         s = dc_error(DC_ERR_STATE, "%s: the checkpoint was written with the %.40s optimizer; the model is compiled with %s", path,
                      oname, dc_optimizer_name(op));
+    /* the learning-rate schedule: the same class as compiled, and the state it had */
+    const dc_schedule *sch = op ? dc_optimizer_schedule(op) : NULL;
+    const char *sname = !s ? dc_json_str(&w, ck, "schedule", false) : NULL;
+    double sstate[DC_SCHEDULE_MAX_STATE] = {0};
+    int nss = 0;
+    if (!s && strcmp(sname ? sname : "", sch ? sch->type->name : "") != 0)
+        s = dc_error(DC_ERR_STATE, "%s: the checkpoint's learning-rate schedule is %.40s; the model's optimizer has %s", path,
+                     sname ? sname : "none", sch ? sch->type->name : "none");
+    const cJSON *sa = !s && sch ? cJSON_GetObjectItemCaseSensitive(ck, "schedule_state") : NULL;
+    if (!s && sch) {
+        nss = cJSON_IsArray(sa) ? cJSON_GetArraySize(sa) : -1;
+        if (nss < 0 || nss > DC_SCHEDULE_MAX_STATE) s = dc_json_bad(&w, "schedule_state", "must be an array of at most 8 numbers");
+        for (int i = 0; !s && i < nss; i++) {
+            const cJSON *v = cJSON_GetArrayItem(sa, i);
+            if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) s = dc_json_bad(&w, "schedule_state", "must hold finite numbers");
+            else sstate[i] = v->valuedouble;
+        }
+        if (!s && (s = dc_optimizer_check_schedule_state(op, sstate, nss))) dc_error_prefix("%s", path);
+    }
     if (!s) s = history_from_json(&w, hj, (int)epoch, &h);
-    if (!s) s = dc_mf_read_weights(m, st, false, &p, &sb);
+    if (!s) s = dc_mf_read_weights(m, st, "", &p, &sb);
     /* optimizer state: each buffer this optimiser keeps, present for every trainable parameter or
      * for none (a checkpoint written before the first step) */
     int want = op->type->nstate(op);
@@ -139,14 +168,16 @@ dc_status dc_model_load_checkpoint(dc_model *m, const char *path) {
             break;
         }
         nread++;
-        for (int j = 0; !s && j < m->np; j++) {
-            if (!m->gtens[j]) continue;
-            char name[128];
-            int i;
-            snprintf(name, sizeof name, "optimizer.state%d.%s", k, m->pnames[j]);
-            const dc_tensor *t = m->ptens[j];
-            if (!(s = dc_mf_match_tensor(st, name, t->ndim, t->shape, dc_mf_owner(m, j), &i)))
-                s = dc_mf_read_checked(st, i, name, *buf + dc_mf_poffset(m, j), t->numel);
+        for (int li = 0, j = 0; !s && li < m->nlayers; li++) {
+            for (int pk = 0; !s && pk < m->layers[li]->nparams; pk++, j++) {
+                if (!m->gtens[j]) continue;
+                char name[128];
+                int i;
+                snprintf(name, sizeof name, "optimizer.state%d.%s", k, m->pnames[j]);
+                const dc_tensor *t = m->ptens[j];
+                if (!(s = dc_mf_match_tensor(st, name, t->ndim, t->shape, m->layers[li]->name, &i)))
+                    s = dc_mf_read_checked(st, i, name, *buf + dc_mf_poffset(m, j), t->numel, -INFINITY);
+            }
         }
     }
     if (!s && nread) s = dc_optimizer_prepare(op, m->ptotal);
@@ -157,6 +188,7 @@ dc_status dc_model_load_checkpoint(dc_model *m, const char *path) {
         for (int k = 0; k < op->nstate && op->n; k++)
             state[k] ? memcpy(op->state[k], state[k], (size_t)m->ptotal * sizeof(float)) : memset(op->state[k], 0, (size_t)op->n * sizeof(float));
         op->t = step;
+        if (sch) dc_optimizer_set_schedule_state(op, sstate, nss);
         memcpy(m->rng.s, rng, sizeof rng);
         dc_history_free(m->hist);
         m->hist = h;
@@ -165,7 +197,7 @@ dc_status dc_model_load_checkpoint(dc_model *m, const char *path) {
         m->fit_seed = seed;
         m->fit_rows = rows;
         m->fit_batch = batch;
-        m->resuming = true;
+        m->resuming = rows > 0; /* a fit to continue, or none yet */
     }
     dc_history_free(h);
     dc_free(p);

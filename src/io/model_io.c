@@ -1,8 +1,7 @@
-/* Model files and training checkpoints: safetensors files whose tensors are the model's
- * parameters by name and whose metadata holds the architecture ("deepc.model"), and for a
- * checkpoint the optimiser's state tensors ("optimizer.state1.<param>") and the training
- * progress ("deepc.checkpoint", "deepc.history"). Every read value is validated before the
- * model is touched. */
+/* Reading model files and weights (model_save.c writes them): the architecture rebuilt through
+ * the layer registry and each layer's and optimiser's schema, the weights checked against the
+ * declared parameters. Every read value is validated before the model is touched. */
+#include "../model/objective.h"
 #include "model_file.h"
 
 #include <cjson/cJSON.h>
@@ -12,169 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARCH_FORMAT "deepc.sequential"
-#define ARCH_VERSION 2 /* 2: graph models (layers list their inputs); sequential files stay version 1 */
-
 /* ---------------------------------------------------------------------------------------- */
-/* architecture -> JSON                                                                     */
-/* ---------------------------------------------------------------------------------------- */
-
-static void add_shape(cJSON *o, const char *key, const int64_t *v, int n) {
-    cJSON *a = cJSON_AddArrayToObject(o, key);
-    for (int i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v[i]));
-}
-
-static cJSON *layer_json(const dc_model *m, const dc_layer *l) {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddStringToObject(o, "class", l->type->name);
-    cJSON_AddStringToObject(o, "name", l->name);
-    if (m->graph && l->nin > 0) { /* the layers feeding it, by name */
-        cJSON *a = cJSON_AddArrayToObject(o, "inputs");
-        for (int i = 0; a && i < l->nin; i++) cJSON_AddItemToArray(a, cJSON_CreateString(m->layers[l->inputs[i]]->name));
-    }
-    dc_json_add_fields(o, l->type->fields, l->type->nfields, l->cfg);
-    return o;
-}
-
-static cJSON *optimizer_json(const dc_optimizer *op) {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddStringToObject(o, "class", op->type->name);
-    dc_json_add_fields(o, dc_optimizer_common_fields, 1, op); /* lr first */
-    dc_json_add_fields(o, op->type->fields, op->type->nfields, op->cfg);
-    dc_json_add_fields(o, dc_optimizer_common_fields + 1, dc_optimizer_common_nfields - 1, op);
-    return o;
-}
-
-void dc_mf_add_u64(cJSON *o, const char *key, uint64_t v) {
-    char b[24];
-    snprintf(b, sizeof b, "%016" PRIx64, v);
-    cJSON_AddStringToObject(o, key, b);
-}
-
-/* cJSON allocates with malloc: the text is freed with cJSON_free. */
-char *dc_mf_print_json(cJSON *root) {
-    char *txt = root ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    if (!txt) dc_error(DC_ERR_NOMEM, "out of memory while writing the model's JSON");
-    return txt;
-}
-
-char *dc_model_arch_json(const dc_model *m) {
-    cJSON *root = cJSON_CreateObject();
-    if (!root) return dc_mf_print_json(NULL);
-    cJSON_AddStringToObject(root, "format", ARCH_FORMAT);
-    cJSON_AddNumberToObject(root, "version", m->graph ? 2 : 1);
-    if (m->graph) cJSON_AddBoolToObject(root, "graph", true);
-    add_shape(root, "input_shape", m->in_shape, m->in_ndim);
-    dc_mf_add_u64(root, "seed", m->seed);
-    cJSON *layers = cJSON_AddArrayToObject(root, "layers");
-    for (int i = 0; layers && i < m->nlayers; i++) cJSON_AddItemToArray(layers, layer_json(m, m->layers[i]));
-    if (m->compiled) {
-        cJSON *c = cJSON_AddObjectToObject(root, "compile");
-        if (c) {
-            cJSON_AddStringToObject(c, "loss", m->user_loss ? "custom" : dc_loss_name(m->loss));
-            cJSON *met = cJSON_AddArrayToObject(c, "metrics");
-            for (int i = 0; met && i < m->nmetrics; i++) cJSON_AddItemToArray(met, cJSON_CreateString(dc_metric_name(m->metrics[i])));
-            cJSON_AddItemToObject(c, "optimizer", optimizer_json(m->opt));
-        }
-    }
-    return dc_mf_print_json(root);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* writing                                                                                  */
-/* ---------------------------------------------------------------------------------------- */
-
-dc_status dc_mf_check_built(const dc_model *m, const char *path, const char *who) {
-    if (!m || !path || !*path) return dc_error(DC_ERR_ARG, "%s: model or path is NULL/empty", who);
-    if (!m->built) return dc_error(DC_ERR_STATE, "%s: %s: the model is not built (build or compile it first)", who, path);
-    return DC_OK;
-}
-
-/* Offset of parameter i in the optimiser's flat vector (trainable parameters only). */
-int64_t dc_mf_poffset(const dc_model *m, int i) { return m->ptens[i]->data - m->pbuf; }
-
-dc_status dc_mf_history_json(const dc_history *h, char **out);
-
-/* Writes parameters and state, the architecture if `arch`, and the training state if `ckpt`. */
-static dc_status save_file(const dc_model *m, const char *path, bool arch, bool ckpt) {
-    const dc_optimizer *op = m->opt;
-    int nstate = ckpt && op && op->n ? op->nstate : 0;
-    int cap = m->np * (1 + nstate);
-    dc_st_entry *e = dc_calloc((size_t)(cap ? cap : 1), sizeof *e);
-    char(*names)[128] = dc_calloc((size_t)(cap ? cap : 1), sizeof *names);
-    char *meta_v[3] = {NULL, NULL, NULL};
-    const char *meta_k[3];
-    int nmeta = 0, n = 0;
-    dc_status s = e && names ? DC_OK : DC_ERR_NOMEM;
-    for (int i = 0; !s && i < m->np; i++, n++) {
-        const dc_tensor *t = m->ptens[i];
-        e[n] = (dc_st_entry){m->pnames[i], t->ndim, t->shape, t->data};
-    }
-    for (int k = 0; !s && k < nstate; k++) {
-        const float *buf = op->state[k];
-        for (int i = 0; i < m->np; i++) {
-            if (!m->gtens[i]) continue;
-            const dc_tensor *t = m->ptens[i];
-            snprintf(names[n], sizeof names[n], "optimizer.state%d.%s", k + 1, m->pnames[i]);
-            e[n] = (dc_st_entry){names[n], t->ndim, t->shape, buf + dc_mf_poffset(m, i)};
-            n++;
-        }
-    }
-    if (!s && arch) {
-        meta_k[nmeta] = KEY_MODEL;
-        if (!(meta_v[nmeta++] = dc_model_arch_json(m))) s = DC_ERR_NOMEM;
-    }
-    if (!s && ckpt) {
-        cJSON *c = cJSON_CreateObject();
-        if (c) {
-            cJSON_AddNumberToObject(c, "version", CKPT_VERSION);
-            cJSON_AddNumberToObject(c, "epoch", m->epoch);
-            cJSON_AddNumberToObject(c, "step", op ? (double)op->t : 0);
-            dc_mf_add_u64(c, "fit_seed", m->fit_seed);
-            cJSON_AddNumberToObject(c, "rows", (double)m->fit_rows);
-            cJSON_AddNumberToObject(c, "batch_size", (double)m->fit_batch);
-            cJSON *r = cJSON_AddArrayToObject(c, "rng");
-            for (int i = 0; r && i < 4; i++) {
-                char b[24];
-                snprintf(b, sizeof b, "%016" PRIx64, m->rng.s[i]);
-                cJSON_AddItemToArray(r, cJSON_CreateString(b));
-            }
-            cJSON_AddStringToObject(c, "optimizer", op ? op->type->name : "");
-        }
-        meta_k[nmeta] = KEY_CKPT;
-        if (!(meta_v[nmeta++] = dc_mf_print_json(c))) s = DC_ERR_NOMEM;
-        meta_k[nmeta] = KEY_HIST;
-        if (!s) s = dc_mf_history_json(m->hist, &meta_v[nmeta++]);
-    }
-    if (!s) s = dc_st_write(path, e, n, DC_DTYPE_F32, nmeta, meta_k, (const char *const *)meta_v);
-    for (int i = 0; i < nmeta; i++) cJSON_free(meta_v[i]);
-    dc_free(e);
-    dc_free(names);
-    return s;
-}
-
-dc_status dc_model_save(const dc_model *m, const char *path) {
-    dc_status s = dc_mf_check_built(m, path, "dc_model_save");
-    return s ? s : save_file(m, path, true, false);
-}
-
-dc_status dc_model_save_weights(const dc_model *m, const char *path) {
-    dc_status s = dc_mf_check_built(m, path, "dc_model_save_weights");
-    return s ? s : save_file(m, path, false, false);
-}
-
-dc_status dc_model_save_checkpoint(const dc_model *m, const char *path) {
-    dc_status s = dc_mf_check_built(m, path, "dc_model_save_checkpoint");
-    if (s) return s;
-    if (!m->compiled) return dc_error(DC_ERR_STATE, "dc_model_save_checkpoint: %s: the model is not compiled", path);
-    return save_file(m, path, true, true);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* reading: validated JSON fields                                                           */
+/* reading: the architecture                                                                */
 /* ---------------------------------------------------------------------------------------- */
 
 /* The current message as a format error of the file: "<path>: <what>: <message>". */
@@ -200,10 +38,12 @@ static dc_layer *layer_from_json(const dc_where *w, const cJSON *o) {
     const char *name = dc_json_str(w, o, "name", true);
     dc_layer *l = name ? dc_layer_create(t) : NULL;
     if (!l) return NULL;
-    static const char *const skip[] = {"class", "name", "inputs", NULL};
+    static const char *const skip[] = {"class", "name", "inputs", "trainable", NULL};
     const dc_field *tables[] = {t->fields};
     int counts[] = {t->nfields};
+    bool trainable = true;
     dc_status s = dc_json_read_fields(w, o, tables, counts, 1, skip, set_layer_field, l);
+    if (!s && !(s = dc_json_bool(w, o, "trainable", true, &trainable))) s = dc_layer_set_trainable(l, trainable);
     if (!s && ((s = dc_layer_check(l)) || (s = dc_layer_set_name(l, name)))) refile(w);
     if (s) {
         dc_layer_free(l);
@@ -219,6 +59,32 @@ static dc_status set_opt_field(void *ctx, const dc_field *f, const double *v, in
     return dc_field_set(f, (void *)cfg, v, n, op->type->name);
 }
 
+static dc_status set_sched_field(void *ctx, const dc_field *f, const double *v, int n) {
+    dc_schedule *sch = ctx;
+    return dc_field_set(f, sch->cfg, v, n, sch->type->name);
+}
+
+/* The optimiser's learning-rate schedule: its class from the registry, its options by schema. */
+static dc_status schedule_from_json(const dc_where *w0, const cJSON *o, dc_optimizer *op) {
+    dc_where w = *w0;
+    snprintf(w.what, sizeof w.what, "%s.schedule", w0->what);
+    if (!cJSON_IsObject(o)) return dc_json_bad(w0, "schedule", "must be an object");
+    const char *cls = dc_json_str(&w, o, "class", true);
+    if (!cls) return DC_ERR_FORMAT;
+    const dc_schedule_type *t = dc_schedule_type_find(cls);
+    if (!t) return dc_error(DC_ERR_FORMAT, "%s: %s: unknown schedule \"%.40s\"", w.path, w.what, cls);
+    dc_schedule *sch = dc_schedule_create(t);
+    if (!sch) return dc_last_status() ? dc_last_status() : DC_ERR_NOMEM;
+    static const char *const skip[] = {"class", NULL};
+    const dc_field *tables[] = {t->fields};
+    int counts[] = {t->nfields};
+    dc_status s = dc_json_read_fields(&w, o, tables, counts, 1, skip, set_sched_field, sch);
+    if (!s && t->check && (s = t->check(sch))) refile(&w);
+    if (!s && (s = dc_optimizer_set_schedule(op, sch))) refile(&w);
+    if (s) dc_schedule_free(sch);
+    return s;
+}
+
 static dc_optimizer *optimizer_from_json(const dc_where *w, const cJSON *o) {
     const char *cls = dc_json_str(w, o, "class", true);
     if (!cls) return NULL;
@@ -228,11 +94,13 @@ static dc_optimizer *optimizer_from_json(const dc_where *w, const cJSON *o) {
     if (dc_json_num(w, o, "lr", 1e-30, 1e6, 0, true, &lr)) return NULL;
     dc_optimizer *op = dc_optimizer_create(t, (float)lr);
     if (!op) return dc_error_prefix("%s: %s", w->path, w->what), NULL;
-    static const char *const skip[] = {"class", NULL};
+    static const char *const skip[] = {"class", "schedule", NULL};
     const dc_field *tables[] = {dc_optimizer_common_fields, t->fields};
     int counts[] = {dc_optimizer_common_nfields, t->nfields};
     dc_status s = dc_json_read_fields(w, o, tables, counts, 2, skip, set_opt_field, op);
     if (!s && op->type->check && (s = op->type->check(op))) refile(w);
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(o, "schedule");
+    if (!s && so) s = schedule_from_json(w, so, op);
     if (s) {
         dc_optimizer_free(op);
         return NULL;
@@ -285,50 +153,60 @@ dc_status dc_mf_match_tensor(const dc_safetensors *st, const char *name, int ndi
     return DC_OK;
 }
 
-dc_status dc_mf_read_checked(const dc_safetensors *st, int i, const char *name, float *dst, int64_t n) {
+dc_status dc_mf_read_checked(const dc_safetensors *st, int i, const char *name, float *dst, int64_t n, float min) {
     dc_status s = dc_st_read_f32(st, i, dst, n);
     if (s) return s;
-    for (int64_t k = 0; k < n; k++)
+    for (int64_t k = 0; k < n; k++) {
         if (!isfinite(dst[k]))
             return dc_error(DC_ERR_NUMERIC, "%s: tensor \"%s\" holds %g at element %lld", dc_st_path(st), name, (double)dst[k],
                             (long long)k);
-    return DC_OK;
-}
-
-/* The layer that owns parameter j (for messages). */
-const char *dc_mf_owner(const dc_model *m, int j) {
-    for (int i = 0, k = 0; i < m->nlayers; i++) {
-        k += m->layers[i]->nparams;
-        if (j < k) return m->layers[i]->name;
+        if (dst[k] < min)
+            return dc_error(DC_ERR_NUMERIC, "%s: tensor \"%s\" holds %g at element %lld; its values must be >= %g", dc_st_path(st),
+                            name, (double)dst[k], (long long)k, (double)min);
     }
-    return "?";
+    return DC_OK;
 }
 
 static bool is_optimizer_tensor(const char *name) { return strncmp(name, "optimizer.", 10) == 0; }
 
-/* Reads every parameter and state tensor of a built model into newly allocated copies of pbuf
- * and sbuf (so that an error leaves the model untouched). */
-dc_status dc_mf_read_weights(const dc_model *m, const dc_safetensors *st, bool allow_extra, float **pbuf, float **sbuf) {
+dc_status dc_mf_check_extra(const dc_model *m, const dc_safetensors *st, const char *hint) {
+    int n = dc_safetensors_count(st), nopt = 0;
+    bool *seen = dc_calloc((size_t)(n ? n : 1), sizeof *seen);
+    if (!seen) return DC_ERR_NOMEM;
+    for (int i = 0; i < n; i++) nopt += is_optimizer_tensor(dc_safetensors_name(st, i));
+    for (int j = 0; j < m->np; j++) {
+        int i = dc_safetensors_find(st, m->pnames[j]);
+        if (i >= 0) seen[i] = true;
+        for (int k = 1; nopt && m->gtens[j] && k <= DC_OPT_MAX_STATE; k++) {
+            char name[128];
+            snprintf(name, sizeof name, "optimizer.state%d.%s", k, m->pnames[j]);
+            if ((i = dc_safetensors_find(st, name)) >= 0) seen[i] = true;
+        }
+    }
+    dc_status s = DC_OK;
+    for (int i = 0; !s && i < n; i++)
+        if (!seen[i])
+            s = dc_error(DC_ERR_FORMAT, "%s: tensor \"%s\" matches no parameter of the model%s", dc_st_path(st),
+                         dc_safetensors_name(st, i), hint);
+    dc_free(seen);
+    return s;
+}
+
+dc_status dc_mf_read_weights(const dc_model *m, const dc_safetensors *st, const char *extra, float **pbuf, float **sbuf) {
     *pbuf = dc_calloc((size_t)(m->ptotal ? m->ptotal : 1), sizeof(float));
     *sbuf = dc_calloc((size_t)(m->stotal ? m->stotal : 1), sizeof(float));
     if (!*pbuf || !*sbuf) return DC_ERR_NOMEM;
-    for (int j = 0; j < m->np; j++) {
-        const dc_tensor *t = m->ptens[j];
-        int i;
-        dc_status s = dc_mf_match_tensor(st, m->pnames[j], t->ndim, t->shape, dc_mf_owner(m, j), &i);
-        float *dst = m->gtens[j] ? *pbuf + (t->data - m->pbuf) : *sbuf + (t->data - m->sbuf);
-        if (s || (s = dc_mf_read_checked(st, i, m->pnames[j], dst, t->numel))) return s;
-    }
-    if (!allow_extra)
-        for (int i = 0; i < dc_safetensors_count(st); i++) {
-            const char *name = dc_safetensors_name(st, i);
-            bool known = is_optimizer_tensor(name);
-            for (int j = 0; !known && j < m->np; j++) known = strcmp(name, m->pnames[j]) == 0;
-            if (!known)
-                return dc_error(DC_ERR_FORMAT, "%s: tensor \"%s\" matches no parameter of the model (pass allow_extra to ignore it)",
-                                dc_st_path(st), name);
+    for (int li = 0, j = 0; li < m->nlayers; li++) {
+        const dc_layer *l = m->layers[li];
+        for (int k = 0; k < l->nparams; k++, j++) {
+            const dc_tensor *t = m->ptens[j];
+            int i;
+            dc_status s = dc_mf_match_tensor(st, m->pnames[j], t->ndim, t->shape, l->name, &i);
+            float *dst = m->gtens[j] ? *pbuf + (t->data - m->pbuf) : *sbuf + (t->data - m->sbuf);
+            if (s || (s = dc_mf_read_checked(st, i, m->pnames[j], dst, t->numel, l->decl[k].min))) return s;
         }
-    return DC_OK;
+    }
+    return extra ? dc_mf_check_extra(m, st, extra) : DC_OK;
 }
 
 dc_status dc_model_load_weights(dc_model *m, const char *path, bool allow_extra) {
@@ -337,7 +215,7 @@ dc_status dc_model_load_weights(dc_model *m, const char *path, bool allow_extra)
     dc_safetensors *st = dc_safetensors_open(path);
     if (!st) return dc_last_status();
     float *p = NULL, *sb = NULL;
-    if (!(s = dc_mf_read_weights(m, st, allow_extra, &p, &sb))) {
+    if (!(s = dc_mf_read_weights(m, st, allow_extra ? NULL : " (pass allow_extra to ignore it)", &p, &sb))) {
         memcpy(m->pbuf, p, (size_t)m->ptotal * sizeof(float));
         memcpy(m->sbuf, sb, (size_t)m->stotal * sizeof(float));
     }
@@ -351,16 +229,49 @@ dc_status dc_model_load_weights(dc_model *m, const char *path, bool allow_extra)
 /* dc_model_load                                                                            */
 /* ---------------------------------------------------------------------------------------- */
 
+/* The deepest nesting of arrays and objects in JSON text (inside strings nothing counts). */
+static int json_depth(const char *t) {
+    int d = 0, most = 0;
+    bool str = false;
+    for (; *t; t++) {
+        if (str) {
+            if (*t == '\\' && t[1]) t++;
+            else if (*t == '"') str = false;
+        } else if (*t == '"') {
+            str = true;
+        } else if (*t == '[' || *t == '{') {
+            if (++d > most) most = d;
+        } else if (*t == ']' || *t == '}') {
+            d--;
+        }
+    }
+    return most;
+}
+
 cJSON *dc_mf_parse_meta(const dc_safetensors *st, const char *key, const char *what_for) {
     const char *txt = dc_safetensors_meta(st, key);
     if (!txt) {
         dc_error(DC_ERR_FORMAT, "%s: no \"%s\" metadata: %s", dc_st_path(st), key, what_for);
         return NULL;
     }
-    cJSON *j = cJSON_Parse(txt);
+    /* deepc's own texts nest 4 levels; deeper ones are refused here, whatever nesting the cJSON
+     * library allows, before its recursive parser sees them */
+    if (json_depth(txt) > MF_MAX_DEPTH) {
+        dc_error(DC_ERR_FORMAT, "%s: metadata \"%s\" is nested deeper than %d levels of arrays and objects", dc_st_path(st), key,
+                 MF_MAX_DEPTH);
+        return NULL;
+    }
+    size_t len = strlen(txt);
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(txt, len, &end, false);
     if (!cJSON_IsObject(j)) {
+        size_t at = !j && end ? (size_t)(end - txt) : 0;
         cJSON_Delete(j);
-        dc_error(DC_ERR_FORMAT, "%s: metadata \"%s\" is not a JSON object", dc_st_path(st), key);
+        if (at)
+            dc_error(DC_ERR_FORMAT, "%s: metadata \"%s\" is not a JSON object (invalid JSON near byte %zu of %zu)", dc_st_path(st),
+                     key, at, len);
+        else
+            dc_error(DC_ERR_FORMAT, "%s: metadata \"%s\" is not a JSON object", dc_st_path(st), key);
         return NULL;
     }
     return j;
@@ -387,9 +298,9 @@ static bool is_input_class(const cJSON *cls) {
 
 /* A graph model: InputLayers become the inputs in file order; every other layer names the
  * layers feeding it, which must come before it. */
-static dc_status add_graph_layers(dc_model *m, const cJSON *layers, int n, const dc_safetensors *st, dc_where *w) {
-    for (int i = 0; i < n; i++) {
-        const cJSON *lo = cJSON_GetArrayItem(layers, i);
+static dc_status add_graph_layers(dc_model *m, const cJSON *layers, const dc_safetensors *st, dc_where *w) {
+    int i = 0;
+    for (const cJSON *lo = layers->child; lo; lo = lo->next, i++) {
         snprintf(w->what, sizeof w->what, "layer %d", i);
         if (!cJSON_IsObject(lo)) return dc_json_bad(w, "layers", "entries must be objects");
         const cJSON *ins = cJSON_GetObjectItemCaseSensitive(lo, "inputs");
@@ -402,9 +313,7 @@ static dc_status add_graph_layers(dc_model *m, const cJSON *layers, int n, const
         for (int k = 0; k < nin; k++) {
             const cJSON *nm = cJSON_GetArrayItem(ins, k);
             if (!cJSON_IsString(nm)) return dc_json_bad(w, "inputs", "must list layer names");
-            idx[k] = -1;
-            for (int j = 0; j < m->nlayers && idx[k] < 0; j++)
-                if (strcmp(m->layers[j]->name, nm->valuestring) == 0) idx[k] = j;
+            idx[k] = dc_model_find_layer(m, nm->valuestring);
             if (idx[k] < 0)
                 return dc_error(DC_ERR_FORMAT, "%s: %s: input \"%.60s\" is not a layer before it", w->path, w->what, nm->valuestring);
         }
@@ -441,11 +350,13 @@ static dc_status add_layers(dc_model *m, const cJSON *arch, const dc_safetensors
     m->seed = seed;
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(arch, "layers");
     int n = cJSON_IsArray(layers) ? cJSON_GetArraySize(layers) : -1;
-    if (n < 1 || n > 100000) return dc_json_bad(&w, "layers", "must be an array of 1 to 100000 layers");
+    if (n > DC_MODEL_MAX_LAYERS)
+        return dc_error(DC_ERR_FORMAT, "%s: model: \"layers\" holds %d layers; a model holds at most %d", w.path, n, DC_MODEL_MAX_LAYERS);
+    if (n < 1) return dc_json_bad(&w, "layers", "must be an array of 1 or more layers");
     bool graph = false;
     if (dc_json_bool(&w, arch, "graph", false, &graph)) return DC_ERR_FORMAT;
-    if (graph) return add_graph_layers(m, layers, n, st, &w);
-    const cJSON *first = cJSON_GetArrayItem(layers, 0);
+    if (graph) return add_graph_layers(m, layers, st, &w);
+    const cJSON *first = layers->child;
     const cJSON *cls = cJSON_IsObject(first) ? cJSON_GetObjectItemCaseSensitive(first, "class") : NULL;
     if (!is_input_class(cls)) {
         int64_t shape[DC_MAX_DIMS];
@@ -453,8 +364,8 @@ static dc_status add_layers(dc_model *m, const cJSON *arch, const dc_safetensors
         dc_status s = nd < 0 ? DC_ERR_FORMAT : dc_model_add(m, dc_input(nd, shape));
         if (s) return s;
     }
-    for (int i = 0; i < n; i++) {
-        const cJSON *lo = cJSON_GetArrayItem(layers, i);
+    int i = 0;
+    for (const cJSON *lo = layers->child; lo; lo = lo->next, i++) { /* a list: walked, not indexed */
         snprintf(w.what, sizeof w.what, "layer %d", i);
         if (!cJSON_IsObject(lo)) return dc_json_bad(&w, "layers", "entries must be objects");
         dc_layer *l = layer_from_json(&w, lo);
@@ -464,6 +375,10 @@ static dc_status add_layers(dc_model *m, const cJSON *arch, const dc_safetensors
         if ((s = match_params(l, st))) return s;
     }
     return DC_OK;
+}
+
+static dc_status set_loss_field(void *ctx, const dc_field *f, const double *v, int n) {
+    return dc_field_set(f, ctx, v, n, "loss_options");
 }
 
 static dc_status compile_from_json(dc_model *m, const cJSON *c, const char *path) {
@@ -490,6 +405,17 @@ static dc_status compile_from_json(dc_model *m, const cJSON *c, const char *path
     snprintf(w.what, sizeof w.what, "compile.optimizer");
     dc_optimizer *op = optimizer_from_json(&w, oj);
     if (!op) return dc_last_status() ? dc_last_status() : DC_ERR_FORMAT;
+    dc_loss_opts lo = dc_loss_opts_default();
+    const cJSON *lj = cJSON_GetObjectItemCaseSensitive(c, "loss_options");
+    snprintf(w.what, sizeof w.what, "compile.loss_options");
+    dc_status s = DC_OK;
+    if (lj && !cJSON_IsObject(lj)) s = dc_json_bad(&w, "loss_options", "must be an object");
+    else if (lj) s = dc_json_read_fields(&w, lj, (const dc_field *const[]){dc_loss_opts_fields}, &dc_loss_opts_nfields, 1, NULL, set_loss_field, &lo);
+    if (s) {
+        dc_optimizer_free(op);
+        return s;
+    }
+    if ((s = dc_model_set_loss_options(m, &lo))) return s;
     return dc_model_compile(m, op, (dc_loss)li, met, nm);
 }
 
@@ -502,12 +428,14 @@ dc_model *dc_model_load(const char *path) {
     dc_model *m = arch ? dc_sequential() : NULL;
     dc_status s = arch ? (m ? add_layers(m, arch, st) : DC_ERR_NOMEM) : DC_ERR_FORMAT;
     if (!s) s = dc_model_build(m, 0, NULL);
-    if (!s) {
-        for (int j = 0; !s && j < m->np; j++) {
+    for (int li = 0, j = 0; !s && li < m->nlayers; li++) { /* every declared tensor is there (match_params) */
+        const dc_layer *l = m->layers[li];
+        for (int k = 0; !s && k < l->nparams; k++, j++) {
             int i = dc_safetensors_find(st, m->pnames[j]);
-            s = dc_mf_read_checked(st, i, m->pnames[j], m->ptens[j]->data, m->ptens[j]->numel);
+            s = dc_mf_read_checked(st, i, m->pnames[j], m->ptens[j]->data, m->ptens[j]->numel, l->decl[k].min);
         }
     }
+    if (!s) s = dc_mf_check_extra(m, st, " (the architecture declares no such tensor)");
     const cJSON *c = arch ? cJSON_GetObjectItemCaseSensitive(arch, "compile") : NULL;
     if (!s && c) s = compile_from_json(m, c, path);
     cJSON_Delete(arch);

@@ -38,7 +38,10 @@ dc_tensor *dc_model_run_ex(dc_model *m, dc_ctx *c, dc_tensor *const *x, const ui
         for (int j = l->nin; j < DC_LAYER_MAX_INPUTS; j++) f.mask[j] = NULL;
         f.out_mask = keeps_time_axis(l) ? f.mask[0] : NULL;
         dc_tensor *y;
-        if (m->fuse[i]) { /* this layer and the next as one op: the next layer's value */
+        /* a frozen layer runs in inference mode (Keras: a frozen BatchNormalization uses and keeps
+         * its running statistics); a fused pair with a frozen member runs as two layers */
+        f.training = training && !l->frozen;
+        if (m->fuse[i] && !l->frozen && !m->layers[i + 1]->frozen) { /* this layer and the next as one op: the next layer's value */
             dc_layer *next = m->layers[i + 1];
             f.logits = logits && i + 1 == last;
             y = l->type->forward_fused(l, next, &f, in[0]);

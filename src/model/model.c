@@ -18,11 +18,14 @@ void dc_model_free(dc_model *m) {
     if (!m) return;
     for (int i = 0; i < m->nlayers; i++) dc_layer_free(m->layers[i]);
     dc_free(m->layers);
+    dc_free(m->name_slot);
+    dc_free(m->type_count);
     dc_model_free_params(m);
     dc_optimizer_free(m->opt);
     dc_ctx_free(m->ctx);
     for (int i = 0; i < DC_MODEL_MAX_INPUTS; i++) dc_free(m->xbuf[i]);
     dc_free(m->ybuf);
+    dc_free(m->wbuf);
     dc_history_free(m->hist);
     dc_free(m);
 }
@@ -34,19 +37,92 @@ dc_status dc_model_set_seed(dc_model *m, uint64_t seed) {
     return DC_OK;
 }
 
+/* ---- the layers by name, and per type: a hash table and counters, so that adding or finding a
+ * layer does not scan the model (a file of many layers loads in time linear in their count) ---- */
+
+static uint32_t name_hash(const char *s) { /* FNV-1a */
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* The slot of name in the table: the one holding the layer of that name, or the empty slot where
+ * it would go. Entries are compared by the layers' current names. */
+static int name_slot(const dc_model *m, const char *name) {
+    uint32_t mask = (uint32_t)m->name_cap - 1, i = name_hash(name) & mask;
+    while (m->name_slot[i] && strcmp(m->layers[m->name_slot[i] - 1]->name, name) != 0) i = (i + 1) & mask;
+    return (int)i;
+}
+
+int dc_model_find_layer(const dc_model *m, const char *name) {
+    if (!m || !name || !m->name_cap) return -1;
+    int i = name_slot(m, name);
+    return m->name_slot[i] - 1;
+}
+
+/* Rebuilds the table for the layers [0, nlayers) with room for `room` of them; *dup gets the
+ * index of a layer whose name an earlier one already has (-1 when none). */
+static dc_status reindex(dc_model *m, int room, int *dup) {
+    int cap = 16;
+    while (cap < 2 * room) cap *= 2;
+    int *slot = dc_calloc((size_t)cap, sizeof *slot);
+    if (!slot) return DC_ERR_NOMEM;
+    dc_free(m->name_slot);
+    m->name_slot = slot;
+    m->name_cap = cap;
+    *dup = -1;
+    for (int k = 0; k < m->nlayers; k++) {
+        int i = name_slot(m, m->layers[k]->name);
+        if (m->name_slot[i]) {
+            if (*dup < 0) *dup = k;
+        } else {
+            m->name_slot[i] = k + 1;
+        }
+    }
+    return DC_OK;
+}
+
+/* The count of layers of type t added so far. */
+static int *type_count(dc_model *m, const dc_layer_type *t) {
+    for (int i = 0; i < m->ntypes; i++)
+        if (m->type_count[i].type == t) return &m->type_count[i].n;
+    return NULL;
+}
+
+/* Records l, now m->layers[m->nlayers - 1], in the name table and the type counts (room for
+ * both was made by make_room). */
+static void index_layer(dc_model *m, dc_layer *l) {
+    int i = name_slot(m, l->name);
+    if (!m->name_slot[i]) m->name_slot[i] = m->nlayers;
+    int *n = type_count(m, l->type);
+    if (n) (*n)++;
+    else m->type_count[m->ntypes++] = (dc_type_count){l->type, 1};
+}
+
 /* Keras naming: dense, dense_1, dense_2, ... per layer type. */
 static void auto_name(dc_model *m, dc_layer *l) {
     if (l->named) return;
-    int count = 0;
-    for (int i = 0; i < m->nlayers; i++)
-        if (m->layers[i]->type == l->type) count++;
-    for (;; count++) { /* skip names the user gave to other layers */
+    const int *n = type_count(m, l->type);
+    for (int count = n ? *n : 0;; count++) { /* skip names the user gave to other layers */
         if (count) snprintf(l->name, sizeof l->name, "%s_%d", l->type->stem, count);
         else snprintf(l->name, sizeof l->name, "%s", l->type->stem);
-        bool taken = false;
-        for (int i = 0; i < m->nlayers && !taken; i++) taken = strcmp(m->layers[i]->name, l->name) == 0;
-        if (!taken) return;
+        if (dc_model_find_layer(m, l->name) < 0) return;
     }
+}
+
+/* ---- layers that failed before they reached the model ---- */
+
+/* Records the first layer handed to the model that is NULL: its constructor failed, and its
+ * error is the current one (unless none was set). */
+static void record_failed(dc_model *m) {
+    if (m->failed[0]) return;
+    bool set = dc_last_status() && dc_last_error()[0];
+    snprintf(m->failed, sizeof m->failed, "%s", set ? dc_last_error() : "the layer is NULL and no error was recorded");
+}
+
+dc_status dc_model_check_layers(const dc_model *m, const char *who) {
+    if (!m || !m->failed[0]) return DC_OK;
+    return dc_error(DC_ERR_STATE, "%s: the model was given a layer that failed: %s", who, m->failed);
 }
 
 /* Sets l's n input shapes (from the layers feeding it) and builds it: its output shape and
@@ -76,30 +152,49 @@ dc_status dc_model_connect1(dc_layer *l, int ndim, const int64_t *shape) {
 
 static bool is_input_layer(const dc_layer *l) { return (l->type->flags & DC_LAYER_INPUT) != 0; }
 
-/* Room for one more layer and a unique name for l; frees l on failure. */
+/* Room for one more layer (in the array, the name table and the type counts) and a unique name
+ * for l; frees l on failure. */
 static dc_status make_room(dc_model *m, dc_layer *l, const char *who) {
+    dc_status s = DC_OK;
     if (m->built) {
-        dc_layer_free(l);
-        return dc_error(DC_ERR_STATE, "%s: model is already built; add layers before build/compile", who);
-    }
-    if (m->nlayers == m->cap) {
-        int cap = m->cap ? m->cap * 2 : 8;
+        s = dc_error(DC_ERR_STATE, "%s: model is already built; add layers before build/compile", who);
+    } else if (m->nlayers >= DC_MODEL_MAX_LAYERS) {
+        s = dc_error(DC_ERR_ARG, "%s: a model holds at most %d layers", who, DC_MODEL_MAX_LAYERS);
+    } else if (m->nlayers == m->cap) {
+        int cap = m->cap ? DC_MIN(m->cap * 2, DC_MODEL_MAX_LAYERS) : 8;
         dc_layer **nl = dc_realloc(m->layers, (size_t)cap * sizeof *nl);
-        if (!nl) {
-            dc_layer_free(l);
-            return DC_ERR_NOMEM;
+        if (nl) {
+            m->layers = nl;
+            m->cap = cap;
+        } else {
+            s = DC_ERR_NOMEM;
         }
-        m->layers = nl;
-        m->cap = cap;
     }
-    auto_name(m, l);
-    for (int i = 0; i < m->nlayers; i++)
-        if (strcmp(m->layers[i]->name, l->name) == 0) {
-            dc_status s = dc_error(DC_ERR_ARG, "%s: a layer named \"%s\" is already in the model (layer %d)", who, l->name, i);
-            dc_layer_free(l);
-            return s;
+    int dup;
+    if (!s && 2 * (m->nlayers + 1) > m->name_cap) s = reindex(m, m->cap, &dup);
+    if (!s && m->ntypes == m->types_cap && !type_count(m, l->type)) {
+        int cap = m->types_cap ? m->types_cap * 2 : 8;
+        dc_type_count *nt = dc_realloc(m->type_count, (size_t)cap * sizeof *nt);
+        if (nt) {
+            m->type_count = nt;
+            m->types_cap = cap;
+        } else {
+            s = DC_ERR_NOMEM;
         }
-    return DC_OK;
+    }
+    if (!s) {
+        auto_name(m, l);
+        int i = dc_model_find_layer(m, l->name);
+        if (i >= 0) s = dc_error(DC_ERR_ARG, "%s: a layer named \"%s\" is already in the model (layer %d)", who, l->name, i);
+    }
+    if (s) dc_layer_free(l);
+    return s;
+}
+
+/* Appends l (room made by make_room). */
+static void append(dc_model *m, dc_layer *l) {
+    m->layers[m->nlayers++] = l;
+    index_layer(m, l);
 }
 
 /* Records input layer l (already in room) as the model's next input. */
@@ -121,14 +216,18 @@ static dc_status add_input(dc_model *m, dc_layer *l, const char *who) {
     }
     l->nin = 0;
     m->input_idx[m->ninputs++] = m->nlayers;
-    m->layers[m->nlayers++] = l;
+    append(m, l);
     return DC_OK;
 }
 
 dc_status dc_model_add(dc_model *m, dc_layer *l) {
-    if (!m || !l) {
+    if (!m) {
         dc_layer_free(l);
-        return m ? DC_ERR_ARG : dc_error(DC_ERR_ARG, "dc_model_add: model is NULL");
+        return dc_error(DC_ERR_ARG, "dc_model_add: model is NULL");
+    }
+    if (!l) { /* its constructor failed: the model refuses to build without it */
+        record_failed(m);
+        return dc_error(DC_ERR_ARG, "dc_model_add: the layer is NULL: %s", m->failed);
     }
     bool is_input = is_input_layer(l);
     if (is_input && !m->graph && (m->nlayers > 0 || m->has_input)) {
@@ -147,7 +246,7 @@ dc_status dc_model_add(dc_model *m, dc_layer *l) {
         }
         if (m->graph) l->inputs[0] = m->nlayers - 1;
     }
-    m->layers[m->nlayers++] = l;
+    append(m, l);
     return DC_OK;
 }
 
@@ -171,6 +270,10 @@ int dc_model_input(dc_model *m, const char *name, int ndim, const int64_t *shape
 }
 
 int dc_model_apply(dc_model *m, dc_layer *l, int n, const int *inputs) {
+    if (m && !l) { /* its constructor failed: the model refuses to build without it */
+        record_failed(m);
+        return dc_error(DC_ERR_ARG, "dc_model_apply: the layer is NULL: %s", m->failed), -1;
+    }
     if (!m || !l || n < 1 || !inputs) {
         dc_layer_free(l);
         return dc_error(DC_ERR_ARG, "dc_model_apply: model, layer or inputs is NULL, or n = %d < 1", n), -1;
@@ -221,8 +324,17 @@ int dc_model_apply(dc_model *m, dc_layer *l, int n, const int *inputs) {
     }
     memcpy(l->inputs, inputs, (size_t)n * sizeof *inputs);
     int id = m->nlayers;
-    m->layers[m->nlayers++] = l;
+    append(m, l);
     return id;
+}
+
+dc_status dc_model_check_names(dc_model *m, const char *who) {
+    int dup;
+    dc_status s = reindex(m, m->cap, &dup);
+    if (s || dup < 0) return s;
+    int first = dc_model_find_layer(m, m->layers[dup]->name);
+    return dc_error(DC_ERR_ARG, "%s: layers %d and %d are both named \"%s\" (a layer renamed after it was added)", who, first, dup,
+                    m->layers[dup]->name);
 }
 
 int dc_model_num_inputs(const dc_model *m) { return m ? (m->ninputs ? m->ninputs : 1) : 0; }

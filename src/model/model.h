@@ -20,6 +20,14 @@
 
 #define DC_MAX_METRICS 8
 #define DC_MODEL_MAX_INPUTS 8
+/* The most layers a model holds, built in code or read from a file. */
+#define DC_MODEL_MAX_LAYERS 100000
+
+/* Layers of one type added so far (their automatic names count them). */
+typedef struct dc_type_count {
+    const dc_layer_type *type;
+    int n;
+} dc_type_count;
 
 /* How the final activation and the loss are combined (decided once, by compile). */
 typedef enum dc_fusion { DC_FUSE_NONE, DC_FUSE_SOFTMAX_CE, DC_FUSE_SIGMOID_BCE } dc_fusion;
@@ -33,6 +41,15 @@ struct dc_model {
     bool graph;  /* wired by dc_model_input/dc_model_apply (saved with each layer's inputs) */
     int ninputs; /* InputLayers, in the order the data comes */
     int input_idx[DC_MODEL_MAX_INPUTS];
+    /* the layers by name: open addressing, slot = layer index + 1 (0 empty), at most half full,
+     * and the count of layers of each type, so that adding a layer costs the same at any size */
+    int *name_slot;
+    int name_cap;
+    dc_type_count *type_count;
+    int ntypes, types_cap;
+    /* the first error of a layer that failed before it reached the model (dc_model_add or
+     * dc_model_apply given NULL): build and compile refuse while it is set ("" when none) */
+    char failed[320];
     /* parameters: one buffer of values, one of gradients, tensors viewing slices of them */
     float *pbuf, *gbuf;
     int64_t ptotal; /* trainable elements (with alignment padding): the optimiser's vector */
@@ -51,6 +68,14 @@ struct dc_model {
     dc_loss loss;
     dc_loss_fn user_loss; /* a loss of the user's (compile_custom), else NULL */
     void *user_loss_data;
+    dc_loss_opts loss_opts; /* from_logits, label smoothing, delta, gamma, alpha */
+    bool loss_opts_set;     /* given by dc_model_set_loss_options (compile keeps them) */
+    /* weights of a fit (dc_fit_opts): class_weight [K] weighs each class's term of the loss;
+     * sample_weight [N] the rows of sw_y (the training targets), staged per batch in wbuf */
+    const dc_tensor *class_weight, *sample_weight, *sw_y;
+    float *wbuf;
+    bool batch_weighted; /* the staged batch's rows have their weights in wbuf */
+    bool training_loss;  /* the loss being computed is a training step's */
     dc_metric metrics[DC_MAX_METRICS];
     int nmetrics;
     dc_fusion fusion;
@@ -87,5 +112,13 @@ dc_status dc_model_plan(dc_model *m);
 dc_status dc_model_connect1(dc_layer *l, int ndim, const int64_t *shape);
 /* Frees the parameter buffers and tensors (params.c). */
 void dc_model_free_params(dc_model *m);
+/* The index of the layer named name, or -1 (model.c). */
+int dc_model_find_layer(const dc_model *m, const char *name);
+/* Refuses two layers of one name (DC_ERR_ARG naming both): a layer renamed after it was added
+ * is not seen by dc_model_add's check (model.c). */
+dc_status dc_model_check_names(dc_model *m, const char *who);
+/* DC_ERR_STATE "<who>: the model was given a layer that failed: <its error>" when a failed
+ * layer was handed to the model, else DC_OK (model.c). */
+dc_status dc_model_check_layers(const dc_model *m, const char *who);
 
 #endif

@@ -6,24 +6,42 @@
 #include <math.h>
 #include <string.h>
 
-typedef dc_tensor *(*loss_op)(dc_ctx *c, dc_tensor *pred, dc_tensor *target);
-
+/* What compile needs to know of each loss beyond its op (dc_loss_ex): the final activation whose
+ * logits it can take instead (fused: the model then skips that activation in training), whether
+ * its targets are class indices, and whether "accuracy" means binary accuracy for it. */
 typedef struct loss_entry {
-    loss_op op;          /* on the model's outputs */
-    dc_activation fuses; /* the final activation it takes logits of instead (DC_ACT_NONE: none) */
+    dc_activation fuses; /* DC_ACT_NONE: none */
     dc_fusion fusion;
-    loss_op fused;       /* on the logits */
-    bool class_rows;     /* a cross-entropy over the last axis: [N, T, C] outputs are N T rows */
     bool sparse;         /* targets are class indices */
+    bool binary;         /* element-wise 0/1 targets: accuracy is binary accuracy, as Keras's */
 } loss_entry;
 
 static const loss_entry losses[DC_LOSS_COUNT] = {
-    [DC_LOSS_MSE] = {dc_mse_loss, DC_ACT_NONE, DC_FUSE_NONE, NULL, false, false},
-    [DC_LOSS_MAE] = {dc_mae_loss, DC_ACT_NONE, DC_FUSE_NONE, NULL, false, false},
-    [DC_LOSS_BCE] = {dc_bce_loss, DC_ACT_SIGMOID, DC_FUSE_SIGMOID_BCE, dc_bce_with_logits_loss, false, false},
-    [DC_LOSS_CCE] = {dc_cce_loss, DC_ACT_SOFTMAX, DC_FUSE_SOFTMAX_CE, dc_softmax_cce_loss, true, false},
-    [DC_LOSS_SPARSE_CCE] = {dc_sparse_cce_loss, DC_ACT_SOFTMAX, DC_FUSE_SOFTMAX_CE, dc_softmax_sparse_cce_loss, true, true},
+    [DC_LOSS_MSE] = {DC_ACT_NONE, DC_FUSE_NONE, false, false},
+    [DC_LOSS_MAE] = {DC_ACT_NONE, DC_FUSE_NONE, false, false},
+    [DC_LOSS_BCE] = {DC_ACT_SIGMOID, DC_FUSE_SIGMOID_BCE, false, true},
+    [DC_LOSS_CCE] = {DC_ACT_SOFTMAX, DC_FUSE_SOFTMAX_CE, false, false},
+    [DC_LOSS_SPARSE_CCE] = {DC_ACT_SOFTMAX, DC_FUSE_SOFTMAX_CE, true, false},
+    [DC_LOSS_HUBER] = {DC_ACT_NONE, DC_FUSE_NONE, false, false},
+    [DC_LOSS_NLL] = {DC_ACT_NONE, DC_FUSE_NONE, true, false},
+    [DC_LOSS_KLD] = {DC_ACT_NONE, DC_FUSE_NONE, false, false},
+    [DC_LOSS_HINGE] = {DC_ACT_NONE, DC_FUSE_NONE, false, true},
+    [DC_LOSS_SQUARED_HINGE] = {DC_ACT_NONE, DC_FUSE_NONE, false, true},
+    [DC_LOSS_BINARY_FOCAL] = {DC_ACT_SIGMOID, DC_FUSE_SIGMOID_BCE, false, true},
+    [DC_LOSS_COSINE] = {DC_ACT_NONE, DC_FUSE_NONE, false, false},
+    [DC_LOSS_POISSON] = {DC_ACT_NONE, DC_FUSE_NONE, false, false},
 };
+_Static_assert(DC_LOSS_COUNT == 13, "every loss has its row in the table above");
+
+/* The loss options as a schema: compile's options are saved with the model by their keys. */
+const dc_field dc_loss_opts_fields[] = {
+    DC_F_BOOL(dc_loss_opts, "from_logits", from_logits, false, 0),
+    DC_F_FLOAT(dc_loss_opts, "label_smoothing", label_smoothing, 0, 1, 0, 0),
+    DC_F_FLOAT(dc_loss_opts, "delta", delta, 1e-30, 1e30, 1, 0),
+    DC_F_FLOAT(dc_loss_opts, "gamma", gamma, 0, 1e6, 2, 0),
+    DC_F_FLOAT(dc_loss_opts, "alpha", alpha, -1, 1, 0.25, 0),
+};
+const int dc_loss_opts_nfields = DC_ARRAY_LEN(dc_loss_opts_fields);
 
 typedef struct metric_entry {
     const char *name;
@@ -51,6 +69,11 @@ static dc_status compile_common(dc_model *m, dc_optimizer *opt, const dc_metric 
         if (!opt && dc_last_status()) return dc_error_prefix("%s", who), dc_last_status(); /* the optimiser's own error */
         return dc_error(DC_ERR_ARG, "%s: model or optimizer is NULL", who);
     }
+    dc_status s = dc_model_check_layers(m, who); /* a model that lost a layer is not compiled */
+    if (s) {
+        dc_optimizer_free(opt);
+        return s;
+    }
     dc_optimizer_free(m->opt);
     m->opt = opt;
     if (nmetrics < 0 || nmetrics > DC_MAX_METRICS || (nmetrics && !metrics))
@@ -60,8 +83,7 @@ static dc_status compile_common(dc_model *m, dc_optimizer *opt, const dc_metric 
     if (!m->built) {
         if (!m->has_input)
             return dc_error(DC_ERR_STATE, "%s: input shape unknown: add dc_input(...) first or call dc_model_build", who);
-        dc_status s = dc_model_build(m, 0, NULL);
-        if (s) return s;
+        if ((s = dc_model_build(m, 0, NULL))) return s;
     }
     m->nmetrics = nmetrics;
     if (nmetrics) memcpy(m->metrics, metrics, (size_t)nmetrics * sizeof *metrics);
@@ -78,11 +100,33 @@ dc_status dc_model_compile(dc_model *m, dc_optimizer *opt, dc_loss loss, const d
     m->loss = loss;
     m->user_loss = NULL;
     m->user_loss_data = NULL;
-    /* softmax is over the last axis: per-step predictions are rows of [N T, classes] */
-    const dc_layer *last = m->layers[m->nlayers - 1];
-    bool fusable = (last->type->flags & DC_LAYER_LOGITS) && losses[loss].fuses != DC_ACT_NONE;
-    m->fusion = fusable && dc_layer_output_act(last) == losses[loss].fuses ? losses[loss].fusion : DC_FUSE_NONE;
+    if (!m->loss_opts_set) m->loss_opts = dc_loss_opts_default();
+    dc_obj_plan_fusion(m);
     m->compiled = true;
+    return DC_OK;
+}
+
+void dc_obj_plan_fusion(dc_model *m) {
+    /* softmax is over the last axis: per-step predictions are rows of [N T, classes]. A loss
+     * told its predictions are logits already takes them from a linear last layer: no fusion. */
+    const dc_layer *last = m->layers[m->nlayers - 1];
+    const loss_entry *e = &losses[m->loss];
+    bool fusable = !m->user_loss && !m->loss_opts.from_logits && (last->type->flags & DC_LAYER_LOGITS) && e->fuses != DC_ACT_NONE;
+    m->fusion = fusable && dc_layer_output_act(last) == e->fuses ? e->fusion : DC_FUSE_NONE;
+}
+
+dc_status dc_model_set_loss_options(dc_model *m, const dc_loss_opts *o) {
+    if (!m || !o) return dc_error(DC_ERR_ARG, "dc_model_set_loss_options: model or options is NULL");
+    dc_loss_opts v = *o; /* checked field by field against the schema, then taken whole */
+    for (int i = 0; i < dc_loss_opts_nfields; i++) {
+        double x[1];
+        dc_field_get(&dc_loss_opts_fields[i], &v, x);
+        dc_status s = dc_field_set(&dc_loss_opts_fields[i], &v, x, 1, "dc_model_set_loss_options");
+        if (s) return s;
+    }
+    m->loss_opts = v;
+    m->loss_opts_set = true;
+    if (m->compiled) dc_obj_plan_fusion(m);
     return DC_OK;
 }
 
@@ -115,21 +159,19 @@ bool dc_obj_sparse_labels(const dc_model *m, int64_t out_cols, int64_t y_cols) {
 }
 
 dc_tensor *dc_obj_loss(dc_model *m, dc_ctx *c, dc_tensor *out, dc_tensor *y) {
+    dc_tensor *sample_weight = NULL;
+    if (m->batch_weighted && !m->user_loss &&
+        !(sample_weight = dc_tensor_arena_view(&c->arena, m->wbuf, 1, (int64_t[]){out->shape[0]}, NULL)))
+        return NULL;
     if (m->user_loss) {
         dc_tensor *l = m->user_loss(c, out, y, m->user_loss_data);
         if (!l) return dc_last_status() ? NULL : dc_error_null(DC_ERR_ARG, "the user loss returned NULL without an error");
         if (l->numel != 1) return dc_error_null(DC_ERR_SHAPE, "the user loss returned %s, not one value", dc_tshape(l, 0));
         return l;
     }
-    const loss_entry *e = &losses[m->loss];
-    int64_t classes = dc_obj_classes(m);
-    if (e->class_rows && out->numel / out->shape[0] > classes) {
-        /* a prediction per step: the cross-entropy of every step, as rows of [N T, classes] */
-        out = dc_reshape(c, out, 2, (int64_t[]){-1, classes});
-        y = e->sparse ? dc_reshape(c, y, 1, (int64_t[]){-1}) : dc_reshape(c, y, 2, (int64_t[]){-1, classes});
-        if (!out || !y) return NULL;
-    }
-    return m->fusion != DC_FUSE_NONE ? e->fused(c, out, y) : e->op(c, out, y);
+    dc_loss_opts o = m->loss_opts;
+    if (m->fusion != DC_FUSE_NONE) o.from_logits = true; /* the last layer left its activation out */
+    return dc_loss_ex(c, m->loss, out, y, &o, DC_REDUCE_MEAN, sample_weight, m->training_loss ? m->class_weight : NULL);
 }
 
 static int64_t row_elems(const dc_tensor *t) { return t->shape[0] ? t->numel / t->shape[0] : 0; }
@@ -149,11 +191,21 @@ dc_status dc_obj_add_metrics(dc_model *m, dc_ctx *c, const dc_tensor *out, const
     for (int i = 0; i < m->nmetrics; i++) {
         double s = 0;
         if (m->metrics[i] == DC_METRIC_ACCURACY) {
+            bool binary = !m->user_loss && losses[m->loss].binary;
             if (dc_obj_sparse_labels(m, K, yc)) {
                 for (int64_t r = 0; r < N * steps; r++) s += argmax(P + r * C, C) == (int64_t)Y[r];
-            } else if (K == 1) {
-                float thr = m->fusion == DC_FUSE_SIGMOID_BCE ? 0.0f : 0.5f;
-                for (int64_t r = 0; r < N; r++) s += (P[r] > thr) == (Y[r] > 0.5f);
+            } else if (K == 1 || (binary && yc == K)) {
+                /* binary accuracy, element by element and averaged over a row's outputs (Keras's
+                 * for binary losses): logits and hinge outputs are thresholded at 0 */
+                bool at0 = m->fusion != DC_FUSE_NONE || m->loss_opts.from_logits || m->loss == DC_LOSS_HINGE ||
+                           m->loss == DC_LOSS_SQUARED_HINGE;
+                float thr = at0 ? 0.0f : 0.5f;
+                for (int64_t r = 0; r < N; r++) {
+                    int64_t hit = 0;
+                    for (int64_t k = 0; k < K; k++) hit += (P[r * K + k] > thr) == (Y[r * K + k] > 0.5f);
+                    s += (double)hit / (double)K;
+                }
+                s *= (double)steps; /* undone below: the binary accuracy is already per row */
             } else {
                 for (int64_t r = 0; r < N * steps; r++) s += argmax(P + r * C, C) == argmax(Y + r * C, C);
             }

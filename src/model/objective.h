@@ -15,8 +15,16 @@ typedef struct dc_acc {
 int64_t dc_obj_classes(const dc_model *m);
 /* Labels are class indices (one per step) rather than one value per output. */
 bool dc_obj_sparse_labels(const dc_model *m, int64_t out_cols, int64_t y_cols);
-/* The mean loss of a batch: out are the model's outputs (logits when the loss is fused). */
+/* The mean loss of a batch: out are the model's outputs (logits when the loss is fused), each
+ * row weighed by its sample weight when the staged batch has them (m->batch_weighted) and each
+ * class's term by the fit's class weights. */
 dc_tensor *dc_obj_loss(dc_model *m, dc_ctx *c, dc_tensor *out, dc_tensor *y);
+/* Decides, from the loss, its options and the last layer, whether the loss takes the last
+ * layer's logits (m->fusion). */
+void dc_obj_plan_fusion(dc_model *m);
+/* The loss options' schema (saved with the model's compile settings). */
+extern const dc_field dc_loss_opts_fields[];
+extern const int dc_loss_opts_nfields;
 /* Adds the metrics of a batch to a (out as for dc_obj_loss). */
 dc_status dc_obj_add_metrics(dc_model *m, dc_ctx *c, const dc_tensor *out, const dc_tensor *y, dc_acc *a);
 /* The value of metric i over the batches summed in a. */

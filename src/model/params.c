@@ -78,7 +78,7 @@ static dc_status alloc_params(dc_model *m) {
                 p->data = m->pbuf + off;
                 g->data = m->gbuf + off;
                 p->grad = g;
-                p->requires_grad = true;
+                p->requires_grad = !l->frozen; /* a frozen layer gets no gradient */
                 dc_part_seg *sg = &m->part[m->npart++];
                 sg->off = off;
                 sg->len = (p->numel + 15) & ~(int64_t)15;
@@ -101,9 +101,12 @@ static dc_status alloc_params(dc_model *m) {
 
 dc_status dc_model_build(dc_model *m, int ndim, const int64_t *input_shape) {
     if (!m) return dc_error(DC_ERR_ARG, "dc_model_build: model is NULL");
+    dc_status s = dc_model_check_layers(m, "dc_model_build");
+    if (s) return s;
     if (m->built) return DC_OK;
     if (m->nlayers == 0 || (m->has_input && m->nlayers == 1))
         return dc_error(DC_ERR_STATE, "dc_model_build: the model has no layers");
+    if ((s = dc_model_check_names(m, "dc_model_build"))) return s;
     if (!m->has_input) {
         int64_t n;
         if (!input_shape || ndim < 1 || ndim >= DC_MAX_DIMS || dc_shape_check(ndim, input_shape, &n) || n == 0)
@@ -114,13 +117,12 @@ dc_status dc_model_build(dc_model *m, int ndim, const int64_t *input_shape) {
         int64_t sh[DC_MAX_DIMS];
         memcpy(sh, input_shape, (size_t)ndim * sizeof *sh);
         for (int i = 0; i < m->nlayers; i++) {
-            dc_status s = dc_model_connect1(m->layers[i], nd, sh);
-            if (s) return s;
+            if ((s = dc_model_connect1(m->layers[i], nd, sh))) return s;
             nd = m->layers[i]->out_ndim;
             memcpy(sh, m->layers[i]->out_shape, sizeof sh);
         }
     }
-    dc_status s = alloc_params(m);
+    s = alloc_params(m);
     if (s) {
         dc_model_free_params(m);
         return s;
@@ -134,23 +136,31 @@ dc_status dc_model_build(dc_model *m, int ndim, const int64_t *input_shape) {
     return DC_OK;
 }
 
-/* Whether layer i + 1 takes layer i's output as its only input and no other layer reads it. */
-static bool sole_reader(const dc_model *m, int i) {
+/* Whether layer i + 1 takes layer i's output as its only input and no other layer reads it
+ * (readers[i]: how many inputs of layers read layer i). */
+static bool sole_reader(const dc_model *m, const int *readers, int i) {
     const dc_layer *n = m->layers[i + 1];
     if (n->nin != 1 || (n->inputs[0] >= 0 && n->inputs[0] != i)) return false;
-    for (int k = i + 2; k < m->nlayers; k++)
-        for (int j = 0; j < m->layers[k]->nin; j++)
-            if (m->layers[k]->inputs[j] == i) return false;
-    return true;
+    return readers[i] == 1;
 }
 
 dc_status dc_model_plan(dc_model *m) {
-    if (!(m->fuse = dc_calloc((size_t)m->nlayers, sizeof *m->fuse))) return DC_ERR_NOMEM;
+    int *readers = dc_calloc((size_t)m->nlayers, sizeof *readers);
+    if (!readers || !(m->fuse = dc_calloc((size_t)m->nlayers, sizeof *m->fuse))) {
+        dc_free(readers);
+        return DC_ERR_NOMEM;
+    }
+    for (int k = 0; k < m->nlayers; k++) /* an input of -1 is the layer before */
+        for (int j = 0; j < m->layers[k]->nin; j++) {
+            int src = m->layers[k]->inputs[j] >= 0 ? m->layers[k]->inputs[j] : k - 1;
+            if (src >= 0) readers[src]++;
+        }
     for (int i = 0; i + 1 < m->nlayers; i++) {
         const dc_layer *l = m->layers[i];
         m->fuse[i] = l->nin == 1 && l->type->can_fuse && l->type->forward_fused && !(i > 0 && m->fuse[i - 1]) &&
-                     l->type->can_fuse(l, m->layers[i + 1]) && sole_reader(m, i);
+                     l->type->can_fuse(l, m->layers[i + 1]) && sole_reader(m, readers, i);
     }
+    dc_free(readers);
     return DC_OK;
 }
 
@@ -161,11 +171,13 @@ int64_t dc_model_param_count(const dc_model *m) {
     return n;
 }
 
+/* Keras's "Trainable params": the parameters of trainable layers, frozen layers left out. */
 int64_t dc_model_trainable_count(const dc_model *m) {
     if (!m) return 0;
     int64_t n = 0;
-    for (int i = 0; i < m->np; i++)
-        if (m->gtens[i]) n += m->ptens[i]->numel;
+    for (int i = 0, j = 0; i < m->nlayers; i++)
+        for (int k = 0; k < m->layers[i]->nparams && j < m->np; k++, j++)
+            if (m->gtens[j] && !m->layers[i]->frozen) n += m->ptens[j]->numel;
     return n;
 }
 

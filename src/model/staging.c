@@ -74,8 +74,10 @@ dc_status dc_ensure_staging(dc_model *m, const dc_inputs *x, const dc_tensor *y,
         m->xbuf[i] = NULL;
     }
     dc_free(m->ybuf);
+    dc_free(m->wbuf);
     m->ybuf = dc_alloc((size_t)need * sizeof(float));
-    bool ok = m->ybuf != NULL;
+    m->wbuf = dc_alloc((size_t)need * sizeof(float)); /* a batch's sample weights: batch <= need */
+    bool ok = m->ybuf != NULL && m->wbuf != NULL;
     for (int i = 0; i < x->n; i++) ok = ok && (m->xbuf[i] = dc_alloc((size_t)need * sizeof(float)));
     if (!ok) {
         m->batch_cap = 0;
@@ -98,6 +100,9 @@ static void gather(float *dst, const dc_tensor *t, const int64_t *idx, int64_t s
 void dc_gather_all(dc_model *m, const dc_inputs *x, const dc_tensor *y, const int64_t *idx, int64_t start, int64_t n) {
     for (int i = 0; i < x->n; i++) gather(m->xbuf[i], x->t[i], idx, start, n);
     gather(m->ybuf, y, idx, start, n);
+    /* the rows' sample weights, when the targets are the ones a fit was given them for */
+    m->batch_weighted = m->sample_weight && y == m->sw_y;
+    if (m->batch_weighted) gather(m->wbuf, m->sample_weight, idx, start, n);
 }
 
 /* Step views of the staged inputs into xb[]. */
@@ -109,8 +114,10 @@ dc_status dc_stage_inputs(dc_model *m, const dc_inputs *x, int64_t n, dc_tensor 
 
 dc_status dc_check_xy(const dc_model *m, const dc_inputs *x, const dc_tensor *y, const char *who) {
     if (!m || !y) return dc_error(DC_ERR_ARG, "%s: model, x or y is NULL", who);
+    dc_status s = dc_model_check_layers(m, who); /* a layer that failed to construct */
+    if (s) return s;
     if (!m->compiled) return dc_error(DC_ERR_STATE, "%s: compile the model first", who);
-    dc_status s = dc_check_inputs(m, x->n, x->t, who);
+    s = dc_check_inputs(m, x->n, x->t, who);
     if (s) return s;
     for (int i = 0; i < x->n; i++)
         if (!dc_tensor_is_contiguous(x->t[i]))

@@ -1,5 +1,5 @@
 /* The training step: forward and loss on a staged batch, backward into the gradient buffer, the
- * finiteness check and the optimiser's update. */
+ * finiteness check and the optimiser's update; and dc_model_zero_grad for hand-written loops. */
 #include "step.h"
 
 #include <math.h>
@@ -38,6 +38,49 @@ static dc_status nonfinite_grad(const dc_model *m) {
     return dc_error(DC_ERR_NUMERIC, "a gradient is not finite");
 }
 
+/* Zeroes gbuf, each thread the rows its GEMM slices accumulate into (so the pages stay where
+ * the backward pass touches them). */
+static void clear_grads(dc_model *m) {
+    float *g = m->gbuf;
+    DC_FOR_PART(i, m->ptotal, m->part, m->npart, g[i] = 0;);
+}
+
+dc_status dc_model_zero_grad(dc_model *m) {
+    if (!m) return dc_error(DC_ERR_ARG, "dc_model_zero_grad: model is NULL");
+    if (!m->built || !m->gbuf) return dc_error(DC_ERR_STATE, "dc_model_zero_grad: the model is not built (dc_model_build or compile)");
+    clear_grads(m);
+    return DC_OK;
+}
+
+/* Whether a layer is frozen (dc_layer_set_trainable, which may change between steps). */
+static bool any_frozen(const dc_model *m) {
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i]->frozen) return true;
+    return false;
+}
+
+/* The weights of frozen layers and the optimiser's state for them, copied aside before the step
+ * (dir 0) and back after it (dir 1): the update rules run over the whole flat buffer, weight
+ * decay and momentum included, and this leaves those segments bit-identical. Segments follow the
+ * layers' trainable declarations in order. buf: NULL counts the floats needed. */
+static int64_t keep_frozen(const dc_model *m, float *buf, int dir) {
+    const dc_optimizer *o = m->opt;
+    int64_t used = 0;
+    for (int i = 0, s = 0; i < m->nlayers; i++) {
+        const dc_layer *l = m->layers[i];
+        for (int k = 0; k < l->nparams && s < m->npart; k++) {
+            if (!l->decl[k].trainable) continue;
+            const dc_part_seg *sg = &m->part[s++];
+            if (!l->frozen) continue;
+            float *src[1 + DC_OPT_MAX_STATE] = {m->pbuf + sg->off};
+            for (int q = 0; q < o->nstate; q++) src[1 + q] = o->state[q] + sg->off;
+            for (int q = 0; q <= o->nstate; q++, used += sg->len)
+                if (buf) memcpy(dir ? src[q] : buf + used, dir ? buf + used : src[q], (size_t)sg->len * sizeof(float));
+        }
+    }
+    return used;
+}
+
 /* Forward and backward on n rows already staged in xbuf/ybuf: the mean loss of those rows and its
  * gradient in gbuf. sync: the communicator of layers that synchronise across ranks inside the step
  * (NULL when none do), this rank weighing w of the global batch. */
@@ -50,7 +93,9 @@ dc_status dc_step_grad(dc_model *m, const dc_inputs *x, const dc_tensor *y, int6
     if (!yb || dc_stage_inputs(m, x, n, xb)) return DC_ERR_NOMEM;
     dc_tensor *out = dc_model_run_ex(m, c, xb, NULL, true, m->fusion != DC_FUSE_NONE, sync, w);
     if (!out) return dc_last_status() ? dc_last_status() : DC_ERR_STATE;
+    m->training_loss = true; /* class weights weigh training losses only (Keras's class_weight) */
     dc_tensor *loss = dc_obj_loss(m, c, out, yb);
+    m->training_loss = false;
     if (!loss) return dc_last_status() ? dc_last_status() : DC_ERR_STATE;
     so->loss = loss->data[0];
     so->out = out;
@@ -66,8 +111,9 @@ dc_status dc_step_grad(dc_model *m, const dc_inputs *x, const dc_tensor *y, int6
         if (bad > 0 && !s) return DC_OK;
     }
     if (s) return s;
-    float *g = m->gbuf;
-    DC_FOR_PART(i, m->ptotal, m->part, m->npart, g[i] = 0;); /* each thread the rows its GEMM slices accumulate into */
+    clear_grads(m); /* backward adds to the gradients */
+    /* every layer frozen: nothing to differentiate, the gradient stays zero and the update skips all */
+    if (!loss->requires_grad && any_frozen(m)) return DC_OK;
     return dc_backward(c, loss);
 }
 
@@ -75,7 +121,19 @@ dc_status dc_step_grad(dc_model *m, const dc_inputs *x, const dc_tensor *y, int6
  * is NULL or n is 0). */
 dc_status dc_step_update(dc_model *m, const step_out *so, int64_t n, dc_acc *a) {
     if (!all_finite(m)) return nonfinite_grad(m);
-    dc_status s = dc_optimizer_step_part(m->opt, m->pbuf, m->gbuf, m->ptotal, m->part, m->npart);
+    float *kept = NULL;
+    dc_status s = DC_OK;
+    if (any_frozen(m)) { /* the state exists before the first step, so that it can be kept */
+        if ((s = dc_optimizer_prepare(m->opt, m->ptotal))) return s;
+        int64_t nk = keep_frozen(m, NULL, 0);
+        if (nk && !(kept = dc_alloc((size_t)nk * sizeof(float)))) return DC_ERR_NOMEM;
+        if (kept) keep_frozen(m, kept, 0);
+    }
+    s = dc_optimizer_step_part(m->opt, m->pbuf, m->gbuf, m->ptotal, m->part, m->npart);
+    if (kept) {
+        if (!s) keep_frozen(m, kept, 1);
+        dc_free(kept);
+    }
     if (s || !a || !so || n == 0) return s;
     a->loss += (double)so->loss * (double)n;
     return dc_obj_add_metrics(m, m->ctx, so->out, so->yb, a);

@@ -4,6 +4,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_UNITS ((double)(INT64_C(1) << 31))
@@ -54,7 +55,11 @@ static void same_pad(int64_t in, int k, int s, int *lo, int *hi) {
 }
 
 /* c->pad from "explicit_padding" when it is set, else from "padding": SAME keeps a convolution's
- * output at ceil(in / stride) and makes a transposed convolution's in * stride. */
+ * output at ceil(in / stride) and makes a transposed convolution's in * stride. The latter is
+ * Keras's (TensorFlow's conv2d_transpose is the gradient of a SAME convolution of an in * stride
+ * input): the full output (in - 1) stride + k is cropped by k - stride, the odd row at the
+ * bottom; with k < stride nothing is cropped and stride - k rows are added at the bottom (a
+ * negative bottom: output padding, which dc_conv2d_transpose takes below the stride). */
 static void resolve_pad(const dc_layer *l, conv_cfg *c, bool transpose) {
     if (c->has_explicit_pad) {
         memcpy(c->pad, c->explicit_pad, sizeof c->pad);
@@ -66,10 +71,9 @@ static void resolve_pad(const dc_layer *l, conv_cfg *c, bool transpose) {
         if (!transpose) {
             same_pad(l->in_shape[1 + a], c->kernel[a], c->strides[a], &c->pad[a], &c->pad[a + 2]);
         } else {
-            int total = c->kernel[a] - c->strides[a];
-            if (total < 0) total = 0;
-            c->pad[a] = total / 2;
-            c->pad[a + 2] = total - total / 2;
+            int total = c->kernel[a] - c->strides[a]; /* (in - 1) s + k - in s */
+            c->pad[a] = total > 0 ? total / 2 : 0;
+            c->pad[a + 2] = total - c->pad[a];        /* k < s: s - k rows of output padding */
         }
     }
 }
@@ -307,7 +311,7 @@ static dc_status bn_build(dc_layer *l) {
     dc_status s = dc_layer_declare(l, "gamma", 1, &C, DC_INIT_ONES, 0);
     if (!s) s = dc_layer_declare(l, "beta", 1, &C, DC_INIT_ZEROS, 0);
     if (!s) s = dc_layer_declare_state(l, "running_mean", 1, &C, DC_INIT_ZEROS, 0);
-    if (!s) s = dc_layer_declare_state(l, "running_var", 1, &C, DC_INIT_ONES, 0);
+    if (!s) s = dc_layer_declare_state_min(l, "running_var", 1, &C, DC_INIT_ONES, 0, 0.0f); /* a variance */
     return s;
 }
 static dc_tensor *bn_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n) {
@@ -315,9 +319,15 @@ static dc_tensor *bn_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n)
     return dc_batch_norm_op(f->ctx, x[0], l->param[0], l->param[1], l->param[2], l->param[3], c->momentum, c->eps, f->training,
                             c->sync ? f->comm : NULL, c->sync ? f->comm_w : 1.0f);
 }
+/* PyTorch (and most frameworks) call gamma and beta weight and bias. */
+static bool bn_alias(const dc_layer *l, const char *foreign, bool pytorch, char *to, size_t size, bool *sum) {
+    const char *p = strcmp(foreign, "weight") == 0 ? "gamma" : strcmp(foreign, "bias") == 0 ? "beta" : NULL;
+    if (p) snprintf(to, size, "%s", p);
+    return p != NULL;
+}
 const dc_layer_type dc_batch_normalization_type = {
     .name = "BatchNormalization", .stem = "batch_normalization", .cfg_size = sizeof(bn_cfg), .fields = bn_fields,
-    .nfields = DC_ARRAY_LEN(bn_fields), .build = bn_build, .forward = bn_forward,
+    .nfields = DC_ARRAY_LEN(bn_fields), .build = bn_build, .forward = bn_forward, .param_alias = bn_alias,
 };
 DC_REGISTER_LAYER(dc_batch_normalization_type);
 

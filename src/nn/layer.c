@@ -2,6 +2,7 @@
  * schema, parameter declarations, names and shapes. */
 #include "nn_registry.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +26,18 @@ dc_layer *dc_layer_create(const dc_layer_type *t) {
 void dc_layer_free(dc_layer *l) { dc_free(l); }
 const char *dc_layer_name(const dc_layer *l) { return l ? l->name : ""; }
 const char *dc_layer_type_name(const dc_layer *l) { return l ? l->type->name : ""; }
+
+/* The flag the executor and the training step read, and the parameters' requires_grad, so that
+ * backward writes no gradient for them (the model's step skips their segments in the update). */
+dc_status dc_layer_set_trainable(dc_layer *l, bool trainable) {
+    if (!l) return dc_error(DC_ERR_ARG, "dc_layer_set_trainable: layer is NULL");
+    l->frozen = !trainable;
+    for (int k = 0; k < l->nparams; k++)
+        if (l->param[k] && l->decl[k].trainable) l->param[k]->requires_grad = trainable;
+    return DC_OK;
+}
+
+bool dc_layer_trainable(const dc_layer *l) { return l && !l->frozen; }
 
 int dc_layer_output_shape(const dc_layer *l, int64_t *shape) {
     if (!l || !shape) return 0;
@@ -122,13 +135,22 @@ dc_status dc_layer_declare(dc_layer *l, const char *name, int ndim, const int64_
     d->init = init;
     d->init_value = init_value;
     d->trainable = true;
+    d->min = -INFINITY;
     return DC_OK;
 }
 
 dc_status dc_layer_declare_state(dc_layer *l, const char *name, int ndim, const int64_t *shape, dc_init init,
                                  float init_value) {
+    return dc_layer_declare_state_min(l, name, ndim, shape, init, init_value, -INFINITY);
+}
+
+dc_status dc_layer_declare_state_min(dc_layer *l, const char *name, int ndim, const int64_t *shape, dc_init init,
+                                     float init_value, float min) {
     dc_status s = dc_layer_declare(l, name, ndim, shape, init, init_value);
-    if (!s) l->decl[l->nparams - 1].trainable = false;
+    if (!s) {
+        l->decl[l->nparams - 1].trainable = false;
+        l->decl[l->nparams - 1].min = min;
+    }
     return s;
 }
 

@@ -27,6 +27,7 @@ typedef struct dc_param_decl {
     dc_init init;
     float init_value;
     bool trainable; /* false: state such as running statistics, never touched by the optimiser */
+    float min;      /* the least value the tensor may hold (-INFINITY: any), checked when a file is read */
 } dc_param_decl;
 
 /* What a layer's forward receives besides its inputs: arguments of the step, never stashed on
@@ -72,6 +73,12 @@ typedef struct dc_layer_type {
      * one op, and that op (e.g. Conv2D + MaxPooling2D). The model plans fusions when it is built. */
     bool (*can_fuse)(const dc_layer *l, const dc_layer *next);
     dc_tensor *(*forward_fused)(dc_layer *l, const dc_layer *next, dc_fwd *f, dc_tensor *x);
+    /* Optional: the parameter a tensor of another framework's file loads into, given the part of
+     * its name after the layer's name and a dot (`foreign`; pytorch: PyTorch's state_dict names
+     * are meant): that parameter's name into to[size], *sum when the file splits it into several
+     * tensors that add up (PyTorch's bias_ih_l0 + bias_hh_l0 for one bias). False when the name
+     * means nothing to the type. */
+    bool (*param_alias)(const dc_layer *l, const char *foreign, bool pytorch, char *to, size_t size, bool *sum);
     int max_inputs;     /* 0 means 1 */
     unsigned flags;     /* DC_LAYER_INPUT, DC_LAYER_LOGITS */
 } dc_layer_type;
@@ -81,6 +88,7 @@ struct dc_layer {
     char name[48];
     bool named; /* user-given name */
     bool built; /* options that change shapes are frozen from here on */
+    bool frozen; /* trainable false (dc_layer_set_trainable): no gradient, no update, inference mode */
     /* wiring: nin inputs (1 in a Sequential), from the layers at indices inputs[] of the
      * model (-1: the previous layer) */
     int nin;
@@ -128,6 +136,10 @@ dc_status dc_layer_declare(dc_layer *l, const char *name, int ndim, const int64_
 /* Declares non-trainable state (kept in the model, saved with it, not optimised). */
 dc_status dc_layer_declare_state(dc_layer *l, const char *name, int ndim, const int64_t *shape, dc_init init,
                                  float init_value);
+/* The same for state whose values are at least min (a variance: 0); a file holding less is
+ * refused when it is read. */
+dc_status dc_layer_declare_state_min(dc_layer *l, const char *name, int ndim, const int64_t *shape, dc_init init,
+                                     float init_value, float min);
 /* The activation a layer applies at its output (DC_ACT_NONE if the type has no "activation"). */
 dc_activation dc_layer_output_act(const dc_layer *l);
 /* A shape without the batch axis as Keras prints it, "(None, 28, 28)", into buf. */

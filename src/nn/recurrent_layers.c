@@ -2,6 +2,8 @@
 #include "layer.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #define MAX_UNITS ((double)(INT64_C(1) << 31))
 
@@ -146,19 +148,35 @@ static dc_status rnn_check(const dc_layer *l) {
     return DC_OK;
 }
 
+/* PyTorch's state_dict names of a one-layer nn.LSTM / GRU / RNN: weight_ih_l0, weight_hh_l0 and
+ * the two biases, which deepc's LSTM and SimpleRNN keep as their sum and GRU as two. */
+static bool rec_alias(const dc_layer *l, const char *foreign, bool pytorch, char *to, size_t size, bool *sum) {
+    bool gru = gates_of(l) == 3;
+    const char *p = NULL;
+    if (!pytorch) return false;
+    if (strcmp(foreign, "weight_ih_l0") == 0) p = "weight_ih";
+    else if (strcmp(foreign, "weight_hh_l0") == 0) p = "weight_hh";
+    else if (strcmp(foreign, "bias_ih_l0") == 0) p = gru ? "bias_ih" : "bias";
+    else if (strcmp(foreign, "bias_hh_l0") == 0) p = gru ? "bias_hh" : "bias";
+    if (!p) return false;
+    snprintf(to, size, "%s", p);
+    *sum = !gru && strcmp(p, "bias") == 0;
+    return true;
+}
+
 const dc_layer_type dc_simple_rnn_type = {
     .name = "SimpleRNN", .stem = "simple_rnn", .cfg_size = sizeof(rec_cfg), .fields = rnn_fields,
-    .nfields = DC_ARRAY_LEN(rnn_fields), .build = rec_build, .forward = rec_forward, .check = rnn_check,
+    .nfields = DC_ARRAY_LEN(rnn_fields), .build = rec_build, .forward = rec_forward, .check = rnn_check, .param_alias = rec_alias,
 };
 DC_REGISTER_LAYER(dc_simple_rnn_type);
 const dc_layer_type dc_lstm_type = {
     .name = "LSTM", .stem = "lstm", .cfg_size = sizeof(rec_cfg), .fields = lstm_fields, .nfields = DC_ARRAY_LEN(lstm_fields),
-    .build = rec_build, .forward = rec_forward, .post_init = lstm_post_init,
+    .build = rec_build, .forward = rec_forward, .post_init = lstm_post_init, .param_alias = rec_alias,
 };
 DC_REGISTER_LAYER(dc_lstm_type);
 const dc_layer_type dc_gru_type = {
     .name = "GRU", .stem = "gru", .cfg_size = sizeof(rec_cfg), .fields = gru_fields, .nfields = DC_ARRAY_LEN(gru_fields),
-    .build = rec_build, .forward = rec_forward,
+    .build = rec_build, .forward = rec_forward, .param_alias = rec_alias,
 };
 DC_REGISTER_LAYER(dc_gru_type);
 

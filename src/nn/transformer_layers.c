@@ -124,7 +124,8 @@ typedef struct attn_cfg {
     int act;          /* encoder, decoder: its activation */
     float dropout;    /* on the attention weights, and after each encoder/decoder sub-layer */
     float eps;        /* encoder, decoder: their LayerNorms' epsilon */
-    bool causal;      /* self-attention sees no later step */
+    bool causal;      /* no later step is seen: MultiHeadAttention's self- or cross-attention, the encoder's
+                       * and the decoder's self-attention (never the decoder's cross-attention) */
     bool separate;    /* MultiHeadAttention: q, k and v projections of their own */
     bool pre_norm;    /* encoder, decoder: LayerNorm before each sub-layer, else after each residual */
 } attn_cfg;
@@ -143,8 +144,9 @@ static dc_tensor *self_attention(const attn_cfg *a, dc_fwd *f, dc_tensor *x, con
 
 /* Cross-attention: queries from x [N, Tq, D], keys and values from mem [N, Tk, D] (its padding
  * mem_mask applies), with the packed W_in split into W_q and W_kv as nn.MultiheadAttention does;
- * w[0..4) as for self_attention. */
-static dc_tensor *cross_attention(const attn_cfg *a, dc_fwd *f, dc_tensor *x, dc_tensor *mem, const uint8_t *mem_mask,
+ * w[0..4) as for self_attention. causal: query i sees memory steps j <= i + (Tk - Tq) only, the
+ * rule of dc_attention. */
+static dc_tensor *cross_attention(const attn_cfg *a, dc_fwd *f, dc_tensor *x, dc_tensor *mem, const uint8_t *mem_mask, bool causal,
                                   dc_tensor *const *w) {
     dc_ctx *c = f->ctx;
     int64_t D = w[0]->shape[1];
@@ -152,7 +154,7 @@ static dc_tensor *cross_attention(const attn_cfg *a, dc_fwd *f, dc_tensor *x, dc
     dc_tensor *wkv = dc_slice(c, w[0], 0, D, 3 * D), *bkv = dc_slice(c, w[1], 0, D, 3 * D);
     if (!wq || !bq || !wkv || !bkv) return NULL; /* a NULL bias would mean none to dc_linear */
     dc_tensor *q = dc_linear(c, x, wq, bq), *kv = dc_linear(c, mem, wkv, bkv);
-    dc_tensor *o = dc_attention_cross(c, q, kv, (int)a->heads, mem_mask, false, 0, a->dropout, f->training, f->rng);
+    dc_tensor *o = dc_attention_cross(c, q, kv, (int)a->heads, mem_mask, causal, 0, a->dropout, f->training, f->rng);
     return dc_linear(c, o, w[2], w[3]);
 }
 
@@ -240,14 +242,15 @@ static dc_status mha_build(dc_layer *l) {
     if (a->separate) return declare_separate(l, l->in_shape[1], l->nin > 1 ? l->xin_shape[1][1] : l->in_shape[1]);
     return declare_attention(l, "", l->in_shape[1]);
 }
-/* One input: self-attention (causal if asked); two: the queries attend to the second input
- * (cross-attention), whose padding mask is f->mask[1]. */
+/* One input: self-attention; two: the queries attend to the second input (cross-attention),
+ * whose padding mask is f->mask[1]. causal applies to both, as Keras's use_causal_mask does,
+ * with dc_attention's rule: query i sees key j <= i + (Tk - Tq) (j <= i for self-attention). */
 static dc_tensor *mha_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n) {
     const attn_cfg *a = DC_CCFG(l, attn_cfg);
     dc_tensor *mem = n > 1 ? x[1] : x[0];
     const uint8_t *mem_mask = f->mask[n > 1 ? 1 : 0];
-    if (a->separate) return separate_attention(a, f, x[0], mem, mem_mask, a->causal && mem == x[0], l->param);
-    if (n > 1) return cross_attention(a, f, x[0], mem, mem_mask, l->param);
+    if (a->separate) return separate_attention(a, f, x[0], mem, mem_mask, a->causal, l->param);
+    if (n > 1) return cross_attention(a, f, x[0], mem, mem_mask, a->causal, l->param);
     return self_attention(a, f, x[0], mem_mask, l->param);
 }
 const dc_layer_type dc_multi_head_attention_type = {
@@ -413,7 +416,7 @@ static dc_tensor *dec_block(const attn_cfg *a, dc_fwd *f, dc_tensor *const *p, d
     dc_tensor *nw = p[D_N1W + 2 * which], *nb = p[D_N1B + 2 * which];
     dc_tensor *t = a->pre_norm ? dc_layer_norm(c, x, nw, nb, a->eps) : x;
     if (which == 0) t = self_attention(a, f, t, x_mask, &p[D_SWIN]);
-    else if (which == 1) t = cross_attention(a, f, t, mem, mem_mask, &p[D_CWIN]);
+    else if (which == 1) t = cross_attention(a, f, t, mem, mem_mask, false, &p[D_CWIN]); /* causal is the self-attention's */
     else t = feed_forward(a, f, t, &p[D_W1]);
     t = dc_dropout(c, t, a->dropout, f->training, f->rng);
     dc_tensor *h = dc_add(c, x, t);

@@ -366,15 +366,30 @@ dc_tensor *dc_conv2d_transpose(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor 
     int64_t Cin = w->shape[0], F = w->shape[1], kh = w->shape[2], kw = w->shape[3];
     if (b && b->numel != F)
         return dc_error_null(DC_ERR_SHAPE, "conv2d_transpose: bias has %lld elements for %lld filters", (long long)b->numel, (long long)F);
+    /* top and left crop; bottom and right crop too, or, negative, add output padding (PyTorch's
+     * output_padding, below the stride as PyTorch requires) */
+    static const char *const side[4] = {"top", "left", "bottom", "right"};
+    for (int i = 0; i < 2; i++)
+        if (p[i] < 0)
+            return dc_error_null(DC_ERR_ARG, "conv2d_transpose: %s padding %d is negative (only bottom and right may be: output padding)",
+                                 side[i], p[i]);
+    for (int i = 2; i < 4; i++) {
+        int s = i == 2 ? sh : sw;
+        if (p[i] <= -s)
+            return dc_error_null(DC_ERR_ARG, "conv2d_transpose: %s padding %d is an output padding of %lld %s, which must be smaller "
+                                 "than the stride %d", side[i], p[i], -(long long)p[i], i == 2 ? "rows" : "columns", s);
+    }
     int64_t N = x->shape[0], H = x->shape[2], W = x->shape[3];
     int64_t OH = (H - 1) * sh + kh - p[0] - p[2], OW = (W - 1) * sw + kw - p[1] - p[3];
-    if (OH <= 0 || OW <= 0 || p[0] < 0 || p[1] < 0 || p[2] < 0 || p[3] < 0)
+    if (OH <= 0 || OW <= 0)
         return dc_error_null(DC_ERR_SHAPE, "conv2d_transpose: padding (%d, %d, %d, %d) leaves no output for input %s", p[0], p[1],
                              p[2], p[3], dc_tshape(x, 0));
     if (!(x = dc_contig(c, x)) || !(w = dc_contig(c, w)) || (b && !(b = dc_contig(c, b)))) return NULL;
     dc_tensor *y = dc_out(c, 4, (int64_t[]){N, F, OH, OW});
     if (!y) return NULL;
-    /* y is the input of the adjoint conv: geometry from y [F, OH, OW] to x [Cin, H, W] */
+    /* y is the input of the adjoint conv: geometry from y [F, OH, OW] to x [Cin, H, W]; the rows
+     * and columns of output padding lie past every window, so col2im adds nothing there and
+     * im2col (backward) never reads them */
     dc_conv_geom g = {F, OH, OW, kh, kw, sh, sw, p[0], p[1], H, W};
     const int64_t CKK = F * kh * kw, HW = H * W;
     float *col = dc_scratch(c, (size_t)(CKK * HW) * sizeof(float));

@@ -34,7 +34,7 @@ static dc_status sgd_check(const dc_optimizer *o) {
 /* state[0]: the momentum buffer v */
 static void sgd_update(dc_optimizer *o, float *w, const float *g, int64_t n, const dc_part_seg *part, int nseg) {
     const sgd_cfg *c = DC_OPT_CCFG(o, sgd_cfg);
-    const float lr = o->lr, wd = o->wd, mom = c->momentum;
+    const float lr = o->step_lr, wd = o->step_wd, mom = c->momentum;
     float *s1 = o->state[0];
     if (mom == 0) {
         DC_FOR_PART(i, n, part, nseg, w[i] -= lr * GRAD(i););
