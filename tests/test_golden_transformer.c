@@ -50,7 +50,7 @@ static void check_close(const char *c, const char *what, const float *got, const
     double e = rel_err(got, want, n);
     if (e < 1e9) worst_seen = fmax(worst_seen, e);
     check_count++;
-    if (!(e < 2e-3)) {
+    if (!(e < 4e-4)) { /* float32's rounding through a layer: the worst seen is 1.6e-4 */
         check_fails++;
         fprintf(stderr, "%s: %s differs from PyTorch: relative error %.3g\n", c, what, e);
     }
