@@ -5,7 +5,10 @@
  *   executor.c   the graph executor: one forward pass over the layers with the forward context
  *   objective.c  compile: the loss and metric tables, a user loss, the loss/activation fusion
  *   step.c       the training step: forward, loss, backward, the optimiser's update
- *   trainer.c    the fit loop and its callbacks
+ *   trainer.c    the fit loop and its callbacks' hooks (fit.h: what it shares with the next two)
+ *   fit_setup.c  a fit's arguments, where it starts, what every rank must agree on
+ *   progress.c   the progress bar and the per-epoch lines
+ *   callbacks.c  early stopping
  *   infer.c      evaluate and predict
  *   staging.c    checking the data and staging batches, shared by the trainer and inference
  *   history.c    per-epoch history */
