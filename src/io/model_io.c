@@ -67,7 +67,7 @@ static dc_status set_sched_field(void *ctx, const dc_field *f, const double *v, 
 /* The optimiser's learning-rate schedule: its class from the registry, its options by schema. */
 static dc_status schedule_from_json(const dc_where *w0, const cJSON *o, dc_optimizer *op) {
     dc_where w = *w0;
-    snprintf(w.what, sizeof w.what, "%s.schedule", w0->what);
+    snprintf(w.what, sizeof w.what, "%.80s.schedule", w0->what);
     if (!cJSON_IsObject(o)) return dc_json_bad(w0, "schedule", "must be an object");
     const char *cls = dc_json_str(&w, o, "class", true);
     if (!cls) return DC_ERR_FORMAT;
