@@ -35,11 +35,5 @@ DC_REGISTER_OPTIMIZER(dc_adagrad_type);
 
 /* eps <= 0 (or NaN): the default, 1e-10 */
 dc_optimizer *dc_adagrad(float lr, float eps) {
-    dc_optimizer *o = dc_optimizer_create(&dc_adagrad_type, lr);
-    const double e = eps;
-    if (o && eps > 0 && dc_optimizer_set_field(o, "epsilon", &e, 1)) {
-        dc_optimizer_free(o);
-        return NULL;
-    }
-    return o;
+    return dc_optimizer_make(&dc_adagrad_type, lr, 1, (const char *const[]){"epsilon"}, (const double[]){eps > 0 ? eps : NAN});
 }

@@ -69,18 +69,8 @@ DC_REGISTER_OPTIMIZER(dc_adamw_type);
 static dc_optimizer *make(const dc_optimizer_type *t, float lr, float beta1, float beta2, float eps) {
     if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
         return dc_error_null(DC_ERR_ARG, "%s: betas (%g, %g) must be in [0, 1)", t->name, (double)beta1, (double)beta2);
-    dc_optimizer *o = dc_optimizer_create(t, lr);
-    const double e = eps;
-    if (o) {
-        adam_cfg *c = DC_OPT_CFG(o, adam_cfg);
-        c->beta1 = beta1;
-        c->beta2 = beta2;
-    }
-    if (o && eps > 0 && dc_optimizer_set_field(o, "epsilon", &e, 1)) {
-        dc_optimizer_free(o);
-        return NULL;
-    }
-    return o;
+    return dc_optimizer_make(t, lr, 3, (const char *const[]){"beta1", "beta2", "epsilon"},
+                             (const double[]){beta1, beta2, eps > 0 ? eps : NAN});
 }
 
 dc_optimizer *dc_adam(float lr, float beta1, float beta2, float eps) { return make(&dc_adam_type, lr, beta1, beta2, eps); }

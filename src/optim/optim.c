@@ -45,6 +45,26 @@ dc_optimizer *dc_optimizer_create(const dc_optimizer_type *t, float lr) {
     return o;
 }
 
+dc_optimizer *dc_optimizer_make(const dc_optimizer_type *t, float lr, int n, const char *const *keys, const double *vals) {
+    dc_optimizer *o = dc_optimizer_create(t, lr);
+    /* every field first, the check once: the options are checked together, not in between */
+    for (int i = 0; o && i < n; i++) {
+        if (isnan(vals[i])) continue; /* the field's default */
+        const void *cfg;
+        const dc_field *f = dc_optimizer_field(o, keys[i], &cfg);
+        if (!f || dc_field_set(f, (void *)cfg, &vals[i], 1, t->name)) {
+            if (!f) dc_error(DC_ERR_ARG, "%s: the optimizer has no option \"%s\"", t->name, keys[i]);
+            dc_optimizer_free(o);
+            return NULL;
+        }
+    }
+    if (o && t->check && t->check(o)) {
+        dc_optimizer_free(o);
+        return NULL;
+    }
+    return o;
+}
+
 void dc_optimizer_free(dc_optimizer *o) {
     if (!o) return;
     for (int k = 0; k < DC_OPT_MAX_STATE; k++) dc_free(o->state[k]);

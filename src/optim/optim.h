@@ -126,6 +126,10 @@ const dc_optimizer_type *dc_optimizer_type_find(const char *name);
 
 /* A new optimiser of type t, every field at its default, lr at lr (checked). */
 dc_optimizer *dc_optimizer_create(const dc_optimizer_type *t, float lr);
+/* dc_optimizer_create with the n fields keys[i] set to vals[i] (NaN: the field's default), then
+ * the type's check once; NULL with the setter's message (the class, the option, its range). What
+ * the public constructors are made of. */
+dc_optimizer *dc_optimizer_make(const dc_optimizer_type *t, float lr, int n, const char *const *keys, const double *vals);
 /* Checked write of one field (common or the type's) by key, then the type's check; a key the
  * type lacks is DC_ERR_ARG naming the optimiser and the key. */
 dc_status dc_optimizer_set_field(dc_optimizer *o, const char *key, const double *v, int n);

@@ -80,14 +80,6 @@ DC_REGISTER_OPTIMIZER(dc_rmsprop_type);
 /* eps <= 0 (or NaN): the default, 1e-8 */
 dc_optimizer *dc_rmsprop(float lr, float rho, float eps) {
     if (!(rho > 0 && rho < 1)) return dc_error_null(DC_ERR_ARG, "RMSprop: rho %g is outside (0, 1)", (double)rho);
-    dc_optimizer *o = dc_optimizer_create(&dc_rmsprop_type, lr);
-    const double e = eps;
-    if (!o) return NULL;
-    rmsprop_cfg *c = DC_OPT_CFG(o, rmsprop_cfg);
-    c->rho = rho;
-    if (eps > 0 && dc_optimizer_set_field(o, "epsilon", &e, 1)) {
-        dc_optimizer_free(o);
-        return NULL;
-    }
-    return o;
+    return dc_optimizer_make(&dc_rmsprop_type, lr, 2, (const char *const[]){"rho", "epsilon"},
+                             (const double[]){rho, eps > 0 ? eps : NAN});
 }

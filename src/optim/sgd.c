@@ -58,11 +58,6 @@ DC_REGISTER_OPTIMIZER(dc_sgd_type);
 dc_optimizer *dc_sgd(float lr, float momentum, bool nesterov) {
     if (!(momentum >= 0 && momentum < 1)) return dc_error_null(DC_ERR_ARG, "SGD: momentum %g is outside [0, 1)", (double)momentum);
     if (nesterov && momentum == 0) return dc_error_null(DC_ERR_ARG, "SGD: Nesterov needs a momentum > 0");
-    dc_optimizer *o = dc_optimizer_create(&dc_sgd_type, lr);
-    if (o) {
-        sgd_cfg *c = DC_OPT_CFG(o, sgd_cfg);
-        c->momentum = momentum;
-        c->nesterov = nesterov;
-    }
-    return o;
+    return dc_optimizer_make(&dc_sgd_type, lr, 2, (const char *const[]){"momentum", "nesterov"},
+                             (const double[]){momentum, nesterov});
 }
