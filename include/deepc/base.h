@@ -14,8 +14,17 @@
 extern "C" {
 #endif
 
+/* What follows is deepc's public API, exported by libdeepc.so (whose other symbols are hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+/* The version of these headers; dc_version() gives the library's, which may differ when a
+ * program runs against another shared library than it was built with. */
 #define DC_VERSION_MAJOR 0
-#define DC_VERSION_MINOR 1
+#define DC_VERSION_MINOR 2
+#define DC_VERSION_PATCH 0
+#define DC_VERSION_STRING "0.2.0"
 
 typedef enum dc_status {
     DC_OK = 0,
@@ -28,6 +37,9 @@ typedef enum dc_status {
     DC_ERR_NUMERIC, /* a NaN or Inf where a finite number is needed */
     DC_STATUS_COUNT
 } dc_status;
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+const char *dc_version(void);
 
 /* The message of the last failure on this thread ("" if none). */
 const char *dc_last_error(void);
@@ -107,6 +119,10 @@ void dc_rng_shuffle(dc_rng *r, int64_t *idx, int64_t n);
 /* Number of system allocations deepc has made since the process started (all contexts,
  * tensors, models). A training step that has run once makes none. */
 uint64_t dc_alloc_count(void);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

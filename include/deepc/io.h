@@ -11,6 +11,11 @@
 extern "C" {
 #endif
 
+/* What follows is deepc's public API, exported by libdeepc.so (whose other symbols are hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 /* Every writer below replaces its file atomically: it writes "<path>.tmp.<pid>" in the same
  * directory, fsyncs it, renames it over path and fsyncs the directory, so a crash, a kill or a
  * full disk leaves either the old file or the complete new one. Every reader validates sizes,
@@ -96,6 +101,19 @@ dc_status dc_model_save(const dc_model *m, const char *path);
 /* A model rebuilt from dc_model_save's file, with its weights, compiled as it was saved (with a
  * fresh optimiser) if it was compiled. NULL on error. */
 dc_model *dc_model_load(const char *path);
+/* A new model from JSON text in the layout of a model file's architecture (its "deepc.model"
+ * metadata, which `deepc info` shows), as `deepc train` reads a configuration's model:
+ *   {"input_shape": [4], "seed": 7,
+ *    "layers": [{"class": "Dense", "units": 16, "activation": "tanh"}, {"class": "Dense", ...}],
+ *    "compile": {"optimizer": {"class": "Adam", "lr": 0.01}, "loss": "sparse_categorical_crossentropy",
+ *                "metrics": ["accuracy"]}}
+ * Every layer class and option of the registry is accepted (deepc layers lists them); names
+ * may be left out (the model names the layers as dc_model_add does), and so may "format" and
+ * "version". A graph model sets "graph": true, starts with InputLayers and lists each layer's
+ * "inputs" by name. The weights are initialised from "seed" (default 42); "compile" is
+ * optional. NULL on error: DC_ERR_FORMAT naming origin, the layer's index and class, the key
+ * and the allowed values or range (unknown classes and options list the known ones). */
+dc_model *dc_model_from_json(const char *json, const char *origin);
 /* Weights only, in safetensors: every parameter and state tensor of a built model. */
 dc_status dc_model_save_weights(const dc_model *m, const char *path);
 /* Loads weights into a built model from a safetensors file (deepc's or another framework's with
@@ -153,6 +171,10 @@ dc_status dc_model_load_checkpoint(dc_model *m, const char *path);
  * The path and monitor strings must outlive the callback. Free with dc_callback_free. */
 dc_callback *dc_checkpoint_callback(const char *path, int every, bool resume);
 dc_callback *dc_best_model_callback(const char *path, const char *monitor);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,8 @@ static const char *const status_names[] = {
 };
 _Static_assert(DC_ARRAY_LEN(status_names) == DC_STATUS_COUNT, "status name table");
 
+const char *dc_version(void) { return DC_VERSION_STRING; }
+
 const char *dc_last_error(void) { return err_msg; }
 dc_status dc_last_status(void) { return err_status; }
 void dc_clear_error(void) {

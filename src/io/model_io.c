@@ -30,12 +30,17 @@ static dc_status set_layer_field(void *ctx, const dc_field *f, const double *v, 
 }
 
 /* A layer from its JSON object: its class from the registry, its options through the schema. */
-static dc_layer *layer_from_json(const dc_where *w, const cJSON *o) {
+static dc_layer *layer_from_json(const dc_where *w, const cJSON *o, bool named) {
     const char *cls = dc_json_str(w, o, "class", true);
     if (!cls) return NULL;
     const dc_layer_type *t = dc_layer_type_find(cls);
-    if (!t) return dc_error_null(DC_ERR_FORMAT, "%s: %s: unknown layer class \"%.40s\"", w->path, w->what, cls);
-    const char *name = dc_json_str(w, o, "name", true);
+    if (!t) {
+        char known[1024];
+        dc_layer_type_list(known, sizeof known);
+        return dc_error_null(DC_ERR_FORMAT, "%s: %s: unknown layer class \"%.40s\" (known: %s)", w->path, w->what, cls, known);
+    }
+    /* a model file names every layer; a configuration may leave names to the model */
+    const char *name = named || cJSON_GetObjectItemCaseSensitive(o, "name") ? dc_json_str(w, o, "name", true) : "";
     dc_layer *l = name ? dc_layer_create(t) : NULL;
     if (!l) return NULL;
     static const char *const skip[] = {"class", "name", "inputs", "trainable", NULL};
@@ -44,7 +49,7 @@ static dc_layer *layer_from_json(const dc_where *w, const cJSON *o) {
     bool trainable = true;
     dc_status s = dc_json_read_fields(w, o, tables, counts, 1, skip, set_layer_field, l);
     if (!s && !(s = dc_json_bool(w, o, "trainable", true, &trainable))) s = dc_layer_set_trainable(l, trainable);
-    if (!s && ((s = dc_layer_check(l)) || (s = dc_layer_set_name(l, name)))) refile(w);
+    if (!s && ((s = dc_layer_check(l)) || (*name && (s = dc_layer_set_name(l, name))))) refile(w);
     if (s) {
         dc_layer_free(l);
         return NULL;
@@ -280,6 +285,7 @@ cJSON *dc_mf_parse_meta(const dc_safetensors *st, const char *key, const char *w
 /* Every parameter of l must match a tensor the file holds, so what build allocates is bounded
  * by the file's size. */
 static dc_status match_params(const dc_layer *l, const dc_safetensors *st) {
+    if (!st) return DC_OK; /* a configuration: the weights are new */
     for (int k = 0; k < l->nparams; k++) {
         char pname[96];
         int idx;
@@ -288,6 +294,13 @@ static dc_status match_params(const dc_layer *l, const dc_safetensors *st) {
         if (s) return s;
     }
     return DC_OK;
+}
+
+/* "layer 3 (Conv2D)": where a message about layer i points. */
+static void layer_label(dc_where *w, const cJSON *lo, int i) {
+    const cJSON *cls = cJSON_IsObject(lo) ? cJSON_GetObjectItemCaseSensitive(lo, "class") : NULL;
+    if (cJSON_IsString(cls)) snprintf(w->what, sizeof w->what, "layer %d (%.40s)", i, cls->valuestring);
+    else snprintf(w->what, sizeof w->what, "layer %d", i);
 }
 
 /* Whether a layer's "class" names a type that feeds data into the model (an input). */
@@ -299,9 +312,10 @@ static bool is_input_class(const cJSON *cls) {
 /* A graph model: InputLayers become the inputs in file order; every other layer names the
  * layers feeding it, which must come before it. */
 static dc_status add_graph_layers(dc_model *m, const cJSON *layers, const dc_safetensors *st, dc_where *w) {
+    bool named = st != NULL;
     int i = 0;
     for (const cJSON *lo = layers->child; lo; lo = lo->next, i++) {
-        snprintf(w->what, sizeof w->what, "layer %d", i);
+        layer_label(w, lo, i);
         if (!cJSON_IsObject(lo)) return dc_json_bad(w, "layers", "entries must be objects");
         const cJSON *ins = cJSON_GetObjectItemCaseSensitive(lo, "inputs");
         const cJSON *cls = cJSON_GetObjectItemCaseSensitive(lo, "class");
@@ -317,7 +331,7 @@ static dc_status add_graph_layers(dc_model *m, const cJSON *layers, const dc_saf
             if (idx[k] < 0)
                 return dc_error(DC_ERR_FORMAT, "%s: %s: input \"%.60s\" is not a layer before it", w->path, w->what, nm->valuestring);
         }
-        dc_layer *l = layer_from_json(w, lo);
+        dc_layer *l = layer_from_json(w, lo, named);
         if (!l) return dc_last_status() ? dc_last_status() : DC_ERR_FORMAT;
         dc_status s = DC_OK;
         if (is_input) {
@@ -334,19 +348,28 @@ static dc_status add_graph_layers(dc_model *m, const cJSON *layers, const dc_saf
 }
 
 /* Adds the layers of the architecture to m and checks every declared parameter against the
- * file before anything is allocated for it. */
-static dc_status add_layers(dc_model *m, const cJSON *arch, const dc_safetensors *st) {
-    dc_where w = {dc_st_path(st), "model"};
-    const char *fmt = dc_json_str(&w, arch, "format", true);
+ * file st before anything is allocated for it. With st NULL the text is a configuration
+ * (dc_model_from_json): names, "format" and "version" may be left out; path names it. */
+static dc_status add_layers(dc_model *m, const cJSON *arch, const dc_safetensors *st, const char *path) {
+    dc_where w = {path, "model"};
+    bool file = st != NULL;
+    const char *fmt = file || cJSON_GetObjectItemCaseSensitive(arch, "format") ? dc_json_str(&w, arch, "format", true) : ARCH_FORMAT;
     int64_t ver;
     if (!fmt) return DC_ERR_FORMAT;
     if (strcmp(fmt, ARCH_FORMAT) != 0) return dc_json_bad(&w, "format", "must be \"" ARCH_FORMAT "\"");
-    if (dc_json_int(&w, arch, "version", 1, 1000, 0, true, &ver)) return DC_ERR_FORMAT;
+    if (dc_json_int(&w, arch, "version", 1, 1000, ARCH_VERSION, file, &ver)) return DC_ERR_FORMAT;
     if (ver > ARCH_VERSION)
         return dc_error(DC_ERR_FORMAT, "%s: model format version %lld is newer than this deepc reads (%d)", w.path, (long long)ver,
                         ARCH_VERSION);
     uint64_t seed = 42;
-    if (cJSON_GetObjectItemCaseSensitive(arch, "seed") && dc_mf_parse_u64(&w, arch, "seed", &seed)) return DC_ERR_FORMAT;
+    const cJSON *sj = cJSON_GetObjectItemCaseSensitive(arch, "seed");
+    if (!file && cJSON_IsNumber(sj)) { /* a configuration may write the seed as a plain number */
+        int64_t v;
+        if (dc_json_int(&w, arch, "seed", 0, INT64_C(1) << 53, 42, true, &v)) return DC_ERR_FORMAT;
+        seed = (uint64_t)v;
+    } else if (sj && dc_mf_parse_u64(&w, arch, "seed", &seed)) {
+        return DC_ERR_FORMAT;
+    }
     m->seed = seed;
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(arch, "layers");
     int n = cJSON_IsArray(layers) ? cJSON_GetArraySize(layers) : -1;
@@ -366,9 +389,9 @@ static dc_status add_layers(dc_model *m, const cJSON *arch, const dc_safetensors
     }
     int i = 0;
     for (const cJSON *lo = layers->child; lo; lo = lo->next, i++) { /* a list: walked, not indexed */
-        snprintf(w.what, sizeof w.what, "layer %d", i);
+        layer_label(&w, lo, i);
         if (!cJSON_IsObject(lo)) return dc_json_bad(&w, "layers", "entries must be objects");
-        dc_layer *l = layer_from_json(&w, lo);
+        dc_layer *l = layer_from_json(&w, lo, file);
         if (!l) return dc_last_status() ? dc_last_status() : DC_ERR_FORMAT;
         dc_status s = dc_model_add(m, l);
         if (s) return dc_error_prefix("%s: %s", w.path, w.what), s;
@@ -388,7 +411,12 @@ static dc_status compile_from_json(dc_model *m, const cJSON *c, const char *path
     if (strcmp(loss, "custom") == 0) return DC_OK; /* a user's loss function: the caller compiles again */
     int li = 0;
     while (li < DC_LOSS_COUNT && strcmp(loss, dc_loss_name((dc_loss)li)) != 0) li++;
-    if (li == DC_LOSS_COUNT) return dc_json_bad(&w, "loss", "names an unknown loss");
+    if (li == DC_LOSS_COUNT) {
+        char b[640];
+        size_t o = (size_t)snprintf(b, sizeof b, "names an unknown loss \"%.40s\"; one of", loss);
+        for (int k = 0; k < DC_LOSS_COUNT && o < sizeof b; k++) o += (size_t)snprintf(b + o, sizeof b - o, "%s %s", k ? "," : "", dc_loss_name((dc_loss)k));
+        return dc_json_bad(&w, "loss", b);
+    }
     dc_metric met[DC_MAX_METRICS];
     const cJSON *ma = cJSON_GetObjectItemCaseSensitive(c, "metrics");
     int nm = ma ? (cJSON_IsArray(ma) ? cJSON_GetArraySize(ma) : -1) : 0;
@@ -397,7 +425,7 @@ static dc_status compile_from_json(dc_model *m, const cJSON *c, const char *path
         const cJSON *v = cJSON_GetArrayItem(ma, i);
         int k = 0;
         while (cJSON_IsString(v) && k < DC_METRIC_COUNT && strcmp(v->valuestring, dc_metric_name((dc_metric)k)) != 0) k++;
-        if (!cJSON_IsString(v) || k == DC_METRIC_COUNT) return dc_json_bad(&w, "metrics", "names an unknown metric");
+        if (!cJSON_IsString(v) || k == DC_METRIC_COUNT) return dc_json_bad(&w, "metrics", "names an unknown metric (accuracy, mae, mse)");
         met[i] = (dc_metric)k;
     }
     const cJSON *oj = cJSON_GetObjectItemCaseSensitive(c, "optimizer");
@@ -426,7 +454,7 @@ dc_model *dc_model_load(const char *path) {
     cJSON *arch = dc_mf_parse_meta(st, KEY_MODEL,
                              "this is a weights file, not a deepc model (build the model in code and use dc_model_load_weights)");
     dc_model *m = arch ? dc_sequential() : NULL;
-    dc_status s = arch ? (m ? add_layers(m, arch, st) : DC_ERR_NOMEM) : DC_ERR_FORMAT;
+    dc_status s = arch ? (m ? add_layers(m, arch, st, dc_st_path(st)) : DC_ERR_NOMEM) : DC_ERR_FORMAT;
     if (!s) s = dc_model_build(m, 0, NULL);
     for (int li = 0, j = 0; !s && li < m->nlayers; li++) { /* every declared tensor is there (match_params) */
         const dc_layer *l = m->layers[li];
@@ -440,6 +468,40 @@ dc_model *dc_model_load(const char *path) {
     if (!s && c) s = compile_from_json(m, c, path);
     cJSON_Delete(arch);
     dc_safetensors_close(st);
+    if (s) {
+        dc_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+dc_model *dc_model_from_json(const char *json, const char *origin) {
+    if (!json) return dc_error_null(DC_ERR_ARG, "dc_model_from_json: json is NULL");
+    const char *path = origin && *origin ? origin : "model JSON";
+    if (json_depth(json) > MF_MAX_DEPTH)
+        return dc_error_null(DC_ERR_FORMAT, "%s: nested deeper than %d levels of arrays and objects", path, MF_MAX_DEPTH);
+    size_t len = strlen(json);
+    const char *end = NULL;
+    cJSON *arch = cJSON_ParseWithLengthOpts(json, len, &end, false);
+    if (!cJSON_IsObject(arch)) {
+        cJSON_Delete(arch);
+        return dc_error_null(DC_ERR_FORMAT, "%s: not a JSON object (invalid JSON near byte %zu of %zu)", path,
+                             end ? (size_t)(end - json) : (size_t)0, len);
+    }
+    dc_model *m = dc_sequential();
+    dc_status s = m ? add_layers(m, arch, NULL, path) : DC_ERR_NOMEM;
+    static const char *const keys[] = {"format", "version", "input_shape", "seed", "layers", "graph", "compile", NULL};
+    for (const cJSON *it = arch->child; !s && it; it = it->next) {
+        int k = 0;
+        while (keys[k] && strcmp(keys[k], it->string) != 0) k++;
+        if (!keys[k])
+            s = dc_error(DC_ERR_FORMAT, "%s: unknown key \"%.60s\" (keys: input_shape, layers, graph, seed, compile, format, version)",
+                         path, it->string);
+    }
+    if (!s) s = dc_model_build(m, 0, NULL);
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(arch, "compile");
+    if (!s && c) s = cJSON_IsObject(c) ? compile_from_json(m, c, path) : dc_error(DC_ERR_FORMAT, "%s: \"compile\" must be an object", path);
+    cJSON_Delete(arch);
     if (s) {
         dc_model_free(m);
         return NULL;

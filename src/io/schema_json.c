@@ -73,7 +73,17 @@ dc_status dc_json_read_fields(const dc_where *w, const cJSON *o, const dc_field 
         if (skipped) continue;
         const dc_field *f = NULL;
         for (int t = 0; t < ntables && !f; t++) f = dc_field_find(tables[t], counts[t], item->string);
-        if (!f) return dc_error(DC_ERR_FORMAT, "%s: %s: unknown option \"%.60s\"", w->path, w->what, item->string);
+        if (!f) {
+            char known[640];
+            size_t used = 0;
+            known[0] = 0;
+            for (int t = 0; t < ntables; t++)
+                for (int i = 0; i < counts[t] && used < sizeof known; i++) {
+                    int k = snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "", tables[t][i].key);
+                    if (k > 0) used += (size_t)k;
+                }
+            return dc_error(DC_ERR_FORMAT, "%s: %s: unknown option \"%.60s\" (options: %s)", w->path, w->what, item->string, known);
+        }
         double v[DC_FIELD_MAX_COUNT];
         int n = parse_field(w, f, item, v);
         if (n < 0) return DC_ERR_FORMAT;

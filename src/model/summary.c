@@ -51,6 +51,10 @@ void dc_model_summary(const dc_model *m, FILE *f) {
             snprintf(shp, sizeof shp, "(not built)");
         }
         print_commas(cnt, sizeof cnt, n);
+        if (strlen(nm) > 30) { /* a long name on a line of its own keeps the columns aligned */
+            fprintf(f, " %s\n", nm);
+            nm[0] = 0;
+        }
         if (m->graph) {
             char con[160] = "";
             int o = 0;

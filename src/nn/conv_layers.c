@@ -36,8 +36,8 @@ typedef struct conv_cfg {
 static const dc_field conv_fields[] = {
     DC_F_INT(conv_cfg, "filters", filters, 1, MAX_UNITS, 1, DC_FIELD_REQUIRED),
     DC_F_INTS(conv_cfg, "kernel_size", kernel, 2, 1, MAX_SPAN, 1, DC_FIELD_REQUIRED),
-    DC_F_INTS(conv_cfg, "strides", strides, 2, 1, MAX_SPAN, 1, DC_FIELD_REQUIRED),
-    DC_F_ENUM(conv_cfg, "padding", padding, dc_padding_name_of, 2, DC_PAD_VALID, DC_FIELD_REQUIRED),
+    DC_F_INTS(conv_cfg, "strides", strides, 2, 1, MAX_SPAN, 1, 0),
+    DC_F_ENUM(conv_cfg, "padding", padding, dc_padding_name_of, 2, DC_PAD_VALID, 0),
     DC_F_INTS_WHEN(conv_cfg, "explicit_padding", explicit_pad, 4, 0, MAX_SPAN, has_explicit_pad),
     DC_F_ENUM(conv_cfg, "activation", act, dc_act_name_of, DC_ACT_COUNT, DC_ACT_NONE, 0),
     ALPHA_FIELD(conv_cfg),
@@ -193,12 +193,15 @@ dc_layer *dc_conv2d_transpose_layer(int64_t filters, int kh, int kw, int stride,
 
 /* ---- pooling: MaxPooling2D and AveragePooling2D, no padding ---- */
 static const dc_field pool_fields[] = {
-    DC_F_INTS(pool_cfg, "pool_size", pool, 2, 1, MAX_SPAN, 2, DC_FIELD_REQUIRED),
-    DC_F_INTS(pool_cfg, "strides", strides, 2, 1, MAX_SPAN, 2, DC_FIELD_REQUIRED),
+    DC_F_INTS(pool_cfg, "pool_size", pool, 2, 1, MAX_SPAN, 2, 0),
+    /* 0 (the default): the pool size, windows side by side, as Keras's strides=None */
+    DC_F_INTS(pool_cfg, "strides", strides, 2, 0, MAX_SPAN, 0, 0),
 };
 static dc_status pool_build(dc_layer *l) {
     if (!need_image(l)) return DC_ERR_SHAPE;
-    const pool_cfg *c = DC_CCFG(l, pool_cfg);
+    pool_cfg *c = DC_CFG(l, pool_cfg);
+    for (int i = 0; i < 2; i++) /* resolved here, so model files hold the strides used */
+        if (c->strides[i] == 0) c->strides[i] = c->pool[i];
     if (l->in_shape[1] < c->pool[0] || l->in_shape[2] < c->pool[1])
         return dc_error(DC_ERR_SHAPE, "%s: pool %dx%d is larger than the input %lldx%lld", l->name, c->pool[0], c->pool[1],
                         (long long)l->in_shape[1], (long long)l->in_shape[2]);
@@ -262,7 +265,7 @@ typedef struct up_cfg {
     int size[2];
 } up_cfg;
 static const dc_field up_fields[] = {
-    DC_F_INTS(up_cfg, "size", size, 2, 1, MAX_SPAN, 2, DC_FIELD_REQUIRED),
+    DC_F_INTS(up_cfg, "size", size, 2, 1, MAX_SPAN, 2, 0),
 };
 static dc_status up_build(dc_layer *l) {
     if (!need_image(l)) return DC_ERR_SHAPE;

@@ -14,6 +14,16 @@ const dc_layer_type *dc_layer_type_find(const char *name) {
     return NULL;
 }
 
+void dc_layer_type_list(char *buf, size_t size) {
+    size_t o = 0;
+    if (size) buf[0] = 0;
+    for (int i = 0; i < dc_nn_registry_count && o < size; i++) {
+        int k = snprintf(buf + o, size - o, "%s%s", i ? ", " : "", dc_nn_registry[i]->name);
+        if (k < 0) break;
+        o += (size_t)k;
+    }
+}
+
 dc_layer *dc_layer_create(const dc_layer_type *t) {
     if (!t) return dc_error_null(DC_ERR_ARG, "dc_layer_create: type is NULL");
     dc_layer *l = dc_calloc(1, sizeof *l + t->cfg_size);

@@ -116,6 +116,8 @@ int dc_layer_type_count(void);
 const dc_layer_type *dc_layer_type_at(int i);
 /* The type whose class name is name, or NULL. */
 const dc_layer_type *dc_layer_type_find(const char *name);
+/* Every class name, comma-separated, into buf (cut at size), for messages that list them. */
+void dc_layer_type_list(char *buf, size_t size);
 
 /* A new layer of type t with every field at its default (NULL + error when out of memory). */
 dc_layer *dc_layer_create(const dc_layer_type *t);
