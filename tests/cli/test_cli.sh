@@ -155,6 +155,41 @@ run 0 out 'dense_1 \(Dense\)' -- info "$T/o/iris.safetensors"
 run 1 err 'head.csv:1: column 1: "a" is not a number \(a header line\? pass --header\)' -- predict "$T/o/iris.safetensors" "$T/head.csv"
 run 0 out '^[0-9.e-]+,[0-9.e-]+,[0-9.e-]+$' -- predict --header "$T/o/iris.safetensors" "$T/head.csv"
 
+# ---- a graph model: two branches from one input, concatenated ----
+cfg graph <<EOF
+{"data": {"format": "csv", "path": "data/iris.csv", "header": true, "split": {"test": 0.3, "seed": 7}, "scale": "standard"},
+ "model": {"graph": true, "layers": [
+   {"class": "InputLayer", "name": "x", "shape": [4]},
+   {"class": "Dense", "name": "wide", "units": 16, "activation": "relu", "inputs": ["x"]},
+   {"class": "Dense", "name": "narrow", "units": 4, "activation": "tanh", "inputs": ["x"]},
+   {"class": "Concatenate", "name": "both", "inputs": ["wide", "narrow"]},
+   {"class": "Dense", "name": "out", "units": 3, "activation": "softmax", "inputs": ["both"]}]},
+ "compile": {"optimizer": {"class": "Adam", "lr": 0.01}, "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+ "fit": {"epochs": 30, "batch_size": 16, "verbose": 0}}
+EOF
+run 0 out '^test_accuracy=0\.(8[5-9]|9)' -- --quiet train "$T/graph.json" --out "$T/o"
+
+# ---- a folder of pictures, one class per sub-folder, resized on loading ----
+mkdir -p "$T/pics/png" "$T/pics/jpeg"
+for f in tests/data/images/*.png; do cp "$f" "$T/pics/png/"; done
+for f in tests/data/images/*.jpg; do cp "$f" "$T/pics/jpeg/"; done
+echo "not a picture" >"$T/pics/png/notes.txt"
+cfg pics <<EOF
+{"data": {"format": "images", "dir": "$T/pics", "size": [12, 12], "channels": 1, "split": {"test": 0.25, "seed": 3}, "scale": 255},
+ "model": {"input_shape": [1, 12, 12], "layers": [{"class": "Conv2D", "filters": 4, "kernel_size": [3, 3], "activation": "relu"},
+   {"class": "MaxPooling2D"}, {"class": "Flatten"}, {"class": "Dense", "units": 2, "activation": "softmax"}]},
+ "compile": {"optimizer": {"class": "Adam", "lr": 0.01}, "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+ "fit": {"epochs": 2, "batch_size": 4, "verbose": 0}}
+EOF
+run 0 out '2 classes of pictures under .*\(jpeg, png\): [0-9]+ training rows, [0-9]+ test rows' -- train "$T/pics.json" --out "$T/o"
+run 0 out '^test_accuracy=' -- train "$T/pics.json" --out "$T/o"
+mkdir -p "$T/empty"
+cfg nopics <<EOF
+{"data": {"format": "images", "dir": "$T/empty", "size": [12, 12]},
+ "model": {"input_shape": [3, 12, 12], "layers": [{"class": "Flatten"}, {"class": "Dense", "units": 2}]}, $OPT}
+EOF
+run 1 err 'deepc: train: .*empty' -- train "$T/nopics.json"
+
 # ---- checkpoints: 3 epochs, then resumed to 6, equal to 6 in one go ----
 for n in ckpt whole; do
 cfg $n <<EOF
