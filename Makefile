@@ -6,8 +6,9 @@ VG_BUILD ?= build-valgrind
 FUZZ_SECONDS ?= 300
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+PREFIX ?= /usr/local
 
-.PHONY: all deps build demo test asan fuzz valgrind crosscheck examples bench bench-mpi golden clean
+.PHONY: all deps build demo test asan fuzz valgrind crosscheck examples bench bench-mpi golden clean install uninstall
 
 all: build
 
@@ -97,6 +98,22 @@ crosscheck: build
 	/usr/bin/python3 scripts/golden/gen_safetensors.py --check out/crosscheck
 	/usr/bin/python3 scripts/golden/gen_npy.py --check out/crosscheck
 	/usr/bin/python3 scripts/golden/gen_torch_exchange.py --check out/crosscheck
+
+# The library as a C library under PREFIX (DESTDIR stages it for a package): libdeepc.a,
+# libdeepc.so, the headers, deepc.pc and deepc-static.pc for pkg-config, the CMake package
+# (find_package(deepc)) and the deepc program.
+install: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target deepc deepc_shared deepc_cli
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# Removes the files the last `make install` from $(BUILD) wrote (its install_manifest.txt), and
+# the folders include/deepc and lib/cmake/deepc when that leaves them empty.
+uninstall:
+	@test -f $(BUILD)/install_manifest.txt || { echo "uninstall: no $(BUILD)/install_manifest.txt: nothing was installed from $(BUILD)" >&2; exit 1; }
+	xargs -d '\n' rm -fv < $(BUILD)/install_manifest.txt
+	sed -n 's|/include/deepc/[^/]*$$|/include/deepc|p; s|/cmake/deepc/[^/]*$$|/cmake/deepc|p' $(BUILD)/install_manifest.txt | \
+	  sort -u | xargs -r -d '\n' rmdir --ignore-fail-on-non-empty
+	rm -f $(BUILD)/install_manifest.txt
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(VG_BUILD)

@@ -7,7 +7,7 @@
 # zlib, cJSON, optionally MPI (data-parallel training; deepc builds without it); for benchmarks
 # Fashion-MNIST IDX files (set FMNIST_DIR) and PyTorch.
 set -e
-pkgs="gcc make cmake libopenblas-openmp-dev zlib1g-dev libcjson-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist fortunes"
+pkgs="gcc make cmake pkg-config libopenblas-openmp-dev zlib1g-dev libcjson-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist fortunes"
 if [ "${1:-}" = "--bench" ]; then
   pkgs="$pkgs python3-torch python3-numpy"
 fi

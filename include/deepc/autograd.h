@@ -11,6 +11,11 @@
 extern "C" {
 #endif
 
+/* What follows is deepc's public API, exported by libdeepc.so (whose other symbols are hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 /* A context owns every tensor an operation makes, and the graph that records them.
  * Memory is kept across dc_ctx_reset(), so a training loop stops allocating after the
  * first step. */
@@ -35,6 +40,10 @@ dc_status dc_backward(dc_ctx *c, dc_tensor *loss);
 dc_tensor *dc_empty(dc_ctx *c, int ndim, const int64_t *shape); /* uninitialised */
 dc_tensor *dc_zeros(dc_ctx *c, int ndim, const int64_t *shape);
 dc_tensor *dc_full(dc_ctx *c, int ndim, const int64_t *shape, float v);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,11 @@
 extern "C" {
 #endif
 
+/* What follows is deepc's public API, exported by libdeepc.so (whose other symbols are hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 /* CSV (plain or gzip-compressed, detected by content). Numbers only; a cell that is not a
  * number gives DC_ERR_FORMAT naming the file, line and column. */
 typedef struct dc_csv_opts {
@@ -177,6 +182,10 @@ const char *dc_wordpiece_token(const dc_wordpiece *wp, int64_t id);
 /* Number of ids (lines of the vocabulary file); 0 for NULL. */
 int64_t dc_wordpiece_vocab_size(const dc_wordpiece *wp);
 /* ---- end of sequences ---- */
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,11 @@
 extern "C" {
 #endif
 
+/* What follows is deepc's public API, exported by libdeepc.so (whose other symbols are hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 /* Data-parallel training, built in when CMake finds MPI (Debian: libopenmpi-dev). Launch the
  * same program on every rank (mpirun -np 2 ./prog) and call dc_dist_init first: from then on
  * dc_model_fit and dc_model_evaluate are collective calls that every rank makes with the same
@@ -55,6 +60,10 @@ bool dc_dist_available(void);
 void dc_dist_set_active(bool active);
 /* Finalises MPI if dc_dist_init initialised it; call once, after the last collective. */
 void dc_dist_finalize(void);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,11 @@
 extern "C" {
 #endif
 
+/* What follows is deepc's public API, exported by libdeepc.so (whose other symbols are hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 /* Activations: the element-wise functions (and softmax over the last axis) that the kernels
  * compute, the ops and layers apply (dc_activate, dc_dense, ...) and dc_activation_name names. */
 typedef enum dc_activation {
@@ -24,6 +29,10 @@ typedef enum dc_activation {
     DC_ACT_GELU_TANH,  /* f(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (approximate='tanh') */
     DC_ACT_COUNT
 } dc_activation;
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

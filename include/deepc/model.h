@@ -12,6 +12,11 @@
 extern "C" {
 #endif
 
+/* What follows is deepc's public API, exported by libdeepc.so (whose other symbols are hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 typedef struct dc_model dc_model;
 
 typedef enum dc_metric {
@@ -282,6 +287,10 @@ dc_tensor *dc_model_forward_n(dc_model *m, dc_ctx *c, int nx, dc_tensor *const *
  * none) holds N * T bytes for input i of shape [N, T, ...], 1 for a real step and 0 for padding,
  * which the sequence layers read as they read the mask an Embedding with mask_zero makes. */
 dc_tensor *dc_model_forward_masked(dc_model *m, dc_ctx *c, int nx, dc_tensor *const *x, const uint8_t *const *masks, bool training);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,11 @@
 extern "C" {
 #endif
 
+/* What follows is deepc's public API, exported by libdeepc.so (whose other symbols are hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 typedef struct dc_layer dc_layer;
 
 /* Declares the input shape of a model (without the batch dimension), as Keras's Input. */
@@ -198,6 +203,10 @@ dc_layer *dc_bert_layer(int heads, int64_t intermediate, float eps, float dropou
 /* BertPooler: [N, T, D] -> [N, D], y = tanh(x[:, 0] W^T + b) (dense.weight [D, D], dense.bias [D]):
  * the [CLS] step, as classifiers on BERT read it. */
 dc_layer *dc_bert_pooler_layer(void);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

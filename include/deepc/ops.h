@@ -13,6 +13,11 @@
 extern "C" {
 #endif
 
+/* What follows is deepc's public API, exported by libdeepc.so (whose other symbols are hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 /* Operations are differentiable; their results are step tensors of c (NULL on error). An op
  * given a NULL input that an earlier failure produced returns NULL with that failure's status
  * and message, so calls may be chained: dc_relu(c, dc_linear(c, x, w, b)). */
@@ -307,6 +312,10 @@ dc_tensor *dc_attention_cross(dc_ctx *c, dc_tensor *q, dc_tensor *kv, int heads,
 /* Dropout: in training zeroes each element with probability rate and scales the rest by
  * 1/(1-rate); the identity otherwise. */
 dc_tensor *dc_dropout(dc_ctx *c, dc_tensor *x, float rate, bool training, dc_rng *rng);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

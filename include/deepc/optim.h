@@ -22,6 +22,11 @@
 extern "C" {
 #endif
 
+/* What follows is deepc's public API, exported by libdeepc.so (whose other symbols are hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 typedef struct dc_optimizer dc_optimizer;
 /* v = momentum v + g (v starts at g); w -= lr (nesterov ? g + momentum v : v)  (PyTorch's SGD) */
 dc_optimizer *dc_sgd(float lr, float momentum, bool nesterov);
@@ -166,6 +171,10 @@ dc_status dc_optimizer_epoch_end(dc_optimizer *o, double value);
  * the count and the values (DC_ERR_ARG naming them) before it changes anything. */
 dc_status dc_optimizer_schedule_state(const dc_optimizer *o, double *v, int *n);
 dc_status dc_optimizer_set_schedule_state(dc_optimizer *o, const double *v, int n);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

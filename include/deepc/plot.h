@@ -10,6 +10,11 @@
 extern "C" {
 #endif
 
+/* What follows is deepc's public API, exported by libdeepc.so (whose other symbols are hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 /* Learning curves: one SVG with two panels, loss/val_loss and (if recorded) the first
  * metric and its val_ counterpart against epoch. */
 dc_status dc_plot_history_svg(const dc_history *h, const char *path, const char *title);
@@ -21,6 +26,10 @@ typedef struct dc_series {
 dc_status dc_plot_lines_svg(const char *path, const char *title, const char *xlabel,
                             const char *ylabel, const double *x, int64_t n,
                             const dc_series *series, int nseries);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

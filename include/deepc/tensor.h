@@ -11,6 +11,11 @@
 extern "C" {
 #endif
 
+/* What follows is deepc's public API, exported by libdeepc.so (whose other symbols are hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define DC_MAX_DIMS 8
 
 typedef struct dc_tensor dc_tensor;
@@ -70,6 +75,10 @@ typedef enum dc_init {
     DC_INIT_COUNT
 } dc_init;
 dc_status dc_tensor_init(dc_tensor *t, dc_init kind, float value, dc_rng *rng);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,11 @@
 extern "C" {
 #endif
 
+/* What follows is deepc's public API, exported by libdeepc.so (whose other symbols are hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 /* ---- BERT's encoder from a checkpoint (src/zoo/bert.c); its layers, dc_bert_embeddings_layer,
  * dc_bert_layer and dc_bert_pooler_layer, are in deepc/nn.h ---- */
 /* Options of dc_bert_load (dc_bert_defaults: heads 0, seq_len 0, with_pooler true, eps 1e-12,
@@ -47,6 +52,10 @@ dc_model *dc_bert_load(const char *path, const dc_bert_opts *opts);
  * state [N, T, hidden] either way. NULL on error (the layers' errors, prefixed by the layer). */
 dc_tensor *dc_bert_forward(dc_model *m, dc_ctx *c, dc_tensor *ids, dc_tensor *token_type_ids, bool training,
                            dc_tensor **hidden);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
