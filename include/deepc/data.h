@@ -183,6 +183,139 @@ const char *dc_wordpiece_token(const dc_wordpiece *wp, int64_t id);
 int64_t dc_wordpiece_vocab_size(const dc_wordpiece *wp);
 /* ---- end of sequences ---- */
 
+/* ---- images: PNG and JPEG in, PNG grids out (src/data/image*.c) ---- */
+/* Pictures come in deepc's Conv2D layout, NCHW: one image is [C, H, W], a batch [N, C, H, W]
+ * (Keras hands out NHWC; dc_nhwc_to_nchw converts such arrays). The format is told by the
+ * file's content (its magic bytes), never by its name. */
+typedef enum dc_resize_mode {
+    /* TensorFlow's tf.image.resize(method="bilinear", antialias=False), which Keras's loaders
+     * use: half-pixel centres, source coordinate (i + 0.5) * in / out - 0.5, clamped to the
+     * edges; no antialiasing when shrinking (PIL's BILINEAR gives the same values when growing,
+     * PyTorch's interpolate(mode="bilinear", align_corners=False) in both directions). */
+    DC_RESIZE_BILINEAR,
+    /* TensorFlow's and PIL's nearest neighbour: source index floor((i + 0.5) * in / out). */
+    DC_RESIZE_NEAREST,
+} dc_resize_mode;
+
+typedef struct dc_image_opts {
+    /* 1: grey (colour converted as PIL's convert("L"), which Keras's load_img uses:
+     * L = (19595 R + 38470 G + 7471 B + 32768) >> 16 on 8-bit samples); 3: RGB (grey
+     * repeated); 0: as the file holds it (1 for grey, 3 for colour and palette). Default 3,
+     * Keras's color_mode "rgb". */
+    int channels;
+    /* true: values / 255 in [0, 1] (default); false: 0..255 as floats, which is what Keras's
+     * image_dataset_from_directory and img_to_array give. 16-bit samples keep their precision
+     * (v / 257 on the 0..255 scale). */
+    bool scale;
+    /* Transparency (an alpha channel, or a tRNS chunk): < 0 (default) drops it, as PIL's
+     * convert("RGB") and TensorFlow's decoders do; a grey level in [0, 1] composites the
+     * picture over it (1: white), which transparent icons usually want. */
+    float background;
+    /* > 0 both: resize to height x width (default 0: keep the file's size). */
+    int64_t height, width;
+    dc_resize_mode resize; /* default DC_RESIZE_BILINEAR */
+    /* Most pixels (width * height) a file may declare; 0 (default) = 2^26. Each side is
+     * also at most 65535. Checked before anything is allocated for the pixels. */
+    int64_t max_pixels;
+} dc_image_opts;
+dc_image_opts dc_image_defaults(void);
+
+/* Reads a PNG (libpng: any bit depth, palette, grey + alpha, tRNS, 16-bit, interlaced) or a
+ * JPEG (libjpeg-turbo: baseline, progressive, arithmetic, grey, YCbCr, Adobe CMYK/YCCK) file
+ * into an owned float [C, H, W]; o NULL = defaults. Gamma and colour profiles are ignored, as
+ * Keras does. NULL on error, each message naming the file and the numbers:
+ * DC_ERR_ARG for NULL path or bad options (channels not 0, 1 or 3; background > 1; one of
+ * height/width set without the other or negative; max_pixels < 0); DC_ERR_IO for a file that
+ * cannot be read (a directory included); DC_ERR_FORMAT for an empty file, a file over 1 GiB,
+ * content that is neither PNG nor JPEG (its first bytes named, and GIF, BMP, WebP, TIFF or SVG
+ * recognised as such), declared dimensions of 0, over 65535 a side or over max_pixels (before
+ * allocating), and truncated or corrupt data (a bad CRC or zlib checksum, a missing IEND, a
+ * JPEG whose decoder reports corrupt data, more than 500 progressive scans: libjpeg's
+ * recoverable-corruption warnings are errors here, since the picture would be wrong). */
+dc_tensor *dc_image_load(const char *path, const dc_image_opts *o);
+/* The same from a file's bytes in memory; name is used in messages. */
+dc_tensor *dc_image_decode(const void *data, size_t size, const char *name, const dc_image_opts *o);
+
+/* Owned resized copy of images whose last two axes are H and W ([H, W], [C, H, W],
+ * [N, C, H, W], any strides). DC_ERR_ARG: NULL x, height or width not in 1..65535, an
+ * unknown mode; DC_ERR_SHAPE: x with fewer than 2 axes or an empty H or W. */
+dc_tensor *dc_image_resize(const dc_tensor *x, int64_t height, int64_t width, dc_resize_mode mode);
+
+/* Keras's image_dataset_from_directory: root/<class>/.../<image>, one class per sub-folder of
+ * root (class names in byte order, or as class_names lists them), images in the class's folder
+ * tree (sub-folders included, in byte order of their paths; links to files followed, links to
+ * folders not; names starting with '.' skipped). An image file is one named *.png, *.jpg or
+ * *.jpeg (any case) or whose content starts as PNG or JPEG; other files (SVG, text, ...) are
+ * passed over and counted in `ignored`. */
+typedef enum dc_subset { DC_SUBSET_ALL, DC_SUBSET_TRAINING, DC_SUBSET_VALIDATION } dc_subset;
+typedef struct dc_image_folder_opts {
+    /* channels, scale, background, size, resize mode, max_pixels of every image. Default
+     * 3 channels, 256 x 256, bilinear, values 0..255 (scale false), as Keras's defaults are.
+     * height = width = 0: keep the files' size, which must then be one size for all. */
+    dc_image_opts image;
+    bool shuffle;            /* default true: file order shuffled with seed before the split */
+    uint64_t seed;           /* default 0 */
+    /* fraction of the files held out as validation, in [0, 1): the last
+     * floor(validation_split * N) of the (shuffled) files, as Keras does; 0 (default) = none */
+    double validation_split;
+    dc_subset subset;        /* which part to load; DC_SUBSET_ALL needs validation_split 0 */
+    int64_t max_per_class;   /* > 0: only each class's first max_per_class image files (path order) */
+    /* true: files that cannot be read as images are skipped and counted in `skipped`;
+     * false (default): the first such file is an error naming it */
+    bool skip_bad;
+    /* NULL (default): every sub-folder is a class. Else nclass_names folder names, in the
+     * order that gives their labels; each must exist */
+    const char *const *class_names;
+    int64_t nclass_names;
+} dc_image_folder_opts;
+dc_image_folder_opts dc_image_folder_defaults(void);
+
+typedef struct dc_image_dataset {
+    dc_tensor *x;       /* [N, C, height, width] */
+    dc_tensor *y;       /* [N] class indices (floats) */
+    char **class_names; /* nclasses names; label i is class_names[i] */
+    int64_t nclasses;
+    int64_t skipped;    /* image files that could not be read (skip_bad) */
+    int64_t ignored;    /* files that are not PNG or JPEG images, passed over */
+    char first_error[512]; /* the message of the first skipped file, "" if none */
+} dc_image_dataset;
+/* Lists the files, shuffles the list with seed (the same seed, folder and split give the same
+ * files and order every time, though not NumPy's order that Keras gets), splits it, then reads
+ * only the chosen subset's images. *out is filled on success and zeroed on failure; free it
+ * with dc_image_dataset_free. Errors: DC_ERR_ARG for NULL arguments, bad options
+ * (validation_split outside [0, 1), or not 0 with DC_SUBSET_ALL; a subset that would hold no
+ * files), a class_names entry that is no sub-folder, a name repeated; DC_ERR_IO for a root that
+ * cannot be listed; DC_ERR_FORMAT for a root without class sub-folders, no image files at all,
+ * and (unless skip_bad) any image file that cannot be read, with dc_image_load's message, or one
+ * whose size differs from the first's when no size is given. */
+dc_status dc_image_folder_load(const char *root, const dc_image_folder_opts *o, dc_image_dataset *out);
+void dc_image_dataset_free(dc_image_dataset *d);
+
+/* Writes a batch of images as one PNG picture: a grid of tiles, rows filled left to right,
+ * with padding around and between tiles, and an optional caption above it drawn in a built-in
+ * 5x7-pixel ASCII font. */
+typedef struct dc_image_grid_opts {
+    int64_t cols;        /* tiles per row; 0 (default): ceil(sqrt(N)) */
+    int64_t padding;     /* pixels around and between tiles, 0..1024; default 2 */
+    float pad_value;     /* grey level in [0, 1] of the padding and caption strip; default 0 */
+    /* values mapped to 0 and 255, clipped outside (default 0 and 1; -1 and 1 for tanh outputs,
+     * 0 and 255 for raw pixels); lo == hi: the batch's own minimum and maximum */
+    float lo, hi;
+    /* NULL or "" = none. '\n' breaks lines; longer lines wrap to the picture's width (at least
+     * 40 characters); bytes outside ASCII 32..126 are drawn as '?'; at most 4096 bytes. Drawn
+     * black on a light pad_value, white on a dark one. */
+    const char *caption;
+    int caption_scale;   /* pixels per font pixel, 1..8; default 1 */
+} dc_image_grid_opts;
+dc_image_grid_opts dc_image_grid_defaults(void);
+/* images: [N, C, H, W] with C 1 (a grey PNG) or 3 (RGB), or [N, H, W] (grey), any strides;
+ * a single image is a batch of one (padding 0 and no caption give the picture alone). Written
+ * through dc_write_file_atomic; o NULL = defaults. Errors: DC_ERR_ARG for NULL arguments or
+ * options out of range, a caption over 4096 bytes, a picture over 2^26 pixels or 65535 a side;
+ * DC_ERR_SHAPE for another shape; DC_ERR_NUMERIC naming the first NaN or Inf; DC_ERR_IO. */
+dc_status dc_image_grid_save(const char *path, const dc_tensor *images, const dc_image_grid_opts *o);
+/* ---- end of images ---- */
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif
