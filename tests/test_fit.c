@@ -2,7 +2,7 @@
  * initial_epoch, early stopping's rule on built histories and its restored weights, a batch
  * callback that stops mid-epoch, the hooks' order, the "lr" series and the schedule's epoch end,
  * the progress bar on a pseudo-terminal and the one-line form elsewhere, dc_model_zero_grad, and
- * the README's training blocks, run here as written (and compared with the README's text). */
+ * the guide's training blocks, run here as written (and compared with docs/guide.md's text). */
 #define _GNU_SOURCE
 #include "check.h"
 #include "model/history.h"
@@ -633,12 +633,12 @@ static void test_zero_grad(void) {
     dc_tensor_free(y);
 }
 
-/* ---- the README's blocks, run as written -------------------------------------------------- */
+/* ---- the guide's blocks (docs/guide.md), run as written ------------------------------------ */
 
-/* The README's hand-written loop, between the markers exactly as the README shows it (the
+/* The guide's hand-written loop, between the markers exactly as docs/guide.md shows it (the
  * indentation aside): m a built model, x and y one batch. */
-static void readme_loop(dc_model *m, dc_tensor *x, dc_tensor *y) {
-    // README-BEGIN loop
+static void guide_loop(dc_model *m, dc_tensor *x, dc_tensor *y) {
+    // DOC-BEGIN loop
     /* a hand-written training loop: m is a built model, x and y one batch */
     dc_ctx *ctx = dc_ctx_new();
     dc_optimizer *opt = dc_sgd(0.05f, 0.9f, false);        /* the loop's own optimiser */
@@ -656,12 +656,12 @@ static void readme_loop(dc_model *m, dc_tensor *x, dc_tensor *y) {
     }
     dc_optimizer_free(opt);
     dc_ctx_free(ctx);
-    // README-END loop
+    // DOC-END loop
 }
 
-/* The README's early stopping with a cosine schedule: m a model with its layers, x and y the data. */
-static void readme_early_stopping(dc_model *m, dc_tensor *x, dc_tensor *y) {
-    // README-BEGIN early
+/* The guide's early stopping with a cosine schedule: m a model with its layers, x and y the data. */
+static void guide_early_stopping(dc_model *m, dc_tensor *x, dc_tensor *y) {
+    // DOC-BEGIN early
     /* early stopping on val_loss, with a cosine learning-rate schedule */
     dc_optimizer *opt = dc_adam(1e-2f, 0.9f, 0.999f, 1e-7f);
     dc_optimizer_set_schedule(opt, dc_cosine_warmup(10, 400, 1e-4f)); /* counted in steps (batches) */
@@ -675,7 +675,7 @@ static void readme_early_stopping(dc_model *m, dc_tensor *x, dc_tensor *y) {
     if (dc_model_fit(m, x, y, &o, NULL)) fprintf(stderr, "%s\n", dc_last_error());
     printf("stopped after epoch %d of %d; the best epoch's weights restored\n", dc_model_epoch(m), o.epochs);
     dc_callback_free(stopper);
-    // README-END early
+    // DOC-END early
 }
 
 static char *read_text(const char *path) {
@@ -706,22 +706,22 @@ static void unindent(const char *s, size_t n, char *out, size_t cap) {
     out[k] = 0;
 }
 
-/* The block `name` of this file (between its markers) against the README's code block that
+/* The block `name` of this file (between its markers) against docs/guide.md's code block that
  * starts with the same first line: equal but for indentation. */
-static void check_readme_block(const char *name) {
+static void check_guide_block(const char *name) {
     char path[1024], begin[64], end[64];
     const char *file = __FILE__, *slash = strrchr(file, '/');
     int dirlen = slash ? (int)(slash - file) : 0;
-    snprintf(path, sizeof path, "%.*s%sREADME.md", dirlen, file, dirlen ? "/../" : "../");
-    char *readme = read_text(path), *src = read_text(file);
-    if (!readme) readme = read_text("README.md"); /* run from the source tree */
+    snprintf(path, sizeof path, "%.*s%sdocs/guide.md", dirlen, file, dirlen ? "/../" : "../");
+    char *guide = read_text(path), *src = read_text(file);
+    if (!guide) guide = read_text("docs/guide.md"); /* run from the source tree */
     if (!src) src = read_text("tests/test_fit.c");
-    CHECK(readme && src);
-    snprintf(begin, sizeof begin, "// README-%s %s\n", "BEGIN", name);
-    snprintf(end, sizeof end, "// README-%s %s\n", "END", name);
+    CHECK(guide && src);
+    snprintf(begin, sizeof begin, "// DOC-%s %s\n", "BEGIN", name);
+    snprintf(end, sizeof end, "// DOC-%s %s\n", "END", name);
     const char *b = src ? strstr(src, begin) : NULL, *e = b ? strstr(b, end) : NULL;
     CHECK(b && e);
-    if (readme && b && e) {
+    if (guide && b && e) {
         b += strlen(begin);
         while (e > b && e[-1] == ' ') e--; /* the end marker's indentation */
         static char mine[8192], theirs[8192];
@@ -729,21 +729,21 @@ static void check_readme_block(const char *name) {
         const char *nl = strchr(mine, '\n');
         char first[256];
         snprintf(first, sizeof first, "```c\n%.*s", nl ? (int)(nl - mine + 1) : 0, mine);
-        const char *r = strstr(readme, first), *re = r ? strstr(r + 5, "```") : NULL;
+        const char *r = strstr(guide, first), *re = r ? strstr(r + 5, "```") : NULL;
         CHECK(r && re);
         if (r && re) {
             unindent(r + 5, (size_t)(re - r - 5), theirs, sizeof theirs);
             CHECK(strcmp(mine, theirs) == 0);
-            if (strcmp(mine, theirs)) fprintf(stderr, "README block \"%s\" differs:\n--- test\n%s--- README\n%s", name, mine, theirs);
+            if (strcmp(mine, theirs)) fprintf(stderr, "docs/guide.md block \"%s\" differs:\n--- test\n%s--- docs/guide.md\n%s", name, mine, theirs);
         }
     }
-    free(readme);
+    free(guide);
     free(src);
 }
 
 /* The loop trains, and ends bit-identical to fit with the same optimiser on the whole batch. */
-static void test_readme_loop(void) {
-    check_readme_block("loop");
+static void test_guide_loop(void) {
+    check_guide_block("loop");
     dc_tensor *x = check_randn(&rng, 2, (int64_t[]){64, 5}), *y = dc_tensor_new(2, (int64_t[]){64, 2});
     for (int64_t i = 0; i < 64; i++)
         for (int k = 0; k < 2; k++) {
@@ -761,7 +761,7 @@ static void test_readme_loop(void) {
     }
     double before[1], after[1];
     CHECK(dc_model_evaluate(m[0], x, y, 64, before) == DC_OK);
-    readme_loop(m[0], x, y);
+    guide_loop(m[0], x, y);
     CHECK(dc_model_evaluate(m[0], x, y, 64, after) == DC_OK);
     CHECK(after[0] < 0.2 * before[0]);
     dc_fit_opts o = quiet(100, 64);
@@ -775,8 +775,8 @@ static void test_readme_loop(void) {
 
 /* The early-stopping block stops before its 200 epochs, and the weights left are the best
  * epoch's: evaluating them on the validation rows gives that epoch's val_loss. */
-static void test_readme_early_stopping(void) {
-    check_readme_block("early");
+static void test_guide_early_stopping(void) {
+    check_guide_block("early");
     dc_tensor *x, *y;
     make_data(80, 10, 0.3f, &x, &y);
     dc_model *m = dc_sequential();
@@ -784,7 +784,7 @@ static void test_readme_early_stopping(void) {
     dc_model_add(m, dc_input(1, (int64_t[]){10}));
     dc_model_add(m, dc_dense(64, DC_ACT_RELU));
     dc_model_add(m, dc_dense(3, DC_ACT_SOFTMAX));
-    readme_early_stopping(m, x, y);
+    guide_early_stopping(m, x, y);
     int stopped = dc_model_epoch(m);
     const double *vl = dc_history_get(dc_model_history(m), "val_loss");
     CHECK(stopped > 5 && stopped < 200 && vl);
@@ -799,7 +799,7 @@ static void test_readme_early_stopping(void) {
         double res[2];
         CHECK(dc_model_evaluate(m, xv, yv, 32, res) == DC_OK);
         CHECK_NEAR(res[0], vl[best], 1e-6 * vl[best]);
-        printf("README early stopping: stopped after epoch %d, best epoch %d (val_loss %.4f)\n", stopped, best + 1, vl[best]);
+        printf("guide early stopping: stopped after epoch %d, best epoch %d (val_loss %.4f)\n", stopped, best + 1, vl[best]);
         dc_tensor_free(xv);
         dc_tensor_free(yv);
     }
@@ -817,7 +817,7 @@ int main(void) {
     test_lr_and_schedule();
     test_progress();
     test_zero_grad();
-    test_readme_loop();
-    test_readme_early_stopping();
+    test_guide_loop();
+    test_guide_early_stopping();
     return check_report("test_fit");
 }
