@@ -2,7 +2,7 @@
  * pooled vector ([CLS] through the pooler) of the encoder that dc_bert_load builds from a
  * safetensors checkpoint with Hugging Face's names. The default directory holds the tiny random
  * BERT of the golden test (scripts/golden/gen_golden_bert.py); a public checkpoint works the
- * same way (README: "BERT").
+ * same way (docs/formats.md, "BERT").
  * Usage: bert_encode [dir (tests/golden/bert)] [heads (0: from the file)] ["sentence" ["second sentence"]]
  * dir holds vocab.txt and model.safetensors; the vocabulary is read as uncased (lower-case). */
 #include <ctype.h>

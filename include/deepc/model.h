@@ -267,7 +267,7 @@ dc_status dc_model_evaluate(dc_model *m, const dc_tensor *x, const dc_tensor *y,
 dc_tensor *dc_model_predict(dc_model *m, const dc_tensor *x, int64_t batch_size);
 /* Sets the model's gradient buffer (dc_model_grads: every trainable parameter's gradient) to
  * zero. dc_backward adds to the gradients, so a hand-written loop calls it before each
- * backward pass (PyTorch's optimizer.zero_grad()); see the README's "Training loops". fit and
+ * backward pass (PyTorch's optimizer.zero_grad()); see docs/guide.md, "Training loops". fit and
  * train_step clear the gradients themselves. Errors: DC_ERR_ARG for NULL, DC_ERR_STATE for a
  * model not built. */
 dc_status dc_model_zero_grad(dc_model *m);

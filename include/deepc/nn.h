@@ -125,7 +125,7 @@ dc_layer *dc_gru_layer(int64_t units, bool return_sequences);
 dc_status dc_layer_set_forget_bias(dc_layer *l, float value);
 
 /* Transformer layers on sequences [N, T, D]. Parameter names and layouts are PyTorch's, so a
- * state_dict saved as safetensors loads with dc_model_load_weights (see README).
+ * state_dict saved as safetensors loads with dc_model_load_weights (see docs/formats.md).
  * LayerNormalization over the last axis: weight (ones) and bias (zeros) [D]; eps 0 = 1e-5. */
 dc_layer *dc_layer_norm_layer(float eps);
 /* The epsilon of a LayerNormalization, BatchNormalization, the Transformer encoder/decoder
