@@ -94,6 +94,7 @@ golden:
 	/usr/bin/python3 scripts/golden/gen_wordpiece.py
 	/usr/bin/python3 scripts/golden/gen_golden_bert.py tests/golden/bert
 	/usr/bin/python3 scripts/golden/gen_golden_loss.py tests/golden/loss
+	/usr/bin/python3 scripts/golden/gen_golden_ctc.py tests/golden/ctc
 	/usr/bin/python3 scripts/golden/gen_golden_optim.py tests/golden/optim
 	/usr/bin/python3 scripts/golden/gen_golden_convt.py tests/golden/convt
 	/usr/bin/python3 scripts/golden/gen_golden_transfer.py tests/golden/transfer

@@ -141,6 +141,8 @@ static const loss_doc loss_docs[] = {
                               "torchvision.ops.sigmoid_focal_loss"},
     [DC_LOSS_COSINE] = {"-cos(p, y) over the last axis", "-", "CosineSimilarity", "-F.cosine_similarity"},
     [DC_LOSS_POISSON] = {"p - y log(p + 1e-7), p >= 0", "-", "Poisson", "nn.PoissonNLLLoss(log_input=False)"},
+    [DC_LOSS_CTC] = {"-log sum of the alignments that give the label sequence y (its labels, then negative padding); the mean is per label",
+                     "from_logits, blank, zero_infinity", "ctc_batch_cost", "nn.CTCLoss"},
 };
 _Static_assert(sizeof loss_docs / sizeof loss_docs[0] == DC_LOSS_COUNT, "every loss has its row in loss_docs");
 

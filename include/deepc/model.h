@@ -36,11 +36,20 @@ dc_status dc_model_add(dc_model *m, dc_layer *l);
  * initialises the parameters from seed. Called by compile if not done. */
 dc_status dc_model_build(dc_model *m, int ndim, const int64_t *input_shape);
 dc_status dc_model_set_seed(dc_model *m, uint64_t seed);
-/* The model takes ownership of opt (even on failure). */
+/* The model takes ownership of opt (even on failure).
+ * DC_LOSS_CTC (deepc/ops.h, dc_ctc_loss) needs per-step outputs (None, T, C): a last Dense(C,
+ * softmax) is fused (the loss takes its logits), a log_softmax output is read as
+ * log-probabilities, with from_logits a linear output as logits. y is [N, S]: each row a
+ * sample's labels, then negative padding. A sample's input length is T, or its count of real
+ * steps when the outputs carry a time-step mask (Embedding's mask_zero, Masking). It takes no
+ * metrics (DC_ERR_ARG: decode the predictions with dc_ctc_greedy_decode or dc_ctc_beam_decode,
+ * score them with dc_label_error_rate); fit and evaluate refuse, naming the sample and the
+ * position, a label outside [0, C) or equal to the blank, and, without zero_infinity, a target
+ * that no alignment of its steps gives (DC_ERR_ARG rather than an infinite loss). */
 dc_status dc_model_compile(dc_model *m, dc_optimizer *opt, dc_loss loss,
                            const dc_metric *metrics, int nmetrics);
 /* The options of the compiled loss (deepc/ops.h, dc_loss_opts: from_logits, label_smoothing,
- * Huber's delta, the focal loss's gamma and alpha), checked against their ranges; before or after
+ * Huber's delta, the focal loss's gamma and alpha, CTC's blank and zero_infinity), checked against their ranges; before or after
  * compile, kept by later compiles and saved with the model ("loss_options"). With from_logits the
  * model's outputs are taken as logits (a linear last layer) and the loss applies the softmax or
  * sigmoid itself; otherwise a last Dense or Activation with softmax (sigmoid) and a cross-entropy

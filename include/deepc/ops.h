@@ -125,11 +125,12 @@ typedef enum dc_loss {
     DC_LOSS_BINARY_FOCAL,  /* alpha_t (1 - p_t)^gamma BCE(p, y), BCE's clamp (torchvision's sigmoid_focal_loss) */
     DC_LOSS_COSINE,        /* -cos(p, y) over the last axis (Keras's CosineSimilarity loss) */
     DC_LOSS_POISSON,       /* p - y log(p + 1e-7), p >= 0 (Keras's Poisson) */
+    DC_LOSS_CTC,           /* -log sum over the alignments of the label sequence (torch.nn.CTCLoss): dc_ctc_loss */
     DC_LOSS_COUNT
 } dc_loss;
 /* "mse", "mae", "binary_crossentropy", "categorical_crossentropy",
  * "sparse_categorical_crossentropy", "huber", "nll", "kl_divergence", "hinge", "squared_hinge",
- * "binary_focal_crossentropy", "cosine_similarity", "poisson"; "unknown" out of range. */
+ * "binary_focal_crossentropy", "cosine_similarity", "poisson", "ctc"; "unknown" out of range. */
 const char *dc_loss_name(dc_loss l);
 
 typedef enum dc_reduction {
@@ -154,8 +155,12 @@ typedef struct dc_loss_opts {
     /* Binary focal: gamma >= 0 (default 2); alpha in [0, 1] weighs positives alpha and negatives
      * 1 - alpha, alpha < 0 turns that weighting off (default 0.25, as torchvision). */
     float gamma, alpha;
+    /* CTC: the blank's class index, in [0, C) (default 0), and zero_infinity: a sample whose
+     * labels no alignment of its steps can give (infinite loss) counts 0 and gets no gradient. */
+    int64_t blank;
+    bool zero_infinity;
 } dc_loss_opts;
-/* The defaults: no logits, no smoothing, delta 1, gamma 2, alpha 0.25. */
+/* The defaults: no logits, no smoothing, delta 1, gamma 2, alpha 0.25, blank 0, no zero_infinity. */
 dc_loss_opts dc_loss_opts_default(void);
 
 /* The loss `loss` of pred and target, as defined above, with options opts (NULL: the defaults),
@@ -184,6 +189,8 @@ dc_loss_opts dc_loss_opts_default(void);
  *  - Cosine: -sum_k (y_k / ||y||) (p_k / ||p||) with each norm at least 1e-6 (Keras's
  *    l2_normalize, epsilon 1e-12 on the squared norm); -1 for parallel vectors.
  *  - Poisson: p - y log(p + DC_LOSS_EPSILON); pred must be >= 0 (a rate).
+ *  - CTC: dc_ctc_loss with every sample's input length T (its reduction and sample weights; no
+ *    class weights).
  * Errors: DC_ERR_ARG for an unknown loss or reduction, an option out of range, from_logits or
  * label_smoothing on a loss without them, a label that is not a class index, weights of the
  * wrong size or not finite and >= 0, a negative Poisson rate, a target requiring grad where the
@@ -216,6 +223,75 @@ dc_tensor *dc_squared_hinge_loss(dc_ctx *c, dc_tensor *pred, dc_tensor *target);
 dc_tensor *dc_binary_focal_loss(dc_ctx *c, dc_tensor *pred, dc_tensor *target, float gamma, float alpha, bool from_logits);
 dc_tensor *dc_cosine_similarity_loss(dc_ctx *c, dc_tensor *pred, dc_tensor *target);
 dc_tensor *dc_poisson_loss(dc_ctx *c, dc_tensor *rate, dc_tensor *target); /* log(rate + 1e-7) */
+
+/* ---- CTC: label sequences without alignment (Connectionist Temporal Classification) ----
+ * A sample's steps t < T_n each give a distribution over C classes, one of them the blank. An
+ * alignment pi (a class per step) reads as the labelling B(pi): repeats merged, then blanks
+ * dropped ("aa-ab" -> "aab"), so two equal labels in a row need a blank between them. */
+
+/* The CTC loss, as torch.nn.CTCLoss (its [T, N, C] input is this one transposed):
+ *   l_n = -log sum_{pi: B(pi) = y_n} prod_{t < T_n} p_t(pi_t)
+ * logp [N, T, C] (batch first, as the recurrent layers give it): log-probabilities (e.g.
+ * dc_log_softmax), or logits with opts->from_logits (the log-softmax over C is part of the loss).
+ * targets [N, S]: sample n's labels, then any negative value as padding: its target length S_n
+ * is the count before the first negative (0: an empty target, whose only labelling is all
+ * blanks); what follows that negative is ignored. Labels are class indices in [0, C) stored as
+ * floats, never the blank. input_lengths [N]: sample n's steps T_n in [0, T] (its first T_n
+ * steps are read, the rest get no gradient), NULL for T each.
+ * opts (NULL: defaults): blank, zero_infinity and from_logits are read; label_smoothing must be 0.
+ * A target that no alignment of T_n steps gives (S_n plus its count of equal neighbours exceeds
+ * T_n) has l_n = +inf and a NaN gradient, as PyTorch; with zero_infinity l_n = 0 and gradient 0.
+ * reduction: DC_REDUCE_MEAN [1] = sum_n w_n l_n / max(S_n, 1) / N (PyTorch's 'mean': per label,
+ * then over the batch), DC_REDUCE_SUM [1] = sum_n w_n l_n, DC_REDUCE_NONE [N] = w_n l_n, with
+ * sample_weight [N] (finite, >= 0; NULL: all 1; a weight of 0 drops the sample, inf or not).
+ * Computed in double, in log space (forward-backward over the targets with blanks interleaved),
+ * each sample on its own thread (the result does not depend on the thread count). Gradient:
+ * d l_n / d logp_t(k) = -gamma_t(k), the posterior probability that step t emits class k (PyTorch
+ * reports softmax - gamma for its log_probs, which is the same once a log_softmax's backward has
+ * run); from logits, softmax(z_t)_k - gamma_t(k). The targets get no gradient.
+ * Errors: DC_ERR_SHAPE for logp not [N, T, C] or targets not [N, S]; DC_ERR_ARG for a blank
+ * outside [0, C), a label that is not a class index or is the blank (naming the sample and the
+ * position), an input length outside [0, T], weights of the wrong size or not finite and >= 0,
+ * label_smoothing, or targets that require grad. */
+dc_tensor *dc_ctc_loss(dc_ctx *c, dc_tensor *logp, const dc_tensor *targets, const int64_t *input_lengths,
+                       const dc_loss_opts *opts, dc_reduction reduction, const dc_tensor *sample_weight);
+
+/* Decoding. probs [N, T, C] (any layout): probabilities (a softmax output), log-probabilities or,
+ * for the greedy decoder only, logits; lengths [N] the steps of each sample (in [0, T]; NULL: T).
+ * Both return a new [N, W] tensor of the best labelling of each sample in the targets' format:
+ * labels as floats, padded with -1 (W, at least 1, the longest labelling); free it with
+ * dc_tensor_free. NULL + DC_ERR_SHAPE / DC_ERR_ARG (blank outside [0, C), a length outside
+ * [0, T], beam_width < 1) / DC_ERR_NOMEM.
+ * Greedy (best path): the most probable class of each step (the first of equal ones), repeats
+ * merged, blanks dropped. */
+dc_tensor *dc_ctc_greedy_decode(const dc_tensor *probs, const int64_t *lengths, int64_t blank);
+/* Prefix beam search: keeps the beam_width most probable prefixes after each step, each prefix's
+ * probability summed in log space over its alignments (ending in a blank or not), equal
+ * prefixes merged; equal scores are ordered by the shorter prefix, then the smaller labels, so
+ * the result is deterministic. log_probs: probs holds log-probabilities, else probabilities.
+ * scores [N] (NULL: not wanted) gets the log-probability of each best labelling (summed over the
+ * alignments the beam kept). It finds labellings that no single path makes most probable
+ * (greedy's "" from p(blank) = 0.6 at two steps, where "a" has 0.64). */
+dc_tensor *dc_ctc_beam_decode(const dc_tensor *probs, const int64_t *lengths, int64_t blank, int beam_width, bool log_probs,
+                              float *scores);
+
+/* Error rates. dc_edit_distance: the Levenshtein distance of a[na] and b[nb] (insertions,
+ * deletions and substitutions of one element, each costing 1); -1 + DC_ERR_ARG for a NULL
+ * sequence of non-zero length or a negative length, DC_ERR_NOMEM. */
+int64_t dc_edit_distance(const int32_t *a, int64_t na, const int32_t *b, int64_t nb);
+/* The label error rate of decoded sequences hyp against references ref, both [N, *] in the
+ * targets' format (labels, then negative padding; the widths may differ): the sum of the rows'
+ * edit distances over the sum of the references' lengths (0 / 0 = 0, n / 0 = inf). exact
+ * (NULL: not wanted) gets the count of rows decoded exactly. NAN + DC_ERR_SHAPE when the rows
+ * differ or a tensor is not 2-D, DC_ERR_ARG for NULL or a label that is not a whole number. */
+double dc_label_error_rate(const dc_tensor *hyp, const dc_tensor *ref, int64_t *exact);
+/* Character error rate of n strings (UTF-8; a byte that starts no valid sequence counts as one
+ * character): sum of the character edit distances / sum of the references' characters, as the
+ * label error rate. */
+double dc_char_error_rate(const char *const *hyp, const char *const *ref, int64_t n);
+/* Word error rate: the same over words, the runs of non-whitespace (space, tab, newline, CR,
+ * VT, FF) of each string, compared byte for byte. NAN + DC_ERR_ARG for a NULL string. */
+double dc_word_error_rate(const char *const *hyp, const char *const *ref, int64_t n);
 
 /* Convolutions and pooling, NCHW layout ([N, channels, height, width]).
  * pad = {top, left, bottom, right} zero padding, NULL for none. */

@@ -15,7 +15,7 @@ static void name_layer(const dc_layer *l) {
 static bool keeps_time_axis(const dc_layer *l) { return l->in_ndim >= 2 && l->out_ndim >= 2 && l->out_shape[0] == l->in_shape[0]; }
 
 dc_tensor *dc_model_run_ex(dc_model *m, dc_ctx *c, dc_tensor *const *x, const uint8_t *const *masks, bool training, bool logits,
-                           const dc_comm *comm, float comm_w) {
+                           const dc_comm *comm, float comm_w, const uint8_t **out_mask) {
     int L = m->nlayers, last = L - 1;
     dc_tensor **val = dc_scratch(c, (size_t)L * sizeof *val);
     const uint8_t **mask = dc_scratch(c, (size_t)L * sizeof *mask);
@@ -58,16 +58,17 @@ dc_tensor *dc_model_run_ex(dc_model *m, dc_ctx *c, dc_tensor *const *x, const ui
         val[i] = y;
         mask[i] = f.out_mask;
     }
+    if (out_mask) *out_mask = mask[last];
     return val[last];
 }
 
 dc_tensor *dc_model_run(dc_model *m, dc_ctx *c, dc_tensor *const *x, bool training, bool logits) {
-    return dc_model_run_ex(m, c, x, NULL, training, logits, NULL, 1.0f);
+    return dc_model_run_ex(m, c, x, NULL, training, logits, NULL, 1.0f, NULL);
 }
 
 dc_tensor *dc_model_forward_masked(dc_model *m, dc_ctx *c, int nx, dc_tensor *const *x, const uint8_t *const *masks, bool training) {
     if (!m || !c || !x) return dc_error_null(DC_ERR_ARG, "dc_model_forward: model, context or input is NULL");
     if (!m->built) return dc_error_null(DC_ERR_STATE, "dc_model_forward: the model is not built");
     if (dc_check_inputs(m, nx, (const dc_tensor *const *)x, "forward")) return NULL;
-    return dc_model_run_ex(m, c, x, masks, training, false, NULL, 1.0f);
+    return dc_model_run_ex(m, c, x, masks, training, false, NULL, 1.0f, NULL);
 }

@@ -30,8 +30,11 @@ static dc_status eval_local(dc_model *m, const dc_inputs *x, const dc_tensor *y,
         dc_ctx_set_grad(c, false);
         dc_gather_all(m, x, y, NULL, r, n);
         dc_tensor *xb[DC_MODEL_MAX_INPUTS], *yb = dc_stage_view(m, m->ybuf, y, n);
-        dc_tensor *out = yb && !dc_stage_inputs(m, x, n, xb) ? dc_model_run(m, c, xb, false, m->fusion != DC_FUSE_NONE) : NULL;
-        dc_tensor *loss = out ? dc_obj_loss(m, c, out, yb) : NULL;
+        const uint8_t *omask = NULL;
+        dc_tensor *out = yb && !dc_stage_inputs(m, x, n, xb)
+                             ? dc_model_run_ex(m, c, xb, NULL, false, m->fusion != DC_FUSE_NONE, NULL, 1.0f, &omask)
+                             : NULL;
+        dc_tensor *loss = out ? dc_obj_loss(m, c, out, omask, yb) : NULL;
         s = loss ? dc_obj_add_metrics(m, c, out, yb, a) : dc_last_status() ? dc_last_status() : DC_ERR_STATE;
         if (s) break;
         a->loss += (double)loss->data[0] * (double)n;

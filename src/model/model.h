@@ -99,9 +99,10 @@ struct dc_model {
 /* One forward pass of the graph (executor.c): x[i] feeds input i (the caller checked the
  * shapes), masks[i] (masks or masks[i] may be NULL) is its time-step mask. With logits and a
  * fused loss, the last layer leaves out its activation. comm and comm_w reach the layers that
- * synchronise across ranks (NULL and 1 in one process). */
+ * synchronise across ranks (NULL and 1 in one process). out_mask (NULL: not wanted) gets the
+ * output's time-step mask ([N * T] bytes in c's arena), NULL when it carries none. */
 dc_tensor *dc_model_run_ex(dc_model *m, dc_ctx *c, dc_tensor *const *x, const uint8_t *const *masks, bool training, bool logits,
-                           const dc_comm *comm, float comm_w);
+                           const dc_comm *comm, float comm_w, const uint8_t **out_mask);
 dc_tensor *dc_model_run(dc_model *m, dc_ctx *c, dc_tensor *const *x, bool training, bool logits);
 
 /* Output shape of the model (without batch) into shape[out_ndim]; returns out_ndim. */

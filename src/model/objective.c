@@ -30,8 +30,11 @@ static const loss_entry losses[DC_LOSS_COUNT] = {
     [DC_LOSS_BINARY_FOCAL] = {DC_ACT_SIGMOID, DC_FUSE_SIGMOID_BCE, false, true},
     [DC_LOSS_COSINE] = {DC_ACT_NONE, DC_FUSE_NONE, false, false},
     [DC_LOSS_POISSON] = {DC_ACT_NONE, DC_FUSE_NONE, false, false},
+    /* CTC: a softmax output hands the loss its logits (log_softmax fused in the op); a
+     * log_softmax output gives log-probabilities as they are */
+    [DC_LOSS_CTC] = {DC_ACT_SOFTMAX, DC_FUSE_SOFTMAX_CE, false, false},
 };
-_Static_assert(DC_LOSS_COUNT == 13, "every loss has its row in the table above");
+_Static_assert(DC_LOSS_COUNT == 14, "every loss has its row in the table above");
 
 /* The loss options as a schema: compile's options are saved with the model by their keys. */
 const dc_field dc_loss_opts_fields[] = {
@@ -40,6 +43,8 @@ const dc_field dc_loss_opts_fields[] = {
     DC_F_FLOAT(dc_loss_opts, "delta", delta, 1e-30, 1e30, 1, 0),
     DC_F_FLOAT(dc_loss_opts, "gamma", gamma, 0, 1e6, 2, 0),
     DC_F_FLOAT(dc_loss_opts, "alpha", alpha, -1, 1, 0.25, 0),
+    DC_F_INT(dc_loss_opts, "blank", blank, 0, INT32_MAX, 0, 0),
+    DC_F_BOOL(dc_loss_opts, "zero_infinity", zero_infinity, false, 0),
 };
 const int dc_loss_opts_nfields = DC_ARRAY_LEN(dc_loss_opts_fields);
 
@@ -90,17 +95,43 @@ static dc_status compile_common(dc_model *m, dc_optimizer *opt, const dc_metric 
     return DC_OK;
 }
 
+/* The CTC loss reads per-step class scores: the model's outputs must be [N, T, C], with the blank
+ * one of the C classes. */
+static dc_status ctc_output_ok(const dc_model *m, const dc_loss_opts *o, const char *who) {
+    int64_t sh[DC_MAX_DIMS];
+    int nd = dc_model_out_shape(m, sh);
+    char b[96];
+    if (nd != 2)
+        return dc_error(DC_ERR_SHAPE, "%s: the ctc loss needs per-step class scores, outputs (None, T, C) (e.g. a recurrent layer "
+                        "with return_sequences, then Dense(C, softmax)); the model outputs %s per sample", who,
+                        dc_shape_str(nd, sh, b, sizeof b));
+    if (o->blank >= sh[1])
+        return dc_error(DC_ERR_ARG, "%s: the ctc loss's blank %lld is not one of the model's %lld classes", who, (long long)o->blank,
+                        (long long)sh[1]);
+    return DC_OK;
+}
+
 dc_status dc_model_compile(dc_model *m, dc_optimizer *opt, dc_loss loss, const dc_metric *metrics, int nmetrics) {
     if (m && (unsigned)loss >= DC_LOSS_COUNT) {
         dc_optimizer_free(opt);
         return dc_error(DC_ERR_ARG, "dc_model_compile: unknown loss %d", (int)loss);
     }
+    if (m && loss == DC_LOSS_CTC && nmetrics > 0 && metrics) {
+        dc_optimizer_free(opt);
+        return dc_error(DC_ERR_ARG, "dc_model_compile: the metric \"%s\" is not defined for the ctc loss, whose targets are label "
+                        "sequences: compile it without metrics, decode the outputs (dc_ctc_greedy_decode, dc_ctc_beam_decode) and "
+                        "score them (dc_label_error_rate)", dc_metric_name(metrics[0]));
+    }
     dc_status s = compile_common(m, opt, metrics, nmetrics, "dc_model_compile");
     if (s) return s;
+    if (!m->loss_opts_set) m->loss_opts = dc_loss_opts_default();
+    if (loss == DC_LOSS_CTC && (s = ctc_output_ok(m, &m->loss_opts, "dc_model_compile"))) {
+        m->compiled = false;
+        return s;
+    }
     m->loss = loss;
     m->user_loss = NULL;
     m->user_loss_data = NULL;
-    if (!m->loss_opts_set) m->loss_opts = dc_loss_opts_default();
     dc_obj_plan_fusion(m);
     m->compiled = true;
     return DC_OK;
@@ -152,13 +183,85 @@ int64_t dc_obj_classes(const dc_model *m) {
     return nd ? sh[nd - 1] : 1;
 }
 
+static bool is_ctc(const dc_model *m) { return !m->user_loss && m->loss == DC_LOSS_CTC; }
+
 bool dc_obj_sparse_labels(const dc_model *m, int64_t out_cols, int64_t y_cols) {
     int64_t classes = dc_obj_classes(m);
     bool sparse = !m->user_loss && losses[m->loss].sparse;
-    return sparse || (classes > 1 && y_cols * classes == out_cols);
+    return !is_ctc(m) && (sparse || (classes > 1 && y_cols * classes == out_cols));
 }
 
-dc_tensor *dc_obj_loss(dc_model *m, dc_ctx *c, dc_tensor *out, dc_tensor *y) {
+/* A CTC target row's length (its labels before the first negative) into *len, and the fewest
+ * steps an alignment of it takes: one per label, one more per label equal to the one before
+ * (the blank between them). */
+static int64_t ctc_min_steps(const float *row, int64_t S, int64_t *len) {
+    int64_t k = 0, rep = 0;
+    for (; k < S && row[k] >= 0; k++) rep += k > 0 && row[k] == row[k - 1];
+    *len = k;
+    return k + rep;
+}
+
+dc_status dc_obj_check_ctc_targets(const dc_model *m, const dc_tensor *y, const char *who) {
+    int64_t sh[DC_MAX_DIMS];
+    dc_model_out_shape(m, sh); /* [T, C]: compile checked it */
+    const int64_t T = sh[0], C = sh[1], blank = m->loss_opts.blank;
+    if (y->ndim != 2)
+        return dc_error(DC_ERR_SHAPE, "%s: the ctc loss takes targets y [N, S], each row a sample's labels (class indices) then "
+                        "negative padding; y is %s", who, dc_tshape(y, 0));
+    const int64_t S = y->shape[1];
+    for (int64_t r = 0; r < y->shape[0]; r++) {
+        const float *row = y->data + r * S;
+        for (int64_t k = 0; k < S && !(row[k] < 0); k++) {
+            if (!(row[k] < (float)C) || row[k] != floorf(row[k]))
+                return dc_error(DC_ERR_ARG, "%s: y[%lld, %lld] = %g: label %lld of sample %lld is not a class index in [0, %lld) (the "
+                                "model has %lld classes; a target ends at its first negative value)", who, (long long)r, (long long)k,
+                                (double)row[k], (long long)k, (long long)r, (long long)C, (long long)C);
+            if ((int64_t)row[k] == blank)
+                return dc_error(DC_ERR_ARG, "%s: y[%lld, %lld] = %g: label %lld of sample %lld is the blank (loss option blank %lld); "
+                                "targets hold labels only", who, (long long)r, (long long)k, (double)row[k], (long long)k, (long long)r,
+                                (long long)blank);
+        }
+        int64_t len, need = ctc_min_steps(row, S, &len);
+        if (need > T && !m->loss_opts.zero_infinity)
+            return dc_error(DC_ERR_ARG, "%s: the target of sample %lld has %lld labels, %lld of them repeats, and takes at least %lld "
+                            "steps, but the model's outputs have %lld: no alignment exists and its ctc loss is infinite (the loss "
+                            "option zero_infinity counts such samples 0)", who, (long long)r, (long long)len, (long long)(need - len),
+                            (long long)need, (long long)T);
+    }
+    return DC_OK;
+}
+
+/* The CTC loss of a batch: every sample's input length is T, or its count of real steps when
+ * the output carries a mask. Targets too long for a masked length are refused as in
+ * dc_obj_check_ctc_targets, unless zero_infinity. */
+static dc_tensor *ctc_batch_loss(dc_model *m, dc_ctx *c, dc_tensor *out, const uint8_t *mask, dc_tensor *y, const dc_loss_opts *o,
+                                 dc_tensor *sample_weight) {
+    if (m->training_loss && m->class_weight)
+        return dc_error_null(DC_ERR_ARG, "ctc: class weights are not defined for the ctc loss (sample weights are)");
+    if (out->ndim != 3 || y->ndim != 2) return dc_ctc_loss(c, out, y, NULL, o, DC_REDUCE_MEAN, sample_weight); /* its message */
+    const int64_t N = out->shape[0], T = out->shape[1], S = y->shape[1];
+    int64_t *len = NULL;
+    if (mask) {
+        if (!(len = dc_scratch(c, (size_t)N * sizeof *len))) return NULL;
+        for (int64_t n = 0; n < N; n++) {
+            int64_t k = 0;
+            for (int64_t t = 0; t < T; t++) k += mask[n * T + t] != 0;
+            len[n] = k;
+        }
+        const float *Y = dc_tensor_is_contiguous(y) ? y->data : NULL;
+        for (int64_t n = 0; Y && n < N && !o->zero_infinity; n++) {
+            int64_t tl, need = ctc_min_steps(Y + n * S, S, &tl);
+            if (need > len[n])
+                return dc_error_null(DC_ERR_ARG, "ctc: the target of batch row %lld has %lld labels, %lld of them repeats, and takes "
+                                     "at least %lld steps, but its input has %lld real steps (its mask): no alignment exists and its "
+                                     "loss is infinite (the loss option zero_infinity counts such samples 0)", (long long)n,
+                                     (long long)tl, (long long)(need - tl), (long long)need, (long long)len[n]);
+        }
+    }
+    return dc_ctc_loss(c, out, y, len, o, DC_REDUCE_MEAN, sample_weight);
+}
+
+dc_tensor *dc_obj_loss(dc_model *m, dc_ctx *c, dc_tensor *out, const uint8_t *out_mask, dc_tensor *y) {
     dc_tensor *sample_weight = NULL;
     if (m->batch_weighted && !m->user_loss &&
         !(sample_weight = dc_tensor_arena_view(&c->arena, m->wbuf, 1, (int64_t[]){out->shape[0]}, NULL)))
@@ -171,6 +274,7 @@ dc_tensor *dc_obj_loss(dc_model *m, dc_ctx *c, dc_tensor *out, dc_tensor *y) {
     }
     dc_loss_opts o = m->loss_opts;
     if (m->fusion != DC_FUSE_NONE) o.from_logits = true; /* the last layer left its activation out */
+    if (is_ctc(m)) return ctc_batch_loss(m, c, out, out_mask, y, &o, sample_weight);
     return dc_loss_ex(c, m->loss, out, y, &o, DC_REDUCE_MEAN, sample_weight, m->training_loss ? m->class_weight : NULL);
 }
 

@@ -17,8 +17,13 @@ int64_t dc_obj_classes(const dc_model *m);
 bool dc_obj_sparse_labels(const dc_model *m, int64_t out_cols, int64_t y_cols);
 /* The mean loss of a batch: out are the model's outputs (logits when the loss is fused), each
  * row weighed by its sample weight when the staged batch has them (m->batch_weighted) and each
- * class's term by the fit's class weights. */
-dc_tensor *dc_obj_loss(dc_model *m, dc_ctx *c, dc_tensor *out, dc_tensor *y);
+ * class's term by the fit's class weights. out_mask: the outputs' time-step mask or NULL (the
+ * CTC loss takes each sample's count of real steps as its input length). */
+dc_tensor *dc_obj_loss(dc_model *m, dc_ctx *c, dc_tensor *out, const uint8_t *out_mask, dc_tensor *y);
+/* The targets of the CTC loss, y [N, S]: labels in [0, C) other than the blank, then negative
+ * padding; refuses a target that no alignment of the model's T steps gives, unless zero_infinity
+ * (errors name the sample and the position; who names the caller). */
+dc_status dc_obj_check_ctc_targets(const dc_model *m, const dc_tensor *y, const char *who);
 /* Decides, from the loss, its options and the last layer, whether the loss takes the last
  * layer's logits (m->fusion). */
 void dc_obj_plan_fusion(dc_model *m);

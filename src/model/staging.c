@@ -132,7 +132,9 @@ dc_status dc_check_xy(const dc_model *m, const dc_inputs *x, const dc_tensor *y,
     int64_t K = 1;
     for (int i = 0; i < ond; i++) K *= osh[i];
     int64_t yc = dc_row_elems(y);
-    if (dc_obj_sparse_labels(m, K, yc)) {
+    if (!m->user_loss && m->loss == DC_LOSS_CTC) { /* label sequences, not one value per output */
+        if ((s = dc_obj_check_ctc_targets(m, y, who))) return s;
+    } else if (dc_obj_sparse_labels(m, K, yc)) {
         int64_t C = dc_obj_classes(m), steps = K / C;
         if (yc != steps) {
             if (steps == 1)

@@ -91,10 +91,11 @@ dc_status dc_step_grad(dc_model *m, const dc_inputs *x, const dc_tensor *y, int6
     dc_ctx_set_grad(c, true);
     dc_tensor *xb[DC_MODEL_MAX_INPUTS], *yb = dc_stage_view(m, m->ybuf, y, n);
     if (!yb || dc_stage_inputs(m, x, n, xb)) return DC_ERR_NOMEM;
-    dc_tensor *out = dc_model_run_ex(m, c, xb, NULL, true, m->fusion != DC_FUSE_NONE, sync, w);
+    const uint8_t *omask = NULL;
+    dc_tensor *out = dc_model_run_ex(m, c, xb, NULL, true, m->fusion != DC_FUSE_NONE, sync, w, &omask);
     if (!out) return dc_last_status() ? dc_last_status() : DC_ERR_STATE;
     m->training_loss = true; /* class weights weigh training losses only (Keras's class_weight) */
-    dc_tensor *loss = dc_obj_loss(m, c, out, yb);
+    dc_tensor *loss = dc_obj_loss(m, c, out, omask, yb);
     m->training_loss = false;
     if (!loss) return dc_last_status() ? dc_last_status() : DC_ERR_STATE;
     so->loss = loss->data[0];

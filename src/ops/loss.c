@@ -19,7 +19,8 @@ static const char *const loss_names[] = {"mse",
                                          "squared_hinge",
                                          "binary_focal_crossentropy",
                                          "cosine_similarity",
-                                         "poisson"};
+                                         "poisson",
+                                         "ctc"};
 _Static_assert(DC_ARRAY_LEN(loss_names) == DC_LOSS_COUNT, "loss name table");
 const char *dc_loss_name(dc_loss l) { return (unsigned)l < DC_LOSS_COUNT ? loss_names[l] : "unknown"; }
 
@@ -260,6 +261,10 @@ dc_tensor *dc_loss_ex(dc_ctx *c, dc_loss kind, dc_tensor *pred, dc_tensor *targe
                       dc_reduction red, const dc_tensor *sample_weight, const dc_tensor *class_weight) {
     if ((unsigned)kind >= DC_LOSS_COUNT) return dc_error_null(DC_ERR_ARG, "dc_loss_ex: unknown loss %d", (int)kind);
     const char *op = loss_names[kind];
+    if (kind == DC_LOSS_CTC) { /* label sequences: its own op (ctc.c), every sample's input length T */
+        if (class_weight) return dc_error_null(DC_ERR_ARG, "%s: class weights are not defined for the CTC loss", op);
+        return dc_ctc_loss(c, pred, target, NULL, opts, red, sample_weight);
+    }
     DC_CHECK_ARGS(c, op, pred, target);
     if ((unsigned)red >= DC_REDUCE_COUNT) return dc_error_null(DC_ERR_ARG, "%s: unknown reduction %d", op, (int)red);
     const dc_loss_opts o = opts ? *opts : dc_loss_opts_default();
