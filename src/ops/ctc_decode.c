@@ -223,10 +223,10 @@ dc_tensor *dc_ctc_beam_decode(const dc_tensor *probs, const int64_t *lengths, in
             }
             int32_t *dst = pool + (size_t)(1 - side) * (size_t)(B * W);
             for (int i = 0; i < ntop; i++) {
-                const beam_cand *x = &cand[top[i]];
+                const beam_cand *k = &cand[top[i]];
                 int32_t *l = dst + (size_t)i * (size_t)W;
-                for (int64_t p = 0; p < x->len; p++) l[p] = cand_at(&st, x, p);
-                next[i] = (beam_entry){.lab = l, .len = x->len, .pb = x->pb, .pnb = x->pnb, .h = x->h};
+                for (int64_t q = 0; q < k->len; q++) l[q] = cand_at(&st, k, q);
+                next[i] = (beam_entry){.lab = l, .len = k->len, .pb = k->pb, .pnb = k->pnb, .h = k->h};
             }
             memcpy(beam, next, (size_t)ntop * sizeof *beam);
             nb = ntop;
