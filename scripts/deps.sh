@@ -4,10 +4,11 @@
 #   scripts/deps.sh --bench   also the benchmark data and the PyTorch peer
 #   scripts/deps.sh --fuzz    also clang, libFuzzer and LLVM's OpenMP (the fuzz targets) and valgrind
 # On other systems install: a C11 compiler with OpenMP, CMake >= 3.18, OpenBLAS (cblas.h),
-# zlib, cJSON, libpng, libjpeg, optionally MPI (data-parallel training; deepc builds without it); for benchmarks
-# Fashion-MNIST IDX files (set FMNIST_DIR) and PyTorch.
+# zlib, cJSON, libpng, libjpeg, libsndfile, FFTW 3 (single precision, fftw3f), espeak-ng (the
+# spoken-digits data), optionally MPI (data-parallel training; deepc builds without it); for
+# benchmarks Fashion-MNIST IDX files (set FMNIST_DIR) and PyTorch.
 set -e
-pkgs="gcc make cmake pkg-config libopenblas-openmp-dev zlib1g-dev libcjson-dev libpng-dev libjpeg-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist fortunes"
+pkgs="gcc make cmake pkg-config libopenblas-openmp-dev zlib1g-dev libcjson-dev libpng-dev libjpeg-dev libsndfile1-dev libfftw3-dev espeak-ng libopenmpi-dev openmpi-bin dataset-fashion-mnist fortunes"
 if [ "${1:-}" = "--bench" ]; then
   pkgs="$pkgs python3-torch python3-numpy"
 fi
@@ -15,7 +16,7 @@ if [ "${1:-}" = "--fuzz" ]; then
   pkgs="$pkgs clang libclang-rt-dev libomp-dev valgrind"
 fi
 if ! command -v dpkg >/dev/null 2>&1; then
-  echo "deps: not a Debian system; install: C compiler with OpenMP, cmake, OpenBLAS, zlib, cJSON, libpng, libjpeg" >&2
+  echo "deps: not a Debian system; install: C compiler with OpenMP, cmake, OpenBLAS, zlib, cJSON, libpng, libjpeg, libsndfile, FFTW 3 (fftw3f), espeak-ng" >&2
   exit 0
 fi
 missing=""

@@ -316,6 +316,159 @@ dc_image_grid_opts dc_image_grid_defaults(void);
 dc_status dc_image_grid_save(const char *path, const dc_tensor *images, const dc_image_grid_opts *o);
 /* ---- end of images ---- */
 
+/* ---- audio: sound files in, log-mel spectrograms (src/data/audio*.c) ---- */
+/* A sound comes in as one channel of float samples, a [frames] tensor, with its sample rate.
+ * Files are read by libsndfile (WAV, FLAC, Ogg Vorbis and Opus, AIFF, AU, CAF, W64, RF64, MP3
+ * where the system's libsndfile has it, ...), the format told by the content, never by the
+ * file's name. Spectrograms follow torchaudio.transforms.MelSpectrogram; the FFTs are FFTW's
+ * (single precision). */
+typedef enum dc_resample_mode {
+    /* Band-limited: torchaudio.functional.resample's default (sinc_interp_hann,
+     * lowpass_filter_width 6, rolloff 0.99): a Hann-windowed sinc reaching 6 zero crossings
+     * of a low-pass at 0.99 of the lower rate's Nyquist frequency. Same output length
+     * (ceil(frames * to / from)) and, to float precision, the same values. */
+    DC_RESAMPLE_SINC,
+    /* Linear interpolation between the two nearest samples (the last sample held past the
+     * end); no low-pass, so shrinking the rate aliases. Same output length. */
+    DC_RESAMPLE_LINEAR,
+} dc_resample_mode;
+
+typedef struct dc_audio_opts {
+    /* > 0: resample to this rate (1..768000) when the file's differs; 0 (default): keep
+     * the file's rate */
+    int64_t sample_rate;
+    dc_resample_mode resample; /* default DC_RESAMPLE_SINC */
+    /* Longest sound accepted, in seconds at the file's rate; 0 (default) = 3600. Whatever
+     * it says, at most 2^31 frames are read. Checked against the length the file declares
+     * before anything is allocated for the samples, and again as they are decoded. */
+    double max_seconds;
+} dc_audio_opts;
+dc_audio_opts dc_audio_defaults(void);
+
+/* Reads a sound file into an owned float [frames] tensor: the channels' mean (a stereo file's
+ * (left + right) / 2), integer samples scaled to [-1, 1) (8-bit unsigned (v - 128) / 128,
+ * 16-bit v / 32768, 24-bit v / 2^23, 32-bit v / 2^31, as torchaudio.load gives them),
+ * floating-point samples as stored (not clipped); then resampled if o asks. *sample_rate
+ * (may be NULL) receives the returned samples' rate. o NULL = defaults. NULL on error, each
+ * message naming the file and the numbers: DC_ERR_ARG for a NULL path or bad options
+ * (sample_rate outside 0..768000, max_seconds negative or not finite, an unknown resample
+ * mode); DC_ERR_IO for a file that cannot be opened (a directory included); DC_ERR_FORMAT for
+ * an empty file, content libsndfile does not read (its first bytes named), a header it
+ * refuses (libsndfile's reason: no channels, a bad chunk, ...), a WAV whose data chunk
+ * declares more bytes than the file holds (a truncated file; the sizes 0, 0x7ffff000,
+ * 0x7fffffff and 0xffffffff that streaming writers leave are read to the end of the file), a
+ * file that decodes to fewer frames than it declares, a sound longer than max_seconds or
+ * 2^31 frames, no samples at all, a sample rate outside 1..768000 Hz, and a NaN or Inf
+ * sample (naming its frame). */
+dc_tensor *dc_audio_load(const char *path, const dc_audio_opts *o, int64_t *sample_rate);
+/* The same from a file's bytes in memory (libsndfile's virtual I/O); name is used in messages. */
+dc_tensor *dc_audio_decode(const void *data, size_t size, const char *name, const dc_audio_opts *o,
+                           int64_t *sample_rate);
+/* Owned copy of a [frames] signal (any strides) at another rate. DC_ERR_ARG: NULL x, a rate
+ * outside 1..768000, an unknown mode; DC_ERR_SHAPE: x not 1-D or empty, or an output over
+ * 2^31 frames. from == to gives a copy. */
+dc_tensor *dc_audio_resample(const dc_tensor *x, int64_t from_rate, int64_t to_rate, dc_resample_mode mode);
+
+typedef enum dc_mel_scale {
+    DC_MEL_HTK,    /* mel = 2595 log10(1 + f / 700): torchaudio's default, HTK's */
+    DC_MEL_SLANEY, /* linear below 1 kHz (f / (200/3)), logarithmic above: librosa's default */
+} dc_mel_scale;
+typedef enum dc_window {
+    DC_WINDOW_HANN,    /* periodic: 0.5 - 0.5 cos(2 pi i / N), torch.hann_window(N) */
+    DC_WINDOW_HAMMING, /* periodic: 0.54 - 0.46 cos(2 pi i / N), torch.hamming_window(N) */
+    DC_WINDOW_RECT,    /* all ones */
+} dc_window;
+typedef enum dc_stft_pad {
+    DC_STFT_PAD_REFLECT, /* torch.stft's default: x[1], x[2], ... mirrored, the edge sample once */
+    DC_STFT_PAD_ZERO,    /* zeros (pad_mode "constant") */
+} dc_stft_pad;
+
+/* The settings of a (log-)mel spectrogram. The defaults are torchaudio's MelSpectrogram's
+ * (sample_rate 16000, n_fft 400, hop 200, 128 mels, Hann, centred with reflection, power 2,
+ * HTK scale, no filter normalisation), plus the log. */
+typedef struct dc_mel_opts {
+    int64_t sample_rate; /* Hz, 1..768000; default 16000 */
+    int64_t n_fft;       /* FFT length, 2..65536; default 400 */
+    int64_t win_length;  /* window length, 1..n_fft, centred in the frame; 0 (default) = n_fft */
+    int64_t hop_length;  /* samples between frames, >= 1; 0 (default) = win_length / 2 */
+    int64_t n_mels;      /* mel bands, 1..4096; default 128 */
+    double f_min;        /* lowest frequency of the filters, Hz; default 0 */
+    double f_max;        /* highest, Hz, <= sample_rate / 2; 0 (default) = floor(sample_rate / 2) */
+    dc_window window;    /* default DC_WINDOW_HANN */
+    /* true (default): the signal padded by n_fft / 2 on each side, so frame t is centred on
+     * sample t * hop (torch.stft's center=True); frames = 1 + frames_in / hop. false: frames
+     * start at t * hop, frames = 1 + (samples - n_fft) / hop. */
+    bool center;
+    dc_stft_pad pad_mode; /* with center; default DC_STFT_PAD_REFLECT */
+    float power;          /* |X|^power: 2 (default, power spectrum) or 1 (magnitude); > 0 */
+    dc_mel_scale mel_scale; /* default DC_MEL_HTK */
+    bool slaney_norm;     /* divide each filter by its width in Hz / 2 (norm="slaney"); default false */
+    /* true (default): log(mel + log_offset), natural logarithm; false: the mel energies */
+    bool log;
+    float log_offset;     /* > 0; default 1e-6 */
+} dc_mel_opts;
+dc_mel_opts dc_mel_defaults(void);
+
+/* The number of frames dc_log_mel gives for a signal of n samples under o; -1 (with a
+ * message) for bad options or a signal too short to give one frame. */
+int64_t dc_mel_frames(int64_t n, const dc_mel_opts *o);
+/* torchaudio.functional.melscale_fbanks(n_fft / 2 + 1, f_min, f_max, n_mels, sample_rate,
+ * norm, mel_scale): owned [n_fft / 2 + 1, n_mels] triangular filters over the FFT bins
+ * (bin k is at k * floor(sample_rate / 2) / (n_fft / 2) Hz). NULL on error (DC_ERR_ARG). */
+dc_tensor *dc_mel_filterbank(const dc_mel_opts *o);
+/* The (log-)mel spectrogram of a [samples] signal (any strides): owned [frames, n_mels],
+ * log(filterbank^T |STFT|^power + log_offset). o NULL = defaults. Safe to call from many
+ * threads at once (FFTW's plans are made under a lock and kept per FFT length); the frames
+ * are shared among deepc's threads (dc_set_threads) when there are many. NULL on error:
+ * DC_ERR_ARG for NULL x or options out of range (each named with its value: f_max over the
+ * Nyquist frequency, f_min >= f_max, win_length > n_fft, ...); DC_ERR_SHAPE for x not 1-D,
+ * shorter than n_fft (center false) or, centred with reflection, not longer than n_fft / 2
+ * (torch.stft's limit); DC_ERR_NUMERIC naming the first NaN or Inf sample. */
+dc_tensor *dc_log_mel(const dc_tensor *x, const dc_mel_opts *o);
+
+/* Per-feature normalisation of spectrograms ([frames, features], each row a frame): every
+ * feature (mel band) shifted and scaled to mean 0 and standard deviation 1. Either fitted on
+ * the training set's frames (dc_feature_norm_add over its utterances) and applied to every
+ * set, or per utterance (dc_normalize_utterance). Statistics are kept in double (Chan's
+ * pairwise update); the standard deviation is the population one (divided by the count); a
+ * feature whose deviation is below 1e-5 is only centred. */
+typedef struct dc_feature_norm dc_feature_norm;
+/* An empty accumulator for n_features features (1..2^20); NULL on error (DC_ERR_ARG). */
+dc_feature_norm *dc_feature_norm_new(int64_t n_features);
+/* The same fixed to given statistics (e.g. saved with a model): mean[n], std[n] > 0. */
+dc_feature_norm *dc_feature_norm_from(int64_t n_features, const float *mean, const float *std);
+/* Adds the rows of x [frames, n_features] (any strides) to the statistics. DC_ERR_ARG for
+ * NULL arguments; DC_ERR_SHAPE for another shape; DC_ERR_NUMERIC for a NaN or Inf. */
+dc_status dc_feature_norm_add(dc_feature_norm *fn, const dc_tensor *x);
+/* x = (x - mean) / std per feature, in place; x [frames, n_features], an owned contiguous
+ * tensor. DC_ERR_STATE if nothing was added yet. */
+dc_status dc_feature_norm_apply(const dc_feature_norm *fn, dc_tensor *x);
+/* The statistics (either pointer may be NULL): mean[n] and the std dividing each feature
+ * (1 where it is below 1e-5). DC_ERR_STATE if nothing was added yet. */
+dc_status dc_feature_norm_stats(const dc_feature_norm *fn, float *mean, float *std);
+/* Frames added so far (0 for NULL). */
+int64_t dc_feature_norm_count(const dc_feature_norm *fn);
+void dc_feature_norm_free(dc_feature_norm *fn);
+/* One utterance normalised by its own statistics, in place (cepstral mean and variance
+ * normalisation): x [frames >= 1, features], owned and contiguous. */
+dc_status dc_normalize_utterance(dc_tensor *x);
+
+/* A list of labelled files, as a data set's labels file gives it. */
+typedef struct dc_labelled_files {
+    int64_t n;
+    char **paths;  /* n file paths: relative names joined to the labels file's folder */
+    char **labels; /* n labels (may be "") */
+} dc_labelled_files;
+/* Reads a tab-separated labels file: one "file<TAB>label" line per item, any further
+ * tab-separated columns ignored; lines starting with '#' and empty lines skipped; "\r\n"
+ * endings accepted. *out is filled on success and zeroed on failure; free it with
+ * dc_labelled_files_free. DC_ERR_ARG for NULL arguments; DC_ERR_IO for a file that cannot
+ * be read; DC_ERR_FORMAT naming the file and line for a line without a tab, an empty file
+ * name, a NUL byte, a line over 64 KiB, no items at all. */
+dc_status dc_labels_tsv_load(const char *path, dc_labelled_files *out);
+void dc_labelled_files_free(dc_labelled_files *l);
+/* ---- end of audio ---- */
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif
