@@ -119,6 +119,22 @@ int dc_model_set_sync_batch_norm(dc_model *m, bool on);
  * then): an unknown node id, more inputs than the layer takes, shapes the layer rejects. */
 int dc_model_input(dc_model *m, const char *name, int ndim, const int64_t *shape);
 int dc_model_apply(dc_model *m, dc_layer *l, int n, const int *inputs);
+/* Layers with several outputs (a recurrent layer with return_state: output 0 its output as
+ * without it, then the final states h and, for an LSTM, c, each [N, units], as Keras's
+ * [output, h, c]). dc_model_output_of returns a handle for output k of node `node` that
+ * dc_model_apply takes in its inputs like a node id; output 0 is the node id itself, so a plain
+ * node id reads a layer's main output. -1 with DC_ERR_ARG for a node the model does not have or
+ * an output the layer does not have (k outside [0, dc_model_num_outputs(m, node))). A model's
+ * own output is output 0 of its last layer. The encoder-decoder pattern:
+ *   int enc = dc_model_apply(m, lstm_with_return_state, 1, &src);
+ *   int dec = dc_model_apply(m, dc_lstm_layer(64, true), 3,
+ *                            (int[]){tgt, dc_model_output_of(m, enc, 1), dc_model_output_of(m, enc, 2)});
+ * In model files a layer's "inputs" writes output k of layer "name" as "name:k" ("name" alone:
+ * output 0). */
+int dc_model_output_of(dc_model *m, int node, int k);
+/* How many outputs node `node` has (1 for most layers); -1 with DC_ERR_ARG for a node the model
+ * does not have. */
+int dc_model_num_outputs(const dc_model *m, int node);
 /* Number of inputs (1 for a Sequential). The data of the _n functions below is one tensor per
  * input, in the order the inputs were added; the plain functions are the n = 1 case. */
 int dc_model_num_inputs(const dc_model *m);

@@ -123,6 +123,13 @@ dc_layer *dc_gru_layer(int64_t units, bool return_sequences);
 /* The initial bias of the LSTM's forget gate (1 by default): LSTM only, before the model is built,
  * value in [-1e6, 1e6]. */
 dc_status dc_layer_set_forget_bias(dc_layer *l, float value);
+/* Keras's return_state (false by default; SimpleRNN, LSTM, GRU, before the model is built): the
+ * layer gets more outputs, the final states h (and the LSTM's c), each [N, units], after its
+ * output; with a mask, each sequence's state after its last real step. A graph model reads them
+ * with dc_model_output_of. In a graph, inputs 1.. of a recurrent layer are its initial states
+ * (Keras's initial_state; PyTorch's h0, c0): h for SimpleRNN and GRU, h then c for LSTM, each
+ * [N, units], all of them or none; gradients reach them. */
+dc_status dc_layer_set_return_state(dc_layer *l, bool on);
 
 /* Transformer layers on sequences [N, T, D]. Parameter names and layouts are PyTorch's, so a
  * state_dict saved as safetensors loads with dc_model_load_weights (see docs/formats.md).

@@ -339,6 +339,13 @@ dc_tensor *dc_simple_rnn(dc_ctx *c, dc_tensor *x, dc_tensor *W_ih, dc_tensor *W_
  * W_ih [4H, F], W_hh [4H, H], b [4H] (PyTorch's b_ih + b_hh). */
 dc_tensor *dc_lstm(dc_ctx *c, dc_tensor *x, dc_tensor *W_ih, dc_tensor *W_hh, dc_tensor *b, dc_tensor *h0, dc_tensor *c0,
                    const uint8_t *mask);
+/* dc_lstm that also gives the final states (h_n, c_n), each [N, H]: the hidden and cell state
+ * after each sequence's last real step (padded steps keep them), as PyTorch's nn.LSTM returns on
+ * a packed batch. Either pointer may be NULL (not wanted). Differentiable: a loss on *c_n reaches
+ * x, the weights, h0 and c0 (*h_n is y's last step, dc_last_step). Returns y, NULL on error
+ * (the states NULL too). */
+dc_tensor *dc_lstm_states(dc_ctx *c, dc_tensor *x, dc_tensor *W_ih, dc_tensor *W_hh, dc_tensor *b, dc_tensor *h0, dc_tensor *c0,
+                          const uint8_t *mask, dc_tensor **h_n, dc_tensor **c_n);
 /* GRU as PyTorch (and Keras reset_after): r = sigmoid(W_ir x + b_ir + W_hr h + b_hr),
  * z = sigmoid(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r (W_hn h + b_hn)),
  * h_t = (1 - z) n + z h_{t-1}. W_ih [3H, F], W_hh [3H, H], b_ih, b_hh [3H], gate order r, z, n. */

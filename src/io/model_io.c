@@ -309,8 +309,39 @@ static bool is_input_class(const cJSON *cls) {
     return t && (t->flags & DC_LAYER_INPUT);
 }
 
+/* An entry of a layer's "inputs": a layer before it by name (its output 0), or "name:k", output k
+ * of that layer (a recurrent layer's states with return_state), Keras's tensor names. A layer
+ * whose own name is the whole string wins. Returns the node, or the handle dc_model_output_of
+ * gives for output k; -1 with the error set. */
+static int input_ref(dc_model *m, const char *ref, const dc_where *w) {
+    int node = dc_model_find_layer(m, ref);
+    if (node >= 0) return node;
+    const char *colon = strrchr(ref, ':');
+    size_t nl = colon ? (size_t)(colon - ref) : 0, nd = colon ? strlen(colon + 1) : 0;
+    bool digits = nd >= 1 && nd <= 3;
+    for (size_t i = 0; digits && i < nd; i++) digits = colon[1 + i] >= '0' && colon[1 + i] <= '9';
+    char name[64];
+    if (digits && nl > 0 && nl < sizeof name) {
+        memcpy(name, ref, nl);
+        name[nl] = 0;
+        node = dc_model_find_layer(m, name);
+    }
+    if (node < 0)
+        return dc_error(DC_ERR_FORMAT, "%s: %s: input \"%.60s\" is not a layer before it (\"name\" or \"name:k\", output k of it)",
+                        w->path, w->what, ref),
+               -1;
+    int h = dc_model_output_of(m, node, atoi(colon + 1));
+    if (h < 0) {
+        int n = dc_model_num_outputs(m, node);
+        return dc_error(DC_ERR_FORMAT, "%s: %s: input \"%.60s\": layer %s has %d output%s (0..%d)", w->path, w->what, ref, name, n,
+                        n == 1 ? "" : "s", n - 1),
+               -1;
+    }
+    return h;
+}
+
 /* A graph model: InputLayers become the inputs in file order; every other layer names the
- * layers feeding it, which must come before it. */
+ * layers feeding it ("name" or "name:k"), which must come before it. */
 static dc_status add_graph_layers(dc_model *m, const cJSON *layers, const dc_safetensors *st, dc_where *w) {
     bool named = st != NULL;
     int i = 0;
@@ -327,9 +358,7 @@ static dc_status add_graph_layers(dc_model *m, const cJSON *layers, const dc_saf
         for (int k = 0; k < nin; k++) {
             const cJSON *nm = cJSON_GetArrayItem(ins, k);
             if (!cJSON_IsString(nm)) return dc_json_bad(w, "inputs", "must list layer names");
-            idx[k] = dc_model_find_layer(m, nm->valuestring);
-            if (idx[k] < 0)
-                return dc_error(DC_ERR_FORMAT, "%s: %s: input \"%.60s\" is not a layer before it", w->path, w->what, nm->valuestring);
+            if ((idx[k] = input_ref(m, nm->valuestring, w)) < 0) return DC_ERR_FORMAT;
         }
         dc_layer *l = layer_from_json(w, lo, named);
         if (!l) return dc_last_status() ? dc_last_status() : DC_ERR_FORMAT;

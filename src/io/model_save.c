@@ -22,9 +22,15 @@ static cJSON *layer_json(const dc_model *m, const dc_layer *l) {
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "class", l->type->name);
     cJSON_AddStringToObject(o, "name", l->name);
-    if (m->graph && l->nin > 0) { /* the layers feeding it, by name */
+    if (m->graph && l->nin > 0) { /* the layers feeding it, by name; output k > 0 of one as "name:k" */
         cJSON *a = cJSON_AddArrayToObject(o, "inputs");
-        for (int i = 0; a && i < l->nin; i++) cJSON_AddItemToArray(a, cJSON_CreateString(m->layers[l->inputs[i]]->name));
+        for (int i = 0; a && i < l->nin; i++) {
+            char ref[64];
+            const char *nm = m->layers[l->inputs[i]]->name;
+            if (l->input_out[i]) snprintf(ref, sizeof ref, "%s:%d", nm, l->input_out[i]);
+            else snprintf(ref, sizeof ref, "%s", nm);
+            cJSON_AddItemToArray(a, cJSON_CreateString(ref));
+        }
     }
     dc_json_add_fields(o, l->type->fields, l->type->nfields, l->cfg);
     if (l->frozen) cJSON_AddFalseToObject(o, "trainable"); /* only when frozen: older files stay as they were */

@@ -136,6 +136,7 @@ static dc_status connect(dc_layer *l, int n, const int *ndims, const int64_t (*s
     l->in_ndim = ndims[0];
     memcpy(l->in_shape, shapes[0], sizeof l->in_shape);
     l->nparams = 0;
+    l->nout = 0; /* build says when there are more than one */
     dc_status s = dc_layer_check(l);
     if (!s) s = l->type->build(l);
     if (!s) l->built = true;
@@ -147,6 +148,7 @@ dc_status dc_model_connect1(dc_layer *l, int ndim, const int64_t *shape) {
     memset(sh, 0, sizeof sh);
     memcpy(sh[0], shape, (size_t)ndim * sizeof *shape);
     l->inputs[0] = -1;
+    l->input_out[0] = 0;
     return connect(l, 1, &ndim, (const int64_t(*)[DC_MAX_DIMS])sh);
 }
 
@@ -269,6 +271,41 @@ int dc_model_input(dc_model *m, const char *name, int ndim, const int64_t *shape
     return add_input(m, l, "dc_model_input") ? -1 : id;
 }
 
+/* Output k of node i travels as one int, i + k * OUTPUT_STRIDE: above every node id, so output 0
+ * is the node id itself. */
+#define OUTPUT_STRIDE (1 << 20)
+_Static_assert(DC_MODEL_MAX_LAYERS < OUTPUT_STRIDE && DC_LAYER_MAX_OUTPUTS <= INT32_MAX / OUTPUT_STRIDE,
+               "output handles must stay above the node ids and fit an int");
+
+int dc_model_num_outputs(const dc_model *m, int node) {
+    if (!m || node < 0 || node >= m->nlayers)
+        return dc_error(DC_ERR_ARG, "dc_model_num_outputs: node %d, but the model has nodes 0..%d", node, m ? m->nlayers - 1 : -1),
+               -1;
+    return dc_layer_nout(m->layers[node]);
+}
+
+/* "k outputs (0..k-1)" of layer l, for messages. */
+static const char *outputs_str(const dc_layer *l, char *buf, size_t size) {
+    int n = dc_layer_nout(l);
+    if (n == 1) snprintf(buf, size, "1 output (0)");
+    else snprintf(buf, size, "%d outputs (0..%d)", n, n - 1);
+    return buf;
+}
+
+int dc_model_output_of(dc_model *m, int node, int k) {
+    if (!m) return dc_error(DC_ERR_ARG, "dc_model_output_of: model is NULL"), -1;
+    if (node < 0 || node >= m->nlayers)
+        return dc_error(DC_ERR_ARG, "dc_model_output_of: node %d, but the model has nodes 0..%d", node, m->nlayers - 1), -1;
+    const dc_layer *l = m->layers[node];
+    if (k < 0 || k >= dc_layer_nout(l)) {
+        char b[48];
+        return dc_error(DC_ERR_ARG, "dc_model_output_of: output %d of %s (%s, node %d), which has %s", k, l->name, l->type->name,
+                        node, outputs_str(l, b, sizeof b)),
+               -1;
+    }
+    return node + k * OUTPUT_STRIDE;
+}
+
 int dc_model_apply(dc_model *m, dc_layer *l, int n, const int *inputs) {
     if (m && !l) { /* its constructor failed: the model refuses to build without it */
         record_failed(m);
@@ -290,24 +327,32 @@ int dc_model_apply(dc_model *m, dc_layer *l, int n, const int *inputs) {
         dc_layer_free(l);
         return (void)s, -1;
     }
-    int nd[DC_LAYER_MAX_INPUTS];
+    int nd[DC_LAYER_MAX_INPUTS], node[DC_LAYER_MAX_INPUTS], out[DC_LAYER_MAX_INPUTS];
     int64_t sh[DC_LAYER_MAX_INPUTS][DC_MAX_DIMS];
     memset(sh, 0, sizeof sh);
     for (int i = 0; i < n; i++) {
-        if (inputs[i] < 0 || inputs[i] >= m->nlayers) {
+        node[i] = inputs[i] >= 0 ? inputs[i] % OUTPUT_STRIDE : inputs[i]; /* output k of a node: dc_model_output_of */
+        out[i] = inputs[i] >= 0 ? inputs[i] / OUTPUT_STRIDE : 0;
+        if (node[i] < 0 || node[i] >= m->nlayers) {
             dc_status s = dc_error(DC_ERR_ARG, "dc_model_apply: %s: input %d is node %d, but the model has nodes 0..%d", lname, i,
-                                   inputs[i], m->nlayers - 1);
+                                   node[i], m->nlayers - 1);
             dc_layer_free(l);
             return (void)s, -1;
         }
-        const dc_layer *src = m->layers[inputs[i]];
+        const dc_layer *src = m->layers[node[i]];
+        if (out[i] >= dc_layer_nout(src)) {
+            char b[48];
+            dc_status s = dc_error(DC_ERR_ARG, "dc_model_apply: %s: input %d reads output %d of %s (%s, node %d), which has %s", lname,
+                                   i, out[i], src->name, src->type->name, node[i], outputs_str(src, b, sizeof b));
+            dc_layer_free(l);
+            return (void)s, -1;
+        }
         if (!src->out_ndim) {
             dc_layer_free(l);
             return dc_error(DC_ERR_STATE, "dc_model_apply: %s: node %d (%s) has no known shape; start from dc_model_input", lname,
-                            inputs[i], src->name), -1;
+                            node[i], src->name), -1;
         }
-        nd[i] = src->out_ndim;
-        memcpy(sh[i], src->out_shape, (size_t)src->out_ndim * sizeof sh[i][0]);
+        nd[i] = dc_layer_out_shape_k(src, out[i], sh[i]);
     }
     if (m->nlayers > 0 && !m->has_input) {
         dc_layer_free(l);
@@ -322,7 +367,8 @@ int dc_model_apply(dc_model *m, dc_layer *l, int n, const int *inputs) {
         dc_layer_free(l);
         return -1;
     }
-    memcpy(l->inputs, inputs, (size_t)n * sizeof *inputs);
+    memcpy(l->inputs, node, (size_t)n * sizeof *node);
+    memcpy(l->input_out, out, (size_t)n * sizeof *out);
     int id = m->nlayers;
     append(m, l);
     return id;

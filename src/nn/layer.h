@@ -17,8 +17,12 @@
 #include "../base/schema.h"
 #include "../ops/ops.h"
 
+#include <string.h>
+
 #define DC_LAYER_MAX_PARAMS 24
 #define DC_LAYER_MAX_INPUTS 4
+/* The most outputs a layer has (a recurrent layer with return_state: the output and its states). */
+#define DC_LAYER_MAX_OUTPUTS 4
 
 typedef struct dc_param_decl {
     char name[40];  /* "weight", "bias", "self_attn.in_proj_weight" */
@@ -45,6 +49,9 @@ typedef struct dc_fwd {
     const uint8_t *out_mask;
     const dc_comm *comm;  /* the collectives of a data-parallel fit, NULL in one process */
     float comm_w;         /* this rank's rows over the global batch's (1 in one process) */
+    /* Outputs 1.. of a layer with several (l->nout > 1): forward returns output 0 and sets
+     * out[1 .. nout) (the executor clears them before the call); they carry no mask. */
+    dc_tensor *out[DC_LAYER_MAX_OUTPUTS];
 } dc_fwd;
 
 enum {
@@ -62,7 +69,8 @@ typedef struct dc_layer_type {
     /* From in_shape (and xin_* for several inputs), sets out_shape and declares parameters;
      * errors name the layer. */
     dc_status (*build)(dc_layer *l);
-    /* x[0..n) are [N, in_shape...] in the order the user wired them; returns [N, out_shape...]. */
+    /* x[0..n) are [N, in_shape...] in the order the user wired them; returns [N, out_shape...]
+     * (output 0; a layer with several outputs sets f->out[k] to output k, [N, xout_shape[k]...]). */
     dc_tensor *(*forward)(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n);
     /* Optional: adjusts parameters after the initialisers ran (e.g. LSTM's forget-gate bias). */
     void (*post_init)(dc_layer *l);
@@ -90,14 +98,21 @@ struct dc_layer {
     bool built; /* options that change shapes are frozen from here on */
     bool frozen; /* trainable false (dc_layer_set_trainable): no gradient, no update, inference mode */
     /* wiring: nin inputs (1 in a Sequential), from the layers at indices inputs[] of the
-     * model (-1: the previous layer) */
+     * model (-1: the previous layer), input j being output input_out[j] of its layer (0: the
+     * main output) */
     int nin;
     int inputs[DC_LAYER_MAX_INPUTS];
+    int input_out[DC_LAYER_MAX_INPUTS];
     /* set when built; in_* is input 0, xin_* every input (xin_*[0] = in_*) */
     int in_ndim, out_ndim;
     int64_t in_shape[DC_MAX_DIMS], out_shape[DC_MAX_DIMS];
     int xin_ndim[DC_LAYER_MAX_INPUTS];
     int64_t xin_shape[DC_LAYER_MAX_INPUTS][DC_MAX_DIMS];
+    /* outputs: nout of them (build sets it above 1 for a layer with several; 0 counts as 1);
+     * output 0 is out_*, output k >= 1 xout_*[k] */
+    int nout;
+    int xout_ndim[DC_LAYER_MAX_OUTPUTS];
+    int64_t xout_shape[DC_LAYER_MAX_OUTPUTS][DC_MAX_DIMS];
     int nparams;
     dc_param_decl decl[DC_LAYER_MAX_PARAMS];
     dc_tensor *param[DC_LAYER_MAX_PARAMS]; /* views into the model's buffer */
@@ -146,6 +161,14 @@ dc_status dc_layer_declare_state_min(dc_layer *l, const char *name, int ndim, co
 dc_activation dc_layer_output_act(const dc_layer *l);
 /* A shape without the batch axis as Keras prints it, "(None, 28, 28)", into buf. */
 const char *dc_layer_shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
+/* How many outputs l has (1 unless its build said more). */
+static inline int dc_layer_nout(const dc_layer *l) { return l->nout > 1 ? l->nout : 1; }
+/* The shape (without batch) of output k of l into shape[DC_MAX_DIMS]; returns its rank. */
+static inline int dc_layer_out_shape_k(const dc_layer *l, int k, int64_t *shape) {
+    int nd = k ? l->xout_ndim[k] : l->out_ndim;
+    memcpy(shape, k ? l->xout_shape[k] : l->out_shape, (size_t)nd * sizeof *shape);
+    return nd;
+}
 /* out_* = in_* (layers that keep the shape). */
 void dc_layer_same_shape(dc_layer *l);
 

@@ -30,6 +30,7 @@ typedef struct rnn_saved {
     float *cs;    /* LSTM: [T + 1, N, H], cs[0] = c0 */
     float *hn;    /* GRU: [T, N, H] h W_hn + b_hn */
     const uint8_t *mask;
+    bool c_out;   /* LSTM: the output holds the final cell state after y (dc_lstm_states) */
 } rnn_saved;
 
 
@@ -147,7 +148,9 @@ static void rnn_backward(dc_ctx *c, dc_node *nd) {
     }
     to_time_major(nd->out->grad->data, dy, N, T, H);
     memset(dh, 0, (size_t)(N * H) * sizeof(float));
-    memset(dcell, 0, (size_t)(N * H) * sizeof(float));
+    /* the final cell state's gradient, when it is an output, starts the cell's chain */
+    if (s->c_out) memcpy(dcell, nd->out->grad->data + T * N * H, (size_t)(N * H) * sizeof(float));
+    else memset(dcell, 0, (size_t)(N * H) * sizeof(float));
     int nt = chunks(N, G * H);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
@@ -242,8 +245,10 @@ static bool vec_ok(const char *op, const char *what, const dc_tensor *v, int nd,
     return ok;
 }
 
+/* The cell over the sequence; y [N, T, H], or with c_out (LSTM) a flat [N*T*H + N*H]: y, then the
+ * cell state after each sequence's last real step. */
 static dc_tensor *recurrent(dc_ctx *c, int cell, const char *op, dc_tensor *x, dc_tensor *Wih, dc_tensor *Whh, dc_tensor *b,
-                            dc_tensor *bhh, dc_tensor *h0, dc_tensor *c0, dc_activation act, const uint8_t *mask) {
+                            dc_tensor *bhh, dc_tensor *h0, dc_tensor *c0, dc_activation act, const uint8_t *mask, bool c_out) {
     DC_CHECK_ARGS(c, op, x, Wih, Whh);
     if (x->ndim != 3) return dc_error_null(DC_ERR_SHAPE, "%s: expected input [N, T, features], got %s", op, dc_tshape(x, 0));
     int64_t N = x->shape[0], T = x->shape[1], F = x->shape[2];
@@ -267,7 +272,7 @@ static dc_tensor *recurrent(dc_ctx *c, int cell, const char *op, dc_tensor *x, d
     c0 = ins[6];
     rnn_saved *s = dc_scratch(c, sizeof *s);
     if (!s) return NULL;
-    *s = (rnn_saved){cell, act, N, T, F, H, G, NULL, NULL, NULL, NULL, NULL, mask};
+    *s = (rnn_saved){cell, act, N, T, F, H, G, NULL, NULL, NULL, NULL, NULL, mask, c_out};
     s->xt = dc_scratch(c, (size_t)(T * N * F) * sizeof(float));
     s->gates = dc_scratch(c, (size_t)(T * N * G) * sizeof(float));
     s->hs = dc_scratch(c, (size_t)((T + 1) * N * H) * sizeof(float));
@@ -280,7 +285,7 @@ static dc_tensor *recurrent(dc_ctx *c, int cell, const char *op, dc_tensor *x, d
         memcpy(mcopy, mask, (size_t)(N * T));
         s->mask = mcopy;
     }
-    dc_tensor *y = dc_out(c, 3, (int64_t[]){N, T, H});
+    dc_tensor *y = c_out ? dc_out(c, 1, (int64_t[]){N * T * H + N * H}) : dc_out(c, 3, (int64_t[]){N, T, H});
     if (!s->xt || !s->gates || !s->hs || (cell == CELL_LSTM && !s->cs) || (cell == CELL_GRU && (!s->hn || !hh)) || !y)
         return NULL;
     to_time_major(x->data, s->xt, N, T, F);
@@ -318,6 +323,7 @@ static dc_tensor *recurrent(dc_ctx *c, int cell, const char *op, dc_tensor *x, d
     for (int64_t n = 0; n < N; n++)
         for (int64_t t = 0; t < T; t++)
             memcpy(y->data + (n * T + t) * H, s->hs + ((t + 1) * N + n) * H, (size_t)H * sizeof(float));
+    if (c_out) memcpy(y->data + N * T * H, s->cs + T * N * H, (size_t)(N * H) * sizeof(float));
     dc_tensor *in[DC_NODE_MAX_IN];
     int nin = 0;
     in[nin++] = x;
@@ -340,15 +346,35 @@ dc_tensor *dc_simple_rnn(dc_ctx *c, dc_tensor *x, dc_tensor *W_ih, dc_tensor *W_
     if (act != DC_ACT_TANH && act != DC_ACT_RELU && act != DC_ACT_SIGMOID && act != DC_ACT_NONE)
         return dc_error_null(DC_ERR_ARG, "simple_rnn: activation %s is not supported (tanh, relu, sigmoid or linear)",
                              dc_activation_name(act));
-    return recurrent(c, CELL_RNN, "simple_rnn", x, W_ih, W_hh, b, NULL, h0, NULL, act, mask);
+    return recurrent(c, CELL_RNN, "simple_rnn", x, W_ih, W_hh, b, NULL, h0, NULL, act, mask, false);
 }
 
 dc_tensor *dc_lstm(dc_ctx *c, dc_tensor *x, dc_tensor *W_ih, dc_tensor *W_hh, dc_tensor *b, dc_tensor *h0, dc_tensor *c0,
                    const uint8_t *mask) {
-    return recurrent(c, CELL_LSTM, "lstm", x, W_ih, W_hh, b, NULL, h0, c0, DC_ACT_NONE, mask);
+    return recurrent(c, CELL_LSTM, "lstm", x, W_ih, W_hh, b, NULL, h0, c0, DC_ACT_NONE, mask, false);
+}
+
+dc_tensor *dc_lstm_states(dc_ctx *c, dc_tensor *x, dc_tensor *W_ih, dc_tensor *W_hh, dc_tensor *b, dc_tensor *h0, dc_tensor *c0,
+                          const uint8_t *mask, dc_tensor **h_n, dc_tensor **c_n) {
+    if (h_n) *h_n = NULL;
+    if (c_n) *c_n = NULL;
+    /* one recorded op whose output is y and the final cell state side by side; both are views of it */
+    dc_tensor *all = recurrent(c, CELL_LSTM, "lstm", x, W_ih, W_hh, b, NULL, h0, c0, DC_ACT_NONE, mask, c_n != NULL);
+    if (!all) return NULL;
+    dc_tensor *y = all, *cn = NULL;
+    if (c_n) {
+        int64_t N = x->shape[0], T = x->shape[1], H = W_hh->shape[1];
+        y = dc_reshape(c, dc_slice(c, all, 0, 0, N * T * H), 3, (int64_t[]){N, T, H});
+        cn = dc_reshape(c, dc_slice(c, all, 0, N * T * H, N * T * H + N * H), 2, (int64_t[]){N, H});
+        if (!y || !cn) return NULL;
+    }
+    /* a masked step repeats the state before it, so y's last step is the last real step's h */
+    if (h_n && !(*h_n = dc_last_step(c, y))) return NULL;
+    if (c_n) *c_n = cn;
+    return y;
 }
 
 dc_tensor *dc_gru(dc_ctx *c, dc_tensor *x, dc_tensor *W_ih, dc_tensor *W_hh, dc_tensor *b_ih, dc_tensor *b_hh, dc_tensor *h0,
                   const uint8_t *mask) {
-    return recurrent(c, CELL_GRU, "gru", x, W_ih, W_hh, b_ih, b_hh, h0, NULL, DC_ACT_NONE, mask);
+    return recurrent(c, CELL_GRU, "gru", x, W_ih, W_hh, b_ih, b_hh, h0, NULL, DC_ACT_NONE, mask, false);
 }
