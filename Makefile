@@ -99,6 +99,7 @@ golden:
 	/usr/bin/python3 scripts/golden/gen_golden_convt.py tests/golden/convt
 	/usr/bin/python3 scripts/golden/gen_golden_transfer.py tests/golden/transfer
 	/usr/bin/python3 scripts/golden/gen_golden_layers.py tests/golden/layers
+	/usr/bin/python3 scripts/golden/gen_golden_layers21.py tests/golden/layers21
 	/usr/bin/python3 scripts/golden/gen_golden_rnn_state.py tests/golden/rnn_state
 	/usr/bin/python3 scripts/golden/gen_golden_audio.py tests/golden/audio
 

@@ -18,11 +18,11 @@ static const struct {
     int64_t shape[3];
 } shapes[] = {{1, {6}}, {2, {6, 8}}, {3, {2, 8, 8}}, {1, {8}}};
 
-/* A model of n inputs of shape s feeding a copy of l (its options as l has them), or NULL. */
+/* A model of n inputs of shape s feeding a copy of l (its options, and a wrapper's layer, as l
+ * has them), or NULL. */
 static dc_model *wrap(const dc_layer *l, int n, int s) {
-    dc_layer *c = dc_layer_create(l->type);
+    dc_layer *c = dc_layer_copy(l);
     if (!c) return NULL;
-    memcpy(c->cfg, l->cfg, l->type->cfg_size);
     dc_model *m = dc_sequential();
     int in[DC_LAYER_MAX_INPUTS];
     for (int i = 0; i < n; i++) {
@@ -88,8 +88,8 @@ static int candidates(const dc_field *f, const void *cfg, double v[][DC_FIELD_MA
         break;
     }
     case DC_FIELD_DIMS: { /* shapes, -1 standing for what the others leave (as a reshape takes them) */
-        static const double dims[][4] = {{-1}, {2, -1}, {-1, 2}, {2, 2, -1}, {8}, {6, 8}};
-        static const int nd[] = {1, 2, 2, 3, 1, 2};
+        static const double dims[][4] = {{-1}, {2, -1}, {-1, 2}, {2, 2, -1}, {8}, {6, 8}, {2, 1}};
+        static const int nd[] = {1, 2, 2, 3, 1, 2, 2};
         for (size_t i = 0; i < DC_ARRAY_LEN(nd); i++) {
             bool ok = nd[i] <= f->count;
             for (int j = 0; ok && j < nd[i]; j++) ok = dims[i][j] >= f->lo && dims[i][j] <= f->hi;
@@ -129,7 +129,7 @@ static bool same_bits(const dc_tensor *a, const dc_tensor *b) {
 }
 
 static void test_type(const dc_layer_type *t) {
-    dc_layer *l = dc_layer_create(t);
+    dc_layer *l = dc_layer_example(t); /* a wrapper wraps a layer of its example class */
     int n = 1, s = 0, kept = 0;
     bool builds = l && buildable(l, &n, &s); /* the defaults may not: a table of 1 position */
     for (int i = 0; l && i < t->nfields; i++) {

@@ -79,6 +79,26 @@ static const class_doc layer_docs[] = {
      "nn.TransformerDecoderLayer(batch_first=True)"},
     {"GlobalAveragePooling1D", "[N, T, D] -> [N, D]: the mean over the steps (the unpadded ones under a mask).",
      "dc_global_avg_pool1d_layer()", "GlobalAveragePooling1D", "x.mean(dim=1)"},
+    {"Conv1D", "1-D convolution over the steps of [N, T, C]: weight [filters, C, kernel_size], bias [filters]; padding valid, "
+               "same or causal; dilation_rate. A mask passes (output step t real when input step t strides is).",
+     "dc_conv1d_layer(filters, kernel, stride, padding, activation)", "Conv1D", "nn.Conv1d (on [N, C, T]: transposed)"},
+    {"MaxPooling1D", "The maximum of each pool_size window of steps of [N, T, C]; padding valid or same.",
+     "dc_max_pool1d_layer(pool, stride, padding)", "MaxPooling1D", "nn.MaxPool1d (on [N, C, T])"},
+    {"AveragePooling1D", "The mean of each pool_size window of steps of [N, T, C]; padding valid or same (padded steps not counted).",
+     "dc_avg_pool1d_layer(pool, stride, padding)", "AveragePooling1D", "nn.AvgPool1d(count_include_pad=False) (on [N, C, T])"},
+    {"GlobalMaxPooling1D", "[N, T, C] -> [N, C]: the maximum over the steps (the unpadded ones under a mask).",
+     "dc_global_max_pool1d_layer()", "GlobalMaxPooling1D", "x.amax(dim=1)"},
+    {"Permute", "The axes of a sample in the order dims, a permutation of 1..rank (1-based, the batch axis stays first).",
+     "dc_permute_layer(ndim, dims)", "Permute", "x.permute(0, ...)"},
+    {"Masking", "A step whose values all equal mask_value is padding for the layers after (recurrent, Bidirectional, pooling, CTC); "
+                "its values become 0.",
+     "dc_masking_layer(mask_value)", "Masking", "pack_padded_sequence"},
+    {"TimeDistributed", "Applies the layer nested under \"layer\" to every step of [N, T, ...] (the steps folded into the batch); "
+                        "its parameters keep their names under the wrapper's.",
+     "dc_time_distributed(inner)", "TimeDistributed", "the module on x.flatten(0, 1)"},
+    {"Bidirectional", "A SimpleRNN, LSTM or GRU nested under \"layer\", read forwards and backwards (within each sequence's real "
+                      "steps); parameters forward.* and backward.*; merge_mode concat, sum, mul or ave (the mean).",
+     "dc_bidirectional(inner, merge_mode)", "Bidirectional", "nn.RNN, nn.LSTM, nn.GRU(bidirectional=True, batch_first=True)"},
     {"BertEmbeddings", "BERT's embeddings: word + position + segment, LayerNorm, dropout; token ids (and segment ids as a second input).",
      "dc_bert_embeddings_layer(vocab, hidden, max_positions, type_vocab, epsilon, dropout)", "-",
      "transformers' BertEmbeddings"},
@@ -172,6 +192,7 @@ typedef struct entry {
     const dc_field *fields;
     int nfields;
     int max_inputs;        /* layers: how many inputs it takes */
+    const char *wraps;     /* wrappers: the class of a layer it can wrap (its example), else NULL */
     const class_doc *doc;  /* NULL when the table above lacks it */
 } entry;
 
@@ -189,6 +210,7 @@ static int collect(reg r, entry *out, int cap) {
             if (r == REG_LAYER) {
                 const dc_layer_type *t = dc_layer_type_at(i);
                 e.name = t->name, e.fields = t->fields, e.nfields = t->nfields, e.max_inputs = t->max_inputs ? t->max_inputs : 1;
+                e.wraps = (t->flags & DC_LAYER_WRAPPER) ? t->example_inner : NULL;
             } else if (r == REG_OPTIM) {
                 const dc_optimizer_type *t = dc_optimizer_type_at(i);
                 e.name = t->name, e.fields = t->fields, e.nfields = t->nfields;
@@ -358,6 +380,7 @@ static void text_entry(FILE *out, const entry *e) {
     fprintf(out, "%s (%s): %s\n", e->name, what[e->r], summary_of(e));
     if (e->doc) fprintf(out, "  C: %s\n  Keras: %s\n  PyTorch: %s\n", e->doc->c, e->doc->keras, e->doc->torch);
     if (e->r == REG_LAYER) fprintf(out, "  inputs: %d\n", e->max_inputs == 1 ? 1 : e->max_inputs);
+    if (e->wraps) fprintf(out, "  wraps a layer, nested under \"layer\": {\"class\": \"%s\", \"layer\": {\"class\": \"%s\", ...}}\n", e->name, e->wraps);
     fputc('\n', out);
     if (e->nfields) text_fields(out, e->fields, e->nfields);
     else fprintf(out, "  no options\n");
@@ -412,6 +435,9 @@ static void md_entry(FILE *out, const entry *e) {
         fprintf(out, "\n\n");
     }
     if (e->r == REG_LAYER && e->max_inputs > 1) fprintf(out, "Takes 1 to %d inputs (dc_model_apply in a graph model).\n\n", e->max_inputs);
+    if (e->wraps)
+        fprintf(out, "Wraps a layer, nested under the key `layer` with its own class and options: "
+                     "`{\"class\": \"%s\", \"layer\": {\"class\": \"%s\", ...}}`.\n\n", e->name, e->wraps);
     if (e->nfields) md_fields(out, e->fields, e->nfields);
     else fprintf(out, "No options.\n");
     fputc('\n', out);

@@ -132,7 +132,9 @@ typedef struct dc_weights_opts {
      * "<layer>.weight_ih_l0" and "<layer>.weight_hh_l0" load into weight_ih and weight_hh (same
      * shapes and gate order); GRU's "bias_ih_l0" and "bias_hh_l0" into bias_ih and bias_hh; the
      * one bias of LSTM and SimpleRNN is bias_ih_l0 + bias_hh_l0 (the file must hold both).
-     * Other layers of PyTorch's stacks ("_l1", "_reverse") match nothing and are skipped. */
+     * A Bidirectional layer takes them for its forward.* parameters and the "_reverse" ones
+     * ("weight_ih_l0_reverse", ...) for its backward.* parameters. Other layers of PyTorch's
+     * stacks ("_l1") match nothing and are skipped. */
     bool pytorch_names;
 } dc_weights_opts;
 /* What a load by name did: names in the order of the model (loaded, missing) or the file

@@ -38,8 +38,9 @@ dc_layer *dc_add_layer(void);
 dc_layer *dc_concatenate_layer(void);
 
 /* Padding of convolution layers: VALID = none; SAME = output size ceil(input / stride), the
- * extra row/column going to the bottom/right as in Keras/TensorFlow. */
-typedef enum dc_padding { DC_PAD_VALID, DC_PAD_SAME } dc_padding;
+ * extra row/column going to the bottom/right as in Keras/TensorFlow; CAUSAL (Conv1D only):
+ * dilation (kernel - 1) steps before the first, none after, so step t sees no step after t. */
+typedef enum dc_padding { DC_PAD_VALID, DC_PAD_SAME, DC_PAD_CAUSAL } dc_padding;
 /* Conv2D on [N, C, H, W]: filters of kh x kw, square stride, weight [filters, C, kh, kw]
  * (Glorot-uniform), bias [filters]. */
 dc_layer *dc_conv2d_layer(int64_t filters, int kh, int kw, int stride, dc_padding pad, dc_activation act);
@@ -180,6 +181,55 @@ dc_layer *dc_transformer_decoder_layer(int heads, int64_t ff_units, float dropou
 /* [N, T, D] -> [N, D]: the mean over the steps (the real ones, when an Embedding(mask_zero) mask
  * is present). */
 dc_layer *dc_global_avg_pool1d_layer(void);
+
+/* ---- Sequences of steps [N, T, C] (channels last, as the recurrent layers take them) ----
+ * Conv1D: y[n, t, f] = act(b[f] + sum_{c, j} w[f, c, j] x[n, t stride + j dilation - left, c]),
+ * weight [filters, C, kernel] (PyTorch's Conv1d layout, Glorot-uniform), bias [filters] (zeros);
+ * padding VALID (none), SAME (output ceil(T / stride), the odd step after, as Keras) or CAUSAL
+ * (dilation (kernel - 1) steps before). dc_layer_set_int(l, "dilation_rate", d) spreads the
+ * kernel. A time-step mask passes through: output step t is real when input step t stride is
+ * (VALID: the window's last step, t stride + dilation (kernel - 1)), so a mask of L real steps
+ * at the front gives ceil(L / stride) (VALID: (L - dilation (kernel - 1) - 1) / stride + 1) real
+ * output steps, the counts a CTC loss after it needs (Keras's Conv1D drops masks). */
+dc_layer *dc_conv1d_layer(int64_t filters, int kernel, int stride, dc_padding pad, dc_activation act);
+/* MaxPooling1D / AveragePooling1D over windows of pool steps of [N, T, C], every stride steps
+ * (0: pool), padding VALID or SAME (the window's padded steps not counted, as Keras); the mask
+ * passes as Conv1D's. GlobalMaxPooling1D: [N, T, C] -> [N, C], the maximum over the (real) steps. */
+dc_layer *dc_max_pool1d_layer(int pool, int stride, dc_padding pad);
+dc_layer *dc_avg_pool1d_layer(int pool, int stride, dc_padding pad);
+dc_layer *dc_global_max_pool1d_layer(void);
+/* Permute (Keras): the non-batch axes in the order dims[0..ndim) (1-based: {2, 1} swaps the two
+ * axes of [N, T, C]). The mask passes only when the time axis stays first. DC_ERR_ARG when dims
+ * is not a permutation of 1..ndim; at build DC_ERR_SHAPE when ndim is not the input's rank. */
+dc_layer *dc_permute_layer(int ndim, const int *dims);
+/* Masking (Keras): a step of [N, T, ...] whose values all equal mask_value is padding: the
+ * layers after it skip it (recurrent layers keep their state, Bidirectional reads each sequence
+ * within its real steps, GlobalAveragePooling1D / GlobalMaxPooling1D leave it out, a CTC loss
+ * counts the real steps). The output is the input with the masked steps set to 0, as Keras's. */
+dc_layer *dc_masking_layer(float mask_value);
+/* TimeDistributed (Keras): applies inner to every step of [N, T, ...], the steps folded into the
+ * batch ([N T, ...]) and unfolded after: output [N, T, inner's output...]. inner is any layer
+ * type of one input and one output; the wrapper owns it (also when this fails). Its parameters
+ * keep their names under the wrapper's ("time_distributed.weight"), so a PyTorch module's
+ * state_dict loads into a wrapper named as the module. The mask passes through. In model files
+ * the inner layer nests: {"class": "TimeDistributed", "layer": {"class": "Dense", "units": 8}}.
+ * Errors: DC_ERR_ARG for NULL or a built inner layer (in a model); at build DC_ERR_SHAPE for an
+ * input without a time axis and the inner layer's own shape errors. */
+dc_layer *dc_time_distributed(dc_layer *inner);
+/* Bidirectional (Keras) around a SimpleRNN, LSTM or GRU: a forward copy reads each sequence, a
+ * backward copy reads it reversed within its real steps (the padded steps of a mask stay at the
+ * end, as PyTorch's packed sequences give), and merge combines them: DC_MERGE_CONCAT [fwd, bwd]
+ * (2 units wide, the default), SUM, MUL or AVE (the mean). With the inner layer's
+ * return_sequences the backward outputs are reversed back to align with the steps and padded
+ * steps give 0 (Keras); without, the forward's last state meets the backward's state after the
+ * whole sequence (its output at step 0). Parameters forward.<name> and backward.<name> (the inner
+ * layer's names: forward.weight_ih, ...); PyTorch's bidirectional state_dict names
+ * (weight_ih_l0, weight_ih_l0_reverse, bias_*_l0[_reverse]) load by name. In model files:
+ * {"class": "Bidirectional", "layer": {"class": "GRU", "units": 64, "return_sequences": true},
+ * "merge_mode": "concat"}. Set the inner layer's options before wrapping it. Errors: DC_ERR_ARG
+ * naming both layers for another type, or an inner layer with return_state. */
+typedef enum dc_merge_mode { DC_MERGE_CONCAT, DC_MERGE_SUM, DC_MERGE_MUL, DC_MERGE_AVE, DC_MERGE_COUNT } dc_merge_mode;
+dc_layer *dc_bidirectional(dc_layer *inner, dc_merge_mode merge);
 
 /* ---- BERT: Devlin et al.'s encoder, with Hugging Face's BertModel names (the layers in
  * src/nn/bert_layers.c; the loader, dc_bert_load, in src/zoo/bert.c and deepc/zoo.h) ----

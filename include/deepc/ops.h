@@ -396,6 +396,33 @@ dc_tensor *dc_attention_cross(dc_ctx *c, dc_tensor *q, dc_tensor *kv, int heads,
  * 1/(1-rate); the identity otherwise. */
 dc_tensor *dc_dropout(dc_ctx *c, dc_tensor *x, float rate, bool training, dc_rng *rng);
 
+/* ---- Sequences of steps [N, T, C] (channels last, the recurrent layers' layout) ---- */
+/* 1-D convolution: y[n, t, f] = b[f] + sum_{c, j} w[f, c, j] x[n, t s + j d - pad_left, c], x taken
+ * as 0 outside [0, T); w [F, C, k] (PyTorch's Conv1d layout), b [F] or NULL; s = stride,
+ * d = dilation -> [N, T', F], T' = (T + pad_left + pad_right - d (k - 1) - 1) / s + 1. Computed as
+ * one GEMM over the windows of every step (im2col along time). PyTorch's Conv1d on [N, C, T] with
+ * padding p is pad_left = pad_right = p on the transposed input; Keras's "causal" is
+ * pad_left = d (k - 1), pad_right = 0. Errors: DC_ERR_SHAPE for x not [N, T, C], w not [F, C, k],
+ * b not [F], or a kernel span d (k - 1) + 1 longer than the padded steps; DC_ERR_ARG for stride
+ * or dilation < 1 or negative padding. */
+dc_tensor *dc_conv1d(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int stride, int dilation, int pad_left, int pad_right);
+/* Pooling over windows of `pool` steps every `stride` steps, with pad_left / pad_right steps of
+ * padding that no window counts: the maximum (gradient to the first maximum) or the mean of the
+ * window's steps inside [0, T) (TensorFlow's "same" pooling). [N, T, C] -> [N, T', C],
+ * T' = (T + pad_left + pad_right - pool) / stride + 1. Errors: DC_ERR_SHAPE for x not [N, T, C]
+ * or pool longer than the padded steps; DC_ERR_ARG for pool or stride < 1, negative padding, or
+ * padding that leaves a window without a step of x. */
+dc_tensor *dc_max_pool1d(dc_ctx *c, dc_tensor *x, int pool, int stride, int pad_left, int pad_right);
+dc_tensor *dc_avg_pool1d(dc_ctx *c, dc_tensor *x, int pool, int stride, int pad_left, int pad_right);
+/* [N, T, C] -> [N, C]: the maximum over the steps, over the real ones (mask [N, T], 1 = real)
+ * when mask is given; a row without a real step gives 0 (and no gradient). */
+dc_tensor *dc_global_max_pool1d(dc_ctx *c, dc_tensor *x, const uint8_t *mask);
+/* x [N, T, ...] with each row's real steps in reverse order and its padded steps (mask [N, T]:
+ * 0; NULL: none) where they are: with padding at the end, y[n, t] = x[n, L_n - 1 - t] for
+ * t < L_n and y[n, t] = x[n, t] after (tf.reverse_sequence; a packed PyTorch sequence read
+ * backwards). Its own inverse; backward reverses the gradient the same way. */
+dc_tensor *dc_reverse_sequence(dc_ctx *c, dc_tensor *x, const uint8_t *mask);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -29,7 +29,27 @@ static dc_status set_layer_field(void *ctx, const dc_field *f, const double *v, 
     return dc_field_set(f, l->cfg, v, n, l->type->name);
 }
 
-/* A layer from its JSON object: its class from the registry, its options through the schema. */
+static dc_layer *layer_from_json(const dc_where *w, const cJSON *o, bool named);
+
+/* A wrapper's layer, nested under "layer": its class and its options, and no name, inputs or
+ * trainable of its own (the wrapper's are its). */
+static dc_status inner_from_json(const dc_where *w, const cJSON *o, dc_layer *l) {
+    const cJSON *io = cJSON_GetObjectItemCaseSensitive(o, "layer");
+    if (!cJSON_IsObject(io)) return dc_json_bad(w, "layer", io ? "must be an object: the layer it wraps" : "is missing: the layer it wraps");
+    dc_where wi = *w;
+    snprintf(wi.what, sizeof wi.what, "%.80s.layer", w->what);
+    static const char *const own[] = {"name", "inputs", "trainable"};
+    for (size_t i = 0; i < DC_ARRAY_LEN(own); i++)
+        if (cJSON_GetObjectItemCaseSensitive(io, own[i])) return dc_json_bad(&wi, own[i], "is not allowed in a wrapped layer (the wrapper's holds)");
+    dc_layer *in = layer_from_json(&wi, io, false);
+    if (!in) return dc_last_status() ? dc_last_status() : DC_ERR_FORMAT;
+    dc_status s = dc_layer_wrap(l, in);
+    if (s) refile(w);
+    return s;
+}
+
+/* A layer from its JSON object: its class from the registry, its options through the schema,
+ * and a wrapper's layer nested under "layer". */
 static dc_layer *layer_from_json(const dc_where *w, const cJSON *o, bool named) {
     const char *cls = dc_json_str(w, o, "class", true);
     if (!cls) return NULL;
@@ -44,10 +64,13 @@ static dc_layer *layer_from_json(const dc_where *w, const cJSON *o, bool named) 
     dc_layer *l = name ? dc_layer_create(t) : NULL;
     if (!l) return NULL;
     static const char *const skip[] = {"class", "name", "inputs", "trainable", NULL};
+    static const char *const skip_wrapper[] = {"class", "name", "inputs", "trainable", "layer", NULL};
+    bool wrapper = (t->flags & DC_LAYER_WRAPPER) != 0;
     const dc_field *tables[] = {t->fields};
     int counts[] = {t->nfields};
     bool trainable = true;
-    dc_status s = dc_json_read_fields(w, o, tables, counts, 1, skip, set_layer_field, l);
+    dc_status s = dc_json_read_fields(w, o, tables, counts, 1, wrapper ? skip_wrapper : skip, set_layer_field, l);
+    if (!s && wrapper) s = inner_from_json(w, o, l);
     if (!s && !(s = dc_json_bool(w, o, "trainable", true, &trainable))) s = dc_layer_set_trainable(l, trainable);
     if (!s && ((s = dc_layer_check(l)) || (*name && (s = dc_layer_set_name(l, name))))) refile(w);
     if (s) {

@@ -17,6 +17,16 @@ static void add_shape(cJSON *o, const char *key, const int64_t *v, int n) {
     for (int i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v[i]));
 }
 
+/* A wrapper's layer: its class, its options and its own layer if it wraps one. */
+static cJSON *inner_json(const dc_layer *l) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "class", l->type->name);
+    dc_json_add_fields(o, l->type->fields, l->type->nfields, l->cfg);
+    if (l->inner) cJSON_AddItemToObject(o, "layer", inner_json(l->inner));
+    return o;
+}
+
 static cJSON *layer_json(const dc_model *m, const dc_layer *l) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -33,6 +43,7 @@ static cJSON *layer_json(const dc_model *m, const dc_layer *l) {
         }
     }
     dc_json_add_fields(o, l->type->fields, l->type->nfields, l->cfg);
+    if (l->inner) cJSON_AddItemToObject(o, "layer", inner_json(l->inner)); /* a wrapper's layer, nested */
     if (l->frozen) cJSON_AddFalseToObject(o, "trainable"); /* only when frozen: older files stay as they were */
     return o;
 }

@@ -33,7 +33,63 @@ dc_layer *dc_layer_create(const dc_layer_type *t) {
     return l;
 }
 
-void dc_layer_free(dc_layer *l) { dc_free(l); }
+static const char *who(const dc_layer *l, char *buf, size_t size);
+
+void dc_layer_free(dc_layer *l) {
+    if (!l) return;
+    dc_layer_free(l->inner);
+    dc_layer_free(l->twin);
+    dc_free(l);
+}
+
+dc_layer *dc_layer_copy(const dc_layer *l) {
+    if (!l) return dc_error_null(DC_ERR_ARG, "dc_layer_copy: layer is NULL");
+    dc_layer *c = dc_layer_create(l->type);
+    if (!c) return NULL;
+    memcpy(c->cfg, l->cfg, l->type->cfg_size);
+    c->frozen = l->frozen;
+    if (l->inner && !(c->inner = dc_layer_copy(l->inner))) {
+        dc_layer_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+dc_layer *dc_layer_example(const dc_layer_type *t) {
+    dc_layer *l = dc_layer_create(t);
+    if (!l || !(t->flags & DC_LAYER_WRAPPER)) return l;
+    const dc_layer_type *it = dc_layer_type_find(t->example_inner);
+    dc_layer *inner = it ? dc_layer_create(it) : NULL;
+    if (!it) dc_error(DC_ERR_STATE, "%s: its example layer class \"%s\" is not registered", t->name, t->example_inner ? t->example_inner : "");
+    if (!inner || dc_layer_wrap(l, inner)) {
+        dc_layer_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+dc_status dc_layer_wrap(dc_layer *l, dc_layer *inner) {
+    dc_status s = DC_OK;
+    char w[96];
+    if (!l || !inner) s = dc_error(DC_ERR_ARG, "dc_layer_wrap: layer or inner layer is NULL");
+    else if (!(l->type->flags & DC_LAYER_WRAPPER)) s = dc_error(DC_ERR_ARG, "%s: %s wraps no other layer", who(l, w, sizeof w), l->type->name);
+    else if (l->built) s = dc_error(DC_ERR_STATE, "%s: is built; its layer cannot change", who(l, w, sizeof w));
+    else if (inner->built)
+        s = dc_error(DC_ERR_ARG, "%s: cannot wrap %s, which is built (in a model): give it a new layer", who(l, w, sizeof w), inner->name);
+    if (s) {
+        dc_layer_free(inner);
+        return s;
+    }
+    dc_layer *had = l->inner;
+    l->inner = inner;
+    if ((s = dc_layer_check(l))) {
+        l->inner = had;
+        dc_layer_free(inner);
+        return s;
+    }
+    dc_layer_free(had);
+    return DC_OK;
+}
 const char *dc_layer_name(const dc_layer *l) { return l ? l->name : ""; }
 const char *dc_layer_type_name(const dc_layer *l) { return l ? l->type->name : ""; }
 
@@ -166,6 +222,8 @@ dc_status dc_layer_declare_state_min(dc_layer *l, const char *name, int ndim, co
 
 dc_activation dc_layer_output_act(const dc_layer *l) {
     double v;
+    if (l->inner) /* a wrapper's output is its layer's: a fused loss reaches through it */
+        return (l->inner->type->flags & DC_LAYER_LOGITS) ? dc_layer_output_act(l->inner) : DC_ACT_NONE;
     const dc_field *f = dc_field_find(l->type->fields, l->type->nfields, "activation");
     return f && dc_field_get(f, l->cfg, &v) == 1 ? (dc_activation)(int)v : DC_ACT_NONE;
 }
@@ -190,4 +248,6 @@ static const char *const init_names[] = {"zeros",          "ones",          "con
 _Static_assert(DC_ARRAY_LEN(init_names) == DC_INIT_COUNT, "initialiser name table");
 const char *dc_init_name_of(int i) { return i >= 0 && i < DC_INIT_COUNT ? init_names[i] : "unknown"; }
 
-const char *dc_padding_name_of(int p) { return p == DC_PAD_SAME ? "same" : p == DC_PAD_VALID ? "valid" : "unknown"; }
+const char *dc_padding_name_of(int p) {
+    return p == DC_PAD_SAME ? "same" : p == DC_PAD_VALID ? "valid" : p == DC_PAD_CAUSAL ? "causal" : "unknown";
+}

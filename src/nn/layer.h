@@ -58,6 +58,9 @@ enum {
     DC_LAYER_INPUT = 1,  /* the type is InputLayer: it feeds data into the model */
     DC_LAYER_LOGITS = 2, /* its last step is the activation of its "activation" field, and forward
                           * leaves it out when f->logits: the loss may fuse softmax or sigmoid */
+    DC_LAYER_WRAPPER = 4, /* it applies another layer, l->inner (TimeDistributed, Bidirectional),
+                           * which model files nest under the key "layer"; its check says which
+                           * inner layers it takes */
 };
 
 typedef struct dc_layer_type {
@@ -88,7 +91,9 @@ typedef struct dc_layer_type {
      * means nothing to the type. */
     bool (*param_alias)(const dc_layer *l, const char *foreign, bool pytorch, char *to, size_t size, bool *sum);
     int max_inputs;     /* 0 means 1 */
-    unsigned flags;     /* DC_LAYER_INPUT, DC_LAYER_LOGITS */
+    unsigned flags;     /* DC_LAYER_INPUT, DC_LAYER_LOGITS, DC_LAYER_WRAPPER */
+    /* A wrapper's: the class of a layer it wraps with that layer's defaults (dc_layer_example). */
+    const char *example_inner;
 } dc_layer_type;
 
 struct dc_layer {
@@ -116,6 +121,10 @@ struct dc_layer {
     int nparams;
     dc_param_decl decl[DC_LAYER_MAX_PARAMS];
     dc_tensor *param[DC_LAYER_MAX_PARAMS]; /* views into the model's buffer */
+    /* A wrapper's layer (owned; NULL for other types), built by the wrapper's build with the
+     * wrapper's name; its parameters are the wrapper's (declared again by the wrapper). twin: a
+     * second copy of it that the wrapper made (Bidirectional's backward layer), owned too. */
+    dc_layer *inner, *twin;
     _Alignas(max_align_t) unsigned char cfg[]; /* the type's config struct (type->cfg_size bytes) */
 };
 
@@ -136,6 +145,17 @@ void dc_layer_type_list(char *buf, size_t size);
 
 /* A new layer of type t with every field at its default (NULL + error when out of memory). */
 dc_layer *dc_layer_create(const dc_layer_type *t);
+/* A new unbuilt, unnamed layer of l's type with l's options, and a copy of its inner layer. */
+dc_layer *dc_layer_copy(const dc_layer *l);
+/* A layer of type t that builds with its defaults: dc_layer_create, and for a wrapper, wrapping
+ * a new layer of its example_inner class. */
+dc_layer *dc_layer_example(const dc_layer_type *t);
+/* Gives wrapper l the layer inner to apply (in place of the one it had), and runs l's check. l
+ * takes inner in every case (on error it is freed), so inner must be no other layer's or
+ * model's: DC_ERR_ARG for a layer that is not a wrapper, an inner layer that is NULL or built,
+ * or one the wrapper's check refuses (l then keeps the layer it had); DC_ERR_STATE once l is
+ * built. */
+dc_status dc_layer_wrap(dc_layer *l, dc_layer *inner);
 
 /* Checked setters of one field by key: a key the type does not have is DC_ERR_ARG naming the
  * layer and the key; a field that shapes depend on, once the layer is built, DC_ERR_STATE; a
