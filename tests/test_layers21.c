@@ -6,8 +6,8 @@
  * gradients of sum(y * g), masks given as lengths (Bidirectional against PyTorch's packed
  * sequences, Masking + a recurrent layer against the packed final state). Then: finite-difference
  * gradient checks of the new ops (conv1d, pool1d, global max, sequence reversal), the reversal's
- * order under a mask with padding anywhere, the masks through Masking, Conv1D, pooling and
- * Bidirectional, model files and configurations nesting the wrapped layers, PyTorch's
+ * order under a mask with padding anywhere, the masks through Masking, Conv1D, pooling,
+ * Bidirectional and into a CTC loss, model files and configurations nesting the wrapped layers, PyTorch's
  * bidirectional state_dict names, and the errors of bad options.
  *
  * Golden tolerance: |got - expected| <= 1e-5 + 1e-5 |expected|, as the layer goldens of
@@ -443,6 +443,45 @@ static void test_masks(void) {
     }
 }
 
+/* Masking -> Conv1D(same) -> Bidirectional(GRU) -> TimeDistributed(Dense(log_softmax)) under the
+ * CTC loss: the loss of a padded batch is the mean of each sample's loss on its real steps
+ * alone, the mask's count per sample being the loss's input length. */
+static dc_model *ctc_net(int64_t T, int64_t F) {
+    dc_model *m = seq_model(T, F,
+                            (dc_layer *[]){dc_masking_layer(0), dc_conv1d_layer(6, 3, 1, DC_PAD_SAME, DC_ACT_RELU),
+                                           dc_bidirectional(dc_gru_layer(5, true), DC_MERGE_CONCAT),
+                                           dc_time_distributed(dc_dense(5, DC_ACT_LOG_SOFTMAX))},
+                            4);
+    CHECK(dc_model_compile(m, dc_sgd(0.1f, 0, false), DC_LOSS_CTC, NULL, 0) == DC_OK);
+    return m;
+}
+
+static void test_ctc_mask(void) {
+    const int64_t N = 3, T = 10, F = 4, S = 3;
+    const int len[3] = {10, 6, 8};
+    float lab[9] = {1, 2, 2, 3, 4, -1, 1, 1, 4};
+    dc_tensor *x = padded(N, T, F, len, 0.0f), *y = dc_tensor_from(2, (int64_t[]){N, S}, lab);
+    dc_model *m = ctc_net(T, F);
+    double batch[2] = {0, 0}, sum = 0;
+    CHECK(dc_model_evaluate(m, x, y, 8, batch) == DC_OK);
+    for (int64_t n = 0; n < N; n++) {
+        dc_model *one = ctc_net(len[n], F); /* the same seed, the same weights */
+        dc_tensor *xn = dc_tensor_from(3, (int64_t[]){1, len[n], F}, dc_tensor_data(x) + n * T * F);
+        dc_tensor *yn = dc_tensor_from(2, (int64_t[]){1, S}, lab + n * S);
+        double r[2] = {0, 0};
+        CHECK(dc_model_evaluate(one, xn, yn, 8, r) == DC_OK);
+        sum += r[0];
+        dc_tensor_free(xn);
+        dc_tensor_free(yn);
+        dc_model_free(one);
+    }
+    printf("mask: CTC loss of the padded batch %.6f, mean over the samples alone %.6f\n", batch[0], sum / (double)N);
+    CHECK(fabs(batch[0] - sum / (double)N) <= 1e-5 * (1 + fabs(batch[0])));
+    dc_tensor_free(x);
+    dc_tensor_free(y);
+    dc_model_free(m);
+}
+
 /* ---- model files and configurations ---- */
 
 static char *arch_of(const char *path) {
@@ -690,6 +729,7 @@ int main(void) {
     test_gradchecks();
     test_reverse_order();
     test_masks();
+    test_ctc_mask();
     test_files();
     test_pytorch_names();
     test_errors();
