@@ -59,12 +59,14 @@ valgrind:
 	  OPENBLAS_CORETYPE=Haswell DEEPC_THREADS=2 OMP_WAIT_POLICY=passive valgrind --leak-check=full \
 	    --errors-for-leak-kinds=definite,indirect --error-exitcode=9 $(VG_BUILD)/$$cmd || exit 1; done
 
-# Runs all eleven example programs on their bundled or Debian-packaged data, each of which exits
-# non-zero when it misses its target; the long ones with the short arguments ctest gives them
-# (the character model 3 epochs, the string reversal 6 epochs of 20000 strings).
+# Runs all twelve example programs on their bundled, Debian-packaged or generated data, each of
+# which exits non-zero when it misses its target; the long ones with the short arguments ctest
+# gives them (the character model 3 epochs, the string reversal 6 epochs of 20000 strings). The
+# speech example's utterances are made by espeak-ng the first time (about 250 MB under out/).
 EXAMPLE_RUNS = xor iris digits_mlp image_classifier gdp_forecast bert_encode text_classify lstm_fashion cnn_fashion \
-	"char_transformer /usr/share/games/fortunes 3" "seq2seq_reverse 6 20000"
+	"char_transformer /usr/share/games/fortunes 3" "seq2seq_reverse 6 20000" "speech_ctc out/speech_digits"
 examples: build
+	@test -f out/speech_digits/train/labels.tsv || scripts/gen_speech_digits.sh out/speech_digits 2000 400 1
 	@for e in $(EXAMPLE_RUNS); do echo "== $$e"; $(BUILD)/examples/$$e || exit 1; done
 
 # Rewrites docs/layers.md, the reference of every layer type, optimiser, schedule, loss and metric,
