@@ -54,9 +54,9 @@ class CRNN(nn.Module):
 
 
 def targets(y):
+    """[B, S] labels padded with -1 -> the concatenated labels and their lengths."""
     lens = (y >= 0).sum(1).long()
-    flat = torch.cat([torch.from_numpy(np.asarray(r[:k])).long() for r, k in zip(y, lens.tolist())])
-    return flat, lens
+    return y[y >= 0].long(), lens
 
 
 model = CRNN()
@@ -73,7 +73,7 @@ for e in range(epochs):
         idx = perm[i:i + 32]
         steps = (ftr[idx] + 1) // 2
         lp = model(xtr[idx], steps)
-        tg, tl = targets(ytr[idx].numpy())
+        tg, tl = targets(ytr[idx])
         loss = ctc(lp.transpose(0, 1), tg, steps, tl)
         opt.zero_grad(set_to_none=True)
         loss.backward()
