@@ -110,8 +110,8 @@ dc_model *dc_model_load(const char *path);
  * Every layer class and option of the registry is accepted (deepc layers lists them); names
  * may be left out (the model names the layers as dc_model_add does), and so may "format" and
  * "version". A graph model sets "graph": true, starts with InputLayers and lists each layer's
- * "inputs" by name. The weights are initialised from "seed" (default 42); "compile" is
- * optional. NULL on error: DC_ERR_FORMAT naming origin, the layer's index and class, the key
+ * "inputs" by name ("name:k" for output k of a layer with several, as return_state gives).
+ * The weights are initialised from "seed" (default 42); "compile" is optional. NULL on error: DC_ERR_FORMAT naming origin, the layer's index and class, the key
  * and the allowed values or range (unknown classes and options list the known ones). */
 dc_model *dc_model_from_json(const char *json, const char *origin);
 /* Weights only, in safetensors: every parameter and state tensor of a built model. */
