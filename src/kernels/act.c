@@ -8,7 +8,7 @@
 #define GELU_K 0.79788456080286536f          /* sqrt(2 / pi) */
 #define GELU_C 0.044715f
 
-void dc_k_act_forward(dc_activation a, float alpha, const float *x, float *y, int64_t n) {
+DC_CLONES void dc_k_act_forward(dc_activation a, float alpha, const float *x, float *y, int64_t n) {
     switch (a) {
     case DC_ACT_SIGMOID:
         DC_FOR(i, n, y[i] = 1.0f / (1.0f + expf(-x[i])););
@@ -38,8 +38,8 @@ void dc_k_act_forward(dc_activation a, float alpha, const float *x, float *y, in
     }
 }
 
-void dc_k_act_backward(dc_activation a, float alpha, const float *x, const float *y,
-                       const float *gy, float *gx, int64_t n) {
+DC_CLONES void dc_k_act_backward(dc_activation a, float alpha, const float *x, const float *y,
+                                 const float *gy, float *gx, int64_t n) {
     switch (a) {
     case DC_ACT_SIGMOID:
         DC_FOR(i, n, gx[i] += gy[i] * y[i] * (1.0f - y[i]););
@@ -73,7 +73,7 @@ void dc_k_act_backward(dc_activation a, float alpha, const float *x, const float
     }
 }
 
-void dc_k_act_grad_from_output(dc_activation a, float alpha, const float *y, const float *gy, float *gz, int64_t n) {
+DC_CLONES void dc_k_act_grad_from_output(dc_activation a, float alpha, const float *y, const float *gy, float *gz, int64_t n) {
     switch (a) {
     case DC_ACT_SIGMOID:
 #pragma omp simd

@@ -27,12 +27,12 @@ static inline uint32_t bf16_bits(float f) {
     return u >> 16;
 }
 
-void dc_k_f32_to_bf16(const float *x, uint16_t *y, int64_t n) {
+DC_CLONES void dc_k_f32_to_bf16(const float *x, uint16_t *y, int64_t n) {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) y[i] = (uint16_t)bf16_bits(x[i]);
 }
 
-void dc_k_bf16_to_f32(const uint16_t *x, float *y, int64_t n) {
+DC_CLONES void dc_k_bf16_to_f32(const uint16_t *x, float *y, int64_t n) {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         uint32_t u = (uint32_t)x[i] << 16;
@@ -49,7 +49,7 @@ bool dc_k_bf16_available(void) {
         bool off = e && (!strcmp(e, "off") || !strcmp(e, "0"));
 #if defined(__x86_64__) && defined(__GNUC__)
         __builtin_cpu_init();
-        s = !off && __builtin_cpu_supports("avx512bf16");
+        s = !off && dc_k_avx512_usable() && __builtin_cpu_supports("avx512bf16");
 #else
         s = 0;
         (void)off;
@@ -66,6 +66,7 @@ void dc_k_bf16_force_fallback(bool on) {
         __atomic_store_n(&kernel_state, -1, __ATOMIC_RELAXED);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
 static inline bool in_parallel(void) {
 #ifdef _OPENMP
     return omp_in_parallel();
@@ -73,6 +74,7 @@ static inline bool in_parallel(void) {
     return false;
 #endif
 }
+#endif
 
 static inline int64_t nblocks(int64_t n, int64_t b) { return (n + b - 1) / b; }
 static inline int64_t round64(int64_t bytes) { return (bytes + 63) & ~(int64_t)63; }
@@ -117,7 +119,7 @@ size_t dc_k_gemm_bf16_scratch(int64_t M, int64_t N, int64_t K) {
 
 /* 16 pairs (lo[c], hi[c]) as bf16 words, lo in the low half: VCVTNEPS2BF16 rounds to nearest
  * even (and reads float32 subnormals as zero). */
-BF16_TARGET static inline __m512i pairs16(__m512 lo, __m512 hi) {
+BF16_TARGET static inline __m512i pairs16_avx512(__m512 lo, __m512 hi) {
     __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
     __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
     return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
@@ -125,7 +127,7 @@ BF16_TARGET static inline __m512i pairs16(__m512 lo, __m512 hi) {
 
 /* A block of `width` (8 or 32) columns j0.. of a matrix whose columns are contiguous
  * (element (k, j) at X[k*ld + j]) into P[KP][width]. */
-BF16_TARGET static void pack_cols_v(const float *X, int64_t ld, int64_t j0, int64_t N, int64_t K, int width, uint32_t *P) {
+BF16_TARGET static void pack_cols_avx512(const float *X, int64_t ld, int64_t j0, int64_t N, int64_t K, int width, uint32_t *P) {
     const int64_t cols = N - j0 < width ? N - j0 : width, KP = (K + 1) / 2;
     for (int64_t kp = 0; kp < KP; kp++) {
         const float *x0 = X + 2 * kp * ld + j0, *x1 = x0 + ld;
@@ -135,7 +137,7 @@ BF16_TARGET static void pack_cols_v(const float *X, int64_t ld, int64_t j0, int6
             int64_t left = cols - c;
             __mmask16 m = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
             __m512 lo = _mm512_maskz_loadu_ps(m, x0 + c), hi = odd ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, x1 + c);
-            __m512i v = pairs16(lo, hi);
+            __m512i v = pairs16_avx512(lo, hi);
             if (width - c >= 16)
                 _mm512_storeu_si512(o + c, v);
             else
@@ -145,7 +147,7 @@ BF16_TARGET static void pack_cols_v(const float *X, int64_t ld, int64_t j0, int6
 }
 
 /* Transposes a 16x16 block of 32-bit words: on return r[c] holds what was column c. */
-BF16_TARGET static inline void transpose16(__m512i r[16]) {
+BF16_TARGET static inline void transpose16_avx512(__m512i r[16]) {
     __m512i t[16], u[16];
     for (int i = 0; i < 16; i += 2) {
         t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
@@ -173,7 +175,7 @@ BF16_TARGET static inline void transpose16(__m512i r[16]) {
  * the end of k: an odd K's last pair gets a zero high half) converted to 16 pairs, the 16x16
  * block of pairs transposed in registers and stored as 16 runs along the block's rows; rows
  * past M are zero. */
-BF16_TARGET static void pack_rows_v(const float *X, int64_t ld, int64_t i0, int64_t M, int64_t K, int width, uint32_t *P) {
+BF16_TARGET static void pack_rows_avx512(const float *X, int64_t ld, int64_t i0, int64_t M, int64_t K, int width, uint32_t *P) {
     const int64_t rows = M - i0 < width ? M - i0 : width;
     for (int r0 = 0; r0 < width; r0 += 16) {
         const int64_t nr = rows - r0;
@@ -192,7 +194,7 @@ BF16_TARGET static void pack_rows_v(const float *X, int64_t ld, int64_t i0, int6
                     v[i] = _mm512_setzero_si512();
                 }
             }
-            transpose16(v);
+            transpose16_avx512(v);
             const int64_t pairs = left >= 32 ? 16 : (left + 1) / 2;
             uint32_t *o = P + (k / 2) * width + r0;
             for (int64_t q = 0; q < pairs; q++) {
@@ -207,49 +209,49 @@ BF16_TARGET static void pack_rows_v(const float *X, int64_t ld, int64_t i0, int6
 
 /* Block b of op(A) into its place in Ap: op(A)[i][k] = ta ? A[k*lda + i] (columns contiguous)
  * : A[i*lda + k] (rows contiguous). */
-BF16_TARGET static inline void pack_a_block(bool ta, int64_t M, int64_t K, const float *A, int64_t lda, uint32_t *Ap, int64_t b) {
+BF16_TARGET static inline void pack_a_block_avx512(bool ta, int64_t M, int64_t K, const float *A, int64_t lda, uint32_t *Ap, int64_t b) {
     uint32_t *P = Ap + b * MR * ((K + 1) / 2);
     if (ta)
-        pack_cols_v(A, lda, b * MR, M, K, MR, P);
+        pack_cols_avx512(A, lda, b * MR, M, K, MR, P);
     else
-        pack_rows_v(A, lda, b * MR, M, K, MR, P);
+        pack_rows_avx512(A, lda, b * MR, M, K, MR, P);
 }
 
 /* Block b of op(B) into its place in Bp: op(B)[k][j] = tb ? B[j*ldb + k] (rows of B are columns
  * of op(B)) : B[k*ldb + j]. */
-BF16_TARGET static inline void pack_b_block(bool tb, int64_t N, int64_t K, const float *B, int64_t ldb, uint32_t *Bp, int64_t b) {
+BF16_TARGET static inline void pack_b_block_avx512(bool tb, int64_t N, int64_t K, const float *B, int64_t ldb, uint32_t *Bp, int64_t b) {
     uint32_t *P = Bp + b * NR * ((K + 1) / 2);
     if (tb)
-        pack_rows_v(B, ldb, b * NR, N, K, NR, P);
+        pack_rows_avx512(B, ldb, b * NR, N, K, NR, P);
     else
-        pack_cols_v(B, ldb, b * NR, N, K, NR, P);
+        pack_cols_avx512(B, ldb, b * NR, N, K, NR, P);
 }
 
 /* Packs blocks b0..b1 of op(A) and c0..c1 of op(B). */
-BF16_TARGET static void pack_range_v(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+BF16_TARGET static void pack_range_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                                      const float *B, int64_t ldb, uint32_t *Ap, uint32_t *Bp, int64_t b0, int64_t b1,
                                      int64_t c0, int64_t c1) {
-    for (int64_t b = b0; b < b1; b++) pack_a_block(ta, M, K, A, lda, Ap, b);
-    for (int64_t b = c0; b < c1; b++) pack_b_block(tb, N, K, B, ldb, Bp, b);
+    for (int64_t b = b0; b < b1; b++) pack_a_block_avx512(ta, M, K, A, lda, Ap, b);
+    for (int64_t b = c0; b < c1; b++) pack_b_block_avx512(tb, N, K, B, ldb, Bp, b);
 }
 
 /* Packs op(A) and op(B) (threads over blocks when par). */
-BF16_TARGET static void pack_all_v(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+BF16_TARGET static void pack_all_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                        int64_t ldb, uint32_t *Ap, uint32_t *Bp, bool par) {
     const int64_t nmb = nblocks(M, MR), nnb = nblocks(N, NR);
 #pragma omp parallel if (par)
     {
 #pragma omp for schedule(static) nowait
-        for (int64_t b = 0; b < nmb; b++) pack_a_block(ta, M, K, A, lda, Ap, b);
+        for (int64_t b = 0; b < nmb; b++) pack_a_block_avx512(ta, M, K, A, lda, Ap, b);
 #pragma omp for schedule(static)
-        for (int64_t b = 0; b < nnb; b++) pack_b_block(tb, N, K, B, ldb, Bp, b);
+        for (int64_t b = 0; b < nnb; b++) pack_b_block_avx512(tb, N, K, B, ldb, Bp, b);
     }
 }
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
 /* C[mr, nr] = alpha * Ap . Bp + beta * C, mr <= MR, nr <= NR, over KP pairs. */
-BF16_TARGET static void micro_8x32(int64_t KP, const uint32_t *Ap, const uint32_t *Bp, float *C, int64_t ldc, int mr, int nr,
+BF16_TARGET static void micro_8x32_avx512(int64_t KP, const uint32_t *Ap, const uint32_t *Bp, float *C, int64_t ldc, int mr, int nr,
                                    float alpha, float beta) {
     __m512 c0[MR], c1[MR];
 #pragma GCC unroll 8
@@ -280,26 +282,26 @@ BF16_TARGET static void micro_8x32(int64_t KP, const uint32_t *Ap, const uint32_
 }
 
 /* Tile (ib, jb) of C: row block ib of Ap against column block jb of Bp. */
-static inline void tile(int64_t M, int64_t N, int64_t KP, const uint32_t *Ap, const uint32_t *Bp, float alpha, float beta,
+static inline void tile_avx512(int64_t M, int64_t N, int64_t KP, const uint32_t *Ap, const uint32_t *Bp, float alpha, float beta,
                         float *C, int64_t ldc, int64_t ib, int64_t jb) {
     int64_t i0 = ib * MR, j0 = jb * NR;
     int mr = (int)(M - i0 < MR ? M - i0 : MR), nr = (int)(N - j0 < NR ? N - j0 : NR);
-    micro_8x32(KP, Ap + ib * MR * KP, Bp + jb * NR * KP, C + i0 * ldc + j0, ldc, mr, nr, alpha, beta);
+    micro_8x32_avx512(KP, Ap + ib * MR * KP, Bp + jb * NR * KP, C + i0 * ldc + j0, ldc, mr, nr, alpha, beta);
 }
 
-static void run_tiles(int64_t M, int64_t N, int64_t KP, const uint32_t *Ap, const uint32_t *Bp, float alpha, float beta,
+static void run_tiles_avx512(int64_t M, int64_t N, int64_t KP, const uint32_t *Ap, const uint32_t *Bp, float alpha, float beta,
                       float *C, int64_t ldc, bool par) {
     const int64_t nmb = nblocks(M, MR), nnb = nblocks(N, NR), tiles = nmb * nnb;
     /* column block outer, so consecutive tiles of a thread share their packed B block */
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t t = 0; t < tiles; t++) tile(M, N, KP, Ap, Bp, alpha, beta, C, ldc, t % nmb, t / nmb);
+    for (int64_t t = 0; t < tiles; t++) tile_avx512(M, N, KP, Ap, Bp, alpha, beta, C, ldc, t % nmb, t / nmb);
 }
 
 /* Tiles of row blocks ib0..ib1 and column blocks jb0..jb1 of C. */
-static void tiles_range(int64_t M, int64_t N, int64_t KP, const uint32_t *Ap, const uint32_t *Bp, float alpha, float beta,
+static void tiles_range_avx512(int64_t M, int64_t N, int64_t KP, const uint32_t *Ap, const uint32_t *Bp, float alpha, float beta,
                         float *C, int64_t ldc, int64_t ib0, int64_t ib1, int64_t jb0, int64_t jb1) {
     for (int64_t jb = jb0; jb < jb1; jb++)
-        for (int64_t ib = ib0; ib < ib1; ib++) tile(M, N, KP, Ap, Bp, alpha, beta, C, ldc, ib, jb);
+        for (int64_t ib = ib0; ib < ib1; ib++) tile_avx512(M, N, KP, Ap, Bp, alpha, beta, C, ldc, ib, jb);
 }
 #endif
 
@@ -335,21 +337,21 @@ void dc_k_gemm_bf16_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float 
                 if (by_cols) {
                     const int64_t jb0 = nnb * t / n, jb1 = nnb * (t + 1) / n;
                     uint32_t *At = Ap + t * apw;
-                    pack_range_v(ta, tb, M, N, K, A, lda, B, ldb, At, Bp0, 0, nmb, jb0, jb1);
-                    tiles_range(M, N, KP, At, Bp0, alpha, beta, C, ldc, 0, nmb, jb0, jb1);
+                    pack_range_avx512(ta, tb, M, N, K, A, lda, B, ldb, At, Bp0, 0, nmb, jb0, jb1);
+                    tiles_range_avx512(M, N, KP, At, Bp0, alpha, beta, C, ldc, 0, nmb, jb0, jb1);
                 } else {
                     /* in groups of 4 blocks, 32 rows: the cuts of dc_part_range */
                     const int64_t ng = (nmb + 3) / 4, g0 = ng * t / n * 4, g1 = ng * (t + 1) / n * 4;
                     const int64_t ib0 = g0 < nmb ? g0 : nmb, ib1 = t == n - 1 || g1 > nmb ? nmb : g1;
                     uint32_t *Bt = Bp0 + t * bpw;
-                    pack_range_v(ta, tb, M, N, K, A, lda, B, ldb, Ap, Bt, ib0, ib1, 0, nnb);
-                    tiles_range(M, N, KP, Ap, Bt, alpha, beta, C, ldc, ib0, ib1, 0, nnb);
+                    pack_range_avx512(ta, tb, M, N, K, A, lda, B, ldb, Ap, Bt, ib0, ib1, 0, nnb);
+                    tiles_range_avx512(M, N, KP, Ap, Bt, alpha, beta, C, ldc, ib0, ib1, 0, nnb);
                 }
             }
             return;
         }
-        pack_all_v(ta, tb, M, N, K, A, lda, B, ldb, Ap, Bp, par);
-        run_tiles(M, N, KP, Ap, Bp, alpha, beta, C, ldc, par);
+        pack_all_avx512(ta, tb, M, N, K, A, lda, B, ldb, Ap, Bp, par);
+        run_tiles_avx512(M, N, KP, Ap, Bp, alpha, beta, C, ldc, par);
         return;
     }
 #endif

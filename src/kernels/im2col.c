@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-void dc_k_im2col(const dc_conv_geom *g, const float *x, float *col) {
+DC_CLONES void dc_k_im2col(const dc_conv_geom *g, const float *x, float *col) {
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W;
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t ky = 0; ky < g->kh; ky++)
@@ -36,7 +36,7 @@ void dc_k_im2col(const dc_conv_geom *g, const float *x, float *col) {
             }
 }
 
-void dc_k_col2im(const dc_conv_geom *g, const float *col, float *x) {
+DC_CLONES void dc_k_col2im(const dc_conv_geom *g, const float *col, float *x) {
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W;
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t ky = 0; ky < g->kh; ky++)

@@ -12,6 +12,36 @@
 #include <omp.h>
 #endif
 
+/* DC_CLONES on a function with hot loops: GCC compiles it three times, for x86-64-v4 (AVX-512),
+ * x86-64-v3 (AVX2, FMA) and the build's baseline (plain x86-64 by default), and the dynamic
+ * loader binds the best one the CPU runs, once, through an ifunc: one binary for any x86-64,
+ * with the vector code of a -march=native build where the CPU has it. The OpenMP regions inside
+ * the function are compiled per clone too. Inlined static helpers take the clone's target;
+ * a clone is never inlined itself, so it goes on the outermost function of a hot loop, not on
+ * small helpers called per row.
+ * Off (the baseline only) without GCC 11+ on glibc x86-64: on other CPUs, under clang (whose
+ * resolver for arch= clones tests the CPU's vendor rather than its features, and whose OpenMP
+ * regions do not take the target), and in -march=native builds (DC_NO_CLONES), whose baseline
+ * already is the building CPU. The bodies then compile for the baseline, unchanged. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__linux__) &&                 \
+    defined(__GLIBC__) && !defined(DC_NO_CLONES)
+#define DC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DC_CLONES
+#endif
+/* A static helper with a hot loop called from DC_CLONES functions: inlined into each clone and
+ * compiled for its target (a helper left out of line would be compiled for the baseline). */
+#define DC_INLINE static inline __attribute__((always_inline))
+/* The explicit AVX-512 kernels (pool.c, gemm_bf16.c): compiled with this target on any x86-64
+ * with GCC or clang and run only when dc_k_avx512_usable() (or dc_k_bf16_available()) says so;
+ * their names end in _avx512, which scripts/check_isa.sh relies on. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define DC_HAVE_AVX512_KERNELS 1
+#define DC_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#endif
+/* True when the CPU (and the OS) run AVX-512 F, BW, VL and DQ: checked once. */
+bool dc_k_avx512_usable(void);
+
 /* A product with a side of C at most this long is thin (a layer on a batch): dc_k_gemm and
  * dc_k_gemm_bf16 split it over threads themselves, one slice of C per thread. Longer on both
  * sides, OpenBLAS's threads (float32) and shared packing (bf16), are the better split. */
@@ -207,10 +237,6 @@ static inline uint64_t dc_mix64(uint64_t z) {
 /* Dropout multipliers: m[i] = 1 / (1 - rate) if the top 24 bits of hash(seed, i) are at least
  * rate * 2^24, else 0. A counter-based stream: element i's draw depends only on (seed, i), so
  * the loop vectorises and splits across threads with the same result at any thread count. */
-static inline void dc_k_dropout_mask(float *m, int64_t n, uint64_t seed, float rate) {
-    const uint64_t thr = (uint64_t)((double)rate * 16777216.0);
-    const float keep = 1.0f / (1.0f - rate);
-    DC_FOR(i, n, m[i] = (dc_mix64(seed + (uint64_t)i * 0x9e3779b97f4a7c15ull) >> 40) >= thr ? keep : 0.0f;);
-}
+void dc_k_dropout_mask(float *m, int64_t n, uint64_t seed, float rate); /* cpu.c */
 
 #endif

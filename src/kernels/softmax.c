@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-void dc_k_softmax_rows(const float *x, float *y, int64_t rows, int64_t cols, bool log) {
+DC_CLONES void dc_k_softmax_rows(const float *x, float *y, int64_t rows, int64_t cols, bool log) {
     DC_FOR_ROWS(r, rows, rows * cols, {
         const float *xr = x + r * cols;
         float *yr = y + r * cols;
@@ -21,8 +21,8 @@ void dc_k_softmax_rows(const float *x, float *y, int64_t rows, int64_t cols, boo
     });
 }
 
-void dc_k_softmax_rows_backward(const float *y, const float *gy, float *gx, int64_t rows,
-                                int64_t cols, bool log) {
+DC_CLONES void dc_k_softmax_rows_backward(const float *y, const float *gy, float *gx, int64_t rows,
+                                          int64_t cols, bool log) {
     DC_FOR_ROWS(r, rows, rows * cols, {
         const float *yr = y + r * cols, *gr = gy + r * cols;
         float *xr = gx + r * cols;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* True if no element is NaN or Inf: an integer test on the exponent bits, which vectorises. */
-static bool all_finite(const dc_model *m) {
+DC_CLONES static bool all_finite(const dc_model *m) {
     const uint32_t *u = (const uint32_t *)m->gbuf;
     const int64_t n = m->ptotal;
     uint32_t bad = 0; /* an OR: the same answer in any order */

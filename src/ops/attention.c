@@ -39,7 +39,7 @@ static void drop_row(const att_geom *a, int64_t g, float *m) {
 
 /* In place on the scaled logits s[Tk] of one row: probabilities over the keys j < lim with
  * km[j] != 0 (km NULL: all), 0 elsewhere; a row with no such key becomes all zeros. */
-static void masked_softmax_row(float *s, int64_t Tk, int64_t lim, const uint8_t *km) {
+DC_INLINE void masked_softmax_row(float *s, int64_t Tk, int64_t lim, const uint8_t *km) {
     float m = -INFINITY;
     if (km) {
         for (int64_t j = 0; j < lim; j++) {
@@ -77,8 +77,8 @@ static void masked_softmax_row(float *s, int64_t Tk, int64_t lim, const uint8_t 
 
 /* One work item: query rows [i0, i1) of pair bh. S [i1 - i0, Tk] receives the probabilities
  * (the kept P, or scratch); D [i1 - i0, Tk] is scratch for the dropped-out copy (rate > 0). */
-static void att_block(const att_geom *a, int64_t bh, int64_t i0, int64_t i1, const float *Q, const float *K,
-                      const float *V, const uint8_t *key_mask, bool causal, float *S, float *D, float *Y) {
+DC_CLONES static void att_block(const att_geom *a, int64_t bh, int64_t i0, int64_t i1, const float *Q, const float *K,
+                                const float *V, const uint8_t *key_mask, bool causal, float *S, float *D, float *Y) {
     const int64_t Tq = a->Tq, Tk = a->Tk, d = a->d, dv = a->dv, rows = i1 - i0;
     const att_layout *L = &a->L;
     const int64_t b = bh / a->H, h = bh % a->H;
@@ -120,7 +120,7 @@ typedef struct att_saved {
     att_src w; /* which inputs q, k, v are */
 } att_saved;
 
-static void att_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void att_backward(dc_ctx *c, dc_node *n) {
     const att_saved *s = n->saved;
     const att_geom *a = &s->g;
     const att_layout *L = &a->L;

@@ -59,7 +59,7 @@ static dc_tensor *record_conv(dc_ctx *c, const char *op, dc_backward_fn bw, dc_t
 }
 
 /* gb[f] += sum over images and positions of gy[n, f, :] (gy [N, F, P]) */
-static void bias_grad(const float *gy, int64_t N, int64_t F, int64_t P, float *gb) {
+DC_CLONES static void bias_grad(const float *gy, int64_t N, int64_t F, int64_t P, float *gb) {
     for (int64_t n = 0; n < N; n++)
         for (int64_t f = 0; f < F; f++) {
             const float *r = gy + (n * F + f) * P;
@@ -71,8 +71,8 @@ static void bias_grad(const float *gy, int64_t N, int64_t F, int64_t P, float *g
 }
 
 /* y_n[F, OHW] = W[F, CKK] . col_n + b */
-static void conv_forward_images(const dc_conv_geom *g, int64_t N, int64_t F, const float *x, const float *w,
-                                const float *b, float *y, float *cols, char *ws, size_t wsz, dc_activation act, float alpha) {
+DC_CLONES static void conv_forward_images(const dc_conv_geom *g, int64_t N, int64_t F, const float *x, const float *w,
+                                          const float *b, float *y, float *cols, char *ws, size_t wsz, dc_activation act, float alpha) {
     const int64_t CKK = g->C * g->kh * g->kw, OHW = g->OH * g->OW, xs = g->C * g->H * g->W;
     bool par = N >= dc_max_threads() && dc_max_threads() > 1;
 #pragma omp parallel for schedule(static) if (par)
@@ -89,7 +89,7 @@ static void conv_forward_images(const dc_conv_geom *g, int64_t N, int64_t F, con
     }
 }
 
-static void conv_backward(dc_ctx *c, dc_node *nd) {
+DC_CLONES static void conv_backward(dc_ctx *c, dc_node *nd) {
     dc_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
     const conv_saved *sv = nd->saved;
     const dc_conv_geom *g = &sv->g;
@@ -203,7 +203,7 @@ typedef struct convpool_saved {
     int32_t *arg; /* [N, F, PH, PW]: each maximum's index in its convolution output plane */
 } convpool_saved;
 
-static void convpool_backward(dc_ctx *c, dc_node *nd) {
+DC_CLONES static void convpool_backward(dc_ctx *c, dc_node *nd) {
     dc_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
     const convpool_saved *sv = nd->saved;
     const dc_conv_geom *g = &sv->g;
@@ -271,8 +271,8 @@ static void convpool_backward(dc_ctx *c, dc_node *nd) {
         for (int64_t f = 0; f < F; f++) gb[f] += gbs[t * F + f];
 }
 
-dc_tensor *dc_conv2d_act_maxpool(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh, int sw, const int *pad,
-                                 dc_activation act, float alpha, int pkh, int pkw, int psh, int psw) {
+DC_CLONES dc_tensor *dc_conv2d_act_maxpool(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh, int sw, const int *pad,
+                                           dc_activation act, float alpha, int pkh, int pkw, int psh, int psw) {
     DC_CHECK_ARGS(c, "conv2d+max_pool2d", x, w);
     if ((unsigned)act >= DC_ACT_COUNT || act == DC_ACT_SOFTMAX || act == DC_ACT_LOG_SOFTMAX)
         return dc_error_null(DC_ERR_ARG, "conv2d+max_pool2d: activation %d cannot be fused (element-wise ones only)", (int)act);
@@ -330,7 +330,7 @@ dc_tensor *dc_conv2d_act_maxpool(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tenso
 }
 
 /* ---- transposed convolution: the adjoint of conv2d with respect to its input ---- */
-static void convt_backward(dc_ctx *c, dc_node *nd) {
+DC_CLONES static void convt_backward(dc_ctx *c, dc_node *nd) {
     dc_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
     const dc_conv_geom *g = &((conv_saved *)nd->saved)->g; /* geometry of the adjoint conv on y */
     int64_t N = x->shape[0], Cin = w->shape[0], F = w->shape[1];

@@ -1,14 +1,14 @@
 /* Inverted dropout: y = x * m / (1 - rate), m ~ Bernoulli(1 - rate); identity in inference. */
 #include "ops.h"
 
-static void dropout_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void dropout_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
     const float *m = n->saved, *g = n->out->grad->data;
     DC_FOR(i, n->out->numel, gx[i] += g[i] * m[i];);
 }
 
-dc_tensor *dc_dropout(dc_ctx *c, dc_tensor *x, float rate, bool training, dc_rng *rng) {
+DC_CLONES dc_tensor *dc_dropout(dc_ctx *c, dc_tensor *x, float rate, bool training, dc_rng *rng) {
     DC_CHECK_ARGS(c, "dropout", x);
     if (!(rate >= 0 && rate < 1)) return dc_error_null(DC_ERR_ARG, "dropout: rate %g is outside [0, 1)", (double)rate);
     if (!training || rate == 0) return x;

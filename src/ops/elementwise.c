@@ -38,12 +38,41 @@ static dc_status broadcast(const char *op, const dc_tensor *a, const dc_tensor *
     return DC_OK;
 }
 
-static inline float bin_apply(int op, float x, float y) {
+/* y[j] = a[j sa] op b[j sb] for j < n, with the operator and the common strides (1, or 0 for a
+ * broadcast operand) decided outside the loops, so that each loop vectorises in whichever
+ * clone of binary() inlines it. */
+#define BIN_LOOPS(EXPR)                                                                            \
+    do {                                                                                           \
+        if (sa == 1 && sb == 1) {                                                                  \
+            _Pragma("omp simd") for (int64_t j = 0; j < n; j++) {                                  \
+                const float x = a[j], z = b[j];                                                    \
+                y[j] = EXPR;                                                                       \
+            }                                                                                      \
+        } else if (sa == 1 && sb == 0) {                                                           \
+            const float z = b[0];                                                                  \
+            _Pragma("omp simd") for (int64_t j = 0; j < n; j++) {                                  \
+                const float x = a[j];                                                              \
+                y[j] = EXPR;                                                                       \
+            }                                                                                      \
+        } else if (sa == 0 && sb == 1) {                                                           \
+            const float x = a[0];                                                                  \
+            _Pragma("omp simd") for (int64_t j = 0; j < n; j++) {                                  \
+                const float z = b[j];                                                              \
+                y[j] = EXPR;                                                                       \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (int64_t j = 0; j < n; j++) {                                                      \
+                const float x = a[j * sa], z = b[j * sb];                                          \
+                y[j] = EXPR;                                                                       \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+DC_INLINE void bin_row(int op, float *y, const float *a, int64_t sa, const float *b, int64_t sb, int64_t n) {
     switch (op) {
-    case OP_ADD: return x + y;
-    case OP_SUB: return x - y;
-    case OP_MUL: return x * y;
-    default: return x / y;
+    case OP_ADD: BIN_LOOPS(x + z); break;
+    case OP_SUB: BIN_LOOPS(x - z); break;
+    case OP_MUL: BIN_LOOPS(x * z); break;
+    default: BIN_LOOPS(x / z); break;
     }
 }
 
@@ -70,7 +99,7 @@ static inline float bin_apply(int op, float x, float y) {
         }                                                                              \
     } while (0)
 
-static void binary_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void binary_backward(dc_ctx *c, dc_node *n) {
     int op = (int)n->i[0];
     bcast *r = n->saved;
     dc_tensor *a = n->in[0], *b = n->in[1];
@@ -99,7 +128,7 @@ static void binary_backward(dc_ctx *c, dc_node *n) {
     });
 }
 
-static dc_tensor *binary(dc_ctx *c, int op, dc_tensor *a, dc_tensor *b) {
+DC_CLONES static dc_tensor *binary(dc_ctx *c, int op, dc_tensor *a, dc_tensor *b) {
     DC_CHECK_ARGS(c, bin_names[op], a, b);
     bcast r;
     bool need = DC_NEEDS2(c, a, b);
@@ -110,11 +139,16 @@ static dc_tensor *binary(dc_ctx *c, int op, dc_tensor *a, dc_tensor *b) {
     const float *A = a->data, *B = b->data;
     float *Y = y->data;
     if (dc_same_shape(a, b) && dc_tensor_is_contiguous(a) && dc_tensor_is_contiguous(b)) {
-        DC_FOR(i, y->numel, Y[i] = bin_apply(op, A[i], B[i]););
+        const int64_t N = y->numel;
+        switch (op) {
+        case OP_ADD: DC_FOR(i, N, Y[i] = A[i] + B[i];); break;
+        case OP_SUB: DC_FOR(i, N, Y[i] = A[i] - B[i];); break;
+        case OP_MUL: DC_FOR(i, N, Y[i] = A[i] * B[i];); break;
+        default: DC_FOR(i, N, Y[i] = A[i] / B[i];); break;
+        }
     } else {
         BCAST_LOOP(rp, y->numel, {
-            float *yr = Y + o * inner;
-            for (int64_t j = 0; j < inner; j++) yr[j] = bin_apply(op, A[oa + j * sai], B[ob + j * sbi]);
+            bin_row(op, Y + o * inner, A + oa, sai, B + ob, sbi, inner);
             (void)oga;
             (void)ogb;
             (void)gai;
@@ -139,7 +173,7 @@ dc_tensor *dc_div(dc_ctx *c, dc_tensor *a, dc_tensor *b) { return binary(c, OP_D
 enum { U_NEG, U_EXP, U_LOG, U_SQRT, U_SQUARE, U_ABS, U_SCALE, U_ADDS };
 static const char *const un_names[] = {"neg", "exp", "log", "sqrt", "square", "abs", "scale", "add_scalar"};
 
-static void unary_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void unary_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
     const float *x = n->in[0]->data, *y = n->out->data, *g = n->out->grad->data;
@@ -157,7 +191,7 @@ static void unary_backward(dc_ctx *c, dc_node *n) {
     }
 }
 
-static dc_tensor *unary(dc_ctx *c, int op, dc_tensor *x, float s) {
+DC_CLONES static dc_tensor *unary(dc_ctx *c, int op, dc_tensor *x, float s) {
     DC_CHECK_ARGS(c, un_names[op], x);
     x = dc_contig(c, x);
     if (!x) return NULL;

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-static void embedding_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void embedding_backward(dc_ctx *c, dc_node *n) {
     float *gt = dc_grad_buf(c, n->in[1]);
     if (!gt) return;
     const float *ids = n->in[0]->data, *g = n->out->grad->data;
@@ -19,7 +19,7 @@ static void embedding_backward(dc_ctx *c, dc_node *n) {
     }
 }
 
-dc_tensor *dc_embedding(dc_ctx *c, dc_tensor *ids, dc_tensor *table, int64_t padding_idx) {
+DC_CLONES dc_tensor *dc_embedding(dc_ctx *c, dc_tensor *ids, dc_tensor *table, int64_t padding_idx) {
     DC_CHECK_ARGS(c, "embedding", ids, table);
     if (table->ndim != 2) return dc_error_null(DC_ERR_SHAPE, "embedding: table must be [vocabulary, dim], got %s", dc_tshape(table, 0));
     if (ids->ndim != 2) return dc_error_null(DC_ERR_SHAPE, "embedding: expected token ids [N, T], got %s", dc_tshape(ids, 0));
@@ -61,7 +61,7 @@ const uint8_t *dc_padding_mask(dc_ctx *c, const dc_tensor *ids) {
     return m;
 }
 
-static void last_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void last_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
     int64_t N = n->in[0]->shape[0], T = n->in[0]->shape[1], H = n->in[0]->shape[2];

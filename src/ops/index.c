@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-static void concat_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void concat_backward(dc_ctx *c, dc_node *n) {
     int64_t ax = n->i[0], outer = n->i[1], inner = n->i[2];
     int64_t total = n->out->shape[ax];
     const float *g = n->out->grad->data;
@@ -23,7 +23,7 @@ static void concat_backward(dc_ctx *c, dc_node *n) {
 }
 
 /* Concatenation of more than DC_NODE_MAX_IN inputs is done as a chain of concats. */
-dc_tensor *dc_concat(dc_ctx *c, dc_tensor *const *xs, int n, int axis) {
+DC_CLONES dc_tensor *dc_concat(dc_ctx *c, dc_tensor *const *xs, int n, int axis) {
     if (!c || !xs || n <= 0) return dc_error_null(DC_ERR_ARG, "concat: needs a context and at least one tensor");
     for (int k = 0; k < n; k++)
         if (!xs[k]) {
@@ -85,7 +85,7 @@ dc_tensor *dc_concat(dc_ctx *c, dc_tensor *const *xs, int n, int axis) {
     return y;
 }
 
-static void gather_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void gather_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
     const int64_t *idx = n->saved;
@@ -95,7 +95,7 @@ static void gather_backward(dc_ctx *c, dc_node *n) {
         for (int64_t j = 0; j < w; j++) gx[idx[r] * w + j] += g[r * w + j];
 }
 
-dc_tensor *dc_gather_rows(dc_ctx *c, dc_tensor *x, const int64_t *idx, int64_t n) {
+DC_CLONES dc_tensor *dc_gather_rows(dc_ctx *c, dc_tensor *x, const int64_t *idx, int64_t n) {
     DC_CHECK_ARGS(c, "gather_rows", x);
     if (!idx && n > 0) return dc_error_null(DC_ERR_ARG, "gather_rows: index array is NULL");
     if (n < 0) return dc_error_null(DC_ERR_ARG, "gather_rows: negative count %lld", (long long)n);

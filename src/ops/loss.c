@@ -72,7 +72,7 @@ static float dpow(float x, float g) {
             if (jt) jt[e] = sc * w * dy;                              \
         }
 
-static void pw_row(const dc_loss_job *j, int64_t n) {
+DC_CLONES static void pw_row(const dc_loss_job *j, int64_t n) {
     const int64_t M = j->row_len, K = j->K, b = n * M;
     const float *P = j->P + b, *Y = j->Y + b, *cw = j->cw;
     float *jp = j->jp ? j->jp + b : NULL, *jt = j->jt ? j->jt + b : NULL;
@@ -162,7 +162,7 @@ typedef struct loss_saved {
     dc_reduction red;
 } loss_saved;
 
-static void loss_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void loss_backward(dc_ctx *c, dc_node *n) {
     const loss_saved *s = n->saved;
     const float *G = n->out->grad->data;
     float *gp = s->jp ? dc_grad_buf(c, n->in[0]) : NULL;

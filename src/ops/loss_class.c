@@ -15,7 +15,7 @@ static inline float ce_target(const dc_loss_job *j, int64_t pos, int64_t b, int6
 }
 
 /* -sum_k w_k t_k log p_k on probabilities clamped to [eps, 1 - eps]. */
-static double ce_probs(const dc_loss_job *j, int64_t pos, int64_t b, float sc) {
+DC_CLONES static double ce_probs(const dc_loss_job *j, int64_t pos, int64_t b, float sc) {
     const float *p = j->P + b, keep = 1 - j->smooth;
     if (j->lab && j->smooth == 0) { /* one class: -w_l log p_l */
         const int32_t l = j->lab[pos];
@@ -45,7 +45,7 @@ static double ce_probs(const dc_loss_job *j, int64_t pos, int64_t b, float sc) {
  * would cancel. The exponentials are dc_fast_expf's (relative error about 2e-7), in loops that
  * vectorise; the sums are in double. */
 #define CE_CHUNK 256
-static double ce_logits(const dc_loss_job *j, int64_t pos, int64_t b, float sc) {
+DC_CLONES static double ce_logits(const dc_loss_job *j, int64_t pos, int64_t b, float sc) {
     const float *z = j->P + b, keep = 1 - j->smooth, u = j->smooth / (float)j->K, *cw = j->cw;
     const int64_t K = j->K;
     int64_t kmax = 0;
@@ -105,7 +105,7 @@ static double ce_logits(const dc_loss_job *j, int64_t pos, int64_t b, float sc) 
 }
 
 /* -w_label lp_label on log-probabilities. */
-static double nll(const dc_loss_job *j, int64_t pos, int64_t b, float sc) {
+DC_CLONES static double nll(const dc_loss_job *j, int64_t pos, int64_t b, float sc) {
     const int32_t l = j->lab[pos];
     const float w = j->cw ? j->cw[l] : 1.0f;
     if (j->jp)
@@ -114,7 +114,7 @@ static double nll(const dc_loss_job *j, int64_t pos, int64_t b, float sc) {
 }
 
 /* sum_k w_k y_k log(y_k / p_k), y and p clamped to [eps, 1] (Keras's KLDivergence). */
-static double kld(const dc_loss_job *j, int64_t pos, int64_t b, float sc) {
+DC_CLONES static double kld(const dc_loss_job *j, int64_t pos, int64_t b, float sc) {
     (void)pos;
     double v = 0;
     for (int64_t k = 0; k < j->K; k++) {
@@ -129,7 +129,7 @@ static double kld(const dc_loss_job *j, int64_t pos, int64_t b, float sc) {
 }
 
 /* -(p / |p|) . (y / |y|), each norm at least 1e-6 (Keras's l2_normalize: 1e-12 on the square). */
-static double cosine(const dc_loss_job *j, int64_t pos, int64_t b, float sc) {
+DC_CLONES static double cosine(const dc_loss_job *j, int64_t pos, int64_t b, float sc) {
     (void)pos;
     const float *p = j->P + b, *y = j->Y + b;
     const double floor2 = 1e-12;

@@ -111,7 +111,7 @@ dc_tensor *dc_matmul(dc_ctx *c, dc_tensor *a, dc_tensor *b) {
 }
 
 /* ---- linear: y[R, out] = x[R, in] . W[out, in]^T + b[out] ---- */
-static void linear_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void linear_backward(dc_ctx *c, dc_node *n) {
     dc_tensor *x = n->in[0], *W = n->in[1], *b = n->in[2];
     int64_t out = W->shape[0], in = W->shape[1], R = x->numel / (in ? in : 1);
     const float *g = n->out->grad->data;

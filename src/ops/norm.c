@@ -38,7 +38,7 @@ static inline void bn_channel_sums(const float *X, const float *gy, int64_t N, i
  * this rank's gradients are in its own loss's units (fit scales them by w_r afterwards): so the
  * means of the output gradient over the whole batch are sums of w_r-weighted per-rank sums,
  * divided by the global count, and this rank's input gradient takes them divided by its w. */
-static void bn_backward_sync(dc_ctx *c, dc_node *n) {
+DC_CLONES static void bn_backward_sync(dc_ctx *c, dc_node *n) {
     dc_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2];
     bn_saved *s = n->saved;
     int64_t N = x->shape[0], C = x->shape[1], S = x->numel / (N * C);
@@ -70,7 +70,7 @@ static void bn_backward_sync(dc_ctx *c, dc_node *n) {
     }
 }
 
-static void bn_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void bn_backward(dc_ctx *c, dc_node *n) {
     dc_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2];
     bn_saved *s = n->saved;
     if (s->comm) {
@@ -111,8 +111,8 @@ static void bn_normalise(const float *X, float *Y, int64_t N, int64_t C, int64_t
  * with the element count, then of the squared deviations from the global mean (the two-pass
  * variance, as in one process). Fills s->mean, s->inv_std, s->count and updates the running
  * statistics. Every rank calls it, so every rank gets the same error. */
-static dc_status bn_sync_stats(dc_ctx *c, const dc_tensor *x, bn_saved *s, dc_tensor *running_mean, dc_tensor *running_var,
-                               float momentum, float eps) {
+DC_CLONES static dc_status bn_sync_stats(dc_ctx *c, const dc_tensor *x, bn_saved *s, dc_tensor *running_mean, dc_tensor *running_var,
+                                         float momentum, float eps) {
     int64_t N = x->shape[0], C = x->shape[1], S = x->numel / (N * C);
     const float *X = x->data;
     double *st = dc_scratch(c, (size_t)(2 * C + 1) * sizeof(double));
@@ -154,9 +154,9 @@ static dc_status bn_sync_stats(dc_ctx *c, const dc_tensor *x, bn_saved *s, dc_te
     return DC_OK;
 }
 
-dc_tensor *dc_batch_norm_op(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, dc_tensor *running_mean,
-                            dc_tensor *running_var, float momentum, float eps, bool training, const dc_comm *comm,
-                            float comm_w) {
+DC_CLONES dc_tensor *dc_batch_norm_op(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, dc_tensor *running_mean,
+                                      dc_tensor *running_var, float momentum, float eps, bool training, const dc_comm *comm,
+                                      float comm_w) {
     DC_CHECK_ARGS(c, "batch_norm", x);
     if (x->ndim < 2) return dc_error_null(DC_ERR_SHAPE, "batch_norm: expected input [N, C, ...], got %s", dc_tshape(x, 0));
     int64_t N = x->shape[0], C = x->shape[1];
@@ -247,7 +247,7 @@ typedef struct ln_saved {
     float *mean, *rstd; /* per row */
 } ln_saved;
 
-static void ln_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void ln_backward(dc_ctx *c, dc_node *n) {
     dc_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2];
     const ln_saved *s = n->saved;
     int64_t D = x->shape[x->ndim - 1], R = x->numel / D;
@@ -306,7 +306,7 @@ static void ln_backward(dc_ctx *c, dc_node *n) {
     }
 }
 
-dc_tensor *dc_layer_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, float eps) {
+DC_CLONES dc_tensor *dc_layer_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, float eps) {
     DC_CHECK_ARGS(c, "layer_norm", x);
     int64_t D = x->shape[x->ndim - 1];
     if (D < 1) return dc_error_null(DC_ERR_SHAPE, "layer_norm: the last axis of input %s is empty", dc_tshape(x, 0));

@@ -29,7 +29,7 @@ static dc_tensor *pool_out(dc_ctx *c, const char *op, dc_tensor **x, int kh, int
     return dc_out(c, 4, (int64_t[]){d[0], d[1], (d[2] - kh) / sh + 1, (d[3] - kw) / sw + 1});
 }
 
-static void maxpool_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void maxpool_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
     const int32_t *arg = n->saved;
@@ -96,35 +96,41 @@ static void max2x2_plane(const float *xp, int64_t W, int64_t OH, float *y, int32
     }
 }
 
-#if defined(__AVX512F__)
+#if defined(DC_HAVE_AVX512_KERNELS)
 #include <immintrin.h>
-/* The 2x2 window with stride 2 on one pooled row, 16 outputs per step with masks at the row's
- * end (a 13-wide row is one step), by max2x2_plane's rule: the later of each horizontal pair
- * wins if greater or NaN, then the lower of the two pair maxima does. Masked loads never read
- * past the row's last pair (fault-free), so an odd W is fine. */
-static void max2x2_row16(const float *r0, int64_t W, int64_t OW, int32_t base, float *y, int32_t *arg) {
-    const float *r1 = r0 + W;
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1)), w = _mm512_set1_epi32((int32_t)W);
-    for (int64_t ox = 0; ox < OW; ox += 16) {
-        int64_t n = OW - ox < 16 ? OW - ox : 16, e = 2 * n;
-        __mmask16 m = (__mmask16)((1u << n) - 1), mlo = e >= 16 ? 0xffff : (__mmask16)((1u << e) - 1),
-                  mhi = e <= 16 ? 0 : (__mmask16)((1u << (e - 16)) - 1);
-        const float *p = r0 + 2 * ox, *q = r1 + 2 * ox;
-        __m512 p0 = _mm512_maskz_loadu_ps(mlo, p), p1 = _mm512_maskz_loadu_ps(mhi, p + 16);
-        __m512 q0 = _mm512_maskz_loadu_ps(mlo, q), q1 = _mm512_maskz_loadu_ps(mhi, q + 16);
-        __m512 a = _mm512_permutex2var_ps(p0, even, p1), b = _mm512_permutex2var_ps(p0, odd, p1);
-        __m512 c = _mm512_permutex2var_ps(q0, even, q1), d = _mm512_permutex2var_ps(q0, odd, q1);
-        __mmask16 tb = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q);
-        __mmask16 td = _mm512_cmp_ps_mask(d, c, _CMP_GT_OQ) | _mm512_cmp_ps_mask(d, d, _CMP_UNORD_Q);
-        __m512 top = _mm512_mask_blend_ps(tb, a, b), bot = _mm512_mask_blend_ps(td, c, d);
-        __mmask16 tw = _mm512_cmp_ps_mask(bot, top, _CMP_GT_OQ) | _mm512_cmp_ps_mask(bot, bot, _CMP_UNORD_Q);
-        _mm512_mask_storeu_ps(y + ox, m, _mm512_mask_blend_ps(tw, top, bot));
-        if (arg) {
-            __m512i ia = _mm512_add_epi32(_mm512_set1_epi32(base + (int32_t)(2 * ox)), even);
-            __m512i it = _mm512_mask_add_epi32(ia, tb, ia, _mm512_set1_epi32(1));
-            __m512i ib = _mm512_mask_add_epi32(_mm512_add_epi32(ia, w), td, _mm512_add_epi32(ia, w), _mm512_set1_epi32(1));
-            _mm512_mask_storeu_epi32(arg + ox, m, _mm512_mask_blend_epi32(tw, it, ib));
+/* The 2x2 window with stride 2 over a plane, one pooled row at a time, 16 outputs per step with
+ * masks at the row's end (a 13-wide row is one step), by max2x2_plane's rule: the later of each
+ * horizontal pair wins if greater or NaN, then the lower of the two pair maxima does. Masked
+ * loads never read past the row's last pair (fault-free), so an odd W is fine. Only on a CPU
+ * with AVX-512 (dc_k_avx512_usable). */
+DC_TARGET_AVX512 static void max2x2_rows_avx512(const float *xp, int64_t W, int64_t OH, int64_t OW, float *yp, int32_t *ap) {
+    for (int64_t oy = 0; oy < OH; oy++) {
+        const float *r0 = xp + 2 * oy * W, *r1 = r0 + W;
+        const int32_t base = (int32_t)(2 * oy * W);
+        float *y = yp + oy * OW;
+        int32_t *arg = ap ? ap + oy * OW : NULL;
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1)), w = _mm512_set1_epi32((int32_t)W);
+        for (int64_t ox = 0; ox < OW; ox += 16) {
+            int64_t n = OW - ox < 16 ? OW - ox : 16, e = 2 * n;
+            __mmask16 m = (__mmask16)((1u << n) - 1), mlo = e >= 16 ? 0xffff : (__mmask16)((1u << e) - 1),
+                      mhi = e <= 16 ? 0 : (__mmask16)((1u << (e - 16)) - 1);
+            const float *p = r0 + 2 * ox, *q = r1 + 2 * ox;
+            __m512 p0 = _mm512_maskz_loadu_ps(mlo, p), p1 = _mm512_maskz_loadu_ps(mhi, p + 16);
+            __m512 q0 = _mm512_maskz_loadu_ps(mlo, q), q1 = _mm512_maskz_loadu_ps(mhi, q + 16);
+            __m512 a = _mm512_permutex2var_ps(p0, even, p1), b = _mm512_permutex2var_ps(p0, odd, p1);
+            __m512 c = _mm512_permutex2var_ps(q0, even, q1), d = _mm512_permutex2var_ps(q0, odd, q1);
+            __mmask16 tb = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q);
+            __mmask16 td = _mm512_cmp_ps_mask(d, c, _CMP_GT_OQ) | _mm512_cmp_ps_mask(d, d, _CMP_UNORD_Q);
+            __m512 top = _mm512_mask_blend_ps(tb, a, b), bot = _mm512_mask_blend_ps(td, c, d);
+            __mmask16 tw = _mm512_cmp_ps_mask(bot, top, _CMP_GT_OQ) | _mm512_cmp_ps_mask(bot, bot, _CMP_UNORD_Q);
+            _mm512_mask_storeu_ps(y + ox, m, _mm512_mask_blend_ps(tw, top, bot));
+            if (arg) {
+                __m512i ia = _mm512_add_epi32(_mm512_set1_epi32(base + (int32_t)(2 * ox)), even);
+                __m512i it = _mm512_mask_add_epi32(ia, tb, ia, _mm512_set1_epi32(1));
+                __m512i ib = _mm512_mask_add_epi32(_mm512_add_epi32(ia, w), td, _mm512_add_epi32(ia, w), _mm512_set1_epi32(1));
+                _mm512_mask_storeu_epi32(arg + ox, m, _mm512_mask_blend_epi32(tw, it, ib));
+            }
         }
     }
 }
@@ -133,12 +139,11 @@ static void max2x2_row16(const float *r0, int64_t W, int64_t OW, int32_t base, f
 /* One plane of width W max-pooled into [OH, OW] (window kh x kw, stride sh x sw, no padding); ap,
  * when not NULL, gets each maximum's index in the plane. A later element of the window (row-major
  * order) wins when greater or NaN: the first maximum, or the last NaN. */
-void dc_k_maxpool_plane(const float *xp, int64_t W, int kh, int kw, int sh, int sw, int64_t OH, int64_t OW, float *yp,
-                        int32_t *ap) {
-#if defined(__AVX512F__)
-    if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
-        for (int64_t oy = 0; oy < OH; oy++)
-            max2x2_row16(xp + 2 * oy * W, W, OW, (int32_t)(2 * oy * W), yp + oy * OW, ap ? ap + oy * OW : NULL);
+DC_CLONES void dc_k_maxpool_plane(const float *xp, int64_t W, int kh, int kw, int sh, int sw, int64_t OH, int64_t OW,
+                                  float *yp, int32_t *ap) {
+#if defined(DC_HAVE_AVX512_KERNELS)
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && dc_k_avx512_usable()) {
+        max2x2_rows_avx512(xp, W, OH, OW, yp, ap);
         return;
     }
 #endif
@@ -190,7 +195,7 @@ dc_tensor *dc_max_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw
     return y;
 }
 
-static void avgpool_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void avgpool_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
     int64_t kh = n->i[0], kw = n->i[1], sh = n->i[2], sw = n->i[3];
@@ -207,7 +212,7 @@ static void avgpool_backward(dc_ctx *c, dc_node *n) {
             }
 }
 
-dc_tensor *dc_avg_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw) {
+DC_CLONES dc_tensor *dc_avg_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw) {
     DC_CHECK_ARGS(c, "avg_pool2d", x);
     dc_tensor *y = pool_out(c, "avg_pool2d", &x, kh, kw, sh, sw);
     if (!y) return NULL;
@@ -238,7 +243,7 @@ dc_tensor *dc_global_avg_pool2d(dc_ctx *c, dc_tensor *x) {
     return dc_mean_axis(c, dc_reshape(c, x, 3, (int64_t[]){x->shape[0], x->shape[1], -1}), 2, false);
 }
 
-static void upsample_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void upsample_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
     int64_t fh = n->i[0], fw = n->i[1];
@@ -249,7 +254,7 @@ static void upsample_backward(dc_ctx *c, dc_node *n) {
             for (int64_t x = 0; x < W * fw; x++) gx[(p * H + y / fh) * W + x / fw] += gy[(p * H * fh + y) * W * fw + x];
 }
 
-dc_tensor *dc_upsample2d(dc_ctx *c, dc_tensor *x, int fh, int fw) {
+DC_CLONES dc_tensor *dc_upsample2d(dc_ctx *c, dc_tensor *x, int fh, int fw) {
     DC_CHECK_ARGS(c, "upsample2d", x);
     if (x->ndim != 4) return dc_error_null(DC_ERR_SHAPE, "upsample2d: expected input [N, C, H, W], got %s", dc_tshape(x, 0));
     if (fh <= 0 || fw <= 0) return dc_error_null(DC_ERR_ARG, "upsample2d: factors (%d, %d) must be positive", fh, fw);

@@ -66,7 +66,7 @@ static void to_time_major(const float *src, float *dst, int64_t N, int64_t T, in
     for (int64_t n = 0; n < N; n++)
         for (int64_t t = 0; t < T; t++) memcpy(dst + (t * N + n) * W, src + (n * T + t) * W, (size_t)W * sizeof(float));
 }
-static void to_batch_major_add(const float *src, float *dst, int64_t N, int64_t T, int64_t W) {
+DC_CLONES static void to_batch_major_add(const float *src, float *dst, int64_t N, int64_t T, int64_t W) {
     for (int64_t n = 0; n < N; n++)
         for (int64_t t = 0; t < T; t++) {
             const float *s = src + (t * N + n) * W;
@@ -76,8 +76,8 @@ static void to_batch_major_add(const float *src, float *dst, int64_t N, int64_t 
 }
 
 /* One step's gates from pre-activations z [N, G] (input projection + recurrent part). */
-static void cell_step(rnn_saved *s, int64_t t, float *z, const float *hh /* GRU: h W_hh^T + b_hh */, int64_t n0,
-                      int64_t n1) {
+DC_CLONES static void cell_step(rnn_saved *s, int64_t t, float *z, const float *hh /* GRU: h W_hh^T + b_hh */, int64_t n0,
+                                int64_t n1) {
     int64_t N = s->N, H = s->H, G = s->G;
     const float *hp = s->hs + t * N * H;
     float *h = s->hs + (t + 1) * N * H;
@@ -123,7 +123,7 @@ static void cell_step(rnn_saved *s, int64_t t, float *z, const float *hh /* GRU:
     }
 }
 
-static void rnn_backward(dc_ctx *c, dc_node *nd) {
+DC_CLONES static void rnn_backward(dc_ctx *c, dc_node *nd) {
     rnn_saved *s = nd->saved;
     dc_tensor *x = nd->in[0], *Wih = nd->in[1], *Whh = nd->in[2], *b = nd->in[3];
     dc_tensor *h0 = NULL;

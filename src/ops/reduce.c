@@ -3,14 +3,14 @@
 
 #include <math.h>
 
-static void sum_all_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void sum_all_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
     float g = n->out->grad->data[0] * n->f[0];
     DC_FOR(i, n->in[0]->numel, gx[i] += g;);
 }
 
-static dc_tensor *reduce_all(dc_ctx *c, dc_tensor *x, bool mean) {
+DC_CLONES static dc_tensor *reduce_all(dc_ctx *c, dc_tensor *x, bool mean) {
     DC_CHECK_ARGS(c, mean ? "mean" : "sum", x);
     x = dc_contig(c, x);
     if (!x) return NULL;
@@ -64,7 +64,7 @@ static void split3(const dc_tensor *x, int ax, int64_t *outer, int64_t *len, int
 enum { R_SUM, R_MEAN, R_MAX };
 static const char *const r_names[] = {"sum_axis", "mean_axis", "max_axis"};
 
-static void axis_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void axis_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
     int64_t outer = n->i[1], len = n->i[2], inner = n->i[3];
@@ -81,7 +81,7 @@ static void axis_backward(dc_ctx *c, dc_node *n) {
             for (int64_t k = 0; k < inner; k++) gx[(o * len + l) * inner + k] += g[o * inner + k] * s;
 }
 
-static dc_tensor *reduce_axis(dc_ctx *c, int kind, dc_tensor *x, int axis, bool keepdim) {
+DC_CLONES static dc_tensor *reduce_axis(dc_ctx *c, int kind, dc_tensor *x, int axis, bool keepdim) {
     DC_CHECK_ARGS(c, r_names[kind], x);
     int ax = dc_axis(axis, x->ndim);
     if (ax < 0) return dc_error_null(DC_ERR_ARG, "%s: axis %d does not exist in %s", r_names[kind], axis, dc_tshape(x, 0));

@@ -5,7 +5,7 @@
 #include <string.h>
 
 /* dst (contiguous strides of `like`, viewed through shape/stride/offset) += src (contiguous) */
-static void acc_through_view(float *dst, int nd, const int64_t *shape, const int64_t *stride,
+DC_INLINE void acc_through_view(float *dst, int nd, const int64_t *shape, const int64_t *stride,
                              const float *src, int64_t numel) {
     int64_t idx[DC_MAX_DIMS] = {0};
     int64_t inner = shape[nd - 1], is = stride[nd - 1];
@@ -26,7 +26,7 @@ typedef struct view_map {
     int64_t shape[DC_MAX_DIMS], stride[DC_MAX_DIMS], offset;
 } view_map;
 
-static void view_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void view_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
     view_map *m = n->saved;
@@ -55,7 +55,7 @@ static void contig_strides(int nd, const int64_t *shape, int64_t *st) {
     }
 }
 
-static void copy_backward(dc_ctx *c, dc_node *n) {
+DC_CLONES static void copy_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
     const float *g = n->out->grad->data;

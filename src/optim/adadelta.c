@@ -23,7 +23,7 @@ static const dc_field adadelta_fields[] = {
 static int adadelta_nstate(const dc_optimizer *o) { return 2; }
 
 /* state[0]: the running mean of g^2 (s), state[1]: that of the steps d^2 (u) */
-static void adadelta_update(dc_optimizer *o, float *w, const float *g, int64_t n, const dc_part_seg *part, int nseg) {
+DC_CLONES static void adadelta_update(dc_optimizer *o, float *w, const float *g, int64_t n, const dc_part_seg *part, int nseg) {
     const adadelta_cfg *c = DC_OPT_CCFG(o, adadelta_cfg);
     const float lr = o->step_lr, wd = o->step_wd, eps = c->eps, b1 = c->rho;
     float *s1 = o->state[0], *s2 = o->state[1];

@@ -16,7 +16,7 @@ static const dc_field adagrad_fields[] = {
 static int adagrad_nstate(const dc_optimizer *o) { return 1; }
 
 /* state[0]: the sum of squared gradients s */
-static void adagrad_update(dc_optimizer *o, float *w, const float *g, int64_t n, const dc_part_seg *part, int nseg) {
+DC_CLONES static void adagrad_update(dc_optimizer *o, float *w, const float *g, int64_t n, const dc_part_seg *part, int nseg) {
     const adagrad_cfg *c = DC_OPT_CCFG(o, adagrad_cfg);
     const float lr = o->step_lr, wd = o->step_wd, eps = c->eps;
     float *s1 = o->state[0];

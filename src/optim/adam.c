@@ -27,7 +27,7 @@ static int adam_nstate(const dc_optimizer *o) { return DC_OPT_CCFG(o, adam_cfg)-
 /* state[0]: the first moment m, state[1]: the second moment v, state[2] (AMSGrad): the largest
  * v so far. Adam: l2 = the step's weight decay, keep = 1 (w * 1 is exact, so the result is the
  * plain w - update); AdamW: l2 = 0 and keep = 1 - lr wd. */
-static void adam_update(dc_optimizer *o, float *w, const float *g, int64_t n, const dc_part_seg *part, int nseg) {
+DC_CLONES static void adam_update(dc_optimizer *o, float *w, const float *g, int64_t n, const dc_part_seg *part, int nseg) {
     const adam_cfg *c = DC_OPT_CCFG(o, adam_cfg);
     const float lr = o->step_lr, eps = c->eps, b1 = c->beta1, b2 = c->beta2;
     const float l2 = o->type->decoupled_wd ? 0.0f : o->step_wd;

@@ -190,7 +190,7 @@ static dc_status need_buffer(dc_optimizer *o, int64_t n) {
 
 /* Clipping, when on, writes clip(g * min(1, clipnorm / ||g||), -clipvalue, clipvalue) to a
  * buffer that stands in for g, so the update rules' loops stay free of it (and vectorised). */
-static dc_status clip_grad(dc_optimizer *o, const float **gp, int64_t n) {
+DC_CLONES static dc_status clip_grad(dc_optimizer *o, const float **gp, int64_t n) {
     const float *g = *gp;
     float scale = 1.0f;
     if (o->clipnorm > 0) {
@@ -213,7 +213,7 @@ static dc_status clip_grad(dc_optimizer *o, const float **gp, int64_t n) {
  * T takes its dc_part_range of every segment, as the update will. L2: c = g + wd w where the
  * segment decays, c = g elsewhere (c may be g itself, the clipped buffer); decoupled: w *= 1 -
  * lr wd where it decays. */
-static void decay_range(int t, int T, float *w, float *c, const float *g, const dc_part_seg *part, int nseg, bool decoupled,
+DC_INLINE void decay_range(int t, int T, float *w, float *c, const float *g, const dc_part_seg *part, int nseg, bool decoupled,
                         float wd, float keep) {
     for (int s = 0; s < nseg; s++) {
         int64_t lo, hi;
@@ -229,7 +229,7 @@ static void decay_range(int t, int T, float *w, float *c, const float *g, const 
     }
 }
 
-static void decay_segments(dc_optimizer *o, float *w, float *c, const float *g, int64_t n, const dc_part_seg *part, int nseg) {
+DC_CLONES static void decay_segments(dc_optimizer *o, float *w, float *c, const float *g, int64_t n, const dc_part_seg *part, int nseg) {
     const bool decoupled = o->type->decoupled_wd;
     const float wd = o->wd, keep = 1.0f - o->step_lr * wd;
     if (n > DC_PAR_MIN && dc_max_threads() >= 2) {

@@ -33,7 +33,7 @@ static int rmsprop_nstate(const dc_optimizer *o) {
 
 /* state[0]: the running mean of g^2 (s); then, when on, the momentum buffer b, then the running
  * mean of g (a) */
-static void rmsprop_update(dc_optimizer *o, float *w, const float *g, int64_t n, const dc_part_seg *part, int nseg) {
+DC_CLONES static void rmsprop_update(dc_optimizer *o, float *w, const float *g, int64_t n, const dc_part_seg *part, int nseg) {
     const rmsprop_cfg *c = DC_OPT_CCFG(o, rmsprop_cfg);
     const float lr = o->step_lr, wd = o->step_wd, eps = c->eps, b1 = c->rho, mom = c->momentum;
     float *s1 = o->state[0];

@@ -32,7 +32,7 @@ static dc_status sgd_check(const dc_optimizer *o) {
 }
 
 /* state[0]: the momentum buffer v */
-static void sgd_update(dc_optimizer *o, float *w, const float *g, int64_t n, const dc_part_seg *part, int nseg) {
+DC_CLONES static void sgd_update(dc_optimizer *o, float *w, const float *g, int64_t n, const dc_part_seg *part, int nseg) {
     const sgd_cfg *c = DC_OPT_CCFG(o, sgd_cfg);
     const float lr = o->step_lr, wd = o->step_wd, mom = c->momentum;
     float *s1 = o->state[0];
