@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 pairs=${1:-2} epochs=${2:-5} threads=${3:-1} data=${4:-out/speech_digits}
 BUILD=${BUILD:-build}
 exp=out/speech_export
-log=out/bench/speech_ctc-$(date +%Y%m%d-%H%M%S).txt
+log=out/bench/speech_ctc-$(date +%Y%m%d-%H%M%S)-$$.txt
 mkdir -p out/bench
 echo "speech_ctc bench: $pairs pairs, $epochs epochs, $threads thread(s), $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$log"
 # the features once (1 epoch, only to export them)
