@@ -47,6 +47,7 @@ skip_re=(
     '^make bench|(^|[[:space:]])(build/)?bench/'
     '^([A-Z_]+=[^ ]+ )*mpirun '
     '^build/examples/cnn_fashion( |$)'
+    '^scripts/gen_speech_digits\.sh |^build/examples/speech_ctc( |$)'
 )
 skip_why=(
     "this runner runs inside it, as a ctest test"
@@ -55,6 +56,7 @@ skip_why=(
     "a benchmark: minutes on a quiet machine, and the PyTorch peers need python3-torch"
     "ctest's test_dist_mpi2 and example_cnn_fashion_mpi2 run 2 MPI ranks"
     "minutes long: ctest's example_cnn_fashion runs it for 3 epochs"
+    "minutes long: ctest's speech_digits_data and example_speech_ctc make 460 utterances and train on them"
 )
 
 if ! command -v pkg-config >/dev/null 2>&1; then
