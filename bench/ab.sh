@@ -7,7 +7,7 @@
 #   bench/ab.sh /tmp/deepc-before/build build 5 1 mlp cnn
 # Usage: bench/ab.sh BUILD_A BUILD_B [reps] [threads] [workloads: mlp cnn lstm transformer]
 # Prints the medians of the epochs' wall seconds and, where the benchmarks report them, of their
-# CPU seconds.
+# CPU seconds, their ratio B/A and the median of the pairs' own ratios.
 set -e
 A=$1 B=$2
 REPS=${3:-3}
@@ -38,7 +38,10 @@ for w in $WORK; do
     [ "$m" = cpu ] && fa=$fa.cpu fb=$fb.cpu
     [ -s "$fa" ] && [ -s "$fb" ] || continue
     a=$(median "$fa") b=$(median "$fb")
-    echo "$w threads=$THREADS $m A=${a}s B=${b}s B/A=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3f", b / a}') (A: $(tr '\n' ' ' < "$fa")B: $(tr '\n' ' ' < "$fb"))"
+    # the median of each pair's B/A as well: a pair runs back to back, so a load that changes
+    # between pairs moves both of its runs
+    paste "$fa" "$fb" | awk '{printf "%.4f\n", $2 / $1}' > "$TMP/ratios"
+    echo "$w threads=$THREADS $m A=${a}s B=${b}s B/A=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3f", b / a}') pairs' B/A=$(median "$TMP/ratios") (A: $(tr '\n' ' ' < "$fa")B: $(tr '\n' ' ' < "$fb"))"
   done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
