@@ -77,21 +77,7 @@ dc_status dc_config_read(const char *path, dc_config *c) {
         return dc_error(DC_ERR_FORMAT, "%s: holds a NUL byte: not a JSON configuration (a binary file?)", path);
     }
     /* the nesting is bounded before cJSON's recursive parser sees the text */
-    int depth = 0, most = 0;
-    bool str = false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = text[i];
-        if (str) {
-            if (ch == '\\' && i + 1 < n) i++;
-            else if (ch == '"') str = false;
-        } else if (ch == '"') {
-            str = true;
-        } else if (ch == '[' || ch == '{') {
-            if (++depth > most) most = depth;
-        } else if (ch == ']' || ch == '}') {
-            depth--;
-        }
-    }
+    int most = dc_json_depth(text);
     if (most > CONFIG_MAX_DEPTH) {
         free(text);
         return dc_error(DC_ERR_FORMAT, "%s: nested deeper than %d levels of arrays and objects", path, CONFIG_MAX_DEPTH);
@@ -591,11 +577,10 @@ static dc_status apply_scale(const dc_config *c, const cJSON *dj, dc_config_data
     return st;
 }
 
-/* x [N, F] to the model's input shape [N, ...] when the values per row agree. */
-static dc_status shape_to_input(dc_model *m, dc_tensor *x) {
+dc_status dc_config_fit_input(dc_model *m, int input, dc_tensor *x) {
     if (!x || !m) return DC_OK;
     int64_t shape[DC_MAX_DIMS + 1];
-    int nd = dc_model_input_shape(m, 0, shape + 1);
+    int nd = dc_model_input_shape(m, input, shape + 1);
     if (nd < 0) return dc_last_status();
     int64_t per = 1, have = 1;
     for (int i = 0; i < nd; i++) per *= shape[i + 1];
@@ -728,8 +713,8 @@ dc_status dc_config_data_load(const dc_config *c, dc_model *m, dc_config_data *d
             dc_tensor_free(ty);
         }
     }
-    if (!s) s = shape_to_input(m, d->x);
-    if (!s) s = shape_to_input(m, d->test_x);
+    if (!s) s = dc_config_fit_input(m, 0, d->x);
+    if (!s) s = dc_config_fit_input(m, 0, d->test_x);
     if (s) dc_config_data_free(d);
     return s;
 }

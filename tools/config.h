@@ -37,6 +37,10 @@ typedef struct dc_config_data {
 dc_status dc_config_data_load(const dc_config *c, dc_model *m, dc_config_data *d);
 void dc_config_data_free(dc_config_data *d);
 
+/* Rows x [N, ...] reshaped in place to model input `input`'s shape [N, ...] when each row holds
+ * as many values (flat 784-value rows for a [1, 28, 28] input); otherwise x is left as it is. */
+dc_status dc_config_fit_input(dc_model *m, int input, dc_tensor *x);
+
 /* "<path>: <where>: <message>" as the current error, DC_ERR_FORMAT. */
 dc_status dc_config_bad(const dc_config *c, const char *where, const char *fmt, ...);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "config.h"
 #include "deepc.h"
 /* Files are written with the library's atomic writer (dc_write_file_atomic): a failed write
  * leaves an existing file whole and names the file and the system's reason. */
@@ -134,20 +135,6 @@ static dc_tensor *load_array(const char *path) {
         return NULL;
     }
     return x;
-}
-
-/* Reshapes flat rows [N, F] to the shape of model input i when F matches. */
-static dc_status fit_input(dc_model *m, int input, dc_tensor *x) {
-    int64_t shape[DC_MAX_DIMS + 1];
-    int nd = dc_model_input_shape(m, input, shape + 1);
-    if (nd < 0) return dc_last_status();
-    int64_t per = 1;
-    for (int i = 0; i < nd; i++) per *= shape[i + 1];
-    if (nd > 1 && dc_tensor_ndim(x) == 2 && dc_tensor_dim(x, 1) == per) {
-        shape[0] = dc_tensor_dim(x, 0);
-        return dc_tensor_set_shape(x, nd + 1, shape);
-    }
-    return DC_OK;
 }
 
 static void print_tensor_line(const char *name, const dc_tensor *t) {
@@ -275,7 +262,7 @@ static int info(int argc, char **argv) {
 static dc_tensor **load_inputs(dc_model *m, int n, char **paths) {
     dc_tensor **x = calloc((size_t)n, sizeof *x);
     for (int i = 0; x && i < n; i++) {
-        if (!(x[i] = load_array(paths[i])) || fit_input(m, i, x[i])) {
+        if (!(x[i] = load_array(paths[i])) || dc_config_fit_input(m, i, x[i])) {
             fprintf(stderr, "deepc: reading input %d (%s): %s\n", i, paths[i], dc_last_error());
             for (int k = 0; k <= i; k++) dc_tensor_free(x[k]);
             free(x);

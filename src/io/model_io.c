@@ -257,25 +257,6 @@ dc_status dc_model_load_weights(dc_model *m, const char *path, bool allow_extra)
 /* dc_model_load                                                                            */
 /* ---------------------------------------------------------------------------------------- */
 
-/* The deepest nesting of arrays and objects in JSON text (inside strings nothing counts). */
-static int json_depth(const char *t) {
-    int d = 0, most = 0;
-    bool str = false;
-    for (; *t; t++) {
-        if (str) {
-            if (*t == '\\' && t[1]) t++;
-            else if (*t == '"') str = false;
-        } else if (*t == '"') {
-            str = true;
-        } else if (*t == '[' || *t == '{') {
-            if (++d > most) most = d;
-        } else if (*t == ']' || *t == '}') {
-            d--;
-        }
-    }
-    return most;
-}
-
 cJSON *dc_mf_parse_meta(const dc_safetensors *st, const char *key, const char *what_for) {
     const char *txt = dc_safetensors_meta(st, key);
     if (!txt) {
@@ -284,7 +265,7 @@ cJSON *dc_mf_parse_meta(const dc_safetensors *st, const char *key, const char *w
     }
     /* deepc's own texts nest 4 levels; deeper ones are refused here, whatever nesting the cJSON
      * library allows, before its recursive parser sees them */
-    if (json_depth(txt) > MF_MAX_DEPTH) {
+    if (dc_json_depth(txt) > MF_MAX_DEPTH) {
         dc_error(DC_ERR_FORMAT, "%s: metadata \"%s\" is nested deeper than %d levels of arrays and objects", dc_st_path(st), key,
                  MF_MAX_DEPTH);
         return NULL;
@@ -530,7 +511,7 @@ dc_model *dc_model_load(const char *path) {
 dc_model *dc_model_from_json(const char *json, const char *origin) {
     if (!json) return dc_error_null(DC_ERR_ARG, "dc_model_from_json: json is NULL");
     const char *path = origin && *origin ? origin : "model JSON";
-    if (json_depth(json) > MF_MAX_DEPTH)
+    if (dc_json_depth(json) > MF_MAX_DEPTH)
         return dc_error_null(DC_ERR_FORMAT, "%s: nested deeper than %d levels of arrays and objects", path, MF_MAX_DEPTH);
     size_t len = strlen(json);
     const char *end = NULL;

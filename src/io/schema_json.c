@@ -170,3 +170,22 @@ int dc_json_ints(const dc_where *w, const cJSON *o, const char *key, int n, int6
     dc_json_bad(w, key, b);
     return -1;
 }
+
+/* The deepest nesting of arrays and objects in JSON text (inside strings nothing counts). */
+int dc_json_depth(const char *t) {
+    int d = 0, most = 0;
+    bool str = false;
+    for (; *t; t++) {
+        if (str) {
+            if (*t == '\\' && t[1]) t++;
+            else if (*t == '"') str = false;
+        } else if (*t == '"') {
+            str = true;
+        } else if (*t == '[' || *t == '{') {
+            if (++d > most) most = d;
+        } else if (*t == ']' || *t == '}') {
+            d--;
+        }
+    }
+    return most;
+}

@@ -27,6 +27,10 @@ typedef dc_status (*dc_json_setter)(void *ctx, const dc_field *f, const double *
 dc_status dc_json_read_fields(const dc_where *w, const cJSON *o, const dc_field *const *tables, const int *counts, int ntables,
                               const char *const *skip, dc_json_setter set, void *ctx);
 
+/* The deepest nesting of arrays and objects in NUL-terminated JSON text (inside strings nothing
+ * counts): bounded before cJSON's recursive parser sees the text. */
+int dc_json_depth(const char *text);
+
 /* Validated JSON values. */
 dc_status dc_json_num(const dc_where *w, const cJSON *o, const char *key, double lo, double hi, double def, bool required, double *out);
 dc_status dc_json_int(const dc_where *w, const cJSON *o, const char *key, int64_t lo, int64_t hi, int64_t def, bool required,

@@ -39,16 +39,6 @@ typedef struct ctc_job {
     double *loss;         /* [N] l_n: +inf when infeasible (0 with zero_infinity) */
 } ctc_job;
 
-/* log(e^a + e^b), exact for -inf operands; NaN stays NaN. */
-static inline double lse2(double a, double b) {
-    if (a < b) {
-        double t = a;
-        a = b;
-        b = t;
-    }
-    if (b == -INFINITY) return a;
-    return a + log1p(exp(b - a));
-}
 
 /* Sample n's scratch in doubles: alpha [T_n, L], two beta rows [L], the logits' row
  * normalisers [T_n] and the occupancy of a step [C]. */
@@ -83,13 +73,13 @@ static void ctc_sample(const ctc_job *j, int64_t n) {
             double *cur = A + t * L;
             for (int64_t s = 0; s < L; s++) {
                 double v = prev[s];
-                if (s >= 1) v = lse2(v, prev[s - 1]);
-                if (s >= 3 && (s & 1) && LBL(s) != LBL(s - 2)) v = lse2(v, prev[s - 2]);
+                if (s >= 1) v = dc_log_add_exp(v, prev[s - 1]);
+                if (s >= 3 && (s & 1) && LBL(s) != LBL(s - 2)) v = dc_log_add_exp(v, prev[s - 2]);
                 cur[s] = v + LP(t, LBL(s));
             }
         }
         const double *last = A + (Tn - 1) * L;
-        logP = lse2(last[L - 1], L > 1 ? last[L - 2] : -INFINITY);
+        logP = dc_log_add_exp(last[L - 1], L > 1 ? last[L - 2] : -INFINITY);
     }
     if (!(logP > -INFINITY)) { /* infeasible (or NaN input): +inf, or 0 with zero_infinity */
         bool nan_in = isnan(logP);
@@ -109,8 +99,8 @@ static void ctc_sample(const ctc_job *j, int64_t n) {
                 v = s >= L - 2 ? 0.0 : -INFINITY;
             } else {
                 v = bn[s];
-                if (s + 1 < L) v = lse2(v, bn[s + 1]);
-                if (s + 2 < L && (s & 1) && LBL(s) != LBL(s + 2)) v = lse2(v, bn[s + 2]);
+                if (s + 1 < L) v = dc_log_add_exp(v, bn[s + 1]);
+                if (s + 2 < L && (s & 1) && LBL(s) != LBL(s + 2)) v = dc_log_add_exp(v, bn[s + 2]);
             }
             bc[s] = v + LP(t, LBL(s));
         }

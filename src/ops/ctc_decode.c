@@ -104,15 +104,6 @@ typedef struct beam_state {
     int64_t nslot;
 } beam_state;
 
-static inline double lse2(double a, double b) {
-    if (a < b) {
-        double t = a;
-        a = b;
-        b = t;
-    }
-    if (b == -INFINITY) return a;
-    return a + log1p(exp(b - a));
-}
 
 static inline uint64_t hash_push(uint64_t h, int32_t c) { return (h ^ (uint64_t)(uint32_t)(c + 1)) * 0x100000001b3ull + 0x9e37; }
 
@@ -144,7 +135,7 @@ static beam_cand *cand_get(beam_state *st, int src, int32_t c) {
 }
 
 static double cand_score(const beam_cand *x) {
-    double s = lse2(x->pb, x->pnb);
+    double s = dc_log_add_exp(x->pb, x->pnb);
     return isnan(s) ? -INFINITY : s;
 }
 
@@ -195,18 +186,18 @@ dc_tensor *dc_ctc_beam_decode(const dc_tensor *probs, const int64_t *lengths, in
             for (int64_t s = 0; s < nslot; s++) slot[s] = -1;
             for (int i = 0; i < nb; i++) {
                 const beam_entry *e = &beam[i];
-                const double tot = lse2(e->pb, e->pnb);
+                const double tot = dc_log_add_exp(e->pb, e->pnb);
                 beam_cand *same = cand_get(&st, i, -1); /* cand never moves: the pointers stay valid */
-                same->pb = lse2(same->pb, tot + lp[blank]);
+                same->pb = dc_log_add_exp(same->pb, tot + lp[blank]);
                 for (int64_t k = 0; k < C; k++) {
                     if (k == blank) continue;
                     beam_cand *ext = cand_get(&st, i, (int32_t)k);
                     if (e->len > 0 && e->lab[e->len - 1] == k) {
                         /* a repeat merges into the same prefix unless a blank came between */
-                        ext->pnb = lse2(ext->pnb, e->pb + lp[k]);
-                        same->pnb = lse2(same->pnb, e->pnb + lp[k]);
+                        ext->pnb = dc_log_add_exp(ext->pnb, e->pb + lp[k]);
+                        same->pnb = dc_log_add_exp(same->pnb, e->pnb + lp[k]);
                     } else {
-                        ext->pnb = lse2(ext->pnb, tot + lp[k]);
+                        ext->pnb = dc_log_add_exp(ext->pnb, tot + lp[k]);
                     }
                 }
             }
@@ -234,7 +225,7 @@ dc_tensor *dc_ctc_beam_decode(const dc_tensor *probs, const int64_t *lengths, in
         }
         len[n] = beam[0].len;
         memcpy(best + n * W, beam[0].lab, (size_t)beam[0].len * sizeof *best);
-        if (scores) scores[n] = (float)lse2(beam[0].pb, beam[0].pnb);
+        if (scores) scores[n] = (float)dc_log_add_exp(beam[0].pb, beam[0].pnb);
     }
     out = decoded_tensor(best, W, len, N);
 done:

@@ -8,6 +8,8 @@
 #include "../base/comm.h"
 #include "../kernels/kernels.h"
 
+#include <math.h>
+
 /* Returns x if contiguous, else a recorded contiguous copy. */
 dc_tensor *dc_contig(dc_ctx *c, dc_tensor *x);
 /* Common argument check: names the op in the message. A NULL input that an earlier failure
@@ -63,5 +65,16 @@ dc_tensor *dc_conv2d_act_maxpool(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tenso
  * maximum's index in the plane (the first maximum, or the last NaN, in row-major window order). */
 void dc_k_maxpool_plane(const float *xp, int64_t W, int kh, int kw, int sh, int sw, int64_t OH, int64_t OW, float *yp,
                         int32_t *ap);
+
+/* log(e^a + e^b), exact for -inf operands; NaN stays NaN (the CTC loss and its beam search). */
+static inline double dc_log_add_exp(double a, double b) {
+    if (a < b) {
+        double t = a;
+        a = b;
+        b = t;
+    }
+    if (b == -INFINITY) return a;
+    return a + log1p(exp(b - a));
+}
 
 #endif
