@@ -5,10 +5,11 @@
 #   scripts/deps.sh --fuzz    also clang, libFuzzer and LLVM's OpenMP (the fuzz targets) and valgrind
 # On other systems install: a C11 compiler with OpenMP, CMake >= 3.18, OpenBLAS (cblas.h),
 # zlib, cJSON, libpng, libjpeg, libsndfile, FFTW 3 (single precision, fftw3f), espeak-ng (the
-# spoken-digits data), optionally MPI (data-parallel training; deepc builds without it); for
-# benchmarks Fashion-MNIST IDX files (set FMNIST_DIR) and PyTorch.
+# spoken-digits data), protobuf-c with protoc-c and ONNX's onnx.proto (ONNX exchange),
+# optionally MPI (data-parallel training; deepc builds without it); for benchmarks
+# Fashion-MNIST IDX files (set FMNIST_DIR) and PyTorch.
 set -e
-pkgs="gcc make cmake pkg-config libopenblas-openmp-dev zlib1g-dev libcjson-dev libpng-dev libjpeg-dev libsndfile1-dev libfftw3-dev espeak-ng libopenmpi-dev openmpi-bin dataset-fashion-mnist fortunes"
+pkgs="gcc make cmake pkg-config libopenblas-openmp-dev zlib1g-dev libcjson-dev libpng-dev libjpeg-dev libsndfile1-dev libfftw3-dev espeak-ng libprotobuf-c-dev protobuf-c-compiler libonnx-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist fortunes"
 if [ "${1:-}" = "--bench" ]; then
   pkgs="$pkgs python3-torch python3-numpy"
 fi
