@@ -174,6 +174,25 @@ dc_status dc_model_load_checkpoint(dc_model *m, const char *path);
 dc_callback *dc_checkpoint_callback(const char *path, int every, bool resume);
 dc_callback *dc_best_model_callback(const char *path, const char *monitor);
 
+/* ---- ONNX import (docs/onnx.md) ----
+ * An ONNX model file (opsets 1 to 17) as a new built graph model: each graph input becomes a
+ * model input whose first axis is the batch (its other axes must have fixed sizes), the
+ * operators become deepc layers (Gemm and MatMul with a weight: Dense; Conv: Conv2D; LSTM: LSTM;
+ * ...), and the initialisers those layers take become their trainable parameters, so the model
+ * predicts, evaluates, trains and saves (dc_model_save) like any other. Shape arithmetic of the
+ * file (Shape, Gather, Concat, Unsqueeze, ...) is folded while importing. The model is not
+ * compiled: compile it to train it. Errors (NULL, dc_last_error naming the file, and the node
+ * and its operator where one is at fault): DC_ERR_IO for a file that cannot be read;
+ * DC_ERR_FORMAT for a file that is not a valid ONNX model (undecodable, nested too deep,
+ * dangling value names, a cycle, tensors whose data do not match their shape, external data
+ * files) and for an operator, attribute or case deepc does not import; DC_ERR_SHAPE for absurd
+ * shapes (more than 8 dimensions, 2^31 elements or a dimension above 2^31). */
+typedef struct dc_onnx_import_opts {
+    const char *output; /* the graph value the model outputs; NULL: the graph's first output */
+} dc_onnx_import_opts;
+dc_model *dc_model_import_onnx(const char *path);
+dc_model *dc_model_import_onnx_ex(const char *path, const dc_onnx_import_opts *opts);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -231,6 +231,28 @@ dc_layer *dc_time_distributed(dc_layer *inner);
 typedef enum dc_merge_mode { DC_MERGE_CONCAT, DC_MERGE_SUM, DC_MERGE_MUL, DC_MERGE_AVE, DC_MERGE_COUNT } dc_merge_mode;
 dc_layer *dc_bidirectional(dc_layer *inner, dc_merge_mode merge);
 
+/* ---- General tensor layers (what imported ONNX graphs are made of; docs/onnx.md) ----
+ * Arithmetic: element-wise a op b with NumPy's broadcasting of the shapes without the batch
+ * (the lower rank gets leading axes of 1 after the batch). dc_arithmetic_layer takes two graph
+ * inputs (dc_model_apply with 2); dc_arithmetic_value_layer one input x and a tensor it holds,
+ * the parameter "value" of shape[ndim] (no batch axis; ndim at most x's rank), trained when
+ * trainable (else fixed state, saved with the model): x op value, or value op x with reverse.
+ * Errors: DC_ERR_ARG for an unknown op or a bad shape; at build DC_ERR_SHAPE naming both shapes
+ * when they do not broadcast. */
+typedef enum dc_arith_op { DC_ARITH_ADD, DC_ARITH_SUB, DC_ARITH_MUL, DC_ARITH_DIV, DC_ARITH_COUNT } dc_arith_op;
+dc_layer *dc_arithmetic_layer(dc_arith_op op);
+dc_layer *dc_arithmetic_value_layer(dc_arith_op op, int ndim, const int64_t *shape, bool reverse, bool trainable);
+/* MatMul of two graph inputs: [N, ..., M, K] . [N, ..., K, P] -> [N, ..., M, P], the leading
+ * axes equal (DC_ERR_SHAPE at build otherwise). */
+dc_layer *dc_matmul_layer(void);
+/* Slice: indices [start, stop) of axis `axis` of a sample (1-based: 1 is the first axis after
+ * the batch); DC_ERR_SHAPE at build when they are not inside the axis. */
+dc_layer *dc_slice_layer(int axis, int64_t start, int64_t stop);
+/* Reduce: the mean, sum or maximum over the axes axes[0..naxes) (1-based, as Slice's), kept as
+ * axes of 1 with keepdims, else dropped (a sample reduced to nothing is one value). */
+typedef enum dc_reduce_op { DC_REDUCE_OP_MEAN, DC_REDUCE_OP_SUM, DC_REDUCE_OP_MAX, DC_REDUCE_OP_COUNT } dc_reduce_op;
+dc_layer *dc_reduce_layer(dc_reduce_op op, int naxes, const int *axes, bool keepdims);
+
 /* ---- BERT: Devlin et al.'s encoder, with Hugging Face's BertModel names (the layers in
  * src/nn/bert_layers.c; the loader, dc_bert_load, in src/zoo/bert.c and deepc/zoo.h) ----
  * Named "embeddings", "encoder.layer.<i>" and "pooler" (dc_layer_set_name), these layers'

@@ -1,0 +1,95 @@
+#!/usr/bin/python3
+"""PyTorch models exported to ONNX as fixtures of the importer's tests.
+
+Writes tests/data/onnx/<name>.onnx, <name>_x.npy (an input batch) and <name>_y.npy (PyTorch's
+outputs for it) for four models: an MLP and the CNN of examples/cnn_fashion.c on 28x28 images,
+an LSTM classifier reading an image's rows as steps, and a Transformer encoder layer (batch
+first). Seeded, so a rerun writes the same files. Run with /usr/bin/python3 (torch 1.13):
+    /usr/bin/python3 scripts/onnx/gen_fixtures.py [OUTDIR]
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+OPSET = 17
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class CNN(nn.Module):
+    """examples/cnn_fashion.c's architecture, narrower to keep the file small: Conv2D(8, 3x3, relu),
+    MaxPool 2x2, Flatten, Dense(32, relu), Dropout(0.5), Dense(10) (its softmax left to the loss)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3)
+        self.fc1 = nn.Linear(8 * 13 * 13, 32)
+        self.drop = nn.Dropout(0.5)
+        self.fc2 = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = torch.max_pool2d(torch.relu(self.conv(x)), 2)
+        x = torch.flatten(x, 1)
+        return self.fc2(self.drop(torch.relu(self.fc1(x))))
+
+
+class LSTMClassifier(nn.Module):
+    """An image's 28 rows as 28 steps of 28 values; the last step's state classifies."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(28, 32, batch_first=True)
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        y, _ = self.lstm(x.reshape(x.shape[0], 28, 28))
+        return self.fc(y[:, -1])
+
+
+class Encoder(nn.Module):
+    """One post-norm Transformer encoder layer on [N, T, D], then a mean over the steps and a
+    linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32, dropout=0.0, activation="gelu", batch_first=True)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.fc(self.enc(x).mean(dim=1))
+
+
+def export(name, model, x, outdir):
+    model.eval()
+    with torch.no_grad():
+        y = model(x)
+    path = os.path.join(outdir, name + ".onnx")
+    torch.onnx.export(model, x, path, opset_version=OPSET, input_names=["input"], output_names=["output"],
+                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, do_constant_folding=True)
+    np.save(os.path.join(outdir, name + "_x.npy"), x.numpy().astype(np.float32))
+    np.save(os.path.join(outdir, name + "_y.npy"), y.numpy().astype(np.float32))
+    print(f"{path}: {os.path.getsize(path)} bytes")
+
+
+def main():
+    outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data", "onnx")
+    os.makedirs(outdir, exist_ok=True)
+    torch.manual_seed(0)
+    export("mlp", MLP(), torch.rand(3, 1, 28, 28), outdir)
+    export("cnn", CNN(), torch.rand(3, 1, 28, 28), outdir)
+    export("lstm", LSTMClassifier(), torch.rand(3, 28, 28), outdir)
+    export("transformer", Encoder(), torch.randn(3, 6, 16), outdir)
+
+
+if __name__ == "__main__":
+    main()
