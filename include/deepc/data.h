@@ -64,6 +64,15 @@ dc_tensor *dc_take_rows(const dc_tensor *x, const int64_t *idx, int64_t n);
  * data is taken in as it arrives), data after the last element, and corrupt gzip data. */
 dc_tensor *dc_idx_load(const char *path, bool scale);
 
+/* The Frechet distance between two sets of feature vectors (the measure behind FID): with a
+ * Gaussian fitted to each (mean, covariance with denominator N - 1), the squared 2-Wasserstein
+ * distance between them, |mu_a - mu_b|^2 + Tr(Sa + Sb - 2 (Sa Sb)^(1/2)), computed in double
+ * (src/data/frechet.c). a [N, D] and b [M, D], any strides; *out is set only on success (0 or
+ * more: rounding below zero gives 0). Errors: DC_ERR_ARG for NULL arguments; DC_ERR_SHAPE for
+ * a tensor that is not 2-D, with fewer than 2 rows, D outside [1, 65536], or the two D unequal;
+ * DC_ERR_NUMERIC naming the first NaN or Inf (which tensor, row and column); DC_ERR_NOMEM. */
+dc_status dc_frechet_distance(const dc_tensor *a, const dc_tensor *b, double *out);
+
 /* ---- sequences: time series and text (src/data/series.c, src/data/text.c) ---- */
 /* Sliding windows over a series of n values for sequence models: row i of x [rows, window, 1]
  * holds series[i .. i+window), y [rows, 1] holds series[i + window + horizon - 1] (horizon 1 =
