@@ -478,6 +478,62 @@ dc_status dc_labels_tsv_load(const char *path, dc_labelled_files *out);
 void dc_labelled_files_free(dc_labelled_files *l);
 /* ---- end of audio ---- */
 
+/* ---- baskets: item sets per user, for recommenders (src/data/baskets.c) ---- */
+/* Users, each with a basket of distinct items, both named by strings and numbered densely in
+ * order of first appearance. Read from Debian's package index: each package a user, the
+ * packages it depends on its items. */
+typedef struct dc_baskets dc_baskets;
+/* What a Packages file's dependencies give (flags of the readers below, or'ed): */
+enum {
+    DC_DEPENDS_PRE = 1,              /* Pre-Depends as well as Depends */
+    DC_DEPENDS_ALL_ALTERNATIVES = 2, /* every package of "a | b", not only the first (apt's choice) */
+};
+/* Empty baskets (NULL when out of memory); free with dc_baskets_free (NULL is ignored). */
+dc_baskets *dc_baskets_new(void);
+void dc_baskets_free(dc_baskets *b);
+/* Adds a Debian "Packages" index or debian/control file (plain or gzip; deb822 stanzas of
+ * "Field: value" lines separated by blank lines): one user per stanza, named by its Package
+ * field, its items the package names of its Depends (and Pre-Depends with DC_DEPENDS_PRE),
+ * stripped of architecture qualifiers (":any"), versions ("(>= 2.36)"), architecture lists and
+ * build profiles; of "a | b" the first package, or all with DC_DEPENDS_ALL_ALTERNATIVES.
+ * Substitution variables ("${misc:Depends}") and a package's dependency on itself are left
+ * out, a stanza without Package but with Source (a control file's first) is skipped, and '#'
+ * lines are comments. A package already present (from an earlier file: apt's updates after
+ * its main index) has its basket replaced. The file is parsed whole before anything is
+ * added, so an error leaves b as it was (except DC_ERR_NOMEM, which may leave part added).
+ * Errors: DC_ERR_ARG for NULL arguments or unknown flags; DC_ERR_IO for a file that cannot be
+ * read; DC_ERR_FORMAT naming the file and line for a NUL byte, a line that is neither
+ * "Name: value" nor a continuation (a line starting with a blank) inside a field, an empty or
+ * blank-holding field name, Package, Source, Depends or Pre-Depends twice in a stanza, a
+ * stanza with neither Package nor Source, a Package value that is not a package name (policy:
+ * lower case letters, digits, + - ., a letter or digit first), a dependency that does not
+ * parse (an empty one between commas, an empty alternative, a bad name, an unclosed '(' '['
+ * '<', a version without a relation << <= = >= >>), more than 1 GiB of text, corrupt or
+ * truncated gzip data. */
+dc_status dc_baskets_read_packages(dc_baskets *b, const char *path, unsigned flags);
+/* The same from text[len] in memory (no NUL in it; apt's lz4 or xz lists decompressed by
+ * `/usr/lib/apt/apt-helper cat-file`); name is used in messages as the file's. */
+dc_status dc_baskets_parse_packages(dc_baskets *b, const char *text, size_t len, const char *name, unsigned flags);
+int64_t dc_baskets_users(const dc_baskets *b); /* 0 for NULL */
+int64_t dc_baskets_items(const dc_baskets *b); /* 0 for NULL */
+/* Names of user u and item i, owned by b; NULL (DC_ERR_ARG) out of range. */
+const char *dc_baskets_user(const dc_baskets *b, int64_t u);
+const char *dc_baskets_item(const dc_baskets *b, int64_t i);
+/* The size of user u's basket, its item ids (sorted, distinct, owned by b) in *items; -1
+ * (DC_ERR_ARG) for u out of range. */
+int64_t dc_baskets_get(const dc_baskets *b, int64_t u, const int64_t **items);
+/* Hit rate and NDCG at k of one held-out item per user, as leave-one-out recommender studies
+ * report them: scores [U, I] (contiguous, finite; higher first), seen [U, I] (contiguous,
+ * NULL for none; non-zero marks the items of the user's input, which are not ranked),
+ * target[U] the held-out item of each user. Its rank r (from 0) counts the unseen items
+ * scoring higher, and those scoring the same with a lower index (a stable sort's order);
+ * *hit_rate = mean of [r < k], *ndcg = mean of [r < k] / log2(r + 2). Errors: DC_ERR_ARG for
+ * NULL arguments, k < 1, a target out of range or marked seen, non-contiguous tensors;
+ * DC_ERR_SHAPE for other shapes; DC_ERR_NUMERIC for a NaN or Inf score. */
+dc_status dc_rank_metrics(const dc_tensor *scores, const dc_tensor *seen, const int64_t *target, int64_t k,
+                          double *hit_rate, double *ndcg);
+/* ---- end of baskets ---- */
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif
