@@ -174,6 +174,21 @@ dc_status dc_model_load_checkpoint(dc_model *m, const char *path);
 dc_callback *dc_checkpoint_callback(const char *path, int every, bool resume);
 dc_callback *dc_best_model_callback(const char *path, const char *monitor);
 
+/* ---- ONNX export (docs/onnx.md) ----
+ * Writes a built model as an ONNX model file (atomically, as every writer here) for inference
+ * in another runtime: each layer becomes standard ONNX operators (Dense: Gemm or MatMul + Add,
+ * LSTM/GRU/SimpleRNN: LSTM/GRU/RNN with the gates reordered, LayerNormalization, attention and
+ * the Transformer layers as MatMul/Softmax subgraphs, ...) and each parameter an initialiser.
+ * Inputs and the output are float32 with a symbolic first (batch) axis; Dropout is left out and
+ * BatchNormalization uses its running statistics. A layer type ONNX cannot express is DC_ERR_ARG
+ * naming the layer and its type, and nothing is written; DC_ERR_STATE for an unbuilt model. */
+typedef struct dc_onnx_export_opts {
+    int opset;              /* the ONNX opset, 13..17; 0: 17 */
+    const char *batch_name; /* the batch axis's symbolic name; NULL: "N" */
+    const char *producer;   /* producer_name; NULL: "deepc" (producer_version: dc_version()) */
+} dc_onnx_export_opts;
+dc_status dc_model_export_onnx(dc_model *m, const char *path, const dc_onnx_export_opts *opts);
+
 /* ---- ONNX import (docs/onnx.md) ----
  * An ONNX model file (opsets 1 to 17) as a new built graph model: each graph input becomes a
  * model input whose first axis is the batch (its other axes must have fixed sizes), the
