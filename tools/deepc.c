@@ -34,6 +34,7 @@ static const char *const main_usage =
     "  predict MODEL X... [OUT.npy|OUT.csv]         run a saved model; CSV to stdout without OUT\n"
     "  evaluate MODEL X... Y                        loss and metrics of a saved model as key=value\n"
     "  layers [CLASS] [--markdown]                  the layer types and their options\n"
+    "  import IN.onnx OUT.safetensors               an ONNX model as a deepc model file\n"
     "\n"
     "Options:\n"
     "  --threads N   threads for deepc's kernels and OpenBLAS (default: DEEPC_THREADS, else the cores)\n"
@@ -388,11 +389,15 @@ static int evaluate(int argc, char **argv) {
     return rc;
 }
 
+/* deepc import IN.onnx OUT.safetensors (tools/onnx_import_cmd.c). */
+int dc_cli_import(int argc, char **argv);
+
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"train", dc_cli_train}, {"summary", dc_cli_summary}, {"info", info}, {"predict", predict}, {"evaluate", evaluate}, {"layers", dc_cli_layers},
+    {"import", dc_cli_import},
 };
 
 int main(int argc, char **argv) {
@@ -421,6 +426,6 @@ int main(int argc, char **argv) {
     }
     for (size_t k = 0; k < sizeof commands / sizeof *commands; k++)
         if (strcmp(argv[i], commands[k].name) == 0) return commands[k].run(argc - i, argv + i);
-    fprintf(stderr, "deepc: unknown command \"%s\" (commands: train, summary, info, predict, evaluate, layers; deepc --help)\n", argv[i]);
+    fprintf(stderr, "deepc: unknown command \"%s\" (commands: train, summary, info, predict, evaluate, layers, import; deepc --help)\n", argv[i]);
     return 2;
 }

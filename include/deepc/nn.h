@@ -232,11 +232,11 @@ typedef enum dc_merge_mode { DC_MERGE_CONCAT, DC_MERGE_SUM, DC_MERGE_MUL, DC_MER
 dc_layer *dc_bidirectional(dc_layer *inner, dc_merge_mode merge);
 
 /* ---- General tensor layers (what imported ONNX graphs are made of; docs/onnx.md) ----
- * Arithmetic: element-wise a op b with NumPy's broadcasting of the shapes without the batch
- * (the lower rank gets leading axes of 1 after the batch). dc_arithmetic_layer takes two graph
- * inputs (dc_model_apply with 2); dc_arithmetic_value_layer one input x and a tensor it holds,
- * the parameter "value" of shape[ndim] (no batch axis; ndim at most x's rank), trained when
- * trainable (else fixed state, saved with the model): x op value, or value op x with reverse.
+ * Arithmetic: element-wise a op b of two graph inputs (dc_model_apply with 2) with NumPy's
+ * broadcasting of the shapes without the batch (the lower rank gets leading axes of 1 after the
+ * batch). ValueArithmetic (dc_arithmetic_value_layer): x op value of one input x and a tensor it
+ * holds, the parameter "value" of shape[ndim] (no batch axis; ndim at most x's rank), trained
+ * when trainable (else fixed state, saved with the model); value op x with reverse.
  * Errors: DC_ERR_ARG for an unknown op or a bad shape; at build DC_ERR_SHAPE naming both shapes
  * when they do not broadcast. */
 typedef enum dc_arith_op { DC_ARITH_ADD, DC_ARITH_SUB, DC_ARITH_MUL, DC_ARITH_DIV, DC_ARITH_COUNT } dc_arith_op;

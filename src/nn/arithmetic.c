@@ -1,16 +1,12 @@
-/* Arithmetic: element-wise a + b, a - b, a * b or a / b with NumPy's broadcasting, of two graph
- * values, or of one graph value and a tensor the layer holds (its parameter "value", trained or
- * fixed). ONNX's Add, Sub, Mul and Div import as this layer. */
+/* Arithmetic: element-wise a + b, a - b, a * b or a / b of two graph values with NumPy's
+ * broadcasting (ONNX's Add, Sub, Mul and Div of two computed values import as this layer; one
+ * computed value and a constant as ValueArithmetic). */
 #include "layer.h"
 
 #include <string.h>
 
 typedef struct arith_cfg {
     int op;
-    int ndim;
-    int64_t shape[DC_MAX_DIMS - 1]; /* the held value's shape (without batch); none with two inputs */
-    bool reverse;                   /* value op x instead of x op value */
-    bool trainable;                 /* the held value is trained (else fixed state) */
 } arith_cfg;
 
 static const char *arith_name_of(int v) {
@@ -21,9 +17,6 @@ static const char *arith_name_of(int v) {
 
 static const dc_field arith_fields[] = {
     DC_F_ENUM(arith_cfg, "op", op, arith_name_of, DC_ARITH_COUNT, DC_ARITH_ADD, 0),
-    DC_F_DIMS(arith_cfg, "value_shape", shape, ndim, DC_MAX_DIMS - 1, 1, (double)(INT64_C(1) << 31), 0),
-    DC_F_BOOL(arith_cfg, "reverse", reverse, false, 0),
-    DC_F_BOOL(arith_cfg, "trainable_value", trainable, true, 0),
 };
 
 /* NumPy's broadcast of a[na] and b[nb] (right-aligned) into out; false when they do not fit. */
@@ -39,25 +32,16 @@ static bool broadcast(int na, const int64_t *a, int nb, const int64_t *b, int *n
 }
 
 static dc_status arith_build(dc_layer *l) {
-    const arith_cfg *c = DC_CCFG(l, arith_cfg);
     char a[160], b[160];
-    if (l->nin >= 2) {
-        if (c->ndim) return dc_error(DC_ERR_ARG, "%s: a value_shape is for one input; this layer has two", l->name);
-        if (!broadcast(l->xin_ndim[0], l->xin_shape[0], l->xin_ndim[1], l->xin_shape[1], &l->out_ndim, l->out_shape))
-            return dc_error(DC_ERR_SHAPE, "%s: inputs %s and %s do not broadcast", l->name,
-                            dc_layer_shape_str(l->xin_ndim[0], l->xin_shape[0], a, sizeof a),
-                            dc_layer_shape_str(l->xin_ndim[1], l->xin_shape[1], b, sizeof b));
-        return DC_OK;
-    }
-    if (c->ndim < 1) return dc_error(DC_ERR_ARG, "%s: one input takes a value_shape for the value the layer holds", l->name);
-    if (c->ndim > l->in_ndim || !broadcast(l->in_ndim, l->in_shape, c->ndim, c->shape, &l->out_ndim, l->out_shape))
-        return dc_error(DC_ERR_SHAPE, "%s: the input %s and the value %s do not broadcast (the value has no batch axis)", l->name,
-                        dc_layer_shape_str(l->in_ndim, l->in_shape, a, sizeof a), dc_shape_str(c->ndim, c->shape, b, sizeof b));
-    return c->trainable ? dc_layer_declare(l, "value", c->ndim, c->shape, DC_INIT_ZEROS, 0)
-                        : dc_layer_declare_state(l, "value", c->ndim, c->shape, DC_INIT_ZEROS, 0);
+    if (l->nin != 2) return dc_error(DC_ERR_ARG, "%s: Arithmetic takes two inputs, got %d", l->name, l->nin);
+    if (!broadcast(l->xin_ndim[0], l->xin_shape[0], l->xin_ndim[1], l->xin_shape[1], &l->out_ndim, l->out_shape))
+        return dc_error(DC_ERR_SHAPE, "%s: inputs %s and %s do not broadcast", l->name,
+                        dc_layer_shape_str(l->xin_ndim[0], l->xin_shape[0], a, sizeof a),
+                        dc_layer_shape_str(l->xin_ndim[1], l->xin_shape[1], b, sizeof b));
+    return DC_OK;
 }
 
-static dc_tensor *apply(dc_ctx *ctx, int op, dc_tensor *a, dc_tensor *b) {
+static dc_tensor *arith_apply(dc_ctx *ctx, int op, dc_tensor *a, dc_tensor *b) {
     switch (op) {
     case DC_ARITH_SUB: return dc_sub(ctx, a, b);
     case DC_ARITH_MUL: return dc_mul(ctx, a, b);
@@ -79,14 +63,7 @@ static dc_tensor *lift(dc_ctx *ctx, dc_tensor *x, int nd) {
 
 static dc_tensor *arith_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n) {
     const arith_cfg *c = DC_CCFG(l, arith_cfg);
-    if (n >= 2) return apply(f->ctx, c->op, lift(f->ctx, x[0], l->out_ndim), lift(f->ctx, x[1], l->out_ndim));
-    /* the held value as [1, 1..., shape] of the input's rank */
-    int64_t sh[DC_MAX_DIMS];
-    int nd = l->in_ndim + 1;
-    for (int i = 0; i < nd - c->ndim; i++) sh[i] = 1;
-    memcpy(sh + nd - c->ndim, c->shape, (size_t)c->ndim * sizeof *sh);
-    dc_tensor *v = dc_reshape(f->ctx, l->param[0], nd, sh);
-    return c->reverse ? apply(f->ctx, c->op, v, x[0]) : apply(f->ctx, c->op, x[0], v);
+    return arith_apply(f->ctx, c->op, lift(f->ctx, x[0], l->out_ndim), lift(f->ctx, x[1], l->out_ndim));
 }
 
 const dc_layer_type dc_arithmetic_type = {
@@ -99,19 +76,5 @@ dc_layer *dc_arithmetic_layer(dc_arith_op op) {
     if ((int)op < 0 || op >= DC_ARITH_COUNT) return dc_error_null(DC_ERR_ARG, "arithmetic: operation %d is not one of add, sub, mul, div", (int)op);
     dc_layer *l = dc_layer_create(&dc_arithmetic_type);
     if (l) DC_CFG(l, arith_cfg)->op = op;
-    return l;
-}
-
-dc_layer *dc_arithmetic_value_layer(dc_arith_op op, int ndim, const int64_t *shape, bool reverse, bool trainable) {
-    if (ndim < 1 || ndim > DC_MAX_DIMS - 1 || !shape)
-        return dc_error_null(DC_ERR_ARG, "arithmetic: the value needs 1 to %d dimensions, got %d", DC_MAX_DIMS - 1, ndim);
-    dc_layer *l = dc_arithmetic_layer(op);
-    double d[DC_MAX_DIMS];
-    for (int i = 0; i < ndim; i++) d[i] = (double)shape[i];
-    if (l && (dc_layer_set_field(l, "value_shape", d, ndim) || dc_layer_set_bool(l, "reverse", reverse) ||
-              dc_layer_set_bool(l, "trainable_value", trainable))) {
-        dc_layer_free(l);
-        return NULL;
-    }
     return l;
 }
