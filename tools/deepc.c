@@ -34,6 +34,7 @@ static const char *const main_usage =
     "  predict MODEL X... [OUT.npy|OUT.csv]         run a saved model; CSV to stdout without OUT\n"
     "  evaluate MODEL X... Y                        loss and metrics of a saved model as key=value\n"
     "  layers [CLASS] [--markdown]                  the layer types and their options\n"
+    "  export MODEL OUT.onnx [--opset N]            a saved model as an ONNX model file\n"
     "  import IN.onnx OUT.safetensors               an ONNX model as a deepc model file\n"
     "\n"
     "Options:\n"
@@ -392,11 +393,15 @@ static int evaluate(int argc, char **argv) {
 /* deepc import IN.onnx OUT.safetensors (tools/onnx_import_cmd.c). */
 int dc_cli_import(int argc, char **argv);
 
+/* deepc export MODEL.safetensors OUT.onnx (tools/onnx_cmd.c). */
+int dc_cli_export(int argc, char **argv);
+
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"train", dc_cli_train}, {"summary", dc_cli_summary}, {"info", info}, {"predict", predict}, {"evaluate", evaluate}, {"layers", dc_cli_layers},
+    {"export", dc_cli_export},
     {"import", dc_cli_import},
 };
 
@@ -426,6 +431,8 @@ int main(int argc, char **argv) {
     }
     for (size_t k = 0; k < sizeof commands / sizeof *commands; k++)
         if (strcmp(argv[i], commands[k].name) == 0) return commands[k].run(argc - i, argv + i);
-    fprintf(stderr, "deepc: unknown command \"%s\" (commands: train, summary, info, predict, evaluate, layers, import; deepc --help)\n", argv[i]);
+    fprintf(stderr, "deepc: unknown command \"%s\" (commands:", argv[i]);
+    for (size_t k = 0; k < sizeof commands / sizeof *commands; k++) fprintf(stderr, "%s %s", k ? "," : "", commands[k].name);
+    fprintf(stderr, "; deepc --help)\n");
     return 2;
 }
