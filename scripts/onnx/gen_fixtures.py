@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""PyTorch models exported to ONNX as fixtures of the importer's tests.
+"""PyTorch models exported to ONNX as fixtures of the importer's tests, and malformed or
+unsupported ONNX files (bad_*.onnx) that the importer must refuse with a clear error.
 
 Writes tests/data/onnx/<name>.onnx, <name>_x.npy (an input batch) and <name>_y.npy (PyTorch's
 outputs for it) for four models: an MLP and the CNN of examples/cnn_fashion.c on 28x28 images,
@@ -11,7 +12,9 @@ import os
 import sys
 
 import numpy as np
+import onnx
 import torch
+from onnx import TensorProto, helper
 from torch import nn
 
 OPSET = 17
@@ -81,6 +84,53 @@ def export(name, model, x, outdir):
     print(f"{path}: {os.path.getsize(path)} bytes")
 
 
+def small_graph(nodes, inits=(), inputs=None, outputs=None):
+    """A model of opset 17 around the given nodes: input x [N, 4], output y."""
+    inputs = inputs or [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])]
+    outputs = outputs or [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])]
+    g = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(inits))
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], producer_name="gen_fixtures")
+
+
+def write_bad(outdir):
+    """Files the importer refuses: each names what is wrong in its error."""
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 4], np.eye(4, dtype=np.float32).ravel().tolist())
+    bad = {
+        # a node reading a value nothing makes
+        "bad_dangling": small_graph([helper.make_node("Relu", ["nowhere"], ["y"], name="r")]),
+        # two nodes reading each other's output
+        "bad_cycle": small_graph([helper.make_node("Add", ["x", "b"], ["a"], name="first"),
+                                  helper.make_node("Relu", ["a"], ["b"], name="second"),
+                                  helper.make_node("Identity", ["a"], ["y"], name="out")]),
+        # an operator deepc does not import
+        "bad_unsupported": small_graph([helper.make_node("Hardmax", ["x"], ["y"], name="hm")]),
+        # an initialiser whose data are in another file
+        "bad_external": small_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")]),
+        # an initialiser of absurd dimensions (no data)
+        "bad_huge": small_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")]),
+        # raw_data shorter than the dimensions say
+        "bad_rawdata": small_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")]),
+        # a valid model, for the fuzzer's corpus: MatMul, Add, Relu
+        "ok_small": small_graph([helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+                                 helper.make_node("Add", ["h", "x"], ["s"], name="add"),
+                                 helper.make_node("Relu", ["s"], ["y"], name="relu")], [w]),
+    }
+    huge = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1 << 40, 1 << 40])
+    bad["bad_huge"].graph.initializer.append(huge)
+    short = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4, 4], raw_data=b"\0" * 12)
+    bad["bad_rawdata"].graph.initializer.append(short)
+    ext = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4, 4])
+    ext.data_location = TensorProto.EXTERNAL
+    e = ext.external_data.add()
+    e.key, e.value = "location", "../../../etc/passwd"
+    bad["bad_external"].graph.initializer.append(ext)
+    for name, m in bad.items():
+        path = os.path.join(outdir, name + ".onnx")
+        with open(path, "wb") as f:
+            f.write(m.SerializeToString())
+        print(f"{path}: {os.path.getsize(path)} bytes")
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data", "onnx")
     os.makedirs(outdir, exist_ok=True)
@@ -89,6 +139,7 @@ def main():
     export("cnn", CNN(), torch.rand(3, 1, 28, 28), outdir)
     export("lstm", LSTMClassifier(), torch.rand(3, 28, 28), outdir)
     export("transformer", Encoder(), torch.randn(3, 6, 16), outdir)
+    write_bad(outdir)
 
 
 if __name__ == "__main__":
