@@ -364,6 +364,32 @@ int main(void) {
         dc_tensor_free(x[0]), dc_tensor_free(x[1]), dc_model_free(m);
     }
 
+    { /* the general tensor layers imported graphs are made of: Arithmetic (broadcast after the
+       * batch), ValueArithmetic, MatMul, Slice, Reduce */
+        dc_model *m = dc_sequential();
+        int a = dc_model_input(m, "a", 2, (int64_t[]){4, 6});
+        int b = dc_model_input(m, "b", 1, (int64_t[]){6});
+        int s = dc_model_apply(m, dc_arithmetic_layer(DC_ARITH_MUL), 2, (int[]){a, b}); /* [4, 6] * [1, 6] */
+        s = dc_model_apply(m, dc_arithmetic_value_layer(DC_ARITH_SUB, 1, (int64_t[]){6}, true, true), 1, &s);
+        s = dc_model_apply(m, dc_arithmetic_value_layer(DC_ARITH_DIV, 2, (int64_t[]){4, 1}, false, false), 1, &s);
+        int t = dc_model_apply(m, dc_permute_layer(2, (int[]){2, 1}), 1, &a); /* [6, 4] */
+        int mm = dc_model_apply(m, dc_matmul_layer(), 2, (int[]){s, t});      /* [4, 4] */
+        mm = dc_model_apply(m, dc_slice_layer(2, 1, 3), 1, &mm);               /* [4, 2] */
+        int r1 = dc_model_apply(m, dc_reduce_layer(DC_REDUCE_OP_MEAN, 1, (int[]){1}, false), 1, &mm);
+        int r2 = dc_model_apply(m, dc_reduce_layer(DC_REDUCE_OP_MAX, 1, (int[]){2}, true), 1, &mm);
+        r2 = dc_model_apply(m, dc_flatten(), 1, &r2);
+        int r3 = dc_model_apply(m, dc_reduce_layer(DC_REDUCE_OP_SUM, 2, (int[]){1, 2}, false), 1, &s);
+        int sum = dc_model_apply(m, dc_arithmetic_layer(DC_ARITH_ADD), 2, (int[]){r1, r3});
+        CHECK(dc_model_apply(m, dc_concatenate_layer(), 2, (int[]){sum, r2}) >= 0);
+        built(m), randomise(m, &r);
+        float *v = dc_tensor_data(dc_model_param(m, "value_arithmetic_1.value"));
+        CHECK(v != NULL);
+        for (int i = 0; v && i < 4; i++) v[i] = 1.5f + (float)i; /* a divisor far from 0 */
+        dc_tensor *x[2] = {rand_input(&r, N, 2, (int64_t[]){4, 6}, -1, 1, false), rand_input(&r, N, 1, (int64_t[]){6}, -1, 1, false)};
+        check_model("tensor_layers", m, 2, x, NULL);
+        dc_tensor_free(x[0]), dc_tensor_free(x[1]), dc_model_free(m);
+    }
+
     /* ---- errors: nothing is written ---- */
     {
         char path[256];

@@ -902,6 +902,83 @@ static dc_status ex_decoder(ox *o, lx *x) {
     return DC_OK;
 }
 
+/* ---- the general tensor layers of imported graphs ---- */
+static const char *const arith_ops[] = {"Add", "Sub", "Mul", "Div"};
+
+/* Arithmetic: the input of lower rank gets axes of 1 after the batch (its NumPy broadcasting
+ * without the batch axis), then the element-wise op. */
+static dc_status ex_arithmetic(ox *o, lx *x) {
+    const dc_layer *l = x->l;
+    int op = (int)field_num(l, "op");
+    if (op < 0 || op > 3 || x->nin != 2) return unsupported(l, "an Arithmetic layer needs two inputs and add, sub, mul or div");
+    const char *in[2];
+    for (int j = 0; j < 2; j++) {
+        int lift = l->out_ndim + 1 - x->rank[j];
+        int64_t axes[DC_MAX_DIMS];
+        for (int i = 0; i < lift; i++) axes[i] = 1 + i;
+        in[j] = lift > 0 ? op2(o, "Unsqueeze", x->in[j], const_i64(o, lift, axes)) : x->in[j];
+    }
+    x->out[0] = op2(o, arith_ops[op], in[0], in[1]);
+    return DC_OK;
+}
+
+/* ValueArithmetic: x op value (value op x with reverse), the value an initialiser of shape
+ * [1, 1..., value_shape] of x's rank. */
+static dc_status ex_value_arithmetic(ox *o, lx *x) {
+    const dc_layer *l = x->l;
+    int op = (int)field_num(l, "op");
+    if (op < 0 || op > 3) return unsupported(l, "a ValueArithmetic layer needs add, sub, mul or div");
+    const dc_tensor *v = l->param[0];
+    int nd = l->in_ndim + 1;
+    int64_t sh[DC_MAX_DIMS];
+    for (int i = 0; i < nd - v->ndim; i++) sh[i] = 1;
+    memcpy(sh + nd - v->ndim, v->shape, (size_t)v->ndim * sizeof *sh);
+    const char *val = init_f(o, ox_fmt(o, "%s.%s", l->name, l->decl[0].name), nd, sh, dc_tensor_data((dc_tensor *)v));
+    bool rev = field_num(l, "reverse") != 0;
+    x->out[0] = op2(o, arith_ops[op], rev ? val : x->in[0], rev ? x->in[0] : val);
+    return DC_OK;
+}
+
+static dc_status ex_matmul(ox *o, lx *x) {
+    if (x->nin != 2) return unsupported(x->l, "a MatMul layer needs two inputs");
+    x->out[0] = op2(o, "MatMul", x->in[0], x->in[1]);
+    return DC_OK;
+}
+
+/* Slice: [start, stop) of axis `axis` (1-based after the batch: ONNX's axis index). */
+static dc_status ex_slice(ox *o, lx *x) {
+    const dc_layer *l = x->l;
+    const int64_t a = (int64_t)field_num(l, "axis"), b = (int64_t)field_num(l, "start"), e = (int64_t)field_num(l, "stop");
+    const char *in[4] = {x->in[0], const_i64(o, 1, &b), const_i64(o, 1, &e), const_i64(o, 1, &a)};
+    x->out[0] = opn(o, "Slice", 4, in);
+    return DC_OK;
+}
+
+/* Reduce: mean, sum or max over axes (1-based after the batch); without keepdims the result
+ * takes the layer's output shape (a sample reduced to nothing is one value). */
+static dc_status ex_reduce(ox *o, lx *x) {
+    const dc_layer *l = x->l;
+    double d[DC_MAX_DIMS];
+    int n = field_nums(l, "axes", d), op = (int)field_num(l, "op");
+    bool keep = field_num(l, "keepdims") != 0;
+    int64_t axes[DC_MAX_DIMS];
+    for (int i = 0; i < n; i++) axes[i] = (int64_t)d[i];
+    const char *y;
+    if (op == DC_REDUCE_OP_SUM) {
+        y = op2(o, "ReduceSum", x->in[0], const_i64(o, n, axes));
+        attr_i(o, "keepdims", keep);
+    } else {
+        y = reduce_attr(o, op == DC_REDUCE_OP_MAX ? "ReduceMax" : "ReduceMean", x->in[0], n, axes, keep);
+    }
+    if (!keep) {
+        int64_t sh[DC_MAX_DIMS] = {-1};
+        memcpy(sh + 1, l->out_shape, (size_t)l->out_ndim * sizeof *sh);
+        y = reshape(o, y, l->out_ndim + 1, sh);
+    }
+    x->out[0] = y;
+    return DC_OK;
+}
+
 static dc_status ex_time_distributed(ox *o, lx *x);
 
 typedef struct exporter {
@@ -941,6 +1018,11 @@ static const exporter exporters[] = {
     {"MultiHeadAttention", ex_mha},
     {"TransformerEncoderLayer", ex_encoder},
     {"TransformerDecoderLayer", ex_decoder},
+    {"Arithmetic", ex_arithmetic},
+    {"ValueArithmetic", ex_value_arithmetic},
+    {"MatMul", ex_matmul},
+    {"Slice", ex_slice},
+    {"Reduce", ex_reduce},
 };
 
 static export_fn exporter_of(const dc_layer_type *t) {
