@@ -55,6 +55,37 @@ dc_tensor *dc_one_hot(const dc_tensor *labels, int64_t num_classes);
 /* Owned tensor of the rows idx[0..n) of x (x's first axis). */
 dc_tensor *dc_take_rows(const dc_tensor *x, const int64_t *idx, int64_t n);
 
+/* Principal component analysis, as scikit-learn's PCA(n_components=k) (no whitening): fitted on
+ * rows x [N, ...] (each row's elements are its features, D of them), it keeps the mean and the
+ * k unit eigenvectors of the covariance with the largest eigenvalues (computed in double: the
+ * covariance of the centred rows, then LAPACK's dsyevd). Each component's sign makes its
+ * largest-magnitude entry positive. */
+typedef struct dc_pca dc_pca;
+/* Errors: DC_ERR_ARG for NULL arguments, k outside [1, min(N, D)], D over 16384; DC_ERR_SHAPE
+ * for x with fewer than 2 axes or fewer than 2 rows; DC_ERR_NUMERIC naming the row and feature of
+ * a NaN or Inf (or LAPACK not converging); DC_ERR_NOMEM. *out is NULL on error. */
+dc_status dc_pca_fit(const dc_tensor *x, int64_t k, dc_pca **out);
+/* Owned [N, k]: (x - mean) components^T for rows x [N, ...] of D elements. NULL on error:
+ * DC_ERR_ARG for NULL arguments, DC_ERR_SHAPE for rows of another size. */
+dc_tensor *dc_pca_transform(const dc_pca *p, const dc_tensor *x);
+/* Owned z components + mean for z [N, k], shaped [N, ...] as the rows fitted. */
+dc_tensor *dc_pca_inverse_transform(const dc_pca *p, const dc_tensor *z);
+/* inverse_transform(transform(x)), shaped as x: its projection on the k components. */
+dc_tensor *dc_pca_reconstruct(const dc_pca *p, const dc_tensor *x);
+void dc_pca_free(dc_pca *p);
+int64_t dc_pca_components_count(const dc_pca *p); /* k; 0 for NULL */
+int64_t dc_pca_features(const dc_pca *p);         /* D; 0 for NULL */
+/* What dc_pca_get copies out, with scikit-learn's attribute names. */
+typedef enum dc_pca_part {
+    DC_PCA_COMPONENTS,                /* components_ [k, D], rows by falling variance */
+    DC_PCA_MEAN,                      /* mean_ [D] */
+    DC_PCA_EXPLAINED_VARIANCE,        /* explained_variance_ [k]: eigenvalues / (N - 1) */
+    DC_PCA_EXPLAINED_VARIANCE_RATIO,  /* explained_variance_ratio_ [k]: over the total variance */
+    DC_PCA_NOISE_VARIANCE,            /* noise_variance_ [1]: mean of the other min(N, D) - k */
+} dc_pca_part;
+/* Owned float copy of a part; NULL + DC_ERR_ARG for NULL p or an unknown part. */
+dc_tensor *dc_pca_get(const dc_pca *p, dc_pca_part part);
+
 /* IDX files (MNIST format), plain or gzip. Images come back as float [N, rows, cols]
  * scaled to [0, 1] if scale is true, labels as float [N]. Only unsigned bytes (type 0x08) with
  * 1 to DC_MAX_DIMS dimensions are read. NULL on error: DC_ERR_IO for a missing file;
