@@ -17,7 +17,8 @@
 #      uses: OpenBLAS's OpenMP headers, cJSON, DC_HAVE_MPI and MPI's headers when `mpicc
 #      --showme:compile` answers), plus the registries CMake generates (dc_registry in
 #      CMakeLists.txt, made here the same way: nn_registry.c in nn, optim_registry.c and
-#      schedule_registry.c in optim);
+#      schedule_registry.c in optim; onnx.pb-c.h from ONNX's onnx.proto by protoc-c, as CMake
+#      makes it, for the io floor's ONNX files);
 #      then, by nm, every undefined dc_* symbol of floor F's objects must be defined in F or a
 #      lower floor. A dc_* symbol defined nowhere, or defined twice, fails too (a link error).
 #      A file that does not compile fails, and the other files are still checked.
@@ -163,6 +164,9 @@ check_includes() {
             ;;
         *) continue ;;
         esac
+        # ONNX's protobuf messages, generated from ONNX's onnx.proto by protoc-c (CMake, and (b)
+        # below), belong to no floor: the io floor's ONNX files include them
+        [ "$inc" = onnx.pb-c.h ] && [ "$floor" = io ] && continue
         resolve "$(dirname "$file")" "$inc" "$quoted"
         if [ -z "$REPLY" ]; then
             fail "$file:$line: includes \"$inc\", which resolves to no file (floor $floor)"
@@ -303,6 +307,21 @@ if [ -f src/optim/schedule_registry.h ]; then
     mkdir -p "$tmp/gen" "$tmp/obj/optim"
     gen_registry dc_schedule_type DC_REGISTER_SCHEDULE optim "$tmp/gen/schedule_registry.c" schedule
     printf 'optim\t%s\t%s\n' "$tmp/gen/schedule_registry.c" "$tmp/obj/optim/generated__schedule_registry.c.o" >>"$jobs"
+fi
+
+# ONNX's messages as CMake generates them (protoc-c on onnx.proto of libonnx-dev), for src/io/onnx*.c
+onnx_proto=""
+for d in /usr/include /usr/local/include; do
+    [ -f "$d/onnx/onnx.proto" ] && onnx_proto=$d/onnx/onnx.proto && break
+done
+if [ -n "$onnx_proto" ] && command -v protoc-c >/dev/null 2>&1; then
+    mkdir -p "$tmp/gen/onnx"
+    cp "$onnx_proto" "$tmp/gen/onnx/onnx.proto"
+    if protoc-c --proto_path="$tmp/gen/onnx" --c_out="$tmp/gen/onnx" "$tmp/gen/onnx/onnx.proto" 2>"$tmp/protoc.log"; then
+        cflags="$cflags -I$tmp/gen/onnx"
+    else
+        fail "protoc-c could not generate onnx.pb-c.h from $onnx_proto: $(head -c 300 "$tmp/protoc.log")"
+    fi
 fi
 
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
