@@ -106,6 +106,18 @@ static const class_doc layer_docs[] = {
      "dc_bert_layer(heads, intermediate_size, epsilon, dropout)", "-", "transformers' BertLayer"},
     {"BertPooler", "BERT's pooler: tanh(x[:, 0] W^T + b), [N, T, D] -> [N, D].", "dc_bert_pooler_layer()", "-",
      "transformers' BertPooler"},
+    {"Arithmetic", "a + b, a - b, a * b or a / b of two graph inputs, element-wise with NumPy's broadcasting (the lower rank "
+                   "gets axes of 1 after the batch); ONNX's Add, Sub, Mul, Div import as it.",
+     "dc_arithmetic_layer(op)", "Add, Subtract, Multiply (same shapes)", "torch.add, sub, mul, div"},
+    {"ValueArithmetic", "x op value with a tensor the layer holds (parameter \"value\" of value_shape, trained unless "
+                        "trainable_value is false); value op x with reverse. A bias, a scale, attention's 1 / sqrt(d).",
+     "dc_arithmetic_value_layer(op, ndim, value_shape, reverse, trainable)", "-", "x + nn.Parameter(...)"},
+    {"MatMul", "Matrix products of two graph inputs [N, ..., M, K] . [N, ..., K, P] -> [N, ..., M, P] (leading axes equal).",
+     "dc_matmul_layer()", "-", "torch.matmul"},
+    {"Slice", "Indices [start, stop) of one axis of a sample (axis 1-based after the batch).", "dc_slice_layer(axis, start, stop)",
+     "-", "x.narrow(axis, start, stop - start)"},
+    {"Reduce", "The mean, sum or maximum over some axes of a sample (1-based after the batch), kept as axes of 1 with keepdims.",
+     "dc_reduce_layer(op, naxes, axes, keepdims)", "-", "x.mean / sum / amax(dim=axes, keepdim=keepdims)"},
 };
 
 static const class_doc optim_docs[] = {
