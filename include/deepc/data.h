@@ -52,6 +52,20 @@ dc_status dc_train_test_split(const dc_tensor *x, const dc_tensor *y, float test
                               dc_tensor **x_test, dc_tensor **y_test);
 /* labels [N] (class indices) -> owned [N, num_classes] */
 dc_tensor *dc_one_hot(const dc_tensor *labels, int64_t num_classes);
+/* A classifier's confusion matrix, as scikit-learn's confusion_matrix: counts[t * nclasses + p]
+ * (nclasses^2 entries, all written) = rows of true class t predicted p. scores: [N, nclasses]
+ * (probabilities or logits: a row's largest value is its prediction, the first of equal ones) or
+ * [N] predicted class indices; labels [N] class indices (as floats). Nothing is written on
+ * error: DC_ERR_ARG for NULL arguments, nclasses outside [1, 65536], a label or predicted index
+ * that is not a whole number in [0, nclasses) (naming the row); DC_ERR_SHAPE for other shapes;
+ * DC_ERR_NUMERIC for a NaN score (naming the row and class). */
+dc_status dc_confusion_matrix(const dc_tensor *scores, const dc_tensor *labels, int64_t nclasses, int64_t *counts);
+/* From such counts: the accuracy (the diagonal's share of all rows), the balanced accuracy
+ * (scikit-learn's balanced_accuracy_score: the mean recall over the classes that have rows) and
+ * each class's recall into recall[nclasses] (NaN for a class without rows); any output may be
+ * NULL. DC_ERR_ARG for NULL counts, nclasses outside [1, 65536], a negative count, no rows. */
+dc_status dc_classification_scores(const int64_t *counts, int64_t nclasses, double *accuracy, double *balanced,
+                                   double *recall);
 /* Owned tensor of the rows idx[0..n) of x (x's first axis). */
 dc_tensor *dc_take_rows(const dc_tensor *x, const int64_t *idx, int64_t n);
 
