@@ -3,8 +3,8 @@
  * scripts/onnx/check.py) and run by ONNX Runtime (npm's onnxruntime-node,
  * scripts/onnx/ort_run.js), whose outputs must equal dc_model_predict's to 1e-5. Without those
  * tools the export itself and the error cases are still tested, and the checks print
- * "skipped". Also: the errors (a layer ONNX cannot express, an unbuilt model, a bad opset, an
- * unwritable path) leave no file behind. */
+ * "skipped". Also: the errors (a layer type the exporter does not know, an unbuilt model, a bad
+ * opset, an unwritable path) leave no file behind. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "model/model.h"
@@ -13,6 +13,14 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* A layer type of the user's own, which the exporter cannot know: y = 2 x. */
+static dc_status twice_build(dc_layer *l) {
+    dc_layer_same_shape(l);
+    return DC_OK;
+}
+static dc_tensor *twice_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n) { return dc_scale(f->ctx, x[0], 2.0f); }
+static const dc_layer_type twice_type = {.name = "Twice", .stem = "twice", .build = twice_build, .forward = twice_forward};
 
 static bool ort_ok = true, checker_ok = true; /* cleared when a tool is missing (exit 77) */
 static int ort_runs, checker_runs;
@@ -390,15 +398,45 @@ int main(void) {
         dc_tensor_free(x[0]), dc_tensor_free(x[1]), dc_model_free(m);
     }
 
+    { /* bert_encode: BERT's embeddings with token types, two encoder layers, the pooler; ids
+       * padded with [PAD] = 0 at the end */
+        const int64_t T = 12, V = 40;
+        dc_model *m = dc_sequential();
+        int ids = dc_model_input(m, "input_ids", 1, &T);
+        int types = dc_model_input(m, "token_type_ids", 1, &T);
+        int h = dc_model_apply(m, dc_bert_embeddings_layer(V, 16, 16, 2, 1e-12f, 0.1f), 2, (int[]){ids, types});
+        for (int i = 0; i < 2; i++) h = dc_model_apply(m, dc_bert_layer(4, 32, 1e-12f, 0.1f), 1, &h);
+        CHECK(dc_model_apply(m, dc_bert_pooler_layer(), 1, &h) >= 0);
+        built(m), randomise(m, &r);
+        dc_tensor *x[2] = {padded_ids(&r, N, T, V), rand_input(&r, N, 1, &T, 0, 2, true)};
+        check_model("bert_encode", m, 2, x, NULL);
+        dc_tensor_free(x[0]), dc_tensor_free(x[1]), dc_model_free(m);
+        /* one input: segment 0 for every token */
+        m = seq(1, &T);
+        dc_model_add(m, dc_bert_embeddings_layer(V, 16, 16, 2, 1e-12f, 0));
+        dc_model_add(m, dc_bert_layer(2, 24, 1e-12f, 0));
+        built(m), randomise(m, &r);
+        check1("bert_one_input", m, padded_ids(&r, N, T, V));
+    }
+    { /* a linear SimpleRNN (ONNX's Affine activation), alone and in both directions */
+        dc_model *m = dc_sequential();
+        int x = dc_model_input(m, "steps", 2, (int64_t[]){6, 3});
+        int a = dc_model_apply(m, dc_simple_rnn_layer(4, DC_ACT_NONE, false), 1, &x);
+        int b = dc_model_apply(m, dc_bidirectional(dc_simple_rnn_layer(4, DC_ACT_NONE, false), DC_MERGE_SUM), 1, &x);
+        CHECK(dc_model_apply(m, dc_concatenate_layer(), 2, (int[]){a, b}) >= 0);
+        built(m), randomise(m, &r);
+        check1("linear_rnn", m, rand_input(&r, N, 2, (int64_t[]){6, 3}, -1, 1, false));
+    }
+
     /* ---- errors: nothing is written ---- */
     {
         char path[256];
         snprintf(path, sizeof path, "%s/bert.onnx", dir);
         dc_model *m = seq(1, (int64_t[]){8});
-        dc_model_add(m, dc_bert_embeddings_layer(30, 16, 8, 2, 1e-12f, 0));
-        dc_model_add(m, dc_bert_pooler_layer());
+        dc_model_add(m, dc_dense(4, DC_ACT_RELU));
+        dc_model_add(m, dc_layer_create(&twice_type));
         built(m);
-        CHECK_ERR(dc_model_export_onnx(m, path, NULL), DC_ERR_ARG, "BertEmbeddings", "bert");
+        CHECK_ERR(dc_model_export_onnx(m, path, NULL), DC_ERR_ARG, "twice", "(Twice)", "does not know");
         CHECK(access(path, F_OK) != 0);
         dc_model_free(m);
 
@@ -420,8 +458,8 @@ int main(void) {
         FILE *f = fopen(path, "w");
         fputs("old", f);
         fclose(f);
-        dc_model *bad = seq(1, (int64_t[]){8});
-        dc_model_add(bad, dc_bert_embeddings_layer(30, 16, 8, 2, 1e-12f, 0));
+        dc_model *bad = seq(1, (int64_t[]){4});
+        dc_model_add(bad, dc_layer_create(&twice_type));
         built(bad);
         CHECK(dc_model_export_onnx(bad, path, NULL) == DC_ERR_ARG);
         char buf[8] = {0};

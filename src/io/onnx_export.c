@@ -179,6 +179,14 @@ static void attr_ints(ox *o, const char *name, int n, const int64_t *v) {
     a->n_ints = (size_t)n;
     a->ints = c;
 }
+static void attr_floats(ox *o, const char *name, int n, const float *v) {
+    Onnx__AttributeProto *a = attr(o, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS);
+    float *c = ox_alloc(o, (size_t)n * sizeof *c);
+    if (!a || !c) return;
+    memcpy(c, v, (size_t)n * sizeof *c);
+    a->n_floats = (size_t)n;
+    a->floats = c;
+}
 static void attr_strs(ox *o, const char *name, int n, const char *const *v) {
     Onnx__AttributeProto *a = attr(o, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS);
     ProtobufCBinaryData *s = ox_alloc(o, (size_t)n * sizeof *s);
@@ -709,11 +717,13 @@ static dc_status rec_node(ox *o, const dc_layer *cell_l, const dc_layer *l, int 
     const char *W, *R, *B;
     dc_status s = rec_weights(o, l, cell, ndir, first, H, &W, &R, &B);
     if (s) return s;
+    /* SimpleRNN's activation; linear is ONNX's Affine with alpha 1, beta 0 */
     const char *acts[2] = {"Tanh", "Tanh"};
+    bool affine = false;
     if (cell == CELL_RNN) {
         dc_activation a = (dc_activation)field_num(cell_l, "activation");
-        if (a == DC_ACT_NONE) return unsupported(l, "a SimpleRNN without activation (linear) has no ONNX RNN activation");
-        acts[0] = acts[1] = a == DC_ACT_RELU ? "Relu" : a == DC_ACT_SIGMOID ? "Sigmoid" : "Tanh";
+        affine = a == DC_ACT_NONE;
+        acts[0] = acts[1] = affine ? "Affine" : a == DC_ACT_RELU ? "Relu" : a == DC_ACT_SIGMOID ? "Sigmoid" : "Tanh";
     }
     const int64_t tnf[3] = {1, 0, 2};
     const char *xt = transpose(o, xin, 3, tnf);
@@ -730,6 +740,10 @@ static dc_status rec_node(ox *o, const dc_layer *cell_l, const dc_layer *l, int 
     if (ndir == 2) attr_s(o, "direction", "bidirectional");
     if (cell == CELL_GRU) attr_i(o, "linear_before_reset", 1);
     if (cell == CELL_RNN) attr_strs(o, "activations", ndir, acts);
+    if (affine) {
+        attr_floats(o, "activation_alpha", ndir, (const float[]){1, 1});
+        attr_floats(o, "activation_beta", ndir, (const float[]){0, 0});
+    }
     return DC_OK;
 }
 
@@ -902,6 +916,55 @@ static dc_status ex_decoder(ox *o, lx *x) {
     return DC_OK;
 }
 
+/* ---- BERT ---- */
+/* word[ids] + position[0..T) + token_type[types] (segment 0's row without types), LayerNorm;
+ * the output's mask is ids != 0 ([PAD] is id 0). */
+static dc_status ex_bert_embeddings(ox *o, lx *x) {
+    const dc_layer *l = x->l;
+    int64_t T = l->in_shape[0], H = l->out_shape[1];
+    const char *w = op2(o, "Gather", param(o, l, 0), cast(o, x->in[0], T_INT64));
+    attr_i(o, "axis", 0);
+    const char *pos = init_f(o, ox_fmt(o, "%s.%s[:%lld]", l->name, l->decl[1].name, (long long)T), 2, (int64_t[]){T, H},
+                             dc_tensor_data(l->param[1]));
+    const char *tt;
+    if (x->nin > 1) {
+        tt = op2(o, "Gather", param(o, l, 2), cast(o, x->in[1], T_INT64));
+        attr_i(o, "axis", 0);
+    } else {
+        tt = init_f(o, ox_fmt(o, "%s.%s[:1]", l->name, l->decl[2].name), 2, (int64_t[]){1, H}, dc_tensor_data(l->param[2]));
+    }
+    const char *y = op2(o, "Add", op2(o, "Add", w, pos), tt);
+    x->out[0] = layer_norm(o, y, param(o, l, 3), param(o, l, 4), (float)field_num(l, "epsilon"));
+    x->out_mask = cast(o, op1(o, "Not", op2(o, "Equal", x->in[0], const_f(o, 0.0f))), T_FLOAT);
+    return DC_OK;
+}
+
+/* Post-norm encoder layer: separate q, k, v projections, exact GELU (parameters as bert_layers.c
+ * declares them: q, k, v, attention output, LayerNorm, intermediate, output, LayerNorm). */
+static dc_status ex_bert_layer(ox *o, lx *x) {
+    const dc_layer *l = x->l;
+    int64_t T = l->in_shape[0], D = l->in_shape[1], heads = (int64_t)field_num(l, "heads");
+    float eps = (float)field_num(l, "epsilon");
+    const char *q = linear(o, l, x->in[0], 3, 0, 1), *k = linear(o, l, x->in[0], 3, 2, 3), *v = linear(o, l, x->in[0], 3, 4, 5);
+    const char *a = attend(o, l, q, k, v, heads, D, T, T, x->mask[0], false, 6, 7);
+    const char *h = layer_norm(o, op2(o, "Add", a, x->in[0]), param(o, l, 8), param(o, l, 9), eps);
+    const char *y = activation(o, linear(o, l, h, 3, 10, 11), DC_ACT_GELU, 0);
+    y = linear(o, l, y, 3, 12, 13);
+    x->out[0] = layer_norm(o, op2(o, "Add", y, h), param(o, l, 14), param(o, l, 15), eps);
+    return DC_OK;
+}
+
+/* tanh(dense(x[:, 0])) */
+static dc_status ex_bert_pooler(ox *o, lx *x) {
+    const dc_layer *l = x->l;
+    const int64_t zero = 0, one = 1;
+    const char *in[4] = {x->in[0], const_i64(o, 1, &zero), const_i64(o, 1, &one), const_i64(o, 1, &one)};
+    const char *first = reshape(o, opn(o, "Slice", 4, in), 2, (const int64_t[]){-1, l->in_shape[1]});
+    x->out[0] = op1(o, "Tanh", linear(o, l, first, 2, 0, 1));
+    x->out_mask = NULL;
+    return DC_OK;
+}
+
 /* ---- the general tensor layers of imported graphs ---- */
 static const char *const arith_ops[] = {"Add", "Sub", "Mul", "Div"};
 
@@ -1023,6 +1086,9 @@ static const exporter exporters[] = {
     {"MatMul", ex_matmul},
     {"Slice", ex_slice},
     {"Reduce", ex_reduce},
+    {"BertEmbeddings", ex_bert_embeddings},
+    {"BertLayer", ex_bert_layer},
+    {"BertPooler", ex_bert_pooler},
 };
 
 static export_fn exporter_of(const dc_layer_type *t) {
