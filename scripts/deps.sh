@@ -42,6 +42,14 @@ if ! command -v dpkg >/dev/null 2>&1; then
   echo "deps: not a Debian system; install: C compiler with OpenMP, cmake, OpenBLAS, zlib, cJSON, libpng, libjpeg, libsndfile, FFTW 3 (fftw3f), espeak-ng" >&2
   exit 0
 fi
+# apt's package lists are the recommender example's data (examples/recommender): a fresh
+# system may have none; apt-get update fetches them
+if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then
+  echo "deps: fetching apt's package lists (apt-get update)"
+  if [ "$(id -u)" = 0 ]; then up=""; elif command -v sudo >/dev/null 2>&1; then up=sudo; else up=none; fi
+  if [ "$up" = none ]; then echo "deps: not root: run apt-get update for the recommender example's data" >&2
+  else $up apt-get update -qq || echo "deps: apt-get update failed: the recommender example will be skipped" >&2; fi
+fi
 missing=""
 for p in $pkgs; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -48,6 +48,7 @@ skip_re=(
     '^([A-Z_]+=[^ ]+ )*mpirun '
     '^build/examples/cnn_fashion( |$)'
     '^scripts/gen_speech_digits\.sh |^build/examples/speech_ctc( |$)'
+    '^([A-Z_]+=[^ ]+ )*build/examples/recommender( |$)'
 )
 skip_why=(
     "this runner runs inside it, as a ctest test"
@@ -57,6 +58,7 @@ skip_why=(
     "ctest's test_dist_mpi2 and example_cnn_fashion_mpi2 run 2 MPI ranks"
     "minutes long: ctest's example_cnn_fashion runs it for 3 epochs"
     "minutes long: ctest's speech_digits_data and example_speech_ctc make 460 utterances and train on them"
+    "about two minutes: ctest's example_recommender runs it for 3 epochs"
 )
 
 if ! command -v pkg-config >/dev/null 2>&1; then

@@ -450,7 +450,7 @@ static dc_status commit(dc_baskets *b, const parse_state *p) {
             }
             ids[n++] = id;
         }
-        qsort(ids, (size_t)n, sizeof *ids, cmp_id);
+        if (n > 1) qsort(ids, (size_t)n, sizeof *ids, cmp_id);
         int64_t m = 0;
         for (int64_t j = 0; j < n; j++)
             if (!m || ids[j] != ids[m - 1]) ids[m++] = ids[j];
