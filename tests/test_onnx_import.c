@@ -256,6 +256,8 @@ int main(void) {
     check_fixture("cnn", true);
     check_fixture("lstm", false);
     check_fixture("transformer", false);
+    check_fixture("convmix", false);
+    check_fixture("rnnmix", false);
     test_errors();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

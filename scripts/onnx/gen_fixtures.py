@@ -72,13 +72,48 @@ class Encoder(nn.Module):
         return self.fc(self.enc(x).mean(dim=1))
 
 
-def export(name, model, x, outdir):
+class ConvMix(nn.Module):
+    """The other image operators: BatchNormalization, AveragePool, two branches joined along the
+    channels (Concat of axis 1), ConvTranspose, Sigmoid, Tanh, GlobalAveragePool, LogSoftmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.side = nn.Conv2d(1, 2, 3, stride=2, padding=1)
+        self.up = nn.ConvTranspose2d(6, 3, 2, stride=2)
+        self.fc = nn.Linear(3, 10)
+
+    def forward(self, x):
+        a = nn.functional.avg_pool2d(self.bn(torch.relu(self.conv(x))), 2)  # a Conv right before would absorb the batch norm
+        b = torch.sigmoid(self.side(x))
+        h = torch.tanh(self.up(torch.cat([a, b], dim=1)))
+        h = torch.flatten(nn.functional.adaptive_avg_pool2d(h, 1), 1)
+        return torch.log_softmax(self.fc(h), dim=-1)
+
+
+class RNNMix(nn.Module):
+    """GRU then a plain RNN over the GRU's outputs, the last state classified."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(8, 12, batch_first=True)
+        self.rnn = nn.RNN(12, 6, batch_first=True)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        y, _ = self.gru(x)
+        _, h = self.rnn(y)
+        return self.fc(h[0])
+
+
+def export(name, model, x, outdir, fold=True):
     model.eval()
     with torch.no_grad():
         y = model(x)
     path = os.path.join(outdir, name + ".onnx")
     torch.onnx.export(model, x, path, opset_version=OPSET, input_names=["input"], output_names=["output"],
-                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, do_constant_folding=True)
+                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, do_constant_folding=fold)
     np.save(os.path.join(outdir, name + "_x.npy"), x.numpy().astype(np.float32))
     np.save(os.path.join(outdir, name + "_y.npy"), y.numpy().astype(np.float32))
     print(f"{path}: {os.path.getsize(path)} bytes")
@@ -139,6 +174,12 @@ def main():
     export("cnn", CNN(), torch.rand(3, 1, 28, 28), outdir)
     export("lstm", LSTMClassifier(), torch.rand(3, 28, 28), outdir)
     export("transformer", Encoder(), torch.randn(3, 6, 16), outdir)
+    mix = ConvMix()
+    with torch.no_grad():  # running statistics other than the initial ones
+        mix.bn.running_mean.uniform_(-0.5, 0.5)
+        mix.bn.running_var.uniform_(0.5, 2.0)
+    export("convmix", mix, torch.rand(3, 1, 8, 8), outdir)
+    export("rnnmix", RNNMix(), torch.randn(3, 5, 8), outdir)
     write_bad(outdir)
 
 

@@ -442,14 +442,50 @@ static dc_status map_concat(onnx_importer *ix, const Onnx__NodeProto *n) {
             return onnx_fail(ix, n, DC_ERR_FORMAT, "the inputs must hold the batch alike, outside the joined axis");
     }
     int64_t sh[DC_MAX_DIMS];
-    int r = onnx_deepc_shape(x0, sh);
-    if (onnx_deepc_axis(x0, axis) != r)
-        return onnx_fail(ix, n, DC_ERR_FORMAT, "deepc joins computed values along their last axis only (axis %d of %d)", axis, x0->ndim);
+    int r = onnx_deepc_shape(x0, sh), da = onnx_deepc_axis(x0, axis);
+    if (da == r) { /* the last axis: Concatenate itself */
+        dc_layer *l = dc_concatenate_layer();
+        int h = onnx_emit(ix, n, l, nin, ins);
+        if (h < 0) return dc_last_status();
+        onnx_set_graph(y, h, l, x0, x0->ndim, dims);
+        return DC_OK;
+    }
+    /* another axis: each input with that axis moved last (Permute), joined, and moved back */
+    int fwd[DC_MAX_DIMS], back[DC_MAX_DIMS], k = 0;
+    for (int i = 1; i <= r; i++)
+        if (i != da) fwd[k++] = i;
+    fwd[k] = da;
+    for (int i = 0; i < r; i++) back[fwd[i] - 1] = i + 1;
+    onnx_value moved[DC_LAYER_MAX_INPUTS], *mp[DC_LAYER_MAX_INPUTS];
+    for (int i = 0; i < nin; i++) {
+        dc_layer *p = dc_permute_layer(r, fwd);
+        int h = onnx_emit(ix, n, p, 1, &ins[i]);
+        if (h < 0) return dc_last_status();
+        moved[i] = *ins[i];
+        moved[i].handle = h;
+        mp[i] = &moved[i];
+    }
     dc_layer *l = dc_concatenate_layer();
-    int h = onnx_emit(ix, n, l, nin, ins);
+    int h = onnx_emit(ix, n, l, nin, mp);
     if (h < 0) return dc_last_status();
-    onnx_set_graph(y, h, l, x0, x0->ndim, dims);
+    onnx_value joined = *x0;
+    joined.handle = h;
+    onnx_value *pj = &joined;
+    dc_layer *p = dc_permute_layer(r, back);
+    if ((h = onnx_emit(ix, n, p, 1, &pj)) < 0) return dc_last_status();
+    onnx_set_graph(y, h, p, x0, x0->ndim, dims);
     return DC_OK;
+}
+
+/* Pad of nothing (PyTorch writes one before some pools): the identity. */
+static dc_status map_pad(onnx_importer *ix, const Onnx__NodeProto *n) {
+    onnx_value *x = onnx_in(ix, n, 0), *y = onnx_out(ix, n, 0), *p = onnx_in(ix, n, 1);
+    int64_t pads[2 * DC_MAX_DIMS + 1];
+    int k = p ? onnx_const_ints(p, pads, 2 * DC_MAX_DIMS) : onnx_attr_ints(n, "pads", pads, 2 * DC_MAX_DIMS);
+    if (!x || k < 0 || k > 2 * DC_MAX_DIMS) return onnx_fail(ix, n, DC_ERR_FORMAT, "needs its data and constant pads");
+    for (int i = 0; i < k; i++)
+        if (pads[i]) return onnx_fail(ix, n, DC_ERR_FORMAT, "deepc imports Pad only when it pads nothing");
+    return y ? copy_value(ix, y, x) : DC_OK;
 }
 
 /* The target of a Reshape (from its shape input, with 0 and -1 resolved) for x. */
@@ -1378,6 +1414,7 @@ const onnx_op dc_onnx_ops_core[] = {
     {"Unsqueeze", map_unsqueeze},
     {"Squeeze", map_squeeze},
     {"Concat", map_concat},
+    {"Pad", map_pad},
     {"Reshape", map_reshape},
     {"Flatten", map_flatten},
     {"Transpose", map_transpose},
