@@ -118,6 +118,11 @@ static const class_doc layer_docs[] = {
      "-", "x.narrow(axis, start, stop - start)"},
     {"Reduce", "The mean, sum or maximum over some axes of a sample (1-based after the batch), kept as axes of 1 with keepdims.",
      "dc_reduce_layer(op, naxes, axes, keepdims)", "-", "x.mean / sum / amax(dim=axes, keepdim=keepdims)"},
+    {"Elementwise", "y = f(x) for every element, f named by op with the numbers alpha and beta where it takes them (pow: "
+                    "exponent alpha; clip: [alpha, beta]; selu: alpha, gamma beta; hard_sigmoid: max(0, min(1, alpha x + beta)); "
+                    "celu, thresholded_relu: alpha); ONNX's element-wise operators of one tensor import as it.",
+     "dc_layer_create(dc_layer_type_find(\"Elementwise\")) (internal); in a config {\"class\": \"Elementwise\", \"op\": \"exp\"}", "-",
+     "torch.exp, clamp, F.softplus, F.selu, ..."},
 };
 
 static const class_doc optim_docs[] = {

@@ -70,6 +70,8 @@ typedef struct onnx_op {
  * a {NULL, NULL} row. */
 extern const onnx_op dc_onnx_ops_core[];
 extern const onnx_op dc_onnx_ops_extra[];
+/* The operators the importer claims (both tables, in order) into names[max]; the count. */
+int onnx_claimed_ops(const char **names, int max);
 /* Patterns: before any node is mapped, each pattern function sees every node the output
  * depends on, in topological order, and may claim a group of nodes for one layer (the GELU
  * that PyTorch writes as Div, Erf, Add, Mul, Mul): onnx_replace gives a node another mapper,

@@ -1,8 +1,372 @@
 /* More ONNX operators for the importer: mappers written as those of onnx_ops.c (see
  * onnx_import.h and docs/onnx.md), listed in this table, which the dispatcher searches after
- * dc_onnx_ops_core. */
+ * dc_onnx_ops_core. The element-wise operators of one tensor import as one Elementwise layer
+ * (src/nn/elementwise_layer.c) whose option "op" names the function; Sum and Mean of several
+ * values as the core Add mapper and a ValueArithmetic scale. */
 #include "onnx_import.h"
 
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+extern const dc_layer_type dc_elementwise_type;
+
+/* An Elementwise layer of operation op (its name in the layer's schema) on input 0 of n. */
+static dc_status emit_elementwise(onnx_importer *ix, const Onnx__NodeProto *n, const char *op, float alpha, float beta) {
+    onnx_value *x = onnx_in(ix, n, 0), *y = onnx_out(ix, n, 0);
+    if (!x) return onnx_fail(ix, n, DC_ERR_FORMAT, "input 0 is missing");
+    if (x->kind != ONNX_GRAPH)
+        return onnx_fail(ix, n, DC_ERR_FORMAT, "input 0 (\"%s\") must be computed from the graph's inputs", x->name);
+    if (!y) return DC_OK;
+    dc_layer *l = dc_layer_create(&dc_elementwise_type);
+    double v = 0;
+    int k = 0;
+    /* the enum field takes the operation's index: find it by name in the schema */
+    for (; k < 64; k++) {
+        const char *name = dc_elementwise_type.fields[0].name_of(k);
+        if (!name || !strcmp(name, op)) break;
+    }
+    v = k;
+    if (!l || dc_layer_set_field(l, "op", &v, 1) || dc_layer_set_float(l, "alpha", alpha) || dc_layer_set_float(l, "beta", beta)) {
+        dc_layer_free(l);
+        return onnx_fail(ix, n, dc_last_status(), "%s", dc_last_error());
+    }
+    /* x may be y itself (a step of a chain below): its layout is copied first */
+    onnx_value xv = *x, *xp = &xv;
+    int h = onnx_emit(ix, n, l, 1, &xp);
+    if (h < 0) return dc_last_status();
+    onnx_set_graph(y, h, l, &xv, xv.ndim, xv.dims);
+    return DC_OK;
+}
+
+#define UNARY(fn, op, a, b) \
+    static dc_status fn(onnx_importer *ix, const Onnx__NodeProto *n) { return emit_elementwise(ix, n, op, a, b); }
+UNARY(map_neg, "neg", 0, 0)
+UNARY(map_abs, "abs", 0, 0)
+UNARY(map_exp, "exp", 0, 0)
+UNARY(map_log, "log", 0, 0)
+UNARY(map_sqrt, "sqrt", 0, 0)
+UNARY(map_reciprocal, "reciprocal", 0, 0)
+UNARY(map_softplus, "softplus", 0, 0)
+UNARY(map_softsign, "softsign", 0, 0)
+UNARY(map_hard_swish, "hard_swish", 0, 0)
+UNARY(map_erf, "erf", 0, 0)
+UNARY(map_sin, "sin", 0, 0)
+UNARY(map_cos, "cos", 0, 0)
+
+static dc_status map_selu(onnx_importer *ix, const Onnx__NodeProto *n) {
+    return emit_elementwise(ix, n, "selu", onnx_attr_float(n, "alpha", 1.67326319217681884765625f),
+                            onnx_attr_float(n, "gamma", 1.05070102214813232421875f));
+}
+static dc_status map_celu(onnx_importer *ix, const Onnx__NodeProto *n) {
+    float a = onnx_attr_float(n, "alpha", 1.0f);
+    if (a == 0) return onnx_fail(ix, n, DC_ERR_FORMAT, "alpha is 0");
+    return emit_elementwise(ix, n, "celu", a, 0);
+}
+static dc_status map_hard_sigmoid(onnx_importer *ix, const Onnx__NodeProto *n) {
+    return emit_elementwise(ix, n, "hard_sigmoid", onnx_attr_float(n, "alpha", 0.2f), onnx_attr_float(n, "beta", 0.5f));
+}
+static dc_status map_thresholded_relu(onnx_importer *ix, const Onnx__NodeProto *n) {
+    return emit_elementwise(ix, n, "thresholded_relu", onnx_attr_float(n, "alpha", 1.0f), 0);
+}
+
+/* One number of a constant input (a scalar, or a tensor whose elements are all equal), into *v;
+ * false when the input is absent. */
+static dc_status const_scalar(onnx_importer *ix, const Onnx__NodeProto *n, int i, const char *what, bool *given, float *v) {
+    onnx_value *c = onnx_in(ix, n, i);
+    *given = c != NULL;
+    if (!c) return DC_OK;
+    if (!onnx_is_static(c)) return onnx_fail(ix, n, DC_ERR_FORMAT, "the %s (input %d, \"%s\") must be a constant", what, i, c->name);
+    int64_t cnt = onnx_count(c->ndim, c->dims);
+    if (cnt < 1) return onnx_fail(ix, n, DC_ERR_FORMAT, "the %s (input %d) is empty", what, i);
+    for (int64_t k = 1; k < cnt; k++)
+        if (c->data[k] != c->data[0])
+            return onnx_fail(ix, n, DC_ERR_FORMAT, "the %s (input %d) differs between elements; deepc takes one number", what, i);
+    *v = (float)c->data[0];
+    return DC_OK;
+}
+
+static dc_status map_pow(onnx_importer *ix, const Onnx__NodeProto *n) {
+    bool given;
+    float e = 1;
+    dc_status s = const_scalar(ix, n, 1, "exponent", &given, &e);
+    if (s) return s;
+    if (!given) return onnx_fail(ix, n, DC_ERR_FORMAT, "the exponent (input 1) is missing");
+    return emit_elementwise(ix, n, "pow", e, 0);
+}
+
+static dc_status map_clip(onnx_importer *ix, const Onnx__NodeProto *n) {
+    float lo = -FLT_MAX, hi = FLT_MAX;
+    if (onnx_opset(ix) < 11) {
+        lo = onnx_attr_float(n, "min", -FLT_MAX);
+        hi = onnx_attr_float(n, "max", FLT_MAX);
+    } else {
+        bool given;
+        dc_status s = const_scalar(ix, n, 1, "low bound", &given, &lo);
+        if (!s) s = const_scalar(ix, n, 2, "high bound", &given, &hi);
+        if (s) return s;
+    }
+    if (lo > hi) return onnx_fail(ix, n, DC_ERR_FORMAT, "the low bound %g is above the high bound %g", lo, hi);
+    return emit_elementwise(ix, n, "clip", lo, hi);
+}
+
+/* Sum and Mean of graph values: Add's mapper on the first two inputs (its broadcasting and
+ * layouts), then on the running result and each further input, through a node that names
+ * them; Mean scales the sum by 1 / count with a fixed ValueArithmetic. */
+static const onnx_op *core_op(const char *name) {
+    for (const onnx_op *o = dc_onnx_ops_core; o->op_type; o++)
+        if (!strcmp(o->op_type, name)) return o;
+    return NULL;
+}
+static dc_status map_variadic(onnx_importer *ix, const Onnx__NodeProto *n, bool mean) {
+    onnx_value *y = onnx_out(ix, n, 0);
+    if (!y) return DC_OK;
+    int cnt = (int)n->n_input;
+    if (cnt < 1) return onnx_fail(ix, n, DC_ERR_FORMAT, "no input");
+    for (int i = 0; i < cnt; i++) {
+        onnx_value *x = onnx_in(ix, n, i);
+        if (!x || x->kind != ONNX_GRAPH)
+            return onnx_fail(ix, n, DC_ERR_FORMAT, "input %d must be computed from the graph's inputs", i);
+    }
+    const onnx_op *add = core_op("Add"), *ident = core_op("Identity");
+    if (!add || !ident) return onnx_fail(ix, n, DC_ERR_STATE, "the core Add or Identity mapper is missing");
+    /* a node of the same name, output and type whose inputs are the running sum and the next */
+    Onnx__NodeProto step = *n;
+    char *ins[2];
+    step.n_input = 2;
+    step.input = ins;
+    dc_status s = DC_OK;
+    if (cnt == 1) {
+        step.n_input = 1;
+        ins[0] = n->input[0];
+        s = ident->map(ix, &step);
+    }
+    for (int i = 1; !s && i < cnt; i++) {
+        ins[0] = i == 1 ? n->input[0] : n->output[0];
+        ins[1] = n->input[i];
+        if (i > 1) {
+            /* the running sum is read as an input while the output is rewritten: a copy */
+            onnx_value sum = *y;
+            onnx_value *x1 = onnx_in(ix, n, i);
+            dc_layer *l = dc_arithmetic_layer(DC_ARITH_ADD);
+            onnx_value *two[2] = {&sum, x1};
+            if (sum.ndim != x1->ndim || memcmp(sum.dims, x1->dims, (size_t)sum.ndim * sizeof *sum.dims) || sum.bax != x1->bax ||
+                sum.pre != x1->pre || sum.post != x1->post) {
+                dc_layer_free(l);
+                return onnx_fail(ix, n, DC_ERR_FORMAT, "input %d has another shape than the sum of the ones before; deepc adds "
+                                                        "three or more inputs of one shape", i);
+            }
+            int h = onnx_emit(ix, n, l, 2, two);
+            if (h < 0) return dc_last_status();
+            onnx_set_graph(y, h, l, &sum, sum.ndim, sum.dims);
+            continue;
+        }
+        s = add->map(ix, &step);
+    }
+    if (s || !mean || cnt == 1) return s;
+    if (y->kind != ONNX_GRAPH) return onnx_fail(ix, n, DC_ERR_FORMAT, "the sum is not a graph value");
+    onnx_value sum = *y, *sp = &sum;
+    dc_layer *l = dc_arithmetic_value_layer(DC_ARITH_MUL, 1, (int64_t[]){1}, false, false);
+    int h = onnx_emit(ix, n, l, 1, &sp);
+    if (h < 0) return dc_last_status();
+    float inv = 1.0f / (float)cnt;
+    if ((s = onnx_param(ix, n, l, "value", &inv, 1))) return s;
+    onnx_set_graph(y, h, l, &sum, sum.ndim, sum.dims);
+    return DC_OK;
+}
+static dc_status map_sum(onnx_importer *ix, const Onnx__NodeProto *n) { return map_variadic(ix, n, false); }
+static dc_status map_mean(onnx_importer *ix, const Onnx__NodeProto *n) { return map_variadic(ix, n, true); }
+
+/* A node like n whose input 0 is `in0` (its other inputs, attributes and outputs n's): a
+ * step of a chain of layers that writes n's output value and reads it in the next step. */
+typedef struct {
+    Onnx__NodeProto node;
+    char *ins[16];
+} chain_node;
+static const Onnx__NodeProto *chain_step(chain_node *c, const Onnx__NodeProto *n, char *in0) {
+    c->node = *n;
+    c->node.n_input = n->n_input < 16 ? n->n_input : 16;
+    for (size_t i = 0; i < c->node.n_input; i++) c->ins[i] = n->input[i];
+    if (!c->node.n_input) c->node.n_input = 1;
+    c->ins[0] = in0;
+    c->node.input = c->ins;
+    return &c->node;
+}
+
+/* The reductions that are a core one between element-wise steps: pre (NULL: none) on the
+ * input, the core reduction `core`, then post (NULL: none) on its result. */
+static dc_status map_reduce_chain(onnx_importer *ix, const Onnx__NodeProto *n, const char *pre, float pre_a, const char *core,
+                                  const char *post) {
+    onnx_value *x = onnx_in(ix, n, 0), *y = onnx_out(ix, n, 0);
+    if (!x || x->kind != ONNX_GRAPH) return onnx_fail(ix, n, DC_ERR_FORMAT, "input 0 must be computed from the graph's inputs");
+    if (!y || !n->n_output) return DC_OK;
+    const onnx_op *red = core_op(core);
+    if (!red) return onnx_fail(ix, n, DC_ERR_STATE, "the core %s mapper is missing", core);
+    chain_node c;
+    dc_status s = DC_OK;
+    char *cur = n->input[0];
+    if (pre) {
+        s = emit_elementwise(ix, chain_step(&c, n, cur), pre, pre_a, 0);
+        cur = n->output[0];
+    }
+    if (!s) s = red->map(ix, chain_step(&c, n, cur));
+    if (!s && post) s = emit_elementwise(ix, chain_step(&c, n, n->output[0]), post, 0, 0);
+    return s;
+}
+static dc_status map_reduce_l1(onnx_importer *ix, const Onnx__NodeProto *n) { return map_reduce_chain(ix, n, "abs", 0, "ReduceSum", NULL); }
+static dc_status map_reduce_l2(onnx_importer *ix, const Onnx__NodeProto *n) { return map_reduce_chain(ix, n, "pow", 2, "ReduceSum", "sqrt"); }
+static dc_status map_reduce_sum_square(onnx_importer *ix, const Onnx__NodeProto *n) {
+    return map_reduce_chain(ix, n, "pow", 2, "ReduceSum", NULL);
+}
+static dc_status map_reduce_log_sum(onnx_importer *ix, const Onnx__NodeProto *n) { return map_reduce_chain(ix, n, NULL, 0, "ReduceSum", "log"); }
+static dc_status map_reduce_log_sum_exp(onnx_importer *ix, const Onnx__NodeProto *n) {
+    return map_reduce_chain(ix, n, "exp", 0, "ReduceSum", "log");
+}
+static dc_status map_reduce_min(onnx_importer *ix, const Onnx__NodeProto *n) { return map_reduce_chain(ix, n, "neg", 0, "ReduceMax", "neg"); }
+
+/* Split along an axis other than the batch: one Slice layer per output. */
+static dc_status map_split(onnx_importer *ix, const Onnx__NodeProto *n) {
+    onnx_value *x = onnx_in(ix, n, 0);
+    if (!x || x->kind != ONNX_GRAPH) return onnx_fail(ix, n, DC_ERR_FORMAT, "input 0 must be computed from the graph's inputs");
+    if (x->pre != 1 || x->post != 1) return onnx_fail(ix, n, DC_ERR_FORMAT, "the batch shares its axis with other factors");
+    int axis = onnx_axis(onnx_attr_int(n, "axis", 0), x->ndim);
+    if (axis < 0 || axis == x->bax) return onnx_fail(ix, n, DC_ERR_FORMAT, "axis %lld is the batch or out of range", (long long)onnx_attr_int(n, "axis", 0));
+    int nout = (int)n->n_output;
+    if (nout < 1 || nout > 64) return onnx_fail(ix, n, DC_ERR_FORMAT, "%d outputs", nout);
+    int64_t sizes[64];
+    int k = onnx_in(ix, n, 1) ? onnx_const_ints(onnx_in(ix, n, 1), sizes, 64) : onnx_attr_ints(n, "split", sizes, 64);
+    if (onnx_in(ix, n, 1) && k < 0) return onnx_fail(ix, n, DC_ERR_FORMAT, "the split sizes (input 1) must be a constant");
+    if (k < 0) {
+        if (x->dims[axis] % nout) return onnx_fail(ix, n, DC_ERR_FORMAT, "axis size %lld does not split in %d", (long long)x->dims[axis], nout);
+        for (int i = 0; i < nout; i++) sizes[i] = x->dims[axis] / nout;
+        k = nout;
+    }
+    int64_t total = 0;
+    for (int i = 0; i < k; i++) {
+        if (sizes[i] < 0) return onnx_fail(ix, n, DC_ERR_FORMAT, "split size %lld", (long long)sizes[i]);
+        total += sizes[i];
+    }
+    if (k != nout || total != x->dims[axis])
+        return onnx_fail(ix, n, DC_ERR_FORMAT, "%d sizes summing to %lld for %d outputs of an axis of %lld", k, (long long)total, nout,
+                         (long long)x->dims[axis]);
+    onnx_value xv = *x, *xp = &xv;
+    int da = onnx_deepc_axis(&xv, axis);
+    int64_t start = 0;
+    for (int i = 0; i < nout; i++) {
+        onnx_value *y = onnx_out(ix, n, i);
+        int64_t stop = start + sizes[i];
+        if (y && sizes[i] > 0) {
+            dc_layer *l = dc_slice_layer(da, start, stop);
+            int h = onnx_emit(ix, n, l, 1, &xp);
+            if (h < 0) return dc_last_status();
+            int64_t dims[DC_MAX_DIMS];
+            memcpy(dims, xv.dims, sizeof dims);
+            dims[axis] = sizes[i];
+            onnx_set_graph(y, h, l, &xv, xv.ndim, dims);
+        } else if (y) {
+            return onnx_fail(ix, n, DC_ERR_FORMAT, "output %d is empty", i);
+        }
+        start = stop;
+    }
+    return DC_OK;
+}
+
+/* PRelu with a constant slope (a trainable weight when it is an initialiser):
+ * relu(x) - slope * relu(-x), the slope held by a ValueArithmetic without the batch axis. */
+static dc_status map_prelu(onnx_importer *ix, const Onnx__NodeProto *n) {
+    onnx_value *x = onnx_in(ix, n, 0), *sl = onnx_in(ix, n, 1), *y = onnx_out(ix, n, 0);
+    if (!x || x->kind != ONNX_GRAPH) return onnx_fail(ix, n, DC_ERR_FORMAT, "input 0 must be computed from the graph's inputs");
+    if (x->bax != 0 || x->pre != 1 || x->post != 1) return onnx_fail(ix, n, DC_ERR_FORMAT, "the input must have the batch alone in axis 0");
+    if (!sl || !onnx_is_static(sl)) return onnx_fail(ix, n, DC_ERR_FORMAT, "the slope (input 1) must be a constant");
+    if (!y) return DC_OK;
+    /* the slope broadcasts against x's trailing axes: drop its leading axes of 1, and it must
+     * not reach the batch axis */
+    int lead = 0;
+    while (lead < sl->ndim - 1 && sl->dims[lead] == 1) lead++;
+    int sr = sl->ndim - lead;
+    if (sl->ndim > x->ndim || sr > x->ndim - 1)
+        return onnx_fail(ix, n, DC_ERR_FORMAT, "the slope of rank %d varies along the batch axis of the input of rank %d", sl->ndim, x->ndim);
+    int64_t vs[DC_MAX_DIMS];
+    for (int i = 0; i < sr; i++) vs[i] = sl->dims[lead + i];
+    if (sr == 0) vs[sr++] = 1;
+    /* before opset 7 a 1-D slope is one per channel (axis 1) */
+    if (onnx_opset(ix) < 7 && sl->ndim == 1 && x->ndim > 2 && sl->dims[0] == x->dims[1] && sl->dims[0] > 1) {
+        sr = x->ndim - 1;
+        vs[0] = sl->dims[0];
+        for (int i = 1; i < sr; i++) vs[i] = 1;
+    }
+    onnx_value xv = *x, *xp = &xv;
+    dc_layer *relu = dc_activation_layer(DC_ACT_RELU);
+    int hp = onnx_emit(ix, n, relu, 1, &xp);
+    if (hp < 0) return dc_last_status();
+    onnx_value p = xv, *pp = &p;
+    onnx_set_graph(&p, hp, relu, &xv, xv.ndim, xv.dims);
+    /* relu(-x) */
+    dc_layer *neg = dc_layer_create(&dc_elementwise_type);
+    double zero = 0;
+    if (neg && dc_layer_set_field(neg, "op", &zero, 1)) {
+        dc_layer_free(neg);
+        return onnx_fail(ix, n, dc_last_status(), "%s", dc_last_error());
+    }
+    int hn = onnx_emit(ix, n, neg, 1, &xp);
+    if (hn < 0) return dc_last_status();
+    onnx_value q = xv, *qp = &q;
+    onnx_set_graph(&q, hn, neg, &xv, xv.ndim, xv.dims);
+    dc_layer *relu2 = dc_activation_layer(DC_ACT_RELU);
+    int hq = onnx_emit(ix, n, relu2, 1, &qp);
+    if (hq < 0) return dc_last_status();
+    onnx_set_graph(&q, hq, relu2, &xv, xv.ndim, xv.dims);
+    dc_layer *mul = dc_arithmetic_value_layer(DC_ARITH_MUL, sr, vs, false, sl->is_weight);
+    int hm = onnx_emit(ix, n, mul, 1, &qp);
+    if (hm < 0) return dc_last_status();
+    dc_status s = onnx_param_value(ix, n, mul, "value", sl);
+    if (s) return s;
+    onnx_set_graph(&q, hm, mul, &xv, xv.ndim, xv.dims);
+    dc_layer *sub = dc_arithmetic_layer(DC_ARITH_SUB);
+    onnx_value *two[2] = {pp, qp};
+    int h = onnx_emit(ix, n, sub, 2, two);
+    if (h < 0) return dc_last_status();
+    onnx_set_graph(y, h, sub, &xv, xv.ndim, xv.dims);
+    return DC_OK;
+}
+
 const onnx_op dc_onnx_ops_extra[] = {
+    {"Neg", map_neg},
+    {"Abs", map_abs},
+    {"Exp", map_exp},
+    {"Log", map_log},
+    {"Sqrt", map_sqrt},
+    {"Reciprocal", map_reciprocal},
+    {"Pow", map_pow},
+    {"Clip", map_clip},
+    {"Softplus", map_softplus},
+    {"Softsign", map_softsign},
+    {"Selu", map_selu},
+    {"Celu", map_celu},
+    {"HardSigmoid", map_hard_sigmoid},
+    {"HardSwish", map_hard_swish},
+    {"Erf", map_erf},
+    {"ThresholdedRelu", map_thresholded_relu},
+    {"Sin", map_sin},
+    {"Cos", map_cos},
+    {"Sum", map_sum},
+    {"Mean", map_mean},
+    {"ReduceL1", map_reduce_l1},
+    {"ReduceL2", map_reduce_l2},
+    {"ReduceSumSquare", map_reduce_sum_square},
+    {"ReduceLogSum", map_reduce_log_sum},
+    {"ReduceLogSumExp", map_reduce_log_sum_exp},
+    {"ReduceMin", map_reduce_min},
+    {"Split", map_split},
+    {"PRelu", map_prelu},
     {NULL, NULL},
 };
+
+int onnx_claimed_ops(const char **names, int max) {
+    int k = 0;
+    for (const onnx_op *o = dc_onnx_ops_core; o->op_type; o++)
+        if (k < max) names[k++] = o->op_type;
+    for (const onnx_op *o = dc_onnx_ops_extra; o->op_type; o++)
+        if (k < max) names[k++] = o->op_type;
+    return k;
+}
