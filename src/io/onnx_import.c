@@ -180,7 +180,7 @@ const char *onnx_attr_str(const Onnx__NodeProto *n, const char *name, const char
     const Onnx__AttributeProto *a = attr(n, name);
     if (!a || !a->has_s) return def;
     size_t len = a->s.len < size - 1 ? a->s.len : size - 1;
-    memcpy(buf, a->s.data, len);
+    if (len) memcpy(buf, a->s.data, len);
     buf[len] = 0;
     return buf;
 }
@@ -240,7 +240,7 @@ dc_status onnx_const_make(onnx_importer *ix, onnx_value *v, int ndim, const int6
     if (!v->data) return dc_error(DC_ERR_NOMEM, "%s: value \"%s\": %lld elements", ix->path, v->name, (long long)c);
     v->kind = ONNX_CONST;
     v->ndim = ndim;
-    memcpy(v->dims, dims, (size_t)ndim * sizeof *dims);
+    if (ndim) memcpy(v->dims, dims, (size_t)ndim * sizeof *dims);
     v->is_int = false;
     return DC_OK;
 }

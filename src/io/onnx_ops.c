@@ -86,6 +86,9 @@ static dc_status map_dropout(onnx_importer *ix, const Onnx__NodeProto *n) {
     onnx_value *x = onnx_in(ix, n, 0), *y = onnx_out(ix, n, 0), *mask = onnx_out(ix, n, 1);
     if (mask && mask->readers) return onnx_fail(ix, n, DC_ERR_FORMAT, "the mask output is not supported");
     if (!x) return onnx_fail(ix, n, DC_ERR_FORMAT, "no input");
+    onnx_value *tm = onnx_in(ix, n, 2);
+    if (tm && (!onnx_is_static(tm) || onnx_count(tm->ndim, tm->dims) != 1 || tm->data[0] != 0))
+        return onnx_fail(ix, n, DC_ERR_FORMAT, "Dropout in training mode (a random mask in the outputs) is not imported");
     if (x->kind != ONNX_GRAPH || !y) return y ? copy_value(ix, y, x) : DC_OK;
     double ratio = onnx_attr_float(n, "ratio", 0.5f);
     onnx_value *r = onnx_in(ix, n, 1);
@@ -1134,6 +1137,19 @@ static dc_status map_conv(onnx_importer *ix, const Onnx__NodeProto *n, bool tran
     int64_t C = x->dims[1], F = transpose ? w->dims[1] : w->dims[0];
     if ((transpose ? w->dims[0] : w->dims[1]) != C) return onnx_fail(ix, n, DC_ERR_SHAPE, "the weight takes another number of channels than %lld", (long long)C);
     if (transpose) {
+        /* SAME for a transposed convolution: the output is the input times the stride, the full
+         * output (in - 1) stride + k cropped by k - stride (the odd row after for SAME_UPPER) */
+        char buf[32];
+        const char *ap = onnx_attr_str(n, "auto_pad", "NOTSET", buf, sizeof buf);
+        if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+            for (int a = 0; a < 2; a++) {
+                int64_t total = k[a] - st[a];
+                if (total < 0) return onnx_fail(ix, n, DC_ERR_FORMAT, "auto_pad %s with a kernel smaller than the stride", ap);
+                int small = (int)(total / 2), big = (int)(total - total / 2);
+                pad[a] = !strcmp(ap, "SAME_UPPER") ? small : big;
+                pad[a + 2] = !strcmp(ap, "SAME_UPPER") ? big : small;
+            }
+        }
         int c = onnx_attr_ints(n, "output_padding", v, DC_MAX_DIMS);
         for (int i = 0; i < c; i++)
             if (v[i]) return onnx_fail(ix, n, DC_ERR_FORMAT, "output_padding is not supported");
