@@ -152,6 +152,11 @@ int main(int argc, char **argv) {
     dc_rng_shuffle(&rng, users, U);
     int64_t Ute = U / 10, Utr = U - Ute;
     if (max_train && Utr > max_train) Utr = max_train;
+    if (Ute < 1 || Utr < 1) {
+        fprintf(stderr, "recommender: %lld packages with %d or more of the kept dependencies: too few to split\n",
+                (long long)U, MIN_ITEMS);
+        return 1;
+    }
     printf("users=%lld\nitems=%lld\ninteractions=%lld\n", (long long)U, (long long)I, (long long)kept_pairs);
     printf("training users %lld, test users %lld (one item each held out)\n", (long long)Utr, (long long)Ute);
 
