@@ -49,6 +49,8 @@ skip_re=(
     '^build/examples/cnn_fashion( |$)'
     '^scripts/gen_speech_digits\.sh |^build/examples/speech_ctc( |$)'
     '^([A-Z_]+=[^ ]+ )*build/examples/recommender( |$)'
+    '^(/usr/bin/)?python3 scripts/onnx/check\.py '
+    '^node scripts/onnx/'
 )
 skip_why=(
     "this runner runs inside it, as a ctest test"
@@ -59,6 +61,8 @@ skip_why=(
     "minutes long: ctest's example_cnn_fashion runs it for 3 epochs"
     "minutes long: ctest's speech_digits_data and example_speech_ctc make 460 utterances and train on them"
     "about two minutes: ctest's example_recommender runs it for 3 epochs"
+    "needs Debian's python3-onnx (scripts/deps.sh --onnx): ctest's test_onnx_export and tool_deepc_export run the checker, or print skipped"
+    "needs Node.js and onnxruntime-node in ~/.cache/deepc/onnxruntime (scripts/deps.sh --onnx): ctest's test_onnx_export and tool_deepc_export run it, or print skipped"
 )
 
 if ! command -v pkg-config >/dev/null 2>&1; then

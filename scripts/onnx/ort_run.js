@@ -2,6 +2,7 @@
 // Runs an ONNX model under ONNX Runtime (npm's onnxruntime-node) on NumPy .npy inputs and writes
 // each graph output as an .npy file. Used by the ONNX tests to check exported models.
 //   node ort_run.js MODEL.onnx IN0.npy [IN1.npy ...] --out PREFIX   -> PREFIX0.npy, PREFIX1.npy, ...
+// An input may also be a CSV of numbers without a header (one sample a row: [rows, columns]).
 // The inputs feed the graph's inputs in order; their values are converted to each input's element
 // type (float32, float64, int64, int32, bool). onnxruntime-node is looked up in
 // $DEEPC_ORT_DIR/node_modules (default ~/.cache/deepc/onnxruntime, where scripts/deps.sh --onnx
@@ -44,6 +45,19 @@ function readNpy(file) {
     default: data = new Uint8Array(copy, 0, n); break;
     }
     return { type, dims, data };
+}
+
+// A CSV of numbers (no header): one sample a row, as float32 [rows, columns].
+function readCsv(file) {
+    const rows = fs.readFileSync(file, 'utf8').split(/\r?\n/).filter(l => l.trim().length);
+    const vals = rows.map((l, i) => l.split(',').map(v => {
+        const x = Number(v);
+        if (v.trim() === '' || !Number.isFinite(x)) die(file + ':' + (i + 1) + ': "' + v + '" is not a number');
+        return x;
+    }));
+    const cols = vals.length ? vals[0].length : 0;
+    vals.forEach((r, i) => { if (r.length !== cols) die(file + ':' + (i + 1) + ': ' + r.length + ' values, the first row has ' + cols); });
+    return { type: 'float32', dims: [vals.length, cols], data: Float32Array.from(vals.flat()) };
 }
 
 function writeNpy(file, type, dims, data) {
@@ -98,7 +112,7 @@ async function main() {
     if (files.length - 1 !== names.length) die(files[0] + ' takes ' + names.length + ' inputs (' + names.join(', ') + '), got ' + (files.length - 1));
     const feeds = {};
     for (let i = 0; i < names.length; i++) {
-        const arr = readNpy(files[i + 1]);
+        const arr = /\.csv$/i.test(files[i + 1]) ? readCsv(files[i + 1]) : readNpy(files[i + 1]);
         let type = 'float32';
         const meta = session.inputMetadata && session.inputMetadata[i];
         if (meta && meta.type) type = meta.type;
