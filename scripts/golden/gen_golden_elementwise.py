@@ -43,6 +43,21 @@ OPS = [
     ("thresholded_relu", 0.3, 0, lambda x, a, b: torch.where(x > a, x, torch.zeros_like(x)), None, [0.3]),
     ("sin", 0, 0, lambda x, a, b: x.sin(), None, []),
     ("cos", 0, 0, lambda x, a, b: x.cos(), None, []),
+    ("tan", 0, 0, lambda x, a, b: x.tan(), "unit", []),
+    ("asin", 0, 0, lambda x, a, b: x.asin(), "unit", []),
+    ("acos", 0, 0, lambda x, a, b: x.acos(), "unit", []),
+    ("atan", 0, 0, lambda x, a, b: x.atan(), None, []),
+    ("sinh", 0, 0, lambda x, a, b: x.sinh(), None, []),
+    ("cosh", 0, 0, lambda x, a, b: x.cosh(), None, []),
+    ("asinh", 0, 0, lambda x, a, b: x.asinh(), None, []),
+    ("acosh", 0, 0, lambda x, a, b: x.acosh(), "above1", []),
+    ("atanh", 0, 0, lambda x, a, b: x.atanh(), "unit", []),
+    ("floor", 0, 0, lambda x, a, b: x.floor(), None, "steps"),
+    ("ceil", 0, 0, lambda x, a, b: x.ceil(), None, "steps"),
+    ("round", 0, 0, lambda x, a, b: x.round(), None, "halves"),
+    ("sign", 0, 0, lambda x, a, b: x.sign(), None, [0]),
+    ("shrink", 0.5, 0.2, lambda x, a, b: torch.where(x < -a, x + b, torch.where(x > a, x - b, torch.zeros_like(x))), None,
+     [-0.5, 0.5]),
 ]
 
 
@@ -53,6 +68,14 @@ def case(out, k):
     x = f32(2.0 * torch.randn(2, 3, 4))
     if dom == "pos":
         x = f32(0.2 + x.abs())
+    if dom == "unit":  # inside (-0.9, 0.9)
+        x = f32(0.9 * torch.tanh(x))
+    if dom == "above1":
+        x = f32(1.2 + x.abs())
+    if kinks == "steps":  # away from the integers
+        kinks = [float(k) for k in range(-8, 9)]
+    if kinks == "halves":  # away from the halves where rounding jumps
+        kinks = [k + 0.5 for k in range(-8, 8)]
     for p in kinks:
         near = (x - p).abs() < 0.1
         x = f32(torch.where(near, p + 0.1 * torch.where(x >= p, 1.0, -1.0).double(), x))

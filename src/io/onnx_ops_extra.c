@@ -53,6 +53,25 @@ UNARY(map_hard_swish, "hard_swish", 0, 0)
 UNARY(map_erf, "erf", 0, 0)
 UNARY(map_sin, "sin", 0, 0)
 UNARY(map_cos, "cos", 0, 0)
+UNARY(map_tan, "tan", 0, 0)
+UNARY(map_asin, "asin", 0, 0)
+UNARY(map_acos, "acos", 0, 0)
+UNARY(map_atan, "atan", 0, 0)
+UNARY(map_sinh, "sinh", 0, 0)
+UNARY(map_cosh, "cosh", 0, 0)
+UNARY(map_asinh, "asinh", 0, 0)
+UNARY(map_acosh, "acosh", 0, 0)
+UNARY(map_atanh, "atanh", 0, 0)
+UNARY(map_floor, "floor", 0, 0)
+UNARY(map_ceil, "ceil", 0, 0)
+UNARY(map_round, "round", 0, 0)
+UNARY(map_sign, "sign", 0, 0)
+
+static dc_status map_shrink(onnx_importer *ix, const Onnx__NodeProto *n) {
+    float l = onnx_attr_float(n, "lambd", 0.5f);
+    if (l < 0) return onnx_fail(ix, n, DC_ERR_FORMAT, "lambd %g is negative", l);
+    return emit_elementwise(ix, n, "shrink", l, onnx_attr_float(n, "bias", 0.0f));
+}
 
 static dc_status map_selu(onnx_importer *ix, const Onnx__NodeProto *n) {
     return emit_elementwise(ix, n, "selu", onnx_attr_float(n, "alpha", 1.67326319217681884765625f),
@@ -330,6 +349,50 @@ static dc_status map_prelu(onnx_importer *ix, const Onnx__NodeProto *n) {
     return DC_OK;
 }
 
+/* Max and Min of graph values of one shape, two at a time: max(a, b) = b + relu(a - b) and
+ * min(a, b) = a - relu(a - b) with Arithmetic and Activation layers (exact up to the rounding
+ * of a - b; the gradient goes to one input where they tie). */
+static dc_status map_extreme(onnx_importer *ix, const Onnx__NodeProto *n, bool max) {
+    onnx_value *y = onnx_out(ix, n, 0);
+    int cnt = (int)n->n_input;
+    if (cnt < 1) return onnx_fail(ix, n, DC_ERR_FORMAT, "no input");
+    onnx_value *x0 = onnx_in(ix, n, 0);
+    for (int i = 0; i < cnt; i++) {
+        onnx_value *x = onnx_in(ix, n, i);
+        if (!x || x->kind != ONNX_GRAPH)
+            return onnx_fail(ix, n, DC_ERR_FORMAT, "input %d must be computed from the graph's inputs", i);
+        if (x->ndim != x0->ndim || memcmp(x->dims, x0->dims, (size_t)x->ndim * sizeof *x->dims) || x->bax != x0->bax ||
+            x->pre != x0->pre || x->post != x0->post)
+            return onnx_fail(ix, n, DC_ERR_FORMAT, "input %d has another shape than input 0; deepc takes inputs of one shape", i);
+    }
+    if (!y) return DC_OK;
+    if (cnt == 1) {
+        const onnx_op *ident = core_op("Identity");
+        return ident ? ident->map(ix, n) : onnx_fail(ix, n, DC_ERR_STATE, "the core Identity mapper is missing");
+    }
+    onnx_value acc = *x0;
+    for (int i = 1; i < cnt; i++) {
+        onnx_value b = *onnx_in(ix, n, i), d = acc;
+        onnx_value *ab[2] = {&acc, &b};
+        dc_layer *sub = dc_arithmetic_layer(DC_ARITH_SUB);
+        int h = onnx_emit(ix, n, sub, 2, ab);
+        if (h < 0) return dc_last_status();
+        onnx_set_graph(&d, h, sub, &acc, acc.ndim, acc.dims);
+        onnx_value *dp = &d;
+        dc_layer *relu = dc_activation_layer(DC_ACT_RELU);
+        if ((h = onnx_emit(ix, n, relu, 1, &dp)) < 0) return dc_last_status();
+        onnx_set_graph(&d, h, relu, &acc, acc.ndim, acc.dims);
+        onnx_value *two[2] = {max ? &b : &acc, &d};
+        dc_layer *fin = dc_arithmetic_layer(max ? DC_ARITH_ADD : DC_ARITH_SUB);
+        if ((h = onnx_emit(ix, n, fin, 2, two)) < 0) return dc_last_status();
+        onnx_set_graph(&acc, h, fin, &acc, acc.ndim, acc.dims);
+    }
+    onnx_set_graph(y, acc.handle, acc.layer, &acc, acc.ndim, acc.dims);
+    return DC_OK;
+}
+static dc_status map_max(onnx_importer *ix, const Onnx__NodeProto *n) { return map_extreme(ix, n, true); }
+static dc_status map_min(onnx_importer *ix, const Onnx__NodeProto *n) { return map_extreme(ix, n, false); }
+
 const onnx_op dc_onnx_ops_extra[] = {
     {"Neg", map_neg},
     {"Abs", map_abs},
@@ -349,6 +412,22 @@ const onnx_op dc_onnx_ops_extra[] = {
     {"ThresholdedRelu", map_thresholded_relu},
     {"Sin", map_sin},
     {"Cos", map_cos},
+    {"Tan", map_tan},
+    {"Asin", map_asin},
+    {"Acos", map_acos},
+    {"Atan", map_atan},
+    {"Sinh", map_sinh},
+    {"Cosh", map_cosh},
+    {"Asinh", map_asinh},
+    {"Acosh", map_acosh},
+    {"Atanh", map_atanh},
+    {"Floor", map_floor},
+    {"Ceil", map_ceil},
+    {"Round", map_round},
+    {"Sign", map_sign},
+    {"Shrink", map_shrink},
+    {"Max", map_max},
+    {"Min", map_min},
     {"Sum", map_sum},
     {"Mean", map_mean},
     {"ReduceL1", map_reduce_l1},

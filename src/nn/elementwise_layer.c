@@ -1,7 +1,8 @@
 /* Elementwise: y = f(x) applied to every element of one input, f chosen by the option "op" with
  * two numbers "alpha" and "beta" where f takes them. The ONNX operators of one tensor with no
  * weights (Neg, Abs, Exp, Log, Sqrt, Reciprocal, Pow by a constant, Clip, Softplus, Softsign,
- * Selu, Celu, HardSigmoid, HardSwish, Erf, ThresholdedRelu, Sin, Cos) import as this one layer.
+ * Selu, Celu, HardSigmoid, HardSwish, Erf, ThresholdedRelu, Shrink, the trigonometric and
+ * hyperbolic functions and their inverses, Floor, Ceil, Round, Sign) import as this one layer.
  * Its differentiable op (forward and backward side by side, as src/ops/ does) saves x and y:
  * the gradient is g * f'(x), f' written out per operation. */
 #include "layer.h"
@@ -14,17 +15,22 @@
 /* The operations, in the order of their names below (saved in model files by name). */
 enum {
     EW_NEG, EW_ABS, EW_EXP, EW_LOG, EW_SQRT, EW_RECIPROCAL, EW_POW, EW_CLIP, EW_SOFTPLUS, EW_SOFTSIGN, EW_SELU, EW_CELU,
-    EW_HARD_SIGMOID, EW_HARD_SWISH, EW_ERF, EW_THRESHOLDED_RELU, EW_SIN, EW_COS, EW_COUNT
+    EW_HARD_SIGMOID, EW_HARD_SWISH, EW_ERF, EW_THRESHOLDED_RELU, EW_SIN, EW_COS, EW_TAN, EW_ASIN, EW_ACOS, EW_ATAN, EW_SINH,
+    EW_COSH, EW_ASINH, EW_ACOSH, EW_ATANH, EW_FLOOR, EW_CEIL, EW_ROUND, EW_SIGN, EW_SHRINK, EW_COUNT
 };
 static const char *const ew_names[] = {"neg",      "abs",      "exp",          "log",        "sqrt", "reciprocal",
                                        "pow",      "clip",     "softplus",     "softsign",   "selu", "celu",
-                                       "hard_sigmoid", "hard_swish", "erf", "thresholded_relu", "sin", "cos"};
+                                       "hard_sigmoid", "hard_swish", "erf", "thresholded_relu", "sin", "cos",
+                                       "tan",      "asin",     "acos",         "atan",       "sinh", "cosh",
+                                       "asinh",    "acosh",    "atanh",        "floor",      "ceil", "round",
+                                       "sign",     "shrink"};
 _Static_assert(sizeof ew_names / sizeof ew_names[0] == EW_COUNT, "one name per operation");
 
 typedef struct ew_cfg {
     int op;
-    float alpha; /* pow: the exponent; clip: the low bound; selu, celu, thresholded_relu, hard_sigmoid: alpha */
-    float beta;  /* clip: the high bound; selu: gamma; hard_sigmoid: beta */
+    float alpha; /* pow: the exponent; clip: the low bound; selu, celu, thresholded_relu, hard_sigmoid: alpha;
+                    shrink: lambda */
+    float beta;  /* clip: the high bound; selu: gamma; hard_sigmoid, shrink: beta (shrink's bias) */
 } ew_cfg;
 
 static const char *ew_name_of(int v) { return v >= 0 && v < EW_COUNT ? ew_names[v] : NULL; }
@@ -54,7 +60,21 @@ static float ew_f(int op, float x, float a, float b) {
     case EW_ERF: return erff(x);
     case EW_THRESHOLDED_RELU: return x > a ? x : 0.0f;
     case EW_SIN: return sinf(x);
-    default: return cosf(x);
+    case EW_COS: return cosf(x);
+    case EW_TAN: return tanf(x);
+    case EW_ASIN: return asinf(x);
+    case EW_ACOS: return acosf(x);
+    case EW_ATAN: return atanf(x);
+    case EW_SINH: return sinhf(x);
+    case EW_COSH: return coshf(x);
+    case EW_ASINH: return asinhf(x);
+    case EW_ACOSH: return acoshf(x);
+    case EW_ATANH: return atanhf(x);
+    case EW_FLOOR: return floorf(x);
+    case EW_CEIL: return ceilf(x);
+    case EW_ROUND: return rintf(x); /* halves to even, as ONNX's Round */
+    case EW_SIGN: return x > 0 ? 1.0f : x < 0 ? -1.0f : 0.0f;
+    default: return x < -a ? x + b : x > a ? x - b : 0.0f;
     }
 }
 /* df/dx at x (y = f(x)); at the kinks the derivative PyTorch takes. */
@@ -80,7 +100,18 @@ static float ew_df(int op, float x, float y, float a, float b) {
     case EW_ERF: return 1.1283791670955126f * expf(-x * x);
     case EW_THRESHOLDED_RELU: return x > a ? 1.0f : 0.0f;
     case EW_SIN: return cosf(x);
-    default: return -sinf(x);
+    case EW_COS: return -sinf(x);
+    case EW_TAN: return 1.0f + y * y;
+    case EW_ASIN: return 1.0f / sqrtf(1.0f - x * x);
+    case EW_ACOS: return -1.0f / sqrtf(1.0f - x * x);
+    case EW_ATAN: return 1.0f / (1.0f + x * x);
+    case EW_SINH: return coshf(x);
+    case EW_COSH: return sinhf(x);
+    case EW_ASINH: return 1.0f / sqrtf(x * x + 1.0f);
+    case EW_ACOSH: return 1.0f / sqrtf(x * x - 1.0f);
+    case EW_ATANH: return 1.0f / (1.0f - x * x);
+    case EW_FLOOR: case EW_CEIL: case EW_ROUND: case EW_SIGN: return 0.0f; /* steps: zero almost everywhere */
+    default: return x < -a || x > a ? 1.0f : 0.0f;
     }
 }
 

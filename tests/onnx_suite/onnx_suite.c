@@ -566,7 +566,7 @@ int main(int argc, char **argv) {
             missing[j - 1] = t;
         }
     printf("\nnot claimed (tests it alone blocks / tests using it):");
-    for (int i = 0; i < nmissing && i < 40; i++) printf("%s %s %d/%d", i ? "," : "", missing[i].name, missing[i].blocks, missing[i].tests);
+    for (int i = 0; i < nmissing && i < 80; i++) printf("%s %s %d/%d", i ? "," : "", missing[i].name, missing[i].blocks, missing[i].tests);
     printf("\n\nonnx_tests_passed=%d onnx_tests_run=%d onnx_tests_failed=%d onnx_tests_refused=%d onnx_tests_unsupported=%d "
            "onnx_tests_skipped=%d onnx_tests_total=%d onnx_tests_passed_bound=%d\n",
            n_pass, n_pass + n_fail, n_fail, n_refused, n_unsup, n_skip, n_total, n_bound);
