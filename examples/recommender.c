@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "deepc.h"
 
@@ -65,7 +66,8 @@ static dc_status read_with_apt(dc_baskets *b, const char *path) {
     }
     int rc = pclose(f);
     dc_status s = !buf ? DC_ERR_NOMEM
-                  : rc != 0 ? dc_error(DC_ERR_IO, "%s: %s cat-file failed (exit status %d)", path, APT_HELPER, rc)
+                  : rc != 0 ? dc_error(DC_ERR_IO, "%s: %s cat-file failed (exit status %d)", path, APT_HELPER,
+                                       WIFEXITED(rc) ? WEXITSTATUS(rc) : -1)
                             : dc_baskets_parse_packages(b, buf, n, path, DC_DEPENDS_PRE);
     free(buf);
     return s;
@@ -87,8 +89,11 @@ int main(int argc, char **argv) {
     int nfiles = 0;
     DIR *d = opendir(dir);
     for (struct dirent *e; d && (e = readdir(d));) {
-        const char *p = strstr(e->d_name, "_Packages");
-        if (!p || (p[9] && p[9] != '.')) continue;
+        /* "..._Packages" and its compressed forms, not the index of its diffs (_Packages.diff_Index) */
+        const char *p = strstr(e->d_name, "_Packages"), *const kept[] = {"", ".gz", ".lz4", ".xz", ".zst", ".bz2", ".lzma"};
+        bool keep = false;
+        for (size_t k = 0; p && k < sizeof kept / sizeof *kept; k++) keep |= !strcmp(p + 9, kept[k]);
+        if (!keep) continue;
         files = realloc(files, (size_t)(nfiles + 1) * sizeof *files);
         list_file *lf = &files[nfiles++];
         snprintf(lf->path, sizeof lf->path, "%s/%s", dir, e->d_name);
