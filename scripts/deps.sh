@@ -3,7 +3,8 @@
 #   scripts/deps.sh           build and test dependencies
 #   scripts/deps.sh --bench   also the benchmark data and the PyTorch peer
 #   scripts/deps.sh --fuzz    also clang, libFuzzer and LLVM's OpenMP (the fuzz targets) and valgrind
-#   scripts/deps.sh --onnx    also the ONNX checks' tools: python3-onnx (onnx.checker), Node.js and
+#   scripts/deps.sh --onnx    also the ONNX checks' tools: python3-onnx (onnx.checker), ONNX's
+#                             backend test data (libonnx-testdata: ctest onnx_suite), Node.js and
 #                             npm's onnxruntime-node (ONNX Runtime) in $DEEPC_ORT_DIR (default
 #                             ~/.cache/deepc/onnxruntime), which scripts/onnx/ort_run.js loads
 # Options combine (scripts/deps.sh --fuzz --onnx).
@@ -20,7 +21,7 @@ for a in "$@"; do
   --bench) pkgs="$pkgs python3-torch python3-numpy" ;;
   --fuzz) pkgs="$pkgs clang libclang-rt-dev libomp-dev valgrind" ;;
   --onnx) # Node.js and npm as Debian packages unless they are installed already (another way)
-    pkgs="$pkgs python3-onnx python3-numpy"
+    pkgs="$pkgs python3-onnx python3-numpy libonnx-testdata"
     command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
     command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
     onnx=1 ;;
