@@ -393,6 +393,101 @@ static dc_status map_extreme(onnx_importer *ix, const Onnx__NodeProto *n, bool m
 static dc_status map_max(onnx_importer *ix, const Onnx__NodeProto *n) { return map_extreme(ix, n, true); }
 static dc_status map_min(onnx_importer *ix, const Onnx__NodeProto *n) { return map_extreme(ix, n, false); }
 
+/* GlobalMaxPool: the maximum over every axis after the channels, kept as axes of 1 (a Reduce). */
+static dc_status map_global_max_pool(onnx_importer *ix, const Onnx__NodeProto *n) {
+    onnx_value *x = onnx_in(ix, n, 0), *y = onnx_out(ix, n, 0);
+    if (!x || x->kind != ONNX_GRAPH) return onnx_fail(ix, n, DC_ERR_FORMAT, "input 0 must be computed from the graph's inputs");
+    if (x->bax != 0 || x->pre != 1 || x->post != 1) return onnx_fail(ix, n, DC_ERR_FORMAT, "the input must have the batch alone in axis 0");
+    if (x->ndim < 3) return onnx_fail(ix, n, DC_ERR_FORMAT, "the input has rank %d; it needs spatial axes after N and C", x->ndim);
+    if (!y) return DC_OK;
+    int axes[DC_MAX_DIMS];
+    int64_t dims[DC_MAX_DIMS];
+    for (int i = 2; i < x->ndim; i++) axes[i - 2] = i;
+    memcpy(dims, x->dims, sizeof dims);
+    for (int i = 2; i < x->ndim; i++) dims[i] = 1;
+    onnx_value xv = *x, *xp = &xv;
+    dc_layer *l = dc_reduce_layer(DC_REDUCE_OP_MAX, x->ndim - 2, axes, true);
+    int h = onnx_emit(ix, n, l, 1, &xp);
+    if (h < 0) return dc_last_status();
+    onnx_set_graph(y, h, l, &xv, xv.ndim, dims);
+    return DC_OK;
+}
+
+/* A layer l on the graph values ins[0..nin) whose output becomes *out, of the layout of ins[0]
+ * and the ONNX shape ndim/dims. */
+static dc_status step_layer(onnx_importer *ix, const Onnx__NodeProto *n, dc_layer *l, int nin, onnx_value **ins, onnx_value *out,
+                            int ndim, const int64_t *dims) {
+    onnx_value like = *ins[0];
+    int h = onnx_emit(ix, n, l, nin, ins);
+    if (h < 0) return dc_last_status();
+    int64_t d[DC_MAX_DIMS];
+    memcpy(d, dims, (size_t)ndim * sizeof *d);
+    onnx_set_graph(out, h, l, &like, ndim, d);
+    return DC_OK;
+}
+static dc_layer *elementwise(const char *op, float alpha) {
+    dc_layer *l = dc_layer_create(&dc_elementwise_type);
+    int k = 0;
+    while (dc_elementwise_type.fields[0].name_of(k) && strcmp(dc_elementwise_type.fields[0].name_of(k), op)) k++;
+    double v = k;
+    if (l && (dc_layer_set_field(l, "op", &v, 1) || dc_layer_set_float(l, "alpha", alpha))) {
+        dc_layer_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+/* InstanceNormalization: (x - mean) / sqrt(var + epsilon) * scale + bias over the spatial axes
+ * of each sample and channel, as Reduce, Arithmetic, Elementwise and ValueArithmetic layers;
+ * scale and bias (one per channel) are trainable when they are initialisers. */
+static dc_status map_instance_norm(onnx_importer *ix, const Onnx__NodeProto *n) {
+    onnx_value *x = onnx_in(ix, n, 0), *sc = onnx_in(ix, n, 1), *bi = onnx_in(ix, n, 2), *y = onnx_out(ix, n, 0);
+    if (!x || x->kind != ONNX_GRAPH) return onnx_fail(ix, n, DC_ERR_FORMAT, "input 0 must be computed from the graph's inputs");
+    if (x->bax != 0 || x->pre != 1 || x->post != 1) return onnx_fail(ix, n, DC_ERR_FORMAT, "the input must have the batch alone in axis 0");
+    if (x->ndim < 3) return onnx_fail(ix, n, DC_ERR_FORMAT, "the input has rank %d; it needs spatial axes after N and C", x->ndim);
+    int64_t C = x->dims[1];
+    for (int i = 1; i <= 2; i++) {
+        onnx_value *c = i == 1 ? sc : bi;
+        if (!c || !onnx_is_static(c) || onnx_count(c->ndim, c->dims) != C)
+            return onnx_fail(ix, n, DC_ERR_FORMAT, "the %s (input %d) must be a constant of %lld values", i == 1 ? "scale" : "bias", i, (long long)C);
+    }
+    if (!y) return DC_OK;
+    float eps = onnx_attr_float(n, "epsilon", 1e-5f);
+    int r = x->ndim, axes[DC_MAX_DIMS];
+    int64_t red[DC_MAX_DIMS], csh[DC_MAX_DIMS];
+    memcpy(red, x->dims, (size_t)r * sizeof *red);
+    csh[0] = C;
+    for (int i = 2; i < r; i++) {
+        axes[i - 2] = i;
+        red[i] = 1;
+        csh[i - 1] = 1;
+    }
+    onnx_value xv = *x, m = {.name = y->name}, d = {.name = y->name}, t = {.name = y->name};
+    onnx_value *in1[1], *in2[2];
+    dc_status s;
+    in1[0] = &xv;
+    if ((s = step_layer(ix, n, dc_reduce_layer(DC_REDUCE_OP_MEAN, r - 2, axes, true), 1, in1, &m, r, red))) return s;
+    in2[0] = &xv;
+    in2[1] = &m;
+    if ((s = step_layer(ix, n, dc_arithmetic_layer(DC_ARITH_SUB), 2, in2, &d, r, xv.dims))) return s;
+    in1[0] = &d;
+    if ((s = step_layer(ix, n, elementwise("pow", 2), 1, in1, &t, r, xv.dims))) return s;
+    in1[0] = &t;
+    if ((s = step_layer(ix, n, dc_reduce_layer(DC_REDUCE_OP_MEAN, r - 2, axes, true), 1, in1, &t, r, red))) return s;
+    dc_layer *add_eps = dc_arithmetic_value_layer(DC_ARITH_ADD, 1, (int64_t[]){1}, false, false);
+    if ((s = step_layer(ix, n, add_eps, 1, in1, &t, r, red)) || (s = onnx_param(ix, n, add_eps, "value", &eps, 1))) return s;
+    if ((s = step_layer(ix, n, elementwise("sqrt", 0), 1, in1, &t, r, red))) return s;
+    in2[0] = &d;
+    in2[1] = &t;
+    if ((s = step_layer(ix, n, dc_arithmetic_layer(DC_ARITH_DIV), 2, in2, &d, r, xv.dims))) return s;
+    in1[0] = &d;
+    dc_layer *mul = dc_arithmetic_value_layer(DC_ARITH_MUL, r - 1, csh, false, sc->is_weight);
+    if ((s = step_layer(ix, n, mul, 1, in1, &d, r, xv.dims)) || (s = onnx_param_value(ix, n, mul, "value", sc))) return s;
+    dc_layer *add = dc_arithmetic_value_layer(DC_ARITH_ADD, r - 1, csh, false, bi->is_weight);
+    if ((s = step_layer(ix, n, add, 1, in1, y, r, xv.dims)) || (s = onnx_param_value(ix, n, add, "value", bi))) return s;
+    return DC_OK;
+}
+
 const onnx_op dc_onnx_ops_extra[] = {
     {"Neg", map_neg},
     {"Abs", map_abs},
@@ -438,6 +533,8 @@ const onnx_op dc_onnx_ops_extra[] = {
     {"ReduceMin", map_reduce_min},
     {"Split", map_split},
     {"PRelu", map_prelu},
+    {"GlobalMaxPool", map_global_max_pool},
+    {"InstanceNormalization", map_instance_norm},
     {NULL, NULL},
 };
 
