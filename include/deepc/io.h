@@ -82,6 +82,20 @@ dc_tensor *dc_npy_load(const char *path);
  * For integer and bool dtypes every value must be a whole number in range (bool: 0 or 1);
  * DC_ERR_NUMERIC names the first that is not, and nothing is written. */
 dc_status dc_npy_save(const char *path, const dc_tensor *t, dc_dtype dtype);
+/* Datasets over files (deepc/model.h): the file is mapped into memory, not loaded, and its rows
+ * are converted to float32 a batch at a time, so it may be larger than the memory the process
+ * may hold. One part, the array's rows (the first axis; a 1-D array's rows are single values,
+ * as labels). Elements of any dtype dc_npy_load reads; integers beyond 2^24 and float64 beyond
+ * float32's range fail their batch with DC_ERR_NUMERIC naming the file, row and element. The
+ * header is checked as dc_npy_load checks it, and the data must be exactly what the header
+ * describes (DC_ERR_FORMAT naming the file and the byte counts) before anything is mapped. A
+ * file changed or cut short after opening fails the next batch with DC_ERR_IO (rather than a
+ * fault on the lost pages). dc_dataset_idx reads IDX files (MNIST's format: unsigned and signed
+ * bytes, int16, int32, float32, float64); a gzip-compressed one is first decompressed into an
+ * unnamed temporary file ($TMPDIR, else /tmp), which is mapped instead. Free with
+ * dc_dataset_free (or through the dataset that zips it). */
+dc_dataset *dc_dataset_npy(const char *path);
+dc_dataset *dc_dataset_idx(const char *path);
 /* Loads every array of an .npz archive (stored or deflated, as np.savez and
  * np.savez_compressed write them; zip64 too): *n arrays, names without ".npy" (other member
  * names kept as they are). A damaged member, a CRC mismatch or two members of one name are

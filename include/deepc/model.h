@@ -313,6 +313,90 @@ dc_tensor *dc_model_forward_n(dc_model *m, dc_ctx *c, int nx, dc_tensor *const *
  * which the sequence layers read as they read the mask an Embedding with mask_zero makes. */
 dc_tensor *dc_model_forward_masked(dc_model *m, dc_ctx *c, int nx, dc_tensor *const *x, const uint8_t *const *masks, bool training);
 
+/* Datasets: data that fit, evaluate and predict read a batch at a time, so that a data set need
+ * not be float32 in memory, nor in memory at all (deepc/io.h: dc_dataset_npy and dc_dataset_idx
+ * map files into memory and keep uint8 and int elements as they are until a batch is gathered).
+ * A dataset has rows and parts: each part one row shape (without the batch axis); fit and
+ * evaluate take a model's inputs then its targets (nx + 1 parts), predict the inputs (a target
+ * part after them is ignored). Gathering a batch converts the rows of each part to float32 and
+ * applies the part's transforms in the order they were added. While one batch trains, the
+ * next is gathered on a background thread (prefetch, on by default); the results are the same
+ * with it off, since every batch's rows and random draws are decided before it is gathered.
+ * A dataset is used by one fit, evaluate or predict at a time, and freed by its owner. */
+typedef struct dc_dataset dc_dataset;
+#define DC_DATASET_MAX_PARTS 9
+
+/* A source of rows, for a dataset of one's own (dc_dataset_new): name (for messages: a file's
+ * path), rows, nparts parts, each of rank ndim[p] (0 to DC_MAX_DIMS - 1) and row shape
+ * shape[p]. gather(self, p, idx, n, dst) writes rows idx[0..n) of part p as float32 into dst
+ * (n times the row's elements), returning an error (with a message naming the file and the
+ * row) when it cannot; it is called from the prefetch thread, never by two threads at once.
+ * free(self), if not NULL, releases self when the dataset is freed. */
+typedef struct dc_dataset_source {
+    const char *name;
+    int64_t rows;
+    int nparts;
+    int ndim[DC_DATASET_MAX_PARTS];
+    int64_t shape[DC_DATASET_MAX_PARTS][DC_MAX_DIMS];
+    dc_status (*gather)(void *self, int part, const int64_t *idx, int64_t n, float *dst);
+    void (*free)(void *self);
+    void *self;
+} dc_dataset_source;
+/* A dataset over src, which it owns from then on (src->free(src->self) is called on failure
+ * too). NULL with DC_ERR_ARG for a source without rows, parts or gather, or a bad shape. */
+dc_dataset *dc_dataset_new(const dc_dataset_source *src);
+/* Tensors in memory as a dataset: inputs x[0..nx) then, when y is not NULL, the targets; all
+ * contiguous with the same rows. The dataset reads them in place: they must outlive it. fit on
+ * this dataset trains bit-identical to dc_model_fit_n on the same tensors. */
+dc_dataset *dc_dataset_from_tensors(int nx, const dc_tensor *const *x, const dc_tensor *y);
+/* The parts of n datasets side by side, in order (inputs from one file, labels from another):
+ * the rows must agree (DC_ERR_SHAPE naming both datasets and their rows). The new dataset owns
+ * the n given, which are freed even on failure. */
+dc_dataset *dc_dataset_zip(int n, dc_dataset *const *sets);
+void dc_dataset_free(dc_dataset *ds);
+const char *dc_dataset_name(const dc_dataset *ds);
+int64_t dc_dataset_rows(const dc_dataset *ds);
+int dc_dataset_num_parts(const dc_dataset *ds);
+/* Part p's row shape after its transforms into shape[DC_MAX_DIMS]; its rank, -1 for no such part. */
+int dc_dataset_part_shape(const dc_dataset *ds, int part, int64_t *shape);
+/* Rows idx[0..n) of part p, converted and transformed, into dst (n times the row's elements).
+ * augment: draw the random transforms (flips, shifts, random crops) from seed; a row's draws
+ * depend on the seed, the row's index and the transform only, never on the batch it is in.
+ * Without augment they are left out (a crop takes the centre), as at inference. */
+dc_status dc_dataset_gather(dc_dataset *ds, int part, const int64_t *idx, int64_t n, float *dst, bool augment, uint64_t seed);
+/* Transforms of part p, applied in the order added. Errors: DC_ERR_ARG for a part the dataset
+ * does not have, DC_ERR_SHAPE for a row shape the transform cannot take.
+ *   scale: x * a + b (uint8 pixels to [0, 1]: a = 1/255, b = 0).
+ *   one_hot: a row of one class index becomes `classes` values (1 at the index); a value that is
+ *     not an index in [0, classes) fails the batch with DC_ERR_ARG naming the dataset and row.
+ *   reshape: the same elements in another row shape (a 28 x 28 image as 1 x 28 x 28).
+ *   nhwc_to_nchw: a row [H, W, C] (as images are stored) becomes [C, H, W] (as Conv2D takes).
+ *   The image transforms take the last two axes as height and width ([C, H, W] or [H, W]):
+ *   random_flip: each row is mirrored left-right (horizontal) and top-bottom (vertical) with
+ *     probability 1/2 each;
+ *   random_shift: each row moves by whole pixels drawn from [-max_dy, max_dy] and
+ *     [-max_dx, max_dx], zeros filling what comes in;
+ *   random_crop: a height x width window at a random place (the centre without augment). */
+dc_status dc_dataset_scale(dc_dataset *ds, int part, float a, float b);
+dc_status dc_dataset_one_hot(dc_dataset *ds, int part, int64_t classes);
+dc_status dc_dataset_reshape(dc_dataset *ds, int part, int ndim, const int64_t *shape);
+dc_status dc_dataset_nhwc_to_nchw(dc_dataset *ds, int part);
+dc_status dc_dataset_random_flip(dc_dataset *ds, int part, bool horizontal, bool vertical);
+dc_status dc_dataset_random_shift(dc_dataset *ds, int part, int64_t max_dy, int64_t max_dx);
+dc_status dc_dataset_random_crop(dc_dataset *ds, int part, int64_t height, int64_t width);
+/* Prefetch on (the default) or off. */
+dc_status dc_dataset_set_prefetch(dc_dataset *ds, bool on);
+/* fit, evaluate and predict on datasets. fit_dataset is dc_model_fit with the rows of train
+ * (inputs then targets) and, when val is not NULL, validation on val's rows; the options are
+ * fit's, save validation_split, val_x/val_y and sample_weight (DC_ERR_ARG: use val, or a
+ * target part that carries the weighting). Every epoch's order is the shuffle fit draws for
+ * tensors, and its augmentations are drawn from the fit's seed and the epoch, so a run is
+ * reproducible and resumable like one on tensors. Targets are checked batch by batch (a
+ * label out of range stops the fit with the loss's error) rather than all at the start. */
+dc_status dc_model_fit_dataset(dc_model *m, dc_dataset *train, dc_dataset *val, const dc_fit_opts *opts, dc_history **history);
+dc_status dc_model_evaluate_dataset(dc_model *m, dc_dataset *ds, int64_t batch_size, double *results);
+dc_tensor *dc_model_predict_dataset(dc_model *m, dc_dataset *ds, int64_t batch_size);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

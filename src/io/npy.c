@@ -32,6 +32,7 @@
 #include "../base/atomic_file.h"
 #include "../tensor/tensor.h"
 #include "dtype.h"
+#include "npy.h"
 #include "zip.h"
 
 #include <errno.h>
@@ -429,6 +430,22 @@ static dc_status read_head(npy_src *src, npy_head *h) {
     dc_free(text);
     h->data_off = pl + hl;
     return s;
+}
+
+dc_status dc_npy_read_header(FILE *f, const char *path, uint64_t size, dc_npy_info *out) {
+    file_src fs = {.f = f, .path = path};
+    npy_src src = {.name = path, .what = "file", .size = size, .read = file_read, .ctx = &fs};
+    npy_head h;
+    dc_status s = read_head(&src, &h);
+    if (s) return s;
+    out->dtype = h.dtype;
+    out->swap = h.swap;
+    out->ndim = h.ndim;
+    memcpy(out->shape, h.shape, sizeof out->shape);
+    out->numel = h.numel;
+    out->data_off = h.data_off;
+    snprintf(out->descr, sizeof out->descr, "%s", h.descr);
+    return DC_OK;
 }
 
 /* Formats element p of dtype t (byte order swapped if swap) for a message. */

@@ -3,6 +3,7 @@
 #ifndef DC_FIT_H
 #define DC_FIT_H
 
+#include "dataset.h"
 #include "history.h"
 #include "step.h"
 
@@ -23,6 +24,13 @@ typedef struct fit_run {
     const dc_comm *comm; /* the data-parallel run's communicator, NULL in one process */
     bool sync;    /* distributed, with layers that synchronise across ranks (BatchNormalization) */
     int batch_cbs; /* callbacks with an on_batch_end hook */
+    /* a fit on datasets: the training and validation rows, shape-only tensors that describe
+     * them (x, y, vxs and vy point at these), the feed of training batches and the model's own
+     * staging buffers, set aside while the feed's are staged */
+    dc_dataset *ds, *vds;
+    dc_tensor like[DC_DATASET_MAX_PARTS], vlike[DC_DATASET_MAX_PARTS];
+    dc_feed *feed;
+    dc_staged_bufs keep;
 } fit_run;
 
 /* Where a fit's time goes, per step (DEEPC_DIST_STATS=1 prints it). */

@@ -92,7 +92,10 @@ dc_status dc_fit_setup(dc_model *m, int nx, const dc_tensor *const *xs, const dc
     dc_fit_opts *o = &f->o;
     f->x = dc_make_inputs(nx, xs);
     f->y = y;
-    dc_status s = dc_check_xy(m, &f->x, y, "fit");
+    dc_status s = f->ds ? DC_OK : dc_check_xy(m, &f->x, y, "fit"); /* a dataset's shapes are checked already */
+    if (!s && f->ds && (o->validation_split != 0 || o->val_x || o->val_xs || o->val_y || o->sample_weight))
+        s = dc_error(DC_ERR_ARG, "fit: on a dataset, validation rows come from the validation dataset (not validation_split, val_x or "
+                     "val_y) and sample_weight is not taken");
     if (s || (s = check_weights(m, o, y))) return s;
     if (o->epochs <= 0) return dc_error(DC_ERR_ARG, "fit: epochs must be positive, got %d", o->epochs);
     if (o->batch_size <= 0) return dc_error(DC_ERR_ARG, "fit: batch_size must be positive, got %lld", (long long)o->batch_size);
@@ -119,7 +122,8 @@ dc_status dc_fit_setup(dc_model *m, int nx, const dc_tensor *const *xs, const dc
             return dc_error(DC_ERR_ARG, "fit: validation_split %g of %lld rows leaves an empty part", (double)o->validation_split,
                             (long long)f->N);
     }
-    f->has_val = val_x || f->nval;
+    if (f->vds) f->vy = &f->vlike[nx]; /* and f->vxs describes its inputs */
+    f->has_val = val_x || f->nval || f->vds;
     f->ntr = f->N - f->nval;
     f->batch = DC_MIN(o->batch_size, f->ntr);
     f->steps = (f->ntr + f->batch - 1) / f->batch;
@@ -129,7 +133,12 @@ dc_status dc_fit_setup(dc_model *m, int nx, const dc_tensor *const *xs, const dc
         if (cb && cb->on_train_begin && (s = cb->on_train_begin(cb, m, o))) return s;
     }
     if ((s = fit_start(m, f))) return s;
-    if ((s = dc_ensure_staging(m, &f->x, y, f->batch))) return s;
+    if (f->ds) {
+        if (!(f->feed = dc_feed_new(f->ds, nx + 1, f->batch, dc_dataset_prefetching(f->ds)))) return DC_ERR_NOMEM;
+        dc_stage_keep(m, &f->keep);
+    } else if ((s = dc_ensure_staging(m, &f->x, y, f->batch))) {
+        return s;
+    }
     f->idx = dc_alloc((size_t)f->ntr * sizeof *f->idx);
     if (!m->hist) m->hist = dc_history_new();
     if (!f->idx || !m->hist) return DC_ERR_NOMEM;

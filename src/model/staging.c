@@ -133,7 +133,7 @@ dc_status dc_check_xy(const dc_model *m, const dc_inputs *x, const dc_tensor *y,
     for (int i = 0; i < ond; i++) K *= osh[i];
     int64_t yc = dc_row_elems(y);
     if (!m->user_loss && m->loss == DC_LOSS_CTC) { /* label sequences, not one value per output */
-        if ((s = dc_obj_check_ctc_targets(m, y, who))) return s;
+        if (y->data && (s = dc_obj_check_ctc_targets(m, y, who))) return s;
     } else if (dc_obj_sparse_labels(m, K, yc)) {
         int64_t C = dc_obj_classes(m), steps = K / C;
         if (yc != steps) {
@@ -143,7 +143,7 @@ dc_status dc_check_xy(const dc_model *m, const dc_inputs *x, const dc_tensor *y,
             return dc_error(DC_ERR_SHAPE, "%s: %s needs one class index per step (%lld per row), y is %s", who,
                             dc_loss_name(m->loss), (long long)steps, dc_tshape(y, 0));
         }
-        for (int64_t r = 0; r < y->numel; r++) {
+        for (int64_t r = 0; y->data && r < y->numel; r++) { /* a dataset's labels are checked batch by batch */
             float v = y->data[r];
             if (!(v >= 0 && v < (float)C) || v != floorf(v))
                 return dc_error(DC_ERR_ARG, "%s: label %g at row %lld is not a class index in [0, %lld) (the model has %lld outputs)",
@@ -153,12 +153,12 @@ dc_status dc_check_xy(const dc_model *m, const dc_inputs *x, const dc_tensor *y,
         return dc_error(DC_ERR_SHAPE, "%s: the model outputs %lld values per row but y has %lld (y %s)", who, (long long)K,
                         (long long)yc, dc_tshape(y, 0));
     }
-    for (int i = 0; i < x->n; i++) {
+    for (int i = 0; i < x->n && y->data; i++) { /* shape-only tensors describe a dataset: no data to scan */
         char what[32];
         snprintf(what, sizeof what, x->n > 1 ? "x[%d]" : "x", i);
         if ((s = dc_check_finite(x->t[i], what))) return dc_error_prefix("%s", who), s;
     }
-    if ((s = dc_check_finite(y, "y"))) return dc_error_prefix("%s", who), s;
+    if (y->data && (s = dc_check_finite(y, "y"))) return dc_error_prefix("%s", who), s;
     return DC_OK;
 }
 

@@ -110,6 +110,35 @@ static dc_status step_error(dc_status s, int ep, int64_t b) {
     return s;
 }
 
+/* The seed of epoch ep's augmentations (a dataset's random transforms): a function of the fit's
+ * seed and the epoch only, as the shuffle's. */
+static uint64_t augment_seed(uint64_t seed, int ep) { return (seed ^ 0xa0761d6478bd642full) + 0xe7037ed1a0b428dbull * (uint64_t)(ep + 1); }
+
+/* Asks the feed for this rank's part of the batch at rows r.. of the epoch's order. */
+static void request_batch(fit_run *f, int ep, int64_t r) {
+    int64_t n = DC_MIN(f->batch, f->ntr - r), lo, hi;
+    dc_my_part(r, r + n, &lo, &hi);
+    dc_feed_submit(f->feed, f->idx + lo, 0, hi - lo, true, augment_seed(f->seed, ep));
+}
+
+/* Stages the batch at rows r..r+n that the feed was asked for, then asks for the next one,
+ * which is gathered while this one trains. */
+static dc_status take_batch(dc_model *m, fit_run *f, int ep, int64_t r, int64_t n) {
+    float *bufs[DC_DATASET_MAX_PARTS];
+    dc_status s = dc_feed_take(f->feed, bufs);
+    dc_stage_borrow(m, f->x.n, bufs, true);
+    if (!s && r + n < f->ntr) request_batch(f, ep, r + n);
+    return s;
+}
+
+/* The feed stopped and the model's own staging buffers back. */
+static void end_feed(dc_model *m, fit_run *f) {
+    if (!f->feed) return;
+    dc_feed_free(f->feed);
+    f->feed = NULL;
+    dc_stage_restore(m, &f->keep);
+}
+
 /* One epoch of optimisation steps, its loss and metrics summed into a and the steps taken in
  * *done (fewer than the epoch's when a batch callback sets *stop). Of every global batch of n
  * rows this rank takes its contiguous part (all of it in one process), weighs its mean gradient
@@ -122,14 +151,16 @@ static dc_status train_epoch(dc_model *m, fit_run *f, int ep, dc_acc *a, fit_clo
     if (f->o.shuffle) dc_rng_shuffle(&shuf, f->idx, f->ntr);
     dc_status s = DC_OK;
     *done = 0;
+    if (f->feed) request_batch(f, ep, 0);
     for (int64_t r = 0, b = 0; r < f->ntr && !*stop; r += f->batch, b++) {
         double t0 = dc_now();
         int64_t n = DC_MIN(f->batch, f->ntr - r), lo, hi;
         dc_my_part(r, r + n, &lo, &hi);
         int64_t nr = hi - lo;
         step_out so = {0};
+        if (!s && f->feed) s = step_error(take_batch(m, f, ep, r, n), ep, b);
         if (!s && nr > 0) {
-            dc_gather_all(m, &f->x, f->y, f->idx, lo, nr);
+            if (!f->feed) dc_gather_all(m, &f->x, f->y, f->idx, lo, nr);
             s = dc_step_grad(m, &f->x, f->y, nr, &so, f->sync ? f->comm : NULL, (float)nr / (float)n);
             if (!s && nr != n) {
                 float w = (float)nr / (float)n;
@@ -159,6 +190,7 @@ static dc_status train_epoch(dc_model *m, fit_run *f, int ep, dc_acc *a, fit_clo
         }
         if (!s) dc_progress_batch(pg, m, b + 1, a);
     }
+    dc_feed_settle(f->feed); /* the next batch of an epoch cut short is not trained */
     return dc_comm_agree(f->comm, s, "fit");
 }
 
@@ -173,18 +205,30 @@ static void print_clock(const dc_model *m, const fit_clock *k) {
             1e3 * k->wait / n, 100 * k->wait / k->step, (double)m->ptotal * 4 / 1048576.0);
 }
 
-dc_status dc_model_fit_n(dc_model *m, int nx, const dc_tensor *const *xs, const dc_tensor *y, const dc_fit_opts *opts,
-                         dc_history **history) {
+/* The fit on tensors (ds NULL) or on datasets (xs and y then describe train's rows). */
+static dc_status fit(dc_model *m, int nx, const dc_tensor *const *xs, const dc_tensor *y, dc_dataset *ds, dc_dataset *vds,
+                     const dc_fit_opts *opts, dc_history **history) {
     if (history) *history = NULL;
     fit_run f;
     memset(&f, 0, sizeof f);
     f.comm = dc_comm_active();
-    dc_status s = dc_comm_agree(f.comm, dc_fit_setup(m, nx, xs, y, opts, &f), "fit");
+    f.ds = ds;
+    f.vds = vds;
+    dc_status s = DC_OK;
+    if (ds) { /* shape-only tensors describe the datasets' rows to the checks and the steps */
+        if (!(s = dc_fit_dataset_inputs(m, ds, f.like, &f.x, "fit")) && vds)
+            s = dc_fit_dataset_inputs(m, vds, f.vlike, &f.vxs, "fit (validation data)");
+        nx = f.x.n;
+        xs = f.x.t;
+        y = &f.like[nx];
+    }
+    s = dc_comm_agree(f.comm, s ? s : dc_fit_setup(m, nx, xs, y, opts, &f), "fit");
     if (!s) s = dc_fit_check_ranks(&f);
     if (!s) s = dc_fit_check_sync_bn(m, &f);
     /* every rank starts from rank 0's weights */
     if (!s && f.comm && !(s = f.comm->bcast_f(m->pbuf, m->ptotal))) s = f.comm->bcast_f(m->sbuf, m->stotal);
     if (s) {
+        end_feed(m, &f);
         dc_free(f.idx);
         return s;
     }
@@ -209,7 +253,7 @@ dc_status dc_model_fit_n(dc_model *m, int nx, const dc_tensor *const *xs, const 
         for (int i = 0; i < m->nmetrics; i++) tr[1 + i] = dc_obj_metric_value(m, &a, i);
         /* batch norm's running statistics: rank 0's on every rank */
         if (f.comm && m->stotal && (s = f.comm->bcast_f(m->sbuf, m->stotal))) break;
-        if (f.vy) s = dc_eval_rows(m, &f.vxs, f.vy, 0, f.vy->shape[0], f.o.batch_size, va, "fit");
+        if (f.vy) s = dc_eval_rows_ds(m, f.vds, &f.vxs, f.vy, 0, f.vy->shape[0], f.o.batch_size, va, "fit");
         else if (f.nval) s = dc_eval_rows(m, &f.x, f.y, f.ntr, f.N, f.o.batch_size, va, "fit");
         if (s) break;
         double secs = dc_now() - t0, lr = dc_optimizer_current_lr(m->opt);
@@ -227,11 +271,23 @@ dc_status dc_model_fit_n(dc_model *m, int nx, const dc_tensor *const *xs, const 
     if (s) dc_progress_abort(&pg);
     else s = dc_comm_agree(f.comm, train_end(m, &f), "fit");
     print_clock(m, &clk);
+    end_feed(m, &f);
     dc_free(f.idx);
     m->sample_weight = m->sw_y = m->class_weight = NULL;
     m->batch_weighted = false;
     if (history && !(*history = dc_history_clone(m->hist)) && !s) s = DC_ERR_NOMEM;
     return s;
+}
+
+dc_status dc_model_fit_n(dc_model *m, int nx, const dc_tensor *const *xs, const dc_tensor *y, const dc_fit_opts *opts,
+                         dc_history **history) {
+    return fit(m, nx, xs, y, NULL, NULL, opts, history);
+}
+
+dc_status dc_model_fit_dataset(dc_model *m, dc_dataset *train, dc_dataset *val, const dc_fit_opts *opts, dc_history **history) {
+    if (history) *history = NULL;
+    if (!train) return dc_error(DC_ERR_ARG, "fit: the training dataset is NULL");
+    return fit(m, 0, NULL, NULL, train, val, opts, history);
 }
 
 dc_status dc_model_fit(dc_model *m, const dc_tensor *x, const dc_tensor *y, const dc_fit_opts *opts, dc_history **history) {

@@ -1,0 +1,288 @@
+/* Datasets over files mapped into memory: .npy arrays and IDX files (deepc/model.h's dc_dataset).
+ *
+ * Choices:
+ *  - The file is mapped read-only and shared, never read whole: the page cache holds what was
+ *    read lately and the process's own memory holds one batch as float32 at a time, so a file
+ *    larger than the memory the process may hold trains. Elements stay in the file's dtype
+ *    (uint8 images take a quarter of float32's room) until their rows are gathered.
+ *  - Sizes are checked before mapping: the data the header describes must be exactly what the
+ *    file holds, so no row read lies past the end of the file (which would be SIGBUS).
+ *  - A mapped file that is then truncated would raise SIGBUS on the next read of its lost
+ *    pages: every batch first compares the file's size and modification time with those it
+ *    was opened with, and a change is DC_ERR_IO naming the file and both sizes. (A change
+ *    between that check and the read is not caught: do not rewrite files being trained on.)
+ *  - A gzip-compressed IDX file cannot be mapped: it is decompressed once into an unnamed
+ *    temporary file ($TMPDIR, else /tmp), which is mapped and vanishes when the dataset is
+ *    freed or the process ends.
+ *  - Converting to float32 is exact or an error (DC_ERR_NUMERIC naming the file, the row and
+ *    the element): integers beyond 2^24 and float64 beyond float32's range are refused, as
+ *    dc_npy_load refuses them. */
+#define _FILE_OFFSET_BITS 64
+#define _POSIX_C_SOURCE 200809L
+
+#include "../data/gz.h"
+#include "dtype.h"
+#include "npy.h"
+#include "zip.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef unsigned long long ull;
+
+typedef struct mapped {
+    char path[1024];
+    int fd;
+    const unsigned char *map;
+    size_t len; /* the file's size, all of it mapped */
+    struct timespec mtime;
+    uint64_t data_off;
+    dc_dtype dtype;
+    bool swap;
+    int64_t rows, row_elems;
+    size_t row_bytes;
+} mapped;
+
+static void mapped_free(void *self) {
+    mapped *m = self;
+    if (!m) return;
+    if (m->map) munmap((void *)m->map, m->len);
+    if (m->fd >= 0) close(m->fd);
+    dc_free(m);
+}
+
+/* The file as it was opened, or DC_ERR_IO: a file cut short under the mapping would fault. */
+static dc_status unchanged(const mapped *m) {
+    struct stat st;
+    if (fstat(m->fd, &st) != 0) return dc_error(DC_ERR_IO, "%s: cannot check the mapped file: %s", m->path, strerror(errno));
+    if ((uint64_t)st.st_size != m->len || st.st_mtim.tv_sec != m->mtime.tv_sec || st.st_mtim.tv_nsec != m->mtime.tv_nsec)
+        return dc_error(DC_ERR_IO, "%s: the file changed while the dataset had it mapped (%llu bytes when opened, %llu now%s); "
+                        "open it again", m->path, (ull)m->len, (ull)st.st_size,
+                        (uint64_t)st.st_size == m->len ? ", rewritten in place" : "");
+    return DC_OK;
+}
+
+static dc_status mapped_gather(void *self, int part, const int64_t *idx, int64_t n, float *dst) {
+    (void)part;
+    mapped *m = self;
+    dc_status s = unchanged(m);
+    if (s) return s;
+    const unsigned char *base = m->map + m->data_off;
+    int64_t w = m->row_elems;
+    for (int64_t r = 0; r < n; r++) {
+        const unsigned char *src = base + (size_t)idx[r] * m->row_bytes;
+        float *d = dst + r * w;
+        if (m->dtype == DC_DTYPE_U8) {
+            for (int64_t i = 0; i < w; i++) d[i] = (float)src[i];
+            continue;
+        }
+        int64_t bad = 0;
+        if (dc_dtype_to_f32(m->dtype, src, d, w, m->swap, &bad))
+            return dc_error(DC_ERR_NUMERIC, "%s: row %lld, element %lld: the %s value cannot be held exactly as float32 (integers beyond "
+                            "2^24, float64 beyond float32's range)", m->path, (long long)idx[r], (long long)bad, dc_dtype_name(m->dtype));
+    }
+    return DC_OK;
+}
+
+/* Maps fd (size bytes, header and data checked by the caller) into m and makes the dataset. */
+static dc_dataset *map_dataset(mapped *m, int fd, uint64_t size, int ndim, const int64_t *shape) {
+    struct stat st;
+    m->fd = fd;
+    m->len = (size_t)size;
+    if (fstat(fd, &st) != 0) {
+        dc_error(DC_ERR_IO, "%s: %s", m->path, strerror(errno));
+        mapped_free(m);
+        return NULL;
+    }
+    m->mtime = st.st_mtim;
+    void *p = mmap(NULL, m->len, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        dc_error(errno == ENOMEM ? DC_ERR_NOMEM : DC_ERR_IO, "%s: cannot map its %llu bytes into memory: %s", m->path, (ull)size,
+                 strerror(errno));
+        mapped_free(m);
+        return NULL;
+    }
+    m->map = p;
+    dc_dataset_source src = {.name = m->path, .rows = m->rows, .nparts = 1, .ndim = {ndim - 1}, .gather = mapped_gather,
+                             .free = mapped_free, .self = m};
+    memcpy(src.shape[0], shape + 1, (size_t)(ndim - 1) * sizeof(int64_t));
+    return dc_dataset_new(&src);
+}
+
+/* The rows and row sizes of an array of shape[ndim] of dtype t, or an error naming the file. */
+static dc_status rows_of(mapped *m, int ndim, const int64_t *shape, dc_dtype t, const char *what) {
+    if (ndim < 1)
+        return dc_error(DC_ERR_SHAPE, "%s: a 0-d %s has no rows; a dataset needs an array whose first axis is its rows", m->path, what);
+    if (ndim > DC_MAX_DIMS - 1)
+        return dc_error(DC_ERR_SHAPE, "%s: the %s has %d axes; a dataset's rows have at most %d", m->path, what, ndim, DC_MAX_DIMS - 2);
+    if (shape[0] == 0) return dc_error(DC_ERR_SHAPE, "%s: the %s has no rows (its first axis is 0)", m->path, what);
+    m->rows = shape[0];
+    m->row_elems = 1;
+    for (int d = 1; d < ndim; d++) m->row_elems *= shape[d];
+    if (m->row_elems == 0) return dc_error(DC_ERR_SHAPE, "%s: the %s's rows have no elements", m->path, what);
+    m->row_bytes = (size_t)m->row_elems * dc_dtype_size(t);
+    m->dtype = t;
+    return DC_OK;
+}
+
+static mapped *new_mapped(const char *path) {
+    mapped *m = dc_calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->fd = -1;
+    snprintf(m->path, sizeof m->path, "%s", path);
+    return m;
+}
+
+dc_dataset *dc_dataset_npy(const char *path) {
+    if (!path) return dc_error_null(DC_ERR_ARG, "dc_dataset_npy: path is NULL");
+    uint64_t size = 0;
+    FILE *f = dc_file_open_read(path, &size);
+    if (!f) return NULL;
+    dc_npy_info h;
+    mapped *m = NULL;
+    dc_status s = dc_npy_read_header(f, path, size, &h);
+    if (!s && !(m = new_mapped(path))) s = DC_ERR_NOMEM;
+    if (!s) s = rows_of(m, h.ndim, h.shape, h.dtype, ".npy array");
+    if (!s) {
+        uint64_t have = size - h.data_off, need = (uint64_t)h.numel * dc_dtype_size(h.dtype);
+        char shp[160];
+        dc_shape_str(h.ndim, h.shape, shp, sizeof shp);
+        if (have < need)
+            s = dc_error(DC_ERR_FORMAT, "%s: truncated data: shape %s of '%s' needs %llu bytes, the file holds %llu after its %llu-byte header",
+                         path, shp, h.descr, (ull)need, (ull)have, (ull)h.data_off);
+        else if (have > need)
+            s = dc_error(DC_ERR_FORMAT, "%s: %llu bytes of trailing data: shape %s of '%s' needs %llu bytes after the %llu-byte header", path,
+                         (ull)(have - need), shp, h.descr, (ull)need, (ull)h.data_off);
+    }
+    int fd = s ? -1 : dup(fileno(f));
+    fclose(f);
+    if (!s && fd < 0) s = dc_error(DC_ERR_IO, "%s: %s", path, strerror(errno));
+    if (s) {
+        mapped_free(m);
+        return NULL;
+    }
+    m->data_off = h.data_off;
+    m->swap = h.swap;
+    return map_dataset(m, fd, size, h.ndim, h.shape);
+}
+
+/* ---- IDX --------------------------------------------------------------------------------- */
+
+static bool idx_type(unsigned code, dc_dtype *t) {
+    switch (code) {
+    case 0x08: *t = DC_DTYPE_U8; return true;
+    case 0x09: *t = DC_DTYPE_I8; return true;
+    case 0x0B: *t = DC_DTYPE_I16; return true;
+    case 0x0C: *t = DC_DTYPE_I32; return true;
+    case 0x0D: *t = DC_DTYPE_F32; return true;
+    case 0x0E: *t = DC_DTYPE_F64; return true;
+    default: return false;
+    }
+}
+
+/* A gzip file decompressed into an unnamed temporary file; its descriptor, or -1 with the error set. */
+static int gunzip_to_temp(const char *path, uint64_t *size) {
+    gzFile gz = dc_gz_open(path, NULL);
+    if (!gz) return -1;
+    const char *dir = getenv("TMPDIR");
+    char tmpl[1100];
+    snprintf(tmpl, sizeof tmpl, "%s/deepc-idx-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(tmpl);
+    if (fd < 0) {
+        dc_error(DC_ERR_IO, "%s: cannot make a temporary file in %s to decompress it into: %s", path, dir && *dir ? dir : "/tmp",
+                 strerror(errno));
+        gzclose(gz);
+        return -1;
+    }
+    unlink(tmpl); /* it lives while the descriptor does */
+    enum { PIECE = 1 << 20 };
+    unsigned char *buf = dc_alloc(PIECE);
+    dc_status s = buf ? DC_OK : DC_ERR_NOMEM;
+    uint64_t total = 0;
+    while (!s) {
+        size_t got = 0;
+        if ((s = dc_gz_read(gz, path, buf, PIECE, &got))) break;
+        for (size_t o = 0; o < got && !s;) {
+            ssize_t w = write(fd, buf + o, got - o);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) s = dc_error(DC_ERR_IO, "%s: writing its decompressed data to a temporary file: %s", path, strerror(w < 0 ? errno : ENOSPC));
+            else o += (size_t)w;
+        }
+        total += got;
+        if (got < PIECE) {
+            if (!s) s = dc_gz_end(gz, path);
+            break;
+        }
+    }
+    dc_free(buf);
+    gzclose(gz);
+    if (s) {
+        close(fd);
+        return -1;
+    }
+    *size = total;
+    return fd;
+}
+
+dc_dataset *dc_dataset_idx(const char *path) {
+    if (!path) return dc_error_null(DC_ERR_ARG, "dc_dataset_idx: path is NULL");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return dc_error_null(DC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    unsigned char head[4 + 4 * DC_MAX_DIMS];
+    ssize_t got = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? pread(fd, head, sizeof head, 0) : -1;
+    if (got < 0) {
+        dc_error(DC_ERR_IO, "%s: not a readable regular file", path);
+        close(fd);
+        return NULL;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b) { /* gzip: decompressed into a file that can be mapped */
+        close(fd);
+        if ((fd = gunzip_to_temp(path, &size)) < 0) return NULL;
+        got = pread(fd, head, sizeof head, 0);
+        if (got < 0) got = 0;
+    }
+    mapped *m = new_mapped(path);
+    dc_status s = m ? DC_OK : DC_ERR_NOMEM;
+    dc_dtype t = DC_DTYPE_U8;
+    int ndim = got >= 4 ? head[3] : 0;
+    int64_t shape[DC_MAX_DIMS] = {0};
+    if (!s && got < 4) s = dc_error(DC_ERR_FORMAT, "%s: %llu bytes are too short for an IDX file (its magic is 4)", path, (ull)size);
+    else if (!s && (head[0] || head[1] || !idx_type(head[2], &t)))
+        s = dc_error(DC_ERR_FORMAT, "%s: not an IDX file: magic %02x %02x %02x %02x (00 00, a type of 08 09 0B 0C 0D 0E, the axes)", path,
+                     head[0], head[1], head[2], head[3]);
+    else if (!s && (ndim < 1 || ndim > DC_MAX_DIMS - 1))
+        s = dc_error(DC_ERR_FORMAT, "%s: %d axes; an IDX dataset needs 1 to %d", path, ndim, DC_MAX_DIMS - 1);
+    else if (!s && (uint64_t)got < 4 + 4 * (uint64_t)ndim)
+        s = dc_error(DC_ERR_FORMAT, "%s: %llu bytes are too short for the header of %d axes (%d bytes)", path, (ull)size, ndim, 4 + 4 * ndim);
+    uint64_t need = 1, hdr = 4 + 4 * (uint64_t)ndim;
+    for (int d = 0; !s && d < ndim; d++) {
+        const unsigned char *p = head + 4 + 4 * d;
+        shape[d] = (int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+        if (__builtin_mul_overflow(need, (uint64_t)shape[d], &need) || need > ((uint64_t)1 << 50))
+            s = dc_error(DC_ERR_FORMAT, "%s: the header's dimensions describe more data than a file holds", path);
+    }
+    if (!s) s = rows_of(m, ndim, shape, t, "IDX array");
+    if (!s) {
+        need *= dc_dtype_size(t);
+        char shp[160];
+        dc_shape_str(ndim, shape, shp, sizeof shp);
+        if (size - hdr != need)
+            s = dc_error(DC_ERR_FORMAT, "%s: %s: shape %s of %s needs %llu bytes after the %llu-byte header, the file holds %llu", path,
+                         size - hdr < need ? "truncated data" : "trailing data", shp, dc_dtype_name(t), (ull)need, (ull)hdr, (ull)(size - hdr));
+    }
+    if (s) {
+        mapped_free(m);
+        close(fd);
+        return NULL;
+    }
+    m->data_off = hdr;
+    m->swap = dc_dtype_size(t) > 1; /* IDX is big-endian */
+    return map_dataset(m, fd, size, ndim, shape);
+}
