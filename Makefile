@@ -64,7 +64,7 @@ valgrind:
 # which exits non-zero when it misses its target; the long ones with the short arguments ctest
 # gives them (the character model 3 epochs, the string reversal 6 epochs of 20000 strings). The
 # speech example's utterances are made by espeak-ng the first time (about 250 MB under out/).
-EXAMPLE_RUNS = xor iris digits_mlp image_classifier gdp_forecast bert_encode text_classify lstm_fashion cnn_fashion \
+EXAMPLE_RUNS = xor iris digits_mlp "image_classifier 4 40" transfer_fashion gdp_forecast bert_encode text_classify lstm_fashion cnn_fashion \
 	"char_transformer /usr/share/games/fortunes 3" "seq2seq_reverse 6 20000" "speech_ctc out/speech_digits"
 examples: build
 	@test -f out/speech_digits/train/labels.tsv || scripts/gen_speech_digits.sh out/speech_digits 2000 400 1

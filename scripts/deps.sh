@@ -10,11 +10,12 @@
 # Options combine (scripts/deps.sh --fuzz --onnx).
 # On other systems install: a C11 compiler with OpenMP, CMake >= 3.18, OpenBLAS (cblas.h),
 # zlib, cJSON, libpng, libjpeg, libsndfile, FFTW 3 (single precision, fftw3f), espeak-ng (the
-# spoken-digits data), protobuf-c with protoc-c and ONNX's onnx.proto (ONNX exchange),
+# spoken-digits data), the oxygen icon theme's PNGs (the image classifier's pictures),
+# protobuf-c with protoc-c and ONNX's onnx.proto (ONNX exchange),
 # optionally MPI (data-parallel training; deepc builds without it); for benchmarks
 # Fashion-MNIST IDX files (set FMNIST_DIR) and PyTorch.
 set -e
-pkgs="gcc make cmake pkg-config libopenblas-openmp-dev zlib1g-dev libcjson-dev libpng-dev libjpeg-dev libsndfile1-dev libfftw3-dev espeak-ng libprotobuf-c-dev protobuf-c-compiler libonnx-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist fortunes"
+pkgs="gcc make cmake pkg-config libopenblas-openmp-dev zlib1g-dev libcjson-dev libpng-dev libjpeg-dev libsndfile1-dev libfftw3-dev espeak-ng libprotobuf-c-dev protobuf-c-compiler libonnx-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist fortunes oxygen-icon-theme"
 onnx=0
 for a in "$@"; do
   case $a in
