@@ -88,7 +88,13 @@ int main(int argc, char **argv) {
     }
     const char *names[MAX_CLASSES];
     int nnames = 0;
-    for (char *tok = strtok(classes, ","); tok && nnames < MAX_CLASSES; tok = strtok(NULL, ",")) names[nnames++] = tok;
+    for (char *tok = strtok(classes, ","); tok; tok = strtok(NULL, ",")) {
+        if (nnames == MAX_CLASSES) {
+            fprintf(stderr, "image_classifier: at most %d classes\n", MAX_CLASSES);
+            return 2;
+        }
+        names[nnames++] = tok;
+    }
     if (nnames < 2) {
         fprintf(stderr, "image_classifier: at least two classes are needed\n");
         return 2;
