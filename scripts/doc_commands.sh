@@ -48,6 +48,7 @@ skip_re=(
     '^([A-Z_]+=[^ ]+ )*mpirun '
     '^build/examples/cnn_fashion( |$)'
     '^scripts/gen_speech_digits\.sh |^build/examples/speech_ctc( |$)'
+    '^([A-Z_]+=[^ ]+ )*build/examples/(autoencoder|vae)_fashion( |$)'
     '^([A-Z_]+=[^ ]+ )*build/examples/dcgan_fashion( |$)'
     '^([A-Z_]+=[^ ]+ )*build/examples/transfer_fashion( |$)'
     '^([A-Z_]+=[^ ]+ )*build/examples/image_classifier( |$)'
@@ -63,6 +64,7 @@ skip_why=(
     "ctest's test_dist_mpi2 and example_cnn_fashion_mpi2 run 2 MPI ranks"
     "minutes long: ctest's example_cnn_fashion runs it for 3 epochs"
     "minutes long: ctest's speech_digits_data and example_speech_ctc make 460 utterances and train on them"
+    "the full runs take many minutes: ctest's example_autoencoder_fashion and example_vae_fashion run them on 10000 images"
     "about 25 minutes: ctest's example_dcgan_fashion runs it shortened (3 epochs of 6000 images)"
     "a minute or more: ctest's example_transfer_fashion runs the full configuration"
     "the full run takes about ten minutes: ctest's example_image_classifier runs it shortened"
