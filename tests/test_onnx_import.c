@@ -258,6 +258,7 @@ int main(void) {
     check_fixture("transformer", false);
     check_fixture("convmix", false);
     check_fixture("rnnmix", false);
+    check_fixture("bilstm", false);
     test_errors();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

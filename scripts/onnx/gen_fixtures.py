@@ -107,6 +107,19 @@ class RNNMix(nn.Module):
         return self.fc(h[0])
 
 
+class BiLSTM(nn.Module):
+    """A bidirectional LSTM over the steps, its last step's two directions classified."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(8, 10, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(20, 4)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        return self.fc(y[:, -1])
+
+
 def export(name, model, x, outdir, fold=True):
     model.eval()
     with torch.no_grad():
@@ -180,6 +193,7 @@ def main():
         mix.bn.running_var.uniform_(0.5, 2.0)
     export("convmix", mix, torch.rand(3, 1, 8, 8), outdir)
     export("rnnmix", RNNMix(), torch.randn(3, 5, 8), outdir)
+    export("bilstm", BiLSTM(), torch.randn(3, 5, 8), outdir)
     write_bad(outdir)
 
 

@@ -1302,8 +1302,9 @@ static dc_status map_reduce_max(onnx_importer *ix, const Onnx__NodeProto *n) { r
 /* ---- recurrent layers: RNN, GRU, LSTM ----
  * X (T, N, I) (layout 0; the batch in axis 1) or (N, T, I) (layout 1) is deepc's [N, T, I].
  * W [1, G H, I], R [1, G H, H], B [1, 2 G H] in ONNX's gate order (LSTM i o f c, GRU z r h)
- * become PyTorch's (LSTM i f g o, GRU r z n). One direction only; zero or absent initial states;
- * no sequence lengths, peepholes or clipping. */
+ * become PyTorch's (LSTM i f g o, GRU r z n). Forward, or bidirectional (a Bidirectional layer
+ * joining the two directions' outputs, Y only); zero or absent initial states; no sequence
+ * lengths, peepholes or clipping. */
 static dc_status map_recurrent(onnx_importer *ix, const Onnx__NodeProto *n, int gates) {
     onnx_value *x = onnx_in(ix, n, 0), *W = onnx_in(ix, n, 1), *R = onnx_in(ix, n, 2), *B = onnx_in(ix, n, 3);
     dc_status s = need_graph(ix, n, x, 0);
@@ -1312,8 +1313,10 @@ static dc_status map_recurrent(onnx_importer *ix, const Onnx__NodeProto *n, int 
     if (x->ndim != 3 || !plain(x) || x->bax != (layout ? 0 : 1))
         return onnx_fail(ix, n, DC_ERR_FORMAT, "X must be (steps, batch, features)%s with the batch alone in its axis", layout ? " in layout 1 (batch, steps, features)" : "");
     char buf[32];
-    if (strcmp(onnx_attr_str(n, "direction", "forward", buf, sizeof buf), "forward"))
-        return onnx_fail(ix, n, DC_ERR_FORMAT, "direction %s; deepc imports forward recurrent layers", buf);
+    const char *dir = onnx_attr_str(n, "direction", "forward", buf, sizeof buf);
+    int dirs = !strcmp(dir, "bidirectional") ? 2 : 1;
+    if (dirs == 1 && strcmp(dir, "forward"))
+        return onnx_fail(ix, n, DC_ERR_FORMAT, "direction %s; deepc imports forward and bidirectional recurrent layers", dir);
     if (onnx_has_attr(n, "clip") || onnx_attr_int(n, "input_forget", 0)) return onnx_fail(ix, n, DC_ERR_FORMAT, "clip and input_forget are not supported");
     if (onnx_in(ix, n, 4)) return onnx_fail(ix, n, DC_ERR_FORMAT, "sequence_lens is not supported");
     if (gates == 4 && onnx_in(ix, n, 7)) return onnx_fail(ix, n, DC_ERR_FORMAT, "peepholes are not supported");
@@ -1328,8 +1331,8 @@ static dc_status map_recurrent(onnx_importer *ix, const Onnx__NodeProto *n, int 
     }
     int64_t H = onnx_attr_int(n, "hidden_size", 0), I = x->dims[2], T = x->dims[layout ? 1 : 0];
     if (H < 1 || H > 1 << 24) return onnx_fail(ix, n, DC_ERR_FORMAT, "hidden_size %lld", (long long)H);
-    if (W->ndim != 3 || W->dims[0] != 1 || W->dims[1] != gates * H || W->dims[2] != I || R->ndim != 3 || R->dims[0] != 1 ||
-        R->dims[1] != gates * H || R->dims[2] != H || (B && onnx_count(B->ndim, B->dims) != 2 * gates * H))
+    if (W->ndim != 3 || W->dims[0] != dirs || W->dims[1] != gates * H || W->dims[2] != I || R->ndim != 3 || R->dims[0] != dirs ||
+        R->dims[1] != gates * H || R->dims[2] != H || (B && onnx_count(B->ndim, B->dims) != 2 * gates * H * dirs))
         return onnx_fail(ix, n, DC_ERR_SHAPE, "W, R or B do not have the shapes of %d gates of %lld units over %lld features", gates, (long long)H, (long long)I);
     /* activations: ONNX's defaults only (sigmoid and tanh), which are PyTorch's; RNN may use Relu */
     dc_activation rnn_act = DC_ACT_TANH;
@@ -1341,7 +1344,8 @@ static dc_status map_recurrent(onnx_importer *ix, const Onnx__NodeProto *n, int 
         size_t len = acts->strings[i].len < 15 ? acts->strings[i].len : 15;
         memcpy(a, acts->strings[i].data, len);
         a[len] = 0;
-        const char *want = gates == 1 ? "Tanh" : i == 0 ? "Sigmoid" : "Tanh";
+        size_t j = i % (gates == 1 ? 1 : gates == 3 ? 2 : 3); /* the list repeats per direction */
+        const char *want = gates == 1 ? "Tanh" : j == 0 ? "Sigmoid" : "Tanh";
         if (gates == 1 && !strcmp(a, "Relu")) rnn_act = DC_ACT_RELU;
         else if (strcasecmp(a, want)) return onnx_fail(ix, n, DC_ERR_FORMAT, "activation %s is not supported", a);
     }
@@ -1350,11 +1354,14 @@ static dc_status map_recurrent(onnx_importer *ix, const Onnx__NodeProto *n, int 
     onnx_value *Y = onnx_out(ix, n, 0), *Yh = onnx_out(ix, n, 1), *Yc = gates == 4 ? onnx_out(ix, n, 2) : NULL;
     bool seq = Y && Y->readers, want_h = Yh && Yh->readers, want_c = Yc && Yc->readers;
     bool state = want_c || (want_h && seq);
+    if (dirs == 2 && (want_h || want_c || !seq))
+        return onnx_fail(ix, n, DC_ERR_FORMAT, "a bidirectional layer's final states are not imported (only Y)");
     dc_layer *l = gates == 4 ? dc_lstm_layer(H, seq) : gates == 3 ? dc_gru_layer(H, seq) : dc_simple_rnn_layer(H, rnn_act, seq);
     if (l && state && dc_layer_set_return_state(l, true)) {
         dc_layer_free(l);
         return onnx_fail(ix, n, dc_last_status(), "%s", dc_last_error());
     }
+    if (dirs == 2) l = dc_bidirectional(l, DC_MERGE_CONCAT);
     int h = onnx_emit(ix, n, l, 1, &x);
     if (h < 0) return dc_last_status();
     /* PyTorch's gate k is ONNX's gate perm[k] */
@@ -1364,31 +1371,56 @@ static dc_status map_recurrent(onnx_importer *ix, const Onnx__NodeProto *n, int 
     float *wi = malloc((size_t)(G * I) * sizeof *wi), *wh = malloc((size_t)(G * H) * sizeof *wh);
     float *bi = calloc((size_t)G, sizeof *bi), *bh = calloc((size_t)G, sizeof *bh);
     if (!wi || !wh || !bi || !bh) s = dc_error(DC_ERR_NOMEM, "onnx import: recurrent weights");
-    for (int k = 0; !s && k < gates; k++) {
-        int64_t from = perm[k] * H;
-        for (int64_t r = 0; r < H; r++) {
-            for (int64_t c = 0; c < I; c++) wi[(k * H + r) * I + c] = (float)W->data[(from + r) * I + c];
-            for (int64_t c = 0; c < H; c++) wh[(k * H + r) * H + c] = (float)R->data[(from + r) * H + c];
-            if (B) {
-                bi[k * H + r] = (float)B->data[from + r];
-                bh[k * H + r] = (float)B->data[G + from + r];
+    for (int d = 0; !s && d < dirs; d++) {
+        /* direction d's block of W, R and B; a Bidirectional layer names its copies forward.* and backward.* */
+        const double *w = W->data + d * G * I, *rr = R->data + d * G * H, *b = B ? B->data + d * 2 * G : NULL;
+        for (int k = 0; k < gates; k++) {
+            int64_t from = perm[k] * H;
+            for (int64_t r = 0; r < H; r++) {
+                for (int64_t c = 0; c < I; c++) wi[(k * H + r) * I + c] = (float)w[(from + r) * I + c];
+                for (int64_t c = 0; c < H; c++) wh[(k * H + r) * H + c] = (float)rr[(from + r) * H + c];
+                if (b) {
+                    bi[k * H + r] = (float)b[from + r];
+                    bh[k * H + r] = (float)b[G + from + r];
+                }
             }
         }
-    }
-    if (!s) s = onnx_param(ix, n, l, "weight_ih", wi, G * I);
-    if (!s) s = onnx_param(ix, n, l, "weight_hh", wh, G * H);
-    if (!s && gates == 3) {
-        s = onnx_param(ix, n, l, "bias_ih", bi, G);
-        if (!s) s = onnx_param(ix, n, l, "bias_hh", bh, G);
-    } else if (!s) {
-        for (int64_t i = 0; i < G; i++) bi[i] += bh[i]; /* one bias: ONNX's Wb + Rb */
-        s = onnx_param(ix, n, l, "bias", bi, G);
+        const char *pre = dirs == 1 ? "" : d ? "backward." : "forward.";
+        char name[48];
+        snprintf(name, sizeof name, "%sweight_ih", pre);
+        s = onnx_param(ix, n, l, name, wi, G * I);
+        snprintf(name, sizeof name, "%sweight_hh", pre);
+        if (!s) s = onnx_param(ix, n, l, name, wh, G * H);
+        if (!s && gates == 3) {
+            snprintf(name, sizeof name, "%sbias_ih", pre);
+            s = onnx_param(ix, n, l, name, bi, G);
+            snprintf(name, sizeof name, "%sbias_hh", pre);
+            if (!s) s = onnx_param(ix, n, l, name, bh, G);
+        } else if (!s) {
+            for (int64_t i = 0; i < G; i++) bi[i] += bh[i]; /* one bias: ONNX's Wb + Rb */
+            snprintf(name, sizeof name, "%sbias", pre);
+            s = onnx_param(ix, n, l, name, bi, G);
+        }
     }
     free(wi);
     free(wh);
     free(bi);
     free(bh);
     if (s) return s;
+    if (dirs == 2) {
+        /* [N, T, 2 H], the directions side by side: Y (T, 2, N, H) [(N, T, 2, H)] is the same data
+         * as [N, T, 2, H] */
+        dc_layer *r = dc_reshape_layer(3, (int64_t[]){T, 2, H});
+        onnx_value mid = *x;
+        mid.handle = h;
+        onnx_value *pm = &mid;
+        int hr = onnx_emit(ix, n, r, 1, &pm);
+        if (hr < 0) return dc_last_status();
+        onnx_value like = *x;
+        like.bax = layout ? 0 : 2;
+        onnx_set_graph(Y, hr, r, &like, 4, layout ? (int64_t[]){1, T, 2, H} : (int64_t[]){T, 2, 1, H});
+        return DC_OK;
+    }
     /* Y (T, 1, N, H) [(N, T, 1, H) in layout 1]; Y_h and Y_c (1, N, H) [(N, 1, H)] */
     onnx_value base = *x;
     base.bax = 0;
