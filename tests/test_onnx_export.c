@@ -22,6 +22,9 @@ static dc_status twice_build(dc_layer *l) {
 static dc_tensor *twice_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n) { return dc_scale(f->ctx, x[0], 2.0f); }
 static const dc_layer_type twice_type = {.name = "Twice", .stem = "twice", .build = twice_build, .forward = twice_forward};
 
+/* src/io/onnx_export.c: whether the exporter knows a registered layer type */
+bool dc_onnx_export_knows(const char *name);
+
 static bool ort_ok = true, checker_ok = true; /* cleared when a tool is missing (exit 77) */
 static int ort_runs, checker_runs;
 static double worst; /* the largest error over every model, relative to max(1, |deepc|) */
@@ -428,6 +431,45 @@ int main(void) {
         check1("linear_rnn", m, rand_input(&r, N, 2, (int64_t[]){6, 3}, -1, 1, false));
     }
 
+    /* Elementwise (the one-tensor functions of imported graphs), every operation of its
+     * schema, each applied to x in (0.1, 0.9) (acosh to e^x) and summed */
+    const dc_layer_type *ew = dc_layer_type_find("Elementwise");
+    const dc_field *opf = ew ? dc_field_find(ew->fields, ew->nfields, "op") : NULL;
+    if (opf) {
+        dc_model *m = dc_sequential();
+        int x = dc_model_input(m, "x", 1, (int64_t[]){6}), acc = x;
+        for (int op = 0; op < opf->count; op++) {
+            const char *name = opf->name_of(op);
+            double a = 0, b = 0;
+            if (!strcmp(name, "pow")) a = 2.5;
+            else if (!strcmp(name, "clip")) a = 0.3, b = 0.7;
+            else if (!strcmp(name, "selu")) a = 1.6732632, b = 1.0507010;
+            else if (!strcmp(name, "celu")) a = 1.5;
+            else if (!strcmp(name, "hard_sigmoid")) a = 0.2, b = 0.5;
+            else if (!strcmp(name, "thresholded_relu")) a = 0.5;
+            else if (!strcmp(name, "shrink")) a = 0.3, b = 0.1;
+            dc_layer *l = dc_layer_create(ew);
+            double v = op;
+            CHECK(l && !dc_layer_set_field(l, "op", &v, 1) && !dc_layer_set_field(l, "alpha", &a, 1) && !dc_layer_set_field(l, "beta", &b, 1));
+            int in = x;
+            if (!strcmp(name, "acosh")) {
+                dc_layer *e = dc_layer_create(ew);
+                double ve = 0;
+                for (int k = 0; k < opf->count; k++)
+                    if (!strcmp(opf->name_of(k), "exp")) ve = k;
+                CHECK(e && !dc_layer_set_field(e, "op", &ve, 1));
+                in = dc_model_apply(m, e, 1, &x);
+            }
+            int t = dc_model_apply(m, l, 1, &in);
+            acc = dc_model_apply(m, dc_add_layer(), 2, (int[]){acc, t});
+        }
+        CHECK(acc >= 0);
+        built(m);
+        check1("elementwise_ops", m, rand_input(&r, N, 1, (int64_t[]){6}, 0.1f, 0.9f, false));
+    } else {
+        printf("elementwise_ops: skipped (no Elementwise layer type in this build)\n");
+    }
+
     /* ---- errors: nothing is written ---- */
     {
         char path[256];
@@ -471,6 +513,17 @@ int main(void) {
         CHECK(stat(path, &st) == 0 && st.st_size > 3);
         dc_model_free(bad);
         dc_model_free(m);
+    }
+
+    /* the registry's types the exporter does not know (none when this was written) */
+    {
+        char missing[1024] = "";
+        for (int i = 0; i < dc_layer_type_count(); i++) {
+            const char *name = dc_layer_type_at(i)->name;
+            if (!dc_onnx_export_knows(name)) snprintf(missing + strlen(missing), sizeof missing - strlen(missing), " %s", name);
+        }
+        printf("layer types without an ONNX exporter:%s\n", missing[0] ? missing : " none");
+        CHECK(dc_onnx_export_knows("Dense") && dc_onnx_export_knows("InputLayer") && !dc_onnx_export_knows("Twice"));
     }
 
     if (!checker_ok) printf("onnx.checker: skipped (scripts/onnx/check.py: python3-onnx is not installed)\n");
