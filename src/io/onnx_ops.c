@@ -990,8 +990,34 @@ static dc_status emit_act(onnx_importer *ix, const Onnx__NodeProto *n, dc_activa
         /* before opset 13 the axis splits the tensor in two, so only the last axis is the same */
         bool last = axis == x->ndim - 1 || (onnx_opset(ix) < 13 && axis >= 0);
         for (int i = axis + 1; onnx_opset(ix) < 13 && axis >= 0 && i < x->ndim; i++) last &= x->dims[i] == 1 && i != x->bax;
-        if (axis < 0 || !last || axis == x->bax || onnx_deepc_axis(x, axis) != r)
-            return onnx_fail(ix, n, DC_ERR_FORMAT, "deepc's softmax runs over the last axis (axis %lld of %d)", (long long)onnx_attr_int(n, "axis", -1), x->ndim);
+        int da = axis >= 0 && axis != x->bax ? onnx_deepc_axis(x, axis) : -1;
+        bool split = axis == x->bax && (x->pre > 1 || x->post > 1);
+        if (axis < 0 || split || da < 0 || (onnx_opset(ix) < 13 && !last))
+            return onnx_fail(ix, n, DC_ERR_FORMAT, "deepc's softmax runs over one axis after the batch (axis %lld of %d)", (long long)onnx_attr_int(n, "axis", -1), x->ndim);
+        if (da != r) {
+            /* another axis than the last: moved last (Permute), the softmax, and moved back */
+            int fwd[DC_MAX_DIMS], back[DC_MAX_DIMS], k = 0;
+            for (int i = 1; i <= r; i++)
+                if (i != da) fwd[k++] = i;
+            fwd[k] = da;
+            for (int i = 0; i < r; i++) back[fwd[i] - 1] = i + 1;
+            onnx_value moved = *x;
+            onnx_value *pm = &moved;
+            dc_layer *p1 = dc_permute_layer(r, fwd), *a = dc_activation_layer(act), *p2 = dc_permute_layer(r, back);
+            if ((moved.handle = onnx_emit(ix, n, p1, 1, &x)) < 0) {
+                dc_layer_free(a);
+                dc_layer_free(p2);
+                return dc_last_status();
+            }
+            if ((moved.handle = onnx_emit(ix, n, a, 1, &pm)) < 0) {
+                dc_layer_free(p2);
+                return dc_last_status();
+            }
+            int h = onnx_emit(ix, n, p2, 1, &pm);
+            if (h < 0) return dc_last_status();
+            onnx_set_graph(y, h, p2, x, x->ndim, x->dims);
+            return DC_OK;
+        }
     }
     dc_layer *l = dc_activation_layer(act);
     if (l && alpha != 0) dc_layer_set_alpha(l, alpha);
@@ -1081,27 +1107,51 @@ static dc_status pattern_gelu(onnx_importer *ix, const Onnx__NodeProto *n) {
 
 /* ---- convolutions, pooling, normalisation ---- */
 /* kernel_shape, strides, pads ({top, left, bottom, right}) and dilations of a 2-D window. */
-static dc_status window(onnx_importer *ix, const Onnx__NodeProto *n, const onnx_value *x, int64_t *k, int64_t *st, int *pad, bool pads_ok) {
+/* A window attribute as its 2-D form: a 1-D one (a convolution or pool over [N, C, T], imported
+ * as 2-D over [N, C, 1, T]) gets `unit` for the height axis in front; pads {b, e} become
+ * {0, b, 0, e}. Returns the count (2, or 4 for pads), -1 when absent, another count when wrong. */
+static int attr2(const Onnx__NodeProto *n, const char *name, int64_t *v, bool one_d, int64_t unit) {
+    int c = onnx_attr_ints(n, name, v, DC_MAX_DIMS);
+    if (!one_d || c < 0) return c;
+    if (c == 1) {
+        v[1] = v[0];
+        v[0] = unit;
+        return 2;
+    }
+    if (c == 2 && !strcmp(name, "pads")) {
+        int64_t b = v[0], e = v[1];
+        v[0] = v[2] = 0;
+        v[1] = b;
+        v[3] = e;
+        return 4;
+    }
+    return c + 100; /* a count that fits no rule: the caller's error */
+}
+
+/* kernel_shape, strides, pads ({top, left, bottom, right}) and dilations of a 2-D window (x is
+ * [N, C, H, W]; one_d: the file's window is 1-D over W). */
+static dc_status window(onnx_importer *ix, const Onnx__NodeProto *n, const onnx_value *x, int64_t *k, int64_t *st, int *pad, bool pads_ok,
+                        bool one_d) {
     int64_t v[DC_MAX_DIMS + 1];
-    int c = onnx_attr_ints(n, "kernel_shape", v, DC_MAX_DIMS);
-    if (c >= 0 && c != 2) return onnx_fail(ix, n, DC_ERR_FORMAT, "deepc imports 2-D windows; this one has %d axes", c);
+    int c = attr2(n, "kernel_shape", v, one_d, 1);
+    if (c >= 0 && c != 2) return onnx_fail(ix, n, DC_ERR_FORMAT, "deepc imports 1-D and 2-D windows; this one has %d axes", c % 100);
     if (c == 2) {
         k[0] = v[0];
         k[1] = v[1];
     }
     st[0] = st[1] = 1;
-    if ((c = onnx_attr_ints(n, "strides", v, DC_MAX_DIMS)) >= 0) {
+    if ((c = attr2(n, "strides", v, one_d, 1)) >= 0) {
         if (c != 2 || v[0] < 1 || v[1] < 1 || v[0] > 1 << 20 || v[1] > 1 << 20) return onnx_fail(ix, n, DC_ERR_FORMAT, "strides");
         st[0] = v[0];
         st[1] = v[1];
     }
-    if ((c = onnx_attr_ints(n, "dilations", v, DC_MAX_DIMS)) >= 0 && (c != 2 || v[0] != 1 || v[1] != 1))
+    if ((c = attr2(n, "dilations", v, one_d, 1)) >= 0 && (c != 2 || v[0] != 1 || v[1] != 1))
         return onnx_fail(ix, n, DC_ERR_FORMAT, "dilations other than 1 are not supported");
     for (int i = 0; i < 4; i++) pad[i] = 0;
     char buf[32];
     const char *ap = onnx_attr_str(n, "auto_pad", "NOTSET", buf, sizeof buf);
-    if ((c = onnx_attr_ints(n, "pads", v, DC_MAX_DIMS)) >= 0) {
-        if (c != 4) return onnx_fail(ix, n, DC_ERR_FORMAT, "pads has %d entries; 4 expected", c);
+    if ((c = attr2(n, "pads", v, one_d, 0)) >= 0) {
+        if (c != 4) return onnx_fail(ix, n, DC_ERR_FORMAT, "pads has %d entries; %d expected", c % 100, one_d ? 2 : 4);
         for (int i = 0; i < 4; i++) {
             if (v[i] < 0 || v[i] > 1 << 20) return onnx_fail(ix, n, DC_ERR_FORMAT, "pad %lld", (long long)v[i]);
             pad[i] = (int)v[i]; /* ONNX: x1_begin, x2_begin, x1_end, x2_end = top, left, bottom, right */
@@ -1124,16 +1174,23 @@ static dc_status window(onnx_importer *ix, const Onnx__NodeProto *n, const onnx_
 
 static dc_status map_conv(onnx_importer *ix, const Onnx__NodeProto *n, bool transpose) {
     onnx_value *x = onnx_in(ix, n, 0), *w = onnx_in(ix, n, 1), *b = onnx_in(ix, n, 2), *y = onnx_out(ix, n, 0);
-    dc_status s = need_batch_first(ix, n, x, 4, 4);
+    dc_status s = need_batch_first(ix, n, x, 3, 4);
     if (s || (s = need_static(ix, n, w, 1))) return s;
     if (b && (s = need_static(ix, n, b, 2))) return s;
     if (!y) return DC_OK;
     if (onnx_attr_int(n, "group", 1) != 1) return onnx_fail(ix, n, DC_ERR_FORMAT, "group %lld; deepc's convolutions take 1", (long long)onnx_attr_int(n, "group", 1));
-    if (w->ndim != 4) return onnx_fail(ix, n, DC_ERR_FORMAT, "a weight of rank %d", w->ndim);
-    int64_t k[2] = {w->dims[2], w->dims[3]}, st[2], v[DC_MAX_DIMS + 1];
+    if (w->ndim != x->ndim) return onnx_fail(ix, n, DC_ERR_FORMAT, "a weight of rank %d for an input of rank %d", w->ndim, x->ndim);
+    /* a 1-D convolution over [N, C, T] is the 2-D one over [N, C, 1, T] */
+    bool one_d = x->ndim == 3;
+    onnx_value x4 = {.name = y->name};
+    if (one_d) {
+        if ((s = onnx_reshape(ix, n, x, 4, (int64_t[]){1, x->dims[1], 1, x->dims[2]}, 0, &x4))) return s;
+        x = &x4;
+    }
+    int64_t k[2] = {one_d ? 1 : w->dims[2], w->dims[w->ndim - 1]}, st[2], v[DC_MAX_DIMS + 1];
     int pad[4];
-    if ((s = window(ix, n, x, k, st, pad, true))) return s;
-    if (k[0] != w->dims[2] || k[1] != w->dims[3]) return onnx_fail(ix, n, DC_ERR_SHAPE, "kernel_shape differs from the weight's");
+    if ((s = window(ix, n, x, k, st, pad, true, one_d))) return s;
+    if (k[0] != (one_d ? 1 : w->dims[2]) || k[1] != w->dims[w->ndim - 1]) return onnx_fail(ix, n, DC_ERR_SHAPE, "kernel_shape differs from the weight's");
     int64_t C = x->dims[1], F = transpose ? w->dims[1] : w->dims[0];
     if ((transpose ? w->dims[0] : w->dims[1]) != C) return onnx_fail(ix, n, DC_ERR_SHAPE, "the weight takes another number of channels than %lld", (long long)C);
     if (transpose) {
@@ -1168,20 +1225,35 @@ static dc_status map_conv(onnx_importer *ix, const Onnx__NodeProto *n, bool tran
     if ((s = onnx_param_value(ix, n, l, "weight", w)) || (b && (s = onnx_param_value(ix, n, l, "bias", b)))) return s;
     int64_t sh[DC_MAX_DIMS];
     dc_layer_output_shape(l, sh);
-    onnx_set_graph(y, h, l, x, 4, (int64_t[]){1, sh[0], sh[1], sh[2]});
-    return DC_OK;
+    if (!one_d) {
+        onnx_set_graph(y, h, l, x, 4, (int64_t[]){1, sh[0], sh[1], sh[2]});
+        return DC_OK;
+    }
+    onnx_value y4 = {.name = y->name};
+    onnx_set_graph(&y4, h, l, x, 4, (int64_t[]){1, sh[0], sh[1], sh[2]});
+    return onnx_reshape(ix, n, &y4, 3, (int64_t[]){1, sh[0], sh[2]}, 0, y);
 }
 static dc_status map_conv2d(onnx_importer *ix, const Onnx__NodeProto *n) { return map_conv(ix, n, false); }
 static dc_status map_conv_transpose(onnx_importer *ix, const Onnx__NodeProto *n) { return map_conv(ix, n, true); }
 
 static dc_status map_pool(onnx_importer *ix, const Onnx__NodeProto *n, bool max) {
     onnx_value *x = onnx_in(ix, n, 0), *y = onnx_out(ix, n, 0), *ind = onnx_out(ix, n, 1);
-    dc_status s = need_batch_first(ix, n, x, 4, 4);
+    dc_status s = need_batch_first(ix, n, x, 3, 4);
     if (s || !y) return s;
     if (ind && ind->readers) return onnx_fail(ix, n, DC_ERR_FORMAT, "the indices output is not supported");
+    /* a 1-D pool over [N, C, T] is the 2-D one over [N, C, 1, T] */
+    bool one_d = x->ndim == 3;
+    onnx_value x4 = {.name = y->name};
+    if (one_d) {
+        if ((s = onnx_reshape(ix, n, x, 4, (int64_t[]){1, x->dims[1], 1, x->dims[2]}, 0, &x4))) return s;
+        x = &x4;
+    }
     int64_t k[2] = {0, 0}, st[2];
     int pad[4];
-    if ((s = window(ix, n, x, k, st, pad, false))) return s;
+    if ((s = window(ix, n, x, k, st, pad, false, one_d))) return s;
+    /* an axis whose windows fit once takes any stride: one stride for both (deepc's pools) */
+    if (x->dims[2] - k[0] < st[0] && x->dims[2] - k[0] < st[1]) st[0] = st[1];
+    else if (x->dims[3] - k[1] < st[0] && x->dims[3] - k[1] < st[1]) st[1] = st[0];
     if (k[0] < 1 || k[1] < 1 || k[0] > x->dims[2] || k[1] > x->dims[3]) return onnx_fail(ix, n, DC_ERR_FORMAT, "kernel_shape is missing or larger than the input");
     if (st[0] != st[1]) return onnx_fail(ix, n, DC_ERR_FORMAT, "deepc's pooling takes one stride for both axes");
     if (onnx_attr_int(n, "ceil_mode", 0)) {
@@ -1193,8 +1265,13 @@ static dc_status map_pool(onnx_importer *ix, const Onnx__NodeProto *n, bool max)
     if (h < 0) return dc_last_status();
     int64_t sh[DC_MAX_DIMS];
     dc_layer_output_shape(l, sh);
-    onnx_set_graph(y, h, l, x, 4, (int64_t[]){1, sh[0], sh[1], sh[2]});
-    return DC_OK;
+    if (!one_d) {
+        onnx_set_graph(y, h, l, x, 4, (int64_t[]){1, sh[0], sh[1], sh[2]});
+        return DC_OK;
+    }
+    onnx_value y4 = {.name = y->name};
+    onnx_set_graph(&y4, h, l, x, 4, (int64_t[]){1, sh[0], sh[1], sh[2]});
+    return onnx_reshape(ix, n, &y4, 3, (int64_t[]){1, sh[0], sh[2]}, 0, y);
 }
 static dc_status map_max_pool(onnx_importer *ix, const Onnx__NodeProto *n) { return map_pool(ix, n, true); }
 static dc_status map_avg_pool(onnx_importer *ix, const Onnx__NodeProto *n) { return map_pool(ix, n, false); }
@@ -1244,11 +1321,10 @@ static dc_status map_layer_norm(onnx_importer *ix, const Onnx__NodeProto *n) {
     dc_status s = need_graph(ix, n, x, 0);
     if (s || (s = need_static(ix, n, g, 1)) || (b && (s = need_static(ix, n, b, 2)))) return s;
     int axis = onnx_axis(onnx_attr_int(n, "axis", -1), x->ndim);
-    int64_t sh[DC_MAX_DIMS];
-    int r = onnx_deepc_shape(x, sh);
-    if (axis != x->ndim - 1 || axis == x->bax || onnx_deepc_axis(x, axis) != r)
-        return onnx_fail(ix, n, DC_ERR_FORMAT, "deepc normalises over the last axis only");
-    int64_t D = x->dims[axis];
+    if (axis < 0 || x->bax >= axis)
+        return onnx_fail(ix, n, DC_ERR_FORMAT, "axis %lld: deepc normalises axes after the batch's", (long long)onnx_attr_int(n, "axis", -1));
+    int64_t D = 1;
+    for (int i = axis; i < x->ndim; i++) D *= x->dims[i];
     if (onnx_count(g->ndim, g->dims) != D || (b && onnx_count(b->ndim, b->dims) != D))
         return onnx_fail(ix, n, DC_ERR_SHAPE, "scale and bias must have %lld values", (long long)D);
     for (int k = 1; k < (int)n->n_output; k++) {
@@ -1256,13 +1332,30 @@ static dc_status map_layer_norm(onnx_importer *ix, const Onnx__NodeProto *n) {
         if (o && o->readers) return onnx_fail(ix, n, DC_ERR_FORMAT, "output %d (the statistics) is not supported", k);
     }
     if (!y) return DC_OK;
+    /* over several axes: those axes as one (a Reshape before and after the layer) */
+    onnx_value flat = {.name = y->name};
+    onnx_value *in = x;
+    int64_t fd[DC_MAX_DIMS];
+    memcpy(fd, x->dims, sizeof fd);
+    fd[axis] = D;
+    if (axis < x->ndim - 1) {
+        if ((s = onnx_reshape(ix, n, x, axis + 1, fd, x->bax, &flat))) return s;
+        in = &flat;
+    }
+    int64_t sh[DC_MAX_DIMS];
+    if (onnx_deepc_axis(in, axis) != onnx_deepc_shape(in, sh)) return onnx_fail(ix, n, DC_ERR_FORMAT, "deepc normalises the last axis of its tensor");
     dc_layer *l = dc_layer_norm_layer(onnx_attr_float(n, "epsilon", 1e-5f));
-    int h = onnx_emit(ix, n, l, 1, &x);
+    int h = onnx_emit(ix, n, l, 1, &in);
     if (h < 0) return dc_last_status();
     if ((s = onnx_param_value(ix, n, l, "weight", g))) return s;
     if (b && (s = onnx_param_value(ix, n, l, "bias", b))) return s;
-    onnx_set_graph(y, h, l, x, x->ndim, x->dims);
-    return DC_OK;
+    if (in == x) {
+        onnx_set_graph(y, h, l, x, x->ndim, x->dims);
+        return DC_OK;
+    }
+    onnx_value normed = {.name = y->name};
+    onnx_set_graph(&normed, h, l, in, in->ndim, in->dims);
+    return onnx_reshape(ix, n, &normed, x->ndim, x->dims, x->bax, y);
 }
 
 static dc_status map_reduce(onnx_importer *ix, const Onnx__NodeProto *n, dc_reduce_op op) {
