@@ -14,15 +14,17 @@ int onnx_claimed_ops(const char **names, int max);
 #define DIR "tests/data/onnx_extra/"
 #define N 4
 
-static float xs[N * 6];
+static float xs[N * 8];
 
-/* Imports DIR<name>.onnx, predicts on xs ([N, 2, 3]) and compares with want[N * per]. */
-static void check_value(const char *name, const float *want, int64_t per) {
+/* Imports DIR<name>.onnx, predicts on xs as [N, shape] and compares with want[N * per]. */
+static void check_value_shaped(const char *name, int nd, const int64_t *shape, const float *want, int64_t per) {
     char path[256];
     snprintf(path, sizeof path, DIR "%s.onnx", name);
     dc_model *m = dc_model_import_onnx(path);
     CHECK(m != NULL);
-    dc_tensor *x = dc_tensor_from(3, (int64_t[]){N, 2, 3}, xs);
+    int64_t sh[DC_MAX_DIMS] = {N};
+    memcpy(sh + 1, shape, (size_t)nd * sizeof *sh);
+    dc_tensor *x = dc_tensor_from(nd + 1, sh, xs);
     dc_tensor *y = m ? dc_model_predict(m, x, N) : NULL;
     CHECK(y != NULL);
     if (y) {
@@ -38,11 +40,13 @@ static void check_value(const char *name, const float *want, int64_t per) {
     dc_model_free(m);
 }
 
+static void check_value(const char *name, const float *want, int64_t per) { check_value_shaped(name, 2, (int64_t[]){2, 3}, want, per); }
+
 /* Importing DIR<name>.onnx fails with a message holding each word. */
 #define CHECK_REFUSED(name, ...) CHECK_NULL_ERR(dc_model_import_onnx(DIR name ".onnx"), name, __VA_ARGS__)
 
 int main(void) {
-    for (int i = 0; i < N * 6; i++) xs[i] = (float)(((i * 37) % 23) - 11) / 7.0f;
+    for (int i = 0; i < N * 8; i++) xs[i] = (float)(((i * 37) % 23) - 11) / 7.0f;
     float w[N * 6];
     for (int i = 0; i < N * 6; i++) w[i] = xs[i] * xs[i];
     check_value("pow", w, 6);
@@ -70,6 +74,18 @@ int main(void) {
         for (int k = 0; k < 3; k++) w[3 * r + k] = (v[k] - m) / sqrtf(var + 1e-5f) * sc[r % 2] + b[r % 2];
     }
     check_value("instance_norm", w, 6);
+    /* nearest upsampling by 2 x 3 of [N, 1, 2, 3]: each pixel repeated */
+    float up[N * 36];
+    for (int s = 0; s < N; s++)
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 9; j++) up[s * 36 + i * 9 + j] = xs[s * 6 + (i / 2) * 3 + j / 3];
+    check_value_shaped("upsample", 3, (int64_t[]){1, 2, 3}, up, 36);
+    /* DepthToSpace (CRD, block 2) of [N, 4, 1, 2] (6 values a sample would not do: [N, 4, 1, 2] is 8) */
+    float ds[N * 8];
+    for (int s = 0; s < N; s++)
+        for (int h = 0; h < 2; h++)
+            for (int w2 = 0; w2 < 4; w2++) ds[s * 8 + h * 4 + w2] = xs[s * 8 + (h * 2 + w2 % 2) * 2 + w2 / 2];
+    check_value_shaped("depth_to_space", 3, (int64_t[]){4, 1, 2}, ds, 8);
 
     CHECK_REFUSED("err_pow_graph_exponent", "Pow", "exponent", "constant");
     CHECK_REFUSED("err_pow_varying_exponent", "Pow", "differs between elements");
@@ -81,6 +97,9 @@ int main(void) {
     CHECK_REFUSED("err_shrink_lambd", "Shrink", "lambd -1");
     CHECK_REFUSED("err_max_shapes", "Max", "another shape");
     CHECK_REFUSED("err_instance_norm_scale", "InstanceNormalization", "scale", "constant");
+    CHECK_REFUSED("err_resize_linear", "Resize", "mode linear");
+    CHECK_REFUSED("err_resize_factor", "Resize", "1.5", "whole factors");
+    CHECK_REFUSED("err_depth_to_space_rank", "DepthToSpace", "rank 3");
     CHECK_REFUSED("err_global_max_pool_rank", "GlobalMaxPool", "rank 2");
 
     /* the claimed set lists both tables */

@@ -15,8 +15,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def model(out, name, nodes, inits=(), inputs=None, opset=13, out_shape=None):
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 3])
+def model(out, name, nodes, inits=(), inputs=None, opset=13, out_shape=None, xshape=("N", 2, 3)):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(xshape))
     ins = [x] + list(inputs or [])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)
     g = helper.make_graph(nodes, name, ins, [y], [numpy_helper.from_array(np.asarray(v, np.float32 if k != "i" else np.int64), n)
@@ -43,6 +43,8 @@ def main():
     model(out, "instance_norm", [N("Unsqueeze", ["x", "ax"], ["u"]), N("InstanceNormalization", ["u", "sc", "b"], ["v"], epsilon=1e-5),
                                  N("Squeeze", ["v", "ax"], ["y"])],
           [("ax", [3], "i"), ("sc", [2.0, 0.5], "f"), ("b", [0.1, -0.1], "f")])
+    model(out, "upsample", [N("Resize", ["x", "", "sc"], ["y"], mode="nearest")], [("sc", [1, 1, 2, 3], "f")], xshape=("N", 1, 2, 3))
+    model(out, "depth_to_space", [N("DepthToSpace", ["x"], ["y"], blocksize=2, mode="CRD")], xshape=("N", 4, 1, 2))
     # errors
     e = helper.make_tensor_value_info("e", TensorProto.FLOAT, ["N", 2, 3])
     model(out, "err_pow_graph_exponent", [N("Pow", ["x", "e"], ["y"])], inputs=[e])
@@ -55,6 +57,11 @@ def main():
     model(out, "err_shrink_lambd", [N("Shrink", ["x"], ["y"], lambd=-1.0)], opset=13)
     model(out, "err_max_shapes", [N("ReduceSum", ["x"], ["r"], axes=[2], keepdims=1), N("Max", ["x", "r"], ["y"])], opset=12)
     model(out, "err_instance_norm_scale", [N("InstanceNormalization", ["x", "e", "e"], ["y"])], inputs=[e])
+    model(out, "err_resize_linear", [N("Resize", ["x", "", "sc"], ["y"], mode="linear")], [("sc", [1, 1, 2, 2], "f")],
+          xshape=("N", 1, 2, 3))
+    model(out, "err_resize_factor", [N("Resize", ["x", "", "sc"], ["y"], mode="nearest")], [("sc", [1, 1, 1.5, 2], "f")],
+          xshape=("N", 1, 2, 3))
+    model(out, "err_depth_to_space_rank", [N("DepthToSpace", ["x"], ["y"], blocksize=2)])
     model(out, "err_global_max_pool_rank", [N("Flatten", ["x"], ["f"]), N("GlobalMaxPool", ["f"], ["y"])])
 
 

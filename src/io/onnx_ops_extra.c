@@ -488,6 +488,108 @@ static dc_status map_instance_norm(onnx_importer *ix, const Onnx__NodeProto *n) 
     return DC_OK;
 }
 
+/* DepthToSpace and SpaceToDepth of [N, C, H, W]: Reshape, Permute, Reshape layers (the
+ * permutation of ONNX's definition, without the batch axis). */
+static dc_status map_space_depth(onnx_importer *ix, const Onnx__NodeProto *n, bool to_space) {
+    onnx_value *x = onnx_in(ix, n, 0), *y = onnx_out(ix, n, 0);
+    if (!x || x->kind != ONNX_GRAPH) return onnx_fail(ix, n, DC_ERR_FORMAT, "input 0 must be computed from the graph's inputs");
+    if (x->bax != 0 || x->pre != 1 || x->post != 1 || x->ndim != 4)
+        return onnx_fail(ix, n, DC_ERR_FORMAT, "the input must be [N, C, H, W] with the batch alone in axis 0 (rank %d)", x->ndim);
+    int64_t b = onnx_attr_int(n, "blocksize", 0), C = x->dims[1], H = x->dims[2], W = x->dims[3];
+    if (b < 1 || b > 4096) return onnx_fail(ix, n, DC_ERR_FORMAT, "blocksize %lld", (long long)b);
+    char mode[8];
+    bool crd = to_space && !strcmp(onnx_attr_str(n, "mode", "DCR", mode, sizeof mode), "CRD");
+    if (to_space && strcmp(mode, "CRD") && strcmp(mode, "DCR")) return onnx_fail(ix, n, DC_ERR_FORMAT, "mode %s", mode);
+    if (to_space ? C % (b * b) : H % b || W % b)
+        return onnx_fail(ix, n, DC_ERR_FORMAT, "blocksize %lld does not divide the %s", (long long)b, to_space ? "channels" : "height and width");
+    if (!y) return DC_OK;
+    int64_t mid[5], fin[3];
+    int perm[5];
+    if (to_space) {
+        int64_t c = C / (b * b);
+        if (crd) {
+            memcpy(mid, (int64_t[]){c, b, b, H, W}, sizeof mid);
+            memcpy(perm, (int[]){1, 4, 2, 5, 3}, sizeof perm);
+        } else {
+            memcpy(mid, (int64_t[]){b, b, c, H, W}, sizeof mid);
+            memcpy(perm, (int[]){3, 4, 1, 5, 2}, sizeof perm);
+        }
+        memcpy(fin, (int64_t[]){c, H * b, W * b}, sizeof fin);
+    } else {
+        memcpy(mid, (int64_t[]){C, H / b, b, W / b, b}, sizeof mid);
+        memcpy(perm, (int[]){3, 5, 1, 2, 4}, sizeof perm);
+        memcpy(fin, (int64_t[]){C * b * b, H / b, W / b}, sizeof fin);
+    }
+    int64_t pd[5];
+    for (int i = 0; i < 5; i++) pd[i] = mid[perm[i] - 1];
+    onnx_value xv = *x, t = {.name = y->name};
+    onnx_value *in[1] = {&xv};
+    int64_t d6[6] = {1}, d4[4] = {1, fin[0], fin[1], fin[2]};
+    dc_status s;
+    memcpy(d6 + 1, mid, sizeof mid);
+    if ((s = step_layer(ix, n, dc_reshape_layer(5, mid), 1, in, &t, 6, d6))) return s;
+    in[0] = &t;
+    memcpy(d6 + 1, pd, sizeof pd);
+    if ((s = step_layer(ix, n, dc_permute_layer(5, perm), 1, in, &t, 6, d6))) return s;
+    return step_layer(ix, n, dc_reshape_layer(3, fin), 1, in, y, 4, d4);
+}
+static dc_status map_depth_to_space(onnx_importer *ix, const Onnx__NodeProto *n) { return map_space_depth(ix, n, true); }
+static dc_status map_space_to_depth(onnx_importer *ix, const Onnx__NodeProto *n) { return map_space_depth(ix, n, false); }
+
+/* Resize and Upsample in nearest mode by whole factors of H and W on [N, C, H, W]: an
+ * UpSampling2D, which repeats each pixel. That is ONNX's result where each output pixel's source
+ * rounds into its own input pixel: half_pixel (or pytorch_half_pixel) with either rounding of
+ * ties, or asymmetric with floor (Upsample's rule). */
+static dc_status map_resize(onnx_importer *ix, const Onnx__NodeProto *n) {
+    onnx_value *x = onnx_in(ix, n, 0), *y = onnx_out(ix, n, 0);
+    if (!x || x->kind != ONNX_GRAPH) return onnx_fail(ix, n, DC_ERR_FORMAT, "input 0 must be computed from the graph's inputs");
+    if (x->bax != 0 || x->pre != 1 || x->post != 1 || x->ndim != 4)
+        return onnx_fail(ix, n, DC_ERR_FORMAT, "the input must be [N, C, H, W] with the batch alone in axis 0 (rank %d)", x->ndim);
+    char buf[40], mode[16], ctm[40], nm[40];
+    snprintf(mode, sizeof mode, "%s", onnx_attr_str(n, "mode", "nearest", buf, sizeof buf));
+    bool upsample = !strcmp(n->op_type, "Upsample");
+    snprintf(ctm, sizeof ctm, "%s", upsample ? "asymmetric" : onnx_attr_str(n, "coordinate_transformation_mode", "half_pixel", buf, sizeof buf));
+    snprintf(nm, sizeof nm, "%s", upsample ? "floor" : onnx_attr_str(n, "nearest_mode", "round_prefer_floor", buf, sizeof buf));
+    if (strcmp(mode, "nearest")) return onnx_fail(ix, n, DC_ERR_FORMAT, "mode %s; deepc imports nearest only", mode);
+    bool half = !strcmp(ctm, "half_pixel") || !strcmp(ctm, "pytorch_half_pixel");
+    bool ok = (half && (!strcmp(nm, "round_prefer_floor") || !strcmp(nm, "round_prefer_ceil"))) ||
+              (!strcmp(ctm, "asymmetric") && !strcmp(nm, "floor"));
+    if (!ok) return onnx_fail(ix, n, DC_ERR_FORMAT, "coordinate_transformation_mode %s with nearest_mode %s does not repeat pixels", ctm, nm);
+    /* the factors: scales (attribute of Upsample-7, else input 1 or, from Resize-11 on, 2) or sizes (input 3) */
+    double f[4] = {0};
+    int k = -1;
+    onnx_value *sv = NULL, *zv = NULL;
+    if (upsample && onnx_opset(ix) < 9) {
+        const Onnx__AttributeProto *a = NULL;
+        for (size_t i = 0; i < n->n_attribute; i++)
+            if (!strcmp(n->attribute[i]->name, "scales")) a = n->attribute[i];
+        k = a && a->n_floats == 4 ? 4 : -1;
+        for (int i = 0; k == 4 && i < 4; i++) f[i] = a->floats[i];
+    } else {
+        sv = onnx_in(ix, n, !upsample && onnx_opset(ix) >= 11 ? 2 : 1);
+        zv = !upsample && onnx_opset(ix) >= 11 ? onnx_in(ix, n, 3) : NULL;
+        onnx_value *v = sv && onnx_count(sv->ndim, sv->dims) > 0 ? sv : zv;
+        if (!v || !onnx_is_static(v)) return onnx_fail(ix, n, DC_ERR_FORMAT, "the scales or sizes must be a constant");
+        if (onnx_count(v->ndim, v->dims) == 4) {
+            k = 4;
+            for (int i = 0; i < 4; i++) f[i] = v->data[i];
+            if (v == zv) {
+                /* sizes: N's entry is the batch (kept); C, H and W as factors of the input's */
+                f[0] = 1;
+                for (int i = 1; i < 4; i++) f[i] = v->data[i] / (double)x->dims[i];
+            }
+        }
+    }
+    if (k != 4) return onnx_fail(ix, n, DC_ERR_FORMAT, "the scales or sizes need 4 values");
+    int fh = (int)f[2], fw = (int)f[3];
+    if (f[0] != 1 || f[1] != 1 || f[2] != fh || f[3] != fw || fh < 1 || fw < 1 || fh > 64 || fw > 64)
+        return onnx_fail(ix, n, DC_ERR_FORMAT, "factors %g, %g, %g, %g; deepc repeats H and W by whole factors (1 to 64) only", f[0], f[1], f[2], f[3]);
+    if (!y) return DC_OK;
+    onnx_value xv = *x, *in[1] = {&xv};
+    int64_t dims[4] = {1, x->dims[1], x->dims[2] * fh, x->dims[3] * fw};
+    return step_layer(ix, n, dc_upsample2d_layer(fh, fw), 1, in, y, 4, dims);
+}
+
 const onnx_op dc_onnx_ops_extra[] = {
     {"Neg", map_neg},
     {"Abs", map_abs},
@@ -535,6 +637,10 @@ const onnx_op dc_onnx_ops_extra[] = {
     {"PRelu", map_prelu},
     {"GlobalMaxPool", map_global_max_pool},
     {"InstanceNormalization", map_instance_norm},
+    {"DepthToSpace", map_depth_to_space},
+    {"SpaceToDepth", map_space_to_depth},
+    {"Resize", map_resize},
+    {"Upsample", map_resize},
     {NULL, NULL},
 };
 
