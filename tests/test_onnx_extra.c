@@ -85,6 +85,9 @@ int main(void) {
     for (int s = 0; s < N; s++)
         for (int h = 0; h < 2; h++)
             for (int w2 = 0; w2 < 4; w2++) ds[s * 8 + h * 4 + w2] = xs[s * 8 + (h * 2 + w2 % 2) * 2 + w2 / 2];
+    float ex[N * 6];
+    for (int i = 0; i < N * 6; i++) ex[i] = xs[i / 3];
+    check_value_shaped("expand", 2, (int64_t[]){2, 1}, ex, 6);
     check_value_shaped("depth_to_space", 3, (int64_t[]){4, 1, 2}, ds, 8);
 
     CHECK_REFUSED("err_pow_graph_exponent", "Pow", "exponent", "constant");
@@ -100,6 +103,7 @@ int main(void) {
     CHECK_REFUSED("err_resize_linear", "Resize", "mode linear");
     CHECK_REFUSED("err_resize_factor", "Resize", "1.5", "whole factors");
     CHECK_REFUSED("err_depth_to_space_rank", "DepthToSpace", "rank 3");
+    CHECK_REFUSED("err_expand_batch", "Expand", "entry 3", "batch");
     CHECK_REFUSED("err_global_max_pool_rank", "GlobalMaxPool", "rank 2");
 
     /* the claimed set lists both tables */

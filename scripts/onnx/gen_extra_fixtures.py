@@ -45,6 +45,7 @@ def main():
           [("ax", [3], "i"), ("sc", [2.0, 0.5], "f"), ("b", [0.1, -0.1], "f")])
     model(out, "upsample", [N("Resize", ["x", "", "sc"], ["y"], mode="nearest")], [("sc", [1, 1, 2, 3], "f")], xshape=("N", 1, 2, 3))
     model(out, "depth_to_space", [N("DepthToSpace", ["x"], ["y"], blocksize=2, mode="CRD")], xshape=("N", 4, 1, 2))
+    model(out, "expand", [N("Expand", ["x", "s"], ["y"])], [("s", [2, 3], "i")], xshape=("N", 2, 1))
     # errors
     e = helper.make_tensor_value_info("e", TensorProto.FLOAT, ["N", 2, 3])
     model(out, "err_pow_graph_exponent", [N("Pow", ["x", "e"], ["y"])], inputs=[e])
@@ -62,6 +63,7 @@ def main():
     model(out, "err_resize_factor", [N("Resize", ["x", "", "sc"], ["y"], mode="nearest")], [("sc", [1, 1, 1.5, 2], "f")],
           xshape=("N", 1, 2, 3))
     model(out, "err_depth_to_space_rank", [N("DepthToSpace", ["x"], ["y"], blocksize=2)])
+    model(out, "err_expand_batch", [N("Expand", ["x", "s"], ["y"])], [("s", [3, 2, 3], "i")])
     model(out, "err_global_max_pool_rank", [N("Flatten", ["x"], ["f"]), N("GlobalMaxPool", ["f"], ["y"])])
 
 

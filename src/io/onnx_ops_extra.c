@@ -7,6 +7,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern const dc_layer_type dc_elementwise_type;
@@ -590,6 +591,41 @@ static dc_status map_resize(onnx_importer *ix, const Onnx__NodeProto *n) {
     return step_layer(ix, n, dc_upsample2d_layer(fh, fw), 1, in, y, 4, dims);
 }
 
+/* Expand of a graph value to a constant shape that neither adds axes nor grows the batch axis:
+ * x + zeros of the expanded shape (a fixed ValueArithmetic), NumPy's broadcasting. */
+static dc_status map_expand(onnx_importer *ix, const Onnx__NodeProto *n) {
+    onnx_value *x = onnx_in(ix, n, 0), *y = onnx_out(ix, n, 0);
+    if (!x || x->kind != ONNX_GRAPH) return onnx_fail(ix, n, DC_ERR_FORMAT, "input 0 must be computed from the graph's inputs");
+    if (x->bax != 0 || x->pre != 1 || x->post != 1) return onnx_fail(ix, n, DC_ERR_FORMAT, "the input must have the batch alone in axis 0");
+    int64_t sh[DC_MAX_DIMS + 1];
+    onnx_value *sv = onnx_in(ix, n, 1);
+    int k = sv ? onnx_const_ints(sv, sh, DC_MAX_DIMS + 1) : -1;
+    if (k < 0) return onnx_fail(ix, n, DC_ERR_FORMAT, "the shape (input 1) must be a constant of at most %d values", DC_MAX_DIMS);
+    if (k > x->ndim) return onnx_fail(ix, n, DC_ERR_FORMAT, "a shape of rank %d adds axes before the batch axis of the rank %d input", k, x->ndim);
+    int r = x->ndim, lead = r - k;
+    int64_t dims[DC_MAX_DIMS];
+    for (int i = 0; i < r; i++) {
+        int64_t t = i < lead ? 1 : sh[i - lead], d = i == 0 ? 1 : x->dims[i];
+        if (i == 0 && t != 1)
+            return onnx_fail(ix, n, DC_ERR_FORMAT, "the shape's entry %lld for the batch axis would expand the batch; deepc keeps it", (long long)t);
+        if (t != d && t != 1 && d != 1) return onnx_fail(ix, n, DC_ERR_SHAPE, "axis %d of size %lld does not expand to %lld", i, (long long)d, (long long)t);
+        if (t < 0) return onnx_fail(ix, n, DC_ERR_SHAPE, "shape entry %lld", (long long)t);
+        dims[i] = d == 1 ? t : d;
+    }
+    if (!y) return DC_OK;
+    if (r == 1) return core_op("Identity")->map(ix, n);
+    int64_t cnt = onnx_count(r - 1, dims + 1);
+    if (cnt < 1 || cnt > ONNX_MAX_ELEMS) return onnx_fail(ix, n, DC_ERR_SHAPE, "%lld elements a sample", (long long)cnt);
+    float *zero = calloc((size_t)cnt, sizeof *zero);
+    if (!zero) return dc_error(DC_ERR_NOMEM, "onnx import: Expand of %lld elements", (long long)cnt);
+    onnx_value xv = *x, *in[1] = {&xv};
+    dc_layer *l = dc_arithmetic_value_layer(DC_ARITH_ADD, r - 1, dims + 1, false, false);
+    dc_status st = step_layer(ix, n, l, 1, in, y, r, dims);
+    if (!st) st = onnx_param(ix, n, l, "value", zero, cnt);
+    free(zero);
+    return st;
+}
+
 const onnx_op dc_onnx_ops_extra[] = {
     {"Neg", map_neg},
     {"Abs", map_abs},
@@ -641,6 +677,7 @@ const onnx_op dc_onnx_ops_extra[] = {
     {"SpaceToDepth", map_space_to_depth},
     {"Resize", map_resize},
     {"Upsample", map_resize},
+    {"Expand", map_expand},
     {NULL, NULL},
 };
 
