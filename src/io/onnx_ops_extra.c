@@ -1,8 +1,11 @@
 /* More ONNX operators for the importer: mappers written as those of onnx_ops.c (see
- * onnx_import.h and docs/onnx.md), listed in this table, which the dispatcher searches after
- * dc_onnx_ops_core. The element-wise operators of one tensor import as one Elementwise layer
- * (src/nn/elementwise_layer.c) whose option "op" names the function; Sum and Mean of several
- * values as the core Add mapper and a ValueArithmetic scale. */
+ * onnx_import.h and docs/onnx.md), listed in the table at the end, which the dispatcher searches
+ * after dc_onnx_ops_core. The element-wise operators of one tensor import as one Elementwise
+ * layer (src/nn/elementwise_layer.c) whose option "op" names the function; the others are
+ * compositions of existing layers: Sum and Mean (the core Add mapper, a ValueArithmetic scale),
+ * Max and Min, the reductions around the core ReduceSum and ReduceMax, Split, PRelu,
+ * GlobalMaxPool, InstanceNormalization, DepthToSpace and SpaceToDepth, nearest Resize and
+ * Upsample, Expand. onnx_claimed_ops lists both tables for ONNX's test-suite runner. */
 #include "onnx_import.h"
 
 #include <float.h>
