@@ -52,6 +52,14 @@ struct onnx_importer {
 };
 
 /* ---- errors ---- */
+/* The last error with `what` in front: the message is copied first, since dc_error writes where
+ * dc_last_error reads. */
+static dc_status rethrow(dc_status s, const char *path, const char *what) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", dc_last_error());
+    return dc_error(s, "%s: %s%s", path, what, msg);
+}
+
 static const char *node_label(const Onnx__NodeProto *n) {
     if (n->name && n->name[0]) return n->name;
     if (n->n_output && n->output[0] && n->output[0][0]) return n->output[0];
@@ -579,7 +587,7 @@ static dc_status add_input(onnx_importer *ix, const Onnx__ValueInfoProto *vi, on
     name[k] = 0;
     int h = dc_model_input(ix->m, k ? name : NULL, r, shape);
     if (h < 0 && k) h = dc_model_input(ix->m, NULL, r, shape);
-    if (h < 0) return dc_error(dc_last_status(), "%s: graph input \"%s\": %s", ix->path, v->name, dc_last_error());
+    if (h < 0) return rethrow(dc_last_status(), ix->path, "a graph input: ");
     v->handle = h;
     return DC_OK;
 }
@@ -762,13 +770,15 @@ static dc_status import_graph(onnx_importer *ix, const dc_onnx_import_opts *o) {
     }
     int64_t sh[DC_MAX_DIMS];
     int r = onnx_deepc_shape(outv, sh);
-    bool last = outv->handle == dc_model_num_layers(ix->m) - 1;
+    /* the output must be the last layer, and one that is not an input (a graph of nothing but
+     * the identity gets an Activation of none) */
+    bool last = outv->handle == dc_model_num_layers(ix->m) - 1 && dc_model_num_layers(ix->m) > dc_model_num_inputs(ix->m);
     if (!last || outv->ndim == 1) {
         dc_layer *l = outv->ndim == 1 ? dc_reshape_layer(r, sh) : dc_activation_layer(DC_ACT_NONE);
         if (!l || dc_layer_set_name(l, "output") || dc_model_apply(ix->m, l, 1, &outv->handle) < 0)
-            return dc_error(dc_last_status(), "%s: the output: %s", ix->path, dc_last_error());
+            return rethrow(dc_last_status(), ix->path, "the output: ");
     }
-    if ((s = dc_model_build(ix->m, 0, NULL))) return dc_error(s, "%s: %s", ix->path, dc_last_error());
+    if ((s = dc_model_build(ix->m, 0, NULL))) return rethrow(s, ix->path, "");
     for (size_t i = 0; i < ix->npend; i++) {
         pending_param *p = &ix->pend[i];
         int k = 0;

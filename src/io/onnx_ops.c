@@ -739,6 +739,11 @@ static dc_status map_slice(onnx_importer *ix, const Onnx__NodeProto *n) {
     for (int i = 0; i < k; i++) {
         int a = onnx_axis(ax[i], x->ndim);
         if (a < 0 || sp[i] == 0) return onnx_fail(ix, n, DC_ERR_FORMAT, "axis %lld or step %lld", (long long)ax[i], (long long)sp[i]);
+        if (x->kind != ONNX_CONST && a == x->bax) {
+            /* the batch axis: only the whole of it, whatever its size */
+            if (st[i] != 0 || en[i] < ONNX_MAX_DIM || sp[i] != 1) return onnx_fail(ix, n, DC_ERR_FORMAT, "slicing the batch axis");
+            continue;
+        }
         int64_t D = x->dims[a], s = st[i], e = en[i];
         if (s < 0) s += D;
         if (e < 0) e += D;
@@ -1364,6 +1369,7 @@ static dc_status map_reduce(onnx_importer *ix, const Onnx__NodeProto *n, dc_redu
     if (s || !y) return s;
     int64_t axes[DC_MAX_DIMS + 1];
     int k = axes_of(ix, n, 1, axes);
+    if (k < 1 && onnx_attr_int(n, "noop_with_empty_axes", 0)) return copy_value(ix, y, x); /* no axes: the identity */
     if (k < 1) return onnx_fail(ix, n, DC_ERR_FORMAT, "a reduction over every axis includes the batch");
     bool keep = onnx_attr_int(n, "keepdims", 1) != 0, on[DC_MAX_DIMS] = {false};
     int da[DC_MAX_DIMS];
