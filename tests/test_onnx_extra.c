@@ -85,6 +85,8 @@ int main(void) {
     for (int s = 0; s < N; s++)
         for (int h = 0; h < 2; h++)
             for (int w2 = 0; w2 < 4; w2++) ds[s * 8 + h * 4 + w2] = xs[s * 8 + (h * 2 + w2 % 2) * 2 + w2 / 2];
+    for (int i = 0; i < N * 6; i++) w[i] = -xs[i] / sqrtf(3.0f);
+    check_value("fold_sqrt", w, 6);
     float ex[N * 6];
     for (int i = 0; i < N * 6; i++) ex[i] = xs[i / 3];
     check_value_shaped("expand", 2, (int64_t[]){2, 1}, ex, 6);

@@ -46,6 +46,9 @@ def main():
     model(out, "upsample", [N("Resize", ["x", "", "sc"], ["y"], mode="nearest")], [("sc", [1, 1, 2, 3], "f")], xshape=("N", 1, 2, 3))
     model(out, "depth_to_space", [N("DepthToSpace", ["x"], ["y"], blocksize=2, mode="CRD")], xshape=("N", 4, 1, 2))
     model(out, "expand", [N("Expand", ["x", "s"], ["y"])], [("s", [2, 3], "i")], xshape=("N", 2, 1))
+    # PyTorch's attention scale: x / sqrt(size of the last axis), the Sqrt folded on the shape
+    model(out, "fold_sqrt", [N("Shape", ["x"], ["s"]), N("Gather", ["s", "i"], ["d"], axis=0), N("Cast", ["d"], ["f"], to=1),
+                             N("Sqrt", ["f"], ["r"]), N("Neg", ["r"], ["m"]), N("Div", ["x", "m"], ["y"])], [("i", 2, "i")])
     # errors
     e = helper.make_tensor_value_info("e", TensorProto.FLOAT, ["N", 2, 3])
     model(out, "err_pow_graph_exponent", [N("Pow", ["x", "e"], ["y"])], inputs=[e])

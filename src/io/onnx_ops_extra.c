@@ -14,23 +14,40 @@
 #include <string.h>
 
 extern const dc_layer_type dc_elementwise_type;
+double dc_elementwise_apply(int op, double x, double alpha, double beta); /* src/nn/elementwise_layer.c */
 
 /* An Elementwise layer of operation op (its name in the layer's schema) on input 0 of n. */
 static dc_status emit_elementwise(onnx_importer *ix, const Onnx__NodeProto *n, const char *op, float alpha, float beta) {
     onnx_value *x = onnx_in(ix, n, 0), *y = onnx_out(ix, n, 0);
     if (!x) return onnx_fail(ix, n, DC_ERR_FORMAT, "input 0 is missing");
-    if (x->kind != ONNX_GRAPH)
-        return onnx_fail(ix, n, DC_ERR_FORMAT, "input 0 (\"%s\") must be computed from the graph's inputs", x->name);
-    if (!y) return DC_OK;
-    dc_layer *l = dc_layer_create(&dc_elementwise_type);
-    double v = 0;
-    int k = 0;
     /* the enum field takes the operation's index: find it by name in the schema */
+    int k = 0;
     for (; k < 64; k++) {
         const char *name = dc_elementwise_type.fields[0].name_of(k);
         if (!name || !strcmp(name, op)) break;
     }
-    v = k;
+    if (x->kind == ONNX_CONST && onnx_is_static(x) && y && y != x) {
+        /* a constant (shape arithmetic): folded; integers stay integers where f keeps them */
+        bool keeps_int = !strcmp(op, "neg") || !strcmp(op, "abs") || !strcmp(op, "floor") || !strcmp(op, "ceil") ||
+                         !strcmp(op, "round") || !strcmp(op, "sign");
+        onnx_value src = *x;
+        int64_t cnt = onnx_count(src.ndim, src.dims);
+        double *d = malloc((size_t)(cnt ? cnt : 1) * sizeof *d);
+        if (!d) return dc_error(DC_ERR_NOMEM, "onnx import: %lld elements", (long long)cnt);
+        for (int64_t i = 0; i < cnt; i++) d[i] = dc_elementwise_apply(k, src.data[i], alpha, beta);
+        dc_status s = onnx_const_make(ix, y, src.ndim, src.dims);
+        if (!s) {
+            memcpy(y->data, d, (size_t)cnt * sizeof *d);
+            y->is_int = src.is_int && keeps_int;
+        }
+        free(d);
+        return s;
+    }
+    if (x->kind != ONNX_GRAPH)
+        return onnx_fail(ix, n, DC_ERR_FORMAT, "input 0 (\"%s\") must be computed from the graph's inputs", x->name);
+    if (!y) return DC_OK;
+    dc_layer *l = dc_layer_create(&dc_elementwise_type);
+    double v = k;
     if (!l || dc_layer_set_field(l, "op", &v, 1) || dc_layer_set_float(l, "alpha", alpha) || dc_layer_set_float(l, "beta", beta)) {
         dc_layer_free(l);
         return onnx_fail(ix, n, dc_last_status(), "%s", dc_last_error());

@@ -141,6 +141,13 @@ static dc_tensor *ew_op(dc_ctx *c, dc_tensor *x, int op, float a, float b) {
     return y;
 }
 
+/* f of one number for the operation of index op (the option's order): for the ONNX importer,
+ * which folds these operators on constants (shape arithmetic: the sqrt of a head size). */
+double dc_elementwise_apply(int op, double x, double alpha, double beta) {
+    if (op < 0 || op >= EW_COUNT) return NAN;
+    return ew_f(op, (float)x, (float)alpha, (float)beta);
+}
+
 static dc_status ew_build(dc_layer *l) {
     const ew_cfg *c = DC_CCFG(l, ew_cfg);
     if (c->op == EW_CELU && c->alpha == 0) return dc_error(DC_ERR_ARG, "%s: celu needs alpha other than 0", l->name);
