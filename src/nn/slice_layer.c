@@ -8,8 +8,9 @@ typedef struct slice_cfg {
 } slice_cfg;
 static const dc_field slice_fields[] = {
     DC_F_INT(slice_cfg, "axis", axis, 1, DC_MAX_DIMS - 1, 1, DC_FIELD_REQUIRED),
-    DC_F_INT(slice_cfg, "start", start, 0, (double)(INT64_C(1) << 40), 0, DC_FIELD_REQUIRED),
+    /* stop before start: a wider slice is what lets start move off 0 */
     DC_F_INT(slice_cfg, "stop", stop, 1, (double)(INT64_C(1) << 40), 1, DC_FIELD_REQUIRED),
+    DC_F_INT(slice_cfg, "start", start, 0, (double)(INT64_C(1) << 40), 0, DC_FIELD_REQUIRED),
 };
 
 static dc_status slice_build(dc_layer *l) {
