@@ -279,6 +279,50 @@ static void test_idx(void) {
     dc_tensor_free(ref);
 }
 
+/* CSV: the same numbers as dc_csv_load reads, streamed; plain and gzip; bad cells and lines. */
+static void test_csv(void) {
+    const char *text = "a;b;c;label\n1;2.5;-3;1\n4;5;6e-1;0\r\n7; 8 ;9;2\n\n";
+    write_bytes(tmp_path("t.csv"), text, strlen(text));
+    gzFile gz = gzopen(tmp_path("t.csv.gz"), "wb");
+    CHECK(gz && gzwrite(gz, text, (unsigned)strlen(text)) == (int)strlen(text));
+    gzclose(gz);
+    dc_csv_opts o = dc_csv_defaults();
+    o.delimiter = ';';
+    o.skip_rows = 1;
+    dc_tensor *x = NULL, *y = NULL;
+    CHECK(dc_csv_load(tmp_path("t.csv"), &o, &x, &y) == DC_OK);
+    for (int k = 0; k < 2; k++) {
+        dc_dataset *ds = dc_dataset_csv(tmp_path(k ? "t.csv.gz" : "t.csv"), &o);
+        CHECK(ds && dc_dataset_rows(ds) == 3 && dc_dataset_num_parts(ds) == 2);
+        float f[9], l[3];
+        CHECK(dc_dataset_gather(ds, 0, (int64_t[]){0, 1, 2}, 3, f, false, 0) == DC_OK);
+        CHECK(dc_dataset_gather(ds, 1, (int64_t[]){0, 1, 2}, 3, l, false, 0) == DC_OK);
+        CHECK(x && y && memcmp(f, dc_tensor_data(x), sizeof f) == 0 && memcmp(l, dc_tensor_data(y), sizeof l) == 0);
+        dc_dataset_free(ds);
+    }
+    o.feature_cols = (const int[]){2, 0};
+    o.nfeature_cols = 2;
+    o.label_col = -2;
+    dc_dataset *ds = dc_dataset_csv(tmp_path("t.csv"), &o);
+    float f2[2];
+    CHECK(ds && dc_dataset_num_parts(ds) == 1 && dc_dataset_gather(ds, 0, (int64_t[]){1}, 1, f2, false, 0) == DC_OK && f2[0] == 0.6f &&
+          f2[1] == 4);
+    dc_dataset_free(ds);
+    o = dc_csv_defaults();
+    write_bytes(tmp_path("bad.csv"), "1,2\n3,x\n", 8);
+    ds = dc_dataset_csv(tmp_path("bad.csv"), &o);
+    CHECK(ds != NULL);
+    CHECK_ERR(dc_dataset_gather(ds, 0, (int64_t[]){1}, 1, f2, false, 0), DC_ERR_FORMAT, "bad.csv", "line 2, column 2", "'x' is not a number");
+    dc_dataset_free(ds);
+    write_bytes(tmp_path("cols.csv"), "1,2\n3,4,5\n", 10);
+    CHECK_NULL_ERR(dc_dataset_csv(tmp_path("cols.csv"), &o), "cols.csv", "line 2 has 3 columns", "first data line 2");
+    write_bytes(tmp_path("gap.csv"), "1,2\n\n3,4\n", 9);
+    CHECK_NULL_ERR(dc_dataset_csv(tmp_path("gap.csv"), &o), "gap.csv", "line 2 is empty");
+    write_bytes(tmp_path("q.csv"), "1,\"2\"\n", 6);
+    CHECK_NULL_ERR(dc_dataset_csv(tmp_path("q.csv"), &o), "q.csv", "quote");
+    dc_tensor_free(x), dc_tensor_free(y);
+}
+
 /* Clear errors for broken files and data that does not fit, never a crash. */
 static void test_errors(void) {
     dc_tensor *x, *y;
@@ -367,6 +411,7 @@ int main(void) {
     test_npy_uint8();
     test_transforms();
     test_idx();
+    test_csv();
     test_errors();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -5,6 +5,7 @@
 #ifndef DEEPC_IO_H
 #define DEEPC_IO_H
 
+#include "deepc/data.h"
 #include "deepc/model.h"
 
 #ifdef __cplusplus
@@ -96,6 +97,14 @@ dc_status dc_npy_save(const char *path, const dc_tensor *t, dc_dtype dtype);
  * dc_dataset_free (or through the dataset that zips it). */
 dc_dataset *dc_dataset_npy(const char *path);
 dc_dataset *dc_dataset_idx(const char *path);
+/* A CSV file of numbers as a dataset (deepc/data.h's dc_csv_opts: delimiter, skip_rows,
+ * label_col, feature_cols; not label_name): the features as part 0 ([features] per row) and,
+ * unless label_col is -2, the label as part 1 (one value per row). The file is mapped (a gzip
+ * one decompressed into an unnamed temporary file first) and indexed once, 8 bytes per row;
+ * cells are parsed as their rows are gathered. DC_ERR_FORMAT naming the file and line: a row
+ * with another column count, an empty line before the last row, a quote (quoted cells are
+ * dc_csv_load's), no data rows; a cell that is not a number fails its batch the same way. */
+dc_dataset *dc_dataset_csv(const char *path, const dc_csv_opts *opts);
 /* Loads every array of an .npz archive (stored or deflated, as np.savez and
  * np.savez_compressed write them; zip64 too): *n arrays, names without ".npy" (other member
  * names kept as they are). A damaged member, a CRC mismatch or two members of one name are

@@ -1,4 +1,4 @@
-/* Datasets over files mapped into memory: .npy arrays and IDX files (deepc/model.h's dc_dataset).
+/* Datasets over files mapped into memory: .npy arrays, IDX and CSV files (deepc/model.h's dc_dataset).
  *
  * Choices:
  *  - The file is mapped read-only and shared, never read whole: the page cache holds what was
@@ -14,6 +14,8 @@
  *  - A gzip-compressed IDX file cannot be mapped: it is decompressed once into an unnamed
  *    temporary file ($TMPDIR, else /tmp), which is mapped and vanishes when the dataset is
  *    freed or the process ends.
+ *  - A CSV file is indexed once (the offset of each line, its columns counted) and its cells
+ *    parsed when their rows are gathered; quoted cells are refused (dc_csv_load reads them).
  *  - Converting to float32 is exact or an error (DC_ERR_NUMERIC naming the file, the row and
  *    the element): integers beyond 2^24 and float64 beyond float32's range are refused, as
  *    dc_npy_load refuses them. */
@@ -21,11 +23,13 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "../data/gz.h"
+#include "deepc/data.h"
 #include "dtype.h"
 #include "npy.h"
 #include "zip.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,4 +289,192 @@ dc_dataset *dc_dataset_idx(const char *path) {
     m->data_off = hdr;
     m->swap = dc_dtype_size(t) > 1; /* IDX is big-endian */
     return map_dataset(m, fd, size, ndim, shape);
+}
+
+/* ---- CSV --------------------------------------------------------------------------------- */
+
+/* A CSV file mapped (a gzip one decompressed into a temporary file first) and indexed by the
+ * offset of each data line; cells are parsed when their rows are gathered. */
+typedef struct csv_src {
+    mapped map; /* the mapping; its dtype and row fields are unused */
+    char delim;
+    int ncols, label_col, nfeat;
+    int *feat; /* the feature columns, in order */
+    int64_t skip, *off; /* lines before the data; the offset of every data line, and one past the last */
+    char *line;         /* a line's copy, NUL-terminated, for strtof */
+    size_t line_cap;
+} csv_src;
+
+static void csv_free(void *self) {
+    csv_src *c = self;
+    if (!c) return;
+    if (c->map.map) munmap((void *)c->map.map, c->map.len);
+    if (c->map.fd >= 0) close(c->map.fd);
+    dc_free(c->feat);
+    dc_free(c->off);
+    dc_free(c->line);
+    dc_free(c);
+}
+
+/* The cells of data row r parsed into cells[ncols]. */
+static dc_status csv_row(csv_src *c, int64_t r, float *cells) {
+    const char *p = (const char *)c->map.map + c->off[r];
+    size_t len = (size_t)(c->off[r + 1] - c->off[r]);
+    while (len && (p[len - 1] == '\n' || p[len - 1] == '\r')) len--;
+    if (len + 1 > c->line_cap) {
+        dc_free(c->line);
+        c->line_cap = 0;
+        if (!(c->line = dc_alloc(len + 1))) return DC_ERR_NOMEM;
+        c->line_cap = len + 1;
+    }
+    memcpy(c->line, p, len);
+    c->line[len] = 0;
+    char *s = c->line;
+    long long lineno = (long long)(c->skip + r + 1);
+    for (int k = 0; k < c->ncols; k++) {
+        char *end = strchr(s, c->delim), *e2;
+        if (end) *end = 0;
+        else if (k < c->ncols - 1)
+            return dc_error(DC_ERR_FORMAT, "%s: line %lld has %d columns, not %d", c->map.path, lineno, k + 1, c->ncols);
+        errno = 0;
+        float v = strtof(s, &e2);
+        while (*e2 == ' ' || *e2 == '\t') e2++;
+        if (e2 == s || *e2)
+            return dc_error(DC_ERR_FORMAT, "%s: line %lld, column %d: '%.40s' is not a number", c->map.path, lineno, k + 1, s);
+        if (!isfinite(v))
+            return dc_error(DC_ERR_NUMERIC, "%s: line %lld, column %d: '%.40s' is not a finite float32", c->map.path, lineno, k + 1, s);
+        cells[k] = v;
+        s = end ? end + 1 : s + strlen(s);
+        if (!end && k == c->ncols - 1) break;
+        if (end && k == c->ncols - 1)
+            return dc_error(DC_ERR_FORMAT, "%s: line %lld has more than %d columns", c->map.path, lineno, c->ncols);
+    }
+    return DC_OK;
+}
+
+static dc_status csv_gather(void *self, int part, const int64_t *idx, int64_t n, float *dst) {
+    csv_src *c = self;
+    dc_status s = unchanged(&c->map);
+    float cells[4096];
+    float *row = c->ncols <= 4096 ? cells : dc_alloc((size_t)c->ncols * sizeof(float));
+    if (!row) return DC_ERR_NOMEM;
+    for (int64_t r = 0; r < n && !s; r++) {
+        if ((s = csv_row(c, idx[r], row))) break;
+        if (part == 0)
+            for (int k = 0; k < c->nfeat; k++) dst[r * c->nfeat + k] = row[c->feat[k]];
+        else dst[r] = row[c->label_col];
+    }
+    if (row != cells) dc_free(row);
+    return s;
+}
+
+dc_dataset *dc_dataset_csv(const char *path, const dc_csv_opts *opts) {
+    if (!path) return dc_error_null(DC_ERR_ARG, "dc_dataset_csv: path is NULL");
+    dc_csv_opts o = opts ? *opts : dc_csv_defaults();
+    if (o.label_name) return dc_error_null(DC_ERR_ARG, "dc_dataset_csv: %s: label_name is not taken here; give label_col", path);
+    if (o.skip_rows < 0) return dc_error_null(DC_ERR_ARG, "dc_dataset_csv: %s: skip_rows %d is negative", path, o.skip_rows);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return dc_error_null(DC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    unsigned char magic[2] = {0, 0};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return dc_error_null(DC_ERR_IO, "%s: not a readable regular file", path);
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+        close(fd);
+        if ((fd = gunzip_to_temp(path, &size)) < 0) return NULL;
+    }
+    csv_src *c = dc_calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    c->map.fd = fd;
+    snprintf(c->map.path, sizeof c->map.path, "%s", path);
+    c->delim = o.delimiter ? o.delimiter : ',';
+    c->skip = o.skip_rows;
+    dc_status s = DC_OK;
+    if (size == 0) s = dc_error(DC_ERR_FORMAT, "%s: the file is empty", path);
+    if (!s && fstat(fd, &st) != 0) s = dc_error(DC_ERR_IO, "%s: %s", path, strerror(errno));
+    void *p = MAP_FAILED;
+    if (!s && (p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
+        s = dc_error(DC_ERR_IO, "%s: cannot map its %llu bytes into memory: %s", path, (ull)size, strerror(errno));
+    if (!s) {
+        c->map.map = p;
+        c->map.len = (size_t)size;
+        c->map.mtime = st.st_mtim;
+    }
+    /* the index: one pass over the lines, counting each one's columns */
+    const char *b = p == MAP_FAILED ? NULL : p;
+    uint64_t at = 0;
+    for (int64_t k = 0; !s && k < c->skip; k++) {
+        const char *nl = memchr(b + at, '\n', (size_t)(size - at));
+        if (!nl) s = dc_error(DC_ERR_FORMAT, "%s: %lld lines, not more than the %d to skip", path, (long long)k + 1, o.skip_rows);
+        else at = (uint64_t)(nl - b) + 1;
+    }
+    int64_t cap = 0, rows = 0;
+    while (!s && at < size) {
+        const char *ln = b + at, *nl = memchr(ln, '\n', (size_t)(size - at));
+        uint64_t len = nl ? (uint64_t)(nl - ln) : size - at;
+        long long lineno = (long long)(c->skip + rows + 1);
+        uint64_t body = len;
+        while (body && ln[body - 1] == '\r') body--;
+        if (body == 0) { /* only blank lines may follow the last row */
+            uint64_t q = at;
+            while (q < size && (b[q] == '\n' || b[q] == '\r')) q++;
+            if (q < size) s = dc_error(DC_ERR_FORMAT, "%s: line %lld is empty", path, lineno);
+            break;
+        }
+        int cols = 1;
+        for (uint64_t i = 0; i < body && !s; i++) {
+            if (ln[i] == c->delim) cols++;
+            else if (ln[i] == '"' || ln[i] == 0)
+                s = dc_error(DC_ERR_FORMAT, "%s: line %lld holds %s, which a streamed CSV does not take (dc_csv_load reads quoted cells)", path,
+                             lineno, ln[i] ? "a quote" : "a NUL byte");
+        }
+        if (!s && rows == 0) c->ncols = cols;
+        else if (!s && cols != c->ncols) s = dc_error(DC_ERR_FORMAT, "%s: line %lld has %d columns, the first data line %d", path, lineno, cols, c->ncols);
+        if (!s && rows + 2 > cap) {
+            cap = cap ? 2 * cap : 1024;
+            int64_t *grown = dc_realloc(c->off, (size_t)cap * sizeof *grown);
+            if (!grown) s = DC_ERR_NOMEM;
+            else c->off = grown;
+        }
+        if (!s) c->off[rows++] = (int64_t)at;
+        at += len + (nl ? 1 : 0);
+    }
+    if (!s && rows == 0) s = dc_error(DC_ERR_FORMAT, "%s: no data rows after the %d skipped", path, o.skip_rows);
+    if (!s) c->off[rows] = (int64_t)at;
+    /* the columns */
+    if (!s) {
+        c->label_col = o.label_col == -1 ? c->ncols - 1 : o.label_col;
+        if (o.label_col < -2 || c->label_col >= c->ncols)
+            s = dc_error(DC_ERR_ARG, "%s: label_col %d is outside the %d columns", path, o.label_col, c->ncols);
+    }
+    if (!s) {
+        int nf = o.feature_cols ? o.nfeature_cols : c->ncols - (c->label_col >= 0);
+        if (nf < 1) s = dc_error(DC_ERR_ARG, "%s: no feature columns", path);
+        else if (!(c->feat = dc_alloc((size_t)nf * sizeof *c->feat))) s = DC_ERR_NOMEM;
+        for (int k = 0, j = 0; !s && k < nf; k++) {
+            if (o.feature_cols) {
+                c->feat[k] = o.feature_cols[k];
+                if (c->feat[k] < 0 || c->feat[k] >= c->ncols)
+                    s = dc_error(DC_ERR_ARG, "%s: feature column %d is outside the %d columns", path, c->feat[k], c->ncols);
+            } else {
+                if (j == c->label_col) j++;
+                c->feat[k] = j++;
+            }
+        }
+        c->nfeat = nf;
+    }
+    if (s) {
+        csv_free(c); /* and its descriptor */
+        return NULL;
+    }
+    dc_dataset_source src = {.name = c->map.path, .rows = rows, .nparts = c->label_col >= 0 ? 2 : 1, .ndim = {1, 0},
+                             .gather = csv_gather, .free = csv_free, .self = c};
+    src.shape[0][0] = c->nfeat;
+    return dc_dataset_new(&src);
 }
