@@ -188,6 +188,7 @@ static void test_errors(void) {
     CHECK_NULL_ERR(dc_model_import_onnx(DATA "bad_external.onnx"), "\"w\"", "external");
     CHECK_NULL_ERR(dc_model_import_onnx(DATA "bad_huge.onnx"), "\"w\"", "1099511627776");
     CHECK_NULL_ERR(dc_model_import_onnx(DATA "bad_rawdata.onnx"), "raw_data", "12 bytes");
+    CHECK_NULL_ERR(dc_model_import_onnx(DATA "bad_reshape.onnx"), "\"rs\"", "Reshape", "1099511627776");
     CHECK_NULL_ERR(dc_model_import_onnx(DATA "no_such_file.onnx"), "cannot open");
     CHECK_NULL_ERR(dc_model_import_onnx(NULL), "NULL");
     dc_onnx_import_opts o = {.output = "no_such_value"};

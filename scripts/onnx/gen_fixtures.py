@@ -158,6 +158,9 @@ def write_bad(outdir):
         "bad_huge": small_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")]),
         # raw_data shorter than the dimensions say
         "bad_rawdata": small_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")]),
+        # a Reshape to absurd sizes (their product overflows 64 bits)
+        "bad_reshape": small_graph([helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")],
+                                   [helper.make_tensor("s", TensorProto.INT64, [3], [-1, 1 << 40, 1 << 40])]),
         # a valid model, for the fuzzer's corpus: MatMul, Add, Relu
         "ok_small": small_graph([helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
                                  helper.make_node("Add", ["h", "x"], ["s"], name="add"),

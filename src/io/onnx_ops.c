@@ -66,6 +66,13 @@ static dc_status set_npow(onnx_importer *ix, onnx_value *v) {
     v->npow = calloc((size_t)(c ? c : 1), 1);
     return v->npow ? DC_OK : dc_error(DC_ERR_NOMEM, "onnx import: %s", v->name);
 }
+/* A constant's element as an integer, clamped to +-2^62 (a double beyond int64's range cannot be
+ * converted); the callers' bounds refuse what is that large. */
+static int64_t to_i64(double d) {
+    const double lim = 4611686018427387904.0;
+    return d >= lim ? INT64_C(1) << 62 : d <= -lim ? -(INT64_C(1) << 62) : d == d ? (int64_t)d : 0;
+}
+
 /* A row-major index walk: strides of a shape. */
 static void strides_of(int nd, const int64_t *dims, int64_t *st) {
     int64_t s = 1;
@@ -268,7 +275,7 @@ static dc_status map_gather(onnx_importer *ix, const Onnx__NodeProto *n) {
     if (x->kind == ONNX_GRAPH && onnx_is_static(idx) && onnx_count(idx->ndim, idx->dims) == 1) {
         /* one index of a computed value: a slice, and its axis dropped for a scalar index */
         if (axis == x->bax) return onnx_fail(ix, n, DC_ERR_FORMAT, "gathering along the batch axis");
-        int64_t k = (int64_t)idx->data[0];
+        int64_t k = to_i64(idx->data[0]);
         if (k < 0) k += x->dims[axis];
         if (k < 0 || k >= x->dims[axis]) return onnx_fail(ix, n, DC_ERR_FORMAT, "index %lld is outside the axis of %lld", (long long)idx->data[0], (long long)x->dims[axis]);
         onnx_value mid = {.name = y->name};
@@ -504,7 +511,7 @@ static dc_status map_reshape(onnx_importer *ix, const Onnx__NodeProto *n) {
             return onnx_fail(ix, n, DC_ERR_FORMAT, "the shape must be a constant list of at most %d sizes", DC_MAX_DIMS);
         nd = (int)shp->dims[0];
         for (int i = 0; i < nd; i++) {
-            t[i] = (int64_t)shp->data[i];
+            t[i] = to_i64(shp->data[i]);
             batch[i] = shp->npow && shp->npow[i];
         }
     } else if ((nd = onnx_attr_ints(n, "shape", t, DC_MAX_DIMS)) < 0 || nd > DC_MAX_DIMS) {
@@ -525,7 +532,8 @@ static dc_status map_reshape(onnx_importer *ix, const Onnx__NodeProto *n) {
             hole = i;
             continue;
         }
-        if (t[i] <= 0) return onnx_fail(ix, n, DC_ERR_SHAPE, "entry %d is %lld", i, (long long)t[i]);
+        if (t[i] <= 0 || t[i] > ONNX_MAX_DIM || known > ONNX_MAX_ELEMS / t[i])
+            return onnx_fail(ix, n, DC_ERR_SHAPE, "entry %d is %lld (sizes 1 to 2^31, 2^31 elements in all)", i, (long long)t[i]);
         if (batch[i]) {
             if (!computed || bax >= 0) return onnx_fail(ix, n, DC_ERR_FORMAT, "the batch size appears where deepc cannot follow it");
             bax = i;
@@ -677,7 +685,8 @@ static dc_status map_constant_of_shape(onnx_importer *ix, const Onnx__NodeProto 
     int nd = (int)shp->dims[0], bax = -1;
     int64_t dims[DC_MAX_DIMS];
     for (int i = 0; i < nd; i++) {
-        dims[i] = (int64_t)shp->data[i];
+        dims[i] = to_i64(shp->data[i]);
+        if (dims[i] > ONNX_MAX_DIM) return onnx_fail(ix, n, DC_ERR_SHAPE, "entry %d is %lld, above 2^31", i, (long long)dims[i]);
         if (dims[i] < 0) return onnx_fail(ix, n, DC_ERR_SHAPE, "entry %d is %lld", i, (long long)dims[i]);
         if (shp->npow && shp->npow[i]) bax = i;
     }
@@ -738,7 +747,8 @@ static dc_status map_slice(onnx_importer *ix, const Onnx__NodeProto *n) {
     }
     for (int i = 0; i < k; i++) {
         int a = onnx_axis(ax[i], x->ndim);
-        if (a < 0 || sp[i] == 0) return onnx_fail(ix, n, DC_ERR_FORMAT, "axis %lld or step %lld", (long long)ax[i], (long long)sp[i]);
+        if (a < 0 || sp[i] == 0 || sp[i] > ONNX_MAX_DIM || sp[i] < -ONNX_MAX_DIM)
+            return onnx_fail(ix, n, DC_ERR_FORMAT, "axis %lld or step %lld", (long long)ax[i], (long long)sp[i]);
         if (x->kind != ONNX_CONST && a == x->bax) {
             /* the batch axis: only the whole of it, whatever its size */
             if (st[i] != 0 || en[i] < ONNX_MAX_DIM || sp[i] != 1) return onnx_fail(ix, n, DC_ERR_FORMAT, "slicing the batch axis");
