@@ -383,8 +383,9 @@ static void test_errors(void) {
     /* parts that do not fit the model */
     ds = dc_dataset_npy(px);
     CHECK_ERR(dc_model_fit_dataset(m, ds, NULL, &o, NULL), DC_ERR_ARG, "e_x.npy has 1 part", "needs 2");
-    CHECK_NULL_ERR(dc_model_predict_dataset(m, dc_dataset_zip(1, (dc_dataset *const[]){dc_dataset_npy(tmp_path("big.npy"))}), 8),
-                   "big.npy");
+    dc_dataset *bigds = dc_dataset_zip(1, (dc_dataset *const[]){dc_dataset_npy(tmp_path("big.npy"))});
+    CHECK_NULL_ERR(dc_model_predict_dataset(m, bigds, 8), "big.npy");
+    dc_dataset_free(bigds);
     dc_dataset *wrong = dc_dataset_zip(2, (dc_dataset *const[]){ds, dc_dataset_from_tensors(1, (const dc_tensor *const[]){y}, NULL)});
     CHECK(dc_dataset_reshape(wrong, 0, 2, (int64_t[]){2, 5}) == DC_OK);
     CHECK_ERR(dc_model_fit_dataset(m, wrong, NULL, &o, NULL), DC_ERR_SHAPE, "e_x.npy", "expected input");
