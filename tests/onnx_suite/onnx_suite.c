@@ -4,19 +4,22 @@
  *   onnx_suite [DATA_DIR] [--filter TEXT] [--verbose]
  *
  * DATA_DIR (default /usr/share/libonnx-testdata/data) holds node/, pytorch-converted/,
- * pytorch-operator/ and simple/, each a folder per test: model.onnx and folders test_data_set_0, 1, ... with
- * input_*.pb and output_*.pb TensorProtos. A test whose operators are all claimed by the importer
+ * pytorch-operator/ and simple/, each a folder per test: model.onnx and folders test_data_set_0,
+ * 1, ... with input_*.pb and output_*.pb TensorProtos. A test whose operators are all claimed by the importer
  * (onnx_claimed_ops: its core and extra operator tables) is imported with dc_model_import_onnx_ex,
  * once per graph output, run on every input set, and compared to the expected outputs with
  * |got - want| <= atol + rtol * |want|, rtol 1e-3 and atol 1e-7 as ONNX's backend tests check.
  *
  * Every test falls in one class:
  *   skipped      an operator is not claimed (listed at the end, by how many tests each blocks);
- *   unsupported  the test cannot be a deepc model: an input or output that is not float32, a
- *                scalar input (deepc takes the first axis of every input as the batch);
+ *   unsupported  the test cannot be a deepc model: an output or the first input that is not
+ *                float32, a scalar first input (deepc takes axis 0 of every input as the batch);
  *   refused      the importer refused the model with an error (an attribute or layout its
  *                claimed operator does not take: Softmax over the batch axis, a grouped Conv...);
  *   passed / failed  run and compared; a crash, a prediction error or a wrong value fails.
+ * Graph inputs after the first that the importer needs as constants (weights, shapes, indices,
+ * which node tests give as inputs) are bound to each data set's values as initialisers when the
+ * plain import is refused or such an input is not float32 (import_test with bind).
  * Each test runs in a child process, so a crash fails that test and the run goes on.
  * It prints a line per failed, refused and unsupported test, the per-operator table (markdown),
  * and `onnx_tests_passed=N onnx_tests_run=M ...`. Exit 1 when a test failed, 77 when the data
