@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -323,6 +324,57 @@ static void test_csv(void) {
     dc_tensor_free(x), dc_tensor_free(y);
 }
 
+/* A folder of pictures: classes from sub-folders, pictures read when gathered. */
+static void test_image_folder(void) {
+    char root[600], sub[700];
+    snprintf(root, sizeof root, "%s", tmp_path("pics"));
+    const char *names[] = {"cat/a.png", "cat/b.png", "dog/c.png", "dog/deep/d.png"};
+    CHECK(mkdir(root, 0700) == 0);
+    snprintf(sub, sizeof sub, "%s/cat", root);
+    CHECK(mkdir(sub, 0700) == 0);
+    snprintf(sub, sizeof sub, "%s/dog", root);
+    CHECK(mkdir(sub, 0700) == 0);
+    snprintf(sub, sizeof sub, "%s/dog/deep", root);
+    CHECK(mkdir(sub, 0700) == 0);
+    dc_image_grid_opts g = dc_image_grid_defaults();
+    g.cols = 1, g.padding = 0;
+    for (int i = 0; i < 4; i++) {
+        dc_tensor *img = dc_tensor_new(4, (int64_t[]){1, 1, 6, 5});
+        for (int p = 0; p < 30; p++) dc_tensor_data(img)[p] = (float)((p * 7 + i * 40) % 256) / 255;
+        snprintf(sub, sizeof sub, "%s/%s", root, names[i]);
+        CHECK(dc_image_grid_save(sub, img, &g) == DC_OK);
+        dc_tensor_free(img);
+    }
+    snprintf(sub, sizeof sub, "%s/dog/notes.txt", root);
+    write_bytes(sub, "not a picture", 13);
+    dc_image_opts io = dc_image_defaults();
+    io.channels = 1, io.height = 6, io.width = 5;
+    int64_t nc = 0;
+    dc_dataset *ds = dc_dataset_image_folder(root, &io, &nc);
+    CHECK(ds && nc == 2 && dc_dataset_rows(ds) == 4);
+    float px[4 * 30], lab[4];
+    CHECK(dc_dataset_gather(ds, 0, (int64_t[]){0, 1, 2, 3}, 4, px, false, 0) == DC_OK);
+    CHECK(dc_dataset_gather(ds, 1, (int64_t[]){0, 1, 2, 3}, 4, lab, false, 0) == DC_OK);
+    CHECK(lab[0] == 0 && lab[1] == 0 && lab[2] == 1 && lab[3] == 1);
+    for (int i = 0; i < 4; i++) {
+        snprintf(sub, sizeof sub, "%s/%s", root, names[i]);
+        dc_tensor *ref = dc_image_load(sub, &io);
+        CHECK(ref && memcmp(px + i * 30, dc_tensor_data(ref), 30 * sizeof(float)) == 0);
+        dc_tensor_free(ref);
+    }
+    snprintf(sub, sizeof sub, "%s/%s", root, names[1]);
+    write_bytes(sub, "\x89PNG broken", 12);
+    CHECK_ERR(dc_dataset_gather(ds, 0, (int64_t[]){1}, 1, px, false, 0), DC_ERR_FORMAT, "b.png");
+    dc_dataset_free(ds);
+    snprintf(sub, sizeof sub, "%s", tmp_path("flat"));
+    CHECK(mkdir(sub, 0700) == 0);
+    CHECK_NULL_ERR(dc_dataset_image_folder(sub, &io, NULL), "flat", "no class sub-folders");
+    snprintf(sub, sizeof sub, "%s/dog/deep", root);
+    CHECK_NULL_ERR(dc_dataset_image_folder(sub, &io, NULL), "no class sub-folders");
+    io.height = 0;
+    CHECK_NULL_ERR(dc_dataset_image_folder(root, &io, NULL), "height and width");
+}
+
 /* Clear errors for broken files and data that does not fit, never a crash. */
 static void test_errors(void) {
     dc_tensor *x, *y;
@@ -413,6 +465,7 @@ int main(void) {
     test_transforms();
     test_idx();
     test_csv();
+    test_image_folder();
     test_errors();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -105,6 +105,15 @@ dc_dataset *dc_dataset_idx(const char *path);
  * with another column count, an empty line before the last row, a quote (quoted cells are
  * dc_csv_load's), no data rows; a cell that is not a number fails its batch the same way. */
 dc_dataset *dc_dataset_csv(const char *path, const dc_csv_opts *opts);
+/* A folder of pictures as a dataset, as Keras's image_dataset_from_directory lists them:
+ * root/<class>/.../<image>, one class per sub-folder (labels 0, 1, ... in byte order of the
+ * names, their count in *nclasses if not NULL), the *.png, *.jpg and *.jpeg files of its tree
+ * in byte order of their paths. Part 0 is the pictures as [channels, height, width], each read,
+ * decoded and resized by dc_image_load with `image` (channels 1 or 3 and a height and width
+ * are needed) when its row is gathered; part 1 the class index. A file that cannot be read
+ * fails its batch with dc_image_load's error naming it. DC_ERR_FORMAT: no class folders, no
+ * pictures; DC_ERR_IO: a folder that cannot be listed. */
+dc_dataset *dc_dataset_image_folder(const char *root, const dc_image_opts *image, int64_t *nclasses);
 /* Loads every array of an .npz archive (stored or deflated, as np.savez and
  * np.savez_compressed write them; zip64 too): *n arrays, names without ".npy" (other member
  * names kept as they are). A damaged member, a CRC mismatch or two members of one name are

@@ -1,4 +1,4 @@
-/* Datasets over files mapped into memory: .npy arrays, IDX and CSV files (deepc/model.h's dc_dataset).
+/* Datasets over files: .npy arrays, IDX and CSV files mapped into memory, and folders of pictures (deepc/model.h's dc_dataset).
  *
  * Choices:
  *  - The file is mapped read-only and shared, never read whole: the page cache holds what was
@@ -16,6 +16,8 @@
  *    freed or the process ends.
  *  - A CSV file is indexed once (the offset of each line, its columns counted) and its cells
  *    parsed when their rows are gathered; quoted cells are refused (dc_csv_load reads them).
+ *  - An image folder is listed once; each picture is read, decoded and resized when its row is
+ *    gathered (on the prefetch thread, while the previous batch trains).
  *  - Converting to float32 is exact or an error (DC_ERR_NUMERIC naming the file, the row and
  *    the element): integers beyond 2^24 and float64 beyond float32's range are refused, as
  *    dc_npy_load refuses them. */
@@ -28,11 +30,13 @@
 #include "npy.h"
 #include "zip.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -476,5 +480,154 @@ dc_dataset *dc_dataset_csv(const char *path, const dc_csv_opts *opts) {
     dc_dataset_source src = {.name = c->map.path, .rows = rows, .nparts = c->label_col >= 0 ? 2 : 1, .ndim = {1, 0},
                              .gather = csv_gather, .free = csv_free, .self = c};
     src.shape[0][0] = c->nfeat;
+    return dc_dataset_new(&src);
+}
+
+/* ---- image folders ----------------------------------------------------------------------- */
+
+/* root/<class>/.../<image>: the files listed once, each read, decoded and resized when its row
+ * is gathered. */
+typedef struct folder_src {
+    char **files;
+    float *label;
+    int64_t n, cap;
+    dc_image_opts image;
+} folder_src;
+
+static void folder_free(void *self) {
+    folder_src *f = self;
+    if (!f) return;
+    for (int64_t i = 0; i < f->n; i++) dc_free(f->files[i]);
+    dc_free(f->files);
+    dc_free(f->label);
+    dc_free(f);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static bool image_name(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+}
+
+/* The entries of folder dir not starting with '.', in byte order; NULL with the error set. */
+static char **list_dir(const char *dir, int64_t *n) {
+    DIR *d = opendir(dir);
+    if (!d) return dc_error_null(DC_ERR_IO, "%s: cannot list the folder: %s", dir, strerror(errno));
+    char **v = NULL;
+    int64_t cap = 0;
+    *n = 0;
+    struct dirent *e;
+    bool ok = true;
+    while (ok && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        if (*n == cap) {
+            char **g = dc_realloc(v, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *g);
+            if (!(ok = g != NULL)) break;
+            v = g;
+        }
+        size_t len = strlen(e->d_name) + 1;
+        if ((ok = (v[*n] = dc_alloc(len)) != NULL)) memcpy(v[(*n)++], e->d_name, len);
+    }
+    closedir(d);
+    if (!ok) {
+        for (int64_t i = 0; i < *n; i++) dc_free(v[i]);
+        dc_free(v);
+        return NULL;
+    }
+    if (*n) qsort(v, (size_t)*n, sizeof *v, cmp_str);
+    return v ? v : dc_calloc(1, sizeof *v);
+}
+
+/* Adds the image files under dir (sub-folders included, in byte order) with label y. */
+static dc_status add_images(folder_src *f, const char *dir, float y, int depth) {
+    int64_t n;
+    char **names = list_dir(dir, &n);
+    if (!names) return dc_last_status();
+    dc_status s = DC_OK;
+    for (int64_t i = 0; i < n && !s; i++) {
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path) {
+            s = dc_error(DC_ERR_ARG, "%s/%s: the path is too long", dir, names[i]);
+            break;
+        }
+        struct stat st;
+        if (stat(path, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (depth < 32) s = add_images(f, path, y, depth + 1);
+            continue;
+        }
+        if (!S_ISREG(st.st_mode) || !image_name(names[i])) continue;
+        if (f->n == f->cap) {
+            int64_t cap = f->cap ? 2 * f->cap : 256;
+            char **g = dc_realloc(f->files, (size_t)cap * sizeof *g);
+            float *l = g ? dc_realloc(f->label, (size_t)cap * sizeof *l) : NULL;
+            if (g) f->files = g;
+            if (!l) {
+                s = DC_ERR_NOMEM;
+                break;
+            }
+            f->label = l;
+            f->cap = cap;
+        }
+        size_t len = strlen(path) + 1;
+        if (!(f->files[f->n] = dc_alloc(len))) s = DC_ERR_NOMEM;
+        else {
+            memcpy(f->files[f->n], path, len);
+            f->label[f->n++] = y;
+        }
+    }
+    for (int64_t i = 0; i < n; i++) dc_free(names[i]);
+    dc_free(names);
+    return s;
+}
+
+static dc_status folder_gather(void *self, int part, const int64_t *idx, int64_t n, float *dst) {
+    folder_src *f = self;
+    int64_t w = (int64_t)f->image.channels * f->image.height * f->image.width;
+    for (int64_t r = 0; r < n; r++) {
+        if (part == 1) {
+            dst[r] = f->label[idx[r]];
+            continue;
+        }
+        dc_tensor *t = dc_image_load(f->files[idx[r]], &f->image);
+        if (!t) return dc_last_status();
+        memcpy(dst + r * w, dc_tensor_data(t), (size_t)w * sizeof(float));
+        dc_tensor_free(t);
+    }
+    return DC_OK;
+}
+
+dc_dataset *dc_dataset_image_folder(const char *root, const dc_image_opts *image, int64_t *nclasses) {
+    if (!root || !image) return dc_error_null(DC_ERR_ARG, "dc_dataset_image_folder: root or image options NULL");
+    if ((image->channels != 1 && image->channels != 3) || image->height <= 0 || image->width <= 0)
+        return dc_error_null(DC_ERR_ARG, "dc_dataset_image_folder: %s: the images need 1 or 3 channels and a height and width to be "
+                             "resized to (got %d channels, %lld x %lld)", root, image->channels, (long long)image->height,
+                             (long long)image->width);
+    folder_src *f = dc_calloc(1, sizeof *f);
+    if (!f) return NULL;
+    f->image = *image;
+    int64_t n;
+    char **classes = list_dir(root, &n);
+    dc_status s = classes ? DC_OK : dc_last_status();
+    int64_t k = 0;
+    for (int64_t i = 0; !s && i < n; i++) {
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", root, classes[i]);
+        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        s = add_images(f, path, (float)k++, 0);
+    }
+    for (int64_t i = 0; classes && i < n; i++) dc_free(classes[i]);
+    dc_free(classes);
+    if (!s && k == 0) s = dc_error(DC_ERR_FORMAT, "%s: no class sub-folders", root);
+    else if (!s && f->n == 0) s = dc_error(DC_ERR_FORMAT, "%s: no image files (*.png, *.jpg, *.jpeg) in its %lld class folders", root, (long long)k);
+    if (s) {
+        folder_free(f);
+        return NULL;
+    }
+    if (nclasses) *nclasses = k;
+    dc_dataset_source src = {.name = root, .rows = f->n, .nparts = 2, .ndim = {3, 0}, .gather = folder_gather, .free = folder_free, .self = f};
+    src.shape[0][0] = image->channels, src.shape[0][1] = image->height, src.shape[0][2] = image->width;
     return dc_dataset_new(&src);
 }
