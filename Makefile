@@ -60,12 +60,15 @@ valgrind:
 	  OPENBLAS_CORETYPE=Haswell DEEPC_THREADS=2 OMP_WAIT_POLICY=passive valgrind --leak-check=full \
 	    --errors-for-leak-kinds=definite,indirect --error-exitcode=9 $(VG_BUILD)/$$cmd || exit 1; done
 
-# Runs all twelve example programs on their bundled, Debian-packaged or generated data, each of
+# Runs every example program on their bundled, Debian-packaged or generated data, each of
 # which exits non-zero when it misses its target; the long ones with the short arguments ctest
 # gives them (the character model 3 epochs, the string reversal 6 epochs of 20000 strings). The
 # speech example's utterances are made by espeak-ng the first time (about 250 MB under out/).
 EXAMPLE_RUNS = xor iris digits_mlp "image_classifier 4 40" transfer_fashion gdp_forecast bert_encode text_classify lstm_fashion cnn_fashion \
-	"char_transformer /usr/share/games/fortunes 3" "seq2seq_reverse 6 20000" "speech_ctc out/speech_digits"
+	"char_transformer /usr/share/games/fortunes 3" "seq2seq_reverse 6 20000" "speech_ctc out/speech_digits" \
+	"autoencoder_fashion 4 /usr/share/datasets/fashion-mnist out 10000 3" \
+	"vae_fashion 4 /usr/share/datasets/fashion-mnist out 10000" \
+	"dcgan_fashion 3 /usr/share/datasets/fashion-mnist out 6000 2000" "recommender 3 /var/lib/apt/lists out"
 examples: build
 	@test -f out/speech_digits/train/labels.tsv || scripts/gen_speech_digits.sh out/speech_digits 2000 400 1
 	@for e in $(EXAMPLE_RUNS); do echo "== $$e"; $(BUILD)/examples/$$e || exit 1; done
@@ -105,6 +108,10 @@ golden:
 	/usr/bin/python3 scripts/golden/gen_golden_layers21.py tests/golden/layers21
 	/usr/bin/python3 scripts/golden/gen_golden_rnn_state.py tests/golden/rnn_state
 	/usr/bin/python3 scripts/golden/gen_golden_audio.py tests/golden/audio
+	/usr/bin/python3 scripts/golden/gen_golden_frechet.py tests/golden/frechet
+	/usr/bin/python3 scripts/golden/gen_golden_pca.py tests/golden/pca
+	/usr/bin/python3 scripts/golden/gen_golden_elementwise.py tests/golden/elementwise
+	/usr/bin/python3 scripts/golden/gen_golden_onnx_layers.py tests/golden/onnx_layers
 
 # Files written by deepc, read back by NumPy, PyTorch and a plain Python safetensors reader
 # (needs python3-numpy and python3-torch: scripts/deps.sh --bench).

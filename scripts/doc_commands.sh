@@ -48,11 +48,11 @@ skip_re=(
     '^([A-Z_]+=[^ ]+ )*mpirun '
     '^build/examples/cnn_fashion( |$)'
     '^scripts/gen_speech_digits\.sh |^build/examples/speech_ctc( |$)'
-    '^([A-Z_]+=[^ ]+ )*build/examples/(autoencoder|vae)_fashion( |$)'
-    '^([A-Z_]+=[^ ]+ )*build/examples/dcgan_fashion( |$)'
     '^([A-Z_]+=[^ ]+ )*build/examples/transfer_fashion( |$)'
     '^([A-Z_]+=[^ ]+ )*build/examples/image_classifier( |$)'
+    '^([A-Z_]+=[^ ]+ )*build/examples/(autoencoder|vae)_fashion( |$)'
     '^([A-Z_]+=[^ ]+ )*build/examples/recommender( |$)'
+    '^([A-Z_]+=[^ ]+ )*build/examples/dcgan_fashion( |$)'
     '^(/usr/bin/)?python3 scripts/onnx/check\.py '
     '^node scripts/onnx/'
 )
@@ -64,11 +64,11 @@ skip_why=(
     "ctest's test_dist_mpi2 and example_cnn_fashion_mpi2 run 2 MPI ranks"
     "minutes long: ctest's example_cnn_fashion runs it for 3 epochs"
     "minutes long: ctest's speech_digits_data and example_speech_ctc make 460 utterances and train on them"
-    "the full runs take many minutes: ctest's example_autoencoder_fashion and example_vae_fashion run them on 10000 images"
-    "about 25 minutes: ctest's example_dcgan_fashion runs it shortened (3 epochs of 6000 images)"
     "a minute or more: ctest's example_transfer_fashion runs the full configuration"
     "the full run takes about ten minutes: ctest's example_image_classifier runs it shortened"
+    "the full runs take many minutes: ctest's example_autoencoder_fashion and example_vae_fashion run them on 10000 images"
     "about two minutes: ctest's example_recommender runs it for 3 epochs"
+    "about 25 minutes: ctest's example_dcgan_fashion runs it shortened (3 epochs of 6000 images)"
     "needs Debian's python3-onnx (scripts/deps.sh --onnx): ctest's test_onnx_export and tool_deepc_export run the checker, or print skipped"
     "needs Node.js and onnxruntime-node in ~/.cache/deepc/onnxruntime (scripts/deps.sh --onnx): ctest's test_onnx_export and tool_deepc_export run it, or print skipped"
 )
