@@ -3,7 +3,8 @@
  * batch 32, one throw-away warm-up epoch from the same initial weights, then 2 timed epochs,
  * test accuracy, and inference images/s over the 10k test images at batch 256 (median of 5).
  * DEEPC_BF16=1 trains in mixed precision (bf16 GEMMs, float32 weights); its lines then carry
- * "precision": "bf16".
+ * "precision": "bf16". The data are datasets over the IDX files (fmnist_data.h: uint8 until a
+ * batch is gathered).
  *   cnn_fashion [FMNIST_DIR] [epochs (2)] [warm-up steps (-1 = one epoch)]
  * Under mpirun every rank trains data-parallel (each takes its slice of every batch of 32); rank 0
  * prints, with "ranks" in each line; DEEPC_DIST_STATS=1 adds fit's step and all-reduce times. */
@@ -14,18 +15,7 @@
 
 #include "cnn_model.h"
 #include "deepc.h"
-
-static dc_tensor *load(const char *dir, const char *name, bool images) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    dc_tensor *t = dc_idx_load(path, images);
-    if (!t) {
-        fprintf(stderr, "cnn_fashion: %s\n", dc_last_error());
-        exit(1);
-    }
-    if (images) dc_tensor_set_shape(t, 4, (int64_t[]){dc_tensor_dim(t, 0), 1, 28, 28});
-    return t;
-}
+#include "fmnist_data.h"
 
 static bool bf16;
 
@@ -46,29 +36,24 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: cnn_fashion [FMNIST_DIR] [epochs > 0] [warm-up steps]\n");
         return 2;
     }
-    dc_tensor *xtr = load(dir, "train-images-idx3-ubyte.gz", true), *ytr = load(dir, "train-labels-idx1-ubyte.gz", false);
-    dc_tensor *xte = load(dir, "t10k-images-idx3-ubyte.gz", true), *yte = load(dir, "t10k-labels-idx1-ubyte.gz", false);
+    int64_t img[3] = {1, 28, 28};
+    dc_dataset *train = fmnist_dataset(dir, true, 3, img, "cnn_fashion"), *test = fmnist_dataset(dir, false, 3, img, "cnn_fashion");
     const char *e = getenv("DEEPC_BF16");
     bf16 = e && !strcmp(e, "1");
     const char *w = bf16 ? "\"workload\": \"W2_cnn_fmnist\", \"precision\": \"bf16\"" : "\"workload\": \"W2_cnn_fmnist\"";
+    if (dc_dist_rank() == 0) bench_run_info(out, "W2_cnn_fmnist");
     dc_fit_opts o = dc_fit_defaults();
     o.batch_size = 32;
     o.verbose = 0;
     if (warm != 0) {
         dc_model *wm = make_model();
         double t0 = dc_now();
-        if (warm < 0) {
-            o.epochs = 1;
-            dc_model_fit(wm, xtr, ytr, &o, NULL);
-        } else {
-            int64_t n = warm * 32 < dc_tensor_dim(xtr, 0) ? warm * 32 : dc_tensor_dim(xtr, 0);
-            dc_tensor *xs = dc_tensor_from(4, (int64_t[]){n, 1, 28, 28}, dc_tensor_data(xtr));
-            dc_tensor *ys = dc_tensor_from(1, (int64_t[]){n}, dc_tensor_data(ytr));
-            o.epochs = 1;
-            dc_model_fit(wm, xs, ys, &o, NULL);
-            dc_tensor_free(xs);
-            dc_tensor_free(ys);
-        }
+        /* warm < 0: one whole epoch; else its first `warm` batches */
+        dc_callback stop = {.on_batch_end = stop_after, .user = &warm}, *cbs[] = {&stop};
+        dc_fit_opts ow = o;
+        ow.epochs = 1;
+        if (warm > 0) ow.callbacks = cbs, ow.ncallbacks = 1;
+        dc_model_fit_dataset(wm, train, NULL, &ow, NULL);
         fprintf(out, "{%s, \"metric\": \"warmup_seconds\", \"value\": %.4f, \"threads\": %d, \"ranks\": %d}\n", w, dc_now() - t0,
                 dc_get_threads(), ranks);
         dc_model_free(wm);
@@ -81,7 +66,7 @@ int main(int argc, char **argv) {
         dc_history *h = NULL;
         double t0 = dc_now();
         clock_t c0 = clock();
-        if (dc_model_fit(m, xtr, ytr, &o, &h)) {
+        if (dc_model_fit_dataset(m, train, NULL, &o, &h)) {
             fprintf(stderr, "cnn_fashion: %s\n", dc_last_error());
             return 1;
         }
@@ -97,29 +82,31 @@ int main(int argc, char **argv) {
             total / epochs, epochs, (long long)dc_model_param_count(m), ranks);
     fprintf(out, "{%s, \"metric\": \"mean_epoch_cpu_seconds\", \"value\": %.4f, \"epochs\": %d, \"ranks\": %d}\n", w, cpu / epochs,
             epochs, ranks);
+    if (dc_dist_rank() == 0) bench_rss_line(out, w, "train");
     double res[2];
-    dc_model_evaluate(m, xte, yte, 1000, res);
+    dc_model_evaluate_dataset(m, test, 1000, res);
     fprintf(out, "{%s, \"metric\": \"test_accuracy\", \"value\": %.4f, \"epochs\": %d, \"ranks\": %d}\n", w, res[1], epochs, ranks);
     /* inference: one warm-up pass over 2560 images, then 5 timed passes over the 10k */
-    dc_tensor *p = dc_model_predict(m, xte, 256);
+    dc_tensor *p = dc_model_predict_dataset(m, test, 256);
     dc_tensor_free(p);
     double reps[5];
     for (int r = 0; r < 5; r++) {
         double t0 = dc_now();
-        p = dc_model_predict(m, xte, 256);
+        p = dc_model_predict_dataset(m, test, 256);
         reps[r] = dc_now() - t0;
         dc_tensor_free(p);
     }
     qsort(reps, 5, sizeof reps[0], cmp_double);
-    int64_t nte = dc_tensor_dim(xte, 0);
+    int64_t nte = dc_dataset_rows(test);
     /* per rank: predict is not distributed */
     fprintf(out, "{%s, \"metric\": \"inference_images_per_s\", \"value\": %.1f, \"best\": %.1f, \"reps\": 5, \"batch\": 256}\n", w,
             (double)nte / reps[2], (double)nte / reps[0]);
+    if (dc_dist_rank() == 0) bench_rss_line(out, w, "inference");
     fprintf(out, "test_accuracy=%.4f\n", res[1]);
     if (out != stdout) fclose(out);
     dc_model_free(m);
-    dc_tensor *all[] = {xtr, ytr, xte, yte};
-    for (int i = 0; i < 4; i++) dc_tensor_free(all[i]);
+    dc_dataset_free(train);
+    dc_dataset_free(test);
     dc_dist_finalize();
     return 0;
 }

@@ -2,6 +2,7 @@
  * after one throw-away warm-up epoch from the same initial weights (as the PyTorch peer does).
  * Prints one JSON line per figure, like ../shared/peers/mlp_fashion.py. DEEPC_BF16=1 trains in
  * mixed precision (bf16 GEMMs, float32 weights); its lines then carry "precision": "bf16".
+ * The data are datasets over the IDX files (fmnist_data.h: uint8 until a batch is gathered).
  *   mlp_fashion [FMNIST_DIR] [epochs] [seed] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,14 +10,7 @@
 #include <time.h>
 
 #include "deepc.h"
-
-static dc_tensor *load(const char *dir, const char *name) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    dc_tensor *t = dc_idx_load(path, strstr(name, "images") != NULL);
-    if (!t) fprintf(stderr, "mlp_fashion: %s\n", dc_last_error());
-    return t;
-}
+#include "fmnist_data.h"
 
 static uint64_t seed = 1234;
 static bool bf16;
@@ -49,12 +43,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: mlp_fashion [FMNIST_DIR] [epochs > 0] [seed]\n");
         return 2;
     }
-    dc_tensor *xtr = load(dir, "train-images-idx3-ubyte.gz"), *ytr = load(dir, "train-labels-idx1-ubyte.gz");
-    dc_tensor *xte = load(dir, "t10k-images-idx3-ubyte.gz"), *yte = load(dir, "t10k-labels-idx1-ubyte.gz");
-    if (!xtr || !ytr || !xte || !yte) return 1;
-    int64_t ntr = dc_tensor_dim(xtr, 0), nte = dc_tensor_dim(xte, 0);
-    dc_tensor *Xtr = dc_tensor_from(2, (int64_t[]){ntr, 784}, dc_tensor_data(xtr));
-    dc_tensor *Xte = dc_tensor_from(2, (int64_t[]){nte, 784}, dc_tensor_data(xte));
+    int64_t row[1] = {784};
+    dc_dataset *train = fmnist_dataset(dir, true, 1, row, "mlp_fashion"), *test = fmnist_dataset(dir, false, 1, row, "mlp_fashion");
+    bench_run_info(stdout, "W1_mlp_fmnist");
 
     dc_fit_opts o = dc_fit_defaults();
     o.batch_size = 64;
@@ -64,7 +55,7 @@ int main(int argc, char **argv) {
     dc_model *warm = make_model();
     o.epochs = 1;
     double t0 = dc_now();
-    dc_model_fit(warm, Xtr, ytr, &o, NULL);
+    dc_model_fit_dataset(warm, train, NULL, &o, NULL);
     printf("{%s, \"metric\": \"warmup_seconds\", \"value\": %.4f, \"threads\": %d}\n",
            W, dc_now() - t0, dc_get_threads());
     dc_model_free(warm);
@@ -78,7 +69,7 @@ int main(int argc, char **argv) {
         dc_history *h = NULL;
         t0 = dc_now();
         clock_t c0 = clock();
-        if (dc_model_fit(m, Xtr, ytr, &o, &h)) {
+        if (dc_model_fit_dataset(m, train, NULL, &o, &h)) {
             fprintf(stderr, "mlp_fashion: %s\n", dc_last_error());
             return 1;
         }
@@ -94,12 +85,14 @@ int main(int argc, char **argv) {
            "\"params\": %lld}\n",
            W, total / epochs, epochs, (long long)dc_model_param_count(m));
     printf("{%s, \"metric\": \"mean_epoch_cpu_seconds\", \"value\": %.4f, \"epochs\": %d}\n", W, cpu / epochs, epochs);
+    bench_rss_line(stdout, W, "train");
     double res[2];
-    dc_model_evaluate(m, Xte, yte, 1000, res);
+    dc_model_evaluate_dataset(m, test, 1000, res);
     printf("{%s, \"metric\": \"test_accuracy\", \"value\": %.4f, \"epochs\": %d}\n", W, res[1], epochs);
+    bench_rss_line(stdout, W, "evaluate");
     printf("test_accuracy=%.4f\n", res[1]);
     dc_model_free(m);
-    dc_tensor *all[] = {xtr, ytr, xte, yte, Xtr, Xte};
-    for (int i = 0; i < 6; i++) dc_tensor_free(all[i]);
+    dc_dataset_free(train);
+    dc_dataset_free(test);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* The benchmark loop shared by the Fashion-MNIST row workloads (each image as 28 steps of 28
- * features): load the IDX files, a throw-away warm-up of `warm` steps on a fresh model, then
- * timed epochs, test accuracy; one JSON line per measurement, as the PyTorch peers print them.
+ * features): the IDX files as datasets (fmnist_data.h: uint8 until a batch is gathered), a
+ * throw-away warm-up of `warm` steps on a fresh model, then timed epochs, test accuracy; one
+ * JSON line per measurement, as the PyTorch peers print them, after a run_info line.
  * A program defines its model and calls rows_bench_main. */
 #ifndef DC_BENCH_ROWS_H
 #define DC_BENCH_ROWS_H
@@ -10,21 +11,11 @@
 #include <time.h>
 
 #include "deepc.h"
+#include "fmnist_data.h"
 
 static const char *bench_prog = "bench";
 /* the initial weights' seed (make_model reads it) and the base of the epochs' shuffle seeds */
 static uint64_t bench_seed = 1234;
-
-static dc_tensor *load(const char *dir, const char *name, bool images) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    dc_tensor *t = dc_idx_load(path, images);
-    if (!t) {
-        fprintf(stderr, "%s: %s\n", bench_prog, dc_last_error());
-        exit(1);
-    }
-    return t;
-}
 
 /* Compiles a model for the row workloads: sparse cross-entropy, accuracy, Adam 1e-3. */
 static dc_model *rows_compile(dc_model *m) {
@@ -47,25 +38,25 @@ static int rows_bench_main(int argc, char **argv, const char *prog, const char *
         fprintf(stderr, "usage: %s [FMNIST_DIR] [epochs > 0] [warm-up steps >= 0] [seed]\n", prog);
         return 2;
     }
-    dc_tensor *xtr = load(dir, "train-images-idx3-ubyte.gz", true), *ytr = load(dir, "train-labels-idx1-ubyte.gz", false);
-    dc_tensor *xte = load(dir, "t10k-images-idx3-ubyte.gz", true), *yte = load(dir, "t10k-labels-idx1-ubyte.gz", false);
+    int64_t rows[2] = {28, 28};
+    dc_dataset *train = fmnist_dataset(dir, true, 2, rows, prog), *test = fmnist_dataset(dir, false, 2, rows, prog);
     char w[128];
     snprintf(w, sizeof w, "\"workload\": \"%s\"", workload);
+    bench_run_info(stdout, workload);
     dc_fit_opts o = dc_fit_defaults();
     o.batch_size = 64;
     o.verbose = 0;
     o.epochs = 1;
-    if (warm > 0) {
-        int64_t n = warm * 64 < dc_tensor_dim(xtr, 0) ? warm * 64 : dc_tensor_dim(xtr, 0);
-        dc_tensor *xs = dc_tensor_from(3, (int64_t[]){n, 28, 28}, dc_tensor_data(xtr));
-        dc_tensor *ys = dc_tensor_from(1, (int64_t[]){n}, dc_tensor_data(ytr));
+    if (warm > 0) { /* the first `warm` batches of an epoch, on a model thrown away afterwards */
+        dc_callback stop = {.on_batch_end = stop_after, .user = &warm}, *cbs[] = {&stop};
+        dc_fit_opts ow = o;
+        ow.callbacks = cbs;
+        ow.ncallbacks = 1;
         dc_model *wm = make_model();
         double t0 = dc_now();
-        dc_model_fit(wm, xs, ys, &o, NULL);
+        dc_model_fit_dataset(wm, train, NULL, &ow, NULL);
         printf("{%s, \"metric\": \"warmup_seconds\", \"value\": %.4f, \"steps\": %ld}\n", w, dc_now() - t0, warm);
         dc_model_free(wm);
-        dc_tensor_free(xs);
-        dc_tensor_free(ys);
     }
     dc_model *m = make_model();
     double total = 0, cpu = 0; /* cpu: the process's CPU seconds, all threads */
@@ -74,7 +65,7 @@ static int rows_bench_main(int argc, char **argv, const char *prog, const char *
         dc_history *h = NULL;
         double t0 = dc_now();
         clock_t c0 = clock();
-        if (dc_model_fit(m, xtr, ytr, &o, &h)) {
+        if (dc_model_fit_dataset(m, train, NULL, &o, &h)) {
             fprintf(stderr, "%s: %s\n", prog, dc_last_error());
             return 1;
         }
@@ -88,13 +79,17 @@ static int rows_bench_main(int argc, char **argv, const char *prog, const char *
     printf("{%s, \"metric\": \"mean_epoch_seconds\", \"value\": %.4f, \"epochs\": %d, \"params\": %lld}\n", w, total / epochs,
            epochs, (long long)dc_model_param_count(m));
     printf("{%s, \"metric\": \"mean_epoch_cpu_seconds\", \"value\": %.4f, \"epochs\": %d}\n", w, cpu / epochs, epochs);
+    bench_rss_line(stdout, w, "train");
     double res[2];
-    dc_model_evaluate(m, xte, yte, 1000, res);
+    /* at the training batch: evaluate's chunks then fit in the arena the training steps grew,
+     * where chunks of 256 rows of the attention workload would add half as much again */
+    dc_model_evaluate_dataset(m, test, 64, res);
     printf("{%s, \"metric\": \"test_accuracy\", \"value\": %.4f, \"epochs\": %d}\n", w, res[1], epochs);
+    bench_rss_line(stdout, w, "evaluate");
     printf("test_accuracy=%.4f\n", res[1]);
     dc_model_free(m);
-    dc_tensor *all[] = {xtr, ytr, xte, yte};
-    for (int i = 0; i < 4; i++) dc_tensor_free(all[i]);
+    dc_dataset_free(train);
+    dc_dataset_free(test);
     return 0;
 }
 
