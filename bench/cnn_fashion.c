@@ -45,6 +45,9 @@ int main(int argc, char **argv) {
     dc_fit_opts o = dc_fit_defaults();
     o.batch_size = 32;
     o.verbose = 0;
+    long smoke = bench_steps();
+    dc_callback smoke_cb = {.on_batch_end = stop_after, .user = &smoke}, *smoke_cbs[] = {&smoke_cb};
+    if (smoke > 0) o.callbacks = smoke_cbs, o.ncallbacks = 1, warm = warm != 0 ? smoke : 0;
     if (warm != 0) {
         dc_model *wm = make_model();
         double t0 = dc_now();

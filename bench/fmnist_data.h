@@ -50,6 +50,13 @@ static inline dc_status stop_after(dc_callback *cb, dc_model *m, const dc_fit_op
     return DC_OK;
 }
 
+/* DEEPC_BENCH_STEPS=N (a smoke run, as ctest's bench_smoke): every fit stops after N batches;
+ * 0 (unset): whole epochs. The figures of such a run mean nothing. */
+static long bench_steps(void) {
+    const char *e = getenv("DEEPC_BENCH_STEPS");
+    return e ? atol(e) : 0;
+}
+
 /* The process's peak resident set so far, in MB (what GNU time's %M reports at the end). */
 static double bench_peak_rss_mb(void) {
     struct rusage ru;

@@ -51,6 +51,9 @@ int main(int argc, char **argv) {
     o.batch_size = 64;
     o.verbose = 0;
     o.seed = 999;
+    long smoke = bench_steps();
+    dc_callback smoke_cb = {.on_batch_end = stop_after, .user = &smoke}, *smoke_cbs[] = {&smoke_cb};
+    if (smoke > 0) o.callbacks = smoke_cbs, o.ncallbacks = 1;
     /* warm-up: one epoch on a throw-away model with the same initial weights */
     dc_model *warm = make_model();
     o.epochs = 1;

@@ -47,6 +47,9 @@ static int rows_bench_main(int argc, char **argv, const char *prog, const char *
     o.batch_size = 64;
     o.verbose = 0;
     o.epochs = 1;
+    long smoke = bench_steps();
+    dc_callback smoke_cb = {.on_batch_end = stop_after, .user = &smoke}, *smoke_cbs[] = {&smoke_cb};
+    if (smoke > 0) o.callbacks = smoke_cbs, o.ncallbacks = 1, warm = warm < smoke ? warm : smoke;
     if (warm > 0) { /* the first `warm` batches of an epoch, on a model thrown away afterwards */
         dc_callback stop = {.on_batch_end = stop_after, .user = &warm}, *cbs[] = {&stop};
         dc_fit_opts ow = o;
