@@ -114,6 +114,29 @@ dc_dataset *dc_dataset_csv(const char *path, const dc_csv_opts *opts);
  * fails its batch with dc_image_load's error naming it. DC_ERR_FORMAT: no class folders, no
  * pictures; DC_ERR_IO: a folder that cannot be listed. */
 dc_dataset *dc_dataset_image_folder(const char *root, const dc_image_opts *image, int64_t *nclasses);
+/* Text files as datasets, token ids exactly as dc_texts_to_sequences gives them with vocab (a
+ * character vocabulary: every byte a token; a word one: its tokeniser's words; unknown tokens
+ * the vocabulary's unknown index). The file is plain text (no NUL byte, not gzip); nothing of
+ * it becomes float32 but the batch being gathered.
+ * dc_dataset_text_windows: a language model's data over one file: row i is the tokens
+ * [i * stride, i * stride + seq_len) as part 0 and the tokens one further on as part 1 (its
+ * targets), [seq_len] each; rows = (tokens - seq_len - 1) / stride + 1. A character vocabulary
+ * reads the mapped file's bytes a batch at a time; a word vocabulary's file is tokenised once
+ * when opening into int32 ids (4 bytes a token) and unmapped. The vocabulary may be freed
+ * once the dataset is made. DC_ERR_ARG: seq_len or stride below 1; DC_ERR_FORMAT: an empty
+ * file, a file of fewer than seq_len + 1 tokens (naming both counts).
+ * dc_dataset_text_lines: texts to classify, one a line: a class index (decimal digits, below
+ * 2^24), a tab, then the text, which is the rest of the line (a final carriage return is left
+ * out); empty lines are skipped. Part 0 is the text's first maxlen token ids padded with 0 at
+ * the end (at the front if pad_front), [maxlen]; part 1 the class index. *nclasses (if not
+ * NULL) receives the largest label + 1. The file is mapped and indexed once (20 bytes a line)
+ * and the texts of each batch are tokenised as it is gathered: vocab must outlive the dataset.
+ * DC_ERR_ARG: maxlen below 1; DC_ERR_FORMAT naming the file and line: a line without a tab
+ * (no label), a label that is not a whole number, a text that holds no token, no lines.
+ * Both: DC_ERR_IO for a file that cannot be opened, DC_ERR_ARG for a NULL vocab or one
+ * beyond 2^24 tokens; a file changed after opening fails the next batch with DC_ERR_IO. */
+dc_dataset *dc_dataset_text_windows(const char *path, const dc_vocab *vocab, int64_t seq_len, int64_t stride);
+dc_dataset *dc_dataset_text_lines(const char *path, const dc_vocab *vocab, int64_t maxlen, bool pad_front, int64_t *nclasses);
 /* Loads every array of an .npz archive (stored or deflated, as np.savez and
  * np.savez_compressed write them; zip64 too): *n arrays, names without ".npy" (other member
  * names kept as they are). A damaged member, a CRC mismatch or two members of one name are
