@@ -231,6 +231,10 @@ static dc_status word_ids(windows_src *w, const dc_vocab *v) {
         at = end;
     }
     dc_free(buf);
+    if (!s && w->ntok > 0 && (size_t)w->ntok < cap) { /* give back what doubling left over */
+        int32_t *fit = dc_realloc(w->ids, (size_t)w->ntok * sizeof *fit);
+        if (fit) w->ids = fit;
+    }
     return s;
 }
 
