@@ -38,7 +38,7 @@ static const char *const main_usage =
     "  import IN.onnx OUT.safetensors               an ONNX model as a deepc model file\n"
     "\n"
     "Options:\n"
-    "  --threads N   threads for deepc's kernels and OpenBLAS (default: DEEPC_THREADS, else the cores)\n"
+    "  --threads N   a fixed thread count (default: DEEPC_THREADS, else an adaptive team of up to the cores)\n"
     "  --quiet       print only results (key=value lines) and errors\n"
     "  -h, --help    this text (COMMAND --help: the command's)\n"
     "  --version     deepc's version\n"

@@ -85,17 +85,29 @@ dc_status dc_write_file_atomic(const char *path, dc_write_fn write, void *arg);
 /* Threads used by deepc's kernels and OpenBLAS: one OpenMP pool, since deepc links
  * OpenBLAS's OpenMP build, and both are set to the same count, so they never oversubscribe.
  * Default: the DEEPC_THREADS environment variable when it is a whole number from 1 to 1024
- * (anything else, "abc", "0", "-3", "2x", is ignored), else the number of online cores.
- * n <= 0 restores that default. Safe to call from any thread.
- * Results are reproducible: the same seed, data and thread count give bit-identical weights,
- * losses and predictions from run to run. deepc's kernels split work by (thread index, thread
- * count) with static schedules and sum partial results in a fixed order, OpenBLAS partitions
- * a GEMM by the thread count alone, and OpenMP's dynamic team sizes are off
- * (omp_set_dynamic(0)), so a team always has the requested number of threads. Results at
- * different thread counts may differ in the last bits (GEMM blocking changes the order of
- * sums). */
+ * (anything else, "abc", "0", "-3", "2x", is ignored) as a fixed count; without it, the number
+ * of online cores as the ceiling of an adaptive team: deepc times the steps of fit, of
+ * hand-written loops (each optimiser step) and of predict and evaluate, tries team sizes from
+ * the ceiling down to 1 now and then, and keeps the fastest, so a machine whose cores other
+ * programs take does not make it crawl (spinning threads waiting for a core), and a model too
+ * small to gain from threads runs on one. dc_set_threads(n) fixes the count at n (the team is
+ * always n); n <= 0 restores the default. dc_set_threads_adaptive(max) adapts the team between
+ * 1 and max (max <= 0: the online cores). Safe to call from any thread; the team size is set
+ * for the thread that first asks for the count or, adapting, the thread whose loop is timed.
+ * Results are reproducible: the same seed, data and configured count (the fixed count or the
+ * ceiling) give bit-identical weights, losses and predictions from run to run, whatever team
+ * size an adaptive run chose along the way. deepc's kernels split work with static schedules,
+ * add partial sums of a parallel loop in as many parts as the configured count (not the
+ * team's size) in a fixed order, and split a GEMM over threads (deepc's own splits and
+ * OpenBLAS's) by rows and columns of the result, never along the summed dimension. Results at
+ * different configured counts may differ in the last bits. */
 void dc_set_threads(int n);
+void dc_set_threads_adaptive(int max);
+/* The configured count: the fixed count, or the ceiling of an adaptive team. */
 int dc_get_threads(void);
+/* The team size in force (1 to dc_get_threads()), and whether it adapts. */
+int dc_threads_team(void);
+bool dc_threads_adaptive(void);
 
 /* Monotonic wall-clock seconds (for timing training). */
 double dc_now(void);

@@ -20,8 +20,20 @@ void dc_free(void *p);
 bool dc_mul_ok(size_t a, size_t b, size_t *out);
 
 
-/* Threads for deepc's own loops (OpenMP). */
+/* Threads for deepc's own loops (OpenMP): the configured count, the ceiling of the team. */
 int dc_threads(void);
+
+/* The loops whose steps the adaptive team size times: training steps (one per optimiser
+ * step) and inference batches (predict, evaluate). */
+enum { DC_TICK_TRAIN, DC_TICK_INFER, DC_TICK_STREAMS };
+/* The end of one step of a stream's loop, called by the thread that runs the loop; it may
+ * change that thread's team size. Does nothing unless the team adapts. */
+void dc_threads_tick(int stream);
+/* dc_threads_tick with the time given (seconds, increasing), for tests of the tuner. */
+void dc_threads_tick_at(int stream, double now);
+/* Sets this thread's team size (1 to the configured count) until the tuner changes it: for
+ * tests that run the same steps on different teams. */
+void dc_threads_set_team(int n);
 
 #define DC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define DC_MIN(a, b) ((a) < (b) ? (a) : (b))

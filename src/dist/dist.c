@@ -83,7 +83,7 @@ dc_status dc_dist_init(int *argc, char ***argv) {
     const char *e = getenv("DEEPC_THREADS");
     if (nlocal > 1 && !(e && atoi(e) > 0)) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        dc_set_threads(cores > nlocal ? (int)(cores / nlocal) : 1);
+        dc_set_threads_adaptive(cores > nlocal ? (int)(cores / nlocal) : 1);
     }
 #else
     (void)argc;

@@ -1,13 +1,16 @@
-/* GEMM through OpenBLAS (cblas).
+/* GEMM through OpenBLAS (cblas), split over threads by deepc.
  *
- * Thin products, those of a layer on a batch (one side 32-64 rows), gain little from
- * OpenBLAS's own threads: with 2 threads, the CNN's Dense forward (32x128x5408) took 290 us
- * against 340 us on one. For such a product deepc splits C itself: one contiguous slice of
- * columns per thread (of rows, when C has more rows than columns), cut at multiples of 32 so no
- * two threads write one cache line (and at the rows dc_part_range gives each thread), and each thread runs OpenBLAS on its slice (OpenBLAS's
- * OpenMP build runs one thread inside a parallel region). The same forward then takes 200 us.
- * Every element of C is still one full-K dot product of one call; which thread computes it
- * depends on the thread count only. DEEPC_GEMM_SPLIT=off leaves the threading to OpenBLAS. */
+ * OpenBLAS runs on one thread; deepc cuts C into pieces itself: contiguous slices of columns
+ * (of rows, when C has more rows than columns or the caller asks for rows), cut at multiples of
+ * 32 so no two threads write one cache line, and at the rows dc_part_range gives each thread,
+ * and each piece is one OpenBLAS call. The number of pieces follows from the shape and the
+ * configured thread count alone, never from the team that runs them or from being inside
+ * another parallel region (there the pieces run one after another): OpenBLAS's edge kernels
+ * round some elements differently when a product is cut elsewhere, so this is what keeps a
+ * product's bits the same on every team size an adaptive thread count chooses. Thin products,
+ * those of a layer on a batch, also run faster so than under OpenBLAS's own threads (the
+ * measurements are in docs/performance.md). DEEPC_GEMM_SPLIT=off leaves the threading to
+ * OpenBLAS (as many threads as the team; results then depend on the team's size). */
 #include "kernels.h"
 
 #include <cblas.h>
@@ -32,22 +35,16 @@ static bool split_enabled(void) {
     return s == 1;
 }
 
-/* below this many multiply-adds a product runs on one thread (OpenBLAS's own cut is 2^18) */
+/* below this many multiply-adds a product is one piece (OpenBLAS's own cut is 2^18) */
 #define SPLIT_MIN_MACS ((int64_t)1 << 19)
 
-/* The number of threads to split C over, 1 to leave it to OpenBLAS. */
-static int split_threads(int64_t M, int64_t N, int64_t K) {
-#ifdef _OPENMP
-    const int T = omp_get_max_threads();
-    if (T < 2 || omp_in_parallel() || M * N * K < SPLIT_MIN_MACS) return 1;
-    const int64_t shorter = M < N ? M : N, longer = M < N ? N : M;
-    if (shorter > DC_GEMM_THIN || !split_enabled()) return 1;
+/* The number of pieces C is cut into: 1 for one OpenBLAS call. */
+static int split_pieces(int64_t M, int64_t N, int64_t K) {
+    const int P = dc_get_threads();
+    if (P < 2 || M * N * K < SPLIT_MIN_MACS || !split_enabled()) return 1;
+    const int64_t longer = M < N ? N : M;
     int64_t t = longer / 32; /* slices of at least 32 */
-    return t < 2 ? 1 : t < T ? (int)t : T;
-#else
-    (void)M, (void)N, (void)K;
-    return 1;
-#endif
+    return t < 2 ? 1 : t < P ? (int)t : P;
 }
 
 void dc_k_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
@@ -63,17 +60,21 @@ void dc_k_gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
             for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
         return;
     }
-    const int nt = split_threads(M, N, K);
-    if (nt < 2) {
+    const int np = split_pieces(M, N, K);
+    if (np < 2) {
         sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     const bool by_cols = !split_rows && N >= M;
     const int64_t D = by_cols ? N : M, units = (D + 31) / 32; /* the cuts of dc_part_range */
-#pragma omp parallel num_threads(nt)
-    {
-        const int t = omp_get_thread_num(), n = omp_get_num_threads();
-        const int64_t lo = units * t / n * 32, hi0 = units * (t + 1) / n * 32, hi = hi0 < D ? hi0 : D;
+#ifdef _OPENMP
+    const bool par = !omp_in_parallel() && omp_get_max_threads() > 1;
+#else
+    const bool par = false;
+#endif
+#pragma omp parallel for schedule(static) if (par)
+    for (int p = 0; p < np; p++) {
+        const int64_t lo = units * p / np * 32, hi0 = units * (p + 1) / np * 32, hi = hi0 < D ? hi0 : D;
         if (hi > lo) {
             if (by_cols) /* columns lo..hi of op(B) and of C */
                 sgemm(ta, tb, M, hi - lo, K, alpha, A, lda, tb ? B + lo * ldb : B + lo, ldb, beta, C + lo, ldc);

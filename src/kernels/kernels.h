@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "deepc/base.h"
 #include "deepc/kernels.h"
 
 #ifdef _OPENMP
@@ -142,6 +143,14 @@ static inline int dc_max_threads(void) {
 #else
     return 1;
 #endif
+}
+/* The number of parts a parallel loop over n items cuts its partial sums into (a weight's
+ * gradient summed over a batch's images): the configured thread count, not the team's size,
+ * so the sums come out the same whatever team an adaptive count runs them on; 1 when there
+ * are fewer items than parts. */
+static inline int dc_sum_parts(int64_t n) {
+    int P = dc_get_threads();
+    return P > 1 && n >= P ? P : 1;
 }
 static inline int dc_team_size(void) {
 #ifdef _OPENMP

@@ -23,6 +23,7 @@ dc_tensor *dc_model_forward(dc_model *m, dc_ctx *c, dc_tensor *x, bool training)
 /* The loss and metrics of n rows staged in the model's buffers, added to a. */
 static dc_status eval_staged(dc_model *m, const dc_inputs *x, const dc_tensor *y, int64_t n, dc_acc *a) {
     dc_ctx *c = m->ctx;
+    dc_threads_tick(DC_TICK_INFER);
     dc_ctx_reset(c);
     dc_ctx_set_grad(c, false);
     dc_tensor *xb[DC_MODEL_MAX_INPUTS], *yb = dc_stage_view(m, m->ybuf, y, n);
@@ -183,6 +184,7 @@ dc_tensor *dc_model_predict_n(dc_model *m, int nx, const dc_tensor *const *x, in
     dc_ctx *c = m->ctx;
     for (int64_t r = 0; r < N; r += batch_size) {
         int64_t n = DC_MIN(batch_size, N - r);
+        dc_threads_tick(DC_TICK_INFER);
         dc_ctx_reset(c);
         dc_ctx_set_grad(c, false);
         dc_tensor *xb[DC_MODEL_MAX_INPUTS];
@@ -276,6 +278,7 @@ dc_tensor *dc_model_predict_dataset(dc_model *m, dc_dataset *ds, int64_t batch_s
         if ((s = dc_feed_take(feed, bufs))) break;
         if (r + n < N) dc_feed_submit(feed, NULL, r + n, DC_MIN(batch_size, N - r - n), false, 0);
         dc_stage_borrow(m, x.n, bufs, false);
+        dc_threads_tick(DC_TICK_INFER);
         dc_ctx_reset(c);
         dc_ctx_set_grad(c, false);
         dc_tensor *xb[DC_MODEL_MAX_INPUTS];

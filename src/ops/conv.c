@@ -114,9 +114,9 @@ DC_CLONES static void conv_backward(dc_ctx *c, dc_node *nd) {
     }
     if (gb) bias_grad(gy, N, F, OHW, gb);
     if (!gx && !gw) return;
-    int T = dc_max_threads();
-    bool par = N >= T && T > 1;
-    int nb = par ? T : 1;
+    /* nb parts of the batch, each with its own im2col buffer and partial dW, added in order */
+    const int nb = dc_sum_parts(N);
+    const bool par = nb > 1;
     float *cols = dc_scratch(c, (size_t)(nb * CKK * OHW) * sizeof(float));
     size_t wsz = dc_k_gemm_bf16_scratch(F, CKK, OHW), wsx = dc_k_gemm_bf16_scratch(CKK, OHW, F);
     if (wsx > wsz) wsz = wsx;
@@ -128,22 +128,22 @@ DC_CLONES static void conv_backward(dc_ctx *c, dc_node *nd) {
     }
     if (gws) memset(gws, 0, (size_t)(nb * F * CKK) * sizeof(float));
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t n = 0; n < N; n++) {
-        int t = par ? dc_thread_id() : 0;
-        float *col = cols + t * CKK * OHW;
-        const float *gyn = gy + n * F * OHW;
-        if (gw) {
-            dc_k_im2col(g, x->data + n * xs, col);
-            /* dW[F, CKK] += dY_n[F, OHW] . col^T */
-            dc_k_gemm_bf16(false, true, F, CKK, OHW, 1, gyn, OHW, col, OHW, 1, gws ? gws + t * F * CKK : gw, CKK,
-                           ws ? ws + t * wsz : NULL);
+    for (int t = 0; t < nb; t++)
+        for (int64_t n = N * t / nb; n < N * (t + 1) / nb; n++) {
+            float *col = cols + t * CKK * OHW;
+            const float *gyn = gy + n * F * OHW;
+            if (gw) {
+                dc_k_im2col(g, x->data + n * xs, col);
+                /* dW[F, CKK] += dY_n[F, OHW] . col^T */
+                dc_k_gemm_bf16(false, true, F, CKK, OHW, 1, gyn, OHW, col, OHW, 1, gws ? gws + t * F * CKK : gw, CKK,
+                               ws ? ws + t * wsz : NULL);
+            }
+            if (gx) {
+                /* dcol[CKK, OHW] = W^T . dY_n, then scattered back */
+                dc_k_gemm_bf16(true, false, CKK, OHW, F, 1, w->data, CKK, gyn, OHW, 0, col, OHW, ws ? ws + t * wsz : NULL);
+                dc_k_col2im(g, col, gx + n * xs);
+            }
         }
-        if (gx) {
-            /* dcol[CKK, OHW] = W^T . dY_n, then scattered back */
-            dc_k_gemm_bf16(true, false, CKK, OHW, F, 1, w->data, CKK, gyn, OHW, 0, col, OHW, ws ? ws + t * wsz : NULL);
-            dc_k_col2im(g, col, gx + n * xs);
-        }
-    }
     if (gws)
         for (int t = 0; t < nb; t++)
             for (int64_t i = 0; i < F * CKK; i++) gw[i] += gws[t * F * CKK + i];
@@ -212,9 +212,8 @@ DC_CLONES static void convpool_backward(dc_ctx *c, dc_node *nd) {
     float *gx = dc_grad_buf(c, x), *gw = dc_grad_buf(c, w), *gb = b ? dc_grad_buf(c, b) : NULL;
     if (!gx && !gw && !gb) return;
     const float *gp = nd->out->grad->data, *pv = nd->out->data;
-    const int T = dc_max_threads();
-    const bool par = N >= T && T > 1;
-    const int nb = par ? T : 1;
+    const int nb = dc_sum_parts(N); /* parts of the batch, as in conv_backward */
+    const bool par = nb > 1;
     size_t wsz = dc_k_gemm_bf16_scratch(F, CKK, OHW), wsx = dc_k_gemm_bf16_scratch(CKK, OHW, F);
     if (wsx > wsz) wsz = wsx;
     /* per thread: the image's convolution output gradient, the activation's gradient at the
@@ -232,39 +231,39 @@ DC_CLONES static void convpool_backward(dc_ctx *c, dc_node *nd) {
     if (gws) memset(gws, 0, (size_t)(nb * F * CKK) * sizeof(float));
     if (gbs) memset(gbs, 0, (size_t)(nb * F) * sizeof(float));
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t n = 0; n < N; n++) {
-        const int t = par ? dc_thread_id() : 0;
-        float *gzn = gz + t * F * OHW, *col = cols ? cols + t * CKK * OHW : NULL;
-        const int32_t *an = sv->arg + n * F * PHW;
-        const float *gpn = gp + n * F * PHW;
-        if (ga) {
-            /* the pooled value is the activation's output at the maximum */
-            float *gan = ga + t * F * PHW;
-            dc_k_act_grad_from_output(sv->act, sv->alpha, pv + n * F * PHW, gpn, gan, F * PHW);
-            gpn = gan;
-        }
-        if (gb) {
-            float *gbt = gbs ? gbs + t * F : gb;
-            for (int64_t f = 0; f < F; f++) {
-                float s = 0;
-                for (int64_t j = 0; j < PHW; j++) s += gpn[f * PHW + j];
-                gbt[f] += s;
+    for (int t = 0; t < nb; t++)
+        for (int64_t n = N * t / nb; n < N * (t + 1) / nb; n++) {
+            float *gzn = gz + t * F * OHW, *col = cols ? cols + t * CKK * OHW : NULL;
+            const int32_t *an = sv->arg + n * F * PHW;
+            const float *gpn = gp + n * F * PHW;
+            if (ga) {
+                /* the pooled value is the activation's output at the maximum */
+                float *gan = ga + t * F * PHW;
+                dc_k_act_grad_from_output(sv->act, sv->alpha, pv + n * F * PHW, gpn, gan, F * PHW);
+                gpn = gan;
+            }
+            if (gb) {
+                float *gbt = gbs ? gbs + t * F : gb;
+                for (int64_t f = 0; f < F; f++) {
+                    float s = 0;
+                    for (int64_t j = 0; j < PHW; j++) s += gpn[f * PHW + j];
+                    gbt[f] += s;
+                }
+            }
+            if (!gx && !gw) continue;
+            memset(gzn, 0, (size_t)(F * OHW) * sizeof(float));
+            for (int64_t f = 0; f < F; f++)
+                for (int64_t j = 0; j < PHW; j++) gzn[f * OHW + an[f * PHW + j]] += gpn[f * PHW + j];
+            if (gw) {
+                dc_k_im2col(g, x->data + n * xs, col);
+                dc_k_gemm_bf16(false, true, F, CKK, OHW, 1, gzn, OHW, col, OHW, 1, gws ? gws + t * F * CKK : gw, CKK,
+                               ws ? ws + t * wsz : NULL);
+            }
+            if (gx) {
+                dc_k_gemm_bf16(true, false, CKK, OHW, F, 1, w->data, CKK, gzn, OHW, 0, col, OHW, ws ? ws + t * wsz : NULL);
+                dc_k_col2im(g, col, gx + n * xs);
             }
         }
-        if (!gx && !gw) continue;
-        memset(gzn, 0, (size_t)(F * OHW) * sizeof(float));
-        for (int64_t f = 0; f < F; f++)
-            for (int64_t j = 0; j < PHW; j++) gzn[f * OHW + an[f * PHW + j]] += gpn[f * PHW + j];
-        if (gw) {
-            dc_k_im2col(g, x->data + n * xs, col);
-            dc_k_gemm_bf16(false, true, F, CKK, OHW, 1, gzn, OHW, col, OHW, 1, gws ? gws + t * F * CKK : gw, CKK,
-                           ws ? ws + t * wsz : NULL);
-        }
-        if (gx) {
-            dc_k_gemm_bf16(true, false, CKK, OHW, F, 1, w->data, CKK, gzn, OHW, 0, col, OHW, ws ? ws + t * wsz : NULL);
-            dc_k_col2im(g, col, gx + n * xs);
-        }
-    }
     for (int t = 0; gws && t < nb; t++)
         for (int64_t i = 0; i < F * CKK; i++) gw[i] += gws[t * F * CKK + i];
     for (int t = 0; gbs && t < nb; t++)

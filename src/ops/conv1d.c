@@ -65,8 +65,9 @@ static void conv1d_backward(dc_ctx *c, dc_node *nd) {
         for (int64_t r = 0; r < N * To; r++)
             for (int64_t f = 0; f < F; f++) gb[f] += gy[r * F + f];
     if (!gx && !gw) return;
-    bool par = par_samples(N), direct = pointwise(g);
-    int nb = par ? dc_max_threads() : 1;
+    /* nb parts of the batch, each with its own rows buffer and partial dwt, added in order */
+    const int nb = dc_sum_parts(N);
+    const bool par = nb > 1, direct = pointwise(g);
     size_t wsz = dc_k_gemm_bf16_scratch(F, kC, To), wsx = dc_k_gemm_bf16_scratch(To, kC, F);
     if (wsx > wsz) wsz = wsx;
     char *ws = dc_op_gemm_scratch(c, nb, wsz);
@@ -79,24 +80,24 @@ static void conv1d_backward(dc_ctx *c, dc_node *nd) {
     }
     if (gwt) memset(gwt, 0, (size_t)(nb * F * kC) * sizeof(float));
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t n = 0; n < N; n++) {
-        int t = par ? dc_thread_id() : 0;
-        float *r = rows + t * To * kC;
-        const float *xn = x->data + n * g->T * C, *gyn = gy + n * To * F;
-        char *wst = ws ? ws + t * wsz : NULL;
-        if (gw) { /* dwt[F, kC] += gy_n^T . rows_n */
-            const float *rn = direct ? xn : (im2row(g, xn, r), r);
-            dc_k_gemm_bf16(true, false, F, kC, To, 1, gyn, F, rn, kC, 1, gwt + t * F * kC, kC, wst);
-        }
-        if (gx) { /* drows = gy_n . wt, back onto the steps */
-            if (direct) {
-                dc_k_gemm_bf16(false, false, To, C, F, 1, gyn, F, s->wt, kC, 1, gx + n * g->T * C, C, wst);
-            } else {
-                dc_k_gemm_bf16(false, false, To, kC, F, 1, gyn, F, s->wt, kC, 0, r, kC, wst);
-                row2im(g, r, gx + n * g->T * C);
+    for (int t = 0; t < nb; t++)
+        for (int64_t n = N * t / nb; n < N * (t + 1) / nb; n++) {
+            float *r = rows + t * To * kC;
+            const float *xn = x->data + n * g->T * C, *gyn = gy + n * To * F;
+            char *wst = ws ? ws + t * wsz : NULL;
+            if (gw) { /* dwt[F, kC] += gy_n^T . rows_n */
+                const float *rn = direct ? xn : (im2row(g, xn, r), r);
+                dc_k_gemm_bf16(true, false, F, kC, To, 1, gyn, F, rn, kC, 1, gwt + t * F * kC, kC, wst);
+            }
+            if (gx) { /* drows = gy_n . wt, back onto the steps */
+                if (direct) {
+                    dc_k_gemm_bf16(false, false, To, C, F, 1, gyn, F, s->wt, kC, 1, gx + n * g->T * C, C, wst);
+                } else {
+                    dc_k_gemm_bf16(false, false, To, kC, F, 1, gyn, F, s->wt, kC, 0, r, kC, wst);
+                    row2im(g, r, gx + n * g->T * C);
+                }
             }
         }
-    }
     for (int t = 0; gw && t < nb; t++)
         for (int64_t f = 0; f < F; f++)
             for (int64_t ch = 0; ch < C; ch++)

@@ -264,7 +264,7 @@ DC_CLONES static void ln_backward(dc_ctx *c, dc_node *n) {
             return;
         }
         memset(part, 0, (size_t)(2 * T * D) * sizeof(float));
-#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
+#pragma omp parallel for schedule(static) if (T > 1)
         for (int t = 0; t < T; t++) {
             float *pg = part + 2 * t * D, *pb = pg + D;
             for (int64_t r = R * t / T; r < R * (t + 1) / T; r++) {

@@ -36,30 +36,15 @@ typedef struct rnn_saved {
 
 static bool step_on(const rnn_saved *s, int64_t n, int64_t t) { return !s->mask || s->mask[n * s->T + t]; }
 
-/* Threads for the recurrence: one chunk of rows each, when the batch and the per-step GEMM
- * are big enough to pay for a parallel region. */
+/* Row chunks for the recurrence, each a run of independent sequences through every step: as
+ * many as the configured thread count (not the team's size, so each chunk's GEMMs, and their
+ * bits, are the same on any team) when the batch and the per-step GEMM are big enough to pay
+ * for a parallel region. */
 static int chunks(int64_t N, int64_t gemm_work) {
-#ifdef _OPENMP
-    int T = omp_get_max_threads();
+    int T = dc_get_threads();
     if (T > N / 4) T = (int)(N / 4);
     return (T > 1 && N * gemm_work >= (1 << 16)) ? T : 1;
-#else
-    (void)N;
-    (void)gemm_work;
-    return 1;
-#endif
 }
-
-static void my_rows(int64_t N, int64_t *n0, int64_t *n1) {
-#ifdef _OPENMP
-    int64_t k = omp_get_thread_num(), T = omp_get_num_threads();
-#else
-    int64_t k = 0, T = 1;
-#endif
-    *n0 = N * k / T;
-    *n1 = N * (k + 1) / T;
-}
-
 
 /* [N, T, W] <-> [T, N, W] */
 static void to_time_major(const float *src, float *dst, int64_t N, int64_t T, int64_t W) {
@@ -151,11 +136,10 @@ DC_CLONES static void rnn_backward(dc_ctx *c, dc_node *nd) {
     /* the final cell state's gradient, when it is an output, starts the cell's chain */
     if (s->c_out) memcpy(dcell, nd->out->grad->data + T * N * H, (size_t)(N * H) * sizeof(float));
     else memset(dcell, 0, (size_t)(N * H) * sizeof(float));
-    int nt = chunks(N, G * H);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int64_t n0, n1;
-        my_rows(N, &n0, &n1);
+    const int nt = chunks(N, G * H);
+#pragma omp parallel for schedule(static) if (nt > 1)
+    for (int ck = 0; ck < nt; ck++) {
+        const int64_t n0 = N * ck / nt, n1 = N * (ck + 1) / nt;
     for (int64_t t = T - 1; t >= 0; t--) {
         const float *gates = s->gates + t * N * G, *hp = s->hs + t * N * H, *h = s->hs + (t + 1) * N * H;
         float *dz = dZ + t * N * G, *dhw = dHW + t * N * G;
@@ -299,11 +283,10 @@ static dc_tensor *recurrent(dc_ctx *c, int cell, const char *op, dc_tensor *x, d
     if (b)
         for (int64_t r = 0; r < T * N; r++) memcpy(s->gates + r * G, b->data, (size_t)G * sizeof(float));
     dc_k_gemm(false, true, T * N, G, F, 1, s->xt, F, Wih->data, F, b ? 1.0f : 0.0f, s->gates, G);
-    int nt = chunks(N, G * H);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int64_t n0, n1;
-        my_rows(N, &n0, &n1);
+    const int nt = chunks(N, G * H);
+#pragma omp parallel for schedule(static) if (nt > 1)
+    for (int ck = 0; ck < nt; ck++) {
+        const int64_t n0 = N * ck / nt, n1 = N * (ck + 1) / nt;
         for (int64_t t = 0; t < T; t++) {
             float *z = s->gates + t * N * G + n0 * G;
             const float *hp = s->hs + t * N * H + n0 * H;

@@ -269,5 +269,6 @@ dc_status dc_optimizer_step_part(dc_optimizer *o, float *w, const float *g, int6
     }
     o->t++;
     o->type->update(o, w, g, n, part, nseg);
+    dc_threads_tick(DC_TICK_TRAIN); /* a training step ends here, in fit and in hand-written loops */
     return DC_OK;
 }
