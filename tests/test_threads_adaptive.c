@@ -61,6 +61,8 @@ static void test_tuner(void) {
     CHECK(steps < 200);
     /* a second stream keeps its own choice: inference batches fastest on 2 threads */
     costs infer = {{0, 4e-3, 1e-3, 0, 3e-3}};
+    dc_threads_tick_at(DC_TICK_INFER, now);
+    CHECK(dc_threads_team() == 1); /* its first probe starts from the training's choice */
     for (int i = 0; i < 3000; i++) {
         now += infer.c[dc_threads_team()];
         dc_threads_tick_at(DC_TICK_INFER, now);

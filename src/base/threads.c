@@ -161,6 +161,7 @@ typedef struct tuner {
     double score[TUNE_MAX_CANDS]; /* mean seconds per step */
     int order[TUNE_MAX_CANDS];    /* the probe's order: the kept candidate first, once there is one */
     bool probing;
+    bool chosen;     /* a probe has finished: best holds a measured choice */
     int i;           /* the candidate being probed: cand[order[i]] */
     int skip;        /* steps to drop after a switch */
     int n;           /* steps timed in this probe or watch window */
@@ -221,6 +222,7 @@ static void probe_next(tuner *t) {
     for (int c = 1; c < t->ncand; c++)
         if (t->score[c] < t->score[t->best]) t->best = c;
     t->probing = false;
+    t->chosen = true;
     if (tune_log()) {
         fprintf(stderr, "deepc threads:");
         for (int c = 0; c < t->ncand; c++)
@@ -292,7 +294,18 @@ void dc_threads_tick_at(int stream, double now) {
     tuner *t = &tuners[stream];
     if (stream != last_stream) {
         /* the first tick of a stream, or the first after another stream's: the time since its
-         * previous tick holds the other stream's steps, so only the team is set */
+         * previous tick holds the other stream's steps, so only the team is set. A stream yet
+         * to finish its first probe starts it from another stream's choice (evaluation after
+         * an epoch from the training's), not from the ceiling. */
+        if (!t->chosen && t->i == 0 && t->n == 0)
+            for (int o = 0; o < DC_TICK_STREAMS; o++)
+                if (o != stream && tuners[o].chosen) {
+                    t->best = tuners[o].best;
+                    t->order[0] = t->best;
+                    for (int c = 0, k = 1; c < t->ncand; c++)
+                        if (c != t->best) t->order[k++] = c;
+                    break;
+                }
         int want = t->cand[t->probing ? t->order[t->i] : t->best];
         if (want != atomic_load_explicit(&live_threads, memory_order_relaxed)) apply_team(want);
         if (t->probing) t->skip = t->skip > 1 ? t->skip : 1;
