@@ -59,6 +59,8 @@ static void test_tuner(void) {
     CHECK(dc_threads_team() == 1);
     printf("tuner: competition again, 1 thread after %.2f s\n", steps * 40e-3);
     CHECK(steps < 200);
+    run_steps(&now, 2000, &busy); /* the probe ends, keeping 1 */
+    CHECK(dc_threads_team() == 1);
     /* a second stream keeps its own choice: inference batches fastest on 2 threads */
     costs infer = {{0, 4e-3, 1e-3, 0, 3e-3}};
     dc_threads_tick_at(DC_TICK_INFER, now);
