@@ -36,10 +36,14 @@ def parse(spec):
         k, _, val = kv.partition("=")
         if k not in KEYS:
             raise ValueError(f"{spec}: unknown key {k}")
-        v[k] = {"valid": 0, "same": 1}[val] if k == "pad" else int(val)
+        if k == "pad" and val not in ("valid", "same"):
+            raise ValueError(f"{spec}: pad must be valid or same")
+        v[k] = {"valid": 0, "same": 1}[val] if k == "pad" else int(val)  # int() raises ValueError
     for k in NEEDS[layer].split():
         if v.get(k, 0) < 1:
             raise ValueError(f"{spec}: {layer} needs {k} >= 1")
+    if layer == "mha" and v["d"] % v["heads"]:
+        raise ValueError(f"{spec}: d {v['d']} is not divisible by heads {v['heads']}")
     v.setdefault("s", 1)
     v.setdefault("pad", 0)
     v.setdefault("bn", 0)
@@ -230,7 +234,7 @@ def main(argv):
         try:
             run(s, min_time)
         except (ValueError, RuntimeError) as e:
-            print(f"sweep.py: {e}", file=sys.stderr)
+            print(f"sweep.py: {s}: {e}" if not str(e).startswith(s) else f"sweep.py: {e}", file=sys.stderr)
             failed += 1
     return 2 if failed else 0
 
