@@ -33,7 +33,7 @@ timed() { /usr/bin/time -f '%M %U %S %e' -o "$RES" "$@"; }
 res() {
   read -r kb u s e < "$RES"
   echo "{\"workload\": \"$1\", \"metric\": \"peak_rss_mb\", \"value\": $((kb / 1024))}"
-  echo "{\"workload\": \"$1\", \"metric\": \"cpu_per_wall\", \"value\": $(awk -v u="$u" -v s="$s" -v e="$e" 'BEGIN {printf "%.3f", e > 0 ? (u + s) / e : 0}'), \"wall_seconds\": $e}"
+  echo "{\"workload\": \"$1\", \"metric\": \"cpu_per_wall\", \"value\": $(awk -v u="$u" -v s="$s" -v e="$e" 'BEGIN {printf "%.3f", (e > 0) ? (u + s) / e : 0}'), \"wall_seconds\": $e}"
 }
 py() { t=$1; shift; timed /usr/bin/python3 bench/peers/torch_run.py "$t" "$@"; }
 dc() { t=$1; shift; timed env DEEPC_THREADS="$t" "$@"; }

@@ -12,7 +12,15 @@ a 1-thread run well above it is not running on one thread).
 import json, statistics, sys
 from collections import defaultdict
 
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+rows, bad = [], 0
+for l in open(sys.argv[1]):
+    if l.startswith("{"):
+        try:
+            rows.append(json.loads(l))
+        except json.JSONDecodeError:
+            bad += 1  # a line a program cut short or wrote wrong: counted, not fatal
+if bad:
+    print(f"({bad} malformed line{'s' if bad > 1 else ''} left out)")
 vals = defaultdict(list)
 info = defaultdict(dict)   # side -> run_info fields seen
 loads = defaultdict(list)  # (workload, side) -> 1-minute load averages at the runs' starts
