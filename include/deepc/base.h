@@ -94,13 +94,11 @@ dc_status dc_write_file_atomic(const char *path, dc_write_fn write, void *arg);
  * always n); n <= 0 restores the default. dc_set_threads_adaptive(max) adapts the team between
  * 1 and max (max <= 0: the online cores). Safe to call from any thread; the team size is set
  * for the thread that first asks for the count or, adapting, the thread whose loop is timed.
- * Results are reproducible: the same seed, data and configured count (the fixed count or the
- * ceiling) give bit-identical weights, losses and predictions from run to run, whatever team
- * size an adaptive run chose along the way. deepc's kernels split work with static schedules,
- * add partial sums of a parallel loop in as many parts as the configured count (not the
- * team's size) in a fixed order, and split a GEMM over threads (deepc's own splits and
- * OpenBLAS's) by rows and columns of the result, never along the summed dimension. Results at
- * different configured counts may differ in the last bits. */
+ * Results are reproducible at a fixed count: the same seed, data and count give bit-identical
+ * weights, losses and predictions from run to run. An adaptive team keeps most kernels' bits
+ * independent of its size (partial sums and split GEMMs are cut by the configured count), but
+ * not yet all (recurrent layers, attention), so fix the count for bit-identical runs. Results
+ * at different configured counts may differ in the last bits. */
 void dc_set_threads(int n);
 void dc_set_threads_adaptive(int max);
 /* The configured count: the fixed count, or the ceiling of an adaptive team. */

@@ -57,11 +57,12 @@ static bool openblas_threads(void) {
  * regions). OpenBLAS runs on one thread: deepc splits its GEMMs over the team itself
  * (src/kernels/blas.c), unless DEEPC_GEMM_SPLIT=off. */
 static void apply_team(int n) {
+    /* OpenBLAS first: its OpenMP build sets OpenMP's thread count to its own as well */
+    openblas_set_num_threads(openblas_threads() ? n : 1);
 #ifdef _OPENMP
     omp_set_dynamic(0);
     omp_set_num_threads(n);
 #endif
-    openblas_set_num_threads(openblas_threads() ? n : 1);
     atomic_store_explicit(&live_threads, n, memory_order_relaxed);
 }
 
@@ -84,14 +85,13 @@ static void apply_default_locked(void) {
 }
 
 /* OpenMP's dynamic team sizes are switched off (OMP_DYNAMIC=true would allow smaller teams), so
- * a parallel region always gets the team size in force. Results are reproducible bit for bit
- * at a fixed configured count, whatever team size runs them: every `omp for` in src/ is
- * schedule(static) or has iterations that write disjoint outputs; where partial sums are added
- * (a weight's gradient over the images of a batch, LayerNorm's over rows) the work is cut into
- * as many parts as the configured count (dc_sum_parts), not the team's size, and the parts are
- * added in order; no atomics or critical sections accumulate floats; and a GEMM split over
- * threads, by deepc or OpenBLAS, cuts rows or columns of C, never the sum over K. Results at
- * different configured counts may differ in the last bits. */
+ * a parallel region always gets the team size in force, and results are reproducible bit for
+ * bit at a fixed count: every `omp for` in src/ is schedule(static) or has iterations that
+ * write disjoint outputs, and no atomics or critical sections accumulate floats. Where partial
+ * sums are added (a weight's gradient over the images of a batch, LayerNorm's over rows) the
+ * work is cut into as many parts as the configured count (dc_sum_parts), not the team's size,
+ * and a GEMM split over threads is cut into pieces by the configured count, so that most
+ * results do not change with the size an adaptive team runs them on. */
 void dc_set_threads(int n) {
     pthread_mutex_lock(&lock);
     if (n > 0) apply_locked(n < DC_THREADS_MAX ? n : DC_THREADS_MAX, false);
