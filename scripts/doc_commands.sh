@@ -211,9 +211,9 @@ for f in "${files[@]}"; do
         [ -e "$e" ] || continue
         b=${e##*/}
         case "$b" in build | build-* | out | .git) continue ;; esac
-        ln -s "$e" "$wd/$b"
+        ln -sfn "$e" "$wd/$b"
     done
-    ln -s "$build" "$wd/build"
+    ln -sfn "$build" "$wd/build"
     # The blocks of the file: blocks/LINE.LANG, and the index "LINE LANG NEEDS" in file order.
     awk -v dir="$blocks" '
         function flush() {
