@@ -184,11 +184,18 @@ static bool tune_log(void) {
     return e && *e && strcmp(e, "0") != 0;
 }
 
+/* The probe's order: candidate `first`, then the others from the largest down. */
+static void order_from(tuner *t, int first) {
+    t->order[0] = first;
+    for (int c = 0, k = 1; c < t->ncand; c++)
+        if (c != first) t->order[k++] = c;
+}
+
 static void tuner_init(tuner *t, int ceiling) {
     memset(t, 0, sizeof *t);
     for (int c = ceiling; c >= 1 && t->ncand < TUNE_MAX_CANDS; c /= 2) t->cand[t->ncand++] = c;
     if (t->cand[t->ncand - 1] != 1) t->cand[t->ncand - 1] = 1;
-    for (int c = 0; c < t->ncand; c++) t->order[c] = c;
+    order_from(t, 0);
     t->probing = true;
     t->skip = 1;
 }
@@ -196,9 +203,7 @@ static void tuner_init(tuner *t, int ceiling) {
 /* A new probe: the kept size first, so a candidate far slower than it is cut short after one
  * step. */
 static void probe_start(tuner *t) {
-    t->order[0] = t->best;
-    for (int c = 0, k = 1; c < t->ncand; c++)
-        if (c != t->best) t->order[k++] = c;
+    order_from(t, t->best);
     t->probing = true;
     t->i = 0;
     t->skip = 1;
@@ -301,9 +306,7 @@ void dc_threads_tick_at(int stream, double now) {
             for (int o = 0; o < DC_TICK_STREAMS; o++)
                 if (o != stream && tuners[o].chosen) {
                     t->best = tuners[o].best;
-                    t->order[0] = t->best;
-                    for (int c = 0, k = 1; c < t->ncand; c++)
-                        if (c != t->best) t->order[k++] = c;
+                    order_from(t, t->best);
                     break;
                 }
         int want = t->cand[t->probing ? t->order[t->i] : t->best];
