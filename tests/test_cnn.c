@@ -215,13 +215,17 @@ static double rel_diff(const float *a, const float *b, int64_t n) {
 
 /* conv2d + activation + max pool as one op against the two separate ops, forward bit for bit and
  * every gradient: odd convolution outputs, overlapping and stride-1 windows, padding, batches
- * smaller and larger than the thread team, with and without bias, input gradient or not. */
+ * smaller and larger than the thread team, with and without bias, input gradient or not. Run with
+ * the direct kernels of few-tap convolutions (conv_direct.c, where the CPU has them) and without. */
 static void test_conv_pool_fused(void) {
     typedef struct { int64_t N, C, H, W, F, k; int cs, pad, pk, ps; dc_activation act; float alpha; bool bias, gx; } cfg;
     static const cfg cases[] = {
         {5, 2, 9, 11, 3, 3, 1, 0, 2, 2, DC_ACT_RELU, 0, true, true},   {1, 3, 8, 8, 4, 3, 1, 1, 3, 2, DC_ACT_TANH, 0, true, true},
         {4, 1, 12, 10, 2, 3, 2, 0, 2, 1, DC_ACT_NONE, 0, false, true}, {6, 2, 7, 9, 5, 2, 1, 0, 2, 2, DC_ACT_ELU, 0.7f, true, false},
         {3, 1, 28, 28, 8, 3, 1, 0, 2, 2, DC_ACT_RELU, 0, true, false}, {2, 2, 6, 7, 3, 3, 1, 1, 2, 2, DC_ACT_LEAKY_RELU, 0, true, true},
+        /* two column blocks, an odd filter count, 27 and 25 taps, with and without bias */
+        {4, 3, 20, 37, 5, 3, 1, 1, 2, 2, DC_ACT_RELU, 0, true, false},  {2, 1, 11, 40, 3, 5, 1, 2, 2, 2, DC_ACT_LEAKY_RELU, 0.2f, false, false},
+        {3, 3, 9, 35, 7, 3, 1, 0, 2, 2, DC_ACT_NONE, 0, true, false},
     };
     dc_rng r;
     dc_rng_seed(&r, 11);
@@ -344,6 +348,9 @@ static void test_conv_pool_in_models(void) {
 int main(void) {
     test_maxpool_ties();
     test_conv_pool_fused();
+    dc_conv_direct_enable(false);
+    test_conv_pool_fused();
+    dc_conv_direct_enable(true);
     test_conv_pool_in_models();
     test_shapes();
     test_train_bn_cnn();

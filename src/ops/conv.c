@@ -71,20 +71,32 @@ DC_CLONES static void bias_grad(const float *gy, int64_t N, int64_t F, int64_t P
 }
 
 /* y_n[F, OHW] = W[F, CKK] . col_n + b */
+/* Bytes of per-thread scratch of one image's forward convolution: the direct kernel's padded
+ * copies for few taps (dc_conv_direct_applies), else its im2col columns. */
+static size_t conv_fwd_scratch(const dc_conv_geom *g) {
+    return dc_conv_direct_applies(g) ? dc_conv_direct_scratch(g) : (size_t)(g->C * g->kh * g->kw * g->OH * g->OW) * sizeof(float);
+}
+
 DC_CLONES static void conv_forward_images(const dc_conv_geom *g, int64_t N, int64_t F, const float *x, const float *w,
                                           const float *b, float *y, float *cols, char *ws, size_t wsz, dc_activation act, float alpha) {
     const int64_t CKK = g->C * g->kh * g->kw, OHW = g->OH * g->OW, xs = g->C * g->H * g->W;
+    const bool direct = dc_conv_direct_applies(g);
+    const int64_t per = conv_fwd_scratch(g) / sizeof(float);
     bool par = N >= dc_max_threads() && dc_max_threads() > 1;
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t n = 0; n < N; n++) {
         int t = par ? dc_thread_id() : 0;
-        float *col = cols + t * CKK * OHW;
+        float *col = cols + t * per;
         float *yn = y + n * F * OHW;
-        dc_k_im2col(g, x + n * xs, col);
-        if (b)
-            for (int64_t f = 0; f < F; f++)
-                for (int64_t j = 0; j < OHW; j++) yn[f * OHW + j] = b[f];
-        dc_k_gemm_bf16(false, false, F, OHW, CKK, 1, w, CKK, col, OHW, b ? 1.0f : 0.0f, yn, OHW, ws ? ws + t * wsz : NULL);
+        if (direct) {
+            dc_conv_direct_image(g, F, x + n * xs, w, b, yn, col);
+        } else {
+            dc_k_im2col(g, x + n * xs, col);
+            if (b)
+                for (int64_t f = 0; f < F; f++)
+                    for (int64_t j = 0; j < OHW; j++) yn[f * OHW + j] = b[f];
+            dc_k_gemm_bf16(false, false, F, OHW, CKK, 1, w, CKK, col, OHW, b ? 1.0f : 0.0f, yn, OHW, ws ? ws + t * wsz : NULL);
+        }
         if (act != DC_ACT_NONE) dc_k_act_forward(act, alpha, yn, yn, F * OHW);
     }
 }
@@ -185,7 +197,7 @@ dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, in
     dc_tensor *y = dc_out(c, 4, (int64_t[]){N, F, g.OH, g.OW});
     if (!y) return NULL;
     int T = N >= dc_max_threads() ? dc_max_threads() : 1;
-    float *cols = dc_scratch(c, (size_t)(T * g.C * g.kh * g.kw * g.OH * g.OW) * sizeof(float));
+    float *cols = dc_scratch(c, (size_t)T * conv_fwd_scratch(&g));
     if (!cols) return NULL;
     size_t wsz = dc_k_gemm_bf16_scratch(F, g.OH * g.OW, g.C * g.kh * g.kw);
     char *ws = dc_op_gemm_scratch(c, T, wsz);
@@ -218,13 +230,17 @@ DC_CLONES static void convpool_backward(dc_ctx *c, dc_node *nd) {
     if (wsx > wsz) wsz = wsx;
     /* per thread: the image's convolution output gradient, the activation's gradient at the
      * maxima, an im2col buffer and partial sums of dW and db */
-    float *gz = dc_scratch(c, (size_t)(nb * F * OHW) * sizeof(float));
+    /* no input gradient and few taps: each pooled gradient times the patch under its maximum
+     * (conv_direct.c), without the full-size convolution gradient */
+    const bool sparse = !gx && gw && dc_conv_direct_applies(g);
+    const size_t per = sparse ? dc_conv_direct_scratch(g) : (size_t)(CKK * OHW) * sizeof(float);
+    float *gz = sparse ? NULL : dc_scratch(c, (size_t)(nb * F * OHW) * sizeof(float));
     float *ga = sv->act != DC_ACT_NONE ? dc_scratch(c, (size_t)(nb * F * PHW) * sizeof(float)) : NULL;
-    float *cols = gx || gw ? dc_scratch(c, (size_t)(nb * CKK * OHW) * sizeof(float)) : NULL;
+    float *cols = gx || gw ? dc_scratch(c, (size_t)nb * per) : NULL;
     float *gws = gw && par ? dc_scratch(c, (size_t)(nb * F * CKK) * sizeof(float)) : NULL;
     float *gbs = gb && par ? dc_scratch(c, (size_t)(nb * F) * sizeof(float)) : NULL;
     char *ws = gx || gw ? dc_op_gemm_scratch(c, nb, wsz) : NULL;
-    if (!gz || (sv->act != DC_ACT_NONE && !ga) || ((gx || gw) && !cols) || (gw && par && !gws) || (gb && par && !gbs)) {
+    if ((!sparse && !gz) || (sv->act != DC_ACT_NONE && !ga) || ((gx || gw) && !cols) || (gw && par && !gws) || (gb && par && !gbs)) {
         c->oom = true;
         return;
     }
@@ -233,7 +249,7 @@ DC_CLONES static void convpool_backward(dc_ctx *c, dc_node *nd) {
 #pragma omp parallel for schedule(static) if (par)
     for (int t = 0; t < nb; t++)
         for (int64_t n = N * t / nb; n < N * (t + 1) / nb; n++) {
-            float *gzn = gz + t * F * OHW, *col = cols ? cols + t * CKK * OHW : NULL;
+            float *gzn = gz ? gz + t * F * OHW : NULL, *col = cols ? (float *)((char *)cols + t * per) : NULL;
             const int32_t *an = sv->arg + n * F * PHW;
             const float *gpn = gp + n * F * PHW;
             if (ga) {
@@ -251,6 +267,10 @@ DC_CLONES static void convpool_backward(dc_ctx *c, dc_node *nd) {
                 }
             }
             if (!gx && !gw) continue;
+            if (sparse) {
+                dc_conv_direct_pool_wgrad(g, F, PHW, x->data + n * xs, gpn, an, gws ? gws + t * F * CKK : gw, col);
+                continue;
+            }
             memset(gzn, 0, (size_t)(F * OHW) * sizeof(float));
             for (int64_t f = 0; f < F; f++)
                 for (int64_t j = 0; j < PHW; j++) gzn[f * OHW + an[f * PHW + j]] += gpn[f * PHW + j];
@@ -297,23 +317,36 @@ DC_CLONES dc_tensor *dc_conv2d_act_maxpool(dc_ctx *c, dc_tensor *x, dc_tensor *w
     const bool need = dc_needs_grad(c, 3, in3);
     int32_t *arg = need ? dc_scratch(c, (size_t)(N * F * PHW) * sizeof *arg) : NULL;
     const int T = N >= dc_max_threads() ? dc_max_threads() : 1;
-    float *cols = dc_scratch(c, (size_t)(T * CKK * OHW) * sizeof(float));
-    float *zs = dc_scratch(c, (size_t)(T * F * OHW) * sizeof(float));
-    if ((need && !arg) || !cols || !zs) return NULL;
+    /* few taps and a 2x2 stride-2 pool: one pass in registers (conv_direct.c), the same bits */
+    const bool one_pass = dc_conv_direct_pool_applies(&g, act, alpha, pkh, pkw, psh, psw);
+    const int64_t per = conv_fwd_scratch(&g) / sizeof(float);
+    float *cols = dc_scratch(c, (size_t)T * conv_fwd_scratch(&g));
+    float *zs = one_pass ? NULL : dc_scratch(c, (size_t)(T * F * OHW) * sizeof(float));
+    if ((need && !arg) || !cols || (!one_pass && !zs)) return NULL;
+    const bool direct = dc_conv_direct_applies(&g);
     const size_t wsz = dc_k_gemm_bf16_scratch(F, OHW, CKK);
-    char *ws = dc_op_gemm_scratch(c, T, wsz);
+    char *ws = direct ? NULL : dc_op_gemm_scratch(c, T, wsz);
     const float *X = x->data, *Wt = w->data, *B = b ? b->data : NULL;
     float *Y = y->data;
     const int64_t xs = g.C * g.H * g.W;
 #pragma omp parallel for schedule(static) if (T > 1)
     for (int64_t n = 0; n < N; n++) {
         const int t = T > 1 ? dc_thread_id() : 0;
-        float *col = cols + t * CKK * OHW, *z = zs + t * F * OHW;
-        dc_k_im2col(&g, X + n * xs, col);
-        if (B)
-            for (int64_t f = 0; f < F; f++)
-                for (int64_t j = 0; j < OHW; j++) z[f * OHW + j] = B[f];
-        dc_k_gemm_bf16(false, false, F, OHW, CKK, 1, Wt, CKK, col, OHW, B ? 1.0f : 0.0f, z, OHW, ws ? ws + t * wsz : NULL);
+        float *col = cols + t * per;
+        if (one_pass) {
+            dc_conv_direct_pool_image(&g, F, X + n * xs, Wt, B, act, alpha, PH, PW, Y + n * F * PHW, arg ? arg + n * F * PHW : NULL, col);
+            continue;
+        }
+        float *z = zs + t * F * OHW;
+        if (direct) {
+            dc_conv_direct_image(&g, F, X + n * xs, Wt, B, z, col);
+        } else {
+            dc_k_im2col(&g, X + n * xs, col);
+            if (B)
+                for (int64_t f = 0; f < F; f++)
+                    for (int64_t j = 0; j < OHW; j++) z[f * OHW + j] = B[f];
+            dc_k_gemm_bf16(false, false, F, OHW, CKK, 1, Wt, CKK, col, OHW, B ? 1.0f : 0.0f, z, OHW, ws ? ws + t * wsz : NULL);
+        }
         if (act != DC_ACT_NONE) dc_k_act_forward(act, alpha, z, z, F * OHW);
         for (int64_t f = 0; f < F; f++)
             dc_k_maxpool_plane(z + f * OHW, g.OW, pkh, pkw, psh, psw, PH, PW, Y + (n * F + f) * PHW,
