@@ -85,7 +85,7 @@ static void pad_image(const dc_conv_geom *g, const float *x, float *xp) {
 #if defined(DC_HAVE_AVX512_KERNELS)
 #include <immintrin.h>
 
-static inline __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
+static inline __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 /* The plain convolution of one image into z[F, OH, OW]: per block of 16 columns, 4 filters x 2
  * rows at a time (the last filters and row repeat their neighbours and are not stored). */
