@@ -3,12 +3,12 @@
 
 #include <string.h>
 
-DC_CLONES void dc_k_im2col(const dc_conv_geom *g, const float *x, float *col) {
+DC_CLONES void dc_k_im2col_ld(const dc_conv_geom *g, const float *x, float *col, int64_t ld) {
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W;
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t ky = 0; ky < g->kh; ky++)
             for (int64_t kx = 0; kx < g->kw; kx++) {
-                float *dst = col + ((c * g->kh + ky) * g->kw + kx) * OH * OW;
+                float *dst = col + ((c * g->kh + ky) * g->kw + kx) * ld;
                 const float *src = x + c * H * W;
                 for (int64_t oy = 0; oy < OH; oy++) {
                     int64_t iy = oy * g->sh - g->pt + ky;
@@ -36,12 +36,12 @@ DC_CLONES void dc_k_im2col(const dc_conv_geom *g, const float *x, float *col) {
             }
 }
 
-DC_CLONES void dc_k_col2im(const dc_conv_geom *g, const float *col, float *x) {
+DC_CLONES void dc_k_col2im_ld(const dc_conv_geom *g, const float *col, int64_t ld, float *x) {
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W;
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t ky = 0; ky < g->kh; ky++)
             for (int64_t kx = 0; kx < g->kw; kx++) {
-                const float *src = col + ((c * g->kh + ky) * g->kw + kx) * OH * OW;
+                const float *src = col + ((c * g->kh + ky) * g->kw + kx) * ld;
                 float *dst = x + c * H * W;
                 for (int64_t oy = 0; oy < OH; oy++) {
                     int64_t iy = oy * g->sh - g->pt + ky;
@@ -56,3 +56,7 @@ DC_CLONES void dc_k_col2im(const dc_conv_geom *g, const float *col, float *x) {
                 }
             }
 }
+
+void dc_k_im2col(const dc_conv_geom *g, const float *x, float *col) { dc_k_im2col_ld(g, x, col, g->OH * g->OW); }
+
+void dc_k_col2im(const dc_conv_geom *g, const float *col, float *x) { dc_k_col2im_ld(g, col, g->OH * g->OW, x); }

@@ -106,6 +106,10 @@ typedef struct dc_conv_geom {
 void dc_k_im2col(const dc_conv_geom *g, const float *x, float *col);
 /* x[C, H, W] += col2im(col[C*kh*kw, OH*OW]). */
 void dc_k_col2im(const dc_conv_geom *g, const float *col, float *x);
+/* The same with col's rows ld apart (ld >= OH*OW): one image's columns inside the col matrix of
+ * several images side by side, [C*kh*kw, images * OH*OW]. */
+void dc_k_im2col_ld(const dc_conv_geom *g, const float *x, float *col, int64_t ld);
+void dc_k_col2im_ld(const dc_conv_geom *g, const float *col, int64_t ld, float *x);
 
 /* e^x in float, branch-free so loops over it vectorise (libm's expf does not without
  * -ffast-math): Cephes's polynomial on x - n ln2, scaled by 2^n; relative error about 2e-7. */

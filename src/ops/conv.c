@@ -70,34 +70,74 @@ DC_CLONES static void bias_grad(const float *gy, int64_t N, int64_t F, int64_t P
         }
 }
 
-/* y_n[F, OHW] = W[F, CKK] . col_n + b */
-/* Bytes of per-thread scratch of one image's forward convolution: the direct kernel's padded
- * copies for few taps (dc_conv_direct_applies), else its im2col columns. */
-static size_t conv_fwd_scratch(const dc_conv_geom *g) {
-    return dc_conv_direct_applies(g) ? dc_conv_direct_scratch(g) : (size_t)(g->C * g->kh * g->kw * g->OH * g->OW) * sizeof(float);
+/* Images per product on the im2col path. A small image's product has few columns (49 for 7x7)
+ * and runs far below the GEMM's rate, so the columns of several images are put side by side,
+ * col[CKK, G * OHW], until the product has CONV_GROUP_COLS columns, with at most
+ * CONV_GROUP_BYTES of columns per thread. Outputs of CONV_GROUP_BELOW positions or more stay one
+ * image per product: from 14x14 up, the copies into and out of the group cost about what the
+ * wider product gains (measured in the layer sweep, docs/sweep.md). A function of the geometry
+ * and the batch only, so neither the grouping nor any sum depends on the thread count. */
+#define CONV_GROUP_COLS 512
+#define CONV_GROUP_BELOW 128
+#define CONV_GROUP_BYTES ((int64_t)8 << 20)
+static int64_t conv_group(const dc_conv_geom *g, int64_t N) {
+    const int64_t OHW = g->OH * g->OW, CKK = g->C * g->kh * g->kw;
+    if (OHW >= CONV_GROUP_BELOW || N <= 1) return 1;
+    int64_t G = (CONV_GROUP_COLS + OHW - 1) / OHW, cap = CONV_GROUP_BYTES / (int64_t)sizeof(float) / (CKK * OHW);
+    if (G > cap) G = cap;
+    if (G > N) G = N;
+    return G < 1 ? 1 : G;
 }
 
+/* Bytes of per-thread scratch of the forward convolution of a group of G images: the direct
+ * kernel's padded copies for few taps (dc_conv_direct_applies), else the group's im2col columns
+ * and, for G > 1, its output [F, G * OHW] before it is copied to the images. */
+static size_t conv_fwd_scratch(const dc_conv_geom *g, int64_t F, int64_t G) {
+    if (dc_conv_direct_applies(g)) return dc_conv_direct_scratch(g);
+    const int64_t OHW = g->OH * g->OW;
+    return (size_t)(g->C * g->kh * g->kw * G * OHW + (G > 1 ? F * G * OHW : 0)) * sizeof(float);
+}
+
+/* z[F, gn * OHW] = W[F, CKK] . col + b for the gn consecutive images from x, col[CKK, gn * OHW]
+ * their im2col columns side by side. */
+static void conv_group_product(const dc_conv_geom *g, int64_t F, int64_t gn, const float *x, const float *w, const float *b,
+                               float *z, float *col, char *ws) {
+    const int64_t CKK = g->C * g->kh * g->kw, OHW = g->OH * g->OW, xs = g->C * g->H * g->W, ld = gn * OHW;
+    for (int64_t j = 0; j < gn; j++) dc_k_im2col_ld(g, x + j * xs, col + j * OHW, ld);
+    if (b)
+        for (int64_t f = 0; f < F; f++)
+            for (int64_t j = 0; j < ld; j++) z[f * ld + j] = b[f];
+    dc_k_gemm_bf16(false, false, F, ld, CKK, 1, w, CKK, col, ld, b ? 1.0f : 0.0f, z, ld, ws);
+}
+
+/* The convolution of a group of gn images as planes: plane (j, f) of z[F, gn * OHW] starts at
+ * z + f * gn * OHW + j * OHW. */
+static inline float *group_plane(float *z, int64_t gn, int64_t OHW, int64_t j, int64_t f) { return z + (f * gn + j) * OHW; }
+
 DC_CLONES static void conv_forward_images(const dc_conv_geom *g, int64_t N, int64_t F, const float *x, const float *w,
-                                          const float *b, float *y, float *cols, char *ws, size_t wsz, dc_activation act, float alpha) {
+                                          const float *b, float *y, float *scratch, char *ws, size_t wsz, dc_activation act,
+                                          float alpha) {
     const int64_t CKK = g->C * g->kh * g->kw, OHW = g->OH * g->OW, xs = g->C * g->H * g->W;
     const bool direct = dc_conv_direct_applies(g);
-    const int64_t per = conv_fwd_scratch(g) / sizeof(float);
-    bool par = N >= dc_max_threads() && dc_max_threads() > 1;
+    const int64_t G = direct ? 1 : conv_group(g, N), ng = (N + G - 1) / G;
+    const int64_t per = (int64_t)(conv_fwd_scratch(g, F, G) / sizeof(float));
+    bool par = ng >= dc_max_threads() && dc_max_threads() > 1;
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t n = 0; n < N; n++) {
+    for (int64_t k = 0; k < ng; k++) {
         int t = par ? dc_thread_id() : 0;
-        float *col = cols + t * per;
-        float *yn = y + n * F * OHW;
+        const int64_t n0 = k * G, gn = N - n0 < G ? N - n0 : G;
+        float *sc = scratch + t * per, *yn = y + n0 * F * OHW;
         if (direct) {
-            dc_conv_direct_image(g, F, x + n * xs, w, b, yn, col);
+            dc_conv_direct_image(g, F, x + n0 * xs, w, b, yn, sc);
+        } else if (gn == 1) {
+            conv_group_product(g, F, 1, x + n0 * xs, w, b, yn, sc, ws ? ws + t * wsz : NULL);
         } else {
-            dc_k_im2col(g, x + n * xs, col);
-            if (b)
-                for (int64_t f = 0; f < F; f++)
-                    for (int64_t j = 0; j < OHW; j++) yn[f * OHW + j] = b[f];
-            dc_k_gemm_bf16(false, false, F, OHW, CKK, 1, w, CKK, col, OHW, b ? 1.0f : 0.0f, yn, OHW, ws ? ws + t * wsz : NULL);
+            float *z = sc + CKK * G * OHW;
+            conv_group_product(g, F, gn, x + n0 * xs, w, b, z, sc, ws ? ws + t * wsz : NULL);
+            for (int64_t j = 0; j < gn; j++)
+                for (int64_t f = 0; f < F; f++) memcpy(yn + (j * F + f) * OHW, group_plane(z, gn, OHW, j, f), (size_t)OHW * sizeof(float));
         }
-        if (act != DC_ACT_NONE) dc_k_act_forward(act, alpha, yn, yn, F * OHW);
+        if (act != DC_ACT_NONE) dc_k_act_forward(act, alpha, yn, yn, gn * F * OHW);
     }
 }
 
@@ -126,11 +166,13 @@ DC_CLONES static void conv_backward(dc_ctx *c, dc_node *nd) {
     }
     if (gb) bias_grad(gy, N, F, OHW, gb);
     if (!gx && !gw) return;
-    /* nb parts of the batch, each with its own im2col buffer and partial dW, added in order */
+    /* nb parts of the batch, each with its own im2col buffer and partial dW, added in order; in a
+     * part, groups of G images side by side (conv_group) make each product wider */
     const int nb = dc_sum_parts(N);
     const bool par = nb > 1;
-    float *cols = dc_scratch(c, (size_t)(nb * CKK * OHW) * sizeof(float));
-    size_t wsz = dc_k_gemm_bf16_scratch(F, CKK, OHW), wsx = dc_k_gemm_bf16_scratch(CKK, OHW, F);
+    const int64_t G = conv_group(g, (N + nb - 1) / nb), per = CKK * G * OHW + (G > 1 ? F * G * OHW : 0);
+    float *cols = dc_scratch(c, (size_t)(nb * per) * sizeof(float));
+    size_t wsz = dc_k_gemm_bf16_scratch(F, CKK, G * OHW), wsx = dc_k_gemm_bf16_scratch(CKK, G * OHW, F);
     if (wsx > wsz) wsz = wsx;
     char *ws = dc_op_gemm_scratch(c, nb, wsz);
     float *gws = gw && par ? dc_scratch(c, (size_t)(nb * F * CKK) * sizeof(float)) : NULL;
@@ -140,22 +182,32 @@ DC_CLONES static void conv_backward(dc_ctx *c, dc_node *nd) {
     }
     if (gws) memset(gws, 0, (size_t)(nb * F * CKK) * sizeof(float));
 #pragma omp parallel for schedule(static) if (par)
-    for (int t = 0; t < nb; t++)
-        for (int64_t n = N * t / nb; n < N * (t + 1) / nb; n++) {
-            float *col = cols + t * CKK * OHW;
-            const float *gyn = gy + n * F * OHW;
+    for (int t = 0; t < nb; t++) {
+        const int64_t hi = N * (t + 1) / nb;
+        for (int64_t n0 = N * t / nb; n0 < hi; n0 += G) {
+            const int64_t gn = hi - n0 < G ? hi - n0 : G, ld = gn * OHW;
+            float *col = cols + t * per;
+            /* dY of the group as [F, gn * OHW] */
+            const float *gyg = gy + n0 * F * OHW;
+            if (gn > 1) {
+                float *d = col + CKK * G * OHW;
+                for (int64_t j = 0; j < gn; j++)
+                    for (int64_t f = 0; f < F; f++) memcpy(group_plane(d, gn, OHW, j, f), gyg + (j * F + f) * OHW, (size_t)OHW * sizeof(float));
+                gyg = d;
+            }
             if (gw) {
-                dc_k_im2col(g, x->data + n * xs, col);
-                /* dW[F, CKK] += dY_n[F, OHW] . col^T */
-                dc_k_gemm_bf16(false, true, F, CKK, OHW, 1, gyn, OHW, col, OHW, 1, gws ? gws + t * F * CKK : gw, CKK,
+                for (int64_t j = 0; j < gn; j++) dc_k_im2col_ld(g, x->data + (n0 + j) * xs, col + j * OHW, ld);
+                /* dW[F, CKK] += dY[F, gn OHW] . col^T */
+                dc_k_gemm_bf16(false, true, F, CKK, ld, 1, gyg, ld, col, ld, 1, gws ? gws + t * F * CKK : gw, CKK,
                                ws ? ws + t * wsz : NULL);
             }
             if (gx) {
-                /* dcol[CKK, OHW] = W^T . dY_n, then scattered back */
-                dc_k_gemm_bf16(true, false, CKK, OHW, F, 1, w->data, CKK, gyn, OHW, 0, col, OHW, ws ? ws + t * wsz : NULL);
-                dc_k_col2im(g, col, gx + n * xs);
+                /* dcol[CKK, gn OHW] = W^T . dY, then scattered back image by image */
+                dc_k_gemm_bf16(true, false, CKK, ld, F, 1, w->data, CKK, gyg, ld, 0, col, ld, ws ? ws + t * wsz : NULL);
+                for (int64_t j = 0; j < gn; j++) dc_k_col2im_ld(g, col + j * OHW, ld, gx + (n0 + j) * xs);
             }
         }
+    }
     if (gws)
         for (int t = 0; t < nb; t++)
             for (int64_t i = 0; i < F * CKK; i++) gw[i] += gws[t * F * CKK + i];
@@ -196,10 +248,11 @@ dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, in
     int64_t N = x->shape[0], F = w->shape[0];
     dc_tensor *y = dc_out(c, 4, (int64_t[]){N, F, g.OH, g.OW});
     if (!y) return NULL;
-    int T = N >= dc_max_threads() ? dc_max_threads() : 1;
-    float *cols = dc_scratch(c, (size_t)T * conv_fwd_scratch(&g));
+    const int64_t G = dc_conv_direct_applies(&g) ? 1 : conv_group(&g, N);
+    int T = (N + G - 1) / G >= dc_max_threads() ? dc_max_threads() : 1;
+    float *cols = dc_scratch(c, (size_t)T * conv_fwd_scratch(&g, F, G));
     if (!cols) return NULL;
-    size_t wsz = dc_k_gemm_bf16_scratch(F, g.OH * g.OW, g.C * g.kh * g.kw);
+    size_t wsz = dc_k_gemm_bf16_scratch(F, G * g.OH * g.OW, g.C * g.kh * g.kw);
     char *ws = dc_op_gemm_scratch(c, T, wsz);
     conv_forward_images(&g, N, F, x->data, w->data, b ? b->data : NULL, y->data, cols, ws, wsz, act, alpha);
     return record_conv(c, "conv2d", conv_backward, y, x, w, b, &g, act, alpha);
@@ -316,41 +369,42 @@ DC_CLONES dc_tensor *dc_conv2d_act_maxpool(dc_ctx *c, dc_tensor *x, dc_tensor *w
     dc_tensor *in3[3] = {x, w, b};
     const bool need = dc_needs_grad(c, 3, in3);
     int32_t *arg = need ? dc_scratch(c, (size_t)(N * F * PHW) * sizeof *arg) : NULL;
-    const int T = N >= dc_max_threads() ? dc_max_threads() : 1;
     /* few taps and a 2x2 stride-2 pool: one pass in registers (conv_direct.c), the same bits */
     const bool one_pass = dc_conv_direct_pool_applies(&g, act, alpha, pkh, pkw, psh, psw);
-    const int64_t per = conv_fwd_scratch(&g) / sizeof(float);
-    float *cols = dc_scratch(c, (size_t)T * conv_fwd_scratch(&g));
-    float *zs = one_pass ? NULL : dc_scratch(c, (size_t)(T * F * OHW) * sizeof(float));
-    if ((need && !arg) || !cols || (!one_pass && !zs)) return NULL;
     const bool direct = dc_conv_direct_applies(&g);
-    const size_t wsz = dc_k_gemm_bf16_scratch(F, OHW, CKK);
+    /* the groups of images of conv2d's im2col path, so that the sums are the same as its */
+    const int64_t G = direct ? 1 : conv_group(&g, N), ng = (N + G - 1) / G;
+    const int T = ng >= dc_max_threads() ? dc_max_threads() : 1;
+    const int64_t per = (int64_t)(conv_fwd_scratch(&g, F, G) / sizeof(float));
+    float *cols = dc_scratch(c, (size_t)T * conv_fwd_scratch(&g, F, G));
+    /* the convolution's output of a group, when it is not in the im2col scratch already */
+    float *zs = one_pass || G > 1 ? NULL : dc_scratch(c, (size_t)(T * F * OHW) * sizeof(float));
+    if ((need && !arg) || !cols || (!one_pass && G == 1 && !zs)) return NULL;
+    const size_t wsz = dc_k_gemm_bf16_scratch(F, G * OHW, CKK);
     char *ws = direct ? NULL : dc_op_gemm_scratch(c, T, wsz);
     const float *X = x->data, *Wt = w->data, *B = b ? b->data : NULL;
     float *Y = y->data;
     const int64_t xs = g.C * g.H * g.W;
 #pragma omp parallel for schedule(static) if (T > 1)
-    for (int64_t n = 0; n < N; n++) {
+    for (int64_t k = 0; k < ng; k++) {
         const int t = T > 1 ? dc_thread_id() : 0;
-        float *col = cols + t * per;
+        const int64_t n0 = k * G, gn = N - n0 < G ? N - n0 : G;
+        float *sc = cols + t * per;
         if (one_pass) {
-            dc_conv_direct_pool_image(&g, F, X + n * xs, Wt, B, act, alpha, PH, PW, Y + n * F * PHW, arg ? arg + n * F * PHW : NULL, col);
+            dc_conv_direct_pool_image(&g, F, X + n0 * xs, Wt, B, act, alpha, PH, PW, Y + n0 * F * PHW, arg ? arg + n0 * F * PHW : NULL, sc);
             continue;
         }
-        float *z = zs + t * F * OHW;
-        if (direct) {
-            dc_conv_direct_image(&g, F, X + n * xs, Wt, B, z, col);
-        } else {
-            dc_k_im2col(&g, X + n * xs, col);
-            if (B)
-                for (int64_t f = 0; f < F; f++)
-                    for (int64_t j = 0; j < OHW; j++) z[f * OHW + j] = B[f];
-            dc_k_gemm_bf16(false, false, F, OHW, CKK, 1, Wt, CKK, col, OHW, B ? 1.0f : 0.0f, z, OHW, ws ? ws + t * wsz : NULL);
-        }
-        if (act != DC_ACT_NONE) dc_k_act_forward(act, alpha, z, z, F * OHW);
-        for (int64_t f = 0; f < F; f++)
-            dc_k_maxpool_plane(z + f * OHW, g.OW, pkh, pkw, psh, psw, PH, PW, Y + (n * F + f) * PHW,
-                               arg ? arg + (n * F + f) * PHW : NULL);
+        float *z = G > 1 ? sc + CKK * G * OHW : zs + t * F * OHW;
+        if (direct)
+            dc_conv_direct_image(&g, F, X + n0 * xs, Wt, B, z, sc);
+        else
+            conv_group_product(&g, F, gn, X + n0 * xs, Wt, B, z, sc, ws ? ws + t * wsz : NULL);
+        if (act != DC_ACT_NONE) dc_k_act_forward(act, alpha, z, z, gn * F * OHW);
+        for (int64_t j = 0; j < gn; j++)
+            for (int64_t f = 0; f < F; f++) {
+                const int64_t o = ((n0 + j) * F + f) * PHW;
+                dc_k_maxpool_plane(group_plane(z, gn, OHW, j, f), g.OW, pkh, pkw, psh, psw, PH, PW, Y + o, arg ? arg + o : NULL);
+            }
     }
     if (!need) return y;
     convpool_saved *s = dc_scratch(c, sizeof *s);
