@@ -117,6 +117,45 @@ static void test_tensor_dataset_identical(void) {
     dc_tensor_free(x), dc_tensor_free(y);
 }
 
+/* Stops fit after batch *(int64_t *)user of the first epoch. */
+static dc_status stop_at(dc_callback *cb, dc_model *m, const dc_fit_opts *o, int epoch, int64_t batch, double loss, bool *stop) {
+    (void)m, (void)o, (void)loss;
+    if (epoch == 0 && batch == *(int64_t *)cb->user) *stop = true;
+    return DC_OK;
+}
+
+/* The feed gathers several batches ahead: a fit stopped after batch 0, 2 or 5 of its first epoch
+ * (batches gathered and not trained), then fitted again, trains as fit on tensors does, with
+ * prefetch and without. */
+static void test_stop_mid_epoch(void) {
+    dc_tensor *x, *y;
+    make_data(203, 12, &x, &y);
+    float *X = dc_tensor_data(x);
+    for (int64_t i = 0; i < dc_tensor_numel(x); i++) X[i] /= 255;
+    const int64_t stops[] = {0, 2, 5};
+    for (int k = 0; k < 3; k++)
+        for (int pass = 0; pass < 2; pass++) {
+            int64_t at = stops[k];
+            dc_callback cb = {.on_batch_end = stop_at, .user = &at}, *cbs[] = {&cb};
+            dc_model *a = net(12, true), *b = net(12, true);
+            dc_fit_opts o = quiet(3, 16);
+            o.callbacks = cbs, o.ncallbacks = 1;
+            dc_dataset *tr = dc_dataset_from_tensors(1, (const dc_tensor *const[]){x}, y);
+            CHECK(tr && dc_dataset_set_prefetch(tr, pass == 0) == DC_OK);
+            CHECK(dc_model_fit(a, x, y, &o, NULL) == DC_OK);
+            CHECK(dc_model_fit_dataset(b, tr, NULL, &o, NULL) == DC_OK);
+            CHECK(same_params(a, b));
+            dc_fit_opts o2 = quiet(2, 16);
+            CHECK(dc_model_fit(a, x, y, &o2, NULL) == DC_OK);
+            CHECK(dc_model_fit_dataset(b, tr, NULL, &o2, NULL) == DC_OK);
+            CHECK(same_params(a, b));
+            dc_dataset_free(tr);
+            dc_model_free(a);
+            dc_model_free(b);
+        }
+    dc_tensor_free(x), dc_tensor_free(y);
+}
+
 /* A uint8 .npy mapped, scaled by 1/255 per batch, with int64 labels from another file: as fit on
  * the float32 tensors scaled alike. */
 static void test_npy_uint8(void) {
@@ -461,6 +500,7 @@ int main(void) {
         return 1;
     }
     test_tensor_dataset_identical();
+    test_stop_mid_epoch();
     test_npy_uint8();
     test_transforms();
     test_idx();

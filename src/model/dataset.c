@@ -477,51 +477,65 @@ dc_status dc_dataset_likes(const dc_dataset *ds, int nparts, dc_tensor *like) {
 
 /* ---- the feed ---------------------------------------------------------------------------- */
 
+/* Batches gathered ahead of the one in use: up to FEED_SLOTS - 1 (fewer for large batches, whose
+ * buffers would cost more memory than the wake-ups they save: FEED_DEEP_BYTES a set at most). */
+#define FEED_SLOTS 4
+#define FEED_DEEP_BYTES ((size_t)4 << 20)
+
 typedef struct feed_slot {
     float *buf[DC_DATASET_MAX_PARTS];
     int64_t *idx;
+    int64_t n;
+    bool augment;
+    uint64_t seed;
+    dc_status status;
+    char msg[512];
 } feed_slot;
 
 struct dc_feed {
     dc_dataset *ds;
-    int nparts;
+    int nparts, nslots;
     int64_t cap;
-    feed_slot slot[2];
-    int next; /* the slot the next request fills */
-    /* the request */
-    int rslot;
-    int64_t rn;
-    bool augment;
-    uint64_t seed;
-    bool pending, done, quit;
-    dc_status status;
-    char msg[1024];
+    feed_slot slot[FEED_SLOTS];
+    /* requests counted from 0; request r lives in slot r % nslots. submitted >= started >=
+     * gathered >= taken, except that an unthreaded feed gathers in take. */
+    int64_t submitted, started, gathered, taken;
+    bool sleeping, waiting, quit;
     bool threaded;
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t work, ready;
 };
 
-/* Gathers the request into its slot; its status and message into f. */
-static void run_request(dc_feed *f) {
-    feed_slot *sl = &f->slot[f->rslot];
+/* Gathers request r into its slot, with its status and message. */
+static void run_request(dc_feed *f, int64_t r) {
+    feed_slot *sl = &f->slot[r % f->nslots];
     dc_status s = DC_OK;
-    for (int p = 0; p < f->nparts && !s; p++) s = dc_dataset_gather(f->ds, p, sl->idx, f->rn, sl->buf[p], f->augment, f->seed);
-    f->status = s;
-    if (s) snprintf(f->msg, sizeof f->msg, "%s", dc_last_error());
+    for (int p = 0; p < f->nparts && !s; p++) s = dc_dataset_gather(f->ds, p, sl->idx, sl->n, sl->buf[p], sl->augment, sl->seed);
+    sl->status = s;
+    if (s) snprintf(sl->msg, sizeof sl->msg, "%s", dc_last_error());
 }
 
+/* The gathering thread: it sleeps until woken with requests waiting, then gathers all of them.
+ * Waking a sleeping thread is a system call (and, on a virtual machine, an exit to the host),
+ * so dc_feed_submit wakes it only when a full queue is waiting, and dc_feed_take when the
+ * caller needs its batch: one wake-up per FEED_SLOTS - 1 batches rather than one per batch. */
 static void *feed_main(void *arg) {
     dc_feed *f = arg;
     pthread_mutex_lock(&f->mu);
     for (;;) {
-        while (!f->quit && !(f->pending && !f->done)) pthread_cond_wait(&f->cv, &f->mu);
+        while (!f->quit && f->started == f->submitted) {
+            f->sleeping = true;
+            pthread_cond_wait(&f->work, &f->mu);
+        }
+        f->sleeping = false;
         if (f->quit) break;
+        int64_t r = f->started++;
         pthread_mutex_unlock(&f->mu);
-        run_request(f);
+        run_request(f, r);
         pthread_mutex_lock(&f->mu);
-        f->done = true;
-        pthread_cond_broadcast(&f->cv);
+        f->gathered = r + 1;
+        if (f->waiting) pthread_cond_signal(&f->ready);
     }
     pthread_mutex_unlock(&f->mu);
     return NULL;
@@ -533,19 +547,24 @@ dc_feed *dc_feed_new(dc_dataset *ds, int nparts, int64_t cap, bool threaded) {
     f->ds = ds;
     f->nparts = nparts;
     f->cap = cap;
+    size_t set = 0;
+    for (int p = 0; p < nparts; p++) set += (size_t)(cap * elems(ds->ndim[p], ds->shape[p])) * sizeof(float);
+    f->nslots = threaded && set <= FEED_DEEP_BYTES ? FEED_SLOTS : 2;
     bool ok = true;
-    for (int k = 0; k < 2 && ok; k++) {
+    for (int k = 0; k < f->nslots && ok; k++) {
         ok = (f->slot[k].idx = dc_alloc((size_t)cap * sizeof(int64_t))) != NULL;
         for (int p = 0; p < nparts && ok; p++)
             ok = (f->slot[k].buf[p] = dc_alloc((size_t)(cap * elems(ds->ndim[p], ds->shape[p])) * sizeof(float))) != NULL;
     }
     if (ok && threaded) {
         pthread_mutex_init(&f->mu, NULL);
-        pthread_cond_init(&f->cv, NULL);
+        pthread_cond_init(&f->work, NULL);
+        pthread_cond_init(&f->ready, NULL);
         if (pthread_create(&f->thread, NULL, feed_main, f) == 0) f->threaded = true;
         else {
             pthread_mutex_destroy(&f->mu);
-            pthread_cond_destroy(&f->cv);
+            pthread_cond_destroy(&f->work);
+            pthread_cond_destroy(&f->ready);
         }
     }
     if (!ok) {
@@ -555,45 +574,60 @@ dc_feed *dc_feed_new(dc_dataset *ds, int nparts, int64_t cap, bool threaded) {
     return f;
 }
 
+int dc_feed_room(const dc_feed *f) {
+    /* the slot of the batch taken last stays in use until the next take */
+    return f->nslots - (f->taken > 0 ? 1 : 0) - (int)(f->submitted - f->taken);
+}
+
 void dc_feed_submit(dc_feed *f, const int64_t *idx, int64_t start, int64_t n, bool augment, uint64_t seed) {
     if (f->threaded) pthread_mutex_lock(&f->mu);
-    feed_slot *sl = &f->slot[f->next];
+    feed_slot *sl = &f->slot[f->submitted % f->nslots];
     for (int64_t r = 0; r < n; r++) sl->idx[r] = idx ? idx[r] : start + r;
-    f->rslot = f->next;
-    f->next ^= 1;
-    f->rn = n;
-    f->augment = augment;
-    f->seed = seed;
-    f->pending = true;
-    f->done = false;
+    sl->n = n;
+    sl->augment = augment;
+    sl->seed = seed;
+    f->submitted++;
     if (f->threaded) {
-        pthread_cond_broadcast(&f->cv);
+        if (f->sleeping && f->submitted - f->started >= f->nslots - 1) pthread_cond_signal(&f->work);
         pthread_mutex_unlock(&f->mu);
     }
 }
 
 dc_status dc_feed_take(dc_feed *f, float **bufs) {
+    const int64_t r = f->taken;
     if (f->threaded) {
         pthread_mutex_lock(&f->mu);
-        while (!f->done) pthread_cond_wait(&f->cv, &f->mu);
+        if (f->gathered <= r) {
+            if (f->sleeping) pthread_cond_signal(&f->work);
+            f->waiting = true;
+            while (f->gathered <= r) pthread_cond_wait(&f->ready, &f->mu);
+            f->waiting = false;
+        }
         pthread_mutex_unlock(&f->mu);
     } else {
-        run_request(f);
+        run_request(f, r);
     }
-    f->pending = false;
-    for (int p = 0; p < f->nparts; p++) bufs[p] = f->slot[f->rslot].buf[p];
-    if (f->status) return dc_error(f->status, "%s", f->msg);
+    f->taken = r + 1;
+    feed_slot *sl = &f->slot[r % f->nslots];
+    for (int p = 0; p < f->nparts; p++) bufs[p] = sl->buf[p];
+    if (sl->status) return dc_error(sl->status, "%s", sl->msg);
     return DC_OK;
 }
 
 void dc_feed_settle(dc_feed *f) {
-    if (!f || !f->pending) return;
+    if (!f) return;
     if (f->threaded) {
+        /* requests not started are dropped; the one being gathered is waited for */
         pthread_mutex_lock(&f->mu);
-        while (!f->done) pthread_cond_wait(&f->cv, &f->mu);
+        f->submitted = f->started;
+        f->waiting = true;
+        while (f->gathered < f->started) pthread_cond_wait(&f->ready, &f->mu);
+        f->waiting = false;
         pthread_mutex_unlock(&f->mu);
     }
-    f->pending = false;
+    /* what was gathered and not taken is dropped too: the slots count as taken */
+    if (f->submitted > f->taken) f->taken = f->submitted;
+    f->submitted = f->started = f->gathered = f->taken;
 }
 
 void dc_feed_free(dc_feed *f) {
@@ -601,13 +635,14 @@ void dc_feed_free(dc_feed *f) {
     if (f->threaded) {
         pthread_mutex_lock(&f->mu);
         f->quit = true;
-        pthread_cond_broadcast(&f->cv);
+        pthread_cond_signal(&f->work);
         pthread_mutex_unlock(&f->mu);
         pthread_join(f->thread, NULL);
         pthread_mutex_destroy(&f->mu);
-        pthread_cond_destroy(&f->cv);
+        pthread_cond_destroy(&f->work);
+        pthread_cond_destroy(&f->ready);
     }
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < f->nslots; k++) {
         dc_free(f->slot[k].idx);
         for (int p = 0; p < f->nparts; p++) dc_free(f->slot[k].buf[p]);
     }

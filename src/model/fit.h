@@ -30,6 +30,7 @@ typedef struct fit_run {
     dc_dataset *ds, *vds;
     dc_tensor like[DC_DATASET_MAX_PARTS], vlike[DC_DATASET_MAX_PARTS];
     dc_feed *feed;
+    int64_t ask; /* the first row of the epoch's order not yet asked of the feed */
     dc_staged_bufs keep;
 } fit_run;
 

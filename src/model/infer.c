@@ -78,13 +78,14 @@ static dc_status eval_ds_local(dc_model *m, dc_dataset *ds, const dc_inputs *xl,
     dc_staged_bufs keep;
     dc_stage_keep(m, &keep);
     dc_status s = DC_OK;
-    dc_feed_submit(feed, NULL, r0, DC_MIN(batch, r1 - r0), false, 0);
+    int64_t ask = r0;
+    for (; ask < r1 && dc_feed_room(feed) > 0; ask += batch) dc_feed_submit(feed, NULL, ask, DC_MIN(batch, r1 - ask), false, 0);
     for (int64_t r = r0; r < r1 && !s; r += batch) {
         int64_t n = DC_MIN(batch, r1 - r);
         float *bufs[DC_DATASET_MAX_PARTS];
         s = dc_feed_take(feed, bufs);
         if (s) break;
-        if (r + n < r1) dc_feed_submit(feed, NULL, r + n, DC_MIN(batch, r1 - r - n), false, 0);
+        for (; ask < r1 && dc_feed_room(feed) > 0; ask += batch) dc_feed_submit(feed, NULL, ask, DC_MIN(batch, r1 - ask), false, 0);
         dc_stage_borrow(m, xl->n, bufs, true);
         s = eval_staged(m, xl, yl, n, a);
     }
@@ -271,12 +272,14 @@ dc_tensor *dc_model_predict_dataset(dc_model *m, dc_dataset *ds, int64_t batch_s
     dc_staged_bufs keep;
     dc_stage_keep(m, &keep);
     dc_status s = DC_OK;
-    dc_feed_submit(feed, NULL, 0, DC_MIN(batch_size, N), false, 0);
+    int64_t ask = 0;
+    for (; ask < N && dc_feed_room(feed) > 0; ask += batch_size) dc_feed_submit(feed, NULL, ask, DC_MIN(batch_size, N - ask), false, 0);
     for (int64_t r = 0; r < N && !s; r += batch_size) {
         int64_t n = DC_MIN(batch_size, N - r);
         float *bufs[DC_DATASET_MAX_PARTS];
         if ((s = dc_feed_take(feed, bufs))) break;
-        if (r + n < N) dc_feed_submit(feed, NULL, r + n, DC_MIN(batch_size, N - r - n), false, 0);
+        for (; ask < N && dc_feed_room(feed) > 0; ask += batch_size)
+            dc_feed_submit(feed, NULL, ask, DC_MIN(batch_size, N - ask), false, 0);
         dc_stage_borrow(m, x.n, bufs, false);
         dc_threads_tick(DC_TICK_INFER);
         dc_ctx_reset(c);

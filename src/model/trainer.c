@@ -114,20 +114,22 @@ static dc_status step_error(dc_status s, int ep, int64_t b) {
  * seed and the epoch only, as the shuffle's. */
 static uint64_t augment_seed(uint64_t seed, int ep) { return (seed ^ 0xa0761d6478bd642full) + 0xe7037ed1a0b428dbull * (uint64_t)(ep + 1); }
 
-/* Asks the feed for this rank's part of the batch at rows r.. of the epoch's order. */
-static void request_batch(fit_run *f, int ep, int64_t r) {
-    int64_t n = DC_MIN(f->batch, f->ntr - r), lo, hi;
-    dc_my_part(r, r + n, &lo, &hi);
-    dc_feed_submit(f->feed, f->idx + lo, 0, hi - lo, true, augment_seed(f->seed, ep));
+/* Asks the feed for this rank's parts of the next batches of the epoch's order (from rows
+ * f->ask on), as many as it has room for: they are gathered while the current one trains. */
+static void request_batches(fit_run *f, int ep) {
+    for (; f->ask < f->ntr && dc_feed_room(f->feed) > 0; f->ask += f->batch) {
+        int64_t n = DC_MIN(f->batch, f->ntr - f->ask), lo, hi;
+        dc_my_part(f->ask, f->ask + n, &lo, &hi);
+        dc_feed_submit(f->feed, f->idx + lo, 0, hi - lo, true, augment_seed(f->seed, ep));
+    }
 }
 
-/* Stages the batch at rows r..r+n that the feed was asked for, then asks for the next one,
- * which is gathered while this one trains. */
-static dc_status take_batch(dc_model *m, fit_run *f, int ep, int64_t r, int64_t n) {
+/* Stages the next batch the feed was asked for, then asks for more. */
+static dc_status take_batch(dc_model *m, fit_run *f, int ep) {
     float *bufs[DC_DATASET_MAX_PARTS];
     dc_status s = dc_feed_take(f->feed, bufs);
     dc_stage_borrow(m, f->x.n, bufs, true);
-    if (!s && r + n < f->ntr) request_batch(f, ep, r + n);
+    if (!s) request_batches(f, ep);
     return s;
 }
 
@@ -151,14 +153,15 @@ static dc_status train_epoch(dc_model *m, fit_run *f, int ep, dc_acc *a, fit_clo
     if (f->o.shuffle) dc_rng_shuffle(&shuf, f->idx, f->ntr);
     dc_status s = DC_OK;
     *done = 0;
-    if (f->feed) request_batch(f, ep, 0);
+    f->ask = 0;
+    if (f->feed) request_batches(f, ep);
     for (int64_t r = 0, b = 0; r < f->ntr && !*stop; r += f->batch, b++) {
         double t0 = dc_now();
         int64_t n = DC_MIN(f->batch, f->ntr - r), lo, hi;
         dc_my_part(r, r + n, &lo, &hi);
         int64_t nr = hi - lo;
         step_out so = {0};
-        if (!s && f->feed) s = step_error(take_batch(m, f, ep, r, n), ep, b);
+        if (!s && f->feed) s = step_error(take_batch(m, f, ep), ep, b);
         if (!s && nr > 0) {
             if (!f->feed) dc_gather_all(m, &f->x, f->y, f->idx, lo, nr);
             s = dc_step_grad(m, &f->x, f->y, nr, &so, f->sync ? f->comm : NULL, (float)nr / (float)n);
@@ -190,7 +193,7 @@ static dc_status train_epoch(dc_model *m, fit_run *f, int ep, dc_acc *a, fit_clo
         }
         if (!s) dc_progress_batch(pg, m, b + 1, a);
     }
-    dc_feed_settle(f->feed); /* the next batch of an epoch cut short is not trained */
+    dc_feed_settle(f->feed); /* the next batches of an epoch cut short are not trained */
     return dc_comm_agree(f->comm, s, "fit");
 }
 
