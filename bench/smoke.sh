@@ -1,6 +1,7 @@
 #!/bin/sh
 # Keeps the benchmarks from rotting (ctest bench_smoke): runs W1-W4 a few batches each
-# (DEEPC_BENCH_STEPS) and SGEMM on a small matrix, checks that each exits 0 and prints its
+# (DEEPC_BENCH_STEPS), SGEMM on a small matrix and the products' floor (gemm_floor, one sample
+# each), checks that each exits 0 and prints its
 # figures, and summarises the lines as bench/run.sh tags them with bench/summary.py (where
 # Python 3 is installed). Skipped (77) without the Fashion-MNIST files.
 #   bench/smoke.sh BUILD_DIR
@@ -17,6 +18,11 @@ trap 'rm -f "$LOG"' EXIT
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 tag() { sed "s|^{|{\"side\": \"$1\", \"rep\": 1, \"run_threads\": $2, \"loadavg\": \"$load\", |" | grep '^{' >> "$LOG"; }
 "$B/bench/sgemm_threads" 256 1 1 2 | tag sgemm 0
+floor=$(DEEPC_THREADS=1 "$B/bench/gemm_floor" 1) || { echo "bench_smoke: gemm_floor failed"; exit 1; }
+for k in w1_gemm_floor_seconds w2_gemm_floor_seconds sgemm_1024_gflops; do
+  echo "$floor" | grep -q "^$k=" || { echo "bench_smoke: gemm_floor printed no $k"; exit 1; }
+done
+echo "gemm_floor: ok"
 for t in 1 2; do
   for w in mlp cnn lstm transformer; do
     out=$(DEEPC_BENCH_STEPS=20 DEEPC_THREADS=$t "$B/bench/${w}_fashion" "$DATA" 1) || { echo "bench_smoke: ${w}_fashion failed"; exit 1; }

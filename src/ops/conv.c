@@ -90,10 +90,10 @@ static int64_t conv_group(const dc_conv_geom *g, int64_t N) {
 }
 
 /* Bytes of per-thread scratch of the forward convolution of a group of G images: the direct
- * kernel's padded copies for few taps (dc_conv_direct_applies), else the group's im2col columns
+ * kernel's padded copies for few taps or filters (dc_conv_direct_applies), else the group's im2col columns
  * and, for G > 1, its output [F, G * OHW] before it is copied to the images. */
 static size_t conv_fwd_scratch(const dc_conv_geom *g, int64_t F, int64_t G) {
-    if (dc_conv_direct_applies(g)) return dc_conv_direct_scratch(g);
+    if (dc_conv_direct_applies(g, F)) return dc_conv_direct_scratch(g);
     const int64_t OHW = g->OH * g->OW;
     return (size_t)(g->C * g->kh * g->kw * G * OHW + (G > 1 ? F * G * OHW : 0)) * sizeof(float);
 }
@@ -118,7 +118,7 @@ DC_CLONES static void conv_forward_images(const dc_conv_geom *g, int64_t N, int6
                                           const float *b, float *y, float *scratch, char *ws, size_t wsz, dc_activation act,
                                           float alpha) {
     const int64_t CKK = g->C * g->kh * g->kw, OHW = g->OH * g->OW, xs = g->C * g->H * g->W;
-    const bool direct = dc_conv_direct_applies(g);
+    const bool direct = dc_conv_direct_applies(g, F);
     const int64_t G = direct ? 1 : conv_group(g, N), ng = (N + G - 1) / G;
     const int64_t per = (int64_t)(conv_fwd_scratch(g, F, G) / sizeof(float));
     bool par = ng >= dc_max_threads() && dc_max_threads() > 1;
@@ -166,6 +166,27 @@ DC_CLONES static void conv_backward(dc_ctx *c, dc_node *nd) {
     }
     if (gb) bias_grad(gy, N, F, OHW, gb);
     if (!gx && !gw) return;
+    if (dc_conv_direct_backward_applies(g, F)) {
+        /* few filters: both gradients as direct convolutions of the padded images (conv_direct.c),
+         * without the im2col columns, which for one filter are C * kh * kw times the output */
+        const int nb = dc_sum_parts(N);
+        const size_t per = dc_conv_direct_backward_scratch(g, F);
+        char *sc = dc_scratch(c, (size_t)nb * per);
+        float *gws = gw && nb > 1 ? dc_scratch(c, (size_t)(nb * F * CKK) * sizeof(float)) : NULL;
+        if (!sc || (gw && nb > 1 && !gws)) {
+            c->oom = true;
+            return;
+        }
+        if (gws) memset(gws, 0, (size_t)(nb * F * CKK) * sizeof(float));
+#pragma omp parallel for schedule(static) if (nb > 1)
+        for (int t = 0; t < nb; t++)
+            for (int64_t n = N * t / nb; n < N * (t + 1) / nb; n++)
+                dc_conv_direct_backward_image(g, F, x->data + n * xs, gy + n * F * OHW, w->data, gx ? gx + n * xs : NULL,
+                                              gw ? (gws ? gws + t * F * CKK : gw) : NULL, sc + t * per);
+        for (int t = 0; gws && t < nb; t++)
+            for (int64_t i = 0; i < F * CKK; i++) gw[i] += gws[t * F * CKK + i];
+        return;
+    }
     /* nb parts of the batch, each with its own im2col buffer and partial dW, added in order; in a
      * part, groups of G images side by side (conv_group) make each product wider */
     const int nb = dc_sum_parts(N);
@@ -248,7 +269,7 @@ dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, in
     int64_t N = x->shape[0], F = w->shape[0];
     dc_tensor *y = dc_out(c, 4, (int64_t[]){N, F, g.OH, g.OW});
     if (!y) return NULL;
-    const int64_t G = dc_conv_direct_applies(&g) ? 1 : conv_group(&g, N);
+    const int64_t G = dc_conv_direct_applies(&g, F) ? 1 : conv_group(&g, N);
     int T = (N + G - 1) / G >= dc_max_threads() ? dc_max_threads() : 1;
     float *cols = dc_scratch(c, (size_t)T * conv_fwd_scratch(&g, F, G));
     if (!cols) return NULL;
@@ -285,7 +306,7 @@ DC_CLONES static void convpool_backward(dc_ctx *c, dc_node *nd) {
      * maxima, an im2col buffer and partial sums of dW and db */
     /* no input gradient and few taps: each pooled gradient times the patch under its maximum
      * (conv_direct.c), without the full-size convolution gradient */
-    const bool sparse = !gx && gw && dc_conv_direct_applies(g);
+    const bool sparse = !gx && gw && dc_conv_direct_taps(g);
     const size_t per = sparse ? dc_conv_direct_scratch(g) : (size_t)(CKK * OHW) * sizeof(float);
     float *gz = sparse ? NULL : dc_scratch(c, (size_t)(nb * F * OHW) * sizeof(float));
     float *ga = sv->act != DC_ACT_NONE ? dc_scratch(c, (size_t)(nb * F * PHW) * sizeof(float)) : NULL;
@@ -371,7 +392,7 @@ DC_CLONES dc_tensor *dc_conv2d_act_maxpool(dc_ctx *c, dc_tensor *x, dc_tensor *w
     int32_t *arg = need ? dc_scratch(c, (size_t)(N * F * PHW) * sizeof *arg) : NULL;
     /* few taps and a 2x2 stride-2 pool: one pass in registers (conv_direct.c), the same bits */
     const bool one_pass = dc_conv_direct_pool_applies(&g, act, alpha, pkh, pkw, psh, psw);
-    const bool direct = dc_conv_direct_applies(&g);
+    const bool direct = dc_conv_direct_applies(&g, F);
     /* the groups of images of conv2d's im2col path, so that the sums are the same as its */
     const int64_t G = direct ? 1 : conv_group(&g, N), ng = (N + G - 1) / G;
     const int T = ng >= dc_max_threads() ? dc_max_threads() : 1;

@@ -37,28 +37,53 @@ static inline bool direct_enabled(void) {
     return e == 1;
 }
 
-bool dc_conv_direct_applies(const dc_conv_geom *g) {
+/* stride 1 on a CPU with the kernels, the direct path not switched off */
+static bool direct_usable(const dc_conv_geom *g) {
 #if defined(DC_HAVE_AVX512_KERNELS)
-    return direct_enabled() && g->sh == 1 && g->sw == 1 && g->C * g->kh * g->kw <= DC_CONV_DIRECT_TAPS && g->OH * g->OW <= INT32_MAX &&
-           dc_k_avx512_usable();
+    return direct_enabled() && g->sh == 1 && g->sw == 1 && g->OH * g->OW <= INT32_MAX && dc_k_avx512_usable();
 #else
     (void)g;
     return false;
 #endif
 }
 
-bool dc_conv_direct_pool_applies(const dc_conv_geom *g, dc_activation act, float alpha, int pkh, int pkw, int psh, int psw) {
-    return pkh == 2 && pkw == 2 && psh == 2 && psw == 2 &&
-           (act == DC_ACT_NONE || act == DC_ACT_RELU || (act == DC_ACT_LEAKY_RELU && alpha >= 0)) && dc_conv_direct_applies(g);
+bool dc_conv_direct_taps(const dc_conv_geom *g) { return g->C * g->kh * g->kw <= DC_CONV_DIRECT_TAPS && direct_usable(g); }
+
+bool dc_conv_direct_applies(const dc_conv_geom *g, int64_t F) {
+    return (g->C * g->kh * g->kw <= DC_CONV_DIRECT_TAPS || F <= DC_CONV_DIRECT_FILTERS) && direct_usable(g);
 }
 
-/* the padded image: OH + kh rows (one spare for the second row of a pair) of pitch columns */
-static int64_t pad_rows(const dc_conv_geom *g) { return g->OH + g->kh; }
+bool dc_conv_direct_pool_applies(const dc_conv_geom *g, dc_activation act, float alpha, int pkh, int pkw, int psh, int psw) {
+    return pkh == 2 && pkw == 2 && psh == 2 && psw == 2 &&
+           (act == DC_ACT_NONE || act == DC_ACT_RELU || (act == DC_ACT_LEAKY_RELU && alpha >= 0)) && dc_conv_direct_taps(g);
+}
+
+/* The input gradient is the convolution of the output gradient (F channels) with the kernel
+ * flipped and its channel axes swapped, padded by kh - 1 - pt and kw - 1 - pl: few taps when F x
+ * kh x kw is small. */
+static dc_conv_geom adjoint_geom(const dc_conv_geom *g, int64_t F) {
+    return (dc_conv_geom){F, g->OH, g->OW, g->kh, g->kw, 1, 1, g->kh - 1 - g->pt, g->kw - 1 - g->pl, g->H, g->W};
+}
+
+bool dc_conv_direct_backward_applies(const dc_conv_geom *g, int64_t F) {
+    return F * g->kh * g->kw <= DC_CONV_DIRECT_TAPS && g->pt <= g->kh - 1 && g->pl <= g->kw - 1 && g->pt >= 0 && g->pl >= 0 &&
+           direct_usable(g);
+}
+
+/* the padded image: OH + kh + 2 rows (spares for the last rows of a block of 2 or 4) of pitch
+ * columns */
+static int64_t pad_rows(const dc_conv_geom *g) { return g->OH + g->kh + 2; }
 static int64_t pad_pitch(const dc_conv_geom *g) { return (g->OW + g->kw - 1 + 15 + 15) / 16 * 16; }
 /* the parity-split image: rows, kw + 1 shifts, pooled columns rounded up to whole vectors */
 static int64_t split_pitch(const dc_conv_geom *g) { return (g->OW / 2 + 15) / 16 * 16; }
 /* patch-major copy for the weight gradient: one vector (or two) of taps per output */
 static int64_t patch_pitch(const dc_conv_geom *g) { return g->C * g->kh * g->kw <= 16 ? 16 : 32; }
+
+size_t dc_conv_direct_backward_scratch(const dc_conv_geom *g, int64_t F) {
+    const dc_conv_geom a = adjoint_geom(g, F);
+    const int64_t x = g->C * pad_rows(g) * pad_pitch(g), y = F * pad_rows(&a) * pad_pitch(&a) + g->C * F * g->kh * g->kw;
+    return (size_t)((x > y ? x : y) + 32) * sizeof(float);
+}
 
 size_t dc_conv_direct_scratch(const dc_conv_geom *g) {
     const int64_t a = g->C * pad_rows(g) * pad_pitch(g), b = g->C * pad_rows(g) * (g->kw + 1) * split_pitch(g);
@@ -87,12 +112,41 @@ static void pad_image(const dc_conv_geom *g, const float *x, float *xp) {
 
 static inline __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
-/* The plain convolution of one image into z[F, OH, OW]: per block of 16 columns, 4 filters x 2
- * rows at a time (the last filters and row repeat their neighbours and are not stored). */
+/* The plain convolution of one image into z[F, OH, OW] (added to z when acc, with no bias): per
+ * block of 16 columns, 4 filters x 2 rows at a time (the last filters and row repeat their
+ * neighbours and are not stored), or, under 4 filters, one filter x 4 rows. */
 DC_TARGET_AVX512 static void direct_image(const dc_conv_geom *g, int64_t F, const float *x, const float *w, const float *b,
-                                          float *z, float *xp) {
+                                          float *z, float *xp, bool acc) {
     const int64_t C = g->C, kh = g->kh, kw = g->kw, OH = g->OH, OW = g->OW, R = pad_rows(g), P = pad_pitch(g), K = C * kh * kw;
     pad_image(g, x, xp);
+    if (F < 4) {
+        for (int64_t f = 0; f < F; f++)
+            for (int64_t oy = 0; oy < OH; oy += 4)
+                for (int64_t ox = 0; ox < OW; ox += 16) {
+                    const __mmask16 m = lanes(OW - ox);
+                    const int rows = OH - oy < 4 ? (int)(OH - oy) : 4;
+                    float *zr = z + f * OH * OW + oy * OW + ox;
+                    __m512 a[4];
+#pragma GCC unroll 4
+                    for (int i = 0; i < 4; i++)
+                        a[i] = acc ? (i < rows ? _mm512_maskz_loadu_ps(m, zr + i * OW) : _mm512_setzero_ps())
+                                   : b ? _mm512_set1_ps(b[f]) : _mm512_setzero_ps();
+                    for (int64_t c = 0, k = 0; c < C; c++)
+                        for (int64_t ky = 0; ky < kh; ky++) {
+                            /* rows oy + ky .. oy + ky + 3 exist: the padded image has kh + 3 spare */
+                            const float *r = xp + (c * R + oy + ky) * P + ox;
+                            for (int64_t kx = 0; kx < kw; kx++, k++) {
+                                const __m512 wv = _mm512_set1_ps(w[f * K + k]);
+#pragma GCC unroll 4
+                                for (int i = 0; i < 4; i++) a[i] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(r + i * P + kx), a[i]);
+                            }
+                        }
+#pragma GCC unroll 4
+                    for (int i = 0; i < 4; i++)
+                        if (i < rows) _mm512_mask_storeu_ps(zr + i * OW, m, a[i]);
+                }
+        return;
+    }
     for (int64_t oy = 0; oy < OH; oy += 2) {
         const bool two = oy + 1 < OH;
         for (int64_t ox = 0; ox < OW; ox += 16) {
@@ -100,16 +154,20 @@ DC_TARGET_AVX512 static void direct_image(const dc_conv_geom *g, int64_t F, cons
             for (int64_t f = 0; f < F; f += 4) {
                 const float *wf[4];
                 __m512 a0[4], a1[4];
+#pragma GCC unroll 4
                 for (int i = 0; i < 4; i++) {
                     const int64_t fi = f + i < F ? f + i : F - 1;
+                    float *zr = z + fi * OH * OW + oy * OW + ox;
                     wf[i] = w + fi * K;
-                    a0[i] = a1[i] = b ? _mm512_set1_ps(b[fi]) : _mm512_setzero_ps();
+                    a0[i] = acc ? _mm512_maskz_loadu_ps(m, zr) : b ? _mm512_set1_ps(b[fi]) : _mm512_setzero_ps();
+                    a1[i] = acc ? (two ? _mm512_maskz_loadu_ps(m, zr + OW) : _mm512_setzero_ps()) : a0[i];
                 }
                 for (int64_t c = 0, k = 0; c < C; c++)
                     for (int64_t ky = 0; ky < kh; ky++) {
                         const float *r = xp + (c * R + oy + ky) * P + ox;
                         for (int64_t kx = 0; kx < kw; kx++, k++) {
                             const __m512 x0 = _mm512_loadu_ps(r + kx), x1 = _mm512_loadu_ps(r + P + kx);
+#pragma GCC unroll 4
                             for (int i = 0; i < 4; i++) {
                                 const __m512 wv = _mm512_set1_ps(wf[i][k]);
                                 a0[i] = _mm512_fmadd_ps(wv, x0, a0[i]);
@@ -117,7 +175,9 @@ DC_TARGET_AVX512 static void direct_image(const dc_conv_geom *g, int64_t F, cons
                             }
                         }
                     }
-                for (int i = 0; i < 4 && f + i < F; i++) {
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++) {
+                    if (f + i >= F) break;
                     float *zr = z + (f + i) * OH * OW + oy * OW + ox;
                     _mm512_mask_storeu_ps(zr, m, a0[i]);
                     if (two) _mm512_mask_storeu_ps(zr + OW, m, a1[i]);
@@ -125,6 +185,32 @@ DC_TARGET_AVX512 static void direct_image(const dc_conv_geom *g, int64_t F, cons
             }
         }
     }
+}
+
+/* The weight gradient of one image, gw[F, C*kh*kw] += sum over outputs of gy[f, oy, ox] x
+ * xpad[c, oy + ky, ox + kx]: four taps at a time against each gradient vector, from the padded
+ * image (no im2col). */
+DC_TARGET_AVX512 static void direct_wgrad(const dc_conv_geom *g, int64_t F, const float *x, const float *gy, float *gw, float *xp) {
+    const int64_t C = g->C, kh = g->kh, kw = g->kw, OH = g->OH, OW = g->OW, R = pad_rows(g), P = pad_pitch(g), K = C * kh * kw;
+    pad_image(g, x, xp);
+    for (int64_t f = 0; f < F; f++)
+        for (int64_t k0 = 0; k0 < K; k0 += 4) {
+            int64_t off[4];
+#pragma GCC unroll 4
+            for (int u = 0; u < 4; u++) {
+                const int64_t k = k0 + u < K ? k0 + u : K - 1, c = k / (kh * kw), ky = k / kw % kh, kx = k % kw;
+                off[u] = (c * R + ky) * P + kx;
+            }
+            __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+            for (int64_t oy = 0; oy < OH; oy++)
+                for (int64_t ox = 0; ox < OW; ox += 16) {
+                    const __m512 gv = _mm512_maskz_loadu_ps(lanes(OW - ox), gy + (f * OH + oy) * OW + ox);
+                    const float *r = xp + oy * P + ox;
+#pragma GCC unroll 4
+                    for (int u = 0; u < 4; u++) a[u] = _mm512_fmadd_ps(gv, _mm512_loadu_ps(r + off[u]), a[u]);
+                }
+            for (int u = 0; u < 4 && k0 + u < K; u++) gw[f * K + k0 + u] += _mm512_reduce_add_ps(a[u]);
+        }
 }
 
 /* x > 0 ? x : alpha x for leaky ReLU, x > 0 ? x : 0 for ReLU; unchanged without an activation */
@@ -296,7 +382,7 @@ DC_TARGET_AVX512 static void direct_pool_wgrad(const dc_conv_geom *g, int64_t F,
 
 void dc_conv_direct_image(const dc_conv_geom *g, int64_t F, const float *x, const float *w, const float *b, float *z, void *scratch) {
 #if defined(DC_HAVE_AVX512_KERNELS)
-    direct_image(g, F, x, w, b, z, dc_conv_direct_align(scratch));
+    direct_image(g, F, x, w, b, z, dc_conv_direct_align(scratch), false);
 #else
     (void)g, (void)F, (void)x, (void)w, (void)b, (void)z, (void)scratch;
 #endif
@@ -317,5 +403,27 @@ void dc_conv_direct_pool_wgrad(const dc_conv_geom *g, int64_t F, int64_t PHW, co
     direct_pool_wgrad(g, F, PHW, x, ga, arg, gw, dc_conv_direct_align(scratch));
 #else
     (void)g, (void)F, (void)PHW, (void)x, (void)ga, (void)arg, (void)gw, (void)scratch;
+#endif
+}
+
+void dc_conv_direct_backward_image(const dc_conv_geom *g, int64_t F, const float *x, const float *gy, const float *w, float *gx,
+                                   float *gw, void *scratch) {
+#if defined(DC_HAVE_AVX512_KERNELS)
+    float *sp = dc_conv_direct_align(scratch);
+    if (gw) direct_wgrad(g, F, x, gy, gw, sp);
+    if (gx) {
+        const dc_conv_geom a = adjoint_geom(g, F);
+        const int64_t C = g->C, kh = g->kh, kw = g->kw;
+        /* wa[c][f][ky][kx] = w[f][c][kh-1-ky][kw-1-kx], after the padded gradient */
+        float *wa = sp + F * pad_rows(&a) * pad_pitch(&a);
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t f = 0; f < F; f++)
+                for (int64_t ky = 0; ky < kh; ky++)
+                    for (int64_t kx = 0; kx < kw; kx++)
+                        wa[((c * F + f) * kh + ky) * kw + kx] = w[((f * C + c) * kh + kh - 1 - ky) * kw + kw - 1 - kx];
+        direct_image(&a, C, gy, wa, NULL, gx, sp, true);
+    }
+#else
+    (void)g, (void)F, (void)x, (void)gy, (void)w, (void)gx, (void)gw, (void)scratch;
 #endif
 }

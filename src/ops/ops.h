@@ -54,25 +54,36 @@ dc_tensor *dc_act_op(dc_ctx *c, dc_tensor *x, dc_activation a, float alpha);
 dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int sh, int sw, const int *pad,
                          dc_activation act, float alpha);
 
-/* Direct convolution of few taps (conv_direct.c): stride 1, C * kh * kw <= DC_CONV_DIRECT_TAPS,
- * on a CPU with AVX-512. dc_conv_direct_image: z[F, OH, OW] = bias + conv(x) of one image x[C, H,
- * W], each output summed bias first then tap by tap in (c, ky, kx) order. The pool variant
- * (dc_conv_direct_pool_applies: a 2x2 stride-2 pool after no activation, ReLU or leaky ReLU with
- * alpha >= 0) gives y[F, PH, PW] and arg bit for bit as dc_conv_direct_image, the activation and
- * dc_k_maxpool_plane would. dc_conv_direct_pool_wgrad: gw[F, C*kh*kw] += the weight gradient of
- * one image from the pooled gradient ga[F, PHW] (after the activation's) and the maxima's indices.
- * Each call takes dc_conv_direct_scratch(g) bytes of its own scratch (any alignment). */
+/* Direct convolution (conv_direct.c): stride 1 on a CPU with AVX-512, for few taps (C * kh * kw
+ * <= DC_CONV_DIRECT_TAPS: dc_conv_direct_taps) or few filters (F <= DC_CONV_DIRECT_FILTERS): where
+ * im2col + GEMM moves more memory than it multiplies. dc_conv_direct_image: z[F, OH, OW] = bias +
+ * conv(x) of one image x[C, H, W], each output summed bias first then tap by tap in (c, ky, kx)
+ * order. The pool variant (dc_conv_direct_pool_applies: few taps, a 2x2 stride-2 pool after no
+ * activation, ReLU or leaky ReLU with alpha >= 0) gives y[F, PH, PW] and arg bit for bit as
+ * dc_conv_direct_image, the activation and dc_k_maxpool_plane would. dc_conv_direct_pool_wgrad
+ * (few taps): gw[F, C*kh*kw] += the weight gradient of one image from the pooled gradient ga[F,
+ * PHW] (after the activation's) and the maxima's indices. dc_conv_direct_backward_image (when
+ * dc_conv_direct_backward_applies: F * kh * kw <= DC_CONV_DIRECT_TAPS, padding below the kernel):
+ * gw += the weight gradient and gx[C, H, W] += the input gradient of one image (either NULL to
+ * skip) from its output gradient gy[F, OH, OW]. Each call takes dc_conv_direct_scratch(g) (the
+ * backward: dc_conv_direct_backward_scratch(g, F)) bytes of its own scratch (any alignment). */
 #define DC_CONV_DIRECT_TAPS 32
-bool dc_conv_direct_applies(const dc_conv_geom *g);
+#define DC_CONV_DIRECT_FILTERS 2
+bool dc_conv_direct_taps(const dc_conv_geom *g);
+bool dc_conv_direct_applies(const dc_conv_geom *g, int64_t F);
 /* on = false: the im2col path everywhere (also DEEPC_CONV_DIRECT=off in the environment). */
 void dc_conv_direct_enable(bool on);
 bool dc_conv_direct_pool_applies(const dc_conv_geom *g, dc_activation act, float alpha, int pkh, int pkw, int psh, int psw);
+bool dc_conv_direct_backward_applies(const dc_conv_geom *g, int64_t F);
 size_t dc_conv_direct_scratch(const dc_conv_geom *g);
+size_t dc_conv_direct_backward_scratch(const dc_conv_geom *g, int64_t F);
 void dc_conv_direct_image(const dc_conv_geom *g, int64_t F, const float *x, const float *w, const float *b, float *z, void *scratch);
 void dc_conv_direct_pool_image(const dc_conv_geom *g, int64_t F, const float *x, const float *w, const float *b, dc_activation act,
                                float alpha, int64_t PH, int64_t PW, float *y, int32_t *arg, void *scratch);
 void dc_conv_direct_pool_wgrad(const dc_conv_geom *g, int64_t F, int64_t PHW, const float *x, const float *ga, const int32_t *arg,
                                float *gw, void *scratch);
+void dc_conv_direct_backward_image(const dc_conv_geom *g, int64_t F, const float *x, const float *gy, const float *w, float *gx,
+                                   float *gw, void *scratch);
 static inline float *dc_conv_direct_align(void *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
 /* dc_max_pool2d(dc_conv2d_act(x, w, b, ...), pkh, pkw, psh, psw) as one node: each image's
