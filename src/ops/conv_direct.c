@@ -115,7 +115,7 @@ static inline __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xffff : 
 /* The plain convolution of one image into z[F, OH, OW] (added to z when acc, with no bias): per
  * block of 16 columns, 4 filters x 2 rows at a time (the last filters and row repeat their
  * neighbours and are not stored), or, under 4 filters, one filter x 4 rows. */
-DC_TARGET_AVX512 static void direct_image(const dc_conv_geom *g, int64_t F, const float *x, const float *w, const float *b,
+DC_TARGET_AVX512 static void direct_image_avx512(const dc_conv_geom *g, int64_t F, const float *x, const float *w, const float *b,
                                           float *z, float *xp, bool acc) {
     const int64_t C = g->C, kh = g->kh, kw = g->kw, OH = g->OH, OW = g->OW, R = pad_rows(g), P = pad_pitch(g), K = C * kh * kw;
     pad_image(g, x, xp);
@@ -190,7 +190,7 @@ DC_TARGET_AVX512 static void direct_image(const dc_conv_geom *g, int64_t F, cons
 /* The weight gradient of one image, gw[F, C*kh*kw] += sum over outputs of gy[f, oy, ox] x
  * xpad[c, oy + ky, ox + kx]: four taps at a time against each gradient vector, from the padded
  * image (no im2col). */
-DC_TARGET_AVX512 static void direct_wgrad(const dc_conv_geom *g, int64_t F, const float *x, const float *gy, float *gw, float *xp) {
+DC_TARGET_AVX512 static void direct_wgrad_avx512(const dc_conv_geom *g, int64_t F, const float *x, const float *gy, float *gw, float *xp) {
     const int64_t C = g->C, kh = g->kh, kw = g->kw, OH = g->OH, OW = g->OW, R = pad_rows(g), P = pad_pitch(g), K = C * kh * kw;
     pad_image(g, x, xp);
     for (int64_t f = 0; f < F; f++)
@@ -214,7 +214,7 @@ DC_TARGET_AVX512 static void direct_wgrad(const dc_conv_geom *g, int64_t F, cons
 }
 
 /* x > 0 ? x : alpha x for leaky ReLU, x > 0 ? x : 0 for ReLU; unchanged without an activation */
-DC_TARGET_AVX512 static inline __m512 act_vec(dc_activation act, __m512 alpha, __m512 v) {
+DC_TARGET_AVX512 static inline __m512 act_vec_avx512(dc_activation act, __m512 alpha, __m512 v) {
     if (act == DC_ACT_NONE) return v;
     const __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
     if (act == DC_ACT_RELU) return _mm512_maskz_mov_ps(pos, v); /* +0, not 0 * v (-0 for v < 0) */
@@ -222,14 +222,14 @@ DC_TARGET_AVX512 static inline __m512 act_vec(dc_activation act, __m512 alpha, _
 }
 
 /* b wins over a when greater or NaN */
-DC_TARGET_AVX512 static inline __mmask16 later_wins(__m512 a, __m512 b) {
+DC_TARGET_AVX512 static inline __mmask16 later_wins_avx512(__m512 a, __m512 b) {
     return _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q);
 }
 
 /* The sums of four filters over the 2x2 windows of one block of 16 pooled columns of pooled row
  * py: a[h][dy * 2 + dx] for filter w4[h]. Inlined with constant kh and kw (3x3) so that the taps
  * unroll and the accumulators stay in registers. */
-DC_TARGET_AVX512 static inline __attribute__((always_inline)) void pool_sums(const float *sp, int64_t C, int64_t R, int64_t S,
+DC_TARGET_AVX512 static inline __attribute__((always_inline)) void pool_sums_avx512(const float *sp, int64_t C, int64_t R, int64_t S,
                                                                              int64_t Q, int64_t py, int64_t i0, const int64_t kh,
                                                                              const int64_t kw, const float *const *w4, const float *b4,
                                                                              __m512 a[4][4]) {
@@ -260,7 +260,7 @@ DC_TARGET_AVX512 static inline __attribute__((always_inline)) void pool_sums(con
  * xpad[c][r][2 i + s], s = 0 .. kw: the window element (dy, dx) of pooled column i under tap
  * (ky, kx) is sp[c][2 py + dy + ky][dx + kx][i]. Four filters at a time (the last ones repeat
  * their neighbour and are not stored). */
-DC_TARGET_AVX512 static void direct_pool_image(const dc_conv_geom *g, int64_t F, const float *x, const float *w, const float *b,
+DC_TARGET_AVX512 static void direct_pool_image_avx512(const dc_conv_geom *g, int64_t F, const float *x, const float *w, const float *b,
                                                dc_activation act, float alpha, int64_t PH, int64_t PW, float *y, int32_t *arg,
                                                float *sp) {
     const int64_t C = g->C, kh = g->kh, kw = g->kw, OW = g->OW, R = pad_rows(g), S = kw + 1, Q = split_pitch(g),
@@ -297,17 +297,17 @@ DC_TARGET_AVX512 static void direct_pool_image(const dc_conv_geom *g, int64_t F,
                 }
                 __m512 a[4][4]; /* [filter][dy * 2 + dx] */
                 if (k33)
-                    pool_sums(sp, C, R, S, Q, py, i0, 3, 3, w4, b ? b4 : NULL, a);
+                    pool_sums_avx512(sp, C, R, S, Q, py, i0, 3, 3, w4, b ? b4 : NULL, a);
                 else
-                    pool_sums(sp, C, R, S, Q, py, i0, kh, kw, w4, b ? b4 : NULL, a);
+                    pool_sums_avx512(sp, C, R, S, Q, py, i0, kh, kw, w4, b ? b4 : NULL, a);
 #pragma GCC unroll 4
                 for (int h = 0; h < 4; h++) {
                     if (f + h >= F) break;
-                    const __m512 p = act_vec(act, al, a[h][0]), q = act_vec(act, al, a[h][1]);
-                    const __m512 s = act_vec(act, al, a[h][2]), t = act_vec(act, al, a[h][3]);
-                    const __mmask16 tb = later_wins(p, q), td = later_wins(s, t);
+                    const __m512 p = act_vec_avx512(act, al, a[h][0]), q = act_vec_avx512(act, al, a[h][1]);
+                    const __m512 s = act_vec_avx512(act, al, a[h][2]), t = act_vec_avx512(act, al, a[h][3]);
+                    const __mmask16 tb = later_wins_avx512(p, q), td = later_wins_avx512(s, t);
                     const __m512 top = _mm512_mask_blend_ps(tb, p, q), bot = _mm512_mask_blend_ps(td, s, t);
-                    const __mmask16 tw = later_wins(top, bot);
+                    const __mmask16 tw = later_wins_avx512(top, bot);
                     const int64_t o = (f + h) * PH * PW + py * PW + i0;
                     _mm512_mask_storeu_ps(y + o, m, _mm512_mask_blend_ps(tw, top, bot));
                     if (arg) {
@@ -324,7 +324,7 @@ DC_TARGET_AVX512 static void direct_pool_image(const dc_conv_geom *g, int64_t F,
 /* gw[F, K] += the weight gradient of one image: pt[p][0 .. K) is the patch under output p, and
  * each pooled gradient ga[f, j] goes to the patch under its maximum arg[f, j]. Four partial sums
  * per filter (j mod 4) keep the FMAs independent. */
-DC_TARGET_AVX512 static void direct_pool_wgrad(const dc_conv_geom *g, int64_t F, int64_t PHW, const float *x, const float *ga,
+DC_TARGET_AVX512 static void direct_pool_wgrad_avx512(const dc_conv_geom *g, int64_t F, int64_t PHW, const float *x, const float *ga,
                                                const int32_t *arg, float *gw, float *xp) {
     const int64_t C = g->C, kh = g->kh, kw = g->kw, OH = g->OH, OW = g->OW, R = pad_rows(g), P = pad_pitch(g), K = C * kh * kw,
                   T = patch_pitch(g);
@@ -382,7 +382,7 @@ DC_TARGET_AVX512 static void direct_pool_wgrad(const dc_conv_geom *g, int64_t F,
 
 void dc_conv_direct_image(const dc_conv_geom *g, int64_t F, const float *x, const float *w, const float *b, float *z, void *scratch) {
 #if defined(DC_HAVE_AVX512_KERNELS)
-    direct_image(g, F, x, w, b, z, dc_conv_direct_align(scratch), false);
+    direct_image_avx512(g, F, x, w, b, z, dc_conv_direct_align(scratch), false);
 #else
     (void)g, (void)F, (void)x, (void)w, (void)b, (void)z, (void)scratch;
 #endif
@@ -391,7 +391,7 @@ void dc_conv_direct_image(const dc_conv_geom *g, int64_t F, const float *x, cons
 void dc_conv_direct_pool_image(const dc_conv_geom *g, int64_t F, const float *x, const float *w, const float *b, dc_activation act,
                                float alpha, int64_t PH, int64_t PW, float *y, int32_t *arg, void *scratch) {
 #if defined(DC_HAVE_AVX512_KERNELS)
-    direct_pool_image(g, F, x, w, b, act, alpha, PH, PW, y, arg, dc_conv_direct_align(scratch));
+    direct_pool_image_avx512(g, F, x, w, b, act, alpha, PH, PW, y, arg, dc_conv_direct_align(scratch));
 #else
     (void)g, (void)F, (void)x, (void)w, (void)b, (void)act, (void)alpha, (void)PH, (void)PW, (void)y, (void)arg, (void)scratch;
 #endif
@@ -400,7 +400,7 @@ void dc_conv_direct_pool_image(const dc_conv_geom *g, int64_t F, const float *x,
 void dc_conv_direct_pool_wgrad(const dc_conv_geom *g, int64_t F, int64_t PHW, const float *x, const float *ga, const int32_t *arg,
                                float *gw, void *scratch) {
 #if defined(DC_HAVE_AVX512_KERNELS)
-    direct_pool_wgrad(g, F, PHW, x, ga, arg, gw, dc_conv_direct_align(scratch));
+    direct_pool_wgrad_avx512(g, F, PHW, x, ga, arg, gw, dc_conv_direct_align(scratch));
 #else
     (void)g, (void)F, (void)PHW, (void)x, (void)ga, (void)arg, (void)gw, (void)scratch;
 #endif
@@ -410,7 +410,7 @@ void dc_conv_direct_backward_image(const dc_conv_geom *g, int64_t F, const float
                                    float *gw, void *scratch) {
 #if defined(DC_HAVE_AVX512_KERNELS)
     float *sp = dc_conv_direct_align(scratch);
-    if (gw) direct_wgrad(g, F, x, gy, gw, sp);
+    if (gw) direct_wgrad_avx512(g, F, x, gy, gw, sp);
     if (gx) {
         const dc_conv_geom a = adjoint_geom(g, F);
         const int64_t C = g->C, kh = g->kh, kw = g->kw;
@@ -421,7 +421,7 @@ void dc_conv_direct_backward_image(const dc_conv_geom *g, int64_t F, const float
                 for (int64_t ky = 0; ky < kh; ky++)
                     for (int64_t kx = 0; kx < kw; kx++)
                         wa[((c * F + f) * kh + ky) * kw + kx] = w[((f * C + c) * kh + kh - 1 - ky) * kw + kw - 1 - kx];
-        direct_image(&a, C, gy, wa, NULL, gx, sp, true);
+        direct_image_avx512(&a, C, gy, wa, NULL, gx, sp, true);
     }
 #else
     (void)g, (void)F, (void)x, (void)gy, (void)w, (void)gx, (void)gw, (void)scratch;
