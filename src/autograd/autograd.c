@@ -75,7 +75,8 @@ dc_node *dc_record(dc_ctx *c, const char *op, dc_backward_fn bw, dc_tensor *out,
     return n;
 }
 
-float *dc_grad_buf(dc_ctx *c, dc_tensor *t) {
+float *dc_grad_buf_w(dc_ctx *c, dc_tensor *t, bool *fresh) {
+    *fresh = false;
     if (!t || !t->requires_grad) return NULL;
     if (!t->grad) {
         if (t->kind != DC_TENSOR_STEP) return NULL; /* leaves get their grad when marked */
@@ -84,10 +85,17 @@ float *dc_grad_buf(dc_ctx *c, dc_tensor *t) {
             c->oom = true;
             return NULL;
         }
-        memset(g->data, 0, (size_t)g->numel * sizeof(float));
         t->grad = g;
+        *fresh = true;
     }
     return t->grad->data;
+}
+
+float *dc_grad_buf(dc_ctx *c, dc_tensor *t) {
+    bool fresh;
+    float *g = dc_grad_buf_w(c, t, &fresh);
+    if (fresh) memset(g, 0, (size_t)t->grad->numel * sizeof(float));
+    return g;
 }
 
 dc_status dc_backward(dc_ctx *c, dc_tensor *loss) {

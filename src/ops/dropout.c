@@ -2,10 +2,12 @@
 #include "ops.h"
 
 DC_CLONES static void dropout_backward(dc_ctx *c, dc_node *n) {
-    float *gx = dc_grad_buf(c, n->in[0]);
+    bool fresh;
+    float *gx = dc_grad_buf_w(c, n->in[0], &fresh);
     if (!gx) return;
     const float *m = n->saved, *g = n->out->grad->data;
-    DC_FOR(i, n->out->numel, gx[i] += g[i] * m[i];);
+    if (fresh) DC_FOR(i, n->out->numel, gx[i] = g[i] * m[i];);
+    else DC_FOR(i, n->out->numel, gx[i] += g[i] * m[i];);
 }
 
 DC_CLONES dc_tensor *dc_dropout(dc_ctx *c, dc_tensor *x, float rate, bool training, dc_rng *rng) {

@@ -103,15 +103,21 @@ DC_CLONES static void binary_backward(dc_ctx *c, dc_node *n) {
     int op = (int)n->i[0];
     bcast *r = n->saved;
     dc_tensor *a = n->in[0], *b = n->in[1];
-    float *ga = dc_grad_buf(c, a), *gb = dc_grad_buf(c, b);
     const float *g = n->out->grad->data, *A = a->data, *B = b->data;
     int64_t N = n->out->numel;
-    if (dc_same_shape(a, b) && dc_tensor_is_contiguous(a) && dc_tensor_is_contiguous(b) && ga != gb) {
-        if (ga) DC_FOR(i, N, ga[i] += op == OP_MUL ? g[i] * B[i] : op == OP_DIV ? g[i] / B[i] : g[i];);
-        if (gb)
+    if (dc_same_shape(a, b) && dc_tensor_is_contiguous(a) && dc_tensor_is_contiguous(b) && a != b) {
+        /* every element of both gradients is written: a fresh one is stored, not zeroed first */
+        bool fa, fb;
+        float *ga = dc_grad_buf_w(c, a, &fa), *gb = dc_grad_buf_w(c, b, &fb);
+        if (ga && fa) DC_FOR(i, N, ga[i] = op == OP_MUL ? g[i] * B[i] : op == OP_DIV ? g[i] / B[i] : g[i];);
+        else if (ga) DC_FOR(i, N, ga[i] += op == OP_MUL ? g[i] * B[i] : op == OP_DIV ? g[i] / B[i] : g[i];);
+        if (gb && fb)
+            DC_FOR(i, N, gb[i] = op == OP_ADD ? g[i] : op == OP_SUB ? -g[i] : op == OP_MUL ? g[i] * A[i] : -g[i] * A[i] / (B[i] * B[i]););
+        else if (gb)
             DC_FOR(i, N, gb[i] += op == OP_ADD ? g[i] : op == OP_SUB ? -g[i] : op == OP_MUL ? g[i] * A[i] : -g[i] * A[i] / (B[i] * B[i]););
         return;
     }
+    float *ga = dc_grad_buf(c, a), *gb = dc_grad_buf(c, b);
     BCAST_LOOP(r, N, {
         const float *gr = g + o * inner;
         for (int64_t j = 0; j < inner; j++) {
