@@ -251,7 +251,8 @@ DC_CLONES static void ln_backward(dc_ctx *c, dc_node *n) {
     dc_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2];
     const ln_saved *s = n->saved;
     int64_t D = x->shape[x->ndim - 1], R = x->numel / D;
-    float *gx = dc_grad_buf(c, x), *gg = dc_grad_buf(c, gamma), *gbt = dc_grad_buf(c, beta);
+    bool fx; /* every element of gx is written below: a fresh one is stored, not zeroed first */
+    float *gx = dc_grad_buf_w(c, x, &fx), *gg = dc_grad_buf(c, gamma), *gbt = dc_grad_buf(c, beta);
     const float *gy = n->out->grad->data, *X = x->data, *G = gamma ? gamma->data : NULL;
     /* gamma and beta: sums over rows, in per-thread partials (a fixed split for a thread count) */
     if (gg || gbt) {
@@ -298,10 +299,18 @@ DC_CLONES static void ln_backward(dc_ctx *c, dc_node *n) {
         }
         a /= (float)D;
         b /= (float)D;
+        if (fx) {
 #pragma omp simd
-        for (int64_t j = 0; j < D; j++) {
-            float g = G ? gr[j] * G[j] : gr[j];
-            dr[j] += is * (g - a - (xr[j] - mu) * is * b);
+            for (int64_t j = 0; j < D; j++) {
+                float g = G ? gr[j] * G[j] : gr[j];
+                dr[j] = is * (g - a - (xr[j] - mu) * is * b);
+            }
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < D; j++) {
+                float g = G ? gr[j] * G[j] : gr[j];
+                dr[j] += is * (g - a - (xr[j] - mu) * is * b);
+            }
         }
     }
 }
