@@ -593,6 +593,11 @@ void dc_feed_submit(dc_feed *f, const int64_t *idx, int64_t start, int64_t n, bo
     }
 }
 
+int64_t dc_feed_fill(dc_feed *f, int64_t ask, int64_t end, int64_t batch) {
+    for (; ask < end && dc_feed_room(f) > 0; ask += batch) dc_feed_submit(f, NULL, ask, DC_MIN(batch, end - ask), false, 0);
+    return ask;
+}
+
 dc_status dc_feed_take(dc_feed *f, float **bufs) {
     const int64_t r = f->taken;
     if (f->threaded) {

@@ -27,6 +27,9 @@ int dc_feed_room(const dc_feed *f);
 /* Asks for rows idx[0..n) (idx NULL: rows start..start+n) to be gathered into the next free
  * set; augment and seed as dc_dataset_gather's. The caller keeps to dc_feed_room. */
 void dc_feed_submit(dc_feed *f, const int64_t *idx, int64_t start, int64_t n, bool augment, uint64_t seed);
+/* Submits rows [ask, end) of the dataset in order, batch rows a request, as far as dc_feed_room
+ * allows; returns the first row not yet submitted. */
+int64_t dc_feed_fill(dc_feed *f, int64_t ask, int64_t end, int64_t batch);
 /* Waits for the oldest request not taken and sets bufs[0..nparts) to its buffers, which stay
  * valid until the next take; the gather's error, if any, with its message. */
 dc_status dc_feed_take(dc_feed *f, float **bufs);

@@ -78,14 +78,13 @@ static dc_status eval_ds_local(dc_model *m, dc_dataset *ds, const dc_inputs *xl,
     dc_staged_bufs keep;
     dc_stage_keep(m, &keep);
     dc_status s = DC_OK;
-    int64_t ask = r0;
-    for (; ask < r1 && dc_feed_room(feed) > 0; ask += batch) dc_feed_submit(feed, NULL, ask, DC_MIN(batch, r1 - ask), false, 0);
+    int64_t ask = dc_feed_fill(feed, r0, r1, batch);
     for (int64_t r = r0; r < r1 && !s; r += batch) {
         int64_t n = DC_MIN(batch, r1 - r);
         float *bufs[DC_DATASET_MAX_PARTS];
         s = dc_feed_take(feed, bufs);
         if (s) break;
-        for (; ask < r1 && dc_feed_room(feed) > 0; ask += batch) dc_feed_submit(feed, NULL, ask, DC_MIN(batch, r1 - ask), false, 0);
+        ask = dc_feed_fill(feed, ask, r1, batch);
         dc_stage_borrow(m, xl->n, bufs, true);
         s = eval_staged(m, xl, yl, n, a);
     }
@@ -272,14 +271,12 @@ dc_tensor *dc_model_predict_dataset(dc_model *m, dc_dataset *ds, int64_t batch_s
     dc_staged_bufs keep;
     dc_stage_keep(m, &keep);
     dc_status s = DC_OK;
-    int64_t ask = 0;
-    for (; ask < N && dc_feed_room(feed) > 0; ask += batch_size) dc_feed_submit(feed, NULL, ask, DC_MIN(batch_size, N - ask), false, 0);
+    int64_t ask = dc_feed_fill(feed, 0, N, batch_size);
     for (int64_t r = 0; r < N && !s; r += batch_size) {
         int64_t n = DC_MIN(batch_size, N - r);
         float *bufs[DC_DATASET_MAX_PARTS];
         if ((s = dc_feed_take(feed, bufs))) break;
-        for (; ask < N && dc_feed_room(feed) > 0; ask += batch_size)
-            dc_feed_submit(feed, NULL, ask, DC_MIN(batch_size, N - ask), false, 0);
+        ask = dc_feed_fill(feed, ask, N, batch_size);
         dc_stage_borrow(m, x.n, bufs, false);
         dc_threads_tick(DC_TICK_INFER);
         dc_ctx_reset(c);
