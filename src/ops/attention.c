@@ -75,6 +75,84 @@ DC_INLINE void masked_softmax_row(float *s, int64_t Tk, int64_t lim, const uint8
     if (lim < Tk) memset(s + lim, 0, (size_t)(Tk - lim) * sizeof(float));
 }
 
+#ifdef DC_HAVE_AVX512_KERNELS
+#include <immintrin.h>
+
+/* dc_fast_expf on 16 lanes (the same polynomial and clamp; NaN stays NaN). */
+DC_TARGET_AVX512 static inline __attribute__((always_inline)) __m512 exp16_avx512(__m512 x) {
+    x = _mm512_min_ps(_mm512_set1_ps(88.3f), _mm512_max_ps(_mm512_set1_ps(-87.3f), x)); /* NaN: the second operand */
+    __m512 n = _mm512_roundscale_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504089f), _mm512_set1_ps(0.5f)),
+                                    _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
+    /* NaN lanes: n's conversion gives some exponent, and p (NaN) keeps the lane NaN */
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+/* The lanes j0 .. j0 + 15 that are keys of the row: j < lim and km[j] != 0 (km NULL: all). */
+DC_TARGET_AVX512 static inline __attribute__((always_inline)) __mmask16 key_lanes_avx512(int64_t j0, int64_t lim,
+                                                                                        const uint8_t *km) {
+    __mmask16 in = j0 + 16 <= lim ? (__mmask16)0xFFFF : j0 >= lim ? 0 : (__mmask16)((1u << (lim - j0)) - 1);
+    if (km && in) in = _mm_mask_test_epi8_mask(in, _mm_maskz_loadu_epi8(in, km + j0), _mm_set1_epi8(-1));
+    return in;
+}
+
+/* masked_softmax_row on 16 lanes at a time, the tails under masks. */
+DC_TARGET_AVX512 static void softmax_row_avx512(float *s, int64_t Tk, int64_t lim, const uint8_t *km) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int64_t j = 0; j < lim; j += 16) /* max(v, mx) keeps mx where v is NaN, as the scalar loop */
+        mx = _mm512_max_ps(_mm512_mask_loadu_ps(mx, key_lanes_avx512(j, lim, km), s + j), mx);
+    float m = _mm512_reduce_max_ps(mx);
+    if (m == -INFINITY) {
+        memset(s, 0, (size_t)Tk * sizeof(float));
+        return;
+    }
+    const __m512 vm = _mm512_set1_ps(m);
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t j = 0; j < Tk; j += 16) {
+        __mmask16 st = Tk - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Tk - j)) - 1);
+        __mmask16 k = key_lanes_avx512(j, lim, km);
+        __m512 e = _mm512_maskz_mov_ps(k, exp16_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), vm)));
+        _mm512_mask_storeu_ps(s + j, st, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (int64_t j = 0; j < lim; j += 16) {
+        __mmask16 st = lim - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (lim - j)) - 1);
+        _mm512_mask_storeu_ps(s + j, st, _mm512_mul_ps(_mm512_maskz_loadu_ps(st, s + j), inv));
+    }
+}
+
+/* The softmax's backward on one row, in place on dr (dP, times the dropout multipliers mr when
+ * not NULL): dr = pr (dr - sum(dr pr)) scale. */
+DC_TARGET_AVX512 static void dsoftmax_row_avx512(float *dr, const float *pr, const float *mr, int64_t Tk, float scale) {
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t j = 0; j < Tk; j += 16) {
+        __mmask16 k = Tk - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Tk - j)) - 1);
+        __m512 d = _mm512_maskz_loadu_ps(k, dr + j);
+        if (mr) {
+            d = _mm512_mul_ps(d, _mm512_maskz_loadu_ps(k, mr + j));
+            _mm512_mask_storeu_ps(dr + j, k, d);
+        }
+        sum = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(k, pr + j), sum);
+    }
+    const __m512 vs = _mm512_set1_ps(_mm512_reduce_add_ps(sum)), vc = _mm512_set1_ps(scale);
+    for (int64_t j = 0; j < Tk; j += 16) {
+        __mmask16 k = Tk - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Tk - j)) - 1);
+        __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, dr + j), vs);
+        _mm512_mask_storeu_ps(dr + j, k, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, pr + j), d), vc));
+    }
+}
+#endif
+
 /* One work item: query rows [i0, i1) of pair bh. S [i1 - i0, Tk] receives the probabilities
  * (the kept P, or scratch); D [i1 - i0, Tk] is scratch for the dropped-out copy (rate > 0). */
 DC_CLONES static void att_block(const att_geom *a, int64_t bh, int64_t i0, int64_t i1, const float *Q, const float *K,
@@ -85,12 +163,20 @@ DC_CLONES static void att_block(const att_geom *a, int64_t bh, int64_t i0, int64
     const float *q = Q + b * L->qb + h * L->qh + i0 * L->ldq, *k = K + b * L->kb + h * L->kh, *v = V + b * L->vb + h * L->vh;
     const uint8_t *km = key_mask ? key_mask + b * Tk : NULL;
     dc_k_gemm(false, true, rows, Tk, d, a->scale, q, L->ldq, k, L->ldk, 0, S, Tk);
+    const bool avx = dc_k_avx512_usable();
+    (void)avx;
     for (int64_t r = 0; r < rows; r++) {
         int64_t lim = Tk;
         if (causal) {
             int64_t l = i0 + r + (Tk - Tq) + 1;
             lim = l < 0 ? 0 : l < Tk ? l : Tk;
         }
+#ifdef DC_HAVE_AVX512_KERNELS
+        if (avx) {
+            softmax_row_avx512(S + r * Tk, Tk, lim, km);
+            continue;
+        }
+#endif
         masked_softmax_row(S + r * Tk, Tk, lim, km);
     }
     const float *P = S;
@@ -139,7 +225,8 @@ DC_CLONES static void att_backward(dc_ctx *c, dc_node *n) {
     int T = dc_max_threads();
     bool par = BH >= T && T > 1;
     int nb = par ? T : 1;
-    bool drop = a->rate > 0;
+    bool drop = a->rate > 0, avx = dc_k_avx512_usable();
+    (void)avx;
     /* per thread: dP [Tq, Tk], and the dropout multipliers [Tq, Tk] when there is dropout */
     size_t per = (size_t)(Tq * Tk) * (drop ? 2 : 1);
     float *buf = dc_scratch(c, (per ? per : 1) * (size_t)nb * sizeof(float));
@@ -169,6 +256,12 @@ DC_CLONES static void att_backward(dc_ctx *c, dc_node *n) {
         for (int64_t i = 0; i < Tq; i++) {
             float *dr = dP + i * Tk;
             const float *pr = P + i * Tk;
+#ifdef DC_HAVE_AVX512_KERNELS
+            if (avx) {
+                dsoftmax_row_avx512(dr, pr, drop ? M + i * Tk : NULL, Tk, a->scale);
+                continue;
+            }
+#endif
             if (drop) {
                 const float *mr = M + i * Tk;
 #pragma omp simd

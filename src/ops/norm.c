@@ -20,11 +20,12 @@ typedef struct bn_saved {
 } bn_saved;
 
 /* Channel ch's sums of gy and of gy * xhat over this rank's batch. */
-static inline void bn_channel_sums(const float *X, const float *gy, int64_t N, int64_t C, int64_t S, int64_t ch, float mu, float is,
-                                   double *sdy_out, double *sdyx_out) {
+DC_INLINE void bn_channel_sums(const float *X, const float *gy, int64_t N, int64_t C, int64_t S, int64_t ch, float mu, float is,
+                               double *sdy_out, double *sdyx_out) {
     double sdy = 0, sdyx = 0;
     for (int64_t i = 0; i < N; i++) {
         const float *xr = X + (i * C + ch) * S, *gr = gy + (i * C + ch) * S;
+#pragma omp simd reduction(+ : sdy, sdyx)
         for (int64_t j = 0; j < S; j++) {
             sdy += gr[j];
             sdyx += gr[j] * (xr[j] - mu) * is;
@@ -122,6 +123,7 @@ DC_CLONES static dc_status bn_sync_stats(dc_ctx *c, const dc_tensor *x, bn_saved
         double sum = 0;
         for (int64_t i = 0; i < N; i++) {
             const float *xr = X + (i * C + ch) * S;
+#pragma omp simd reduction(+ : sum)
             for (int64_t j = 0; j < S; j++) sum += xr[j];
         }
         st[ch] = sum;
@@ -138,6 +140,7 @@ DC_CLONES static dc_status bn_sync_stats(dc_ctx *c, const dc_tensor *x, bn_saved
         double mu = st[ch] / M, sq = 0;
         for (int64_t i = 0; i < N; i++) {
             const float *xr = X + (i * C + ch) * S;
+#pragma omp simd reduction(+ : sq)
             for (int64_t j = 0; j < S; j++) sq += (xr[j] - mu) * (xr[j] - mu);
         }
         st[C + 1 + ch] = sq;
@@ -204,11 +207,13 @@ DC_CLONES dc_tensor *dc_batch_norm_op(dc_ctx *c, dc_tensor *x, dc_tensor *gamma,
                 double sum = 0, sq = 0;
                 for (int64_t i = 0; i < N; i++) {
                     const float *xr = X + (i * C + ch) * S;
+#pragma omp simd reduction(+ : sum)
                     for (int64_t j = 0; j < S; j++) sum += xr[j];
                 }
                 mu = sum / (double)M;
                 for (int64_t i = 0; i < N; i++) {
                     const float *xr = X + (i * C + ch) * S;
+#pragma omp simd reduction(+ : sq)
                     for (int64_t j = 0; j < S; j++) sq += (xr[j] - mu) * (xr[j] - mu);
                 }
                 var = sq / (double)M;
@@ -341,9 +346,12 @@ DC_CLONES dc_tensor *dc_layer_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc
     for (int64_t r = 0; r < R; r++) {
         const float *xr = X + r * D;
         float *yr = Y + r * D;
+        /* in double, summed in vector lanes (the order is fixed by the build, not the data) */
         double sum = 0, sq = 0;
+#pragma omp simd reduction(+ : sum)
         for (int64_t j = 0; j < D; j++) sum += xr[j];
         double mu = sum / (double)D;
+#pragma omp simd reduction(+ : sq)
         for (int64_t j = 0; j < D; j++) sq += (xr[j] - mu) * (xr[j] - mu);
         float m = (float)mu, is = (float)(1.0 / sqrt(sq / (double)D + eps));
         if (buf) {
