@@ -38,40 +38,45 @@ DC_CLONES void dc_k_act_forward(dc_activation a, float alpha, const float *x, fl
     }
 }
 
+/* For i < n: the statements given, which set float g, then gx[i] += g when acc, else gx[i] = g
+ * (a gradient not yet written, stored without zeroing it first). */
+#define ACT_BWD(...)                                                                               \
+    do {                                                                                           \
+        if (acc) DC_FOR(i, n, { __VA_ARGS__ gx[i] += g; });                                        \
+        else DC_FOR(i, n, { __VA_ARGS__ gx[i] = g; });                                             \
+    } while (0)
+
 DC_CLONES void dc_k_act_backward(dc_activation a, float alpha, const float *x, const float *y,
-                                 const float *gy, float *gx, int64_t n) {
+                                 const float *gy, float *gx, int64_t n, bool acc) {
     switch (a) {
     case DC_ACT_SIGMOID:
-        DC_FOR(i, n, gx[i] += gy[i] * y[i] * (1.0f - y[i]););
+        ACT_BWD(float g = gy[i] * y[i] * (1.0f - y[i]););
         break;
     case DC_ACT_TANH:
-        DC_FOR(i, n, gx[i] += gy[i] * (1.0f - y[i] * y[i]););
+        ACT_BWD(float g = gy[i] * (1.0f - y[i] * y[i]););
         break;
     case DC_ACT_RELU:
-        DC_FOR(i, n, gx[i] += y[i] > 0 ? gy[i] : 0;);
+        ACT_BWD(float g = y[i] > 0 ? gy[i] : 0;);
         break;
     case DC_ACT_LEAKY_RELU:
-        DC_FOR(i, n, gx[i] += x[i] > 0 ? gy[i] : alpha * gy[i];);
+        ACT_BWD(float g = x[i] > 0 ? gy[i] : alpha * gy[i];);
         break;
     case DC_ACT_ELU:
-        DC_FOR(i, n, gx[i] += x[i] > 0 ? gy[i] : gy[i] * (y[i] + alpha););
+        ACT_BWD(float g = x[i] > 0 ? gy[i] : gy[i] * (y[i] + alpha););
         break;
     case DC_ACT_GELU: /* Phi(x) + x phi(x) */
-        DC_FOR(i, n, gx[i] += gy[i] * (0.5f * (1.0f + erff(x[i] * GELU_RSQRT2)) +
-                                       x[i] * GELU_RSQRT2PI * expf(-0.5f * x[i] * x[i])););
+        ACT_BWD(float g = gy[i] * (0.5f * (1.0f + erff(x[i] * GELU_RSQRT2)) + x[i] * GELU_RSQRT2PI * expf(-0.5f * x[i] * x[i])););
         break;
-    case DC_ACT_GELU_TANH: { /* 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2), t = tanh(k (x + c x^3)) */
-        DC_FOR(i, n, {
-            float xv = x[i], x2 = xv * xv, t = tanhf(GELU_K * (xv + GELU_C * x2 * xv));
-            gx[i] += gy[i] * (0.5f * (1.0f + t) + 0.5f * xv * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * GELU_C * x2));
-        });
+    case DC_ACT_GELU_TANH: /* 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2), t = tanh(k (x + c x^3)) */
+        ACT_BWD(float xv = x[i], x2 = xv * xv, t = tanhf(GELU_K * (xv + GELU_C * x2 * xv));
+                float g = gy[i] * (0.5f * (1.0f + t) + 0.5f * xv * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * GELU_C * x2)););
         break;
-    }
     default:
-        for (int64_t i = 0; i < n; i++) gx[i] += gy[i];
+        ACT_BWD(float g = gy[i];);
         break;
     }
 }
+#undef ACT_BWD
 
 DC_CLONES void dc_k_act_grad_from_output(dc_activation a, float alpha, const float *y, const float *gy, float *gz, int64_t n) {
     switch (a) {

@@ -82,9 +82,10 @@ void dc_k_bf16_to_f32(const uint16_t *x, float *y, int64_t n);
 
 /* y = f(x) element-wise for the element-wise activations (not softmax). */
 void dc_k_act_forward(dc_activation a, float alpha, const float *x, float *y, int64_t n);
-/* gx += gy * f'(x), written in terms of y = f(x) (and x where needed). */
+/* gx += gy * f'(x) when acc, else gx = gy * f'(x) (gx not yet written), in terms of y = f(x)
+ * (and x where needed). */
 void dc_k_act_backward(dc_activation a, float alpha, const float *x, const float *y,
-                       const float *gy, float *gx, int64_t n);
+                       const float *gy, float *gx, int64_t n, bool acc);
 
 /* gz = gy * f'(x) written (not accumulated), from y = f(x) alone: valid for the element-wise
  * activations up to ELU, since leaky ReLU and ELU outputs have their input's sign. Not for

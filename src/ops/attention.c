@@ -213,12 +213,30 @@ DC_CLONES static void att_backward(dc_ctx *c, dc_node *n) {
     const int64_t BH = a->B * a->H, Tq = a->Tq, Tk = a->Tk, d = a->d, dv = a->dv;
     const float *X[3];
     float *G[3];
-    for (int i = 0; i < 3; i++) { /* q, k, v, and where their gradients accumulate */
+    /* An input whose gradient is new and which the roles it serves (q, k, v) cover exactly once
+     * (one role over the whole tensor, or the packed projections' disjoint column ranges) has
+     * each element written by one product below: stored (beta 0), not zeroed and added to. */
+    const int64_t rows[3] = {a->Tq, a->Tk, a->Tk}, width[3] = {d, d, dv};
+    float beta[3];
+    for (int i = 0; i < 3; i++) {
         dc_tensor *t = n->in[s->w.src[i]];
-        float *g = dc_grad_buf(c, t);
+        int64_t cover = 0;
+        bool distinct = true;
+        for (int j = 0; j < 3; j++)
+            if (s->w.src[j] == s->w.src[i]) {
+                cover += a->B * a->H * rows[j] * width[j];
+                if (j != i && s->w.off[j] == s->w.off[i]) distinct = false;
+            }
+        bool fresh = false;
+        float *g = distinct && cover == t->numel ? dc_grad_buf_w(c, t, &fresh) : dc_grad_buf(c, t);
         X[i] = t->data + s->w.off[i];
         G[i] = g ? g + s->w.off[i] : NULL;
+        beta[i] = fresh ? 0.0f : 1.0f;
     }
+    /* a role sharing its input with an earlier one sees the gradient as no longer new */
+    for (int i = 1; i < 3; i++)
+        for (int j = 0; j < i; j++)
+            if (s->w.src[j] == s->w.src[i] && beta[j] == 0.0f) beta[i] = 0.0f;
     const float *Q = X[0], *K = X[1], *V = X[2];
     float *gq = G[0], *gk = G[1], *gv = G[2];
     const float *gy = n->out->grad->data;
@@ -249,7 +267,7 @@ DC_CLONES static void att_backward(dc_ctx *c, dc_node *n) {
             Pd = dP;
         }
         /* dV [Tk, dv] += Pd^T dO */
-        if (gv) dc_k_gemm(true, false, Tk, dv, Tq, 1, Pd, Tk, dO, L->ldy, 1, gv + vo, L->ldv);
+        if (gv) dc_k_gemm(true, false, Tk, dv, Tq, 1, Pd, Tk, dO, L->ldy, beta[2], gv + vo, L->ldv);
         if (!gq && !gk) continue;
         /* dP = (dO V^T) * mask; dS = P (dP - rowsum(dP P)) scale */
         dc_k_gemm(false, true, Tq, Tk, dv, 1, dO, L->ldy, Vb, L->ldv, 0, dP, Tk);
@@ -274,8 +292,8 @@ DC_CLONES static void att_backward(dc_ctx *c, dc_node *n) {
             for (int64_t j = 0; j < Tk; j++) dr[j] = pr[j] * (dr[j] - sum) * a->scale;
         }
         /* dQ [Tq, d] += dS K; dK [Tk, d] += dS^T Q */
-        if (gq) dc_k_gemm(false, false, Tq, d, Tk, 1, dP, Tk, Kb, L->ldk, 1, gq + qo, L->ldq);
-        if (gk) dc_k_gemm(true, false, Tk, d, Tq, 1, dP, Tk, Qb, L->ldq, 1, gk + ko, L->ldk);
+        if (gq) dc_k_gemm(false, false, Tq, d, Tk, 1, dP, Tk, Kb, L->ldk, beta[0], gq + qo, L->ldq);
+        if (gk) dc_k_gemm(true, false, Tk, d, Tq, 1, dP, Tk, Qb, L->ldq, beta[1], gk + ko, L->ldk);
     }
 }
 

@@ -244,16 +244,17 @@ const char *dc_activation_name(dc_activation a) {
 }
 
 static void act_backward(dc_ctx *c, dc_node *n) {
-    float *gx = dc_grad_buf(c, n->in[0]);
-    if (!gx) return;
     dc_activation a = (dc_activation)n->i[0];
-    if (a == DC_ACT_SOFTMAX || a == DC_ACT_LOG_SOFTMAX) {
-        int64_t cols = n->out->shape[n->out->ndim - 1];
-        dc_k_softmax_rows_backward(n->out->data, n->out->grad->data, gx, cols ? n->out->numel / cols : 0, cols,
-                                   a == DC_ACT_LOG_SOFTMAX);
+    if (a != DC_ACT_SOFTMAX && a != DC_ACT_LOG_SOFTMAX) {
+        bool fresh; /* a new gradient is stored whole, not zeroed and added to */
+        float *gx = dc_grad_buf_w(c, n->in[0], &fresh);
+        if (gx) dc_k_act_backward(a, n->f[0], n->in[0]->data, n->out->data, n->out->grad->data, gx, n->out->numel, !fresh);
         return;
     }
-    dc_k_act_backward(a, n->f[0], n->in[0]->data, n->out->data, n->out->grad->data, gx, n->out->numel);
+    float *gx = dc_grad_buf(c, n->in[0]);
+    if (!gx) return;
+    int64_t cols = n->out->shape[n->out->ndim - 1];
+    dc_k_softmax_rows_backward(n->out->data, n->out->grad->data, gx, cols ? n->out->numel / cols : 0, cols, a == DC_ACT_LOG_SOFTMAX);
 }
 
 dc_tensor *dc_act_op(dc_ctx *c, dc_tensor *x, dc_activation a, float alpha) {

@@ -155,8 +155,7 @@ DC_CLONES static void rnn_backward(dc_ctx *c, dc_node *nd) {
             }
             const float *gr = gates + n * G;
             if (s->cell == CELL_RNN) {
-                for (int64_t j = 0; j < H; j++) dzr[j] = 0;
-                dc_k_act_backward(s->act, 0, h + n * H, h + n * H, dhr, dzr, H);
+                dc_k_act_backward(s->act, 0, h + n * H, h + n * H, dhr, dzr, H, false);
             } else if (s->cell == CELL_LSTM) {
                 const float *cp = s->cs + (t * N + n) * H, *cc = s->cs + ((t + 1) * N + n) * H;
                 float *dcr = dcell + n * H;
