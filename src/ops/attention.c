@@ -105,50 +105,69 @@ DC_TARGET_AVX512 static inline __attribute__((always_inline)) __mmask16 key_lane
     return in;
 }
 
-/* masked_softmax_row on 16 lanes at a time, the tails under masks. */
-DC_TARGET_AVX512 static void softmax_row_avx512(float *s, int64_t Tk, int64_t lim, const uint8_t *km) {
-    __m512 mx = _mm512_set1_ps(-INFINITY);
-    for (int64_t j = 0; j < lim; j += 16) /* max(v, mx) keeps mx where v is NaN, as the scalar loop */
-        mx = _mm512_max_ps(_mm512_mask_loadu_ps(mx, key_lanes_avx512(j, lim, km), s + j), mx);
-    float m = _mm512_reduce_max_ps(mx);
-    if (m == -INFINITY) {
-        memset(s, 0, (size_t)Tk * sizeof(float));
-        return;
+/* Lanes j .. j + 15 of a row of n (all of them while j + 16 <= n). */
+DC_TARGET_AVX512 static inline __attribute__((always_inline)) __mmask16 tail_avx512(int64_t j, int64_t n) {
+    return n - j >= 16 ? (__mmask16)0xFFFF : n <= j ? 0 : (__mmask16)((1u << (n - j)) - 1);
+}
+
+/* masked_softmax_row on rows S[u * Tk ..] (u < nr <= 4, row u's keys below lim[u]), 16 lanes at
+ * a time with the tails under masks; the rows are interleaved so that their horizontal
+ * reductions overlap. */
+DC_TARGET_AVX512 static void softmax_rows4_avx512(float *S, int nr, int64_t Tk, const int64_t *lim, const uint8_t *km) {
+    __m512 mx[4], sum[4];
+    for (int u = 0; u < 4; u++) mx[u] = _mm512_set1_ps(-INFINITY), sum[u] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < Tk; j += 16)
+        for (int u = 0; u < nr; u++) /* max(v, mx) keeps mx where v is NaN, as the scalar loop */
+            mx[u] = _mm512_max_ps(_mm512_mask_loadu_ps(mx[u], key_lanes_avx512(j, lim[u], km), S + u * Tk + j), mx[u]);
+    float m[4];
+    for (int u = 0; u < nr; u++) {
+        m[u] = _mm512_reduce_max_ps(mx[u]);
+        mx[u] = _mm512_set1_ps(m[u]);
     }
-    const __m512 vm = _mm512_set1_ps(m);
-    __m512 sum = _mm512_setzero_ps();
     for (int64_t j = 0; j < Tk; j += 16) {
-        __mmask16 st = Tk - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Tk - j)) - 1);
-        __mmask16 k = key_lanes_avx512(j, lim, km);
-        __m512 e = _mm512_maskz_mov_ps(k, exp16_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), vm)));
-        _mm512_mask_storeu_ps(s + j, st, e);
-        sum = _mm512_add_ps(sum, e);
+        const __mmask16 st = tail_avx512(j, Tk);
+        for (int u = 0; u < nr; u++) {
+            if (m[u] == -INFINITY) continue; /* no key: the row becomes zeros below */
+            const __mmask16 k = key_lanes_avx512(j, lim[u], km);
+            __m512 e = _mm512_maskz_mov_ps(k, exp16_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, S + u * Tk + j), mx[u])));
+            _mm512_mask_storeu_ps(S + u * Tk + j, st, e);
+            sum[u] = _mm512_add_ps(sum[u], e);
+        }
     }
-    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-    for (int64_t j = 0; j < lim; j += 16) {
-        __mmask16 st = lim - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (lim - j)) - 1);
-        _mm512_mask_storeu_ps(s + j, st, _mm512_mul_ps(_mm512_maskz_loadu_ps(st, s + j), inv));
+    __m512 inv[4];
+    for (int u = 0; u < nr; u++) inv[u] = _mm512_set1_ps(m[u] == -INFINITY ? 0.0f : 1.0f / _mm512_reduce_add_ps(sum[u]));
+    for (int64_t j = 0; j < Tk; j += 16) {
+        const __mmask16 st = tail_avx512(j, Tk);
+        for (int u = 0; u < nr; u++) /* a row with no key: 0 * whatever was there, stored as zeros */
+            _mm512_mask_storeu_ps(S + u * Tk + j, st,
+                                  m[u] == -INFINITY ? _mm512_setzero_ps() : _mm512_mul_ps(_mm512_maskz_loadu_ps(st, S + u * Tk + j), inv[u]));
     }
 }
 
-/* The softmax's backward on one row, in place on dr (dP, times the dropout multipliers mr when
- * not NULL): dr = pr (dr - sum(dr pr)) scale. */
-DC_TARGET_AVX512 static void dsoftmax_row_avx512(float *dr, const float *pr, const float *mr, int64_t Tk, float scale) {
-    __m512 sum = _mm512_setzero_ps();
+/* The softmax's backward on rows dP[u * Tk ..] (u < nr <= 4), in place (dP times the dropout
+ * multipliers M when not NULL): dr = pr (dr - sum(dr pr)) scale, the rows interleaved. */
+DC_TARGET_AVX512 static void dsoftmax_rows4_avx512(float *dP, const float *P, const float *M, int nr, int64_t Tk, float scale) {
+    __m512 sum[4];
+    for (int u = 0; u < 4; u++) sum[u] = _mm512_setzero_ps();
     for (int64_t j = 0; j < Tk; j += 16) {
-        __mmask16 k = Tk - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Tk - j)) - 1);
-        __m512 d = _mm512_maskz_loadu_ps(k, dr + j);
-        if (mr) {
-            d = _mm512_mul_ps(d, _mm512_maskz_loadu_ps(k, mr + j));
-            _mm512_mask_storeu_ps(dr + j, k, d);
+        const __mmask16 k = tail_avx512(j, Tk);
+        for (int u = 0; u < nr; u++) {
+            __m512 d = _mm512_maskz_loadu_ps(k, dP + u * Tk + j);
+            if (M) {
+                d = _mm512_mul_ps(d, _mm512_maskz_loadu_ps(k, M + u * Tk + j));
+                _mm512_mask_storeu_ps(dP + u * Tk + j, k, d);
+            }
+            sum[u] = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(k, P + u * Tk + j), sum[u]);
         }
-        sum = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(k, pr + j), sum);
     }
-    const __m512 vs = _mm512_set1_ps(_mm512_reduce_add_ps(sum)), vc = _mm512_set1_ps(scale);
+    for (int u = 0; u < nr; u++) sum[u] = _mm512_set1_ps(_mm512_reduce_add_ps(sum[u]));
+    const __m512 vc = _mm512_set1_ps(scale);
     for (int64_t j = 0; j < Tk; j += 16) {
-        __mmask16 k = Tk - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Tk - j)) - 1);
-        __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, dr + j), vs);
-        _mm512_mask_storeu_ps(dr + j, k, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, pr + j), d), vc));
+        const __mmask16 k = tail_avx512(j, Tk);
+        for (int u = 0; u < nr; u++) {
+            __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, dP + u * Tk + j), sum[u]);
+            _mm512_mask_storeu_ps(dP + u * Tk + j, k, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, P + u * Tk + j), d), vc));
+        }
     }
 }
 #endif
@@ -163,21 +182,18 @@ DC_CLONES static void att_block(const att_geom *a, int64_t bh, int64_t i0, int64
     const float *q = Q + b * L->qb + h * L->qh + i0 * L->ldq, *k = K + b * L->kb + h * L->kh, *v = V + b * L->vb + h * L->vh;
     const uint8_t *km = key_mask ? key_mask + b * Tk : NULL;
     dc_k_gemm(false, true, rows, Tk, d, a->scale, q, L->ldq, k, L->ldk, 0, S, Tk);
-    const bool avx = dc_k_avx512_usable();
-    (void)avx;
+    int64_t lim[ATT_BLOCK]; /* row r's keys are j < lim[r] */
     for (int64_t r = 0; r < rows; r++) {
-        int64_t lim = Tk;
-        if (causal) {
-            int64_t l = i0 + r + (Tk - Tq) + 1;
-            lim = l < 0 ? 0 : l < Tk ? l : Tk;
-        }
+        int64_t l = causal ? i0 + r + (Tk - Tq) + 1 : Tk;
+        lim[r] = l < 0 ? 0 : l < Tk ? l : Tk;
+    }
 #ifdef DC_HAVE_AVX512_KERNELS
-        if (avx) {
-            softmax_row_avx512(S + r * Tk, Tk, lim, km);
-            continue;
-        }
+    if (dc_k_avx512_usable()) {
+        for (int64_t r = 0; r < rows; r += 4) softmax_rows4_avx512(S + r * Tk, rows - r < 4 ? (int)(rows - r) : 4, Tk, lim + r, km);
+    } else
 #endif
-        masked_softmax_row(S + r * Tk, Tk, lim, km);
+    {
+        for (int64_t r = 0; r < rows; r++) masked_softmax_row(S + r * Tk, Tk, lim[r], km);
     }
     const float *P = S;
     if (a->rate > 0) {
@@ -271,15 +287,15 @@ DC_CLONES static void att_backward(dc_ctx *c, dc_node *n) {
         if (!gq && !gk) continue;
         /* dP = (dO V^T) * mask; dS = P (dP - rowsum(dP P)) scale */
         dc_k_gemm(false, true, Tq, Tk, dv, 1, dO, L->ldy, Vb, L->ldv, 0, dP, Tk);
-        for (int64_t i = 0; i < Tq; i++) {
+#ifdef DC_HAVE_AVX512_KERNELS
+        if (avx) {
+            for (int64_t i = 0; i < Tq; i += 4)
+                dsoftmax_rows4_avx512(dP + i * Tk, P + i * Tk, drop ? M + i * Tk : NULL, Tq - i < 4 ? (int)(Tq - i) : 4, Tk, a->scale);
+        }
+#endif
+        for (int64_t i = 0; i < Tq && !avx; i++) {
             float *dr = dP + i * Tk;
             const float *pr = P + i * Tk;
-#ifdef DC_HAVE_AVX512_KERNELS
-            if (avx) {
-                dsoftmax_row_avx512(dr, pr, drop ? M + i * Tk : NULL, Tk, a->scale);
-                continue;
-            }
-#endif
             if (drop) {
                 const float *mr = M + i * Tk;
 #pragma omp simd
