@@ -29,8 +29,28 @@ bool dc_k_avx512_usable(void) {
 
 /* Dropout multipliers (kernels.h): out of line so that each CPU gets its clone (the hash's 64-bit
  * multiplies are one instruction per 8 lanes with AVX-512). */
-DC_CLONES void dc_k_dropout_mask(float *m, int64_t n, uint64_t seed, float rate) {
+DC_CLONES void dc_k_dropout_mask(float *m, int64_t n, uint64_t seed, float rate, const float *x, float *y) {
     const uint64_t thr = (uint64_t)((double)rate * 16777216.0);
     const float keep = 1.0f / (1.0f - rate);
-    DC_FOR(i, n, m[i] = (dc_mix64(seed + (uint64_t)i * 0x9e3779b97f4a7c15ull) >> 40) >= thr ? keep : 0.0f;);
+    if (!x) {
+        DC_FOR(i, n, m[i] = (dc_mix64(seed + (uint64_t)i * 0x9e3779b97f4a7c15ull) >> 40) >= thr ? keep : 0.0f;);
+        return;
+    }
+    DC_FOR(i, n, {
+        const float v = (dc_mix64(seed + (uint64_t)i * 0x9e3779b97f4a7c15ull) >> 40) >= thr ? keep : 0.0f;
+        m[i] = v;
+        y[i] = x[i] * v;
+    });
+}
+
+/* Dropout multipliers of rows g0 .. g0 + rows - 1, cols each, into m[rows, cols] (kernels.h). */
+DC_CLONES void dc_k_dropout_mask_rows(float *m, int64_t rows, int64_t cols, uint64_t seed, uint64_t g0, float rate) {
+    const uint64_t thr = (uint64_t)((double)rate * 16777216.0);
+    const float keep = 1.0f / (1.0f - rate);
+    for (int64_t r = 0; r < rows; r++) {
+        const uint64_t sr = dc_dropout_row_seed(seed, g0 + (uint64_t)r);
+        float *mr = m + r * cols;
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) mr[j] = (dc_mix64(sr + (uint64_t)j * 0x9e3779b97f4a7c15ull) >> 40) >= thr ? keep : 0.0f;
+    }
 }

@@ -250,7 +250,13 @@ static inline uint64_t dc_mix64(uint64_t z) {
 
 /* Dropout multipliers: m[i] = 1 / (1 - rate) if the top 24 bits of hash(seed, i) are at least
  * rate * 2^24, else 0. A counter-based stream: element i's draw depends only on (seed, i), so
- * the loop vectorises and splits across threads with the same result at any thread count. */
-void dc_k_dropout_mask(float *m, int64_t n, uint64_t seed, float rate); /* cpu.c */
+ * the loop vectorises and splits across threads with the same result at any thread count.
+ * With x (not NULL) also y[i] = x[i] m[i], in the same pass. */
+void dc_k_dropout_mask(float *m, int64_t n, uint64_t seed, float rate, const float *x, float *y); /* cpu.c */
+/* Row g's stream of a row-wise dropout (attention's probabilities): its own seed from (seed, g). */
+static inline uint64_t dc_dropout_row_seed(uint64_t seed, uint64_t g) { return dc_mix64(seed ^ (g * 0x9E3779B97F4A7C15ull)); }
+/* m[r, j] = dc_k_dropout_mask's multiplier j of the stream dc_dropout_row_seed(seed, g0 + r), for
+ * rows r < rows of cols each: a block of rows in one call, the same values as row by row. */
+void dc_k_dropout_mask_rows(float *m, int64_t rows, int64_t cols, uint64_t seed, uint64_t g0, float rate); /* cpu.c */
 
 #endif

@@ -32,9 +32,10 @@ typedef struct att_geom {
     uint64_t seed;           /* dropout streams */
 } att_geom;
 
-/* The dropout multipliers (0 or keep) of query row g over Tk keys, into m[Tk]. */
-static void drop_row(const att_geom *a, int64_t g, float *m) {
-    dc_k_dropout_mask(m, a->Tk, dc_mix64(a->seed ^ ((uint64_t)g * 0x9E3779B97F4A7C15ull)), a->rate);
+/* The dropout multipliers (0 or keep) of query rows g .. g + rows - 1 over Tk keys, into
+ * m[rows, Tk]. */
+static void drop_rows(const att_geom *a, int64_t g, int64_t rows, float *m) {
+    dc_k_dropout_mask_rows(m, rows, a->Tk, a->seed, (uint64_t)g, a->rate);
 }
 
 /* In place on the scaled logits s[Tk] of one row: probabilities over the keys j < lim with
@@ -197,13 +198,9 @@ DC_CLONES static void att_block(const att_geom *a, int64_t bh, int64_t i0, int64
     }
     const float *P = S;
     if (a->rate > 0) {
-        for (int64_t r = 0; r < rows; r++) {
-            float *dr = D + r * Tk;
-            const float *sr = S + r * Tk;
-            drop_row(a, bh * Tq + i0 + r, dr);
+        drop_rows(a, bh * Tq + i0, rows, D);
 #pragma omp simd
-            for (int64_t j = 0; j < Tk; j++) dr[j] *= sr[j];
-        }
+        for (int64_t e = 0; e < rows * Tk; e++) D[e] *= S[e];
         P = D;
     }
     dc_k_gemm(false, false, rows, dv, Tk, 1, P, Tk, v, L->ldv, 0, Y + b * L->yb + h * L->yh + i0 * L->ldy, L->ldy);
@@ -277,7 +274,7 @@ DC_CLONES static void att_backward(dc_ctx *c, dc_node *n) {
         const float *Qb = Q + qo, *Kb = K + ko, *Vb = V + vo;
         const float *Pd = P;
         if (drop) {
-            for (int64_t i = 0; i < Tq; i++) drop_row(a, bh * Tq + i, M + i * Tk);
+            drop_rows(a, bh * Tq, Tq, M);
             /* dP doubles as the dropped-out P for dV */
             for (int64_t e = 0; e < Tq * Tk; e++) dP[e] = P[e] * M[e];
             Pd = dP;

@@ -21,10 +21,7 @@ DC_CLONES dc_tensor *dc_dropout(dc_ctx *c, dc_tensor *x, float rate, bool traini
     if (!m) return NULL;
     /* one draw from rng per call seeds a counter-based stream (the same on every platform and
      * at any thread count) */
-    dc_k_dropout_mask(m, x->numel, dc_rng_next(rng), rate);
-    const float *xd = x->data;
-    float *yd = y->data;
-    DC_FOR(i, x->numel, yd[i] = xd[i] * m[i];);
+    dc_k_dropout_mask(m, x->numel, dc_rng_next(rng), rate, x->data, y->data);
     if (DC_NEEDS1(c, x)) {
         dc_node *n = DC_RECORD1(c, "dropout", dropout_backward, y, x);
         if (!n) return NULL;
