@@ -83,3 +83,11 @@ void dc_k_gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
         }
     }
 }
+
+/* y[r, :] = row for r < R, rows W floats long (kernels.h). */
+void dc_k_fill_rows(float *y, const float *row, int64_t R, int64_t W) {
+    if (R <= 0 || W <= 0) return;
+    memcpy(y, row, (size_t)W * sizeof(float));
+    /* copies of the rows written so far, doubling: log2(R) calls instead of R */
+    for (int64_t r = 1; r < R; r *= 2) memcpy(y + r * W, y, (size_t)((R - r < r ? R - r : r) * W) * sizeof(float));
+}

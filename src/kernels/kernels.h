@@ -48,6 +48,9 @@ bool dc_k_avx512_usable(void);
  * sides, OpenBLAS's threads (float32) and shared packing (bf16), are the better split. */
 #define DC_GEMM_THIN 512
 
+/* y[r, :] = row[0 .. W) for each of the R rows of y [R, W] (a bias before a product adds to it). */
+void dc_k_fill_rows(float *y, const float *row, int64_t R, int64_t W);
+
 /* Row-major C[M,N] = alpha op(A) op(B) + beta C through OpenBLAS; op = transpose if tX. */
 void dc_k_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);

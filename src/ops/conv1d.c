@@ -143,7 +143,7 @@ dc_tensor *dc_conv1d(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int st
         float *yn = y->data + n * To * F, *r = direct ? NULL : rows + t * To * kC;
         if (r) im2row(&g, xn, r);
         if (b)
-            for (int64_t i = 0; i < To; i++) memcpy(yn + i * F, b->data, (size_t)F * sizeof(float));
+            dc_k_fill_rows(yn, b->data, To, F);
         dc_k_gemm_bf16(false, true, To, F, kC, 1, r ? r : xn, kC, wt, kC, b ? 1.0f : 0.0f, yn, F, ws ? ws + t * wsz : NULL);
     }
     dc_tensor *in3[3] = {x, w, b};

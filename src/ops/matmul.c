@@ -145,11 +145,7 @@ dc_tensor *dc_linear(dc_ctx *c, dc_tensor *x, dc_tensor *W, dc_tensor *b) {
     if (!y) return NULL;
     int64_t R = in ? x->numel / in : 0;
     if (in == 0) R = y->numel / (out ? out : 1);
-    if (b && R > 0) { /* the bias in every row: one row, then copies of the rows so far, doubling */
-        memcpy(y->data, b->data, (size_t)out * sizeof(float));
-        for (int64_t r = 1; r < R; r *= 2)
-            memcpy(y->data + r * out, y->data, (size_t)((R - r < r ? R - r : r) * out) * sizeof(float));
-    }
+    if (b) dc_k_fill_rows(y->data, b->data, R, out);
     dc_op_gemm(c, false, true, R, out, in, 1, x->data, in, W->data, in, b ? 1.0f : 0.0f, y->data, out);
     dc_tensor *in3[3] = {x, W, b};
     if (dc_needs_grad(c, 3, in3) && !dc_record(c, "linear", linear_backward, y, 3, in3)) return NULL;

@@ -280,7 +280,7 @@ static dc_tensor *recurrent(dc_ctx *c, int cell, const char *op, dc_tensor *x, d
     }
     /* input projection of every step at once: gates[T*N, G] = xt . W_ih^T + b */
     if (b)
-        for (int64_t r = 0; r < T * N; r++) memcpy(s->gates + r * G, b->data, (size_t)G * sizeof(float));
+        dc_k_fill_rows(s->gates, b->data, T * N, G);
     dc_k_gemm(false, true, T * N, G, F, 1, s->xt, F, Wih->data, F, b ? 1.0f : 0.0f, s->gates, G);
     const int nt = chunks(N, G * H);
 #pragma omp parallel for schedule(static) if (nt > 1)
@@ -292,8 +292,7 @@ static dc_tensor *recurrent(dc_ctx *c, int cell, const char *op, dc_tensor *x, d
             if (n1 > n0) {
                 if (cell == CELL_GRU) {
                     float *hc = hh + n0 * G;
-                    if (bhh)
-                        for (int64_t n = n0; n < n1; n++) memcpy(hh + n * G, bhh->data, (size_t)G * sizeof(float));
+                    if (bhh) dc_k_fill_rows(hh + n0 * G, bhh->data, n1 - n0, G);
                     dc_k_gemm(false, true, n1 - n0, G, H, 1, hp, H, Whh->data, H, bhh ? 1.0f : 0.0f, hc, G);
                 } else {
                     dc_k_gemm(false, true, n1 - n0, G, H, 1, hp, H, Whh->data, H, 1, z, G);
