@@ -87,6 +87,9 @@ float *dc_grad_buf_w(dc_ctx *c, dc_tensor *t, bool *fresh) {
         }
         t->grad = g;
         *fresh = true;
+    } else if (t->grad_stale) {
+        t->grad_stale = false;
+        *fresh = true;
     }
     return t->grad->data;
 }

@@ -46,7 +46,8 @@ dc_node *dc_record(dc_ctx *c, const char *op, dc_backward_fn bw, dc_tensor *out,
  * NULL when t does not require grad. */
 float *dc_grad_buf(dc_ctx *c, dc_tensor *t);
 /* dc_grad_buf for a backward that writes every element of t's gradient: *fresh is true when the
- * buffer was made just now and holds no values (not even zeros), so the caller stores (=) where
+ * buffer was made just now, or is a parameter's marked stale for the step, and holds no values
+ * (not even zeros), so the caller stores (=) where
  * it would add (+=), which spares the zeroing and a read of the buffer; false when earlier
  * consumers' sums are there to add to. */
 float *dc_grad_buf_w(dc_ctx *c, dc_tensor *t, bool *fresh);

@@ -67,13 +67,7 @@ void dc_k_gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
     }
     const bool by_cols = !split_rows && N >= M;
     const int64_t D = by_cols ? N : M, units = (D + 31) / 32; /* the cuts of dc_part_range */
-#ifdef _OPENMP
-    const bool par = !omp_in_parallel() && omp_get_max_threads() > 1;
-#else
-    const bool par = false;
-#endif
-#pragma omp parallel for schedule(static) if (par)
-    for (int p = 0; p < np; p++) {
+    DC_PAR_FOR(true, p, np, {
         const int64_t lo = units * p / np * 32, hi0 = units * (p + 1) / np * 32, hi = hi0 < D ? hi0 : D;
         if (hi > lo) {
             if (by_cols) /* columns lo..hi of op(B) and of C */
@@ -81,7 +75,7 @@ void dc_k_gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
             else /* rows lo..hi of op(A) and of C */
                 sgemm(ta, tb, hi - lo, N, K, alpha, ta ? A + lo : A + lo * lda, lda, B, ldb, beta, C + lo * ldc, ldc);
         }
-    }
+    });
 }
 
 /* y[r, :] = row for r < R, rows W floats long (kernels.h). */

@@ -239,7 +239,12 @@ BF16_TARGET static void pack_range_avx512(bool ta, bool tb, int64_t M, int64_t N
 BF16_TARGET static void pack_all_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                        int64_t ldb, uint32_t *Ap, uint32_t *Bp, bool par) {
     const int64_t nmb = nblocks(M, MR), nnb = nblocks(N, NR);
-#pragma omp parallel if (par)
+    if (!par || !dc_par_ok()) { /* no region for one thread (dc_par_ok) */
+        for (int64_t b = 0; b < nmb; b++) pack_a_block_avx512(ta, M, K, A, lda, Ap, b);
+        for (int64_t b = 0; b < nnb; b++) pack_b_block_avx512(tb, N, K, B, ldb, Bp, b);
+        return;
+    }
+#pragma omp parallel
     {
 #pragma omp for schedule(static) nowait
         for (int64_t b = 0; b < nmb; b++) pack_a_block_avx512(ta, M, K, A, lda, Ap, b);
@@ -293,8 +298,7 @@ static void run_tiles_avx512(int64_t M, int64_t N, int64_t KP, const uint32_t *A
                       float *C, int64_t ldc, bool par) {
     const int64_t nmb = nblocks(M, MR), nnb = nblocks(N, NR), tiles = nmb * nnb;
     /* column block outer, so consecutive tiles of a thread share their packed B block */
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t t = 0; t < tiles; t++) tile_avx512(M, N, KP, Ap, Bp, alpha, beta, C, ldc, t % nmb, t / nmb);
+    DC_PAR_FOR(par, t, tiles, tile_avx512(M, N, KP, Ap, Bp, alpha, beta, C, ldc, t % nmb, t / nmb););
 }
 
 /* Tiles of row blocks ib0..ib1 and column blocks jb0..jb1 of C. */

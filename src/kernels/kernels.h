@@ -142,7 +142,6 @@ static inline float dc_fast_sigmoid(float x) { return 1.0f / (1.0f + dc_fast_exp
 /* tanh x = 1 - 2 / (e^2x + 1): exact limits at both ends, absolute error about 2e-7 */
 static inline float dc_fast_tanh(float x) { return 1.0f - 2.0f / (dc_fast_expf(2.0f * x) + 1.0f); }
 
-/* Below this many elements a loop runs on one thread. */
 /* The size of the next parallel region's team, and this thread's number inside one (1 and 0
  * without OpenMP): per-thread scratch is sized and indexed with these. */
 static inline int dc_max_threads(void) {
@@ -175,7 +174,35 @@ static inline int dc_thread_id(void) {
 #endif
 }
 
+/* Below this many elements a loop runs on one thread. */
 #define DC_PAR_MIN 32768
+
+/* Whether a loop may open a parallel region: more than one thread configured, and not inside an
+ * active region already (a nested region would have one thread). A region of one thread is not
+ * free: libgomp ends it with a barrier whose wake-up is a system call, so a loop that runs on
+ * one thread runs outside any region. */
+static inline bool dc_par_ok(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads() > 1 && !omp_in_parallel();
+#else
+    return false;
+#endif
+}
+
+/* for (i = 0; i < n; i++) BODY: split statically over a team when par and dc_par_ok(), else a
+ * plain loop outside any region. BODY may hold no #pragma; per-thread scratch indexed by
+ * dc_thread_id() must be indexed by 0 when par is false. */
+#define DC_PAR_FOR(par, i, n, ...)                                                                 \
+    do {                                                                                           \
+        const int64_t n_##i = (n);                                                                 \
+        if ((par) && dc_par_ok()) {                                                                \
+            _Pragma("omp parallel for schedule(static)") for (int64_t i = 0; i < n_##i; i++) {     \
+                __VA_ARGS__                                                                        \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (int64_t i = 0; i < n_##i; i++) { __VA_ARGS__ }                                    \
+        }                                                                                          \
+    } while (0)
 
 /* for (i = 0; i < n; i++) BODY, split across threads only when n > DC_PAR_MIN: a small loop
  * never enters OpenMP, since even a one-thread team costs more than a small layer's work.
@@ -183,7 +210,7 @@ static inline int dc_thread_id(void) {
 #define DC_FOR(i, n, ...)                                                                          \
     do {                                                                                           \
         const int64_t n_##i = (n);                                                                 \
-        if (n_##i > DC_PAR_MIN) {                                                                  \
+        if (n_##i > DC_PAR_MIN && dc_par_ok()) {                                                   \
             _Pragma("omp parallel for simd") for (int64_t i = 0; i < n_##i; i++) { __VA_ARGS__ }   \
         } else {                                                                                   \
             _Pragma("omp simd") for (int64_t i = 0; i < n_##i; i++) { __VA_ARGS__ }                \
@@ -192,7 +219,7 @@ static inline int dc_thread_id(void) {
 #define DC_FOR_ROWS(i, n, work, ...)                                                              \
     do {                                                                                           \
         const int64_t n_##i = (n);                                                                 \
-        if ((work) > DC_PAR_MIN) {                                                                 \
+        if ((work) > DC_PAR_MIN && dc_par_ok()) {                                                  \
             _Pragma("omp parallel for") for (int64_t i = 0; i < n_##i; i++) { __VA_ARGS__ }        \
         } else {                                                                                   \
             for (int64_t i = 0; i < n_##i; i++) { __VA_ARGS__ }                                    \

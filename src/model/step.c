@@ -49,7 +49,27 @@ dc_status dc_model_zero_grad(dc_model *m) {
     if (!m) return dc_error(DC_ERR_ARG, "dc_model_zero_grad: model is NULL");
     if (!m->built || !m->gbuf) return dc_error(DC_ERR_STATE, "dc_model_zero_grad: the model is not built (dc_model_build or compile)");
     clear_grads(m);
+    for (int i = 0; i < m->np; i++)
+        if (m->gtens[i]) m->ptens[i]->grad_stale = false;
     return DC_OK;
+}
+
+/* Marks every parameter's gradient as holding nothing yet: backward's first writer of each
+ * stores its whole gradient (a Dense weight's product with beta 0) where zeroing the buffer first
+ * would have cost a pass over it. */
+static void mark_grads_stale(dc_model *m) {
+    for (int i = 0; i < m->np; i++)
+        if (m->gtens[i]) m->ptens[i]->grad_stale = true;
+}
+
+/* Zeroes the gradients backward did not reach (a frozen layer's, a branch the loss does not
+ * use), so the whole buffer holds the step's gradient. */
+static void zero_stale_grads(dc_model *m) {
+    for (int i = 0; i < m->np; i++)
+        if (m->gtens[i] && m->ptens[i]->grad_stale) {
+            memset(m->gtens[i]->data, 0, (size_t)m->gtens[i]->numel * sizeof(float));
+            m->ptens[i]->grad_stale = false;
+        }
 }
 
 /* Whether a layer is frozen (dc_layer_set_trainable, which may change between steps). */
@@ -112,10 +132,11 @@ dc_status dc_step_grad(dc_model *m, const dc_inputs *x, const dc_tensor *y, int6
         if (bad > 0 && !s) return DC_OK;
     }
     if (s) return s;
-    clear_grads(m); /* backward adds to the gradients */
+    mark_grads_stale(m); /* backward stores or adds each gradient; what it leaves is zeroed after */
     /* every layer frozen: nothing to differentiate, the gradient stays zero and the update skips all */
-    if (!loss->requires_grad && any_frozen(m)) return DC_OK;
-    return dc_backward(c, loss);
+    dc_status e = !loss->requires_grad && any_frozen(m) ? DC_OK : dc_backward(c, loss);
+    zero_stale_grads(m);
+    return e;
 }
 
 /* The optimiser step on the gradient in gbuf, then the metrics of the step's n rows (none if so

@@ -219,6 +219,25 @@ typedef struct att_saved {
     att_src w; /* which inputs q, k, v are */
 } att_saved;
 
+/* The softmax's backward on rows dP[Tq, Tk] in place (times the dropout multipliers M when not
+ * NULL): dr = pr (dr - sum(dr pr)) scale. */
+DC_INLINE void dsoftmax_rows(float *dP, const float *P, const float *M, int64_t Tq, int64_t Tk, float scale) {
+    for (int64_t i = 0; i < Tq; i++) {
+        float *dr = dP + i * Tk;
+        const float *pr = P + i * Tk;
+        if (M) {
+            const float *mr = M + i * Tk;
+#pragma omp simd
+            for (int64_t j = 0; j < Tk; j++) dr[j] *= mr[j];
+        }
+        float sum = 0;
+#pragma omp simd reduction(+ : sum)
+        for (int64_t j = 0; j < Tk; j++) sum += dr[j] * pr[j];
+#pragma omp simd
+        for (int64_t j = 0; j < Tk; j++) dr[j] = pr[j] * (dr[j] - sum) * scale;
+    }
+}
+
 DC_CLONES static void att_backward(dc_ctx *c, dc_node *n) {
     const att_saved *s = n->saved;
     const att_geom *a = &s->g;
@@ -265,8 +284,7 @@ DC_CLONES static void att_backward(dc_ctx *c, dc_node *n) {
         c->oom = true;
         return;
     }
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t bh = 0; bh < BH; bh++) {
+    DC_PAR_FOR(par, bh, BH, {
         float *dP = buf + (size_t)(par ? dc_thread_id() : 0) * per, *M = drop ? dP + Tq * Tk : NULL;
         const int64_t b = bh / a->H, h = bh % a->H;
         const int64_t qo = b * L->qb + h * L->qh, ko = b * L->kb + h * L->kh, vo = b * L->vb + h * L->vh;
@@ -290,24 +308,11 @@ DC_CLONES static void att_backward(dc_ctx *c, dc_node *n) {
                 dsoftmax_rows4_avx512(dP + i * Tk, P + i * Tk, drop ? M + i * Tk : NULL, Tq - i < 4 ? (int)(Tq - i) : 4, Tk, a->scale);
         }
 #endif
-        for (int64_t i = 0; i < Tq && !avx; i++) {
-            float *dr = dP + i * Tk;
-            const float *pr = P + i * Tk;
-            if (drop) {
-                const float *mr = M + i * Tk;
-#pragma omp simd
-                for (int64_t j = 0; j < Tk; j++) dr[j] *= mr[j];
-            }
-            float sum = 0;
-#pragma omp simd reduction(+ : sum)
-            for (int64_t j = 0; j < Tk; j++) sum += dr[j] * pr[j];
-#pragma omp simd
-            for (int64_t j = 0; j < Tk; j++) dr[j] = pr[j] * (dr[j] - sum) * a->scale;
-        }
+        if (!avx) dsoftmax_rows(dP, P, drop ? M : NULL, Tq, Tk, a->scale);
         /* dQ [Tq, d] += dS K; dK [Tk, d] += dS^T Q */
         if (gq) dc_k_gemm(false, false, Tq, d, Tk, 1, dP, Tk, Kb, L->ldk, beta[0], gq + qo, L->ldq);
         if (gk) dc_k_gemm(true, false, Tk, d, Tq, 1, dP, Tk, Qb, L->ldq, beta[1], gk + ko, L->ldk);
-    }
+    });
 }
 
 /* The work of both entry points: geometry *g (layout and sizes set) on Q, K, V into y, recording
@@ -344,14 +349,13 @@ static dc_tensor *att_run(dc_ctx *c, const att_geom *g, dc_tensor *y, dc_tensor 
     float *scr = per ? dc_scratch(c, per * (size_t)nb * sizeof(float)) : NULL;
     if (per && !scr) return NULL;
     float *Y = y->data, *P = s ? s->P : NULL;
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t it = 0; it < items; it++) {
+    DC_PAR_FOR(par, it, items, {
         int64_t bh = it / nblk, i0 = (it % nblk) * ATT_BLOCK, i1 = i0 + ATT_BLOCK < Tq ? i0 + ATT_BLOCK : Tq;
         float *mine = scr ? scr + (size_t)(par ? dc_thread_id() : 0) * per : NULL;
         float *S = P ? P + (bh * Tq + i0) * Tk : mine;
         float *D = drop ? (P ? mine : mine + blk * Tk) : NULL;
         att_block(&a, bh, i0, i1, Q, K, V, key_mask, causal, S, D, Y);
-    }
+    });
     if (need) {
         dc_node *n = dc_record(c, "attention", att_backward, y, nin, in);
         if (!n) return NULL;

@@ -122,8 +122,7 @@ DC_CLONES static void conv_forward_images(const dc_conv_geom *g, int64_t N, int6
     const int64_t G = direct ? 1 : conv_group(g, N), ng = (N + G - 1) / G;
     const int64_t per = (int64_t)(conv_fwd_scratch(g, F, G) / sizeof(float));
     bool par = ng >= dc_max_threads() && dc_max_threads() > 1;
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t k = 0; k < ng; k++) {
+    DC_PAR_FOR(par, k, ng, {
         int t = par ? dc_thread_id() : 0;
         const int64_t n0 = k * G, gn = N - n0 < G ? N - n0 : G;
         float *sc = scratch + t * per, *yn = y + n0 * F * OHW;
@@ -138,7 +137,7 @@ DC_CLONES static void conv_forward_images(const dc_conv_geom *g, int64_t N, int6
                 for (int64_t f = 0; f < F; f++) memcpy(yn + (j * F + f) * OHW, group_plane(z, gn, OHW, j, f), (size_t)OHW * sizeof(float));
         }
         if (act != DC_ACT_NONE) dc_k_act_forward(act, alpha, yn, yn, gn * F * OHW);
-    }
+    });
 }
 
 DC_CLONES static void conv_backward(dc_ctx *c, dc_node *nd) {
@@ -159,9 +158,8 @@ DC_CLONES static void conv_backward(dc_ctx *c, dc_node *nd) {
         }
         const float *yv = nd->out->data;
         int64_t per = F * OHW;
-#pragma omp parallel for if (nd->out->numel > DC_PAR_MIN)
-        for (int64_t n = 0; n < N; n++)
-            dc_k_act_grad_from_output(sv->act, sv->alpha, yv + n * per, gy + n * per, gz + n * per, per);
+        DC_PAR_FOR(nd->out->numel > DC_PAR_MIN, n, N,
+                   dc_k_act_grad_from_output(sv->act, sv->alpha, yv + n * per, gy + n * per, gz + n * per, per););
         gy = gz;
     }
     if (gb) bias_grad(gy, N, F, OHW, gb);
@@ -178,11 +176,10 @@ DC_CLONES static void conv_backward(dc_ctx *c, dc_node *nd) {
             return;
         }
         if (gws) memset(gws, 0, (size_t)(nb * F * CKK) * sizeof(float));
-#pragma omp parallel for schedule(static) if (nb > 1)
-        for (int t = 0; t < nb; t++)
+        DC_PAR_FOR(nb > 1, t, nb,
             for (int64_t n = N * t / nb; n < N * (t + 1) / nb; n++)
                 dc_conv_direct_backward_image(g, F, x->data + n * xs, gy + n * F * OHW, w->data, gx ? gx + n * xs : NULL,
-                                              gw ? (gws ? gws + t * F * CKK : gw) : NULL, sc + t * per);
+                                              gw ? (gws ? gws + t * F * CKK : gw) : NULL, sc + t * per););
         for (int t = 0; gws && t < nb; t++)
             for (int64_t i = 0; i < F * CKK; i++) gw[i] += gws[t * F * CKK + i];
         return;
@@ -202,8 +199,7 @@ DC_CLONES static void conv_backward(dc_ctx *c, dc_node *nd) {
         return;
     }
     if (gws) memset(gws, 0, (size_t)(nb * F * CKK) * sizeof(float));
-#pragma omp parallel for schedule(static) if (par)
-    for (int t = 0; t < nb; t++) {
+    DC_PAR_FOR(par, t, nb, {
         const int64_t hi = N * (t + 1) / nb;
         for (int64_t n0 = N * t / nb; n0 < hi; n0 += G) {
             const int64_t gn = hi - n0 < G ? hi - n0 : G, ld = gn * OHW;
@@ -228,7 +224,7 @@ DC_CLONES static void conv_backward(dc_ctx *c, dc_node *nd) {
                 for (int64_t j = 0; j < gn; j++) dc_k_col2im_ld(g, col + j * OHW, ld, gx + (n0 + j) * xs);
             }
         }
-    }
+    });
     if (gws)
         for (int t = 0; t < nb; t++)
             for (int64_t i = 0; i < F * CKK; i++) gw[i] += gws[t * F * CKK + i];
@@ -320,8 +316,7 @@ DC_CLONES static void convpool_backward(dc_ctx *c, dc_node *nd) {
     }
     if (gws) memset(gws, 0, (size_t)(nb * F * CKK) * sizeof(float));
     if (gbs) memset(gbs, 0, (size_t)(nb * F) * sizeof(float));
-#pragma omp parallel for schedule(static) if (par)
-    for (int t = 0; t < nb; t++)
+    DC_PAR_FOR(par, t, nb,
         for (int64_t n = N * t / nb; n < N * (t + 1) / nb; n++) {
             float *gzn = gz ? gz + t * F * OHW : NULL, *col = cols ? (float *)((char *)cols + t * per) : NULL;
             const int32_t *an = sv->arg + n * F * PHW;
@@ -357,7 +352,7 @@ DC_CLONES static void convpool_backward(dc_ctx *c, dc_node *nd) {
                 dc_k_gemm_bf16(true, false, CKK, OHW, F, 1, w->data, CKK, gzn, OHW, 0, col, OHW, ws ? ws + t * wsz : NULL);
                 dc_k_col2im(g, col, gx + n * xs);
             }
-        }
+        });
     for (int t = 0; gws && t < nb; t++)
         for (int64_t i = 0; i < F * CKK; i++) gw[i] += gws[t * F * CKK + i];
     for (int t = 0; gbs && t < nb; t++)
@@ -406,8 +401,7 @@ DC_CLONES dc_tensor *dc_conv2d_act_maxpool(dc_ctx *c, dc_tensor *x, dc_tensor *w
     const float *X = x->data, *Wt = w->data, *B = b ? b->data : NULL;
     float *Y = y->data;
     const int64_t xs = g.C * g.H * g.W;
-#pragma omp parallel for schedule(static) if (T > 1)
-    for (int64_t k = 0; k < ng; k++) {
+    DC_PAR_FOR(T > 1, k, ng, {
         const int t = T > 1 ? dc_thread_id() : 0;
         const int64_t n0 = k * G, gn = N - n0 < G ? N - n0 : G;
         float *sc = cols + t * per;
@@ -426,7 +420,7 @@ DC_CLONES dc_tensor *dc_conv2d_act_maxpool(dc_ctx *c, dc_tensor *x, dc_tensor *w
                 const int64_t o = ((n0 + j) * F + f) * PHW;
                 dc_k_maxpool_plane(group_plane(z, gn, OHW, j, f), g.OW, pkh, pkw, psh, psw, PH, PW, Y + o, arg ? arg + o : NULL);
             }
-    }
+    });
     if (!need) return y;
     convpool_saved *s = dc_scratch(c, sizeof *s);
     dc_node *nd = s ? dc_record(c, "conv2d+max_pool2d", convpool_backward, y, 3, in3) : NULL;

@@ -79,8 +79,7 @@ static void conv1d_backward(dc_ctx *c, dc_node *nd) {
         return;
     }
     if (gwt) memset(gwt, 0, (size_t)(nb * F * kC) * sizeof(float));
-#pragma omp parallel for schedule(static) if (par)
-    for (int t = 0; t < nb; t++)
+    DC_PAR_FOR(par, t, nb,
         for (int64_t n = N * t / nb; n < N * (t + 1) / nb; n++) {
             float *r = rows + t * To * kC;
             const float *xn = x->data + n * g->T * C, *gyn = gy + n * To * F;
@@ -97,7 +96,7 @@ static void conv1d_backward(dc_ctx *c, dc_node *nd) {
                     row2im(g, r, gx + n * g->T * C);
                 }
             }
-        }
+        });
     for (int t = 0; gw && t < nb; t++)
         for (int64_t f = 0; f < F; f++)
             for (int64_t ch = 0; ch < C; ch++)
@@ -136,8 +135,7 @@ dc_tensor *dc_conv1d(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int st
     char *ws = dc_op_gemm_scratch(c, nb, wsz);
     float *rows = direct ? NULL : dc_scratch(c, (size_t)(nb * To * kC) * sizeof(float));
     if (!direct && !rows) return NULL;
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t n = 0; n < N; n++) { /* y_n[To, F] = rows_n[To, kC] . wt^T + b */
+    DC_PAR_FOR(par, n, N, { /* y_n[To, F] = rows_n[To, kC] . wt^T + b */
         int t = par ? dc_thread_id() : 0;
         const float *xn = x->data + n * g.T * g.C;
         float *yn = y->data + n * To * F, *r = direct ? NULL : rows + t * To * kC;
@@ -145,7 +143,7 @@ dc_tensor *dc_conv1d(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, int st
         if (b)
             dc_k_fill_rows(yn, b->data, To, F);
         dc_k_gemm_bf16(false, true, To, F, kC, 1, r ? r : xn, kC, wt, kC, b ? 1.0f : 0.0f, yn, F, ws ? ws + t * wsz : NULL);
-    }
+    });
     dc_tensor *in3[3] = {x, w, b};
     if (!dc_needs_grad(c, 3, in3)) return y;
     conv1d_saved *s = dc_scratch(c, sizeof *s);

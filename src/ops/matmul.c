@@ -115,12 +115,13 @@ DC_CLONES static void linear_backward(dc_ctx *c, dc_node *n) {
     dc_tensor *x = n->in[0], *W = n->in[1], *b = n->in[2];
     int64_t out = W->shape[0], in = W->shape[1], R = x->numel / (in ? in : 1);
     const float *g = n->out->grad->data;
-    bool fx; /* a fresh input gradient is written by the product (beta 0), not zeroed first */
-    float *gx = dc_grad_buf_w(c, x, &fx), *gW = dc_grad_buf(c, W), *gb = b ? dc_grad_buf(c, b) : NULL;
+    bool fx, fW = false, fb = false; /* a fresh gradient is written by the product (beta 0), not zeroed first */
+    float *gx = dc_grad_buf_w(c, x, &fx), *gW = dc_grad_buf_w(c, W, &fW), *gb = b ? dc_grad_buf_w(c, b, &fb) : NULL;
     if (gx) dc_op_gemm(c, false, false, R, in, out, 1, g, out, W->data, in, fx ? 0.0f : 1.0f, gx, in);
     /* by rows of the weight, as the forward's columns and the optimiser split it (dc_part_range) */
-    if (gW) dc_op_gemm_ex(c, true, false, out, in, R, 1, g, out, x->data, in, 1, gW, in, true);
+    if (gW) dc_op_gemm_ex(c, true, false, out, in, R, 1, g, out, x->data, in, fW ? 0.0f : 1.0f, gW, in, true);
     if (gb) {
+        if (fb) memset(gb, 0, (size_t)out * sizeof(float));
         for (int64_t r = 0; r < R; r++) {
             const float *gr = g + r * out;
 #pragma omp simd

@@ -46,8 +46,7 @@ DC_CLONES static void bn_backward_sync(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, x), *gg = dc_grad_buf(c, gamma), *gbt = dc_grad_buf(c, beta);
     double *sd = s->sd;
     const float *gy = n->out->grad->data, *X = x->data;
-#pragma omp parallel for if (x->numel > DC_PAR_MIN)
-    for (int64_t ch = 0; ch < C; ch++) bn_channel_sums(X, gy, N, C, S, ch, s->mean[ch], s->inv_std[ch], &sd[ch], &sd[C + ch]);
+    DC_PAR_FOR(x->numel > DC_PAR_MIN, ch, C, bn_channel_sums(X, gy, N, C, S, ch, s->mean[ch], s->inv_std[ch], &sd[ch], &sd[C + ch]););
     for (int64_t ch = 0; ch < 2 * C; ch++) sd[2 * C + ch] = sd[ch] * (double)s->w;
     dc_status st = s->comm->sum_d(sd + 2 * C, (int)(2 * C));
     if (st) {
@@ -59,8 +58,7 @@ DC_CLONES static void bn_backward_sync(dc_ctx *c, dc_node *n) {
         if (gbt) gbt[ch] += (float)sd[ch];
     }
     if (!gx) return;
-#pragma omp parallel for if (x->numel > DC_PAR_MIN)
-    for (int64_t ch = 0; ch < C; ch++) {
+    DC_PAR_FOR(x->numel > DC_PAR_MIN, ch, C, {
         float mu = s->mean[ch], is = s->inv_std[ch], g = gamma ? gamma->data[ch] : 1.0f, k = g * is;
         float a = (float)(sd[2 * C + ch] / s->count / s->w), b = (float)(sd[3 * C + ch] / s->count / s->w);
         for (int64_t i = 0; i < N; i++) {
@@ -68,7 +66,7 @@ DC_CLONES static void bn_backward_sync(dc_ctx *c, dc_node *n) {
             float *dr = gx + (i * C + ch) * S;
             for (int64_t j = 0; j < S; j++) dr[j] += k * (gr[j] - a - (xr[j] - mu) * is * b);
         }
-    }
+    });
 }
 
 DC_CLONES static void bn_backward(dc_ctx *c, dc_node *n) {
@@ -81,8 +79,7 @@ DC_CLONES static void bn_backward(dc_ctx *c, dc_node *n) {
     int64_t N = x->shape[0], C = x->shape[1], S = x->numel / (N * C), M = N * S;
     float *gx = dc_grad_buf(c, x), *gg = dc_grad_buf(c, gamma), *gbt = dc_grad_buf(c, beta);
     const float *gy = n->out->grad->data, *X = x->data;
-#pragma omp parallel for if (x->numel > DC_PAR_MIN)
-    for (int64_t ch = 0; ch < C; ch++) {
+    DC_PAR_FOR(x->numel > DC_PAR_MIN, ch, C, {
         float mu = s->mean[ch], is = s->inv_std[ch], g = gamma ? gamma->data[ch] : 1.0f;
         double sdy, sdyx;
         bn_channel_sums(X, gy, N, C, S, ch, mu, is, &sdy, &sdyx);
@@ -96,11 +93,11 @@ DC_CLONES static void bn_backward(dc_ctx *c, dc_node *n) {
             float *dr = gx + (i * C + ch) * S;
             for (int64_t j = 0; j < S; j++) dr[j] += k * (gr[j] - a - (xr[j] - mu) * is * b);
         }
-    }
+    });
 }
 
 /* y = (x - mean) inv_std gamma + beta, channel ch. */
-static void bn_normalise(const float *X, float *Y, int64_t N, int64_t C, int64_t S, int64_t ch, float m, float is, float g, float b) {
+DC_INLINE void bn_normalise(const float *X, float *Y, int64_t N, int64_t C, int64_t S, int64_t ch, float m, float is, float g, float b) {
     for (int64_t i = 0; i < N; i++) {
         const float *xr = X + (i * C + ch) * S;
         float *yr = Y + (i * C + ch) * S;
@@ -252,6 +249,68 @@ typedef struct ln_saved {
     float *mean, *rstd; /* per row */
 } ln_saved;
 
+/* Rows r0 .. r1 of gamma's and beta's gradient sums into pg = part[0 .. D) and pb = part[D .. 2D). */
+DC_INLINE void ln_param_sums(const float *X, const float *gy, const ln_saved *s, int64_t D, int64_t r0, int64_t r1, float *part) {
+    float *pg = part, *pb = part + D;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *xr = X + r * D, *gr = gy + r * D;
+        float mu = s->mean[r], is = s->rstd[r];
+#pragma omp simd
+        for (int64_t j = 0; j < D; j++) {
+            pg[j] += gr[j] * (xr[j] - mu) * is;
+            pb[j] += gr[j];
+        }
+    }
+}
+
+/* One row's input gradient dr (stored when fresh, else added to). */
+DC_INLINE void ln_dx_row(const float *xr, const float *gr, const float *G, float mu, float is, int64_t D, bool fresh, float *dr) {
+    float a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+    for (int64_t j = 0; j < D; j++) {
+        float g = G ? gr[j] * G[j] : gr[j];
+        a += g;
+        b += g * (xr[j] - mu) * is;
+    }
+    a /= (float)D;
+    b /= (float)D;
+    if (fresh) {
+#pragma omp simd
+        for (int64_t j = 0; j < D; j++) {
+            float g = G ? gr[j] * G[j] : gr[j];
+            dr[j] = is * (g - a - (xr[j] - mu) * is * b);
+        }
+    } else {
+#pragma omp simd
+        for (int64_t j = 0; j < D; j++) {
+            float g = G ? gr[j] * G[j] : gr[j];
+            dr[j] += is * (g - a - (xr[j] - mu) * is * b);
+        }
+    }
+}
+
+/* One row's statistics (in double, summed in vector lanes: the order is fixed by the build, not
+ * the data) and normalised output; the mean and 1/std into *mean and *rstd when not NULL. */
+DC_INLINE void ln_forward_row(const float *xr, const float *G, const float *Bt, int64_t D, float eps, float *yr, float *mean,
+                              float *rstd) {
+    double sum = 0, sq = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < D; j++) sum += xr[j];
+    double mu = sum / (double)D;
+#pragma omp simd reduction(+ : sq)
+    for (int64_t j = 0; j < D; j++) sq += (xr[j] - mu) * (xr[j] - mu);
+    float m = (float)mu, is = (float)(1.0 / sqrt(sq / (double)D + eps));
+    if (mean) {
+        *mean = m;
+        *rstd = is;
+    }
+#pragma omp simd
+    for (int64_t j = 0; j < D; j++) {
+        float v = (xr[j] - m) * is;
+        yr[j] = (G ? v * G[j] : v) + (Bt ? Bt[j] : 0.0f);
+    }
+}
+
 DC_CLONES static void ln_backward(dc_ctx *c, dc_node *n) {
     dc_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2];
     const ln_saved *s = n->saved;
@@ -270,19 +329,7 @@ DC_CLONES static void ln_backward(dc_ctx *c, dc_node *n) {
             return;
         }
         memset(part, 0, (size_t)(2 * T * D) * sizeof(float));
-#pragma omp parallel for schedule(static) if (T > 1)
-        for (int t = 0; t < T; t++) {
-            float *pg = part + 2 * t * D, *pb = pg + D;
-            for (int64_t r = R * t / T; r < R * (t + 1) / T; r++) {
-                const float *xr = X + r * D, *gr = gy + r * D;
-                float mu = s->mean[r], is = s->rstd[r];
-#pragma omp simd
-                for (int64_t j = 0; j < D; j++) {
-                    pg[j] += gr[j] * (xr[j] - mu) * is;
-                    pb[j] += gr[j];
-                }
-            }
-        }
+        DC_PAR_FOR(T > 1, t, T, ln_param_sums(X, gy, s, D, R * t / T, R * (t + 1) / T, part + 2 * t * D););
         for (int t = 0; t < T; t++)
             for (int64_t j = 0; j < D; j++) {
                 if (gg) gg[j] += part[2 * t * D + j];
@@ -291,33 +338,7 @@ DC_CLONES static void ln_backward(dc_ctx *c, dc_node *n) {
     }
     if (!gx) return;
     /* dx = rstd (g' - mean(g') - xhat mean(g' xhat)), g' = gy gamma */
-#pragma omp parallel for schedule(static) if (x->numel > DC_PAR_MIN)
-    for (int64_t r = 0; r < R; r++) {
-        const float *xr = X + r * D, *gr = gy + r * D;
-        float *dr = gx + r * D;
-        float mu = s->mean[r], is = s->rstd[r], a = 0, b = 0;
-#pragma omp simd reduction(+ : a, b)
-        for (int64_t j = 0; j < D; j++) {
-            float g = G ? gr[j] * G[j] : gr[j];
-            a += g;
-            b += g * (xr[j] - mu) * is;
-        }
-        a /= (float)D;
-        b /= (float)D;
-        if (fx) {
-#pragma omp simd
-            for (int64_t j = 0; j < D; j++) {
-                float g = G ? gr[j] * G[j] : gr[j];
-                dr[j] = is * (g - a - (xr[j] - mu) * is * b);
-            }
-        } else {
-#pragma omp simd
-            for (int64_t j = 0; j < D; j++) {
-                float g = G ? gr[j] * G[j] : gr[j];
-                dr[j] += is * (g - a - (xr[j] - mu) * is * b);
-            }
-        }
-    }
+    DC_PAR_FOR(x->numel > DC_PAR_MIN, r, R, ln_dx_row(X + r * D, gy + r * D, G, s->mean[r], s->rstd[r], D, fx, gx + r * D););
 }
 
 DC_CLONES dc_tensor *dc_layer_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, float eps) {
@@ -342,28 +363,7 @@ DC_CLONES dc_tensor *dc_layer_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc
     if (!y || (need && !buf)) return NULL;
     const float *X = x->data, *G = gamma ? gamma->data : NULL, *Bt = beta ? beta->data : NULL;
     float *Y = y->data;
-#pragma omp parallel for schedule(static) if (x->numel > DC_PAR_MIN)
-    for (int64_t r = 0; r < R; r++) {
-        const float *xr = X + r * D;
-        float *yr = Y + r * D;
-        /* in double, summed in vector lanes (the order is fixed by the build, not the data) */
-        double sum = 0, sq = 0;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t j = 0; j < D; j++) sum += xr[j];
-        double mu = sum / (double)D;
-#pragma omp simd reduction(+ : sq)
-        for (int64_t j = 0; j < D; j++) sq += (xr[j] - mu) * (xr[j] - mu);
-        float m = (float)mu, is = (float)(1.0 / sqrt(sq / (double)D + eps));
-        if (buf) {
-            buf[r] = m;
-            buf[R + r] = is;
-        }
-#pragma omp simd
-        for (int64_t j = 0; j < D; j++) {
-            float v = (xr[j] - m) * is;
-            yr[j] = (G ? v * G[j] : v) + (Bt ? Bt[j] : 0.0f);
-        }
-    }
+    DC_PAR_FOR(x->numel > DC_PAR_MIN, r, R, ln_forward_row(X + r * D, G, Bt, D, eps, Y + r * D, buf ? buf + r : NULL, buf ? buf + R + r : NULL););
     if (need) {
         dc_node *n = dc_record(c, "layer_norm", ln_backward, y, 3, in3);
         if (!n) return NULL;

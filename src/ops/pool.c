@@ -36,9 +36,8 @@ DC_CLONES static void maxpool_backward(dc_ctx *c, dc_node *n) {
     const float *gy = n->out->grad->data;
     int64_t planes = n->out->shape[0] * n->out->shape[1], ohw = n->out->shape[2] * n->out->shape[3];
     int64_t hw = n->in[0]->shape[2] * n->in[0]->shape[3];
-#pragma omp parallel for if (planes * ohw > DC_PAR_MIN)
-    for (int64_t p = 0; p < planes; p++)
-        for (int64_t j = 0; j < ohw; j++) gx[p * hw + arg[p * ohw + j]] += gy[p * ohw + j];
+    DC_PAR_FOR(planes * ohw > DC_PAR_MIN, p, planes,
+        for (int64_t j = 0; j < ohw; j++) gx[p * hw + arg[p * ohw + j]] += gy[p * ohw + j];);
 }
 
 /* The common 2x2 window with horizontal stride 2, one output row, branch-free so it
@@ -184,9 +183,8 @@ dc_tensor *dc_max_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw
     if (H * W > INT32_MAX) return dc_error_null(DC_ERR_SHAPE, "max_pool2d: plane %lldx%lld too large", (long long)H, (long long)W);
     const float *X = x->data;
     float *Y = y->data;
-#pragma omp parallel for if (y->numel > DC_PAR_MIN / 4)
-    for (int64_t p = 0; p < N * C; p++)
-        dc_k_maxpool_plane(X + p * H * W, W, kh, kw, sh, sw, OH, OW, Y + p * OH * OW, arg ? arg + p * OH * OW : NULL);
+    DC_PAR_FOR(y->numel > DC_PAR_MIN / 4, p, N * C,
+        dc_k_maxpool_plane(X + p * H * W, W, kh, kw, sh, sw, OH, OW, Y + p * OH * OW, arg ? arg + p * OH * OW : NULL););
     if (need) {
         dc_node *n = DC_RECORD1(c, "max_pool2d", maxpool_backward, y, x);
         if (!n) return NULL;

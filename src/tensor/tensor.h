@@ -20,6 +20,9 @@ struct dc_tensor {
     int ndim;
     uint8_t kind;
     bool requires_grad;
+    /* grad holds no values yet in this step (a model's parameter before backward): the first
+     * writer stores instead of adding (dc_grad_buf_w), or zeroes it (dc_grad_buf) */
+    bool grad_stale;
     int64_t numel;
     int64_t shape[DC_MAX_DIMS];
     int64_t stride[DC_MAX_DIMS]; /* in elements */
