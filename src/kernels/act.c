@@ -14,7 +14,7 @@ DC_CLONES void dc_k_act_forward(dc_activation a, float alpha, const float *x, fl
         DC_FOR(i, n, y[i] = 1.0f / (1.0f + expf(-x[i])););
         break;
     case DC_ACT_TANH:
-        DC_FOR(i, n, y[i] = tanhf(x[i]););
+        DC_FOR(i, n, y[i] = dc_fast_tanh(x[i]););
         break;
     case DC_ACT_RELU:
         DC_FOR(i, n, y[i] = x[i] > 0 ? x[i] : 0;);
