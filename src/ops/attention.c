@@ -77,7 +77,7 @@ DC_INLINE void masked_softmax_row(float *s, int64_t Tk, int64_t lim, const uint8
 }
 
 #ifdef DC_HAVE_AVX512_KERNELS
-#include <immintrin.h>
+#include "kernels/avx512.h"
 
 /* dc_fast_expf on 16 lanes (the same polynomial and clamp; NaN stays NaN). */
 DC_TARGET_AVX512 static inline __attribute__((always_inline)) __m512 exp16_avx512(__m512 x) {
@@ -101,14 +101,9 @@ DC_TARGET_AVX512 static inline __attribute__((always_inline)) __m512 exp16_avx51
 /* The lanes j0 .. j0 + 15 that are keys of the row: j < lim and km[j] != 0 (km NULL: all). */
 DC_TARGET_AVX512 static inline __attribute__((always_inline)) __mmask16 key_lanes_avx512(int64_t j0, int64_t lim,
                                                                                         const uint8_t *km) {
-    __mmask16 in = j0 + 16 <= lim ? (__mmask16)0xFFFF : j0 >= lim ? 0 : (__mmask16)((1u << (lim - j0)) - 1);
+    __mmask16 in = dc_lanes16(lim - j0);
     if (km && in) in = _mm_mask_test_epi8_mask(in, _mm_maskz_loadu_epi8(in, km + j0), _mm_set1_epi8(-1));
     return in;
-}
-
-/* Lanes j .. j + 15 of a row of n (all of them while j + 16 <= n). */
-DC_TARGET_AVX512 static inline __attribute__((always_inline)) __mmask16 tail_avx512(int64_t j, int64_t n) {
-    return n - j >= 16 ? (__mmask16)0xFFFF : n <= j ? 0 : (__mmask16)((1u << (n - j)) - 1);
 }
 
 /* masked_softmax_row on rows S[u * Tk ..] (u < nr <= 4, row u's keys below lim[u]), 16 lanes at
@@ -126,7 +121,7 @@ DC_TARGET_AVX512 static void softmax_rows4_avx512(float *S, int nr, int64_t Tk, 
         mx[u] = _mm512_set1_ps(m[u]);
     }
     for (int64_t j = 0; j < Tk; j += 16) {
-        const __mmask16 st = tail_avx512(j, Tk);
+        const __mmask16 st = dc_lanes16(Tk - j);
         for (int u = 0; u < nr; u++) {
             if (m[u] == -INFINITY) continue; /* no key: the row becomes zeros below */
             const __mmask16 k = key_lanes_avx512(j, lim[u], km);
@@ -138,7 +133,7 @@ DC_TARGET_AVX512 static void softmax_rows4_avx512(float *S, int nr, int64_t Tk, 
     __m512 inv[4];
     for (int u = 0; u < nr; u++) inv[u] = _mm512_set1_ps(m[u] == -INFINITY ? 0.0f : 1.0f / _mm512_reduce_add_ps(sum[u]));
     for (int64_t j = 0; j < Tk; j += 16) {
-        const __mmask16 st = tail_avx512(j, Tk);
+        const __mmask16 st = dc_lanes16(Tk - j);
         for (int u = 0; u < nr; u++) /* a row with no key: 0 * whatever was there, stored as zeros */
             _mm512_mask_storeu_ps(S + u * Tk + j, st,
                                   m[u] == -INFINITY ? _mm512_setzero_ps() : _mm512_mul_ps(_mm512_maskz_loadu_ps(st, S + u * Tk + j), inv[u]));
@@ -151,7 +146,7 @@ DC_TARGET_AVX512 static void dsoftmax_rows4_avx512(float *dP, const float *P, co
     __m512 sum[4];
     for (int u = 0; u < 4; u++) sum[u] = _mm512_setzero_ps();
     for (int64_t j = 0; j < Tk; j += 16) {
-        const __mmask16 k = tail_avx512(j, Tk);
+        const __mmask16 k = dc_lanes16(Tk - j);
         for (int u = 0; u < nr; u++) {
             __m512 d = _mm512_maskz_loadu_ps(k, dP + u * Tk + j);
             if (M) {
@@ -164,7 +159,7 @@ DC_TARGET_AVX512 static void dsoftmax_rows4_avx512(float *dP, const float *P, co
     for (int u = 0; u < nr; u++) sum[u] = _mm512_set1_ps(_mm512_reduce_add_ps(sum[u]));
     const __m512 vc = _mm512_set1_ps(scale);
     for (int64_t j = 0; j < Tk; j += 16) {
-        const __mmask16 k = tail_avx512(j, Tk);
+        const __mmask16 k = dc_lanes16(Tk - j);
         for (int u = 0; u < nr; u++) {
             __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, dP + u * Tk + j), sum[u]);
             _mm512_mask_storeu_ps(dP + u * Tk + j, k, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, P + u * Tk + j), d), vc));

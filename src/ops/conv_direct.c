@@ -108,9 +108,7 @@ static void pad_image(const dc_conv_geom *g, const float *x, float *xp) {
 }
 
 #if defined(DC_HAVE_AVX512_KERNELS)
-#include <immintrin.h>
-
-static inline __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+#include "kernels/avx512.h"
 
 /* The plain convolution of one image into z[F, OH, OW] (added to z when acc, with no bias): per
  * block of 16 columns, 4 filters x 2 rows at a time (the last filters and row repeat their
@@ -123,7 +121,7 @@ DC_TARGET_AVX512 static void direct_image_avx512(const dc_conv_geom *g, int64_t 
         for (int64_t f = 0; f < F; f++)
             for (int64_t oy = 0; oy < OH; oy += 4)
                 for (int64_t ox = 0; ox < OW; ox += 16) {
-                    const __mmask16 m = lanes(OW - ox);
+                    const __mmask16 m = dc_lanes16(OW - ox);
                     const int rows = OH - oy < 4 ? (int)(OH - oy) : 4;
                     float *zr = z + f * OH * OW + oy * OW + ox;
                     __m512 a[4];
@@ -150,7 +148,7 @@ DC_TARGET_AVX512 static void direct_image_avx512(const dc_conv_geom *g, int64_t 
     for (int64_t oy = 0; oy < OH; oy += 2) {
         const bool two = oy + 1 < OH;
         for (int64_t ox = 0; ox < OW; ox += 16) {
-            const __mmask16 m = lanes(OW - ox);
+            const __mmask16 m = dc_lanes16(OW - ox);
             for (int64_t f = 0; f < F; f += 4) {
                 const float *wf[4];
                 __m512 a0[4], a1[4];
@@ -204,7 +202,7 @@ DC_TARGET_AVX512 static void direct_wgrad_avx512(const dc_conv_geom *g, int64_t 
             __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
             for (int64_t oy = 0; oy < OH; oy++)
                 for (int64_t ox = 0; ox < OW; ox += 16) {
-                    const __m512 gv = _mm512_maskz_loadu_ps(lanes(OW - ox), gy + (f * OH + oy) * OW + ox);
+                    const __m512 gv = _mm512_maskz_loadu_ps(dc_lanes16(OW - ox), gy + (f * OH + oy) * OW + ox);
                     const float *r = xp + oy * P + ox;
 #pragma GCC unroll 4
                     for (int u = 0; u < 4; u++) a[u] = _mm512_fmadd_ps(gv, _mm512_loadu_ps(r + off[u]), a[u]);
@@ -286,7 +284,7 @@ DC_TARGET_AVX512 static void direct_pool_image_avx512(const dc_conv_geom *g, int
     const bool k33 = kh == 3 && kw == 3;
     for (int64_t py = 0; py < PH; py++)
         for (int64_t i0 = 0; i0 < PW; i0 += 16) {
-            const __mmask16 m = lanes(PW - i0);
+            const __mmask16 m = dc_lanes16(PW - i0);
             for (int64_t f = 0; f < F; f += 4) {
                 const float *w4[4];
                 float b4[4];
@@ -334,7 +332,7 @@ DC_TARGET_AVX512 static void direct_pool_wgrad_avx512(const dc_conv_geom *g, int
     for (int64_t c = 0, k = 0; c < C; c++)
         for (int64_t ky = 0; ky < kh; ky++)
             for (int64_t kx = 0; kx < kw; kx++) off[k++] = (int32_t)((c * R + ky) * P + kx);
-    const __mmask16 m0 = lanes(K), m1 = lanes(K - 16);
+    const __mmask16 m0 = dc_lanes16(K), m1 = dc_lanes16(K - 16);
     const __m512i o0 = _mm512_maskz_loadu_epi32(m0, off), o1 = _mm512_maskz_loadu_epi32(m1, off + 16);
     for (int64_t oy = 0; oy < OH; oy++)
         for (int64_t ox = 0; ox < OW; ox++) {
