@@ -1,6 +1,7 @@
 /* Image layers in models: shapes (valid/same padding, strides), training a small CNN with
  * batch normalisation, running statistics in inference, layout conversion, and bad input. */
 #include "check.h"
+#include "kernels/kernels.h"
 #include "ops/ops.h"
 
 #include <stdlib.h>
@@ -408,7 +409,62 @@ static void test_conv_pool_in_models(void) {
     dc_tensor_free(x);
 }
 
+/* im2col and col2im against their definition (col[(c, ky, kx), (oy, ox)] = x[c, oy*sh - pt + ky,
+ * ox*sw - pl + kx], zero outside), with the columns at a wider stride (ld) as grouped images
+ * use them: geometries whose taps read whole rows (1x1, the centre column of "same" kernels,
+ * padding above and below), stride 2, side padding and rectangular kernels. col2im adds into
+ * what x held. */
+static void test_im2col_geometries(void) {
+    const int64_t geo[][8] = {
+        /* C, H, W, kh, kw, stride, pad top, pad left */
+        {3, 7, 7, 1, 1, 1, 0, 0}, {2, 6, 5, 3, 3, 1, 1, 1}, {2, 5, 6, 5, 5, 1, 2, 2}, {1, 6, 6, 3, 1, 1, 1, 0},
+        {2, 7, 5, 3, 3, 2, 1, 1}, {2, 6, 6, 5, 5, 1, 0, 0}, {1, 5, 7, 1, 3, 1, 0, 1}, {2, 4, 4, 2, 2, 1, 0, 0},
+        {1, 6, 6, 3, 3, 1, 2, 1}, {3, 3, 3, 3, 3, 1, 1, 1},
+    };
+    dc_rng r;
+    dc_rng_seed(&r, 17);
+    for (size_t t = 0; t < sizeof geo / sizeof geo[0]; t++) {
+        const int64_t *q = geo[t];
+        dc_conv_geom g = {.C = q[0], .H = q[1], .W = q[2], .kh = q[3], .kw = q[4], .sh = q[5], .sw = q[5], .pt = q[6], .pl = q[7]};
+        /* "same"-like output sizes where padding is given, else valid */
+        g.OH = (g.H + 2 * g.pt - g.kh) / g.sh + 1;
+        g.OW = (g.W + 2 * g.pl - g.kw) / g.sw + 1;
+        const int64_t OHW = g.OH * g.OW, ld = OHW + 3, rows = g.C * g.kh * g.kw, n = g.C * g.H * g.W;
+        float *x = malloc((size_t)n * sizeof(float)), *col = malloc((size_t)(rows * ld) * sizeof(float));
+        float *back = malloc((size_t)n * sizeof(float)), *want = malloc((size_t)n * sizeof(float));
+        for (int64_t i = 0; i < n; i++) x[i] = dc_rng_normal(&r);
+        for (int64_t i = 0; i < rows * ld; i++) col[i] = 99.0f; /* the gaps at ld must stay */
+        dc_k_im2col_ld(&g, x, col, ld);
+        int bad = 0;
+        for (int64_t i = 0; i < n; i++) back[i] = want[i] = 0.5f;
+        for (int64_t c = 0; c < g.C; c++)
+            for (int64_t ky = 0; ky < g.kh; ky++)
+                for (int64_t kx = 0; kx < g.kw; kx++) {
+                    const int64_t row = (c * g.kh + ky) * g.kw + kx;
+                    for (int64_t oy = 0; oy < g.OH; oy++)
+                        for (int64_t ox = 0; ox < g.OW; ox++) {
+                            int64_t iy = oy * g.sh - g.pt + ky, ix = ox * g.sw - g.pl + kx;
+                            bool in = iy >= 0 && iy < g.H && ix >= 0 && ix < g.W;
+                            float v = in ? x[(c * g.H + iy) * g.W + ix] : 0.0f;
+                            bad += col[row * ld + oy * g.OW + ox] != v;
+                            if (in) want[(c * g.H + iy) * g.W + ix] += (float)(row + oy + ox);
+                        }
+                    for (int64_t j = OHW; j < ld; j++) bad += col[row * ld + j] != 99.0f;
+                    for (int64_t j = 0; j < OHW; j++) col[row * ld + j] = (float)(row + j / g.OW + j % g.OW);
+                }
+        dc_k_col2im_ld(&g, col, ld, back);
+        for (int64_t i = 0; i < n; i++) bad += fabsf(back[i] - want[i]) > 1e-4f * (1 + fabsf(want[i]));
+        if (bad) fprintf(stderr, "im2col geometry %zu: %d wrong values\n", t, bad);
+        CHECK(bad == 0);
+        free(x);
+        free(col);
+        free(back);
+        free(want);
+    }
+}
+
 int main(void) {
+    test_im2col_geometries();
     test_maxpool_ties();
     test_conv_pool_fused();
     dc_conv_direct_enable(false);
