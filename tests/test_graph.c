@@ -214,7 +214,7 @@ static void test_encoder_decoder(void) {
     double r0[2], r1[2];
     CHECK(dc_model_evaluate_n(m, 2, x, y, 16, r0) == DC_OK);
     dc_fit_opts o = dc_fit_defaults();
-    o.epochs = 40;
+    o.epochs = 80;
     o.batch_size = 8;
     o.verbose = 0;
     CHECK(dc_model_fit_n(m, 2, x, y, &o, NULL) == DC_OK);

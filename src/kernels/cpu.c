@@ -27,30 +27,51 @@ bool dc_k_avx512_usable(void) {
 #endif
 }
 
-/* Dropout multipliers (kernels.h): out of line so that each CPU gets its clone (the hash's 64-bit
- * multiplies are one instruction per 8 lanes with AVX-512). */
-DC_CLONES void dc_k_dropout_mask(float *m, int64_t n, uint64_t seed, float rate, const float *x, float *y) {
-    const uint64_t thr = (uint64_t)((double)rate * 16777216.0);
-    const float keep = 1.0f / (1.0f - rate);
+/* Dropout multipliers (kernels.h): out of line so that each CPU gets its clone. */
+#define DROP_BLOCK_BITS 30
+#define DROP_CHUNK 16384
+
+/* Elements j0 .. j0 + n - 1 of the block keyed by s (j0 + n <= 2^30). */
+DC_CLONES static void drop_run(float *m, uint64_t s, uint32_t j0, int64_t n, uint32_t thr, float keep, const float *x, float *y) {
     if (!x) {
-        DC_FOR(i, n, m[i] = (dc_mix64(seed + (uint64_t)i * 0x9e3779b97f4a7c15ull) >> 40) >= thr ? keep : 0.0f;);
+#pragma omp simd
+        for (uint32_t j = 0; j < (uint32_t)n; j++) m[j] = (dc_dropout_hash(s, j0 + j) >> 8) >= thr ? keep : 0.0f;
         return;
     }
-    DC_FOR(i, n, {
-        const float v = (dc_mix64(seed + (uint64_t)i * 0x9e3779b97f4a7c15ull) >> 40) >= thr ? keep : 0.0f;
-        m[i] = v;
-        y[i] = x[i] * v;
+#pragma omp simd
+    for (uint32_t j = 0; j < (uint32_t)n; j++) {
+        const float v = (dc_dropout_hash(s, j0 + j) >> 8) >= thr ? keep : 0.0f;
+        m[j] = v;
+        y[j] = x[j] * v;
+    }
+}
+
+/* Elements i0 .. i0 + n - 1 of the stream of seed: block b = i >> 30 is keyed by seed itself
+ * (b = 0) or by a hash of (seed, b). */
+static void drop_stream(float *m, uint64_t seed, uint64_t i0, int64_t n, uint32_t thr, float keep, const float *x, float *y) {
+    while (n > 0) {
+        const uint64_t b = i0 >> DROP_BLOCK_BITS, off = i0 & (((uint64_t)1 << DROP_BLOCK_BITS) - 1);
+        const int64_t room = (int64_t)(((uint64_t)1 << DROP_BLOCK_BITS) - off), len = n < room ? n : room;
+        drop_run(m, b ? dc_mix64(seed + b * 0x9e3779b97f4a7c15ull) : seed, (uint32_t)off, len, thr, keep, x, x ? y : NULL);
+        m += len;
+        if (x) x += len, y += len;
+        i0 += (uint64_t)len;
+        n -= len;
+    }
+}
+
+DC_CLONES void dc_k_dropout_mask(float *m, int64_t n, uint64_t seed, float rate, const float *x, float *y) {
+    const uint32_t thr = (uint32_t)((double)rate * 16777216.0);
+    const float keep = 1.0f / (1.0f - rate);
+    const int64_t nc = (n + DROP_CHUNK - 1) / DROP_CHUNK;
+    DC_PAR_FOR(n > DC_PAR_MIN, c, nc, {
+        const int64_t i0 = c * DROP_CHUNK, len = n - i0 < DROP_CHUNK ? n - i0 : DROP_CHUNK;
+        drop_stream(m + i0, seed, (uint64_t)i0, len, thr, keep, x ? x + i0 : NULL, x ? y + i0 : NULL);
     });
 }
 
-/* Dropout multipliers of rows g0 .. g0 + rows - 1, cols each, into m[rows, cols] (kernels.h). */
-DC_CLONES void dc_k_dropout_mask_rows(float *m, int64_t rows, int64_t cols, uint64_t seed, uint64_t g0, float rate) {
-    const uint64_t thr = (uint64_t)((double)rate * 16777216.0);
-    const float keep = 1.0f / (1.0f - rate);
-    for (int64_t r = 0; r < rows; r++) {
-        const uint64_t sr = dc_dropout_row_seed(seed, g0 + (uint64_t)r);
-        float *mr = m + r * cols;
-#pragma omp simd
-        for (int64_t j = 0; j < cols; j++) mr[j] = (dc_mix64(sr + (uint64_t)j * 0x9e3779b97f4a7c15ull) >> 40) >= thr ? keep : 0.0f;
-    }
+/* Rows g0 .. g0 + rows - 1 of a row-wise dropout are elements g0 * cols .. of one stream. */
+void dc_k_dropout_mask_rows(float *m, int64_t rows, int64_t cols, uint64_t seed, uint64_t g0, float rate) {
+    const uint32_t thr = (uint32_t)((double)rate * 16777216.0);
+    drop_stream(m, seed, g0 * (uint64_t)cols, rows * cols, thr, 1.0f / (1.0f - rate), NULL, NULL);
 }

@@ -286,15 +286,28 @@ static inline uint64_t dc_mix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 
+/* Element j's draw of the stream keyed by s: (low half of s) + j * golden ratio, xor the high
+ * half, through a 32-bit bijective mixer (lowbias32's constants): distinct j below 2^32 give
+ * distinct draws. */
+static inline uint32_t dc_dropout_hash(uint64_t s, uint32_t j) {
+    uint32_t x = ((uint32_t)s + j * 0x9E3779B9u) ^ (uint32_t)(s >> 32);
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    return x ^ (x >> 16);
+}
+
 /* Dropout multipliers: m[i] = 1 / (1 - rate) if the top 24 bits of hash(seed, i) are at least
  * rate * 2^24, else 0. A counter-based stream: element i's draw depends only on (seed, i), so
  * the loop vectorises and splits across threads with the same result at any thread count.
- * With x (not NULL) also y[i] = x[i] m[i], in the same pass. */
+ * The hash is 32-bit (dc_dropout_hash, sixteen lanes to a vector, two multiplies), over
+ * blocks of 2^30 elements each keyed by its own 64-bit seed. With x (not NULL) also
+ * y[i] = x[i] m[i], in the same pass. */
 void dc_k_dropout_mask(float *m, int64_t n, uint64_t seed, float rate, const float *x, float *y); /* cpu.c */
-/* Row g's stream of a row-wise dropout (attention's probabilities): its own seed from (seed, g). */
-static inline uint64_t dc_dropout_row_seed(uint64_t seed, uint64_t g) { return dc_mix64(seed ^ (g * 0x9E3779B97F4A7C15ull)); }
-/* m[r, j] = dc_k_dropout_mask's multiplier j of the stream dc_dropout_row_seed(seed, g0 + r), for
- * rows r < rows of cols each: a block of rows in one call, the same values as row by row. */
+/* m[r, j] = multiplier (g0 + r) * cols + j of dc_k_dropout_mask's stream of seed, for rows
+ * r < rows of cols each: a row-wise dropout (attention's probabilities) computes any block of
+ * rows on its own and gets the values of the whole. */
 void dc_k_dropout_mask_rows(float *m, int64_t rows, int64_t cols, uint64_t seed, uint64_t g0, float rate); /* cpu.c */
 
 #endif
