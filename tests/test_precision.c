@@ -163,6 +163,120 @@ static void test_gemm_split(void) {
     split_case(true, false, 100, 601, 40, 0.7f, 0.0f, &r, true);
 }
 
+/* deepc's own AVX-512 float32 GEMM (sgemm_avx512.c): random shapes (edges of its 12 x 32 tile,
+ * K past its 256-long blocks), every transpose, alpha, beta (0 with NaN in C, which must not
+ * reach the result), a bias row, padded strides, against a double reference; C's padding
+ * untouched; a product cut into pieces of columns or rows has the bits of the whole; the
+ * prepacked B gives the bits of the unpacked one; dc_k_gemm_bias the same bits at 1, 2 and 3
+ * threads. */
+static double own_err(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, float beta, const float *A, int64_t lda,
+                      const float *B, int64_t ldb, const float *C0, const float *C, int64_t ldc, const float *bias) {
+    double worst = 0;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0, sa = 0;
+            for (int64_t k = 0; k < K; k++) {
+                double a = ta ? A[k * lda + i] : A[i * lda + k], b = tb ? B[j * ldb + k] : B[k * ldb + j];
+                s += a * b;
+                sa += fabs(a * b);
+            }
+            double c0 = beta != 0 ? beta * (double)C0[i * ldc + j] : 0, bj = bias ? bias[j] : 0;
+            double ref = alpha * s + c0 + bj;
+            double e = fabs(C[i * ldc + j] - ref) / (fabs(alpha) * sa + fabs(c0) + fabs(bj) + 1e-30);
+            if (!(e <= worst)) worst = e; /* NaN counts as the worst */
+        }
+    return worst;
+}
+
+static void test_sgemm_own(void) {
+    if (!dc_k_avx512_usable()) {
+        printf("own float32 GEMM: skipped (no AVX-512)\n");
+        return;
+    }
+    dc_rng r;
+    dc_rng_seed(&r, 23);
+    const float alphas[] = {1.0f, 0.7f, -1.3f}, betas[] = {0.0f, 1.0f, 0.5f};
+    for (int t = 0; t < 48; t++) {
+        const bool ta = t & 1, tb = t & 2, with_bias = t & 4;
+        const int64_t M = 1 + (int64_t)dc_rng_below(&r, 70), N = 1 + (int64_t)dc_rng_below(&r, 100),
+                      K = t % 8 == 7 ? 257 + (int64_t)dc_rng_below(&r, 400) : 1 + (int64_t)dc_rng_below(&r, 200);
+        const float alpha = alphas[t % 3], beta = betas[(t / 3) % 3];
+        const int64_t pad = 1 + t % 5, ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+        const int64_t lda = ac + pad, ldb = bc + pad, ldc = N + pad;
+        float *A = malloc((size_t)(ar * lda) * 4), *B = malloc((size_t)(br * ldb) * 4), *bias = malloc((size_t)N * 4);
+        float *C0 = malloc((size_t)(M * ldc) * 4), *C = malloc((size_t)(M * ldc) * 4), *C2 = malloc((size_t)(M * ldc) * 4);
+        fill(A, ar * lda, &r);
+        fill(B, br * ldb, &r);
+        fill(bias, N, &r);
+        fill(C0, M * ldc, &r);
+        if (beta == 0)
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < N; j++) C0[i * ldc + j] = NAN;
+        memcpy(C, C0, (size_t)(M * ldc) * 4);
+        const float *bs = with_bias ? bias : NULL;
+        dc_k_sgemm_own(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bs);
+        const double e = own_err(ta, tb, M, N, K, alpha, beta, A, lda, B, ldb, C0, C, ldc, bs);
+        int untouched = 1;
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = N; j < ldc; j++) untouched &= memcmp(&C[i * ldc + j], &C0[i * ldc + j], 4) == 0;
+        CHECK(untouched);
+        CHECK(e < 1e-5);
+        if (!(e < 1e-5))
+            fprintf(stderr, "  own gemm ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g bias=%d: %.3g\n", ta, tb, (long long)M,
+                    (long long)N, (long long)K, alpha, beta, with_bias, e);
+        /* pieces: columns cut at 32 and 64, rows at 5 and 29 */
+        memcpy(C2, C0, (size_t)(M * ldc) * 4);
+        const int64_t cuts[] = {0, 32 < N ? 32 : N, 64 < N ? 64 : N, N};
+        for (int p = 0; p < 3; p++)
+            if (cuts[p + 1] > cuts[p])
+                dc_k_sgemm_own(ta, tb, M, cuts[p + 1] - cuts[p], K, alpha, A, lda, tb ? B + cuts[p] * ldb : B + cuts[p], ldb, beta,
+                               C2 + cuts[p], ldc, bs ? bs + cuts[p] : NULL);
+        CHECK(memcmp(C, C2, (size_t)(M * ldc) * 4) == 0);
+        memcpy(C2, C0, (size_t)(M * ldc) * 4);
+        const int64_t rc[] = {0, 5 < M ? 5 : M, 29 < M ? 29 : M, M};
+        for (int p = 0; p < 3; p++)
+            if (rc[p + 1] > rc[p])
+                dc_k_sgemm_own(ta, tb, rc[p + 1] - rc[p], N, K, alpha, ta ? A + rc[p] : A + rc[p] * lda, lda, B, ldb, beta,
+                               C2 + rc[p] * ldc, ldc, bs);
+        CHECK(memcmp(C, C2, (size_t)(M * ldc) * 4) == 0);
+        if (tb) { /* B packed once, then by blocks of 32 columns */
+            float *P = aligned_alloc(64, (dc_k_sgemm_packed_size(N, K) + 63) / 64 * 64);
+            dc_k_sgemm_pack_b(N, K, B, ldb, P);
+            memcpy(C2, C0, (size_t)(M * ldc) * 4);
+            for (int64_t j0 = 0; j0 < N; j0 += 32)
+                dc_k_sgemm_packed(ta, M, N, K, alpha, A, lda, P, j0, N - j0 < 32 ? N - j0 : 32, beta, C2, ldc, bs);
+            CHECK(memcmp(C, C2, (size_t)(M * ldc) * 4) == 0);
+            free(P);
+        }
+        free(A);
+        free(B);
+        free(bias);
+        free(C0);
+        free(C);
+        free(C2);
+    }
+    /* through dc_k_gemm_bias on a shape the own kernel takes, at 1, 2 and 3 threads */
+    const int64_t M = 64, N = 256, K = 784;
+    CHECK(dc_k_sgemm_own_applies(false, true, M, N, K, K));
+    float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(N * K) * 4), *bias = malloc((size_t)N * 4);
+    float *C[3];
+    fill(A, M * K, &r);
+    fill(B, N * K, &r);
+    fill(bias, N, &r);
+    for (int t = 0; t < 3; t++) {
+        C[t] = malloc((size_t)(M * N) * 4);
+        dc_set_threads(t + 1);
+        dc_k_gemm_bias(false, true, M, N, K, 1, A, K, B, K, 0, C[t], N, bias, false);
+    }
+    dc_set_threads(0);
+    CHECK(own_err(false, true, M, N, K, 1, 0, A, K, B, K, C[0], C[0], N, bias) < 1e-5);
+    CHECK(memcmp(C[0], C[1], (size_t)(M * N) * 4) == 0 && memcmp(C[0], C[2], (size_t)(M * N) * 4) == 0);
+    for (int t = 0; t < 3; t++) free(C[t]);
+    free(A);
+    free(B);
+    free(bias);
+}
+
 /* The bf16 kernel splits a thin product over threads (one slice of C each): the same bits at
  * 1, 2 and 3 threads, by columns and by rows (the shape's own choice, and rows asked for), with
  * every transpose. */
@@ -433,6 +547,7 @@ int main(void) {
     test_rounding();
     test_gemm();
     test_gemm_split();
+    test_sgemm_own();
     test_gemm_bf16_split();
     test_param_part();
     op_case(false);

@@ -1,4 +1,6 @@
-/* GEMM through OpenBLAS (cblas), split over threads by deepc.
+/* Float32 GEMM: deepc's own AVX-512 kernel where it is the faster (sgemm_avx512.c,
+ * dc_k_sgemm_own_applies: products of layers on a batch), else OpenBLAS (cblas); split over
+ * threads by deepc.
  *
  * OpenBLAS runs on one thread; deepc cuts C into pieces itself: contiguous slices of columns
  * (of rows, when C has more rows than columns or the caller asks for rows), cut at multiples of
@@ -17,8 +19,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
-                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+static void sgemm(bool own, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc, const float *bias) {
+    if (own) {
+        dc_k_sgemm_own(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+        return;
+    }
+    if (bias) { /* OpenBLAS adds to C: the bias rows first */
+        for (int64_t i = 0; i < M; i++) {
+            float *ci = C + i * ldc;
+            if (beta == 0)
+                memcpy(ci, bias, (size_t)N * sizeof(float));
+            else
+                for (int64_t j = 0; j < N; j++) ci[j] = beta * ci[j] + bias[j];
+        }
+        beta = 1;
+    }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)M, (blasint)N,
                 (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
 }
@@ -49,20 +65,27 @@ static int split_pieces(int64_t M, int64_t N, int64_t K) {
 
 void dc_k_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
-    dc_k_gemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, false);
+    dc_k_gemm_bias(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, false);
 }
 
 void dc_k_gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc, bool split_rows) {
+    dc_k_gemm_bias(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, split_rows);
+}
+
+void dc_k_gemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                    const float *B, int64_t ldb, float beta, float *C, int64_t ldc, const float *bias, bool split_rows) {
     if (M == 0 || N == 0) return;
     if (K == 0) {
         for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
+            for (int64_t j = 0; j < N; j++) C[i * ldc + j] = (beta == 0 ? 0 : beta * C[i * ldc + j]) + (bias ? bias[j] : 0);
         return;
     }
+    /* the path by the whole product's shape: every piece of a split takes the same one */
+    const bool own = dc_k_sgemm_own_applies(ta, tb, M, N, K, ldb);
     const int np = split_pieces(M, N, K);
     if (np < 2) {
-        sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        sgemm(own, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
         return;
     }
     const bool by_cols = !split_rows && N >= M;
@@ -71,9 +94,10 @@ void dc_k_gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
         const int64_t lo = units * p / np * 32, hi0 = units * (p + 1) / np * 32, hi = hi0 < D ? hi0 : D;
         if (hi > lo) {
             if (by_cols) /* columns lo..hi of op(B) and of C */
-                sgemm(ta, tb, M, hi - lo, K, alpha, A, lda, tb ? B + lo * ldb : B + lo, ldb, beta, C + lo, ldc);
+                sgemm(own, ta, tb, M, hi - lo, K, alpha, A, lda, tb ? B + lo * ldb : B + lo, ldb, beta, C + lo, ldc,
+                      bias ? bias + lo : NULL);
             else /* rows lo..hi of op(A) and of C */
-                sgemm(ta, tb, hi - lo, N, K, alpha, ta ? A + lo : A + lo * lda, lda, B, ldb, beta, C + lo * ldc, ldc);
+                sgemm(own, ta, tb, hi - lo, N, K, alpha, ta ? A + lo : A + lo * lda, lda, B, ldb, beta, C + lo * ldc, ldc, bias);
         }
     });
 }

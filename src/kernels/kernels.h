@@ -55,6 +55,25 @@ void dc_k_fill_rows(float *y, const float *row, int64_t R, int64_t W);
 void dc_k_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
+/* deepc's own float32 GEMM for AVX-512 (sgemm_avx512.c; call only where dc_k_avx512_usable()):
+ * C = alpha op(A) op(B) + beta C, plus bias[j] on every row when bias is not NULL (beta 0 and
+ * a bias: a Dense layer's output in one pass). Each element is summed in one order whatever
+ * piece of C a call computes. dc_k_gemm takes it where dc_k_sgemm_own_applies (by the whole
+ * product's shape, so that every piece of a split takes the same path); DEEPC_SGEMM=openblas
+ * turns it off. */
+void dc_k_sgemm_own(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                    int64_t ldb, float beta, float *C, int64_t ldc, const float *bias);
+bool dc_k_sgemm_own_applies(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t ldb);
+/* A B used many times as op(B) = B^T (B [N, K] row-major): packed once into P
+ * (dc_k_sgemm_packed_size(N, K) bytes, 64-byte aligned), then dc_k_sgemm_packed computes
+ * columns j0 .. j0 + nc - 1 of C = alpha op(A) op(B) + beta C (+ bias), j0 a multiple of 32. */
+size_t dc_k_sgemm_packed_size(int64_t N, int64_t K);
+void dc_k_sgemm_pack_b(int64_t N, int64_t K, const float *B, int64_t ldb, float *P);
+void dc_k_sgemm_packed(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *P,
+                       int64_t j0, int64_t nc, float beta, float *C, int64_t ldc, const float *bias);
+/* dc_k_gemm_ex plus bias[j] added to every row of C (NULL: none). */
+void dc_k_gemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                    const float *B, int64_t ldb, float beta, float *C, int64_t ldc, const float *bias, bool split_rows);
 /* Mixed precision (gemm_bf16.c): the same product with op(A) and op(B) rounded to bfloat16
  * (round to nearest even) and summed in float32; C stays float32. Runs the AVX512-BF16 kernel
  * when dc_k_gemm_bf16_applies(M, N, K), else (or when scratch is NULL) it is dc_k_gemm. scratch holds

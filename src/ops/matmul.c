@@ -146,8 +146,12 @@ dc_tensor *dc_linear(dc_ctx *c, dc_tensor *x, dc_tensor *W, dc_tensor *b) {
     if (!y) return NULL;
     int64_t R = in ? x->numel / in : 0;
     if (in == 0) R = y->numel / (out ? out : 1);
-    if (b) dc_k_fill_rows(y->data, b->data, R, out);
-    dc_op_gemm(c, false, true, R, out, in, 1, x->data, in, W->data, in, b ? 1.0f : 0.0f, y->data, out);
+    if (c->bf16 && dc_k_gemm_bf16_applies(R, out, in)) {
+        if (b) dc_k_fill_rows(y->data, b->data, R, out);
+        dc_op_gemm(c, false, true, R, out, in, 1, x->data, in, W->data, in, b ? 1.0f : 0.0f, y->data, out);
+    } else {
+        dc_k_gemm_bias(false, true, R, out, in, 1, x->data, in, W->data, in, 0, y->data, out, b ? b->data : NULL, false);
+    }
     dc_tensor *in3[3] = {x, W, b};
     if (dc_needs_grad(c, 3, in3) && !dc_record(c, "linear", linear_backward, y, 3, in3)) return NULL;
     return y;

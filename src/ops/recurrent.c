@@ -279,9 +279,7 @@ static dc_tensor *recurrent(dc_ctx *c, int cell, const char *op, dc_tensor *x, d
         else memset(s->cs, 0, (size_t)(N * H) * sizeof(float));
     }
     /* input projection of every step at once: gates[T*N, G] = xt . W_ih^T + b */
-    if (b)
-        dc_k_fill_rows(s->gates, b->data, T * N, G);
-    dc_k_gemm(false, true, T * N, G, F, 1, s->xt, F, Wih->data, F, b ? 1.0f : 0.0f, s->gates, G);
+    dc_k_gemm_bias(false, true, T * N, G, F, 1, s->xt, F, Wih->data, F, 0, s->gates, G, b ? b->data : NULL, false);
     const int nt = chunks(N, G * H);
 #pragma omp parallel for schedule(static) if (nt > 1)
     for (int ck = 0; ck < nt; ck++) {
@@ -292,8 +290,7 @@ static dc_tensor *recurrent(dc_ctx *c, int cell, const char *op, dc_tensor *x, d
             if (n1 > n0) {
                 if (cell == CELL_GRU) {
                     float *hc = hh + n0 * G;
-                    if (bhh) dc_k_fill_rows(hh + n0 * G, bhh->data, n1 - n0, G);
-                    dc_k_gemm(false, true, n1 - n0, G, H, 1, hp, H, Whh->data, H, bhh ? 1.0f : 0.0f, hc, G);
+                    dc_k_gemm_bias(false, true, n1 - n0, G, H, 1, hp, H, Whh->data, H, 0, hc, G, bhh ? bhh->data : NULL, false);
                 } else {
                     dc_k_gemm(false, true, n1 - n0, G, H, 1, hp, H, Whh->data, H, 1, z, G);
                 }

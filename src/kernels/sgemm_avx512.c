@@ -1,0 +1,224 @@
+/* Float32 GEMM of deepc's own for AVX-512 (kernels.h: dc_k_sgemm_own, dc_k_sgemm_pack_b,
+ * dc_k_sgemm_packed):
+ *   C[M, N] = alpha op(A) op(B) + beta C (+ bias[j] on every row), op = transpose if tX.
+ *
+ * A 12 x 32 tile of C is held in 24 vector registers; each step of k broadcasts 12 values of
+ * op(A) and loads 32 of op(B). Neither operand is copied when it can be read in place: op(A)'s
+ * 12 values of a step are 12 rows of A (A) or 12 neighbours in one row (A^T), and op(B)'s 32
+ * are one run of a row of B. Only a transposed B (B^T, a Dense layer's weight [out, in]) is
+ * packed, 32 columns at a time through 16 x 16 register transposes; a caller that multiplies
+ * by the same B many times (a recurrent layer's step weight) packs it once
+ * (dc_k_sgemm_pack_b). k runs in blocks of SG_KC, so a block of op(B)'s columns stays in the
+ * first-level cache while the rows of A go by (a B^T is packed a block at a time, on the
+ * stack).
+ *
+ * Each element of C is summed in one fixed order (k ascending, blocks of SG_KC, the
+ * epilogue after the first block), so a product cut into pieces of C (blas.c's thread split)
+ * gives the same bits as uncut. */
+#include "kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SG_MR 12
+#define SG_NR 32
+#define SG_KC 256
+
+static inline int64_t sg_min(int64_t a, int64_t b) { return a < b ? a : b; }
+
+#if defined(DC_HAVE_AVX512_KERNELS)
+#include "avx512.h"
+
+/* Tile: C[mr, up to 32 columns (masks m0, m1)] from op(A) element (r, k) at A[r * ars + k * aks]
+ * and op(B) row k at B + k * bks. first: the block of k that starts at 0, which applies alpha,
+ * beta and the bias; a later block adds alpha times its sum to C. */
+DC_TARGET_AVX512 static inline __attribute__((always_inline)) void sg_tile_avx512(
+    int mr, int64_t K, const float *A, int64_t ars, int64_t aks, const float *B, int64_t bks, float *C, int64_t ldc,
+    __mmask16 m0, __mmask16 m1, float alpha, float beta, const float *bias, bool first) {
+    __m512 c0[SG_MR], c1[SG_MR];
+#pragma GCC unroll 12
+    for (int r = 0; r < mr; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, B + k * bks), b1 = _mm512_maskz_loadu_ps(m1, B + k * bks + 16);
+        const float *a = A + k * aks;
+#pragma GCC unroll 12
+        for (int r = 0; r < mr; r++) {
+            const __m512 av = _mm512_set1_ps(a[r * ars]);
+            c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+        }
+    }
+    const __m512 va = _mm512_set1_ps(alpha);
+    __m512 add0 = _mm512_setzero_ps(), add1 = _mm512_setzero_ps();
+    if (first && bias) {
+        add0 = _mm512_maskz_loadu_ps(m0, bias);
+        add1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+    }
+    const bool load = !first || beta != 0;
+    const __m512 vb = _mm512_set1_ps(first ? beta : 1.0f);
+#pragma GCC unroll 12
+    for (int r = 0; r < mr; r++) {
+        float *cr = C + r * ldc;
+        __m512 y0 = _mm512_fmadd_ps(va, c0[r], add0), y1 = _mm512_fmadd_ps(va, c1[r], add1);
+        if (load) {
+            y0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), y0);
+            y1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), y1);
+        }
+        _mm512_mask_storeu_ps(cr, m0, y0);
+        _mm512_mask_storeu_ps(cr + 16, m1, y1);
+    }
+}
+
+typedef void (*sg_tile_fn)(int64_t, const float *, int64_t, int64_t, const float *, int64_t, float *, int64_t, __mmask16,
+                           __mmask16, float, float, const float *, bool);
+#define SG_TILE(n)                                                                                                     \
+    DC_TARGET_AVX512 static void sg_tile##n##_avx512(int64_t K, const float *A, int64_t ars, int64_t aks, const float *B, \
+                                                      int64_t bks, float *C, int64_t ldc, __mmask16 m0, __mmask16 m1,   \
+                                                      float alpha, float beta, const float *bias, bool first) {         \
+        sg_tile_avx512(n, K, A, ars, aks, B, bks, C, ldc, m0, m1, alpha, beta, bias, first);                            \
+    }
+SG_TILE(1)
+SG_TILE(2)
+SG_TILE(3)
+SG_TILE(4)
+SG_TILE(5)
+SG_TILE(6)
+SG_TILE(7)
+SG_TILE(8)
+SG_TILE(9)
+SG_TILE(10)
+SG_TILE(11)
+SG_TILE(12)
+static const sg_tile_fn sg_tiles[SG_MR + 1] = {NULL,           sg_tile1_avx512, sg_tile2_avx512,  sg_tile3_avx512, sg_tile4_avx512,
+                                               sg_tile5_avx512, sg_tile6_avx512, sg_tile7_avx512,  sg_tile8_avx512, sg_tile9_avx512,
+                                               sg_tile10_avx512, sg_tile11_avx512, sg_tile12_avx512};
+
+/* Transposes a 16x16 block of floats: on return r[c] holds what was column c. */
+DC_TARGET_AVX512 static inline void sg_transpose16_avx512(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < 16; g += 4) {
+        u[g] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
+        u[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xee);
+        u[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        u[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xee);
+    }
+    for (int j = 0; j < 4; j++) {
+        __m512 v = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), w = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xdd);
+        __m512 x = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88), y = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xdd);
+        r[j] = _mm512_shuffle_f32x4(v, x, 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(v, x, 0xdd);
+        r[4 + j] = _mm512_shuffle_f32x4(w, y, 0x88);
+        r[12 + j] = _mm512_shuffle_f32x4(w, y, 0xdd);
+    }
+}
+
+/* Columns j0 .. j0 + 31 of op(B) = B^T (B [N, K] row-major, op(B)[k][j] = B[j * ldb + k]) for
+ * k in k0 .. k0 + kc - 1 into P[kc][32]; columns past N are zero. */
+DC_TARGET_AVX512 static void sg_pack_bt_avx512(const float *B, int64_t ldb, int64_t j0, int64_t N, int64_t k0, int64_t kc,
+                                               float *P) {
+    const int64_t cols = sg_min(N - j0, SG_NR);
+    for (int h = 0; h < SG_NR; h += 16)
+        for (int64_t k = 0; k < kc; k += 16) {
+            const __mmask16 mk = dc_lanes16(kc - k);
+            __m512 v[16];
+            for (int i = 0; i < 16; i++)
+                v[i] = h + i < cols ? _mm512_maskz_loadu_ps(mk, B + (j0 + h + i) * ldb + k0 + k) : _mm512_setzero_ps();
+            sg_transpose16_avx512(v);
+            const int64_t n = sg_min(kc - k, 16);
+            for (int64_t q = 0; q < n; q++) _mm512_store_ps(P + (k + q) * SG_NR + h, v[q]);
+        }
+}
+
+/* The product. op(B) is read in place (B, tb false), packed here a block of SG_KC x 32 at a
+ * time (B^T, tb true), or was packed whole by dc_k_sgemm_pack_b (P not NULL: block jb at
+ * P + jb * K * 32). */
+DC_TARGET_AVX512 static void sg_run_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                                           int64_t lda, const float *B, int64_t ldb, const float *P, float beta, float *C,
+                                           int64_t ldc, const float *bias) {
+    const int64_t ars = ta ? 1 : lda, aks = ta ? lda : 1;
+    float pack[SG_KC * SG_NR] __attribute__((aligned(64)));
+    for (int64_t k0 = 0; k0 < K; k0 += SG_KC) {
+        const int64_t kc = sg_min(K - k0, SG_KC);
+        for (int64_t j0 = 0; j0 < N; j0 += SG_NR) {
+            const int64_t nr = sg_min(N - j0, SG_NR);
+            const __mmask16 m0 = dc_lanes16(nr), m1 = dc_lanes16(nr - 16);
+            const float *Bk;
+            int64_t bks;
+            if (P) {
+                Bk = P + (j0 / SG_NR) * K * SG_NR + k0 * SG_NR;
+                bks = SG_NR;
+            } else if (tb) {
+                sg_pack_bt_avx512(B, ldb, j0, N, k0, kc, pack);
+                Bk = pack;
+                bks = SG_NR;
+            } else {
+                Bk = B + k0 * ldb + j0;
+                bks = ldb;
+            }
+            for (int64_t i0 = 0; i0 < M; i0 += SG_MR) {
+                const int mr = (int)sg_min(M - i0, SG_MR);
+                sg_tiles[mr](kc, A + i0 * ars + k0 * aks, ars, aks, Bk, bks, C + i0 * ldc + j0, ldc, m0, m1, alpha, beta,
+                             bias ? bias + j0 : NULL, k0 == 0);
+            }
+        }
+    }
+}
+#endif
+
+size_t dc_k_sgemm_packed_size(int64_t N, int64_t K) { return (size_t)((N + SG_NR - 1) / SG_NR * SG_NR * K) * sizeof(float); }
+
+void dc_k_sgemm_pack_b(int64_t N, int64_t K, const float *B, int64_t ldb, float *P) {
+#if defined(DC_HAVE_AVX512_KERNELS)
+    for (int64_t j0 = 0; j0 < N; j0 += SG_NR) sg_pack_bt_avx512(B, ldb, j0, N, 0, K, P + (j0 / SG_NR) * K * SG_NR);
+#else
+    (void)N, (void)K, (void)B, (void)ldb, (void)P;
+#endif
+}
+
+void dc_k_sgemm_packed(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *P,
+                       int64_t j0, int64_t nc, float beta, float *C, int64_t ldc, const float *bias) {
+#if defined(DC_HAVE_AVX512_KERNELS)
+    (void)N;
+    sg_run_avx512(ta, true, M, nc, K, alpha, A, lda, NULL, 0, P + (j0 / SG_NR) * K * SG_NR, beta, C + j0, ldc,
+                  bias ? bias + j0 : NULL);
+#else
+    (void)ta, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)P, (void)j0, (void)nc, (void)beta, (void)C,
+        (void)ldc, (void)bias;
+#endif
+}
+
+void dc_k_sgemm_own(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                    int64_t ldb, float beta, float *C, int64_t ldc, const float *bias) {
+#if defined(DC_HAVE_AVX512_KERNELS)
+    sg_run_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, bias);
+#else
+    (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B, (void)ldb, (void)beta, (void)C,
+        (void)ldc, (void)bias;
+#endif
+}
+
+/* Where the own kernel beats OpenBLAS's (1 thread, measured over the shapes of layers on a
+ * batch, docs/performance.md): C at least 16 x 32, K at least 16, from 2^16 to 2^27
+ * multiply-adds (larger ones gain from OpenBLAS's packing and cache blocking), and a B read in
+ * place whose rows are at most 2048 floats apart (rows further apart share first-level cache
+ * sets) unless K is short, and not A^T over a long K and many rows. */
+bool dc_k_sgemm_own_applies(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t ldb) {
+    static int state = -1; /* -1 undecided, 0 off (DEEPC_SGEMM=openblas or no AVX-512), 1 on */
+    int s = __atomic_load_n(&state, __ATOMIC_RELAXED);
+    if (s < 0) {
+        const char *e = getenv("DEEPC_SGEMM");
+        s = dc_k_avx512_usable() && !(e && !strcmp(e, "openblas"));
+        __atomic_store_n(&state, s, __ATOMIC_RELAXED);
+    }
+    if (!s || M < 16 || N < 32 || K < 16) return false;
+    const int64_t macs = M * N * K;
+    if (macs < ((int64_t)1 << 16) || macs > ((int64_t)1 << 27)) return false;
+    if (!tb && ldb > 2048 && K > 32) return false;
+    /* op(A) = A^T read in place steps a row of A per k: over a long K and many rows of C,
+     * OpenBLAS's packed copy of A is the faster */
+    return !(ta && K > 512 && M > 256);
+}
