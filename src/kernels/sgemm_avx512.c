@@ -8,7 +8,7 @@
  * are one run of a row of B. Only a transposed B (B^T, a Dense layer's weight [out, in]) is
  * packed, 32 columns at a time through 16 x 16 register transposes; a caller that multiplies
  * by the same B many times (a recurrent layer's step weight) packs it once
- * (dc_k_sgemm_pack_b). k runs in blocks of SG_KC, so a block of op(B)'s columns stays in the
+ * (dc_k_sgemm_pack_b). k runs in blocks of SG_KC (128), so a block of op(B)'s columns stays in the
  * first-level cache while the rows of A go by (a B^T is packed a block at a time, on the
  * stack).
  *
@@ -22,7 +22,7 @@
 
 #define SG_MR 12
 #define SG_NR 32
-#define SG_KC 256
+#define SG_KC 128
 
 static inline int64_t sg_min(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -69,13 +69,20 @@ DC_TARGET_AVX512 static inline __attribute__((always_inline)) void sg_tile_avx51
     }
 }
 
-typedef void (*sg_tile_fn)(int64_t, const float *, int64_t, int64_t, const float *, int64_t, float *, int64_t, __mmask16,
-                           __mmask16, float, float, const float *, bool);
-#define SG_TILE(n)                                                                                                     \
-    DC_TARGET_AVX512 static void sg_tile##n##_avx512(int64_t K, const float *A, int64_t ars, int64_t aks, const float *B, \
-                                                      int64_t bks, float *C, int64_t ldc, __mmask16 m0, __mmask16 m1,   \
-                                                      float alpha, float beta, const float *bias, bool first) {         \
-        sg_tile_avx512(n, K, A, ars, aks, B, bks, C, ldc, m0, m1, alpha, beta, bias, first);                            \
+/* One function per tile height and per op(A) (ta: A^T, whose 12 values of a step are
+ * neighbours, at constant offsets), so the row offsets are constants where they can be. */
+typedef void (*sg_tile_fn)(int64_t, const float *, int64_t, const float *, int64_t, float *, int64_t, __mmask16, __mmask16,
+                           float, float, const float *, bool);
+#define SG_TILE(n)                                                                                                       \
+    DC_TARGET_AVX512 static void sg_tile##n##_avx512(int64_t K, const float *A, int64_t lda, const float *B, int64_t bks,  \
+                                                      float *C, int64_t ldc, __mmask16 m0, __mmask16 m1, float alpha,    \
+                                                      float beta, const float *bias, bool first) {                       \
+        sg_tile_avx512(n, K, A, lda, 1, B, bks, C, ldc, m0, m1, alpha, beta, bias, first);                                \
+    }                                                                                                                    \
+    DC_TARGET_AVX512 static void sg_tile##n##t_avx512(int64_t K, const float *A, int64_t lda, const float *B, int64_t bks, \
+                                                       float *C, int64_t ldc, __mmask16 m0, __mmask16 m1, float alpha,   \
+                                                       float beta, const float *bias, bool first) {                      \
+        sg_tile_avx512(n, K, A, 1, lda, B, bks, C, ldc, m0, m1, alpha, beta, bias, first);                                \
     }
 SG_TILE(1)
 SG_TILE(2)
@@ -89,9 +96,11 @@ SG_TILE(9)
 SG_TILE(10)
 SG_TILE(11)
 SG_TILE(12)
-static const sg_tile_fn sg_tiles[SG_MR + 1] = {NULL,           sg_tile1_avx512, sg_tile2_avx512,  sg_tile3_avx512, sg_tile4_avx512,
-                                               sg_tile5_avx512, sg_tile6_avx512, sg_tile7_avx512,  sg_tile8_avx512, sg_tile9_avx512,
-                                               sg_tile10_avx512, sg_tile11_avx512, sg_tile12_avx512};
+static const sg_tile_fn sg_tiles[2][SG_MR + 1] = {
+    {NULL, sg_tile1_avx512, sg_tile2_avx512, sg_tile3_avx512, sg_tile4_avx512, sg_tile5_avx512, sg_tile6_avx512,
+     sg_tile7_avx512, sg_tile8_avx512, sg_tile9_avx512, sg_tile10_avx512, sg_tile11_avx512, sg_tile12_avx512},
+    {NULL, sg_tile1t_avx512, sg_tile2t_avx512, sg_tile3t_avx512, sg_tile4t_avx512, sg_tile5t_avx512, sg_tile6t_avx512,
+     sg_tile7t_avx512, sg_tile8t_avx512, sg_tile9t_avx512, sg_tile10t_avx512, sg_tile11t_avx512, sg_tile12t_avx512}};
 
 /* Transposes a 16x16 block of floats: on return r[c] holds what was column c. */
 DC_TARGET_AVX512 static inline void sg_transpose16_avx512(__m512 r[16]) {
@@ -140,6 +149,8 @@ DC_TARGET_AVX512 static void sg_run_avx512(bool ta, bool tb, int64_t M, int64_t 
                                            int64_t lda, const float *B, int64_t ldb, const float *P, float beta, float *C,
                                            int64_t ldc, const float *bias) {
     const int64_t ars = ta ? 1 : lda, aks = ta ? lda : 1;
+    /* rows in tiles of even height (64 rows: 10 or 11 each, not five of 12 and one of 4) */
+    const int64_t nti = (M + SG_MR - 1) / SG_MR;
     float pack[SG_KC * SG_NR] __attribute__((aligned(64)));
     for (int64_t k0 = 0; k0 < K; k0 += SG_KC) {
         const int64_t kc = sg_min(K - k0, SG_KC);
@@ -159,10 +170,11 @@ DC_TARGET_AVX512 static void sg_run_avx512(bool ta, bool tb, int64_t M, int64_t 
                 Bk = B + k0 * ldb + j0;
                 bks = ldb;
             }
-            for (int64_t i0 = 0; i0 < M; i0 += SG_MR) {
-                const int mr = (int)sg_min(M - i0, SG_MR);
-                sg_tiles[mr](kc, A + i0 * ars + k0 * aks, ars, aks, Bk, bks, C + i0 * ldc + j0, ldc, m0, m1, alpha, beta,
-                             bias ? bias + j0 : NULL, k0 == 0);
+            for (int64_t t = 0; t < nti; t++) {
+                const int64_t i0 = M * t / nti;
+                const int mr = (int)(M * (t + 1) / nti - i0);
+                sg_tiles[ta][mr](kc, A + i0 * ars + k0 * aks, lda, Bk, bks, C + i0 * ldc + j0, ldc, m0, m1, alpha, beta,
+                                 bias ? bias + j0 : NULL, k0 == 0);
             }
         }
     }

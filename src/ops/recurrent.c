@@ -108,6 +108,20 @@ DC_CLONES static void cell_step(rnn_saved *s, int64_t t, float *z, const float *
     }
 }
 
+/* The step product of a batch chunk, C[rows, :] = A . op(W_hh) + beta C (+ bias): through the
+ * own GEMM when the whole batch's product takes it (so that every chunk a thread count makes
+ * sums in the same order: the same bits on any team), with W_hh packed once for the forward's
+ * steps (P), else dc_k_gemm. */
+static void step_product(bool own, bool tb, int64_t rows, int64_t N, int64_t K, const float *A, const float *W, const float *P,
+                         float beta, float *C, const float *bias) {
+    if (own && P)
+        dc_k_sgemm_packed(false, rows, N, K, 1, A, K, P, 0, N, beta, C, N, bias);
+    else if (own)
+        dc_k_sgemm_own(false, tb, rows, N, K, 1, A, K, W, tb ? K : N, beta, C, N, bias);
+    else
+        dc_k_gemm_bias(false, tb, rows, N, K, 1, A, K, W, tb ? K : N, beta, C, N, bias, false);
+}
+
 DC_CLONES static void rnn_backward(dc_ctx *c, dc_node *nd) {
     rnn_saved *s = nd->saved;
     dc_tensor *x = nd->in[0], *Wih = nd->in[1], *Whh = nd->in[2], *b = nd->in[3];
@@ -133,6 +147,7 @@ DC_CLONES static void rnn_backward(dc_ctx *c, dc_node *nd) {
     }
     to_time_major(nd->out->grad->data, dy, N, T, H);
     memset(dh, 0, (size_t)(N * H) * sizeof(float));
+    const bool own_bwd = dc_k_sgemm_own_applies(false, false, N, H, G, H);
     /* the final cell state's gradient, when it is an output, starts the cell's chain */
     if (s->c_out) memcpy(dcell, nd->out->grad->data + T * N * H, (size_t)(N * H) * sizeof(float));
     else memset(dcell, 0, (size_t)(N * H) * sizeof(float));
@@ -186,8 +201,8 @@ DC_CLONES static void rnn_backward(dc_ctx *c, dc_node *nd) {
         }
         /* dh_{t-1} = dHW_t . W_hh for real steps; carried unchanged for masked ones */
         if (n1 > n0)
-            dc_k_gemm(false, false, n1 - n0, H, G, 1, dhw + n0 * G, G, Whh->data, H, s->cell == CELL_GRU ? 1.0f : 0.0f,
-                      tmp + n0 * H, H);
+            step_product(own_bwd, false, n1 - n0, H, G, dhw + n0 * G, Whh->data, NULL, s->cell == CELL_GRU ? 1.0f : 0.0f,
+                         tmp + n0 * H, NULL);
         for (int64_t n = n0; n < n1; n++)
             if (step_on(s, n, t)) memcpy(dh + n * H, tmp + n * H, (size_t)H * sizeof(float));
     }
@@ -280,6 +295,15 @@ static dc_tensor *recurrent(dc_ctx *c, int cell, const char *op, dc_tensor *x, d
     }
     /* input projection of every step at once: gates[T*N, G] = xt . W_ih^T + b */
     dc_k_gemm_bias(false, true, T * N, G, F, 1, s->xt, F, Wih->data, F, 0, s->gates, G, b ? b->data : NULL, false);
+    /* W_hh^T packed once for every step's product */
+    const bool own = dc_k_sgemm_own_applies(false, true, N, G, H, H);
+    float *whp = NULL;
+    if (own) {
+        char *raw = dc_scratch(c, dc_k_sgemm_packed_size(G, H) + 64);
+        if (!raw) return NULL;
+        whp = (float *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+        dc_k_sgemm_pack_b(G, H, Whh->data, H, whp);
+    }
     const int nt = chunks(N, G * H);
 #pragma omp parallel for schedule(static) if (nt > 1)
     for (int ck = 0; ck < nt; ck++) {
@@ -288,12 +312,10 @@ static dc_tensor *recurrent(dc_ctx *c, int cell, const char *op, dc_tensor *x, d
             float *z = s->gates + t * N * G + n0 * G;
             const float *hp = s->hs + t * N * H + n0 * H;
             if (n1 > n0) {
-                if (cell == CELL_GRU) {
-                    float *hc = hh + n0 * G;
-                    dc_k_gemm_bias(false, true, n1 - n0, G, H, 1, hp, H, Whh->data, H, 0, hc, G, bhh ? bhh->data : NULL, false);
-                } else {
-                    dc_k_gemm(false, true, n1 - n0, G, H, 1, hp, H, Whh->data, H, 1, z, G);
-                }
+                if (cell == CELL_GRU)
+                    step_product(own, true, n1 - n0, G, H, hp, Whh->data, whp, 0, hh + n0 * G, bhh ? bhh->data : NULL);
+                else
+                    step_product(own, true, n1 - n0, G, H, hp, Whh->data, whp, 1, z, NULL);
             }
             cell_step(s, t, s->gates + t * N * G, hh, n0, n1);
         }
