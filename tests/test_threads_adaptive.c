@@ -2,7 +2,8 @@
  * that makes the full team slow, a quiet machine, a change between the two) and what they
  * cost; a fixed count that never adapts; and training that ends bit-identical whatever team
  * sizes ran it, for a CNN whose kernels cut their partial sums and GEMMs by the configured
- * count (Conv2D with and without a fused pool, BatchNormalization, dropout, Dense). */
+ * count (Conv2D with and without a fused pool, BatchNormalization, dropout, Dense), and for an
+ * LSTM + GRU stack whose step products each thread runs on its chunk of the batch. */
 #include <stdlib.h>
 
 #include "check.h"
@@ -122,6 +123,17 @@ static dc_model *cnn(void) {
     return m;
 }
 
+/* Recurrent layers: the step products of each thread's chunk of the batch, weight gradients over
+ * all steps, on rows of the same images read as 10 steps of 20 features. */
+static dc_model *lstm_gru(void) {
+    dc_model *m = dc_sequential();
+    dc_model_add(m, dc_input(2, (int64_t[]){10, 20}));
+    dc_model_add(m, dc_lstm_layer(64, true));
+    dc_model_add(m, dc_gru_layer(48, false));
+    dc_model_add(m, dc_dense(3, DC_ACT_SOFTMAX));
+    return m;
+}
+
 static dc_model *cnn_bn(void) {
     dc_model *m = dc_sequential();
     dc_model_add(m, dc_input(3, (int64_t[]){2, 10, 10}));
@@ -178,6 +190,10 @@ static void test_reproducible(void) {
     make_images(600, &x, &y);
     same_on_every_team("cnn", cnn, x, y);
     same_on_every_team("conv + batch norm", cnn_bn, x, y);
+    dc_tensor *xs = dc_tensor_new(3, (int64_t[]){600, 10, 20});
+    memcpy(dc_tensor_data(xs), dc_tensor_data(x), (size_t)(600 * 200) * sizeof(float));
+    same_on_every_team("lstm + gru", lstm_gru, xs, y);
+    dc_tensor_free(xs);
     dc_tensor_free(x);
     dc_tensor_free(y);
 }
