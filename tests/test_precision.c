@@ -100,6 +100,27 @@ static void test_gemm(void) {
     if (dc_k_bf16_available()) CHECK(dc_k_gemm_bf16_applies(1, 16, 32) && !dc_k_gemm_bf16_applies(64, 15, 64) && !dc_k_gemm_bf16_applies(64, 64, 31));
 }
 
+/* The worst error of C = alpha op(A) op(B) + beta C0 (+ bias) against a double reference,
+ * relative to the sum of the terms' magnitudes; NaN counts as the worst. */
+static double gemm_err(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, float beta, const float *A, int64_t lda,
+                      const float *B, int64_t ldb, const float *C0, const float *C, int64_t ldc, const float *bias) {
+    double worst = 0;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0, sa = 0;
+            for (int64_t k = 0; k < K; k++) {
+                double a = ta ? A[k * lda + i] : A[i * lda + k], b = tb ? B[j * ldb + k] : B[k * ldb + j];
+                s += a * b;
+                sa += fabs(a * b);
+            }
+            double c0 = beta != 0 ? beta * (double)C0[i * ldc + j] : 0, bj = bias ? bias[j] : 0;
+            double ref = alpha * s + c0 + bj;
+            double e = fabs(C[i * ldc + j] - ref) / (fabs(alpha) * sa + fabs(c0) + fabs(bj) + 1e-30);
+            if (!(e <= worst)) worst = e;
+        }
+    return worst;
+}
+
 /* The float32 GEMM that deepc splits over threads itself (thin products, blas.c): against a
  * double reference, at 1, 2 and 3 threads (slices of uneven length), by columns and by rows,
  * every transpose, strides, alpha and beta; C's padding untouched; the same bits when repeated. */
@@ -119,19 +140,7 @@ static void split_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float 
         dc_k_gemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, rows);
         dc_k_gemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C2, ldc, rows);
         CHECK(memcmp(C, C2, (size_t)(M * ldc) * 4) == 0);
-        double worst = 0;
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < N; j++) {
-                double s = 0, sa = 0;
-                for (int64_t k = 0; k < K; k++) {
-                    double a = ta ? A[k * lda + i] : A[i * lda + k], b = tb ? B[j * ldb + k] : B[k * ldb + j];
-                    s += a * b;
-                    sa += fabs(a * b);
-                }
-                double ref = alpha * s + (beta != 0 ? beta * (double)C0[i * ldc + j] : 0);
-                double e = fabs(C[i * ldc + j] - ref) / (fabs(alpha) * sa + fabs(beta * C0[i * ldc + j]) + 1e-30);
-                if (e > worst) worst = e;
-            }
+        double worst = gemm_err(ta, tb, M, N, K, alpha, beta, A, lda, B, ldb, C0, C, ldc, NULL);
         int untouched = 1;
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = N; j < ldc; j++) untouched &= C[i * ldc + j] == C0[i * ldc + j];
@@ -169,25 +178,6 @@ static void test_gemm_split(void) {
  * untouched; a product cut into pieces of columns or rows has the bits of the whole; the
  * prepacked B gives the bits of the unpacked one; dc_k_gemm_bias the same bits at 1, 2 and 3
  * threads. */
-static double own_err(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, float beta, const float *A, int64_t lda,
-                      const float *B, int64_t ldb, const float *C0, const float *C, int64_t ldc, const float *bias) {
-    double worst = 0;
-    for (int64_t i = 0; i < M; i++)
-        for (int64_t j = 0; j < N; j++) {
-            double s = 0, sa = 0;
-            for (int64_t k = 0; k < K; k++) {
-                double a = ta ? A[k * lda + i] : A[i * lda + k], b = tb ? B[j * ldb + k] : B[k * ldb + j];
-                s += a * b;
-                sa += fabs(a * b);
-            }
-            double c0 = beta != 0 ? beta * (double)C0[i * ldc + j] : 0, bj = bias ? bias[j] : 0;
-            double ref = alpha * s + c0 + bj;
-            double e = fabs(C[i * ldc + j] - ref) / (fabs(alpha) * sa + fabs(c0) + fabs(bj) + 1e-30);
-            if (!(e <= worst)) worst = e; /* NaN counts as the worst */
-        }
-    return worst;
-}
-
 static void test_sgemm_own(void) {
     if (!dc_k_avx512_usable()) {
         printf("own float32 GEMM: skipped (no AVX-512)\n");
@@ -215,7 +205,7 @@ static void test_sgemm_own(void) {
         memcpy(C, C0, (size_t)(M * ldc) * 4);
         const float *bs = with_bias ? bias : NULL;
         dc_k_sgemm_own(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bs);
-        const double e = own_err(ta, tb, M, N, K, alpha, beta, A, lda, B, ldb, C0, C, ldc, bs);
+        const double e = gemm_err(ta, tb, M, N, K, alpha, beta, A, lda, B, ldb, C0, C, ldc, bs);
         int untouched = 1;
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = N; j < ldc; j++) untouched &= memcmp(&C[i * ldc + j], &C0[i * ldc + j], 4) == 0;
@@ -269,7 +259,7 @@ static void test_sgemm_own(void) {
         dc_k_gemm_bias(false, true, M, N, K, 1, A, K, B, K, 0, C[t], N, bias, false);
     }
     dc_set_threads(0);
-    CHECK(own_err(false, true, M, N, K, 1, 0, A, K, B, K, C[0], C[0], N, bias) < 1e-5);
+    CHECK(gemm_err(false, true, M, N, K, 1, 0, A, K, B, K, C[0], C[0], N, bias) < 1e-5);
     CHECK(memcmp(C[0], C[1], (size_t)(M * N) * 4) == 0 && memcmp(C[0], C[2], (size_t)(M * N) * 4) == 0);
     for (int t = 0; t < 3; t++) free(C[t]);
     free(A);

@@ -11,4 +11,28 @@
  * row under a masked load or store. */
 static inline __mmask16 dc_lanes16(int64_t n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
+/* Transposes a 16x16 block of 32-bit values: on return r[c] holds what was column c. */
+DC_TARGET_AVX512 static inline void dc_transpose16_avx512(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* u[4g + j], lane L: rows 4g .. 4g+3 of column 4L + j */
+    for (int g = 0; g < 16; g += 4) {
+        u[g] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
+        u[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xee);
+        u[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        u[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xee);
+    }
+    for (int j = 0; j < 4; j++) {
+        __m512 v = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), w = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xdd);
+        __m512 x = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88), y = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xdd);
+        r[j] = _mm512_shuffle_f32x4(v, x, 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(v, x, 0xdd);
+        r[4 + j] = _mm512_shuffle_f32x4(w, y, 0x88);
+        r[12 + j] = _mm512_shuffle_f32x4(w, y, 0xdd);
+    }
+}
+
 #endif

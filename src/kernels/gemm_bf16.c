@@ -115,6 +115,8 @@ size_t dc_k_gemm_bf16_scratch(int64_t M, int64_t N, int64_t K) {
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+
+#include "avx512.h"
 #define BF16_TARGET __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl,avx512dq")))
 
 /* 16 pairs (lo[c], hi[c]) as bf16 words, lo in the low half: VCVTNEPS2BF16 rounds to nearest
@@ -146,30 +148,6 @@ BF16_TARGET static void pack_cols_avx512(const float *X, int64_t ld, int64_t j0,
     }
 }
 
-/* Transposes a 16x16 block of 32-bit words: on return r[c] holds what was column c. */
-BF16_TARGET static inline void transpose16_avx512(__m512i r[16]) {
-    __m512i t[16], u[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    /* u[4g + j], lane L: rows 4g .. 4g+3 of column 4L + j */
-    for (int g = 0; g < 16; g += 4) {
-        u[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
-        u[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
-        u[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
-        u[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
-    }
-    for (int j = 0; j < 4; j++) {
-        __m512i v = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88), w = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xdd);
-        __m512i x = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88), y = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xdd);
-        r[j] = _mm512_shuffle_i32x4(v, x, 0x88);
-        r[8 + j] = _mm512_shuffle_i32x4(v, x, 0xdd);
-        r[4 + j] = _mm512_shuffle_i32x4(w, y, 0x88);
-        r[12 + j] = _mm512_shuffle_i32x4(w, y, 0xdd);
-    }
-}
-
 /* A block of `width` (8 or 32) rows i0.. of a matrix whose rows are contiguous (element (i, k)
  * at X[i*ld + k]) into P[KP][width]: 16 rows at a time, 32 values of k from each (masked at
  * the end of k: an odd K's last pair gets a zero high half) converted to 16 pairs, the 16x16
@@ -194,7 +172,10 @@ BF16_TARGET static void pack_rows_avx512(const float *X, int64_t ld, int64_t i0,
                     v[i] = _mm512_setzero_si512();
                 }
             }
-            transpose16_avx512(v);
+            __m512 f[16];
+            for (int i = 0; i < 16; i++) f[i] = _mm512_castsi512_ps(v[i]);
+            dc_transpose16_avx512(f);
+            for (int i = 0; i < 16; i++) v[i] = _mm512_castps_si512(f[i]);
             const int64_t pairs = left >= 32 ? 16 : (left + 1) / 2;
             uint32_t *o = P + (k / 2) * width + r0;
             for (int64_t q = 0; q < pairs; q++) {

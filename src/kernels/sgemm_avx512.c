@@ -102,29 +102,6 @@ static const sg_tile_fn sg_tiles[2][SG_MR + 1] = {
     {NULL, sg_tile1t_avx512, sg_tile2t_avx512, sg_tile3t_avx512, sg_tile4t_avx512, sg_tile5t_avx512, sg_tile6t_avx512,
      sg_tile7t_avx512, sg_tile8t_avx512, sg_tile9t_avx512, sg_tile10t_avx512, sg_tile11t_avx512, sg_tile12t_avx512}};
 
-/* Transposes a 16x16 block of floats: on return r[c] holds what was column c. */
-DC_TARGET_AVX512 static inline void sg_transpose16_avx512(__m512 r[16]) {
-    __m512 t[16], u[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int g = 0; g < 16; g += 4) {
-        u[g] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
-        u[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xee);
-        u[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
-        u[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xee);
-    }
-    for (int j = 0; j < 4; j++) {
-        __m512 v = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), w = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xdd);
-        __m512 x = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88), y = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xdd);
-        r[j] = _mm512_shuffle_f32x4(v, x, 0x88);
-        r[8 + j] = _mm512_shuffle_f32x4(v, x, 0xdd);
-        r[4 + j] = _mm512_shuffle_f32x4(w, y, 0x88);
-        r[12 + j] = _mm512_shuffle_f32x4(w, y, 0xdd);
-    }
-}
-
 /* Columns j0 .. j0 + 31 of op(B) = B^T (B [N, K] row-major, op(B)[k][j] = B[j * ldb + k]) for
  * k in k0 .. k0 + kc - 1 into P[kc][32]; columns past N are zero. */
 DC_TARGET_AVX512 static void sg_pack_bt_avx512(const float *B, int64_t ldb, int64_t j0, int64_t N, int64_t k0, int64_t kc,
@@ -136,7 +113,7 @@ DC_TARGET_AVX512 static void sg_pack_bt_avx512(const float *B, int64_t ldb, int6
             __m512 v[16];
             for (int i = 0; i < 16; i++)
                 v[i] = h + i < cols ? _mm512_maskz_loadu_ps(mk, B + (j0 + h + i) * ldb + k0 + k) : _mm512_setzero_ps();
-            sg_transpose16_avx512(v);
+            dc_transpose16_avx512(v);
             const int64_t n = sg_min(kc - k, 16);
             for (int64_t q = 0; q < n; q++) _mm512_store_ps(P + (k + q) * SG_NR + h, v[q]);
         }
