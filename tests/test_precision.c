@@ -234,7 +234,7 @@ static void test_sgemm_own(void) {
             dc_k_sgemm_pack_b(N, K, B, ldb, P);
             memcpy(C2, C0, (size_t)(M * ldc) * 4);
             for (int64_t j0 = 0; j0 < N; j0 += 32)
-                dc_k_sgemm_packed(ta, M, N, K, alpha, A, lda, P, j0, N - j0 < 32 ? N - j0 : 32, beta, C2, ldc, bs);
+                dc_k_sgemm_packed(ta, M, K, alpha, A, lda, P, j0, N - j0 < 32 ? N - j0 : 32, beta, C2, ldc, bs);
             CHECK(memcmp(C, C2, (size_t)(M * ldc) * 4) == 0);
             free(P);
         }
@@ -247,7 +247,10 @@ static void test_sgemm_own(void) {
     }
     /* through dc_k_gemm_bias on a shape the own kernel takes, at 1, 2 and 3 threads */
     const int64_t M = 64, N = 256, K = 784;
-    CHECK(dc_k_sgemm_own_applies(false, true, M, N, K, K));
+    /* DEEPC_SGEMM=openblas, off or 0 (ctest's test_precision_sgemm_off) sends it to OpenBLAS */
+    const char *e = getenv("DEEPC_SGEMM");
+    const bool off = e && (!strcmp(e, "openblas") || !strcmp(e, "off") || !strcmp(e, "0"));
+    CHECK(dc_k_sgemm_own_applies(false, true, M, N, K, K) == !off);
     float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(N * K) * 4), *bias = malloc((size_t)N * 4);
     float *C[3];
     fill(A, M * K, &r);
@@ -260,7 +263,9 @@ static void test_sgemm_own(void) {
     }
     dc_set_threads(0);
     CHECK(gemm_err(false, true, M, N, K, 1, 0, A, K, B, K, C[0], C[0], N, bias) < 1e-5);
-    CHECK(memcmp(C[0], C[1], (size_t)(M * N) * 4) == 0 && memcmp(C[0], C[2], (size_t)(M * N) * 4) == 0);
+    /* the same bits on every team through the own kernel (OpenBLAS's edge kernels round some
+     * elements differently where a product is cut) */
+    if (!off) CHECK(memcmp(C[0], C[1], (size_t)(M * N) * 4) == 0 && memcmp(C[0], C[2], (size_t)(M * N) * 4) == 0);
     for (int t = 0; t < 3; t++) free(C[t]);
     free(A);
     free(B);

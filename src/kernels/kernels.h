@@ -60,7 +60,7 @@ void dc_k_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
  * a bias: a Dense layer's output in one pass). Each element is summed in one order whatever
  * piece of C a call computes. dc_k_gemm takes it where dc_k_sgemm_own_applies (by the whole
  * product's shape, so that every piece of a split takes the same path); DEEPC_SGEMM=openblas
- * turns it off. */
+ * (or off, or 0) turns it off. */
 void dc_k_sgemm_own(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
                     int64_t ldb, float beta, float *C, int64_t ldc, const float *bias);
 bool dc_k_sgemm_own_applies(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t ldb);
@@ -69,8 +69,8 @@ bool dc_k_sgemm_own_applies(bool ta, bool tb, int64_t M, int64_t N, int64_t K, i
  * columns j0 .. j0 + nc - 1 of C = alpha op(A) op(B) + beta C (+ bias), j0 a multiple of 32. */
 size_t dc_k_sgemm_packed_size(int64_t N, int64_t K);
 void dc_k_sgemm_pack_b(int64_t N, int64_t K, const float *B, int64_t ldb, float *P);
-void dc_k_sgemm_packed(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *P,
-                       int64_t j0, int64_t nc, float beta, float *C, int64_t ldc, const float *bias);
+void dc_k_sgemm_packed(bool ta, int64_t M, int64_t K, float alpha, const float *A, int64_t lda, const float *P, int64_t j0,
+                       int64_t nc, float beta, float *C, int64_t ldc, const float *bias);
 /* dc_k_gemm_ex plus bias[j] added to every row of C (NULL: none). */
 void dc_k_gemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                     const float *B, int64_t ldb, float beta, float *C, int64_t ldc, const float *bias, bool split_rows);

@@ -168,15 +168,14 @@ void dc_k_sgemm_pack_b(int64_t N, int64_t K, const float *B, int64_t ldb, float 
 #endif
 }
 
-void dc_k_sgemm_packed(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *P,
-                       int64_t j0, int64_t nc, float beta, float *C, int64_t ldc, const float *bias) {
+void dc_k_sgemm_packed(bool ta, int64_t M, int64_t K, float alpha, const float *A, int64_t lda, const float *P, int64_t j0,
+                       int64_t nc, float beta, float *C, int64_t ldc, const float *bias) {
 #if defined(DC_HAVE_AVX512_KERNELS)
-    (void)N;
     sg_run_avx512(ta, true, M, nc, K, alpha, A, lda, NULL, 0, P + (j0 / SG_NR) * K * SG_NR, beta, C + j0, ldc,
                   bias ? bias + j0 : NULL);
 #else
-    (void)ta, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)P, (void)j0, (void)nc, (void)beta, (void)C,
-        (void)ldc, (void)bias;
+    (void)ta, (void)M, (void)K, (void)alpha, (void)A, (void)lda, (void)P, (void)j0, (void)nc, (void)beta, (void)C, (void)ldc,
+        (void)bias;
 #endif
 }
 
@@ -198,11 +197,11 @@ void dc_k_sgemm_own(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
  * place whose rows are at most 2048 floats apart (rows further apart share first-level cache
  * sets) unless K is short, and not A^T over a long K and many rows. */
 bool dc_k_sgemm_own_applies(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t ldb) {
-    static int state = -1; /* -1 undecided, 0 off (DEEPC_SGEMM=openblas or no AVX-512), 1 on */
+    static int state = -1; /* -1 undecided, 0 off (DEEPC_SGEMM=openblas, off or 0, or no AVX-512), 1 on */
     int s = __atomic_load_n(&state, __ATOMIC_RELAXED);
     if (s < 0) {
         const char *e = getenv("DEEPC_SGEMM");
-        s = dc_k_avx512_usable() && !(e && !strcmp(e, "openblas"));
+        s = dc_k_avx512_usable() && !(e && (!strcmp(e, "openblas") || !strcmp(e, "off") || !strcmp(e, "0")));
         __atomic_store_n(&state, s, __ATOMIC_RELAXED);
     }
     if (!s || M < 16 || N < 32 || K < 16) return false;

@@ -7,13 +7,25 @@ void *dc_op_gemm_scratch(dc_ctx *c, int n, size_t each) {
     return c->bf16 && dc_k_bf16_available() ? dc_scratch(c, (size_t)n * each) : NULL;
 }
 
+/* dc_op_gemm_ex plus bias[j] on every row of C (NULL: none; with a bias, beta is 0): the float32
+ * kernel adds it in the product's own pass, the bf16 one to rows filled with it first. */
+static void op_gemm_bias(dc_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                         const float *B, int64_t ldb, float beta, float *C, int64_t ldc, const float *bias, bool split_rows) {
+    void *ws = c->bf16 && dc_k_gemm_bf16_applies(M, N, K) ? dc_scratch(c, dc_k_gemm_bf16_scratch(M, N, K)) : NULL;
+    if (ws) {
+        if (bias) {
+            dc_k_fill_rows(C, bias, M, N); /* C is [M, N] contiguous wherever a bias is asked for */
+            beta = 1;
+        }
+        dc_k_gemm_bf16_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ws, split_rows);
+    } else {
+        dc_k_gemm_bias(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, split_rows);
+    }
+}
+
 void dc_op_gemm_ex(dc_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                    const float *B, int64_t ldb, float beta, float *C, int64_t ldc, bool split_rows) {
-    void *ws = c->bf16 && dc_k_gemm_bf16_applies(M, N, K) ? dc_scratch(c, dc_k_gemm_bf16_scratch(M, N, K)) : NULL;
-    if (ws)
-        dc_k_gemm_bf16_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ws, split_rows);
-    else
-        dc_k_gemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, split_rows);
+    op_gemm_bias(c, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, split_rows);
 }
 
 void dc_op_gemm(dc_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
@@ -146,12 +158,7 @@ dc_tensor *dc_linear(dc_ctx *c, dc_tensor *x, dc_tensor *W, dc_tensor *b) {
     if (!y) return NULL;
     int64_t R = in ? x->numel / in : 0;
     if (in == 0) R = y->numel / (out ? out : 1);
-    if (c->bf16 && dc_k_gemm_bf16_applies(R, out, in)) {
-        if (b) dc_k_fill_rows(y->data, b->data, R, out);
-        dc_op_gemm(c, false, true, R, out, in, 1, x->data, in, W->data, in, b ? 1.0f : 0.0f, y->data, out);
-    } else {
-        dc_k_gemm_bias(false, true, R, out, in, 1, x->data, in, W->data, in, 0, y->data, out, b ? b->data : NULL, false);
-    }
+    op_gemm_bias(c, false, true, R, out, in, 1, x->data, in, W->data, in, 0, y->data, out, b ? b->data : NULL, false);
     dc_tensor *in3[3] = {x, W, b};
     if (dc_needs_grad(c, 3, in3) && !dc_record(c, "linear", linear_backward, y, 3, in3)) return NULL;
     return y;

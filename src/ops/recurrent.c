@@ -115,7 +115,7 @@ DC_CLONES static void cell_step(rnn_saved *s, int64_t t, float *z, const float *
 static void step_product(bool own, bool tb, int64_t rows, int64_t N, int64_t K, const float *A, const float *W, const float *P,
                          float beta, float *C, const float *bias) {
     if (own && P)
-        dc_k_sgemm_packed(false, rows, N, K, 1, A, K, P, 0, N, beta, C, N, bias);
+        dc_k_sgemm_packed(false, rows, K, 1, A, K, P, 0, N, beta, C, N, bias);
     else if (own)
         dc_k_sgemm_own(false, tb, rows, N, K, 1, A, K, W, tb ? K : N, beta, C, N, bias);
     else
