@@ -173,7 +173,7 @@ static void test_gemm_split(void) {
 }
 
 /* deepc's own AVX-512 float32 GEMM (sgemm_avx512.c): random shapes (edges of its 12 x 32 tile,
- * K past its 128-long blocks), every transpose, alpha, beta (0 with NaN in C, which must not
+ * K past its 128-long blocks), every transpose, B's rows near and far apart, alpha, beta (0 with NaN in C, which must not
  * reach the result), a bias row, padded strides, against a double reference; C's padding
  * untouched; a product cut into pieces of columns or rows has the bits of the whole; the
  * prepacked B gives the bits of the unpacked one; dc_k_gemm_bias the same bits at 1, 2 and 3
@@ -191,7 +191,8 @@ static void test_sgemm_own(void) {
         const int64_t M = 1 + (int64_t)dc_rng_below(&r, 70), N = 1 + (int64_t)dc_rng_below(&r, 100),
                       K = t % 8 == 7 ? 129 + (int64_t)dc_rng_below(&r, 400) : 1 + (int64_t)dc_rng_below(&r, 200);
         const float alpha = alphas[t % 3], beta = betas[(t / 3) % 3];
-        const int64_t pad = 1 + t % 5, ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+        /* every fourth B read in place has rows 2048+ floats apart: the kernel copies its panels */
+        const int64_t pad = !tb && t % 4 == 0 ? 2048 + t % 5 : 1 + t % 5, ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
         const int64_t lda = ac + pad, ldb = bc + pad, ldc = N + pad;
         float *A = malloc((size_t)(ar * lda) * 4), *B = malloc((size_t)(br * ldb) * 4), *bias = malloc((size_t)N * 4);
         float *C0 = malloc((size_t)(M * ldc) * 4), *C = malloc((size_t)(M * ldc) * 4), *C2 = malloc((size_t)(M * ldc) * 4);
@@ -250,7 +251,7 @@ static void test_sgemm_own(void) {
     /* DEEPC_SGEMM=openblas, off or 0 (ctest's test_precision_sgemm_off) sends it to OpenBLAS */
     const char *e = getenv("DEEPC_SGEMM");
     const bool off = e && (!strcmp(e, "openblas") || !strcmp(e, "off") || !strcmp(e, "0"));
-    CHECK(dc_k_sgemm_own_applies(false, true, M, N, K, K) == !off);
+    CHECK(dc_k_sgemm_own_applies(false, true, M, N, K) == !off);
     float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(N * K) * 4), *bias = malloc((size_t)N * 4);
     float *C[3];
     fill(A, M * K, &r);

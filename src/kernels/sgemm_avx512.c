@@ -23,6 +23,7 @@
 #define SG_MR 12
 #define SG_NR 32
 #define SG_KC 128
+#define SG_BN_SPAN ((int64_t)1 << 18) /* floats of B's rows: 1 MB */
 
 static inline int64_t sg_min(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -119,6 +120,22 @@ DC_TARGET_AVX512 static void sg_pack_bt_avx512(const float *B, int64_t ldb, int6
         }
 }
 
+/* Rows k0 .. k0 + kc - 1 of B's columns j0 .. j0 + nr - 1 (B read in place, rows ldb apart)
+ * into P[kc][32], columns past nr zero; the next panel's lines (the columns from j0 + 32) are
+ * asked for on the way, so that a B from beyond the caches streams in while this one is used. */
+DC_TARGET_AVX512 static void sg_pack_bn_avx512(const float *B, int64_t ldb, int64_t nr, int64_t next, int64_t kc, float *P) {
+    const __mmask16 m0 = dc_lanes16(nr), m1 = dc_lanes16(nr - 16);
+    for (int64_t k = 0; k < kc; k++) {
+        const float *b = B + k * ldb;
+        if (next > 0) {
+            _mm_prefetch((const char *)(b + SG_NR), _MM_HINT_T0);
+            if (next > 16) _mm_prefetch((const char *)(b + SG_NR + 16), _MM_HINT_T0);
+        }
+        _mm512_store_ps(P + k * SG_NR, _mm512_maskz_loadu_ps(m0, b));
+        _mm512_store_ps(P + k * SG_NR + 16, _mm512_maskz_loadu_ps(m1, b + 16));
+    }
+}
+
 /* The product. op(B) is read in place (B, tb false), packed here a block of SG_KC x 32 at a
  * time (B^T, tb true), or was packed whole by dc_k_sgemm_pack_b (P not NULL: block jb at
  * P + jb * K * 32). */
@@ -129,6 +146,11 @@ DC_TARGET_AVX512 static void sg_run_avx512(bool ta, bool tb, int64_t M, int64_t 
     /* rows in tiles of even height (64 rows: 10 or 11 each, not five of 12 and one of 4) */
     const int64_t nti = (M + SG_MR - 1) / SG_MR;
     float pack[SG_KC * SG_NR] __attribute__((aligned(64)));
+    /* a B read in place whose rows span more than the second-level cache (or lie 8 KB or more
+     * apart, where they share first-level cache sets) is copied a panel at a time, prefetching
+     * the next panel: read in place from beyond the caches, its 32-float runs of scattered rows
+     * came in at a third of the rate */
+    const bool pack_bn = !tb && !P && (K * ldb >= SG_BN_SPAN || ldb >= 2048);
     for (int64_t k0 = 0; k0 < K; k0 += SG_KC) {
         const int64_t kc = sg_min(K - k0, SG_KC);
         for (int64_t j0 = 0; j0 < N; j0 += SG_NR) {
@@ -141,6 +163,10 @@ DC_TARGET_AVX512 static void sg_run_avx512(bool ta, bool tb, int64_t M, int64_t 
                 bks = SG_NR;
             } else if (tb) {
                 sg_pack_bt_avx512(B, ldb, j0, N, k0, kc, pack);
+                Bk = pack;
+                bks = SG_NR;
+            } else if (pack_bn) {
+                sg_pack_bn_avx512(B + k0 * ldb + j0, ldb, nr, N - j0 - SG_NR, kc, pack);
                 Bk = pack;
                 bks = SG_NR;
             } else {
@@ -193,10 +219,8 @@ void dc_k_sgemm_own(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
  * batch, docs/performance.md): C at least 16 x 32, K at least 16, from 2^16 to 2^25
  * multiply-adds (larger ones, whose operands come from beyond the second-level cache, gain
  * from OpenBLAS's packing and cache blocking: a Dense 1024 -> 1024 on 128 rows, 2^27, took
- * 1.15x OpenBLAS's time in a layer's step), and a B read in
- * place whose rows are at most 2048 floats apart (rows further apart share first-level cache
- * sets) unless K is short, and not A^T over a long K and many rows. */
-bool dc_k_sgemm_own_applies(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t ldb) {
+ * 1.15x OpenBLAS's time in a layer's step), and not A^T over a long K and many rows. */
+bool dc_k_sgemm_own_applies(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
     static int state = -1; /* -1 undecided, 0 off (DEEPC_SGEMM=openblas, off or 0, or no AVX-512), 1 on */
     int s = __atomic_load_n(&state, __ATOMIC_RELAXED);
     if (s < 0) {
@@ -207,7 +231,6 @@ bool dc_k_sgemm_own_applies(bool ta, bool tb, int64_t M, int64_t N, int64_t K, i
     if (!s || M < 16 || N < 32 || K < 16) return false;
     const int64_t macs = M * N * K;
     if (macs < ((int64_t)1 << 16) || macs > ((int64_t)1 << 25)) return false;
-    if (!tb && ldb > 2048 && K > 32) return false;
     /* op(A) = A^T read in place steps a row of A per k: over a long K and many rows of C,
      * OpenBLAS's packed copy of A is the faster */
     return !(ta && K > 512 && M > 256);
