@@ -21,6 +21,7 @@
 #include <string.h>
 
 #define SG_MR 12
+#define SG_MRN 24 /* the narrow tile's rows */
 #define SG_NR 32
 #define SG_KC 128
 #define SG_BN_SPAN ((int64_t)1 << 18) /* floats of B's rows: 1 MB */
@@ -103,12 +104,87 @@ static const sg_tile_fn sg_tiles[2][SG_MR + 1] = {
     {NULL, sg_tile1t_avx512, sg_tile2t_avx512, sg_tile3t_avx512, sg_tile4t_avx512, sg_tile5t_avx512, sg_tile6t_avx512,
      sg_tile7t_avx512, sg_tile8t_avx512, sg_tile9t_avx512, sg_tile10t_avx512, sg_tile11t_avx512, sg_tile12t_avx512}};
 
+/* The narrow tile: C[mr <= 24, up to 16 columns (mask m0)], for a panel of op(B) at most 16
+ * wide (a product with 16 or fewer columns, or the last 16 of a wider one), where the wide
+ * tile would spend half its multiply-adds on columns that do not exist. The same order of
+ * summation and the same epilogue as the wide tile, so an element's bits do not depend on
+ * which tile computed it. */
+DC_TARGET_AVX512 static inline __attribute__((always_inline)) void sg_ntile_avx512(
+    int mr, int64_t K, const float *A, int64_t ars, int64_t aks, const float *B, int64_t bks, float *C, int64_t ldc,
+    __mmask16 m0, float alpha, float beta, const float *bias, bool first) {
+    __m512 c0[SG_MRN];
+#pragma GCC unroll 24
+    for (int r = 0; r < mr; r++) c0[r] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, B + k * bks);
+        const float *a = A + k * aks;
+#pragma GCC unroll 24
+        for (int r = 0; r < mr; r++) c0[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r * ars]), b0, c0[r]);
+    }
+    const __m512 va = _mm512_set1_ps(alpha);
+    const __m512 add0 = first && bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+    const bool load = !first || beta != 0;
+    const __m512 vb = _mm512_set1_ps(first ? beta : 1.0f);
+#pragma GCC unroll 24
+    for (int r = 0; r < mr; r++) {
+        float *cr = C + r * ldc;
+        __m512 y0 = _mm512_fmadd_ps(va, c0[r], add0);
+        if (load) y0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), y0);
+        _mm512_mask_storeu_ps(cr, m0, y0);
+    }
+}
+
+typedef void (*sg_ntile_fn)(int64_t, const float *, int64_t, const float *, int64_t, float *, int64_t, __mmask16, float, float,
+                            const float *, bool);
+#define SG_NTILE(n)                                                                                                        \
+    DC_TARGET_AVX512 static void sg_ntile##n##_avx512(int64_t K, const float *A, int64_t lda, const float *B, int64_t bks,   \
+                                                       float *C, int64_t ldc, __mmask16 m0, float alpha, float beta,       \
+                                                       const float *bias, bool first) {                                    \
+        sg_ntile_avx512(n, K, A, lda, 1, B, bks, C, ldc, m0, alpha, beta, bias, first);                                    \
+    }                                                                                                                      \
+    DC_TARGET_AVX512 static void sg_ntile##n##t_avx512(int64_t K, const float *A, int64_t lda, const float *B, int64_t bks,  \
+                                                        float *C, int64_t ldc, __mmask16 m0, float alpha, float beta,      \
+                                                        const float *bias, bool first) {                                   \
+        sg_ntile_avx512(n, K, A, 1, lda, B, bks, C, ldc, m0, alpha, beta, bias, first);                                    \
+    }
+SG_NTILE(1)
+SG_NTILE(2)
+SG_NTILE(3)
+SG_NTILE(4)
+SG_NTILE(5)
+SG_NTILE(6)
+SG_NTILE(7)
+SG_NTILE(8)
+SG_NTILE(9)
+SG_NTILE(10)
+SG_NTILE(11)
+SG_NTILE(12)
+SG_NTILE(13)
+SG_NTILE(14)
+SG_NTILE(15)
+SG_NTILE(16)
+SG_NTILE(17)
+SG_NTILE(18)
+SG_NTILE(19)
+SG_NTILE(20)
+SG_NTILE(21)
+SG_NTILE(22)
+SG_NTILE(23)
+SG_NTILE(24)
+#define SG_NT2(n) {sg_ntile##n##_avx512, sg_ntile##n##t_avx512}
+static const sg_ntile_fn sg_ntiles[SG_MRN + 1][2] = {
+    {NULL, NULL},  SG_NT2(1),  SG_NT2(2),  SG_NT2(3),  SG_NT2(4),  SG_NT2(5),  SG_NT2(6),  SG_NT2(7),  SG_NT2(8),
+    SG_NT2(9),     SG_NT2(10), SG_NT2(11), SG_NT2(12), SG_NT2(13), SG_NT2(14), SG_NT2(15), SG_NT2(16), SG_NT2(17),
+    SG_NT2(18),    SG_NT2(19), SG_NT2(20), SG_NT2(21), SG_NT2(22), SG_NT2(23), SG_NT2(24)};
+
 /* Columns j0 .. j0 + 31 of op(B) = B^T (B [N, K] row-major, op(B)[k][j] = B[j * ldb + k]) for
- * k in k0 .. k0 + kc - 1 into P[kc][32]; columns past N are zero. */
+ * k in k0 .. k0 + kc - 1 into P[kc][32]; columns past N are zero (up to 16 when there are 16
+ * or fewer, the second half then left as it was). */
 DC_TARGET_AVX512 static void sg_pack_bt_avx512(const float *B, int64_t ldb, int64_t j0, int64_t N, int64_t k0, int64_t kc,
                                                float *P) {
     const int64_t cols = sg_min(N - j0, SG_NR);
-    for (int h = 0; h < SG_NR; h += 16)
+    /* a panel of 16 columns or fewer is read by the narrow tile, which never reads P[k][16..32) */
+    for (int h = 0; h < (cols > 16 ? SG_NR : 16); h += 16)
         for (int64_t k = 0; k < kc; k += 16) {
             const __mmask16 mk = dc_lanes16(kc - k);
             __m512 v[16];
@@ -144,7 +220,7 @@ DC_TARGET_AVX512 static void sg_run_avx512(bool ta, bool tb, int64_t M, int64_t 
                                            int64_t ldc, const float *bias) {
     const int64_t ars = ta ? 1 : lda, aks = ta ? lda : 1;
     /* rows in tiles of even height (64 rows: 10 or 11 each, not five of 12 and one of 4) */
-    const int64_t nti = (M + SG_MR - 1) / SG_MR;
+    const int64_t nti = (M + SG_MR - 1) / SG_MR, ntn = (M + SG_MRN - 1) / SG_MRN;
     float pack[SG_KC * SG_NR] __attribute__((aligned(64)));
     /* a B read in place whose rows span more than the second-level cache (or lie 8 KB or more
      * apart, where they share first-level cache sets) is copied a panel at a time, prefetching
@@ -172,6 +248,15 @@ DC_TARGET_AVX512 static void sg_run_avx512(bool ta, bool tb, int64_t M, int64_t 
             } else {
                 Bk = B + k0 * ldb + j0;
                 bks = ldb;
+            }
+            if (nr <= 16) {
+                for (int64_t t = 0; t < ntn; t++) {
+                    const int64_t i0 = M * t / ntn;
+                    const int mr = (int)(M * (t + 1) / ntn - i0);
+                    sg_ntiles[mr][ta](kc, A + i0 * ars + k0 * aks, lda, Bk, bks, C + i0 * ldc + j0, ldc, m0, alpha, beta,
+                                      bias ? bias + j0 : NULL, k0 == 0);
+                }
+                continue;
             }
             for (int64_t t = 0; t < nti; t++) {
                 const int64_t i0 = M * t / nti;
@@ -216,10 +301,11 @@ void dc_k_sgemm_own(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
 }
 
 /* Where the own kernel beats OpenBLAS's (1 thread, measured over the shapes of layers on a
- * batch, docs/performance.md): C at least 16 x 32, K at least 16, from 2^16 to 2^25
- * multiply-adds (larger ones, whose operands come from beyond the second-level cache, gain
- * from OpenBLAS's packing and cache blocking: a Dense 1024 -> 1024 on 128 rows, 2^27, took
- * 1.15x OpenBLAS's time in a layer's step), and not A^T over a long K and many rows. */
+ * batch, docs/performance.md): C at least 16 x 16, K at least 16, from 2^16 to 2^25
+ * multiply-adds, and not A^T over a long K and many rows. Smaller products (an attention
+ * head's) ran no faster through it in a network. Larger ones, whose operands come from beyond
+ * the second-level cache, gain from OpenBLAS's packing and cache blocking: a Dense 1024 -> 1024
+ * on 128 rows, 2^27, took 1.15x OpenBLAS's time in a layer's step. */
 bool dc_k_sgemm_own_applies(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
     static int state = -1; /* -1 undecided, 0 off (DEEPC_SGEMM=openblas, off or 0, or no AVX-512), 1 on */
     int s = __atomic_load_n(&state, __ATOMIC_RELAXED);
@@ -228,7 +314,7 @@ bool dc_k_sgemm_own_applies(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
         s = dc_k_avx512_usable() && !(e && (!strcmp(e, "openblas") || !strcmp(e, "off") || !strcmp(e, "0")));
         __atomic_store_n(&state, s, __ATOMIC_RELAXED);
     }
-    if (!s || M < 16 || N < 32 || K < 16) return false;
+    if (!s || M < 16 || N < 16 || K < 16) return false;
     const int64_t macs = M * N * K;
     if (macs < ((int64_t)1 << 16) || macs > ((int64_t)1 << 25)) return false;
     /* op(A) = A^T read in place steps a row of A per k: over a long K and many rows of C,
