@@ -317,6 +317,12 @@ static void test_conv_direct_paths(void) {
         {4, 1, 11, 37, 5, 3, 3, {0, 1, 2, 1}, true},   {2, 8, 7, 33, 2, 1, 1, {0, 0, 0, 0}, true},
         {1, 2, 6, 6, 1, 2, 3, {1, 2, 0, 0}, false},
     };
+    /* a 1 x 1 kernel takes im2col + GEMM (its columns are the image itself); a 3 x 3 of few taps
+     * or few filters takes the direct kernels where the CPU has them */
+    const dc_conv_geom g1 = {8, 7, 33, 1, 1, 1, 1, 0, 0, 7, 33}, g3 = {3, 9, 9, 3, 3, 1, 1, 0, 0, 7, 7};
+    CHECK(!dc_conv_direct_applies(&g1, 2) && !dc_conv_direct_backward_applies(&g1, 2));
+    CHECK(dc_conv_direct_applies(&g3, 4) == dc_k_avx512_usable());
+    CHECK(dc_conv_direct_backward_applies(&g3, 3) == dc_k_avx512_usable());
     dc_rng r;
     dc_rng_seed(&r, 21);
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {

@@ -55,15 +55,16 @@ dc_tensor *dc_conv2d_act(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tensor *b, in
                          dc_activation act, float alpha);
 
 /* Direct convolution (conv_direct.c): stride 1 on a CPU with AVX-512, for few taps (C * kh * kw
- * <= DC_CONV_DIRECT_TAPS: dc_conv_direct_taps) or few filters (F <= DC_CONV_DIRECT_FILTERS): where
- * im2col + GEMM moves more memory than it multiplies. dc_conv_direct_image: z[F, OH, OW] = bias +
+ * <= DC_CONV_DIRECT_TAPS: dc_conv_direct_taps) or few filters (F <= DC_CONV_DIRECT_FILTERS),
+ * kernels larger than 1 x 1: where im2col + GEMM moves more memory than it multiplies. dc_conv_direct_image: z[F, OH, OW] = bias +
  * conv(x) of one image x[C, H, W], each output summed bias first then tap by tap in (c, ky, kx)
  * order. The pool variant (dc_conv_direct_pool_applies: few taps, a 2x2 stride-2 pool after no
  * activation, ReLU or leaky ReLU with alpha >= 0) gives y[F, PH, PW] and arg bit for bit as
  * dc_conv_direct_image, the activation and dc_k_maxpool_plane would. dc_conv_direct_pool_wgrad
  * (few taps): gw[F, C*kh*kw] += the weight gradient of one image from the pooled gradient ga[F,
  * PHW] (after the activation's) and the maxima's indices. dc_conv_direct_backward_image (when
- * dc_conv_direct_backward_applies: F * kh * kw <= DC_CONV_DIRECT_TAPS, padding below the kernel):
+ * dc_conv_direct_backward_applies: F * kh * kw <= DC_CONV_DIRECT_TAPS, not 1 x 1, padding below the
+ * kernel):
  * gw += the weight gradient and gx[C, H, W] += the input gradient of one image (either NULL to
  * skip) from its output gradient gy[F, OH, OW]. Each call takes dc_conv_direct_scratch(g) (the
  * backward: dc_conv_direct_backward_scratch(g, F)) bytes of its own scratch (any alignment). */
