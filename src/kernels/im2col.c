@@ -17,8 +17,78 @@ static inline bool whole_rows(const dc_conv_geom *g, int64_t ky, int64_t kx, int
     return true;
 }
 
+#if defined(DC_HAVE_AVX512_KERNELS)
+#include "avx512.h"
+
+/* lanes l of 16 with lo <= l < hi */
+static inline __mmask16 lanes_between(int64_t lo, int64_t hi) { return dc_lanes16(hi) & (__mmask16)~dc_lanes16(lo); }
+
+/* One tap's plane of a unit-stride convolution whose rows reach into the padding (zero there):
+ * each run of 16 outputs is one load of the lanes inside the input and one store, where the
+ * generic path spends a call to memcpy and two scalar loops on every row, most of the time of
+ * small "same" images (7x7 to 32x32), whose rows are short. Masked-off lanes are not read, so
+ * the runs may start before the row or end after it. */
+DC_TARGET_AVX512 static void im2col_tap_avx512(const dc_conv_geom *g, const float *src, int64_t ky, int64_t kx, float *dst) {
+    const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W, ix0 = kx - g->pl;
+    for (int64_t oy = 0; oy < OH; oy++) {
+        const int64_t iy = oy - g->pt + ky;
+        const bool inside = iy >= 0 && iy < H;
+        const float *s = src + (inside ? iy * W : 0);
+        float *d = dst + oy * OW;
+        for (int64_t ox = 0; ox < OW; ox += 16) {
+            const __mmask16 in = inside ? lanes_between(-ix0 - ox, W - ix0 - ox) : 0;
+            /* whole vectors where they can be: partial masks cost more than plain moves */
+            const __m512 v = in == 0xffff ? _mm512_loadu_ps(s + ix0 + ox) : _mm512_maskz_loadu_ps(in, s + ix0 + ox);
+            if (ox + 16 <= OW)
+                _mm512_storeu_ps(d + ox, v);
+            else
+                _mm512_mask_storeu_ps(d + ox, dc_lanes16(OW - ox), v);
+        }
+    }
+}
+
+/* col2im's counterpart: the tap's plane added into the image, 16 outputs at a time (the same
+ * single addition per element as the generic path). */
+DC_TARGET_AVX512 static void col2im_tap_avx512(const dc_conv_geom *g, const float *src, int64_t ky, int64_t kx, float *dst) {
+    const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W, ix0 = kx - g->pl;
+    for (int64_t oy = 0; oy < OH; oy++) {
+        const int64_t iy = oy - g->pt + ky;
+        if (iy < 0 || iy >= H) continue;
+        const float *s = src + oy * OW;
+        float *d = dst + iy * W + ix0;
+        for (int64_t ox = 0; ox < OW; ox += 16) {
+            const __mmask16 in = lanes_between(-ix0 - ox, W - ix0 - ox) & dc_lanes16(OW - ox);
+            if (in == 0xffff)
+                _mm512_storeu_ps(d + ox, _mm512_add_ps(_mm512_loadu_ps(d + ox), _mm512_loadu_ps(s + ox)));
+            else
+                _mm512_mask_storeu_ps(d + ox, in, _mm512_add_ps(_mm512_maskz_loadu_ps(in, d + ox), _mm512_maskz_loadu_ps(in, s + ox)));
+        }
+    }
+}
+#endif
+
+/* Whether column tap kx of a unit-stride convolution reaches into the left or right padding.
+ * Only such taps take the vector path: a row wholly inside the input is one memcpy, which moves
+ * a short row's tail faster than a masked vector does. */
+static inline bool padded_columns(const dc_conv_geom *g, int64_t kx) {
+    const int64_t ix0 = kx - g->pl;
+    return ix0 < 0 || g->W - ix0 < g->OW;
+}
+
+/* whether a tap that does not read whole rows may take the vector path */
+static inline bool tap_vector(const dc_conv_geom *g) {
+#if defined(DC_HAVE_AVX512_KERNELS)
+    return g->sh == 1 && g->sw == 1 && dc_k_avx512_usable();
+#else
+    (void)g;
+    return false;
+#endif
+}
+
 DC_CLONES void dc_k_im2col_ld(const dc_conv_geom *g, const float *x, float *col, int64_t ld) {
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W;
+    const bool vec = tap_vector(g);
+    (void)vec;
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t ky = 0; ky < g->kh; ky++)
             for (int64_t kx = 0; kx < g->kw; kx++) {
@@ -32,6 +102,12 @@ DC_CLONES void dc_k_im2col_ld(const dc_conv_geom *g, const float *x, float *col,
                     memset(dst + y1 * OW, 0, (size_t)((OH - y1) * OW) * sizeof(float));
                     continue;
                 }
+#if defined(DC_HAVE_AVX512_KERNELS)
+                if (vec && padded_columns(g, kx)) {
+                    im2col_tap_avx512(g, src, ky, kx, dst);
+                    continue;
+                }
+#endif
                 for (int64_t oy = 0; oy < OH; oy++) {
                     int64_t iy = oy * g->sh - g->pt + ky;
                     float *d = dst + oy * OW;
@@ -60,6 +136,8 @@ DC_CLONES void dc_k_im2col_ld(const dc_conv_geom *g, const float *x, float *col,
 
 DC_CLONES void dc_k_col2im_ld(const dc_conv_geom *g, const float *col, int64_t ld, float *x) {
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W;
+    const bool vec = tap_vector(g);
+    (void)vec;
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t ky = 0; ky < g->kh; ky++)
             for (int64_t kx = 0; kx < g->kw; kx++) {
@@ -72,6 +150,12 @@ DC_CLONES void dc_k_col2im_ld(const dc_conv_geom *g, const float *col, int64_t l
                     for (int64_t i = 0; i < (y1 - y0) * OW; i++) d[i] += s[i];
                     continue;
                 }
+#if defined(DC_HAVE_AVX512_KERNELS)
+                if (vec && padded_columns(g, kx)) {
+                    col2im_tap_avx512(g, src, ky, kx, dst);
+                    continue;
+                }
+#endif
                 for (int64_t oy = 0; oy < OH; oy++) {
                     int64_t iy = oy * g->sh - g->pt + ky;
                     if (iy < 0 || iy >= H) continue;
