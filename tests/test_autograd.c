@@ -187,6 +187,7 @@ static dc_tensor *f_convt(dc_ctx *c, dc_tensor **in) {
 static dc_tensor *f_maxpool(dc_ctx *c, dc_tensor **in) { return dc_max_pool2d(c, in[0], 2, 2, 2, 2); }
 static dc_tensor *f_maxpool_s1(dc_ctx *c, dc_tensor **in) { return dc_max_pool2d(c, in[0], 3, 2, 1, 1); }
 static dc_tensor *f_avgpool(dc_ctx *c, dc_tensor **in) { return dc_avg_pool2d(c, in[0], 2, 3, 1, 2); }
+static dc_tensor *f_avgpool22(dc_ctx *c, dc_tensor **in) { return dc_avg_pool2d(c, in[0], 2, 2, 2, 2); }
 static dc_tensor *f_gap(dc_ctx *c, dc_tensor **in) { return dc_global_avg_pool2d(c, in[0]); }
 static dc_tensor *f_upsample(dc_ctx *c, dc_tensor **in) { return dc_upsample2d(c, in[0], 2, 3); }
 static dc_tensor *f_bn_train(dc_ctx *c, dc_tensor **in) {
@@ -577,6 +578,7 @@ static void image_ops(float eps, float tol) {
     gradcheck("max_pool2d", f_maxpool, &p, 1, T, eps, tol);
     gradcheck("max_pool2d/overlap", f_maxpool_s1, &p, 1, T, eps, tol);
     gradcheck("avg_pool2d", f_avgpool, &in[0], 1, T, eps, tol);
+    gradcheck("avg_pool2d/2x2 stride 2, odd width", f_avgpool22, &p, 1, T, eps, tol);
     gradcheck("global_avg_pool2d", f_gap, &in[0], 1, T, eps, tol);
     gradcheck("upsample2d", f_upsample, &in[0], 1, T, eps, tol);
     dc_tensor *bn[5] = {rand_nonzero(NS(4, 3, 2, 2)), rand_nonzero(NS(3)), rand_nonzero(NS(3)), rand_nonzero(NS(3)),

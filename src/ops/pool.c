@@ -193,37 +193,76 @@ dc_tensor *dc_max_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw
     return y;
 }
 
+/* One plane's average pool: each output the sum of its window in row-major order (from 0, so a
+ * window of -0 gives +0 on every path), times s = 1 / (kh kw). The 2x2 window of stride 2 has
+ * its own loop over the row, which vectorises. */
+DC_INLINE void avg_plane(const float *xp, int64_t W, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t OH, int64_t OW, float s,
+                         float *yp) {
+    for (int64_t oy = 0; oy < OH; oy++) {
+        float *y = yp + oy * OW;
+        if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
+            const float *r0 = xp + 2 * oy * W, *r1 = r0 + W;
+#pragma omp simd
+            for (int64_t ox = 0; ox < OW; ox++) y[ox] = ((((0.0f + r0[2 * ox]) + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) * s;
+            continue;
+        }
+        for (int64_t ox = 0; ox < OW; ox++) {
+            float acc = 0;
+            for (int64_t ky = 0; ky < kh; ky++)
+                for (int64_t kx = 0; kx < kw; kx++) acc += xp[(oy * sh + ky) * W + ox * sw + kx];
+            y[ox] = acc * s;
+        }
+    }
+}
+
+/* One plane's input gradient: each output's gradient times s added to its window's elements
+ * (in output order; windows of stride 2 and size 2 do not overlap, and their loop vectorises). */
+DC_INLINE void avg_plane_backward(const float *gyp, int64_t W, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t OH, int64_t OW,
+                                  float s, float *gp) {
+    for (int64_t oy = 0; oy < OH; oy++) {
+        const float *gr = gyp + oy * OW;
+        if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
+            float *g0 = gp + 2 * oy * W, *g1 = g0 + W;
+#pragma omp simd
+            for (int64_t ox = 0; ox < OW; ox++) {
+                const float g = gr[ox] * s;
+                g0[2 * ox] += g;
+                g0[2 * ox + 1] += g;
+                g1[2 * ox] += g;
+                g1[2 * ox + 1] += g;
+            }
+            continue;
+        }
+        for (int64_t ox = 0; ox < OW; ox++) {
+            const float g = gr[ox] * s;
+            for (int64_t ky = 0; ky < kh; ky++)
+                for (int64_t kx = 0; kx < kw; kx++) gp[(oy * sh + ky) * W + ox * sw + kx] += g;
+        }
+    }
+}
+
 DC_CLONES static void avgpool_backward(dc_ctx *c, dc_node *n) {
     float *gx = dc_grad_buf(c, n->in[0]);
     if (!gx) return;
-    int64_t kh = n->i[0], kw = n->i[1], sh = n->i[2], sw = n->i[3];
-    int64_t planes = n->out->shape[0] * n->out->shape[1], OH = n->out->shape[2], OW = n->out->shape[3];
-    int64_t H = n->in[0]->shape[2], W = n->in[0]->shape[3];
-    float s = 1.0f / (float)(kh * kw);
+    const int64_t kh = n->i[0], kw = n->i[1], sh = n->i[2], sw = n->i[3];
+    const int64_t planes = n->out->shape[0] * n->out->shape[1], OH = n->out->shape[2], OW = n->out->shape[3];
+    const int64_t H = n->in[0]->shape[2], W = n->in[0]->shape[3];
+    const float s = 1.0f / (float)(kh * kw);
     const float *gy = n->out->grad->data;
-    for (int64_t p = 0; p < planes; p++)
-        for (int64_t oy = 0; oy < OH; oy++)
-            for (int64_t ox = 0; ox < OW; ox++) {
-                float g = gy[(p * OH + oy) * OW + ox] * s;
-                for (int64_t ky = 0; ky < kh; ky++)
-                    for (int64_t kx = 0; kx < kw; kx++) gx[(p * H + oy * sh + ky) * W + ox * sw + kx] += g;
-            }
+    /* planes are disjoint: any split over threads gives the same result */
+    DC_PAR_FOR(n->in[0]->numel > DC_PAR_MIN / 4, p, planes,
+               avg_plane_backward(gy + p * OH * OW, W, kh, kw, sh, sw, OH, OW, s, gx + p * H * W););
 }
 
 DC_CLONES dc_tensor *dc_avg_pool2d(dc_ctx *c, dc_tensor *x, int kh, int kw, int sh, int sw) {
     DC_CHECK_ARGS(c, "avg_pool2d", x);
     dc_tensor *y = pool_out(c, "avg_pool2d", &x, kh, kw, sh, sw);
     if (!y) return NULL;
-    int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3], OH = y->shape[2], OW = y->shape[3];
-    float s = 1.0f / (float)(kh * kw);
-    for (int64_t p = 0; p < N * C; p++)
-        for (int64_t oy = 0; oy < OH; oy++)
-            for (int64_t ox = 0; ox < OW; ox++) {
-                float acc = 0;
-                for (int64_t ky = 0; ky < kh; ky++)
-                    for (int64_t kx = 0; kx < kw; kx++) acc += x->data[(p * H + oy * sh + ky) * W + ox * sw + kx];
-                y->data[(p * OH + oy) * OW + ox] = acc * s;
-            }
+    const int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3], OH = y->shape[2], OW = y->shape[3];
+    const float s = 1.0f / (float)(kh * kw);
+    const float *X = x->data;
+    float *Y = y->data;
+    DC_PAR_FOR(y->numel > DC_PAR_MIN / 4, p, N * C, avg_plane(X + p * H * W, W, kh, kw, sh, sw, OH, OW, s, Y + p * OH * OW););
     if (DC_NEEDS1(c, x)) {
         dc_node *n = DC_RECORD1(c, "avg_pool2d", avgpool_backward, y, x);
         if (!n) return NULL;
