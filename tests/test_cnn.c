@@ -429,6 +429,8 @@ static void test_im2col_geometries(void) {
         /* rows of 16 and more outputs: the vector path's whole and partial runs of 16 */
         {2, 9, 37, 3, 3, 1, 1, 1}, {1, 5, 16, 3, 3, 1, 1, 1}, {2, 4, 33, 5, 5, 1, 2, 2}, {1, 6, 20, 3, 3, 1, 2, 2},
         {1, 3, 40, 3, 3, 1, 0, 0},
+        /* stride 2 over rows of 16 and more outputs: the stride-2 vector path */
+        {3, 9, 40, 3, 3, 2, 1, 1}, {2, 6, 33, 5, 5, 2, 2, 2}, {1, 5, 64, 3, 3, 2, 0, 0}, {2, 7, 31, 3, 3, 2, 1, 1},
     };
     dc_rng r;
     dc_rng_seed(&r, 17);

@@ -31,7 +31,7 @@ static inline __mmask16 lanes_between(int64_t lo, int64_t hi) { return dc_lanes1
 DC_TARGET_AVX512 static void im2col_tap_avx512(const dc_conv_geom *g, const float *src, int64_t ky, int64_t kx, float *dst) {
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W, ix0 = kx - g->pl;
     for (int64_t oy = 0; oy < OH; oy++) {
-        const int64_t iy = oy - g->pt + ky;
+        const int64_t iy = oy * g->sh - g->pt + ky;
         const bool inside = iy >= 0 && iy < H;
         const float *s = src + (inside ? iy * W : 0);
         float *d = dst + oy * OW;
@@ -47,12 +47,60 @@ DC_TARGET_AVX512 static void im2col_tap_avx512(const dc_conv_geom *g, const floa
     }
 }
 
+/* A tap of a convolution with column stride 2 and rows of 16 outputs or more: each run of 16
+ * outputs is the even elements of two loads of 16 (the lanes outside the input not read, so
+ * zero), one permute, one store. The generic path reads element by element, which stays the
+ * faster for shorter rows (7x7 outputs: 1.15x the time with the masked vectors). */
+DC_TARGET_AVX512 static void im2col_tap_s2_avx512(const dc_conv_geom *g, const float *src, int64_t ky, int64_t kx, float *dst) {
+    const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W, ix0 = kx - g->pl;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (int64_t oy = 0; oy < OH; oy++) {
+        const int64_t iy = oy * g->sh - g->pt + ky;
+        const bool inside = iy >= 0 && iy < H;
+        const float *s = src + (inside ? iy * W : 0);
+        float *d = dst + oy * OW;
+        for (int64_t ox = 0; ox < OW; ox += 16) {
+            const int64_t b = ix0 + 2 * ox; /* the input column of output ox */
+            const __mmask16 in0 = inside ? lanes_between(-b, W - b) : 0, in1 = inside ? lanes_between(-b - 16, W - b - 16) : 0;
+            const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(in0, s + b), even, _mm512_maskz_loadu_ps(in1, s + b + 16));
+            if (ox + 16 <= OW)
+                _mm512_storeu_ps(d + ox, v);
+            else
+                _mm512_mask_storeu_ps(d + ox, dc_lanes16(OW - ox), v);
+        }
+    }
+}
+
+/* col2im's counterpart for column stride 2: 16 outputs spread to the even lanes of two vectors
+ * and added to the input row there (the odd lanes not stored), the same single addition per
+ * element as the generic path. */
+DC_TARGET_AVX512 static void col2im_tap_s2_avx512(const dc_conv_geom *g, const float *src, int64_t ky, int64_t kx, float *dst) {
+    const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W, ix0 = kx - g->pl;
+    const __m512i lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7),
+                  hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    for (int64_t oy = 0; oy < OH; oy++) {
+        const int64_t iy = oy * g->sh - g->pt + ky;
+        if (iy < 0 || iy >= H) continue;
+        const float *s = src + oy * OW;
+        float *d = dst + iy * W;
+        for (int64_t ox = 0; ox < OW; ox += 16) {
+            const int64_t b = ix0 + 2 * ox, n2 = 2 * (OW - ox); /* lanes of the outputs left, doubled */
+            const __m512 sv = _mm512_maskz_loadu_ps(dc_lanes16(OW - ox), s + ox);
+            const __mmask16 m0 = (__mmask16)(0x5555 & lanes_between(-b, W - b) & dc_lanes16(n2)),
+                            m1 = (__mmask16)(0x5555 & lanes_between(-b - 16, W - b - 16) & dc_lanes16(n2 - 16));
+            _mm512_mask_storeu_ps(d + b, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, d + b), _mm512_permutexvar_ps(lo, sv)));
+            _mm512_mask_storeu_ps(d + b + 16, m1,
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m1, d + b + 16), _mm512_permutexvar_ps(hi, sv)));
+        }
+    }
+}
+
 /* col2im's counterpart: the tap's plane added into the image, 16 outputs at a time (the same
  * single addition per element as the generic path). */
 DC_TARGET_AVX512 static void col2im_tap_avx512(const dc_conv_geom *g, const float *src, int64_t ky, int64_t kx, float *dst) {
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W, ix0 = kx - g->pl;
     for (int64_t oy = 0; oy < OH; oy++) {
-        const int64_t iy = oy - g->pt + ky;
+        const int64_t iy = oy * g->sh - g->pt + ky;
         if (iy < 0 || iy >= H) continue;
         const float *s = src + oy * OW;
         float *d = dst + iy * W + ix0;
@@ -75,19 +123,19 @@ static inline bool padded_columns(const dc_conv_geom *g, int64_t kx) {
     return ix0 < 0 || g->W - ix0 < g->OW;
 }
 
-/* whether a tap that does not read whole rows may take the vector path */
-static inline bool tap_vector(const dc_conv_geom *g) {
+/* the column stride (1 or 2) whose taps may take a vector path, else 0 */
+static inline int tap_vector(const dc_conv_geom *g) {
 #if defined(DC_HAVE_AVX512_KERNELS)
-    return g->sh == 1 && g->sw == 1 && dc_k_avx512_usable();
+    return (g->sw == 1 || g->sw == 2) && dc_k_avx512_usable() ? (int)g->sw : 0;
 #else
     (void)g;
-    return false;
+    return 0;
 #endif
 }
 
 DC_CLONES void dc_k_im2col_ld(const dc_conv_geom *g, const float *x, float *col, int64_t ld) {
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W;
-    const bool vec = tap_vector(g);
+    const int vec = tap_vector(g);
     (void)vec;
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t ky = 0; ky < g->kh; ky++)
@@ -103,8 +151,12 @@ DC_CLONES void dc_k_im2col_ld(const dc_conv_geom *g, const float *x, float *col,
                     continue;
                 }
 #if defined(DC_HAVE_AVX512_KERNELS)
-                if (vec && padded_columns(g, kx)) {
+                if (vec == 1 && padded_columns(g, kx)) {
                     im2col_tap_avx512(g, src, ky, kx, dst);
+                    continue;
+                }
+                if (vec == 2 && OW >= 16) {
+                    im2col_tap_s2_avx512(g, src, ky, kx, dst);
                     continue;
                 }
 #endif
@@ -136,7 +188,7 @@ DC_CLONES void dc_k_im2col_ld(const dc_conv_geom *g, const float *x, float *col,
 
 DC_CLONES void dc_k_col2im_ld(const dc_conv_geom *g, const float *col, int64_t ld, float *x) {
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W;
-    const bool vec = tap_vector(g);
+    const int vec = tap_vector(g);
     (void)vec;
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t ky = 0; ky < g->kh; ky++)
@@ -151,8 +203,12 @@ DC_CLONES void dc_k_col2im_ld(const dc_conv_geom *g, const float *col, int64_t l
                     continue;
                 }
 #if defined(DC_HAVE_AVX512_KERNELS)
-                if (vec && padded_columns(g, kx)) {
+                if (vec == 1 && padded_columns(g, kx)) {
                     col2im_tap_avx512(g, src, ky, kx, dst);
+                    continue;
+                }
+                if (vec == 2 && OW >= 16) {
+                    col2im_tap_s2_avx512(g, src, ky, kx, dst);
                     continue;
                 }
 #endif
