@@ -82,7 +82,7 @@ void dc_k_gemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
         return;
     }
     /* the path by the whole product's shape: every piece of a split takes the same one */
-    const bool own = dc_k_sgemm_own_applies(ta, tb, M, N, K);
+    const bool own = dc_k_sgemm_own_applies(ta, M, N, K);
     const int np = split_pieces(M, N, K);
     if (np < 2) {
         sgemm(own, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);

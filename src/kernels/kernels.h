@@ -63,7 +63,7 @@ void dc_k_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
  * (or off, or 0) turns it off. */
 void dc_k_sgemm_own(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
                     int64_t ldb, float beta, float *C, int64_t ldc, const float *bias);
-bool dc_k_sgemm_own_applies(bool ta, bool tb, int64_t M, int64_t N, int64_t K);
+bool dc_k_sgemm_own_applies(bool ta, int64_t M, int64_t N, int64_t K);
 /* A B used many times as op(B) = B^T (B [N, K] row-major): packed once into P
  * (dc_k_sgemm_packed_size(N, K) bytes, 64-byte aligned), then dc_k_sgemm_packed computes
  * columns j0 .. j0 + nc - 1 of C = alpha op(A) op(B) + beta C (+ bias), j0 a multiple of 32. */

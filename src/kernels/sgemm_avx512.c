@@ -306,7 +306,7 @@ void dc_k_sgemm_own(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
  * head's) ran no faster through it in a network. Larger ones, whose operands come from beyond
  * the second-level cache, gain from OpenBLAS's packing and cache blocking: a Dense 1024 -> 1024
  * on 128 rows, 2^27, took 1.15x OpenBLAS's time in a layer's step. */
-bool dc_k_sgemm_own_applies(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
+bool dc_k_sgemm_own_applies(bool ta, int64_t M, int64_t N, int64_t K) {
     static int state = -1; /* -1 undecided, 0 off (DEEPC_SGEMM=openblas, off or 0, or no AVX-512), 1 on */
     int s = __atomic_load_n(&state, __ATOMIC_RELAXED);
     if (s < 0) {

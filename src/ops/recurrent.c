@@ -147,7 +147,7 @@ DC_CLONES static void rnn_backward(dc_ctx *c, dc_node *nd) {
     }
     to_time_major(nd->out->grad->data, dy, N, T, H);
     memset(dh, 0, (size_t)(N * H) * sizeof(float));
-    const bool own_bwd = dc_k_sgemm_own_applies(false, false, N, H, G);
+    const bool own_bwd = dc_k_sgemm_own_applies(false, N, H, G);
     /* the final cell state's gradient, when it is an output, starts the cell's chain */
     if (s->c_out) memcpy(dcell, nd->out->grad->data + T * N * H, (size_t)(N * H) * sizeof(float));
     else memset(dcell, 0, (size_t)(N * H) * sizeof(float));
@@ -296,7 +296,7 @@ static dc_tensor *recurrent(dc_ctx *c, int cell, const char *op, dc_tensor *x, d
     /* input projection of every step at once: gates[T*N, G] = xt . W_ih^T + b */
     dc_k_gemm_bias(false, true, T * N, G, F, 1, s->xt, F, Wih->data, F, 0, s->gates, G, b ? b->data : NULL, false);
     /* W_hh^T packed once for every step's product */
-    const bool own = dc_k_sgemm_own_applies(false, true, N, G, H);
+    const bool own = dc_k_sgemm_own_applies(false, N, G, H);
     float *whp = NULL;
     if (own) {
         char *raw = dc_scratch(c, dc_k_sgemm_packed_size(G, H) + 64);
