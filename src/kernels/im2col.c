@@ -23,35 +23,17 @@ static inline bool whole_rows(const dc_conv_geom *g, int64_t ky, int64_t kx, int
 /* lanes l of 16 with lo <= l < hi */
 static inline __mmask16 lanes_between(int64_t lo, int64_t hi) { return dc_lanes16(hi) & (__mmask16)~dc_lanes16(lo); }
 
-/* One tap's plane of a unit-stride convolution whose rows reach into the padding (zero there):
- * each run of 16 outputs is one load of the lanes inside the input and one store, where the
- * generic path spends a call to memcpy and two scalar loops on every row, most of the time of
- * small "same" images (7x7 to 32x32), whose rows are short. Masked-off lanes are not read, so
- * the runs may start before the row or end after it. */
-DC_TARGET_AVX512 static void im2col_tap_avx512(const dc_conv_geom *g, const float *src, int64_t ky, int64_t kx, float *dst) {
-    const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W, ix0 = kx - g->pl;
-    for (int64_t oy = 0; oy < OH; oy++) {
-        const int64_t iy = oy * g->sh - g->pt + ky;
-        const bool inside = iy >= 0 && iy < H;
-        const float *s = src + (inside ? iy * W : 0);
-        float *d = dst + oy * OW;
-        for (int64_t ox = 0; ox < OW; ox += 16) {
-            const __mmask16 in = inside ? lanes_between(-ix0 - ox, W - ix0 - ox) : 0;
-            /* whole vectors where they can be: partial masks cost more than plain moves */
-            const __m512 v = in == 0xffff ? _mm512_loadu_ps(s + ix0 + ox) : _mm512_maskz_loadu_ps(in, s + ix0 + ox);
-            if (ox + 16 <= OW)
-                _mm512_storeu_ps(d + ox, v);
-            else
-                _mm512_mask_storeu_ps(d + ox, dc_lanes16(OW - ox), v);
-        }
-    }
-}
-
-/* A tap of a convolution with column stride 2 and rows of 16 outputs or more: each run of 16
- * outputs is the even elements of two loads of 16 (the lanes outside the input not read, so
- * zero), one permute, one store. The generic path reads element by element, which stays the
- * faster for shorter rows (7x7 outputs: 1.15x the time with the masked vectors). */
-DC_TARGET_AVX512 static void im2col_tap_s2_avx512(const dc_conv_geom *g, const float *src, int64_t ky, int64_t kx, float *dst) {
+/* One tap's plane into dst[OH, OW], 16 outputs at a time: one load of the lanes inside the
+ * input row (zero in the padding) and one store per run, where the generic path spends a call to
+ * memcpy and two scalar loops on every row (most of the time of small "same" images, 7x7 to
+ * 32x32, whose rows are short). With column stride 2 (s2; rows of 16 outputs or more) a run is
+ * the even lanes of two such loads, one permute. Masked-off lanes are not read, so the runs may
+ * start before the row or end after it. Unit column stride: only taps that reach into the left
+ * or right padding come here (a row wholly inside the input is one memcpy, which moves a short
+ * row's tail faster than a masked vector). Stride 2: the generic path reads element by element,
+ * which stays the faster for rows shorter than 16 (7x7 outputs: 1.15x the time with the masked
+ * vectors). */
+DC_TARGET_AVX512 static void im2col_tap_avx512(const dc_conv_geom *g, const float *src, int64_t ky, int64_t kx, float *dst, bool s2) {
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W, ix0 = kx - g->pl;
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     for (int64_t oy = 0; oy < OH; oy++) {
@@ -60,9 +42,15 @@ DC_TARGET_AVX512 static void im2col_tap_s2_avx512(const dc_conv_geom *g, const f
         const float *s = src + (inside ? iy * W : 0);
         float *d = dst + oy * OW;
         for (int64_t ox = 0; ox < OW; ox += 16) {
-            const int64_t b = ix0 + 2 * ox; /* the input column of output ox */
-            const __mmask16 in0 = inside ? lanes_between(-b, W - b) : 0, in1 = inside ? lanes_between(-b - 16, W - b - 16) : 0;
-            const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(in0, s + b), even, _mm512_maskz_loadu_ps(in1, s + b + 16));
+            const int64_t b = ix0 + (s2 ? 2 : 1) * ox; /* the input column of output ox */
+            const __mmask16 in = inside ? lanes_between(-b, W - b) : 0;
+            __m512 v;
+            if (s2) {
+                const __mmask16 in1 = inside ? lanes_between(-b - 16, W - b - 16) : 0;
+                v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(in, s + b), even, _mm512_maskz_loadu_ps(in1, s + b + 16));
+            } else { /* whole vectors where they can be: partial masks cost more than plain moves */
+                v = in == 0xffff ? _mm512_loadu_ps(s + b) : _mm512_maskz_loadu_ps(in, s + b);
+            }
             if (ox + 16 <= OW)
                 _mm512_storeu_ps(d + ox, v);
             else
@@ -71,10 +59,10 @@ DC_TARGET_AVX512 static void im2col_tap_s2_avx512(const dc_conv_geom *g, const f
     }
 }
 
-/* col2im's counterpart for column stride 2: 16 outputs spread to the even lanes of two vectors
- * and added to the input row there (the odd lanes not stored), the same single addition per
- * element as the generic path. */
-DC_TARGET_AVX512 static void col2im_tap_s2_avx512(const dc_conv_geom *g, const float *src, int64_t ky, int64_t kx, float *dst) {
+/* col2im's counterpart: the tap's plane added into the image, 16 outputs at a time, the same
+ * single addition per element as the generic path. With column stride 2 the outputs are spread
+ * to the even lanes of two vectors and added to the row there (the odd lanes not stored). */
+DC_TARGET_AVX512 static void col2im_tap_avx512(const dc_conv_geom *g, const float *src, int64_t ky, int64_t kx, float *dst, bool s2) {
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W, ix0 = kx - g->pl;
     const __m512i lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7),
                   hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
@@ -84,6 +72,15 @@ DC_TARGET_AVX512 static void col2im_tap_s2_avx512(const dc_conv_geom *g, const f
         const float *s = src + oy * OW;
         float *d = dst + iy * W;
         for (int64_t ox = 0; ox < OW; ox += 16) {
+            if (!s2) {
+                const int64_t b = ix0 + ox;
+                const __mmask16 in = lanes_between(-b, W - b) & dc_lanes16(OW - ox);
+                if (in == 0xffff)
+                    _mm512_storeu_ps(d + b, _mm512_add_ps(_mm512_loadu_ps(d + b), _mm512_loadu_ps(s + ox)));
+                else
+                    _mm512_mask_storeu_ps(d + b, in, _mm512_add_ps(_mm512_maskz_loadu_ps(in, d + b), _mm512_maskz_loadu_ps(in, s + ox)));
+                continue;
+            }
             const int64_t b = ix0 + 2 * ox, n2 = 2 * (OW - ox); /* lanes of the outputs left, doubled */
             const __m512 sv = _mm512_maskz_loadu_ps(dc_lanes16(OW - ox), s + ox);
             const __mmask16 m0 = (__mmask16)(0x5555 & lanes_between(-b, W - b) & dc_lanes16(n2)),
@@ -94,30 +91,10 @@ DC_TARGET_AVX512 static void col2im_tap_s2_avx512(const dc_conv_geom *g, const f
         }
     }
 }
-
-/* col2im's counterpart: the tap's plane added into the image, 16 outputs at a time (the same
- * single addition per element as the generic path). */
-DC_TARGET_AVX512 static void col2im_tap_avx512(const dc_conv_geom *g, const float *src, int64_t ky, int64_t kx, float *dst) {
-    const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W, ix0 = kx - g->pl;
-    for (int64_t oy = 0; oy < OH; oy++) {
-        const int64_t iy = oy * g->sh - g->pt + ky;
-        if (iy < 0 || iy >= H) continue;
-        const float *s = src + oy * OW;
-        float *d = dst + iy * W + ix0;
-        for (int64_t ox = 0; ox < OW; ox += 16) {
-            const __mmask16 in = lanes_between(-ix0 - ox, W - ix0 - ox) & dc_lanes16(OW - ox);
-            if (in == 0xffff)
-                _mm512_storeu_ps(d + ox, _mm512_add_ps(_mm512_loadu_ps(d + ox), _mm512_loadu_ps(s + ox)));
-            else
-                _mm512_mask_storeu_ps(d + ox, in, _mm512_add_ps(_mm512_maskz_loadu_ps(in, d + ox), _mm512_maskz_loadu_ps(in, s + ox)));
-        }
-    }
-}
 #endif
 
-/* Whether column tap kx of a unit-stride convolution reaches into the left or right padding.
- * Only such taps take the vector path: a row wholly inside the input is one memcpy, which moves
- * a short row's tail faster than a masked vector does. */
+/* Whether column tap kx of a unit-stride convolution reaches into the left or right padding
+ * (only such taps take the vector path at column stride 1). */
 static inline bool padded_columns(const dc_conv_geom *g, int64_t kx) {
     const int64_t ix0 = kx - g->pl;
     return ix0 < 0 || g->W - ix0 < g->OW;
@@ -151,12 +128,8 @@ DC_CLONES void dc_k_im2col_ld(const dc_conv_geom *g, const float *x, float *col,
                     continue;
                 }
 #if defined(DC_HAVE_AVX512_KERNELS)
-                if (vec == 1 && padded_columns(g, kx)) {
-                    im2col_tap_avx512(g, src, ky, kx, dst);
-                    continue;
-                }
-                if (vec == 2 && OW >= 16) {
-                    im2col_tap_s2_avx512(g, src, ky, kx, dst);
+                if ((vec == 1 && padded_columns(g, kx)) || (vec == 2 && OW >= 16)) {
+                    im2col_tap_avx512(g, src, ky, kx, dst, vec == 2);
                     continue;
                 }
 #endif
@@ -203,12 +176,8 @@ DC_CLONES void dc_k_col2im_ld(const dc_conv_geom *g, const float *col, int64_t l
                     continue;
                 }
 #if defined(DC_HAVE_AVX512_KERNELS)
-                if (vec == 1 && padded_columns(g, kx)) {
-                    col2im_tap_avx512(g, src, ky, kx, dst);
-                    continue;
-                }
-                if (vec == 2 && OW >= 16) {
-                    col2im_tap_s2_avx512(g, src, ky, kx, dst);
+                if ((vec == 1 && padded_columns(g, kx)) || (vec == 2 && OW >= 16)) {
+                    col2im_tap_avx512(g, src, ky, kx, dst, vec == 2);
                     continue;
                 }
 #endif
