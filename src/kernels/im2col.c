@@ -93,11 +93,11 @@ DC_TARGET_AVX512 static void col2im_tap_avx512(const dc_conv_geom *g, const floa
 }
 #endif
 
-/* Whether column tap kx of a unit-stride convolution reaches into the left or right padding
- * (only such taps take the vector path at column stride 1). */
-static inline bool padded_columns(const dc_conv_geom *g, int64_t kx) {
+/* Whether tap column kx takes a vector path (at stride vec, from tap_vector): at column stride
+ * 1 a tap that reaches into the left or right padding, at stride 2 rows of 16 outputs or more. */
+static inline bool vector_tap(const dc_conv_geom *g, int vec, int64_t kx) {
     const int64_t ix0 = kx - g->pl;
-    return ix0 < 0 || g->W - ix0 < g->OW;
+    return (vec == 1 && (ix0 < 0 || g->W - ix0 < g->OW)) || (vec == 2 && g->OW >= 16);
 }
 
 /* the column stride (1 or 2) whose taps may take a vector path, else 0 */
@@ -128,7 +128,7 @@ DC_CLONES void dc_k_im2col_ld(const dc_conv_geom *g, const float *x, float *col,
                     continue;
                 }
 #if defined(DC_HAVE_AVX512_KERNELS)
-                if ((vec == 1 && padded_columns(g, kx)) || (vec == 2 && OW >= 16)) {
+                if (vector_tap(g, vec, kx)) {
                     im2col_tap_avx512(g, src, ky, kx, dst, vec == 2);
                     continue;
                 }
@@ -176,7 +176,7 @@ DC_CLONES void dc_k_col2im_ld(const dc_conv_geom *g, const float *col, int64_t l
                     continue;
                 }
 #if defined(DC_HAVE_AVX512_KERNELS)
-                if ((vec == 1 && padded_columns(g, kx)) || (vec == 2 && OW >= 16)) {
+                if (vector_tap(g, vec, kx)) {
                     col2im_tap_avx512(g, src, ky, kx, dst, vec == 2);
                     continue;
                 }

@@ -31,43 +31,49 @@ static inline int64_t sg_min(int64_t a, int64_t b) { return a < b ? a : b; }
 #if defined(DC_HAVE_AVX512_KERNELS)
 #include "avx512.h"
 
-/* Tile: C[mr, up to 32 columns (masks m0, m1)] from op(A) element (r, k) at A[r * ars + k * aks]
- * and op(B) row k at B + k * bks. first: the block of k that starts at 0, which applies alpha,
- * beta and the bias; a later block adds alpha times its sum to C. */
+/* Tile: C[mr, up to 16 nv columns (masks m0, m1)] from op(A) element (r, k) at A[r * ars + k *
+ * aks] and op(B) row k at B + k * bks. nv (a constant where inlined): 2 for the wide tile (mr <=
+ * 12, 32 columns), 1 for the narrow one (mr <= 24, 16 columns: a panel of op(B) at most 16 wide,
+ * where the wide tile would spend half its multiply-adds on columns that do not exist). Both
+ * sum in one order and share the epilogue, so an element's bits do not depend on the tile.
+ * first: the block of k that starts at 0, which applies alpha, beta and the bias; a later block
+ * adds alpha times its sum to C. */
 DC_TARGET_AVX512 static inline __attribute__((always_inline)) void sg_tile_avx512(
-    int mr, int64_t K, const float *A, int64_t ars, int64_t aks, const float *B, int64_t bks, float *C, int64_t ldc,
+    int mr, int nv, int64_t K, const float *A, int64_t ars, int64_t aks, const float *B, int64_t bks, float *C, int64_t ldc,
     __mmask16 m0, __mmask16 m1, float alpha, float beta, const float *bias, bool first) {
-    __m512 c0[SG_MR], c1[SG_MR];
-#pragma GCC unroll 12
+    __m512 c0[SG_MRN], c1[SG_MRN];
+#pragma GCC unroll 24
     for (int r = 0; r < mr; r++) c0[r] = c1[r] = _mm512_setzero_ps();
     for (int64_t k = 0; k < K; k++) {
-        const __m512 b0 = _mm512_maskz_loadu_ps(m0, B + k * bks), b1 = _mm512_maskz_loadu_ps(m1, B + k * bks + 16);
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, B + k * bks);
+        const __m512 b1 = nv == 2 ? _mm512_maskz_loadu_ps(m1, B + k * bks + 16) : _mm512_setzero_ps();
         const float *a = A + k * aks;
-#pragma GCC unroll 12
+#pragma GCC unroll 24
         for (int r = 0; r < mr; r++) {
             const __m512 av = _mm512_set1_ps(a[r * ars]);
             c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
-            c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+            if (nv == 2) c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
         }
     }
     const __m512 va = _mm512_set1_ps(alpha);
     __m512 add0 = _mm512_setzero_ps(), add1 = _mm512_setzero_ps();
     if (first && bias) {
         add0 = _mm512_maskz_loadu_ps(m0, bias);
-        add1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+        if (nv == 2) add1 = _mm512_maskz_loadu_ps(m1, bias + 16);
     }
     const bool load = !first || beta != 0;
     const __m512 vb = _mm512_set1_ps(first ? beta : 1.0f);
-#pragma GCC unroll 12
+#pragma GCC unroll 24
     for (int r = 0; r < mr; r++) {
         float *cr = C + r * ldc;
-        __m512 y0 = _mm512_fmadd_ps(va, c0[r], add0), y1 = _mm512_fmadd_ps(va, c1[r], add1);
-        if (load) {
-            y0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), y0);
-            y1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), y1);
-        }
+        __m512 y0 = _mm512_fmadd_ps(va, c0[r], add0);
+        if (load) y0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), y0);
         _mm512_mask_storeu_ps(cr, m0, y0);
-        _mm512_mask_storeu_ps(cr + 16, m1, y1);
+        if (nv == 2) {
+            __m512 y1 = _mm512_fmadd_ps(va, c1[r], add1);
+            if (load) y1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), y1);
+            _mm512_mask_storeu_ps(cr + 16, m1, y1);
+        }
     }
 }
 
@@ -79,12 +85,12 @@ typedef void (*sg_tile_fn)(int64_t, const float *, int64_t, const float *, int64
     DC_TARGET_AVX512 static void sg_tile##n##_avx512(int64_t K, const float *A, int64_t lda, const float *B, int64_t bks,  \
                                                       float *C, int64_t ldc, __mmask16 m0, __mmask16 m1, float alpha,    \
                                                       float beta, const float *bias, bool first) {                       \
-        sg_tile_avx512(n, K, A, lda, 1, B, bks, C, ldc, m0, m1, alpha, beta, bias, first);                                \
+        sg_tile_avx512(n, 2, K, A, lda, 1, B, bks, C, ldc, m0, m1, alpha, beta, bias, first);                                \
     }                                                                                                                    \
     DC_TARGET_AVX512 static void sg_tile##n##t_avx512(int64_t K, const float *A, int64_t lda, const float *B, int64_t bks, \
                                                        float *C, int64_t ldc, __mmask16 m0, __mmask16 m1, float alpha,   \
                                                        float beta, const float *bias, bool first) {                      \
-        sg_tile_avx512(n, K, A, 1, lda, B, bks, C, ldc, m0, m1, alpha, beta, bias, first);                                \
+        sg_tile_avx512(n, 2, K, A, 1, lda, B, bks, C, ldc, m0, m1, alpha, beta, bias, first);                                \
     }
 SG_TILE(1)
 SG_TILE(2)
@@ -104,48 +110,19 @@ static const sg_tile_fn sg_tiles[2][SG_MR + 1] = {
     {NULL, sg_tile1t_avx512, sg_tile2t_avx512, sg_tile3t_avx512, sg_tile4t_avx512, sg_tile5t_avx512, sg_tile6t_avx512,
      sg_tile7t_avx512, sg_tile8t_avx512, sg_tile9t_avx512, sg_tile10t_avx512, sg_tile11t_avx512, sg_tile12t_avx512}};
 
-/* The narrow tile: C[mr <= 24, up to 16 columns (mask m0)], for a panel of op(B) at most 16
- * wide (a product with 16 or fewer columns, or the last 16 of a wider one), where the wide
- * tile would spend half its multiply-adds on columns that do not exist. The same order of
- * summation and the same epilogue as the wide tile, so an element's bits do not depend on
- * which tile computed it. */
-DC_TARGET_AVX512 static inline __attribute__((always_inline)) void sg_ntile_avx512(
-    int mr, int64_t K, const float *A, int64_t ars, int64_t aks, const float *B, int64_t bks, float *C, int64_t ldc,
-    __mmask16 m0, float alpha, float beta, const float *bias, bool first) {
-    __m512 c0[SG_MRN];
-#pragma GCC unroll 24
-    for (int r = 0; r < mr; r++) c0[r] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < K; k++) {
-        const __m512 b0 = _mm512_maskz_loadu_ps(m0, B + k * bks);
-        const float *a = A + k * aks;
-#pragma GCC unroll 24
-        for (int r = 0; r < mr; r++) c0[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r * ars]), b0, c0[r]);
-    }
-    const __m512 va = _mm512_set1_ps(alpha);
-    const __m512 add0 = first && bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
-    const bool load = !first || beta != 0;
-    const __m512 vb = _mm512_set1_ps(first ? beta : 1.0f);
-#pragma GCC unroll 24
-    for (int r = 0; r < mr; r++) {
-        float *cr = C + r * ldc;
-        __m512 y0 = _mm512_fmadd_ps(va, c0[r], add0);
-        if (load) y0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), y0);
-        _mm512_mask_storeu_ps(cr, m0, y0);
-    }
-}
-
+/* The narrow tile's functions, as the wide tile's (op(B)'s second 16 columns absent). */
 typedef void (*sg_ntile_fn)(int64_t, const float *, int64_t, const float *, int64_t, float *, int64_t, __mmask16, float, float,
                             const float *, bool);
 #define SG_NTILE(n)                                                                                                        \
     DC_TARGET_AVX512 static void sg_ntile##n##_avx512(int64_t K, const float *A, int64_t lda, const float *B, int64_t bks,   \
                                                        float *C, int64_t ldc, __mmask16 m0, float alpha, float beta,       \
                                                        const float *bias, bool first) {                                    \
-        sg_ntile_avx512(n, K, A, lda, 1, B, bks, C, ldc, m0, alpha, beta, bias, first);                                    \
+        sg_tile_avx512(n, 1, K, A, lda, 1, B, bks, C, ldc, m0, 0, alpha, beta, bias, first);                                    \
     }                                                                                                                      \
     DC_TARGET_AVX512 static void sg_ntile##n##t_avx512(int64_t K, const float *A, int64_t lda, const float *B, int64_t bks,  \
                                                         float *C, int64_t ldc, __mmask16 m0, float alpha, float beta,      \
                                                         const float *bias, bool first) {                                   \
-        sg_ntile_avx512(n, K, A, 1, lda, B, bks, C, ldc, m0, alpha, beta, bias, first);                                    \
+        sg_tile_avx512(n, 1, K, A, 1, lda, B, bks, C, ldc, m0, 0, alpha, beta, bias, first);                                    \
     }
 SG_NTILE(1)
 SG_NTILE(2)
