@@ -33,6 +33,8 @@
 
 #include "check.h"
 #include "golden_io.h"
+#include "kernels/kernels.h"
+#include "ops/ops.h"
 
 /* over all comparisons: largest |got - expected|, largest |got - expected| / |expected| among
  * |expected| >= 1e-2, and largest fraction of the tolerance used */
@@ -267,6 +269,125 @@ static void inference_path(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t
     free(km);
 }
 
+/* One attention call with a gradient: y and the gradients of its nin inputs (sum(y * gy) as the
+ * loss, gy drawn from seed 7) copied into out[0] (y) and out[1..nin]; the dropout rng seeded
+ * with drop_seed. mode 0: dc_attention(q, k, v); 1: dc_attention_packed(qkv, H); 2:
+ * dc_attention(x, x, x), one tensor in all three roles. */
+typedef struct {
+    int mode, H;
+    const uint8_t *km;
+    bool causal;
+    float scale, rate;
+} att_call;
+
+static void att_outputs(const att_call *ac, dc_tensor **in, int nin, float **out, int64_t *nout) {
+    dc_ctx *c = dc_ctx_new();
+    for (int i = 0; i < nin; i++) dc_tensor_set_requires_grad(in[i], true);
+    dc_rng r;
+    dc_rng_seed(&r, 99);
+    dc_tensor *y = ac->mode == 1 ? dc_attention_packed(c, in[0], ac->H, ac->km, ac->causal, ac->scale, ac->rate, true, &r)
+                   : ac->mode == 2 ? dc_attention(c, in[0], in[0], in[0], ac->km, ac->causal, ac->scale, ac->rate, true, &r)
+                                   : dc_attention(c, in[0], in[1], in[2], ac->km, ac->causal, ac->scale, ac->rate, true, &r);
+    CHECK(y != NULL);
+    if (y) {
+        dc_rng g;
+        dc_rng_seed(&g, 7);
+        dc_tensor *gy = rand_t(&g, dc_tensor_ndim(y), dc_tensor_shape(y));
+        CHECK(dc_backward(c, dc_sum(c, dc_mul(c, y, gy))) == DC_OK);
+        nout[0] = dc_tensor_numel(y);
+        out[0] = malloc((size_t)nout[0] * sizeof(float));
+        memcpy(out[0], dc_tensor_data(y), (size_t)nout[0] * sizeof(float));
+        for (int i = 0; i < nin; i++) {
+            dc_tensor *gt = dc_tensor_grad(in[i]);
+            CHECK(gt != NULL);
+            nout[1 + i] = dc_tensor_numel(in[i]);
+            out[1 + i] = calloc((size_t)nout[1 + i], sizeof(float));
+            if (gt) memcpy(out[1 + i], dc_tensor_data(gt), (size_t)nout[1 + i] * sizeof(float));
+            dc_tensor_zero_grad(in[i]);
+        }
+        dc_tensor_free(gy);
+    }
+    for (int i = 0; i < nin; i++) dc_tensor_set_requires_grad(in[i], false);
+    dc_ctx_free(c);
+}
+
+/* The fused forward pass for short keys (attention.c's fused_applies, on AVX-512) against the
+ * general path of GEMMs (dc_attention_force_general) on seeded random geometries: separate q, k
+ * and v, the packed projection, and one tensor as q, k and v; key masks (a batch with every key
+ * padded), causal masks with Tq != Tk, scales, dropout. Outputs and gradients (the backward
+ * reads the probabilities the forward kept) agree to float32 rounding (max |diff| <= 2e-5
+ * max(1, max |general|)); with dropout both paths drop the same entries, or the outputs would
+ * differ by whole terms. */
+static void fused_vs_general(void) {
+    if (!dc_k_avx512_usable()) {
+        printf("fused attention against the general path: skipped (no AVX-512 here, or DEEPC_AVX512=off)\n");
+        return;
+    }
+    dc_rng r;
+    dc_rng_seed(&r, 2024);
+    double worst = 0;
+    int cases = 0;
+    for (int it = 0; it < 48; it++) {
+        const int mode = it % 3;
+        const int64_t B = 1 + (int64_t)dc_rng_below(&r, 3), H = 1 + (int64_t)dc_rng_below(&r, 3);
+        /* the fused kernel's reach: Tk <= 64, d and dv <= 64, Tk max(d, dv) < 2048 */
+        int64_t Tk = 1 + (int64_t)dc_rng_below(&r, 64), Tq = mode ? Tk : 1 + (int64_t)dc_rng_below(&r, 70);
+        const uint64_t wmax = (uint64_t)(2047 / Tk < 64 ? 2047 / Tk : 64);
+        int64_t d = 1 + (int64_t)dc_rng_below(&r, wmax), dv = mode ? d : 1 + (int64_t)dc_rng_below(&r, wmax);
+        if (it == 0) Tq = 70, Tk = 31, d = 64, dv = 64; /* the widest fused heads, two row blocks */
+        uint8_t *km = NULL;
+        if (dc_rng_below(&r, 2)) {
+            km = malloc((size_t)(B * Tk));
+            for (int64_t i = 0; i < B * Tk; i++) km[i] = dc_rng_uniform(&r) < 0.7f;
+            if (B > 1)
+                for (int64_t j = 0; j < Tk; j++) km[Tk + j] = 0; /* batch 1: every key padded */
+        }
+        att_call ac = {mode, (int)H, km, dc_rng_below(&r, 3) == 0, dc_rng_below(&r, 2) ? 0.0f : 0.1f + dc_rng_uniform(&r),
+                       dc_rng_below(&r, 2) ? 0.3f : 0.0f};
+        dc_tensor *in[3] = {NULL, NULL, NULL};
+        int nin = 3;
+        if (mode == 0) {
+            in[0] = rand_t(&r, 4, (int64_t[]){B, H, Tq, d});
+            in[1] = rand_t(&r, 4, (int64_t[]){B, H, Tk, d});
+            in[2] = rand_t(&r, 4, (int64_t[]){B, H, Tk, dv});
+        } else {
+            in[0] = mode == 1 ? rand_t(&r, 3, (int64_t[]){B, Tq, 3 * H * d}) : rand_t(&r, 4, (int64_t[]){B, H, Tq, d});
+            nin = 1;
+        }
+        float *out[2][4] = {{NULL}};
+        int64_t n[2][4] = {{0}};
+        for (int general = 0; general < 2; general++) {
+            dc_attention_force_general(general);
+            att_outputs(&ac, in, nin, out[general], n[general]);
+        }
+        dc_attention_force_general(false);
+        for (int o = 0; o <= nin; o++) {
+            if (!out[0][o] || !out[1][o] || n[0][o] != n[1][o]) {
+                CHECK(false);
+                continue;
+            }
+            double md = 0, mx = 1;
+            for (int64_t i = 0; i < n[1][o]; i++) {
+                md = fmax(md, fabs((double)out[0][o][i] - out[1][o][i]));
+                mx = fmax(mx, fabs((double)out[1][o][i]));
+            }
+            worst = fmax(worst, md / mx);
+            if (!(md <= 2e-5 * mx))
+                printf("fused attention, case %d (mode %d, B %lld, H %lld, Tq %lld, Tk %lld, d %lld, dv %lld, mask %d, causal %d, "
+                       "rate %g): %s differs by %.3g (largest |value| %.3g)\n",
+                       it, mode, (long long)B, (long long)H, (long long)Tq, (long long)Tk, (long long)d, (long long)dv, km != NULL,
+                       ac.causal, (double)ac.rate, o ? "a gradient" : "the output", md, mx);
+            CHECK(md <= 2e-5 * mx);
+        }
+        for (int g = 0; g < 2; g++)
+            for (int o = 0; o < 4; o++) free(out[g][o]);
+        for (int i = 0; i < nin; i++) dc_tensor_free(in[i]);
+        free(km);
+        cases++;
+    }
+    printf("fused attention against the general path: %d cases, largest |diff| / max(1, largest |value|) %.2e\n", cases, worst);
+}
+
 /* GELU in a Dense and a Conv2D layer: the layer's output and its input gradient equal the ops'
  * dc_linear / dc_conv2d followed by dc_gelu (the convolution does not fuse GELU, whose
  * derivative needs its input). */
@@ -374,5 +495,6 @@ int main(void) {
     inference_path(2, 4, 512, 512, 16, true);
     inference_path(1, 3, 200, 300, 8, true);
     gelu_layers();
+    fused_vs_general();
     return check_report("test_golden_attn");
 }

@@ -35,4 +35,19 @@ DC_TARGET_AVX512 static inline void dc_transpose16_avx512(__m512 r[16]) {
     }
 }
 
+/* Which of elements j0 .. j0 + 15 of the dropout block keyed by key are kept: dc_dropout_hash
+ * on 16 lanes, kept when its top 24 bits are at least thr (kernels.h). */
+DC_TARGET_AVX512 static inline __mmask16 dc_dropout_keep16_avx512(uint64_t key, uint32_t j0, uint32_t thr) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i j = _mm512_add_epi32(_mm512_set1_epi32((int)j0), lane);
+    __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)key), _mm512_mullo_epi32(j, _mm512_set1_epi32((int)0x9E3779B9u)));
+    x = _mm512_xor_si512(x, _mm512_set1_epi32((int)(uint32_t)(key >> 32)));
+    x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
+    x = _mm512_mullo_epi32(x, _mm512_set1_epi32(0x7feb352d));
+    x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 15));
+    x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)0x846ca68bu));
+    x = _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
+    return _mm512_cmpge_epu32_mask(_mm512_srli_epi32(x, 8), _mm512_set1_epi32((int)thr));
+}
+
 #endif

@@ -28,7 +28,6 @@ bool dc_k_avx512_usable(void) {
 }
 
 /* Dropout multipliers (kernels.h): out of line so that each CPU gets its clone. */
-#define DROP_BLOCK_BITS 30
 #define DROP_CHUNK 16384
 
 /* Elements j0 .. j0 + n - 1 of the block keyed by s (j0 + n <= 2^30). */
@@ -46,13 +45,12 @@ DC_CLONES static void drop_run(float *m, uint64_t s, uint32_t j0, int64_t n, uin
     }
 }
 
-/* Elements i0 .. i0 + n - 1 of the stream of seed: block b = i >> 30 is keyed by seed itself
- * (b = 0) or by a hash of (seed, b). */
+/* Elements i0 .. i0 + n - 1 of the stream of seed, block by block (dc_dropout_block_key). */
 static void drop_stream(float *m, uint64_t seed, uint64_t i0, int64_t n, uint32_t thr, float keep, const float *x, float *y) {
     while (n > 0) {
-        const uint64_t b = i0 >> DROP_BLOCK_BITS, off = i0 & (((uint64_t)1 << DROP_BLOCK_BITS) - 1);
-        const int64_t room = (int64_t)(((uint64_t)1 << DROP_BLOCK_BITS) - off), len = n < room ? n : room;
-        drop_run(m, b ? dc_mix64(seed + b * 0x9e3779b97f4a7c15ull) : seed, (uint32_t)off, len, thr, keep, x, x ? y : NULL);
+        const uint64_t off = i0 & (((uint64_t)1 << DC_DROP_BLOCK_BITS) - 1);
+        const int64_t room = (int64_t)(((uint64_t)1 << DC_DROP_BLOCK_BITS) - off), len = n < room ? n : room;
+        drop_run(m, dc_dropout_block_key(seed, i0), (uint32_t)off, len, thr, keep, x, x ? y : NULL);
         m += len;
         if (x) x += len, y += len;
         i0 += (uint64_t)len;
@@ -69,6 +67,28 @@ DC_CLONES void dc_k_dropout_mask(float *m, int64_t n, uint64_t seed, float rate,
         drop_stream(m + i0, seed, (uint64_t)i0, len, thr, keep, x ? x + i0 : NULL, x ? y + i0 : NULL);
     });
 }
+
+#ifdef DC_HAVE_AVX512_KERNELS
+#include "avx512.h"
+
+DC_TARGET_AVX512 uint64_t dc_k_dropout_keep_bits_avx512(uint64_t seed, uint64_t i0, int n, float rate) {
+    const uint32_t thr = (uint32_t)((double)rate * 16777216.0);
+    const uint64_t low = ((uint64_t)1 << DC_DROP_BLOCK_BITS) - 1;
+    uint64_t bits = 0;
+    if (n <= 0) return 0;
+    if ((i0 >> DC_DROP_BLOCK_BITS) != ((i0 + (uint64_t)n - 1) >> DC_DROP_BLOCK_BITS)) { /* the run crosses two blocks */
+        for (int j = 0; j < n; j++) {
+            const uint64_t i = i0 + (uint64_t)j;
+            if ((dc_dropout_hash(dc_dropout_block_key(seed, i), (uint32_t)(i & low)) >> 8) >= thr) bits |= (uint64_t)1 << j;
+        }
+        return bits;
+    }
+    const uint64_t key = dc_dropout_block_key(seed, i0);
+    for (int v = 0; v < n; v += 16)
+        bits |= (uint64_t)(dc_dropout_keep16_avx512(key, (uint32_t)((i0 & low) + (uint64_t)v), thr) & dc_lanes16(n - v)) << v;
+    return bits;
+}
+#endif
 
 /* Rows g0 .. g0 + rows - 1 of a row-wise dropout are elements g0 * cols .. of one stream. */
 void dc_k_dropout_mask_rows(float *m, int64_t rows, int64_t cols, uint64_t seed, uint64_t g0, float rate) {

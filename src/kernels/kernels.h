@@ -317,6 +317,14 @@ static inline uint32_t dc_dropout_hash(uint64_t s, uint32_t j) {
     return x ^ (x >> 16);
 }
 
+/* Dropout streams are cut into blocks of 2^DC_DROP_BLOCK_BITS elements, each keyed by its own
+ * 64-bit seed: element i's draw is dc_dropout_hash(dc_dropout_block_key(seed, i), i mod 2^30). */
+#define DC_DROP_BLOCK_BITS 30
+static inline uint64_t dc_dropout_block_key(uint64_t seed, uint64_t i) {
+    const uint64_t b = i >> DC_DROP_BLOCK_BITS;
+    return b ? dc_mix64(seed + b * 0x9e3779b97f4a7c15ull) : seed;
+}
+
 /* Dropout multipliers: m[i] = 1 / (1 - rate) if the top 24 bits of hash(seed, i) are at least
  * rate * 2^24, else 0. A counter-based stream: element i's draw depends only on (seed, i), so
  * the loop vectorises and splits across threads with the same result at any thread count.
@@ -328,5 +336,11 @@ void dc_k_dropout_mask(float *m, int64_t n, uint64_t seed, float rate, const flo
  * r < rows of cols each: a row-wise dropout (attention's probabilities) computes any block of
  * rows on its own and gets the values of the whole. */
 void dc_k_dropout_mask_rows(float *m, int64_t rows, int64_t cols, uint64_t seed, uint64_t g0, float rate); /* cpu.c */
+#ifdef DC_HAVE_AVX512_KERNELS
+/* Bit j (j < n <= 64): whether element i0 + j of dc_k_dropout_mask's stream of seed is kept
+ * (its multiplier is 1 / (1 - rate), not 0). For fused kernels that apply dropout under a lane
+ * mask instead of storing multipliers. AVX-512 only (cpu.c). */
+uint64_t dc_k_dropout_keep_bits_avx512(uint64_t seed, uint64_t i0, int n, float rate);
+#endif
 
 #endif

@@ -14,6 +14,7 @@
 #include "ops.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ATT_BLOCK 64
@@ -166,6 +167,239 @@ DC_TARGET_AVX512 static void dsoftmax_rows4_avx512(float *dP, const float *P, co
         }
     }
 }
+
+/* The forward pass over short keys, fused (on AVX-512, up to 64 keys, heads up to 64 wide and
+ * Tk max(d, dv) under 2048: fused_applies): a pair's products are then a few thousand
+ * multiply-adds each, too small for two GEMM calls, a softmax pass and a dropout pass over
+ * memory to pay for themselves. Instead q k^T, the masks, the softmax, dropout (lane masks from
+ * the same stream as the general path's multipliers, so the same entries are dropped) and the
+ * product with v run 4 query rows at a time in registers: a row's keys across the lanes of NV
+ * vectors (1-4), v's width across ND vectors (1, 2 or 4; 3 runs as 4 under masks), constants in
+ * each instance, so that the sums stay in registers. The last group of a block repeats its last
+ * row, which is not stored. The backward pass stays on GEMMs: a fused version measured no
+ * faster at these sizes and slower beyond. */
+#define FUSED_MAX 64
+
+static int fused_state = -1; /* -1 undecided, 0 off (DEEPC_ATTENTION_FUSED=off or the test hook), 1 on */
+
+void dc_attention_force_general(bool on) { __atomic_store_n(&fused_state, on ? 0 : -1, __ATOMIC_RELAXED); }
+
+static bool fused_applies(const att_geom *a) {
+    int s = __atomic_load_n(&fused_state, __ATOMIC_RELAXED);
+    if (s < 0) {
+        const char *e = getenv("DEEPC_ATTENTION_FUSED");
+        s = !(e && (!strcmp(e, "off") || !strcmp(e, "0")));
+        __atomic_store_n(&fused_state, s, __ATOMIC_RELAXED);
+    }
+    /* from Tk max(d, dv) = 2048 on (64 keys of heads 32 wide, 48 of 48) the GEMMs were as fast
+     * or faster (docs/performance.md) */
+    const int64_t w = a->d > a->dv ? a->d : a->dv;
+    return s == 1 && a->Tk >= 1 && a->Tk <= FUSED_MAX && a->d >= 1 && a->dv >= 1 && w <= FUSED_MAX && a->Tk * w < 2048 &&
+           dc_k_avx512_usable();
+}
+
+/* 1, 2 or 4 vectors of 16 lanes for n <= 64 values */
+static int fused_vecs(int64_t n) { return n <= 16 ? 1 : n <= 32 ? 2 : 4; }
+
+/* x [rows, cols] (row r at x + r ld) transposed into t [cols][ldt], zero past rows (ldt a
+ * multiple of 16, rows <= ldt): 16x16 blocks through registers. */
+DC_TARGET_AVX512 static void fused_transpose(const float *x, int64_t ld, int64_t rows, int64_t cols, float *t, int64_t ldt) {
+    for (int64_t j0 = 0; j0 < ldt; j0 += 16)
+        for (int64_t c0 = 0; c0 < cols; c0 += 16) {
+            __m512 r[16];
+            const __mmask16 k = dc_lanes16(cols - c0);
+            for (int i = 0; i < 16; i++) r[i] = j0 + i < rows ? _mm512_maskz_loadu_ps(k, x + (j0 + i) * ld + c0) : _mm512_setzero_ps();
+            dc_transpose16_avx512(r);
+            for (int64_t c = c0; c < cols && c < c0 + 16; c++) _mm512_store_ps(t + c * ldt + j0, r[c - c0]);
+        }
+}
+
+/* The maxima (max) or sums of the 16 lanes of each of x[0..3], in lanes 0..3 of every 128-bit
+ * quarter of the result: the four rows' reductions share their shuffles. */
+DC_TARGET_AVX512 static inline __attribute__((always_inline)) __m512 fused_op(__m512 a, __m512 b, bool max) {
+    return max ? _mm512_max_ps(a, b) : _mm512_add_ps(a, b);
+}
+
+DC_TARGET_AVX512 static inline __attribute__((always_inline)) __m512 fused_reduce4(const __m512 *x, bool max) {
+    const __m512 a = fused_op(_mm512_unpacklo_ps(x[0], x[1]), _mm512_unpackhi_ps(x[0], x[1]), max);
+    const __m512 b = fused_op(_mm512_unpacklo_ps(x[2], x[3]), _mm512_unpackhi_ps(x[2], x[3]), max);
+    const __m512 c = fused_op(_mm512_shuffle_ps(a, b, 0x44), _mm512_shuffle_ps(a, b, 0xee), max);
+    const __m512 e = fused_op(c, _mm512_shuffle_f32x4(c, c, 0x4e), max);
+    return fused_op(e, _mm512_shuffle_f32x4(e, e, 0xb1), max);
+}
+
+/* Lane u of every quarter of x (a result of fused_reduce4) in all 16 lanes. */
+#define FUSED_LANE(x, u) _mm512_permutexvar_ps(_mm512_set1_epi32(u), (x))
+
+/* The dropout's keep masks of query row g (flattened over B, H, Tq): its Tk draws are elements
+ * g Tk .. of the stream, as the multipliers of drop_rows. */
+DC_TARGET_AVX512 static inline __attribute__((always_inline)) void fused_keep(__mmask16 *kept, const att_geom *a, int64_t g, int NV,
+                                                                             uint32_t thr) {
+    const uint64_t i0 = (uint64_t)g * (uint64_t)a->Tk, low = ((uint64_t)1 << DC_DROP_BLOCK_BITS) - 1;
+    if ((i0 >> DC_DROP_BLOCK_BITS) != ((i0 + (uint64_t)a->Tk - 1) >> DC_DROP_BLOCK_BITS)) { /* across two blocks */
+        const uint64_t bits = dc_k_dropout_keep_bits_avx512(a->seed, i0, (int)a->Tk, a->rate);
+        for (int w = 0; w < NV; w++) kept[w] = (__mmask16)(bits >> (16 * w));
+        return;
+    }
+    const uint64_t key = dc_dropout_block_key(a->seed, i0);
+    for (int w = 0; w < NV; w++) kept[w] = dc_dropout_keep16_avx512(key, (uint32_t)((i0 & low) + 16 * (uint64_t)w), thr);
+}
+
+/* The lanes of the keys of query row `row` (of Tq) over NV vectors: key j < Tk, kept by the
+ * key mask (km, NULL: all) and, when causal, j <= row + Tk - Tq. */
+DC_TARGET_AVX512 static inline __attribute__((always_inline)) void fused_key_lanes(__mmask16 *out, const __mmask16 *keym, int NV,
+                                                                                  int64_t row, int64_t Tq, int64_t Tk,
+                                                                                  bool causal) {
+    int64_t lim = causal ? row + (Tk - Tq) + 1 : Tk;
+    lim = lim < 0 ? 0 : lim < Tk ? lim : Tk;
+    for (int v = 0; v < NV; v++) out[v] = keym[v] & dc_lanes16(lim - 16 * v);
+}
+
+/* Forward of query rows [i0, i1) of pair bh; S (NULL: not kept) receives their probabilities
+ * before dropout, [i1 - i0, Tk]. */
+DC_TARGET_AVX512 static inline __attribute__((always_inline)) void fused_fwd_body(const att_geom *a, int64_t bh, int64_t i0, int64_t i1,
+                                                                                 const float *Q, const float *K, const float *V,
+                                                                                 const uint8_t *key_mask, bool causal, float *S,
+                                                                                 float *Y, const int NV, const int ND) {
+    const att_layout *L = &a->L;
+    const int64_t Tq = a->Tq, Tk = a->Tk, d = a->d, dv = a->dv, ldt = 16 * NV;
+    const int64_t b = bh / a->H, h = bh % a->H;
+    const float *q = Q + b * L->qb + h * L->qh, *v = V + b * L->vb + h * L->vh;
+    float *y = Y + b * L->yb + h * L->yh;
+    const uint8_t *km = key_mask ? key_mask + b * Tk : NULL;
+    float kt[FUSED_MAX * FUSED_MAX] __attribute__((aligned(64)));
+    float pb[4][FUSED_MAX] __attribute__((aligned(64)));
+    fused_transpose(K + b * L->kb + h * L->kh, L->ldk, Tk, d, kt, ldt);
+    __mmask16 keym[4];
+    for (int w = 0; w < NV; w++) keym[w] = key_lanes_avx512(16 * w, Tk, km);
+    const __m512 vscale = _mm512_set1_ps(a->scale), vkeep = _mm512_set1_ps(a->keep);
+    const uint32_t thr = (uint32_t)((double)a->rate * 16777216.0);
+    for (int64_t r = i0; r < i1; r += 4) {
+        const int nr = i1 - r < 4 ? (int)(i1 - r) : 4;
+        const float *qr[4];
+        for (int u = 0; u < 4; u++) qr[u] = q + (r + (u < nr ? u : nr - 1)) * L->ldq;
+        /* s[u] = q row u . K^T, odd c in a second set of sums when a row is one vector (8
+         * chains of multiply-adds in flight) */
+        __m512 s[4][4], odd[4];
+        for (int u = 0; u < 4; u++) {
+            odd[u] = _mm512_setzero_ps();
+            for (int w = 0; w < NV; w++) s[u][w] = _mm512_setzero_ps();
+        }
+        int64_t c = 0;
+        if (NV == 1)
+            for (; c + 1 < d; c += 2) {
+                const __m512 t0 = _mm512_load_ps(kt + c * ldt), t1 = _mm512_load_ps(kt + (c + 1) * ldt);
+                for (int u = 0; u < 4; u++) {
+                    s[u][0] = _mm512_fmadd_ps(_mm512_set1_ps(qr[u][c]), t0, s[u][0]);
+                    odd[u] = _mm512_fmadd_ps(_mm512_set1_ps(qr[u][c + 1]), t1, odd[u]);
+                }
+            }
+        for (; c < d; c++) {
+            __m512 t[4];
+            for (int w = 0; w < NV; w++) t[w] = _mm512_load_ps(kt + c * ldt + 16 * w);
+            for (int u = 0; u < 4; u++) {
+                const __m512 qb = _mm512_set1_ps(qr[u][c]);
+                for (int w = 0; w < NV; w++) s[u][w] = _mm512_fmadd_ps(qb, t[w], s[u][w]);
+            }
+        }
+        if (NV == 1)
+            for (int u = 0; u < 4; u++) s[u][0] = _mm512_add_ps(s[u][0], odd[u]);
+        /* the softmax of the 4 rows, their reductions together; max(v, mx) keeps mx where v is
+         * NaN, as the general path, so a row with no key keeps the maximum -inf and becomes zeros */
+        __mmask16 lanes[4][4];
+        __m512 mx[4], sum[4];
+        for (int u = 0; u < 4; u++) {
+            fused_key_lanes(lanes[u], keym, NV, r + (u < nr ? u : nr - 1), Tq, Tk, causal);
+            mx[u] = _mm512_set1_ps(-INFINITY);
+            for (int w = 0; w < NV; w++) {
+                s[u][w] = _mm512_mul_ps(s[u][w], vscale);
+                mx[u] = _mm512_mask_max_ps(mx[u], lanes[u][w], s[u][w], mx[u]);
+            }
+        }
+        const __m512 m4 = fused_reduce4(mx, true);
+        const __mmask16 some = _mm512_cmp_ps_mask(m4, _mm512_set1_ps(-INFINITY), _CMP_NEQ_UQ); /* lane u: row u has a key */
+        for (int u = 0; u < 4; u++) {
+            const __m512 m = FUSED_LANE(m4, u);
+            sum[u] = _mm512_setzero_ps();
+            for (int w = 0; w < NV; w++) {
+                s[u][w] = _mm512_maskz_mov_ps(lanes[u][w], exp16_avx512(_mm512_sub_ps(s[u][w], m)));
+                sum[u] = _mm512_add_ps(sum[u], s[u][w]);
+            }
+        }
+        const __m512 inv4 = _mm512_div_ps(_mm512_set1_ps(1.0f), fused_reduce4(sum, false));
+        for (int u = 0; u < 4; u++) {
+            const int64_t row = r + (u < nr ? u : nr - 1);
+            const __m512 inv = FUSED_LANE(inv4, u);
+            const __mmask16 keys = (some >> u) & 1 ? 0xffff : 0;
+            __mmask16 kept[4] = {0xffff, 0xffff, 0xffff, 0xffff};
+            if (a->rate > 0) fused_keep(kept, a, bh * Tq + row, NV, thr);
+            for (int w = 0; w < NV; w++) {
+                s[u][w] = _mm512_maskz_mul_ps(keys, s[u][w], inv);
+                if (S && u < nr) _mm512_mask_storeu_ps(S + (row - i0) * Tk + 16 * w, dc_lanes16(Tk - 16 * w), s[u][w]);
+                _mm512_store_ps(pb[u] + 16 * w, a->rate > 0 ? _mm512_maskz_mul_ps(kept[w], s[u][w], vkeep) : s[u][w]);
+            }
+        }
+        /* y rows = pb rows . v, odd keys in a second set of sums when v is at most two vectors
+         * wide */
+        __m512 acc[4][4], acc2[4][4];
+        for (int u = 0; u < 4; u++)
+            for (int w = 0; w < ND; w++) acc[u][w] = acc2[u][w] = _mm512_setzero_ps();
+        __mmask16 vl[4];
+        for (int w = 0; w < ND; w++) vl[w] = dc_lanes16(dv - 16 * w);
+        int64_t j = 0;
+        if (ND <= 2)
+            for (; j + 1 < Tk; j += 2) {
+                __m512 x0[2], x1[2];
+                for (int w = 0; w < ND; w++) {
+                    x0[w] = _mm512_maskz_loadu_ps(vl[w], v + j * L->ldv + 16 * w);
+                    x1[w] = _mm512_maskz_loadu_ps(vl[w], v + (j + 1) * L->ldv + 16 * w);
+                }
+                for (int u = 0; u < 4; u++) {
+                    const __m512 b0 = _mm512_set1_ps(pb[u][j]), b1 = _mm512_set1_ps(pb[u][j + 1]);
+                    for (int w = 0; w < ND; w++) {
+                        acc[u][w] = _mm512_fmadd_ps(b0, x0[w], acc[u][w]);
+                        acc2[u][w] = _mm512_fmadd_ps(b1, x1[w], acc2[u][w]);
+                    }
+                }
+            }
+        for (; j < Tk; j++) {
+            __m512 x[4];
+            for (int w = 0; w < ND; w++) x[w] = _mm512_maskz_loadu_ps(vl[w], v + j * L->ldv + 16 * w);
+            for (int u = 0; u < 4; u++) {
+                const __m512 pj = _mm512_set1_ps(pb[u][j]);
+                for (int w = 0; w < ND; w++) acc[u][w] = _mm512_fmadd_ps(pj, x[w], acc[u][w]);
+            }
+        }
+        for (int u = 0; u < 4; u++)
+            if (u < nr)
+                for (int w = 0; w < ND; w++)
+                    _mm512_mask_storeu_ps(y + (r + u) * L->ldy + 16 * w, vl[w], ND <= 2 ? _mm512_add_ps(acc[u][w], acc2[u][w]) : acc[u][w]);
+    }
+}
+
+/* CALL(NV, ND) with constants: NV 1-4, ND 1, 2 or 4 */
+#define FUSED_DISPATCH_ND(NV_, ND, CALL)                                                               \
+    do {                                                                                               \
+        if ((ND) == 1) CALL(NV_, 1);                                                                   \
+        else if ((ND) == 2) CALL(NV_, 2);                                                              \
+        else CALL(NV_, 4);                                                                             \
+    } while (0)
+#define FUSED_DISPATCH(NV, ND, CALL)                                                                   \
+    do {                                                                                               \
+        if ((NV) == 1) FUSED_DISPATCH_ND(1, ND, CALL);                                                 \
+        else if ((NV) == 2) FUSED_DISPATCH_ND(2, ND, CALL);                                            \
+        else if ((NV) == 3) FUSED_DISPATCH_ND(3, ND, CALL);                                            \
+        else FUSED_DISPATCH_ND(4, ND, CALL);                                                           \
+    } while (0)
+
+DC_TARGET_AVX512 static void fused_fwd_avx512(const att_geom *a, int64_t bh, int64_t i0, int64_t i1, const float *Q, const float *K,
+                                              const float *V, const uint8_t *key_mask, bool causal, float *S, float *Y) {
+    const int nv = (int)((a->Tk + 15) / 16), nd = fused_vecs(a->dv);
+#define FWD_CALL(NV_, ND_) fused_fwd_body(a, bh, i0, i1, Q, K, V, key_mask, causal, S, Y, NV_, ND_)
+    FUSED_DISPATCH(nv, nd, FWD_CALL);
+#undef FWD_CALL
+}
+
 #endif
 
 /* One work item: query rows [i0, i1) of pair bh. S [i1 - i0, Tk] receives the probabilities
@@ -177,6 +411,12 @@ DC_CLONES static void att_block(const att_geom *a, int64_t bh, int64_t i0, int64
     const int64_t b = bh / a->H, h = bh % a->H;
     const float *q = Q + b * L->qb + h * L->qh + i0 * L->ldq, *k = K + b * L->kb + h * L->kh, *v = V + b * L->vb + h * L->vh;
     const uint8_t *km = key_mask ? key_mask + b * Tk : NULL;
+#ifdef DC_HAVE_AVX512_KERNELS
+    if (fused_applies(a)) {
+        fused_fwd_avx512(a, bh, i0, i1, Q, K, V, key_mask, causal, S, Y);
+        return;
+    }
+#endif
     dc_k_gemm(false, true, rows, Tk, d, a->scale, q, L->ldq, k, L->ldk, 0, S, Tk);
     int64_t lim[ATT_BLOCK]; /* row r's keys are j < lim[r] */
     for (int64_t r = 0; r < rows; r++) {
@@ -272,6 +512,7 @@ DC_CLONES static void att_backward(dc_ctx *c, dc_node *n) {
     int nb = par ? T : 1;
     bool drop = a->rate > 0, avx = dc_k_avx512_usable();
     (void)avx;
+
     /* per thread: dP [Tq, Tk], and the dropout multipliers [Tq, Tk] when there is dropout */
     size_t per = (size_t)(Tq * Tk) * (drop ? 2 : 1);
     float *buf = dc_scratch(c, (per ? per : 1) * (size_t)nb * sizeof(float));
@@ -338,9 +579,13 @@ static dc_tensor *att_run(dc_ctx *c, const att_geom *g, dc_tensor *y, dc_tensor 
         if (!P) return NULL;
         s->P = P;
     }
-    /* per thread: the block's logits (unless kept in P) and the dropped-out copy */
+    /* per thread: the block's logits (unless kept in P) and the dropped-out copy; the fused
+     * kernel keeps both in registers */
     int64_t blk = Tq < ATT_BLOCK ? Tq : ATT_BLOCK;
     size_t per = (size_t)(blk * Tk) * ((need ? 0 : 1) + (drop ? 1 : 0));
+#ifdef DC_HAVE_AVX512_KERNELS
+    if (fused_applies(&a)) per = 0;
+#endif
     float *scr = per ? dc_scratch(c, per * (size_t)nb * sizeof(float)) : NULL;
     if (per && !scr) return NULL;
     float *Y = y->data, *P = s ? s->P : NULL;

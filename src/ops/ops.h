@@ -99,6 +99,11 @@ dc_tensor *dc_conv2d_act_maxpool(dc_ctx *c, dc_tensor *x, dc_tensor *w, dc_tenso
 void dc_k_maxpool_plane(const float *xp, int64_t W, int kh, int kw, int sh, int sw, int64_t OH, int64_t OW, float *yp,
                         int32_t *ap);
 
+/* Attention over at most 64 keys, with heads at most 64 wide, runs a fused AVX-512 kernel
+ * (attention.c); on (the test hook), or DEEPC_ATTENTION_FUSED=off read once, sends it through
+ * the general path of GEMMs instead, so that tests can compare the two in one process. */
+void dc_attention_force_general(bool on);
+
 /* log(e^a + e^b), exact for -inf operands; NaN stays NaN (the CTC loss and its beam search). */
 static inline double dc_log_add_exp(double a, double b) {
     if (a < b) {
