@@ -321,6 +321,14 @@ static void recurrent_threads(void) {
 /* ---- Transformer blocks: layer normalisation and attention ---- */
 static dc_tensor *f_ln(dc_ctx *c, dc_tensor **in) { return dc_layer_norm(c, in[0], in[1], in[2], 1e-5f); }
 static dc_tensor *f_ln_plain(dc_ctx *c, dc_tensor **in) { return dc_layer_norm(c, in[0], NULL, NULL, 1e-3f); }
+/* the post-norm residual connection layer_norm(x + dropout(t)), inputs x, t, gamma, beta */
+static dc_tensor *f_rln(dc_ctx *c, dc_tensor **in) { return dc_residual_layer_norm(c, in[0], in[1], 0, false, NULL, in[2], in[3], 1e-5f); }
+static dc_tensor *f_rln_drop(dc_ctx *c, dc_tensor **in) {
+    dc_rng r;
+    dc_rng_seed(&r, 5); /* the same mask at every evaluation */
+    return dc_residual_layer_norm(c, in[0], in[1], 0.4f, true, &r, in[2], in[3], 1e-5f);
+}
+static dc_tensor *f_rln_self(dc_ctx *c, dc_tensor **in) { return dc_residual_layer_norm(c, in[0], in[0], 0, false, NULL, NULL, NULL, 1e-3f); }
 
 /* key masks [2, 5]: batch 0 has two padded keys, batch 1 is padding only */
 static const uint8_t att_mask[2 * 5] = {1, 0, 1, 1, 0, 0, 0, 0, 0, 0};
@@ -400,6 +408,10 @@ static void transformer_ops(float eps, float tol) {
     dc_tensor *ln3[3] = {rand_nonzero(NS(2, 3, 5)), ln2[1], ln2[2]};
     gradcheck("layer_norm/3d", f_ln, ln3, 3, T, eps, tol);
     gradcheck("layer_norm/3d/plain", f_ln_plain, ln3, 1, T, eps, tol);
+    dc_tensor *rl[4] = {ln3[0], rand_nonzero(NS(2, 3, 5)), ln2[1], ln2[2]};
+    gradcheck("residual_layer_norm", f_rln, rl, 4, T, eps, tol);
+    gradcheck("residual_layer_norm/dropout", f_rln_drop, rl, 4, T, eps, tol);
+    gradcheck("residual_layer_norm/x+x", f_rln_self, rl, 1, T, eps, tol);
 
     /* H = 2 heads, Tq = 3, Tk = 5, d = 4, dv = 3 */
     dc_tensor *a[3] = {rand_tensor(NS(2, 2, 3, 4), -1.5f, 1.5f), rand_tensor(NS(2, 2, 5, 4), -1.5f, 1.5f),
@@ -547,6 +559,7 @@ static void transformer_ops(float eps, float tol) {
         dc_tensor_free(ln2[k]);
     }
     dc_tensor_free(ln3[0]);
+    dc_tensor_free(rl[1]);
 }
 
 /* Distinct values per pooling window, so the max is unique and the check is smooth. */
@@ -601,6 +614,90 @@ static void image_ops(float eps, float tol) {
 /* The exp-based ops on non-finite inputs: NaN stays NaN and the infinities reach their limits,
  * with no undefined float-to-int conversion inside the fast exp (the sanitizer build stops on
  * one). A model file can make any activation non-finite. */
+/* dc_residual_layer_norm against dc_layer_norm(dc_add(x, dc_dropout(t))): the output and the
+ * gradients of x, t, gamma and beta the same bits, at 1, 2 and 3 threads, with and without
+ * dropout, gamma and beta, with x's gradient also fed by another use (added to, not stored),
+ * and on rows too many for one thread; then its errors. */
+static void residual_layer_norm_equals_ops(void) {
+    static const struct {
+        int64_t R, D;
+        float rate;
+        bool affine, also_x;
+    } cases[] = {{6, 5, 0.0f, true, false}, {6, 5, 0.3f, true, true}, {3, 64, 0.1f, false, false},
+                 {2048, 64, 0.1f, true, true}, {1200, 33, 0.0f, true, false}};
+    int compared = 0;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int threads = 1; threads <= 3; threads++) {
+            dc_set_threads(threads);
+            const int64_t R = cases[ci].R, D = cases[ci].D;
+            dc_tensor *in[4] = {rand_tensor(NS(R, D), -2, 2), rand_tensor(NS(R, D), -2, 2), rand_nonzero(NS(D)), rand_nonzero(NS(D))};
+            dc_tensor *gy = rand_tensor(NS(R, D), -1, 1);
+            float *out[2][5];
+            for (int fused = 0; fused < 2; fused++) {
+                for (int k = 0; k < 4; k++) dc_tensor_set_requires_grad(in[k], true);
+                dc_ctx *c = dc_ctx_new();
+                dc_rng r;
+                dc_rng_seed(&r, 77);
+                dc_tensor *g = cases[ci].affine ? in[2] : NULL, *b = cases[ci].affine ? in[3] : NULL;
+                dc_tensor *y = fused ? dc_residual_layer_norm(c, in[0], in[1], cases[ci].rate, true, &r, g, b, 1e-5f)
+                                     : dc_layer_norm(c, dc_add(c, in[0], dc_dropout(c, in[1], cases[ci].rate, true, &r)), g, b, 1e-5f);
+                CHECK(y != NULL);
+                dc_tensor *loss = y ? dc_sum(c, dc_mul(c, y, gy)) : NULL;
+                if (loss && cases[ci].also_x) loss = dc_add(c, loss, dc_sum(c, dc_mul(c, in[0], in[0])));
+                CHECK(loss && dc_backward(c, loss) == DC_OK);
+                out[fused][0] = malloc((size_t)(R * D) * sizeof(float));
+                if (y) memcpy(out[fused][0], dc_tensor_data(y), (size_t)(R * D) * sizeof(float));
+                for (int k = 0; k < 4; k++) {
+                    const int64_t n = dc_tensor_numel(in[k]);
+                    dc_tensor *gt = dc_tensor_grad(in[k]);
+                    out[fused][1 + k] = calloc((size_t)n, sizeof(float));
+                    if (gt) memcpy(out[fused][1 + k], dc_tensor_data(gt), (size_t)n * sizeof(float));
+                    dc_tensor_zero_grad(in[k]);
+                    dc_tensor_set_requires_grad(in[k], false);
+                }
+                dc_ctx_free(c);
+            }
+            for (int o = 0; o < 5; o++) {
+                const int64_t n = o == 0 || o <= 2 ? R * D : D;
+                if (memcmp(out[0][o], out[1][o], (size_t)n * sizeof(float))) {
+                    double md = 0;
+                    for (int64_t i = 0; i < n; i++) md = fmax(md, fabs((double)out[0][o][i] - out[1][o][i]));
+                    printf("residual_layer_norm, case %zu at %d threads: %s differs from the ops' by up to %.3g\n", ci, threads,
+                           o == 0 ? "the output" : o == 1 ? "x's gradient" : o == 2 ? "t's gradient" : o == 3 ? "gamma's gradient"
+                                                                                                     : "beta's gradient",
+                           md);
+                }
+                CHECK(memcmp(out[0][o], out[1][o], (size_t)n * sizeof(float)) == 0);
+                free(out[0][o]);
+                free(out[1][o]);
+            }
+            compared++;
+            for (int k = 0; k < 4; k++) dc_tensor_free(in[k]);
+            dc_tensor_free(gy);
+        }
+    dc_set_threads(0);
+    printf("residual_layer_norm against layer_norm(add(x, dropout(t))): %d cases, output and gradients compared bit for bit\n",
+           compared);
+    dc_ctx *c = dc_ctx_new();
+    dc_tensor *x = rand_tensor(NS(2, 4), -1, 1), *t3 = rand_tensor(NS(2, 3), -1, 1), *g3 = rand_nonzero(NS(3));
+    dc_rng r;
+    dc_rng_seed(&r, 1);
+    CHECK_NULL_ERR(dc_residual_layer_norm(c, x, t3, 0, false, NULL, NULL, NULL, 1e-5f), "residual_layer_norm", "[2, 4]", "[2, 3]",
+                   "same shape");
+    CHECK_NULL_ERR(dc_residual_layer_norm(c, x, x, 0, false, NULL, g3, NULL, 1e-5f), "residual_layer_norm", "gamma", "3 elements",
+                   "last axis 4");
+    CHECK_NULL_ERR(dc_residual_layer_norm(c, x, x, 1.0f, true, &r, NULL, NULL, 1e-5f), "residual_layer_norm", "rate 1", "[0, 1)");
+    CHECK_NULL_ERR(dc_residual_layer_norm(c, x, x, 0.5f, true, NULL, NULL, NULL, 1e-5f), "residual_layer_norm", "needs an rng");
+    CHECK_NULL_ERR(dc_residual_layer_norm(c, x, x, 0, false, NULL, NULL, NULL, 0.0f), "residual_layer_norm", "eps must be positive");
+    /* inference: no rng needed, no dropout */
+    dc_tensor *y = dc_residual_layer_norm(c, x, x, 0.5f, false, NULL, NULL, NULL, 1e-5f);
+    CHECK(y != NULL);
+    dc_tensor_free(x);
+    dc_tensor_free(t3);
+    dc_tensor_free(g3);
+    dc_ctx_free(c);
+}
+
 static void nonfinite_exp(void) {
     dc_ctx *c = dc_ctx_new();
     dc_tensor *x = dc_tensor_new(2, (int64_t[]){1, 4});
@@ -793,6 +890,7 @@ static void loss_ops(float eps, float tol) {
 int main(void) {
     dc_rng_seed(&rng, 1234);
     nonfinite_exp();
+    residual_layer_norm_equals_ops();
     const float eps = 1e-2f, tol = 3e-3f; /* worst seen: 4e-4 (squared_hinge), 3e-4 (div) */
     const bool T[MAXIN] = {true, true, true, true}, TF[MAXIN] = {true, false, false, false};
     struct {

@@ -326,6 +326,16 @@ dc_tensor *dc_batch_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *b
  * gamma, beta [D] (any shape of D elements) or NULL (1 and 0); eps > 0. -> [..., D].
  * Errors: DC_ERR_SHAPE for an empty last axis or gamma/beta of another size; DC_ERR_ARG for eps <= 0. */
 dc_tensor *dc_layer_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, float eps);
+/* A post-norm residual connection as one op: y = layer_norm(x + dropout(t, rate)) over the last
+ * axis, x and t of one shape. The dropout takes one number from rng per call in training with
+ * rate > 0, as dc_dropout does, so y and every gradient equal those of
+ * dc_layer_norm(c, dc_add(c, x, dc_dropout(c, t, rate, training, rng)), gamma, beta, eps) bit for
+ * bit; but neither the dropped-out t, its mask nor the sum is written to memory (backward
+ * rebuilds each row of the sum from x, t and the dropout's counter-based stream).
+ * Errors: those of dc_layer_norm; DC_ERR_SHAPE when x and t differ in shape; DC_ERR_ARG for a
+ * rate outside [0, 1) or dropout in training without an rng. */
+dc_tensor *dc_residual_layer_norm(dc_ctx *c, dc_tensor *x, dc_tensor *t, float rate, bool training, dc_rng *rng, dc_tensor *gamma,
+                                  dc_tensor *beta, float eps);
 
 /* Recurrent layers over whole sequences x [N, T, F] (batch first) -> y [N, T, H], every step's
  * hidden state; y[:, T-1] is the final state. h0/c0 [N, H] may be NULL (zeros). mask [N, T]

@@ -205,14 +205,13 @@ static dc_tensor *bl_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *xs, int n
     dc_tensor *v = dc_linear(c, x, p[BL_V], p[BL_VB]);
     dc_tensor *a = dc_attention_heads(c, q, k, v, (int)cfg->heads, f->mask[0], false, 0, rate, f->training, f->rng);
     a = dc_linear(c, a, p[BL_AO], p[BL_AOB]);
-    a = dc_dropout(c, a, rate, f->training, f->rng);
-    dc_tensor *h = dc_layer_norm(c, dc_add(c, a, x), p[BL_LN1W], p[BL_LN1B], cfg->eps);
+    /* layer_norm(dropout(a) + x), one op (the sum's operands commute bit for bit) */
+    dc_tensor *h = dc_residual_layer_norm(c, x, a, rate, f->training, f->rng, p[BL_LN1W], p[BL_LN1B], cfg->eps);
     /* feed-forward: GELU(h W1^T + b1) W2^T + b2, GELU exact (erf) */
     dc_tensor *y = dc_linear(c, h, p[BL_I], p[BL_IB]);
     y = dc_gelu(c, y, false);
     y = dc_linear(c, y, p[BL_O], p[BL_OB]);
-    y = dc_dropout(c, y, rate, f->training, f->rng);
-    return dc_layer_norm(c, dc_add(c, y, h), p[BL_LN2W], p[BL_LN2B], cfg->eps);
+    return dc_residual_layer_norm(c, h, y, rate, f->training, f->rng, p[BL_LN2W], p[BL_LN2B], cfg->eps);
 }
 const dc_layer_type dc_bert_layer_type = {
     .name = "BertLayer", .stem = "bert_layer", .cfg_size = sizeof(bert_layer_cfg), .fields = bert_layer_fields,

@@ -331,6 +331,14 @@ static dc_tensor *feed_forward(const attn_cfg *a, dc_fwd *f, dc_tensor *x, dc_te
     return dc_linear(f->ctx, t, w[2], w[3]);
 }
 
+/* The residual connection x + dropout(t), normalised with (w, b) after it (post-norm: one op,
+ * dc_residual_layer_norm, that writes neither the dropped-out t nor the sum) or not (pre-norm,
+ * whose sum is also the next block's input). */
+static dc_tensor *residual(const attn_cfg *a, dc_fwd *f, dc_tensor *x, dc_tensor *t, dc_tensor *w, dc_tensor *b) {
+    if (a->pre_norm) return dc_add(f->ctx, x, dc_dropout(f->ctx, t, a->dropout, f->training, f->rng));
+    return dc_residual_layer_norm(f->ctx, x, t, a->dropout, f->training, f->rng, w, b, a->eps);
+}
+
 /* ---- Transformer encoder layer ---- */
 enum { E_WIN, E_BIN, E_WOUT, E_BOUT, E_W1, E_B1, E_W2, E_B2, E_N1W, E_N1B, E_N2W, E_N2B };
 
@@ -359,16 +367,11 @@ static dc_tensor *enc_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n
     /* self-attention block; the keys are x's steps, so x's padding mask applies */
     dc_tensor *t = a->pre_norm ? dc_layer_norm(c, x[0], p[E_N1W], p[E_N1B], a->eps) : x[0];
     t = self_attention(a, f, t, f->mask[0], &p[E_WIN]);
-    t = dc_dropout(c, t, a->dropout, f->training, f->rng);
-    dc_tensor *h = dc_add(c, x[0], t);
-    if (!a->pre_norm) h = dc_layer_norm(c, h, p[E_N1W], p[E_N1B], a->eps);
+    dc_tensor *h = residual(a, f, x[0], t, p[E_N1W], p[E_N1B]);
     /* feed-forward block */
     t = a->pre_norm ? dc_layer_norm(c, h, p[E_N2W], p[E_N2B], a->eps) : h;
     t = feed_forward(a, f, t, &p[E_W1]);
-    t = dc_dropout(c, t, a->dropout, f->training, f->rng);
-    dc_tensor *y = dc_add(c, h, t);
-    if (!a->pre_norm) y = dc_layer_norm(c, y, p[E_N2W], p[E_N2B], a->eps);
-    return y;
+    return residual(a, f, h, t, p[E_N2W], p[E_N2B]);
 }
 const dc_layer_type dc_transformer_encoder_layer_type = {
     .name = "TransformerEncoderLayer", .stem = "transformer_encoder", .cfg_size = sizeof(attn_cfg), .fields = enc_fields,
@@ -418,10 +421,7 @@ static dc_tensor *dec_block(const attn_cfg *a, dc_fwd *f, dc_tensor *const *p, d
     if (which == 0) t = self_attention(a, f, t, x_mask, &p[D_SWIN]);
     else if (which == 1) t = cross_attention(a, f, t, mem, mem_mask, false, &p[D_CWIN]); /* causal is the self-attention's */
     else t = feed_forward(a, f, t, &p[D_W1]);
-    t = dc_dropout(c, t, a->dropout, f->training, f->rng);
-    dc_tensor *h = dc_add(c, x, t);
-    if (!a->pre_norm) h = dc_layer_norm(c, h, nw, nb, a->eps);
-    return h;
+    return residual(a, f, x, t, nw, nb);
 }
 
 static dc_tensor *dec_forward(dc_layer *l, dc_fwd *f, dc_tensor *const *x, int n) {

@@ -373,3 +373,152 @@ DC_CLONES dc_tensor *dc_layer_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc
     }
     return y;
 }
+
+/* ---- a post-norm residual connection: y = layer_norm(x + dropout(t)) ---- */
+typedef struct rln_saved {
+    float *mean, *rstd; /* per row */
+    float eps, rate;    /* rate 0: no dropout */
+    uint64_t seed;      /* the dropout's stream (dc_k_dropout_mask_rows) */
+} rln_saved;
+
+/* Row r of the sum s = x + t m into sr, with the dropout multipliers m of the row into mr (when
+ * rate > 0): the products and the sum dc_dropout and dc_add make, so the bits are theirs. The
+ * product is rounded on its own, as dc_dropout stores it, not fused into the add (two loops:
+ * the compiler contracts a * b + c within one). */
+DC_INLINE void rln_sum_row(const float *X, const float *Tt, int64_t D, int64_t r, const rln_saved *s, float *sr, float *mr) {
+    const float *xr = X + r * D, *tr = Tt + r * D;
+    if (s->rate > 0) {
+        dc_k_dropout_mask_rows(mr, 1, D, s->seed, (uint64_t)r, s->rate);
+#pragma omp simd
+        for (int64_t j = 0; j < D; j++) sr[j] = tr[j] * mr[j];
+#pragma omp simd
+        for (int64_t j = 0; j < D; j++) sr[j] = xr[j] + sr[j];
+    } else {
+#pragma omp simd
+        for (int64_t j = 0; j < D; j++) sr[j] = xr[j] + tr[j];
+    }
+}
+
+/* Rows r0 .. r1 of the backward: the sum rebuilt a row at a time, gamma's and beta's partial sums
+ * into part (as ln_param_sums), the sum's gradient gs (as ln_dx_row) handed to x (gs) and t
+ * (gs m). buf holds 3 D floats. */
+DC_INLINE void rln_backward_rows(const float *X, const float *Tt, const float *gy, const float *G, const rln_saved *s, int64_t D,
+                                 int64_t r0, int64_t r1, float *part, float *gx, bool fx, float *gt, bool ft, float *buf) {
+    float *sr = buf, *mr = buf + D, *gs = buf + 2 * D;
+    for (int64_t r = r0; r < r1; r++) {
+        rln_sum_row(X, Tt, D, r, s, sr, mr);
+        /* ln_param_sums over this one row, whose X is sr (row 0 of it) */
+        if (part) {
+            const ln_saved one = {s->mean + r, s->rstd + r};
+            ln_param_sums(sr, gy + r * D, &one, D, 0, 1, part);
+        }
+        if (!gx && !gt) continue;
+        ln_dx_row(sr, gy + r * D, G, s->mean[r], s->rstd[r], D, true, gs);
+        float *xr = gx ? gx + r * D : NULL, *tr = gt ? gt + r * D : NULL;
+        if (xr && fx) {
+#pragma omp simd
+            for (int64_t j = 0; j < D; j++) xr[j] = gs[j];
+        } else if (xr) {
+#pragma omp simd
+            for (int64_t j = 0; j < D; j++) xr[j] += gs[j];
+        }
+        if (tr) {
+            const bool drop = s->rate > 0;
+            if (ft) {
+#pragma omp simd
+                for (int64_t j = 0; j < D; j++) tr[j] = drop ? gs[j] * mr[j] : gs[j];
+            } else {
+#pragma omp simd
+                for (int64_t j = 0; j < D; j++) tr[j] += drop ? gs[j] * mr[j] : gs[j];
+            }
+        }
+    }
+}
+
+DC_CLONES static void rln_backward(dc_ctx *c, dc_node *n) {
+    dc_tensor *x = n->in[0], *t = n->in[1], *gamma = n->in[2], *beta = n->in[3];
+    const rln_saved *s = n->saved;
+    const int64_t D = x->shape[x->ndim - 1], R = x->numel / D;
+    bool fx = false, ft = false;
+    float *gx, *gt;
+    if (x == t) { /* one tensor in both places: both gradients add into one buffer */
+        gx = gt = dc_grad_buf(c, x);
+    } else {
+        gx = dc_grad_buf_w(c, x, &fx);
+        gt = dc_grad_buf_w(c, t, &ft);
+    }
+    float *gg = dc_grad_buf(c, gamma), *gbt = dc_grad_buf(c, beta);
+    /* the row split of ln_backward: a fixed one for a thread count, so gamma's and beta's sums
+     * do not depend on the team */
+    int T = dc_get_threads();
+    if (x->numel <= DC_PAR_MIN || T < 1) T = 1;
+    if (T > R) T = R > 0 ? (int)R : 1;
+    const bool params = gg || gbt;
+    float *part = dc_scratch(c, (size_t)((params ? 2 : 0) * T * D + 3 * T * D) * sizeof(float));
+    if (!part) {
+        c->oom = true;
+        return;
+    }
+    float *bufs = part + (params ? 2 * T * D : 0);
+    if (params) memset(part, 0, (size_t)(2 * T * D) * sizeof(float));
+    const float *gy = n->out->grad->data, *G = gamma ? gamma->data : NULL;
+    DC_PAR_FOR(T > 1, k, T,
+               rln_backward_rows(x->data, t->data, gy, G, s, D, R * k / T, R * (k + 1) / T, params ? part + 2 * k * D : NULL, gx, fx,
+                                 gt, ft, bufs + 3 * k * D););
+    if (params)
+        for (int k = 0; k < T; k++)
+            for (int64_t j = 0; j < D; j++) {
+                if (gg) gg[j] += part[2 * k * D + j];
+                if (gbt) gbt[j] += part[(2 * k + 1) * D + j];
+            }
+}
+
+DC_CLONES dc_tensor *dc_residual_layer_norm(dc_ctx *c, dc_tensor *x, dc_tensor *t, float rate, bool training, dc_rng *rng,
+                                            dc_tensor *gamma, dc_tensor *beta, float eps) {
+    DC_CHECK_ARGS(c, "residual_layer_norm", x, t);
+    if (!dc_same_shape(x, t))
+        return dc_error_null(DC_ERR_SHAPE, "residual_layer_norm: x %s and t %s must have the same shape", dc_tshape(x, 0),
+                             dc_tshape(t, 1));
+    const int64_t D = x->shape[x->ndim - 1];
+    if (D < 1) return dc_error_null(DC_ERR_SHAPE, "residual_layer_norm: the last axis of input %s is empty", dc_tshape(x, 0));
+    dc_tensor *vec[2] = {gamma, beta};
+    static const char *const names[2] = {"gamma", "beta"};
+    for (int k = 0; k < 2; k++)
+        if (vec[k] && vec[k]->numel != D)
+            return dc_error_null(DC_ERR_SHAPE, "residual_layer_norm: %s %s has %lld elements for the last axis %lld of input %s",
+                                 names[k], dc_tshape(vec[k], 0), (long long)vec[k]->numel, (long long)D, dc_tshape(x, 1));
+    if (!(eps > 0)) return dc_error_null(DC_ERR_ARG, "residual_layer_norm: eps must be positive, got %g", (double)eps);
+    if (!(rate >= 0 && rate < 1)) return dc_error_null(DC_ERR_ARG, "residual_layer_norm: dropout rate %g is outside [0, 1)", (double)rate);
+    const bool drop = training && rate > 0;
+    if (drop && !rng) return dc_error_null(DC_ERR_ARG, "residual_layer_norm: dropout in training needs an rng");
+    if (!(x = dc_contig(c, x)) || !(t = dc_contig(c, t)) || (gamma && !(gamma = dc_contig(c, gamma))) ||
+        (beta && !(beta = dc_contig(c, beta))))
+        return NULL;
+    const int64_t R = x->numel / D;
+    dc_tensor *y = dc_out(c, x->ndim, x->shape);
+    dc_tensor *in4[4] = {x, t, gamma, beta};
+    const bool need = y && dc_needs_grad(c, 4, in4);
+    rln_saved *s = dc_scratch(c, sizeof *s);
+    float *stats = s ? dc_scratch(c, (size_t)(2 * (R ? R : 1)) * sizeof(float)) : NULL;
+    if (!y || !stats) return NULL;
+    /* one number from rng, as dc_dropout takes: the stream of multipliers is dc_dropout's */
+    *s = (rln_saved){stats, stats + R, eps, drop ? rate : 0.0f, drop ? dc_rng_next(rng) : 0};
+    const int T = dc_max_threads();
+    const bool par = T > 1 && x->numel > DC_PAR_MIN;
+    const int nb = par ? T : 1;
+    float *bufs = dc_scratch(c, (size_t)(2 * nb * D) * sizeof(float));
+    if (!bufs) return NULL;
+    const float *X = x->data, *Tt = t->data, *G = gamma ? gamma->data : NULL, *Bt = beta ? beta->data : NULL;
+    float *Y = y->data;
+    DC_PAR_FOR(par, r, R, {
+        float *sr = bufs + (size_t)(par ? dc_thread_id() : 0) * 2 * D;
+        rln_sum_row(X, Tt, D, r, s, sr, sr + D);
+        ln_forward_row(sr, G, Bt, D, eps, Y + r * D, s->mean + r, s->rstd + r);
+    });
+    if (need) {
+        dc_node *n = dc_record(c, "residual_layer_norm", rln_backward, y, 4, in4);
+        if (!n) return NULL;
+        n->saved = s;
+    }
+    return y;
+}
