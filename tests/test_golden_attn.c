@@ -386,6 +386,17 @@ static void fused_vs_general(void) {
         cases++;
     }
     printf("fused attention against the general path: %d cases, largest |diff| / max(1, largest |value|) %.2e\n", cases, worst);
+    /* the fused kernel's keep masks where a row's draws cross from one block of the dropout
+     * stream (2^30 elements) into the next, and where they do not: the multipliers' decisions */
+    const uint64_t starts[3] = {((uint64_t)1 << 30) - 20, ((uint64_t)3 << 30) - 1, 12345};
+    for (int k = 0; k < 3; k++) {
+        float m[40];
+        dc_k_dropout_mask_rows(m, 1, 40, 0x5eed, starts[k] / 40, 0.3f); /* row starts[k] / 40 of 40 */
+        const uint64_t i0 = starts[k] / 40 * 40, bits = dc_k_dropout_keep_bits_avx512(0x5eed, i0, 40, 0.3f);
+        int same = 0;
+        for (int j = 0; j < 40; j++) same += ((bits >> j) & 1) == (m[j] != 0);
+        CHECK(same == 40);
+    }
 }
 
 /* GELU in a Dense and a Conv2D layer: the layer's output and its input gradient equal the ops'
