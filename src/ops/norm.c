@@ -341,17 +341,25 @@ DC_CLONES static void ln_backward(dc_ctx *c, dc_node *n) {
     DC_PAR_FOR(x->numel > DC_PAR_MIN, r, R, ln_dx_row(X + r * D, gy + r * D, G, s->mean[r], s->rstd[r], D, fx, gx + r * D););
 }
 
-DC_CLONES dc_tensor *dc_layer_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, float eps) {
-    DC_CHECK_ARGS(c, "layer_norm", x);
-    int64_t D = x->shape[x->ndim - 1];
-    if (D < 1) return dc_error_null(DC_ERR_SHAPE, "layer_norm: the last axis of input %s is empty", dc_tshape(x, 0));
-    dc_tensor *vec[2] = {gamma, beta};
+/* The checks of a layer normalisation's arguments (op: its name in the errors): x's last axis
+ * not empty, gamma and beta (when given) of its length, eps positive. */
+static dc_status ln_check(const char *op, const dc_tensor *x, const dc_tensor *gamma, const dc_tensor *beta, float eps) {
+    const int64_t D = x->shape[x->ndim - 1];
+    if (D < 1) return dc_error(DC_ERR_SHAPE, "%s: the last axis of input %s is empty", op, dc_tshape(x, 0));
+    const dc_tensor *vec[2] = {gamma, beta};
     static const char *const names[2] = {"gamma", "beta"};
     for (int k = 0; k < 2; k++)
         if (vec[k] && vec[k]->numel != D)
-            return dc_error_null(DC_ERR_SHAPE, "layer_norm: %s %s has %lld elements for the last axis %lld of input %s",
-                                 names[k], dc_tshape(vec[k], 0), (long long)vec[k]->numel, (long long)D, dc_tshape(x, 1));
-    if (!(eps > 0)) return dc_error_null(DC_ERR_ARG, "layer_norm: eps must be positive, got %g", (double)eps);
+            return dc_error(DC_ERR_SHAPE, "%s: %s %s has %lld elements for the last axis %lld of input %s", op, names[k],
+                            dc_tshape(vec[k], 0), (long long)vec[k]->numel, (long long)D, dc_tshape(x, 1));
+    if (!(eps > 0)) return dc_error(DC_ERR_ARG, "%s: eps must be positive, got %g", op, (double)eps);
+    return DC_OK;
+}
+
+DC_CLONES dc_tensor *dc_layer_norm(dc_ctx *c, dc_tensor *x, dc_tensor *gamma, dc_tensor *beta, float eps) {
+    DC_CHECK_ARGS(c, "layer_norm", x);
+    if (ln_check("layer_norm", x, gamma, beta, eps)) return NULL;
+    const int64_t D = x->shape[x->ndim - 1];
     if (!(x = dc_contig(c, x)) || (gamma && !(gamma = dc_contig(c, gamma))) || (beta && !(beta = dc_contig(c, beta))))
         return NULL;
     int64_t R = x->numel / D;
@@ -479,15 +487,8 @@ DC_CLONES dc_tensor *dc_residual_layer_norm(dc_ctx *c, dc_tensor *x, dc_tensor *
     if (!dc_same_shape(x, t))
         return dc_error_null(DC_ERR_SHAPE, "residual_layer_norm: x %s and t %s must have the same shape", dc_tshape(x, 0),
                              dc_tshape(t, 1));
+    if (ln_check("residual_layer_norm", x, gamma, beta, eps)) return NULL;
     const int64_t D = x->shape[x->ndim - 1];
-    if (D < 1) return dc_error_null(DC_ERR_SHAPE, "residual_layer_norm: the last axis of input %s is empty", dc_tshape(x, 0));
-    dc_tensor *vec[2] = {gamma, beta};
-    static const char *const names[2] = {"gamma", "beta"};
-    for (int k = 0; k < 2; k++)
-        if (vec[k] && vec[k]->numel != D)
-            return dc_error_null(DC_ERR_SHAPE, "residual_layer_norm: %s %s has %lld elements for the last axis %lld of input %s",
-                                 names[k], dc_tshape(vec[k], 0), (long long)vec[k]->numel, (long long)D, dc_tshape(x, 1));
-    if (!(eps > 0)) return dc_error_null(DC_ERR_ARG, "residual_layer_norm: eps must be positive, got %g", (double)eps);
     if (!(rate >= 0 && rate < 1)) return dc_error_null(DC_ERR_ARG, "residual_layer_norm: dropout rate %g is outside [0, 1)", (double)rate);
     const bool drop = training && rate > 0;
     if (drop && !rng) return dc_error_null(DC_ERR_ARG, "residual_layer_norm: dropout in training needs an rng");
