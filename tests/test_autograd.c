@@ -392,7 +392,7 @@ static dc_tensor *f_att_cross_drop(dc_ctx *c, dc_tensor **in) {
 
 /* Runs after the other checks, so their random inputs stay as they were. */
 static void transformer_ops(float eps, float tol) {
-    const bool T[3] = {true, true, true};
+    const bool T[4] = {true, true, true, true};
     dc_tensor *g = rand_nonzero(NS(3, 4));
     gradcheck("gelu", f_gelu, &g, 1, T, eps, tol);
     gradcheck("gelu_tanh", f_gelu_tanh, &g, 1, T, eps, tol);

@@ -203,7 +203,7 @@ static int fused_vecs(int64_t n) { return n <= 16 ? 1 : n <= 32 ? 2 : 4; }
 
 /* x [rows, cols] (row r at x + r ld) transposed into t [cols][ldt], zero past rows (ldt a
  * multiple of 16, rows <= ldt): 16x16 blocks through registers. */
-DC_TARGET_AVX512 static void fused_transpose(const float *x, int64_t ld, int64_t rows, int64_t cols, float *t, int64_t ldt) {
+DC_TARGET_AVX512 static void fused_transpose_avx512(const float *x, int64_t ld, int64_t rows, int64_t cols, float *t, int64_t ldt) {
     for (int64_t j0 = 0; j0 < ldt; j0 += 16)
         for (int64_t c0 = 0; c0 < cols; c0 += 16) {
             __m512 r[16];
@@ -269,7 +269,7 @@ DC_TARGET_AVX512 static inline __attribute__((always_inline)) void fused_fwd_bod
     const uint8_t *km = key_mask ? key_mask + b * Tk : NULL;
     float kt[FUSED_MAX * FUSED_MAX] __attribute__((aligned(64)));
     float pb[4][FUSED_MAX] __attribute__((aligned(64)));
-    fused_transpose(K + b * L->kb + h * L->kh, L->ldk, Tk, d, kt, ldt);
+    fused_transpose_avx512(K + b * L->kb + h * L->kh, L->ldk, Tk, d, kt, ldt);
     __mmask16 keym[4];
     for (int w = 0; w < NV; w++) keym[w] = key_lanes_avx512(16 * w, Tk, km);
     const __m512 vscale = _mm512_set1_ps(a->scale), vkeep = _mm512_set1_ps(a->keep);
