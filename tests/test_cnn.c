@@ -418,7 +418,8 @@ static void test_conv_pool_in_models(void) {
 /* im2col and col2im against their definition (col[(c, ky, kx), (oy, ox)] = x[c, oy*sh - pt + ky,
  * ox*sw - pl + kx], zero outside), with the columns at a wider stride (ld) as grouped images
  * use them: geometries whose taps read whole rows (1x1, the centre column of "same" kernels,
- * padding above and below), stride 2, side padding and rectangular kernels. col2im adds into
+ * padding above and below), stride 2, side padding, rectangular kernels, and small "same"
+ * planes taken whole (im2col.c's flat path). col2im adds into
  * what x held. */
 static void test_im2col_geometries(void) {
     const int64_t geo[][8] = {
@@ -426,6 +427,8 @@ static void test_im2col_geometries(void) {
         {3, 7, 7, 1, 1, 1, 0, 0}, {2, 6, 5, 3, 3, 1, 1, 1}, {2, 5, 6, 5, 5, 1, 2, 2}, {1, 6, 6, 3, 1, 1, 1, 0},
         {2, 7, 5, 3, 3, 2, 1, 1}, {2, 6, 6, 5, 5, 1, 0, 0}, {1, 5, 7, 1, 3, 1, 0, 1}, {2, 4, 4, 2, 2, 1, 0, 0},
         {1, 6, 6, 3, 3, 1, 2, 1}, {3, 3, 3, 3, 3, 1, 1, 1},
+        /* "same" planes narrower than 16 up to 256 positions: the flat path of whole planes */
+        {2, 16, 15, 3, 3, 1, 1, 1}, {1, 14, 14, 5, 5, 1, 2, 2}, {2, 9, 3, 3, 3, 1, 1, 1},
         /* rows of 16 and more outputs: the vector path's whole and partial runs of 16 */
         {2, 9, 37, 3, 3, 1, 1, 1}, {1, 5, 16, 3, 3, 1, 1, 1}, {2, 4, 33, 5, 5, 1, 2, 2}, {1, 6, 20, 3, 3, 1, 2, 2},
         {1, 3, 40, 3, 3, 1, 0, 0},

@@ -91,6 +91,71 @@ DC_TARGET_AVX512 static void col2im_tap_avx512(const dc_conv_geom *g, const floa
         }
     }
 }
+
+/* Small planes of a unit-stride convolution whose output is the input's size ("same"): a tap
+ * (dy, dx) reads the input plane shifted by dy W + dx as one flat run, with the positions whose
+ * row or column falls into the padding masked off. So one tap of one channel is a masked load
+ * and a store per 16 outputs, whatever the rows' length: on 7x7 planes the row by row path
+ * spent seven short runs per tap. FLAT_MAX bounds the plane (16 vectors of masks). */
+#define FLAT_MAX 256
+
+static inline bool flat_planes(const dc_conv_geom *g) {
+    return g->sh == 1 && g->sw == 1 && g->OH == g->H && g->OW == g->W && g->W < 16 && g->H * g->W <= FLAT_MAX &&
+           dc_k_avx512_usable();
+}
+
+/* The masks of tap (ky, kx) over the plane's nq chunks of 16 positions: the position p (row
+ * p / W, column p % W) reads the input at row + dy, column + dx, inside the plane. */
+DC_TARGET_AVX512 static void flat_masks_avx512(const dc_conv_geom *g, int64_t ky, int64_t kx, __mmask16 *m) {
+    const int64_t HW = g->H * g->W, dy = ky - g->pt, dx = kx - g->pl;
+    for (int64_t q = 0; q * 16 < HW; q++) m[q] = 0;
+    /* (y, x): the row and column of position p, counted (no divisions: this runs per call) */
+    for (int64_t p = 0, y = 0, x = 0; p < HW; p++) {
+        if (y + dy >= 0 && y + dy < g->H && x + dx >= 0 && x + dx < g->W) m[p >> 4] |= (__mmask16)(1u << (p & 15));
+        if (++x == g->W) x = 0, y++;
+    }
+}
+
+/* im2col over such planes, taps outer so that each tap's masks serve every channel. */
+DC_TARGET_AVX512 static void im2col_flat_avx512(const dc_conv_geom *g, const float *x, float *col, int64_t ld) {
+    const int64_t HW = g->H * g->W, nq = (HW + 15) / 16;
+    __mmask16 m[FLAT_MAX / 16];
+    for (int64_t ky = 0; ky < g->kh; ky++)
+        for (int64_t kx = 0; kx < g->kw; kx++) {
+            flat_masks_avx512(g, ky, kx, m);
+            const int64_t shift = (ky - g->pt) * g->W + (kx - g->pl);
+            for (int64_t c = 0; c < g->C; c++) {
+                const float *src = x + c * HW + shift;
+                float *dst = col + ((c * g->kh + ky) * g->kw + kx) * ld;
+                for (int64_t q = 0; q < nq; q++) {
+                    const __m512 v = _mm512_maskz_loadu_ps(m[q], src + 16 * q);
+                    if (16 * q + 16 <= HW)
+                        _mm512_storeu_ps(dst + 16 * q, v);
+                    else
+                        _mm512_mask_storeu_ps(dst + 16 * q, dc_lanes16(HW - 16 * q), v);
+                }
+            }
+        }
+}
+
+/* col2im over such planes: each tap's run added into the shifted plane, the taps of a channel
+ * in the order of the row by row path, so each element sums in the same order. */
+DC_TARGET_AVX512 static void col2im_flat_avx512(const dc_conv_geom *g, const float *col, int64_t ld, float *x) {
+    const int64_t HW = g->H * g->W, nq = (HW + 15) / 16;
+    __mmask16 m[FLAT_MAX / 16];
+    for (int64_t ky = 0; ky < g->kh; ky++)
+        for (int64_t kx = 0; kx < g->kw; kx++) {
+            flat_masks_avx512(g, ky, kx, m);
+            const int64_t shift = (ky - g->pt) * g->W + (kx - g->pl);
+            for (int64_t c = 0; c < g->C; c++) {
+                const float *src = col + ((c * g->kh + ky) * g->kw + kx) * ld;
+                float *dst = x + c * HW + shift;
+                for (int64_t q = 0; q < nq; q++)
+                    _mm512_mask_storeu_ps(dst + 16 * q, m[q],
+                                          _mm512_add_ps(_mm512_maskz_loadu_ps(m[q], dst + 16 * q), _mm512_maskz_loadu_ps(m[q], src + 16 * q)));
+            }
+        }
+}
 #endif
 
 /* Whether tap column kx takes a vector path (at stride vec, from tap_vector): at column stride
@@ -114,6 +179,12 @@ DC_CLONES void dc_k_im2col_ld(const dc_conv_geom *g, const float *x, float *col,
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W;
     const int vec = tap_vector(g);
     (void)vec;
+#if defined(DC_HAVE_AVX512_KERNELS)
+    if (flat_planes(g)) {
+        im2col_flat_avx512(g, x, col, ld);
+        return;
+    }
+#endif
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t ky = 0; ky < g->kh; ky++)
             for (int64_t kx = 0; kx < g->kw; kx++) {
@@ -163,6 +234,12 @@ DC_CLONES void dc_k_col2im_ld(const dc_conv_geom *g, const float *col, int64_t l
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W;
     const int vec = tap_vector(g);
     (void)vec;
+#if defined(DC_HAVE_AVX512_KERNELS)
+    if (flat_planes(g)) {
+        col2im_flat_avx512(g, col, ld, x);
+        return;
+    }
+#endif
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t ky = 0; ky < g->kh; ky++)
             for (int64_t kx = 0; kx < g->kw; kx++) {
