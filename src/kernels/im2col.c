@@ -116,8 +116,10 @@ DC_TARGET_AVX512 static void flat_masks_avx512(const dc_conv_geom *g, int64_t ky
     }
 }
 
-/* im2col over such planes, taps outer so that each tap's masks serve every channel. */
-DC_TARGET_AVX512 static void im2col_flat_avx512(const dc_conv_geom *g, const float *x, float *col, int64_t ld) {
+/* im2col (to_col) or col2im over such planes, taps outer so that each tap's masks serve every
+ * channel. col2im adds each tap's run into the shifted plane, the taps of a channel in the order
+ * of the row by row path, so each element sums in the same order. */
+DC_TARGET_AVX512 static void flat_avx512(const dc_conv_geom *g, float *x, float *col, int64_t ld, bool to_col) {
     const int64_t HW = g->H * g->W, nq = (HW + 15) / 16;
     __mmask16 m[FLAT_MAX / 16];
     for (int64_t ky = 0; ky < g->kh; ky++)
@@ -125,34 +127,19 @@ DC_TARGET_AVX512 static void im2col_flat_avx512(const dc_conv_geom *g, const flo
             flat_masks_avx512(g, ky, kx, m);
             const int64_t shift = (ky - g->pt) * g->W + (kx - g->pl);
             for (int64_t c = 0; c < g->C; c++) {
-                const float *src = x + c * HW + shift;
-                float *dst = col + ((c * g->kh + ky) * g->kw + kx) * ld;
+                float *plane = x + c * HW + shift, *run = col + ((c * g->kh + ky) * g->kw + kx) * ld;
                 for (int64_t q = 0; q < nq; q++) {
-                    const __m512 v = _mm512_maskz_loadu_ps(m[q], src + 16 * q);
+                    if (!to_col) {
+                        _mm512_mask_storeu_ps(plane + 16 * q, m[q],
+                                              _mm512_add_ps(_mm512_maskz_loadu_ps(m[q], plane + 16 * q), _mm512_maskz_loadu_ps(m[q], run + 16 * q)));
+                        continue;
+                    }
+                    const __m512 v = _mm512_maskz_loadu_ps(m[q], plane + 16 * q);
                     if (16 * q + 16 <= HW)
-                        _mm512_storeu_ps(dst + 16 * q, v);
+                        _mm512_storeu_ps(run + 16 * q, v);
                     else
-                        _mm512_mask_storeu_ps(dst + 16 * q, dc_lanes16(HW - 16 * q), v);
+                        _mm512_mask_storeu_ps(run + 16 * q, dc_lanes16(HW - 16 * q), v);
                 }
-            }
-        }
-}
-
-/* col2im over such planes: each tap's run added into the shifted plane, the taps of a channel
- * in the order of the row by row path, so each element sums in the same order. */
-DC_TARGET_AVX512 static void col2im_flat_avx512(const dc_conv_geom *g, const float *col, int64_t ld, float *x) {
-    const int64_t HW = g->H * g->W, nq = (HW + 15) / 16;
-    __mmask16 m[FLAT_MAX / 16];
-    for (int64_t ky = 0; ky < g->kh; ky++)
-        for (int64_t kx = 0; kx < g->kw; kx++) {
-            flat_masks_avx512(g, ky, kx, m);
-            const int64_t shift = (ky - g->pt) * g->W + (kx - g->pl);
-            for (int64_t c = 0; c < g->C; c++) {
-                const float *src = col + ((c * g->kh + ky) * g->kw + kx) * ld;
-                float *dst = x + c * HW + shift;
-                for (int64_t q = 0; q < nq; q++)
-                    _mm512_mask_storeu_ps(dst + 16 * q, m[q],
-                                          _mm512_add_ps(_mm512_maskz_loadu_ps(m[q], dst + 16 * q), _mm512_maskz_loadu_ps(m[q], src + 16 * q)));
             }
         }
 }
@@ -181,7 +168,7 @@ DC_CLONES void dc_k_im2col_ld(const dc_conv_geom *g, const float *x, float *col,
     (void)vec;
 #if defined(DC_HAVE_AVX512_KERNELS)
     if (flat_planes(g)) {
-        im2col_flat_avx512(g, x, col, ld);
+        flat_avx512(g, (float *)x, col, ld, true); /* x is only read */
         return;
     }
 #endif
@@ -236,7 +223,7 @@ DC_CLONES void dc_k_col2im_ld(const dc_conv_geom *g, const float *col, int64_t l
     (void)vec;
 #if defined(DC_HAVE_AVX512_KERNELS)
     if (flat_planes(g)) {
-        col2im_flat_avx512(g, col, ld, x);
+        flat_avx512(g, x, (float *)col, ld, false); /* col is only read */
         return;
     }
 #endif
