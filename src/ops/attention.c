@@ -31,6 +31,7 @@ typedef struct att_geom {
     int64_t B, H, Tq, Tk, d, dv;
     float scale, rate, keep; /* dropout rate and 1 / (1 - rate) */
     uint64_t seed;           /* dropout streams */
+    bool fused;              /* the forward runs fused_fwd_avx512 (decided once per call) */
 } att_geom;
 
 /* The dropout multipliers (0 or keep) of query rows g .. g + rows - 1 over Tk keys, into
@@ -412,7 +413,7 @@ DC_CLONES static void att_block(const att_geom *a, int64_t bh, int64_t i0, int64
     const float *q = Q + b * L->qb + h * L->qh + i0 * L->ldq, *k = K + b * L->kb + h * L->kh, *v = V + b * L->vb + h * L->vh;
     const uint8_t *km = key_mask ? key_mask + b * Tk : NULL;
 #ifdef DC_HAVE_AVX512_KERNELS
-    if (fused_applies(a)) {
+    if (a->fused) {
         fused_fwd_avx512(a, bh, i0, i1, Q, K, V, key_mask, causal, S, Y);
         return;
     }
@@ -584,7 +585,8 @@ static dc_tensor *att_run(dc_ctx *c, const att_geom *g, dc_tensor *y, dc_tensor 
     int64_t blk = Tq < ATT_BLOCK ? Tq : ATT_BLOCK;
     size_t per = (size_t)(blk * Tk) * ((need ? 0 : 1) + (drop ? 1 : 0));
 #ifdef DC_HAVE_AVX512_KERNELS
-    if (fused_applies(&a)) per = 0;
+    a.fused = fused_applies(&a);
+    if (a.fused) per = 0;
 #endif
     float *scr = per ? dc_scratch(c, per * (size_t)nb * sizeof(float)) : NULL;
     if (per && !scr) return NULL;
@@ -635,7 +637,7 @@ dc_tensor *dc_attention(dc_ctx *c, dc_tensor *q, dc_tensor *k, dc_tensor *v, con
     if (!(q = dc_contig(c, q)) || !(k = dc_contig(c, k)) || !(v = dc_contig(c, v))) return NULL;
     att_geom a = {{qs[1] * qs[2] * qs[3], qs[2] * qs[3], qs[3], ks[1] * ks[2] * ks[3], ks[2] * ks[3], ks[3],
                    vs[1] * vs[2] * vs[3], vs[2] * vs[3], vs[3], qs[1] * qs[2] * vs[3], qs[2] * vs[3], vs[3]},
-                  qs[0], qs[1], qs[2], ks[2], qs[3], vs[3], 0, 0, 1, 0};
+                  qs[0], qs[1], qs[2], ks[2], qs[3], vs[3], 0, 0, 1, 0, false};
     dc_tensor *y = dc_out(c, 4, (int64_t[]){a.B, a.H, a.Tq, a.dv});
     dc_tensor *in3[3] = {q, k, v};
     const att_src w = {{0, 1, 2}, {0, 0, 0}};
@@ -653,7 +655,7 @@ dc_tensor *dc_attention_packed(dc_ctx *c, dc_tensor *qkv, int heads, const uint8
     if (training && dropout > 0 && !rng) return dc_error_null(DC_ERR_ARG, "attention: dropout in training needs an rng");
     if (!(qkv = dc_contig(c, qkv))) return NULL;
     const int64_t B = qkv->shape[0], T = qkv->shape[1], D = qkv->shape[2] / 3, H = heads, dh = D / H;
-    att_geom a = {{T * 3 * D, dh, 3 * D, T * 3 * D, dh, 3 * D, T * 3 * D, dh, 3 * D, T * D, dh, D}, B, H, T, T, dh, dh, 0, 0, 1, 0};
+    att_geom a = {{T * 3 * D, dh, 3 * D, T * 3 * D, dh, 3 * D, T * 3 * D, dh, 3 * D, T * D, dh, D}, B, H, T, T, dh, dh, 0, 0, 1, 0, false};
     dc_tensor *y = dc_out(c, 3, (int64_t[]){B, T, D});
     const att_src w = {{0, 0, 0}, {0, D, 2 * D}};
     return y ? att_run(c, &a, y, &qkv, 1, &w, key_mask, causal, scale, dropout, training, rng) : NULL;
@@ -666,7 +668,7 @@ static dc_tensor *att_merged(dc_ctx *c, dc_tensor **in, int nin, const att_src *
     dc_tensor *q = in[w->src[0]], *k = in[w->src[1]];
     const int64_t B = q->shape[0], Tq = q->shape[1], Tk = k->shape[1], D = q->shape[2];
     const int64_t lq = q->shape[2], lk = k->shape[2], lv = in[w->src[2]]->shape[2], H = heads, dh = D / H;
-    att_geom a = {{Tq * lq, dh, lq, Tk * lk, dh, lk, Tk * lv, dh, lv, Tq * D, dh, D}, B, H, Tq, Tk, dh, dh, 0, 0, 1, 0};
+    att_geom a = {{Tq * lq, dh, lq, Tk * lk, dh, lk, Tk * lv, dh, lv, Tq * D, dh, D}, B, H, Tq, Tk, dh, dh, 0, 0, 1, 0, false};
     dc_tensor *y = dc_out(c, 3, (int64_t[]){B, Tq, D});
     return y ? att_run(c, &a, y, in, nin, w, key_mask, causal, scale, dropout, training, rng) : NULL;
 }
